@@ -1,0 +1,277 @@
+"""The canonical workload: one row per query, shared by log readers, the generator
+and the engine.
+
+Every reader in :mod:`dpcsim.logs` turns an AWS export into this frame and the
+synthetic generator produces it directly; the engine consumes it. Column names
+carry their unit (``_s`` seconds, ``_mb`` megabytes, ``_at`` tz-aware UTC
+timestamps). ``data/README.md`` documents the same columns for users.
+
+Columns
+-------
+query_id : int64
+    Redshift query id of the first attempt (a WLM restart gets a new id; the
+    canonical workload keeps one row per task, see ``task_id``).
+task_id : int64
+    Stable across WLM restarts (``STL_WLM_QUERY.task``); equals ``query_id`` when
+    the log has no task column.
+arrival_at : datetime64[us, UTC]
+    When the query was submitted (``starttime`` / ``service_class_start_time``).
+user_id : int64
+    ``userid`` as logged.
+user_name : string
+    Database user name (``pg_user.usename``), ``<NA>`` when unknown.
+user_groups : string
+    Comma-separated database groups of the user (``pg_group``), ``<NA>`` when
+    unknown (routing then falls back, see :mod:`dpcsim.wlm.routing`).
+query_group : string
+    The ``SET query_group`` label; ``default`` when none was set.
+statement_type : string
+    One of :data:`STATEMENT_TYPES`.
+exec_s : float64
+    Execution time on the main cluster [s]: the service demand the engine replays.
+exec_is_upper_bound : bool
+    True when ``exec_s`` came from an elapsed time that includes queueing
+    (SVL_QLOG / STL_QUERY without a WLM table).
+queue_s : float64
+    Observed WLM queue wait [s]; NaN when the log does not have it.
+service_class : Int64
+    Observed WLM service class (5 superuser, 6-13 manual, 14 SQA, 100-107 auto);
+    ``<NA>`` when unknown.
+queue : string
+    Observed or routed queue name; ``<NA>`` when unknown.
+slot_count : int64
+    Slots the query takes (``wlm_query_slot_count``); 1 by default.
+aborted : bool
+    The query was aborted or canceled in the log.
+cache_hit : bool
+    Answered from the result cache (does no WLM work).
+ran_on_cs : bool
+    Ran on a Concurrency Scaling cluster in the log.
+fingerprint : string
+    Normalised query shape (literals removed); ``<NA>`` when no text is known.
+query_text : string
+    SQL text as logged (trimmed; SVL_QLOG keeps only 60 characters).
+mem_mb : float64
+    Working memory the query wants [MB]; NaN when unknown.
+spilled_mb : float64
+    Data spilled to disk [MB] (QMR ``query_temp_blocks_to_disk``, 1 MB blocks);
+    NaN when unknown.
+scanned_mb : float64
+    Data scanned [MB] (QMR ``query_blocks_read``); NaN when unknown.
+source_file : string
+    The file the row was read from (``generated`` for synthetic rows).
+source_row : int64
+    1-based data row number within ``source_file`` (header excluded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COLUMNS",
+    "DTYPES",
+    "ELT_RUN_DTYPES",
+    "LOAD_ERROR_DTYPES",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "STATEMENT_TYPES",
+    "Workload",
+    "empty_frame",
+    "empty_workload",
+    "validate_workload",
+]
+
+#: Statement types, lower case, as the canonical ``statement_type`` column uses them.
+STATEMENT_TYPES: Final = (
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "copy",
+    "unload",
+    "ctas",
+    "vacuum",
+    "analyze",
+    "ddl",
+    "utility",
+    "other",
+)
+
+#: Column name -> pandas dtype, in canonical order.
+DTYPES: Final[dict[str, str]] = {
+    "query_id": "int64",
+    "task_id": "int64",
+    "arrival_at": "datetime64[us, UTC]",
+    "user_id": "int64",
+    "user_name": "string",
+    "user_groups": "string",
+    "query_group": "string",
+    "statement_type": "string",
+    "exec_s": "float64",
+    "exec_is_upper_bound": "bool",
+    "queue_s": "float64",
+    "service_class": "Int64",
+    "queue": "string",
+    "slot_count": "int64",
+    "aborted": "bool",
+    "cache_hit": "bool",
+    "ran_on_cs": "bool",
+    "fingerprint": "string",
+    "query_text": "string",
+    "mem_mb": "float64",
+    "spilled_mb": "float64",
+    "scanned_mb": "float64",
+    "source_file": "string",
+    "source_row": "int64",
+}
+
+COLUMNS: Final = tuple(DTYPES)
+
+#: Columns a workload must have; the rest are filled with their missing value.
+REQUIRED_COLUMNS: Final = ("query_id", "arrival_at", "statement_type", "exec_s")
+
+OPTIONAL_COLUMNS: Final = tuple(c for c in COLUMNS if c not in REQUIRED_COLUMNS)
+
+_FILL: Final[dict[str, object]] = {
+    "user_id": 0,
+    "query_group": "default",
+    "exec_is_upper_bound": False,
+    "queue_s": np.nan,
+    "slot_count": 1,
+    "aborted": False,
+    "cache_hit": False,
+    "ran_on_cs": False,
+    "mem_mb": np.nan,
+    "spilled_mb": np.nan,
+    "scanned_mb": np.nan,
+    "source_file": "generated",
+}
+
+
+def empty_workload() -> pd.DataFrame:
+    """Return a canonical workload with no rows and every column typed."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in DTYPES.items()})
+
+
+def validate_workload(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` in canonical column order and dtypes.
+
+    Missing optional columns are added with their missing value (``task_id``
+    defaults to ``query_id``, ``source_row`` to the 1-based position). Rows are
+    sorted by ``arrival_at`` then ``query_id`` (stable).
+
+    Raises
+    ------
+    ValueError
+        When a required column is missing, ``exec_s`` is negative or NaN,
+        ``statement_type`` is not one of :data:`STATEMENT_TYPES`, or
+        ``query_id`` repeats.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"workload lacks required column(s) {missing}; expected {list(COLUMNS)}"
+        )
+    source = frame.reset_index(drop=True)
+    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for col, dtype in DTYPES.items():
+        target: Any = dtype
+        if col in source.columns:
+            out[col] = source[col].astype(target)
+        elif col == "task_id":
+            out[col] = out["query_id"]
+        elif col == "source_row":
+            out[col] = np.arange(1, len(frame) + 1, dtype="int64")
+        else:
+            out[col] = pd.Series([_FILL.get(col)] * len(frame), dtype=target)
+    _check_values(out)
+    return out.sort_values(["arrival_at", "query_id"], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _check_values(frame: pd.DataFrame) -> None:
+    """Raise ValueError naming the first row that breaks a column's contract."""
+    exec_s = frame["exec_s"].to_numpy()
+    bad = np.flatnonzero(~(exec_s >= 0))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"row {i + 1}: exec_s={exec_s[i]!r}; expected a non-negative number "
+            "of seconds"
+        )
+    types = frame["statement_type"]
+    unknown = ~types.isin(STATEMENT_TYPES)
+    if unknown.any():
+        i = int(np.flatnonzero(unknown.to_numpy())[0])
+        raise ValueError(
+            f"row {i + 1}: statement_type={types.iloc[i]!r}; expected one of "
+            f"{list(STATEMENT_TYPES)}"
+        )
+    dup = frame["query_id"].duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise ValueError(
+            f"row {i + 1}: query_id={frame['query_id'].iloc[i]} repeats; "
+            "expected unique query ids"
+        )
+
+
+#: Step Functions executions of the nightly ELT (from ``aws stepfunctions
+#: list-executions`` JSON, or generated): one row per execution.
+ELT_RUN_DTYPES: Final[dict[str, str]] = {
+    "run_id": "string",  # execution name
+    "status": "string",  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED | RUNNING
+    "start_at": "datetime64[us, UTC]",
+    "stop_at": "datetime64[us, UTC]",  # NaT while RUNNING
+    "source_file": "string",
+}
+
+#: COPY load errors (``STL_LOAD_ERRORS``): one row per rejected input line.
+LOAD_ERROR_DTYPES: Final[dict[str, str]] = {
+    "query_id": "int64",
+    "error_at": "datetime64[us, UTC]",  # starttime of the COPY
+    "filename": "string",
+    "line_number": "int64",
+    "colname": "string",
+    "err_code": "int64",
+    "err_reason": "string",
+    "source_file": "string",
+}
+
+
+def empty_frame(dtypes: dict[str, str]) -> pd.DataFrame:
+    """Return a frame with no rows and the given column dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A canonical workload: the queries plus the ELT and load-error side tables.
+
+    Attributes
+    ----------
+    queries
+        Canonical query frame (see module docstring and :data:`DTYPES`).
+    elt_runs
+        Step Functions executions (:data:`ELT_RUN_DTYPES`); may be empty.
+    load_errors
+        ``STL_LOAD_ERRORS`` rows (:data:`LOAD_ERROR_DTYPES`); may be empty.
+    """
+
+    queries: pd.DataFrame
+    elt_runs: pd.DataFrame = field(default_factory=lambda: empty_frame(ELT_RUN_DTYPES))
+    load_errors: pd.DataFrame = field(
+        default_factory=lambda: empty_frame(LOAD_ERROR_DTYPES)
+    )
+
+    @property
+    def start_at(self) -> pd.Timestamp:
+        """First arrival [UTC]; the simulation clock's zero is this instant floored
+        to the minute."""
+        return pd.Timestamp(self.queries["arrival_at"].min()).floor("min")
