@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks,distributed,aws]'
+	@echo "installing dpcsim and its dependencies into $(VENV) (log: $(VENV)/pip.log)"
+	@$(BIN)/python -m pip install -e '.[dev,notebooks,distributed,aws]' \
+		> $(VENV)/pip.log 2>&1 || (tail -n 40 $(VENV)/pip.log; exit 1)
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
