@@ -1,0 +1,101 @@
+"""Check a WLM configuration against AWS's limits, or write the DPC design's.
+
+dpcsim wlm check wlm.json
+    Parses a real ``wlm_json_configuration`` (the JSON array, a JSON string of it,
+    or ``aws redshift describe-cluster-parameters`` output), validates it against
+    AWS's limits and prints one line per queue: service class, slots, memory [%],
+    WLM timeout [s], Concurrency Scaling, the groups that route to it and its QMR
+    rules. Exit 2 with the violated limit when it is invalid.
+
+dpcsim wlm design [--slot-reading slots|memory] [--timeouts qmr|wlm|both]
+                  [--mode manual|auto] [--out FILE]
+    Prints (or writes to FILE) the DPC design as the JSON array that goes into the
+    parameter group's ``wlm_json_configuration``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dpcsim.errors import InputError
+from dpcsim.wlm import WLMConfig, dpc_design_config, read_wlm_config
+from dpcsim.wlm.io import canonical_json
+
+NAME = "wlm"
+HELP = "check a wlm_json_configuration, or write the DPC design's"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``check`` and ``design``."""
+    sub = parser.add_subparsers(dest="wlm_command", metavar="ACTION", required=True)
+    check = sub.add_parser("check", help="validate a WLM JSON file and show its queues")
+    check.add_argument(
+        "path", type=Path, help="wlm.json or describe-cluster-parameters"
+    )
+    design = sub.add_parser("design", help="the DPC design's wlm_json_configuration")
+    design.add_argument("--slot-reading", choices=("slots", "memory"), default="slots")
+    design.add_argument("--timeouts", choices=("qmr", "wlm", "both"), default="qmr")
+    design.add_argument("--mode", choices=("manual", "auto"), default="manual")
+    design.add_argument("--out", type=Path, help="write here instead of stdout")
+    design.add_argument("--force", action="store_true", help="overwrite --out")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``dpcsim wlm``."""
+    if args.wlm_command == "check":
+        config = read_wlm_config(args.path)
+        print(
+            f"{args.path}: valid ({len(config.parameter_value())} of 8000 characters)"
+        )
+        for line in describe(config):
+            print(line)
+        return 0
+    config = dpc_design_config(
+        slot_reading=args.slot_reading, timeouts=args.timeouts, mode=args.mode
+    )
+    text = canonical_json(config.to_json())
+    if args.out is None:
+        sys.stdout.write(text)
+        return 0
+    if args.out.exists() and not args.force:
+        raise InputError("exists; pass --force to overwrite it", source=str(args.out))
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def describe(config: WLMConfig) -> list[str]:
+    """Return a fixed-width table of the queues, in routing (array) order."""
+    rows = [("queue", "sc", "slots", "mem%", "timeout_s", "cs", "routes", "rules")]
+    for i, q in enumerate(config.queues):
+        routes = ",".join(
+            [f"ug:{g}" for g in q.user_group] + [f"qg:{g}" for g in q.query_group]
+        )
+        is_default = i == config.default_index
+        rows.append(
+            (
+                q.name + (" (default)" if is_default else ""),
+                str(config.service_class(i)),
+                "auto" if config.is_auto else str(q.query_concurrency),
+                "auto" if config.is_auto else f"{config.memory_percent(i):g}",
+                f"{q.max_execution_time / 1000:g}" if q.max_execution_time else "-",
+                q.concurrency_scaling,
+                routes or "-",
+                ",".join(f"{r.rule_name}:{r.action}" for r in q.rules) or "-",
+            )
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows
+    ]
+    sqa = config.sqa
+    if sqa is not None and sqa.enabled:
+        limit = sqa.max_execution_time
+        lines.append(
+            f"SQA on, max runtime {'dynamic' if limit == 0 else f'{limit} ms'}"
+        )
+    else:
+        lines.append("SQA off")
+    return [line.rstrip() for line in lines]
