@@ -1,0 +1,154 @@
+"""Alarm history (one row per evaluation) and its per-alarm summary.
+
+``alarm_history.csv``: ``alarm_name, evaluated_at, state`` with ``evaluated_at``
+in ISO 8601 UTC and ``state`` one of OK, ALARM, INSUFFICIENT_DATA.
+
+``alarm_summary.csv``: one row per alarm:
+
+- ``transitions_to_alarm``: evaluations in ALARM whose previous state was not
+  ALARM (the first evaluation counts when it is ALARM: alarms start in
+  INSUFFICIENT_DATA). SNS notifications go out on exactly these transitions.
+- ``time_in_alarm_s`` [s]: evaluations in ALARM x the evaluation interval (an
+  evaluation's state holds until the next one).
+- ``first_alarm_at``: the first evaluation in ALARM (empty if never).
+- ``final_state``, ``evaluations``, ``first_evaluated_at``, ``last_evaluated_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.errors import InputError
+
+__all__ = [
+    "ALARM",
+    "INSUFFICIENT_DATA",
+    "OK",
+    "RETAIN",
+    "STATE_NAMES",
+    "AlarmRun",
+    "AlarmStates",
+    "build_run",
+    "summarize",
+    "write_alarm_run",
+]
+
+OK, ALARM, INSUFFICIENT_DATA, RETAIN = 0, 1, 2, -1
+STATE_NAMES: tuple[str, ...] = ("OK", "ALARM", "INSUFFICIENT_DATA")
+HISTORY_FILE, SUMMARY_FILE = "alarm_history.csv", "alarm_summary.csv"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmStates:
+    """One alarm's evaluations: instants [µs since the epoch] and state codes."""
+
+    name: str
+    instants_us: np.ndarray  # int64
+    states: np.ndarray  # int8: OK, ALARM, INSUFFICIENT_DATA
+    tick_s: int  # evaluation interval [s]
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRun:
+    """The result of evaluating a set of alarms."""
+
+    history: pd.DataFrame  # alarm_name, evaluated_at, state
+    summary: pd.DataFrame  # one row per alarm (see module docstring)
+    states: tuple[AlarmStates, ...]
+
+
+def _timestamps(us: np.ndarray) -> pd.Series:
+    return pd.Series(np.asarray(us, dtype="datetime64[us]")).dt.tz_localize("UTC")
+
+
+def summarize(result: AlarmStates) -> dict[str, object]:
+    """Summary row of one alarm."""
+    states = result.states
+    in_alarm = states == ALARM
+    previous = np.concatenate(([INSUFFICIENT_DATA], states[:-1]))
+    transitions = int(np.sum(in_alarm & (previous != ALARM)))
+    first = int(np.argmax(in_alarm)) if in_alarm.any() else -1
+    stamp = _timestamps(result.instants_us)
+    return {
+        "alarm_name": result.name,
+        "transitions_to_alarm": transitions,
+        "time_in_alarm_s": float(in_alarm.sum() * result.tick_s),
+        "first_alarm_at": stamp.iloc[first] if first >= 0 else pd.NaT,
+        "final_state": STATE_NAMES[int(states[-1])],
+        "evaluations": len(states),
+        "first_evaluated_at": stamp.iloc[0],
+        "last_evaluated_at": stamp.iloc[-1],
+    }
+
+
+def build_run(results: Sequence[AlarmStates]) -> AlarmRun:
+    """History and summary frames from per-alarm states."""
+    alarm_names = [r.name for r in results]
+    lengths = [len(r.states) for r in results]
+    alarm_codes = np.repeat(np.arange(len(results)), lengths)
+    state_codes = (
+        np.concatenate([r.states for r in results]).astype(np.int64)
+        if results
+        else np.zeros(0, dtype=np.int64)
+    )
+    instants = (
+        np.concatenate([r.instants_us for r in results])
+        if results
+        else np.zeros(0, dtype=np.int64)
+    )
+    # Categoricals keep a 90-day, per-minute history of many alarms cheap.
+    history = pd.DataFrame(
+        {
+            "alarm_name": pd.Categorical.from_codes(
+                alarm_codes, categories=pd.Index(alarm_names, dtype=str)
+            ),
+            "evaluated_at": pd.Series(instants.astype("datetime64[us]")).dt.tz_localize(
+                "UTC"
+            ),
+            "state": pd.Categorical.from_codes(
+                state_codes, categories=pd.Index(list(STATE_NAMES), dtype=str)
+            ),
+        }
+    )
+    summary = pd.DataFrame([summarize(r) for r in results])
+    if summary.empty:
+        summary = pd.DataFrame(
+            columns=["alarm_name", "transitions_to_alarm", "time_in_alarm_s"]
+        )
+    else:
+        for col in ("first_alarm_at", "first_evaluated_at", "last_evaluated_at"):
+            summary[col] = pd.to_datetime(summary[col], utc=True).astype(
+                "datetime64[us, UTC]"
+            )
+        summary = summary.astype({"alarm_name": "string", "final_state": "string"})
+    return AlarmRun(history=history, summary=summary, states=tuple(results))
+
+
+def write_alarm_run(
+    run: AlarmRun, out_dir: str | Path, *, force: bool = False
+) -> dict[str, Path]:
+    """Write ``alarm_history.csv`` and ``alarm_summary.csv`` into ``out_dir``.
+
+    Raises
+    ------
+    InputError
+        If a file exists and ``force`` is False (nothing is written then).
+    """
+    out = Path(out_dir)
+    paths = {"history": out / HISTORY_FILE, "summary": out / SUMMARY_FILE}
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not force:
+        raise InputError(
+            f"{', '.join(existing)} already exist(s); pass --force to overwrite",
+            source=str(out),
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    run.history.to_csv(paths["history"], index=False, date_format=iso)
+    run.summary.to_csv(paths["summary"], index=False, date_format=iso)
+    return paths

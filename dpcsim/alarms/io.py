@@ -1,0 +1,148 @@
+"""Read alarm definitions from a file, and metric data for the evaluator.
+
+Alarm files (:func:`read_alarms`): JSON (or YAML, when PyYAML is installed) holding
+
+- one PutMetricAlarm request object, as ``--cli-input-json`` takes it;
+- a list of such objects;
+- a CloudFormation template whose ``AWS::CloudWatch::Alarm`` resources are
+  read (see :mod:`dpcsim.alarms.cfn`; YAML short forms ``!Ref``/``!Sub`` are
+  understood).
+
+Metric sources (:func:`read_metrics`): a simulation output directory holding
+``metrics.parquet``, a tidy CSV, a parquet file, or GetMetricData JSON with its
+queries (see :mod:`dpcsim.metrics.datapoints`).
+
+Like ``dpcsim.wlm.io``, this is a config/data reader and the one place in
+:mod:`dpcsim.alarms` that touches files besides
+:func:`dpcsim.alarms.history.write_alarm_run`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dpcsim.alarms.cfn import alarm_requests_from_template, is_template
+from dpcsim.alarms.spec import AlarmSpec, parse_alarm
+from dpcsim.errors import InputError
+from dpcsim.metrics.datapoints import (
+    read_datapoints_csv,
+    read_get_metric_data,
+    validate_datapoints,
+)
+
+__all__ = ["alarms_from_document", "read_alarms", "read_metrics"]
+
+METRICS_FILE = "metrics.parquet"
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    """Parse YAML, turning CloudFormation short forms (``!Ref x``) into objects."""
+    try:
+        yaml: Any = importlib.import_module("yaml")
+    except ImportError as exc:  # pragma: no cover - PyYAML ships with dask
+        raise InputError(
+            "YAML needs PyYAML; convert the file to JSON", source=source
+        ) from exc
+    loader_cls: Any = type("_CfnLoader", (yaml.SafeLoader,), {})
+
+    def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
+        name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+        value: Any
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+            if suffix == "GetAtt":
+                value = str(value).split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {name: value}
+
+    loader_cls.add_multi_constructor("!", intrinsic)
+    try:
+        return yaml.load(text, Loader=loader_cls)
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML: {exc}", source=source) from exc
+
+
+def alarms_from_document(
+    document: Any,
+    *,
+    source: str = "<alarms>",
+    parameters: Mapping[str, str] | None = None,
+) -> list[AlarmSpec]:
+    """Validate the alarms of a parsed document (object, list or template)."""
+    if is_template(document):
+        pairs = alarm_requests_from_template(
+            document, source=source, parameters=parameters
+        )
+    elif isinstance(document, list):
+        pairs = [(f"[{i}]", item) for i, item in enumerate(document)]
+    elif isinstance(document, Mapping):
+        pairs = [("alarm", dict(document))]
+    else:
+        raise InputError(
+            "expected a PutMetricAlarm object, a list of them or a "
+            "CloudFormation template",
+            source=source,
+        )
+    if not pairs:
+        raise InputError("no alarm definitions", source=source)
+    alarms = [parse_alarm(req, source=source, where=where) for where, req in pairs]
+    names = [a.name for a in alarms]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"AlarmName must be unique, repeated: {dupes}", source=source)
+    return alarms
+
+
+def read_alarms(
+    path: str | Path, *, parameters: Mapping[str, str] | None = None
+) -> list[AlarmSpec]:
+    """Read and validate alarm definitions from a JSON or YAML file."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        document = _load_yaml(text, str(path))
+    else:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if path.suffix.lower() == ".json":
+                raise InputError(f"not valid JSON: {exc}", source=str(path)) from exc
+            document = _load_yaml(text, str(path))
+    return alarms_from_document(document, source=str(path), parameters=parameters)
+
+
+def read_metrics(path: str | Path) -> pd.DataFrame:
+    """Read metric data: a run directory, tidy CSV/parquet, or GetMetricData JSON."""
+    path = Path(path)
+    if path.is_dir():
+        target = path / METRICS_FILE
+        if not target.exists():
+            raise InputError(
+                f"no {METRICS_FILE} in the directory; expected a simulation "
+                "output directory",
+                source=str(path),
+            )
+        return validate_datapoints(pd.read_parquet(target), source=str(target))
+    if not path.exists():
+        raise FileNotFoundError(2, "No such file", str(path))
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return validate_datapoints(pd.read_parquet(path), source=str(path))
+    if suffix == ".json":
+        return read_get_metric_data(path)
+    if suffix in (".csv", ".gz"):
+        return read_datapoints_csv(path)
+    raise InputError(
+        f"unknown metric file type {suffix!r}: expected a directory with "
+        f"{METRICS_FILE}, .csv, .parquet or GetMetricData .json",
+        source=str(path),
+    )
