@@ -1,0 +1,159 @@
+"""One entry point: every CloudWatch datapoint of a simulated or an observed run.
+
+:func:`build_metrics` turns its source into :class:`RunRecords` (the only
+intermediate) and concatenates the ``AWS/Redshift`` series
+(:mod:`dpcsim.metrics.redshift`), the storage model's
+``PercentageDiskSpaceUsed`` and the ``Custom/DPC`` series
+(:mod:`dpcsim.metrics.custom`). The result is a tidy datapoints frame
+(:mod:`dpcsim.metrics.datapoints`); writing it is the caller's job (the CLI
+writes ``metrics.parquet``). Period statistics come from
+:mod:`dpcsim.metrics.statistics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from dpcsim.errors import InputError
+from dpcsim.metrics.custom import custom_datapoints
+from dpcsim.metrics.points import concat_points
+from dpcsim.metrics.records import RunRecords, records_from_sim, records_from_workload
+from dpcsim.metrics.redshift import (
+    disk_datapoints,
+    queue_gauge_datapoints,
+    queue_period_datapoints,
+    scaling_datapoints,
+)
+from dpcsim.metrics.series import SAMPLINGS, Sampling, minute_grid
+from dpcsim.metrics.storage import StorageSettings
+from dpcsim.schema import Workload
+
+__all__ = ["build_metrics", "to_records"]
+
+_SIM_ATTRS = ("queries", "timeline", "scaling", "start_at")
+
+
+def to_records(source: Any, workload: Workload | None = None) -> RunRecords:
+    """Turn a SimResult, an observed Workload or RunRecords into RunRecords.
+
+    Parameters
+    ----------
+    source
+        A :class:`dpcsim.engine.SimResult`, a :class:`dpcsim.schema.Workload`
+        (an observed log) or :class:`RunRecords`.
+    workload
+        For a SimResult: the workload that was simulated (query groups, query
+        text, ELT runs, load errors). Ignored otherwise.
+
+    Raises
+    ------
+    InputError
+        When ``source`` is none of the accepted types.
+    """
+    if isinstance(source, RunRecords):
+        return source
+    if isinstance(source, Workload):
+        return records_from_workload(source)
+    if all(hasattr(source, a) for a in _SIM_ATTRS):
+        return records_from_sim(source, workload)
+    raise InputError(
+        f"metrics source of type {type(source).__name__}; expected a SimResult, "
+        "a Workload or RunRecords",
+        location="source",
+    )
+
+
+def build_metrics(
+    source: Any,
+    *,
+    workload: Workload | None = None,
+    cluster_id: str = "dpc-learning",
+    storage: StorageSettings | Mapping[str, Any] | None = None,
+    sampling: Sampling = "instant",
+    environment: str = "prod",
+    queues: Iterable[str] = (),
+    service_classes: Mapping[str, int] | None = None,
+    copy_error_default: float | None = None,
+    end_at: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """All datapoints of a run, one code path for simulated and observed runs.
+
+    Parameters
+    ----------
+    source
+        A SimResult, an observed Workload or RunRecords (see :func:`to_records`).
+    workload
+        For a SimResult, the simulated workload (needed for the custom metrics).
+    cluster_id
+        ``ClusterIdentifier`` dimension value.
+    storage
+        :class:`StorageSettings`, or the raw ``[storage]`` settings table
+        (``ClusterSettings.storage``); None uses the defaults.
+    sampling
+        How per-minute gauges are sampled: ``instant`` (default), ``max`` or
+        ``mean`` (see :mod:`dpcsim.metrics.series`).
+    environment
+        ``Environment`` dimension value of ``ELTExecutionDelay``.
+    queues
+        Queue names to publish even if unused (e.g. every queue of the config).
+    service_classes
+        Queue name -> service class id, to also publish the ``service class`` /
+        ``wlmid`` dimension variants.
+    copy_error_default
+        ``defaultValue`` of the ``CopyErrorCount`` metric filter (None: publish
+        only minutes with errors).
+    end_at
+        Last instant to cover [UTC]; default the run's last activity.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy datapoints with a ``unit`` column, sorted by namespace, metric,
+        dimensions and timestamp.
+    """
+    if sampling not in SAMPLINGS:
+        raise InputError(
+            f"sampling={sampling!r}; expected one of {list(SAMPLINGS)}",
+            location="sampling",
+        )
+    records = to_records(source, workload)
+    settings = _storage_settings(storage)
+    stamps, grid_s = minute_grid(records.start_at, records.horizon_s, end_at)
+    queue_names = tuple(queues)
+    frames = [
+        queue_gauge_datapoints(
+            records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling,
+            queues=queue_names, service_classes=service_classes,
+        ),
+        queue_period_datapoints(
+            records, stamps, cluster_id=cluster_id, queues=queue_names,
+            service_classes=service_classes,
+        ),
+        scaling_datapoints(
+            records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling
+        ),
+        disk_datapoints(
+            records, stamps, grid_s, cluster_id=cluster_id, storage=settings
+        ),
+        custom_datapoints(
+            records, stamps, grid_s, cluster_id=cluster_id, environment=environment,
+            copy_error_default=copy_error_default,
+        ),
+    ]  # fmt: skip
+    out = concat_points(frames)
+    keys = ["namespace", "metric_name", "dimensions", "timestamp"]
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def _storage_settings(
+    storage: StorageSettings | Mapping[str, Any] | None,
+) -> StorageSettings:
+    """Normalise the ``storage`` argument."""
+    if storage is None:
+        return StorageSettings()
+    if isinstance(storage, StorageSettings):
+        return storage
+    return StorageSettings.from_dict(dict(storage))

@@ -1,0 +1,201 @@
+"""Custom metrics of the design in the ``Custom/DPC`` namespace, and who publishes them.
+
+AWS/Redshift has no metric for ELT freshness, query failures or COPY errors (the
+design's ``WLMRejectedQueries``/``WLMAttemptedQueries`` do not exist), so these
+are published by the platform. dpcsim produces exactly the datapoints the
+publishers below would send; timestamps are the start of the minute.
+
+Publisher contract
+------------------
+``ELTExecutionDelay`` — unit ``None`` (value in minutes; CloudWatch has no
+minute unit), dimensions ``Environment=prod`` and
+``Definition=StepFunctionsCompletion|MartTableUpdate``. One datapoint per
+definition per minute, from a Lambda on an EventBridge ``rate(1 minute)``
+schedule (see :mod:`dpcsim.metrics.elt` for both definitions):
+
+* ``StepFunctionsCompletion``: ``states:ListExecutions`` on the ELT state
+  machine with ``statusFilter=SUCCEEDED``; delay = now − newest ``stopDate``.
+* ``MartTableUpdate``: Redshift Data API ``ExecuteStatement`` of
+  ``select t.table_name, max(h.end_time) from sys_query_history h join
+  sys_query_detail ... where h.status = 'success' and target schema = 'mart'
+  group by 1`` (equivalently ``max(endtime)`` per table from ``stl_insert`` /
+  ``stl_delete`` joined to ``svv_table_info where schema = 'mart'``); delay =
+  now − the oldest of the per-table maxima.
+
+Nothing is published before the first success is known (the alarm's
+TreatMissingData decides).
+
+``WLMFailedQueries`` and ``WLMAttemptedQueries`` — unit ``Count``, dimension
+``ClusterIdentifier``. One datapoint each per minute (zeros included), from the
+same Lambda: over the queries that *finished* in the minute and went through WLM
+(result-cache hits excluded), from ``sys_query_history`` (``status`` in
+``success``, ``failed``, ``canceled``; ``result_cache_hit = false``) or
+``stl_wlm_query`` (``final_state``):
+
+* attempted = every query that finished;
+* failed = aborted + canceled + timed out (WLM timeout or QMR abort, an
+  ``aborted`` row) + failed (error).
+
+Provisioned WLM never rejects a query: a full queue makes queries wait, not fail
+(``Rejected`` is an internal ``STV_WLM_QUERY_STATE`` state only), so the
+design's "rejected" ratio becomes failed / attempted with metric math
+``SUM(failed) / SUM(attempted)`` over the hour.
+
+``CopyErrorCount`` — unit ``Count``, no dimensions. A Lambda after each COPY
+step writes one log line per new ``STL_LOAD_ERRORS`` row (``select * from
+stl_load_errors where starttime > :last_seen``) to the log group
+``/aws/redshift/cluster/<cluster>``, each containing ``ERROR``; a metric filter
+on ``"ERROR" "stl_load_errors"`` counts them (``metricValue = 1``). As a metric
+filter does, it publishes only in minutes with matches unless the filter sets a
+``defaultValue`` (``copy_error_default``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.metrics.elt import mart_update_delay_min, step_functions_delay_min
+from dpcsim.metrics.points import concat_points, points
+from dpcsim.metrics.records import RunRecords
+from dpcsim.metrics.series import bin_counts
+
+__all__ = [
+    "CUSTOM_METRICS",
+    "CUSTOM_NAMESPACE",
+    "ELT_DEFINITIONS",
+    "FAILED_OUTCOMES",
+    "custom_datapoints",
+]
+
+#: Namespace of every metric of this module.
+CUSTOM_NAMESPACE: Final = "Custom/DPC"
+#: Values of the ``Definition`` dimension of ``ELTExecutionDelay``.
+ELT_DEFINITIONS: Final = ("StepFunctionsCompletion", "MartTableUpdate")
+#: Query outcomes that count as failed (everything else finished fine).
+FAILED_OUTCOMES: Final = ("aborted", "canceled", "failed", "timed_out")
+
+#: Metric name -> (dimension names, unit): the contract other modules rely on.
+CUSTOM_METRICS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
+    "ELTExecutionDelay": (("Definition", "Environment"), "None"),
+    "WLMFailedQueries": (("ClusterIdentifier",), "Count"),
+    "WLMAttemptedQueries": (("ClusterIdentifier",), "Count"),
+    "CopyErrorCount": ((), "Count"),
+}
+
+
+def custom_datapoints(
+    records: RunRecords,
+    stamps: pd.DatetimeIndex,
+    grid_s: np.ndarray,
+    *,
+    cluster_id: str = "dpc-learning",
+    environment: str = "prod",
+    copy_error_default: float | None = None,
+) -> pd.DataFrame:
+    """All ``Custom/DPC`` datapoints of a run, one per minute of the grid.
+
+    Parameters
+    ----------
+    records
+        The run (simulated or observed).
+    stamps, grid_s
+        Minute starts as UTC timestamps and as [s] from ``records.start_at``.
+    cluster_id
+        ``ClusterIdentifier`` dimension value.
+    environment
+        ``Environment`` dimension value of ``ELTExecutionDelay``.
+    copy_error_default
+        The metric filter's ``defaultValue``; None publishes only minutes with
+        errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Tidy datapoints (see :mod:`dpcsim.metrics.datapoints`).
+    """
+    frames = [
+        _elt_delay(records, stamps, grid_s, environment),
+        *_failure_counts(records, stamps, grid_s, cluster_id),
+        _copy_errors(records, stamps, grid_s, copy_error_default),
+    ]
+    return concat_points(frames)
+
+
+def _elt_delay(
+    records: RunRecords,
+    stamps: pd.DatetimeIndex,
+    grid_s: np.ndarray,
+    environment: str,
+) -> pd.DataFrame:
+    """``ELTExecutionDelay`` under both definitions (NaN minutes left out)."""
+    delays = {
+        "StepFunctionsCompletion": step_functions_delay_min(records.elt_runs, grid_s),
+        "MartTableUpdate": mart_update_delay_min(records.queries, grid_s),
+    }
+    frames = []
+    for definition, minutes in delays.items():
+        ok = np.isfinite(minutes)
+        frames.append(
+            points(
+                stamps[ok],
+                minutes[ok],
+                namespace=CUSTOM_NAMESPACE,
+                metric_name="ELTExecutionDelay",
+                dimensions={"Environment": environment, "Definition": definition},
+                unit="None",
+            )
+        )
+    return concat_points(frames)
+
+
+def _failure_counts(
+    records: RunRecords,
+    stamps: pd.DatetimeIndex,
+    grid_s: np.ndarray,
+    cluster_id: str,
+) -> list[pd.DataFrame]:
+    """``WLMFailedQueries`` and ``WLMAttemptedQueries`` per minute of finish."""
+    q = records.queries.loc[~records.queries["cache_hit"].to_numpy(bool)]
+    end_s = q["end_s"].to_numpy(dtype="float64")
+    failed = q["outcome"].isin(FAILED_OUTCOMES).to_numpy(bool)
+    dims = {"ClusterIdentifier": cluster_id}
+    return [
+        points(
+            stamps,
+            bin_counts(t, grid_s),
+            namespace=CUSTOM_NAMESPACE,
+            metric_name=name,
+            dimensions=dims,
+            unit="Count",
+        )
+        for name, t in (
+            ("WLMFailedQueries", end_s[failed]),
+            ("WLMAttemptedQueries", end_s),
+        )
+    ]
+
+
+def _copy_errors(
+    records: RunRecords,
+    stamps: pd.DatetimeIndex,
+    grid_s: np.ndarray,
+    default: float | None,
+) -> pd.DataFrame:
+    """``CopyErrorCount``: STL_LOAD_ERRORS rows per minute, as a metric filter."""
+    counts = bin_counts(records.load_errors["error_s"].to_numpy(), grid_s)
+    keep = counts > 0
+    values = counts
+    if default is not None:
+        keep = np.ones(counts.size, dtype=bool)
+        values = np.where(counts > 0, counts, float(default))
+    return points(
+        stamps[keep],
+        values[keep],
+        namespace=CUSTOM_NAMESPACE,
+        metric_name="CopyErrorCount",
+        dimensions=None,
+        unit="Count",
+    )

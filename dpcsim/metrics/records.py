@@ -1,0 +1,428 @@
+"""The one intermediate every metric is built from: run records plus a timeline.
+
+A simulated run (:class:`dpcsim.engine.SimResult`) and an observed log (a
+canonical :class:`dpcsim.schema.Workload`) are both turned into
+:class:`RunRecords`; every series in :mod:`dpcsim.metrics` is computed from that
+object only, so simulated and observed metrics share one code path.
+
+Times in the records are float seconds from ``start_at`` (the simulation clock).
+The observed path reconstructs what the engine records directly:
+
+* a query arrives at ``arrival_at`` (queued), starts at ``arrival_at + queue_s``
+  (running) and ends ``exec_s`` later; a missing ``queue_s`` counts as 0;
+* ``aborted`` rows get outcome ``aborted``, all others ``completed``;
+* result-cache hits do no WLM work, so they enter no queue counts;
+* Concurrency Scaling: the cluster has one active scaling cluster while any
+  query logged ``ran_on_cs`` is running (the AWS default
+  ``max_concurrency_scaling_clusters`` is 1), each activation billed for at least
+  60 s.
+
+This module knows nothing about CloudWatch; :mod:`dpcsim.metrics.series` and the
+metric modules turn the records into datapoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.metrics.elt import shift_elt_runs
+from dpcsim.schema import Workload
+
+__all__ = [
+    "QUERY_COLUMNS",
+    "TIMELINE_COLUMNS",
+    "RunRecords",
+    "records_from_sim",
+    "records_from_workload",
+    "timeline_from_queries",
+]
+
+#: Columns of :attr:`RunRecords.queries` (times [s] from ``start_at``).
+QUERY_COLUMNS: Final = (
+    "query_id",
+    "queue",
+    "statement_type",
+    "query_group",
+    "query_text",
+    "arrival_s",
+    "start_s",
+    "end_s",
+    "outcome",
+    "ran_on",
+    "cache_hit",
+    "scanned_mb",
+)
+
+#: Columns of :attr:`RunRecords.timeline` (one row per state change).
+TIMELINE_COLUMNS: Final = (
+    "t_s",
+    "queue",
+    "queued",
+    "running",
+    "running_cs",
+    "cs_clusters",
+)
+
+#: Minimum billed time of one Concurrency Scaling activation [s].
+CS_MIN_BILLED_S: Final = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecords:
+    """Query records, per-queue state timeline and side tables of one run.
+
+    Attributes
+    ----------
+    queries
+        One row per query task, columns :data:`QUERY_COLUMNS`; ``start_s`` is NaN
+        for a query that never started (canceled while queued).
+    timeline
+        One row per state change, columns :data:`TIMELINE_COLUMNS`; values hold
+        after the change; ``cs_clusters`` is cluster-wide.
+    scaling
+        One row per scaling-cluster activation: ``start_s``, ``end_s``,
+        ``billed_s`` [s].
+    elt_runs
+        Step Functions executions: ``run_id``, ``status``, ``start_s``,
+        ``stop_s`` [s] (for a simulation, the stop already shifted, see
+        :mod:`dpcsim.metrics.elt`).
+    load_errors
+        ``STL_LOAD_ERRORS`` rows: ``query_id``, ``error_s`` [s].
+    start_at
+        UTC instant of ``t_s == 0``.
+    """
+
+    queries: pd.DataFrame
+    timeline: pd.DataFrame
+    scaling: pd.DataFrame
+    elt_runs: pd.DataFrame
+    load_errors: pd.DataFrame
+    start_at: pd.Timestamp
+
+    @property
+    def horizon_s(self) -> float:
+        """Last instant anything happens in the run [s] (0 for an empty run)."""
+        candidates = [0.0]
+        for frame, cols in (
+            (self.queries, ("arrival_s", "end_s")),
+            (self.timeline, ("t_s",)),
+            (self.scaling, ("end_s",)),
+            (self.elt_runs, ("stop_s",)),
+            (self.load_errors, ("error_s",)),
+        ):
+            for col in cols:
+                values = frame[col].to_numpy(dtype="float64")
+                if values.size and np.isfinite(values).any():
+                    candidates.append(float(np.nanmax(values)))
+        return max(candidates)
+
+
+def records_from_workload(workload: Workload) -> RunRecords:
+    """Reconstruct run records from an observed log (see the module docstring).
+
+    Parameters
+    ----------
+    workload
+        Canonical workload with ``arrival_at``, ``queue_s``, ``exec_s``,
+        ``queue``, ``aborted``, ``ran_on_cs`` and ``cache_hit``.
+
+    Returns
+    -------
+    RunRecords
+        Records whose timeline is rebuilt from the logged queue and execution
+        times.
+    """
+    q = workload.queries
+    start_at = _start_at(workload)
+    arrival_s = _seconds(q["arrival_at"], start_at)
+    queue_s = np.nan_to_num(q["queue_s"].to_numpy(dtype="float64"), nan=0.0)
+    start_s = arrival_s + queue_s
+    queries = pd.DataFrame(
+        {
+            "query_id": q["query_id"].to_numpy(dtype="int64"),
+            "queue": q["queue"].astype("string").fillna("unknown"),
+            "statement_type": q["statement_type"].astype("string"),
+            "query_group": q["query_group"].astype("string"),
+            "query_text": q["query_text"].astype("string"),
+            "arrival_s": arrival_s,
+            "start_s": start_s,
+            "end_s": start_s + q["exec_s"].to_numpy(dtype="float64"),
+            "outcome": np.where(q["aborted"].to_numpy(bool), "aborted", "completed"),
+            "ran_on": np.where(q["ran_on_cs"].to_numpy(bool), "cs", "main"),
+            "cache_hit": q["cache_hit"].to_numpy(bool),
+            "scanned_mb": q["scanned_mb"].to_numpy(dtype="float64"),
+        }
+    )
+    queries["outcome"] = queries["outcome"].astype("string")
+    queries["ran_on"] = queries["ran_on"].astype("string")
+    timeline = timeline_from_queries(queries)
+    return RunRecords(
+        queries=queries,
+        timeline=timeline,
+        scaling=_scaling_from_timeline(timeline),
+        elt_runs=_elt_runs(workload, start_at),
+        load_errors=_load_errors(workload, start_at),
+        start_at=start_at,
+    )
+
+
+def records_from_sim(result: Any, workload: Workload | None = None) -> RunRecords:
+    """Take run records from a simulation result.
+
+    Parameters
+    ----------
+    result
+        A :class:`dpcsim.engine.SimResult` (``queries``, ``timeline``,
+        ``scaling``, ``start_at``).
+    workload
+        The workload that was simulated; supplies ``query_group``,
+        ``query_text`` and the side tables. Without it the ELT runs and load
+        errors are empty.
+
+    Returns
+    -------
+    RunRecords
+        The engine's own timeline and scaling activations; ELT stop times are
+        shifted by :func:`dpcsim.metrics.elt.shift_elt_runs`. A query the log
+        shows ``aborted`` that the engine let complete gets outcome ``failed``
+        (SQL errors and user cancels are properties of the statement, which the
+        engine does not model), so a failed dbt model stays failed.
+    """
+    sim = result.queries
+    start_at = pd.Timestamp(result.start_at)
+    queries = pd.DataFrame(
+        {
+            "query_id": sim["query_id"].to_numpy(dtype="int64"),
+            "queue": sim["queue"].astype("string"),
+            "statement_type": sim["statement_type"].astype("string"),
+            "arrival_s": sim["arrival_s"].to_numpy(dtype="float64"),
+            "start_s": sim["start_s"].to_numpy(dtype="float64"),
+            "end_s": sim["end_s"].to_numpy(dtype="float64"),
+            "outcome": sim["outcome"].astype("string"),
+            "ran_on": sim["ran_on"].astype("string"),
+            "cache_hit": sim["cache_hit"].to_numpy(bool),
+        }
+    )
+    text = _workload_text(workload, queries["query_id"])
+    queries.insert(3, "query_group", text["query_group"].to_numpy())
+    queries.insert(4, "query_text", text["query_text"].to_numpy())
+    queries["scanned_mb"] = text["scanned_mb"].to_numpy(dtype="float64")
+    # An error or a user cancel belongs to the statement, not to WLM: a query the
+    # log shows aborted fails again in the replay when WLM let it finish.
+    replayed = text["aborted"].to_numpy(bool) & queries["outcome"].eq("completed")
+    queries["outcome"] = queries["outcome"].mask(replayed, "failed")
+    timeline = _normalise_timeline(result.timeline)
+    scaling = pd.DataFrame(
+        {c: result.scaling[c].to_numpy(dtype="float64") for c in _SCALING_COLS}
+    )
+    elt_runs = _elt_runs(workload, start_at) if workload else _empty_elt()
+    if workload is not None:
+        elt_runs = shift_elt_runs(elt_runs, _logged_end(workload, start_at), queries)
+    return RunRecords(
+        queries=queries,
+        timeline=timeline,
+        scaling=scaling,
+        elt_runs=elt_runs,
+        load_errors=_load_errors(workload, start_at) if workload else _empty_errors(),
+        start_at=start_at,
+    )
+
+
+def timeline_from_queries(queries: pd.DataFrame) -> pd.DataFrame:
+    """Rebuild the per-queue state-change timeline from query records.
+
+    Parameters
+    ----------
+    queries
+        Records with ``queue``, ``arrival_s``, ``start_s`` (NaN: never started),
+        ``end_s``, ``ran_on`` and ``cache_hit``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TIMELINE_COLUMNS`, one row per change, sorted by time;
+        ``cs_clusters`` is 1 while any query runs on a scaling cluster.
+    """
+    q = queries.loc[~queries["cache_hit"].to_numpy(bool)]
+    started = np.isfinite(q["start_s"].to_numpy(dtype="float64"))
+    on_cs = (q["ran_on"] == "cs").to_numpy(bool) & started
+    leave_queue = np.where(started, q["start_s"], q["end_s"])
+    parts = [
+        (q["arrival_s"], q["queue"], 1, 0, 0),
+        (leave_queue, q["queue"], -1, 0, 0),
+        (q["start_s"][started], q["queue"][started], 0, 1, 0),
+        (q["end_s"][started], q["queue"][started], 0, -1, 0),
+        (q["start_s"][on_cs], q["queue"][on_cs], 0, 0, 1),
+        (q["end_s"][on_cs], q["queue"][on_cs], 0, 0, -1),
+    ]
+    events = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "t_s": np.asarray(t, dtype="float64"),
+                    "queue": np.asarray(name, dtype=object),
+                    "d_queued": dq,
+                    "d_running": dr,
+                    "d_cs": dc,
+                }
+            )
+            for t, name, dq, dr, dc in parts
+        ],
+        ignore_index=True,
+    )
+    events = events.sort_values("t_s", kind="stable").reset_index(drop=True)
+    by_queue = events.groupby("queue", sort=False)
+    out = pd.DataFrame(
+        {
+            "t_s": events["t_s"].to_numpy(),
+            "queue": events["queue"].astype("string"),
+            "queued": by_queue["d_queued"].cumsum().to_numpy(dtype="int32"),
+            "running": by_queue["d_running"].cumsum().to_numpy(dtype="int32"),
+            "running_cs": by_queue["d_cs"].cumsum().to_numpy(dtype="int32"),
+        }
+    )
+    # Cluster-wide count after each event; changes at one instant net out.
+    running_cs = events["d_cs"].cumsum()
+    total_cs = running_cs.groupby(events["t_s"]).transform("last")
+    out["cs_clusters"] = (total_cs.to_numpy() > 0).astype("int16")
+    return out
+
+
+_SCALING_COLS: Final = ("start_s", "end_s", "billed_s")
+
+
+def _scaling_from_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
+    """Activations = maximal intervals with ``cs_clusters > 0``; 60 s minimum bill."""
+    t = timeline["t_s"].to_numpy(dtype="float64")
+    active = timeline["cs_clusters"].to_numpy() > 0
+    if not active.any():
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in _SCALING_COLS})
+    prev = np.concatenate([[False], active[:-1]])
+    starts = t[active & ~prev]
+    ends = t[~active & prev]
+    duration = ends - starts
+    return pd.DataFrame(
+        {
+            "start_s": starts,
+            "end_s": ends,
+            "billed_s": np.maximum(duration, CS_MIN_BILLED_S),
+        }
+    )
+
+
+def _normalise_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
+    """Engine timeline in canonical column order and dtypes, sorted by time."""
+    out = pd.DataFrame(
+        {
+            "t_s": timeline["t_s"].to_numpy(dtype="float64"),
+            "queue": timeline["queue"].astype("string"),
+            "queued": timeline["queued"].to_numpy(dtype="int32"),
+            "running": timeline["running"].to_numpy(dtype="int32"),
+            "running_cs": timeline["running_cs"].to_numpy(dtype="int32"),
+            "cs_clusters": timeline["cs_clusters"].to_numpy(dtype="int16"),
+        }
+    )
+    return out.sort_values("t_s", kind="stable").reset_index(drop=True)
+
+
+def _start_at(workload: Workload) -> pd.Timestamp:
+    """Clock zero: the workload's start, or the first side-table event if empty."""
+    if len(workload.queries):
+        return workload.start_at
+    stamps = [
+        workload.elt_runs["start_at"].min(),
+        workload.load_errors["error_at"].min(),
+    ]
+    valid = [pd.Timestamp(s) for s in stamps if not pd.isna(s)]
+    if not valid:
+        return pd.Timestamp(0, unit="s", tz="UTC")
+    return min(valid).floor("min")
+
+
+def _seconds(stamps: pd.Series, start_at: pd.Timestamp) -> np.ndarray:
+    """UTC timestamps -> float seconds from ``start_at`` (NaT -> NaN)."""
+    delta = pd.to_datetime(stamps, utc=True) - start_at
+    return delta.dt.total_seconds().to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _logged_end(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:
+    """Logged query ends [s]: arrival + queue (NaN -> 0) + exec, with groups."""
+    q = workload.queries
+    queue_s = np.nan_to_num(q["queue_s"].to_numpy(dtype="float64"), nan=0.0)
+    arrival_s = _seconds(q["arrival_at"], start_at)
+    return pd.DataFrame(
+        {
+            "query_id": q["query_id"].to_numpy(dtype="int64"),
+            "query_group": q["query_group"].astype("string"),
+            "arrival_s": arrival_s,
+            "end_s": arrival_s + queue_s + q["exec_s"].to_numpy(dtype="float64"),
+        }
+    )
+
+
+def _workload_text(workload: Workload | None, query_id: pd.Series) -> pd.DataFrame:
+    """Logged ``query_group``, ``query_text``, ``scanned_mb``, ``aborted`` by id."""
+    if workload is None:
+        na = pd.array([pd.NA] * len(query_id), dtype="string")
+        nan = np.full(len(query_id), np.nan)
+        no = np.zeros(len(query_id), dtype=bool)
+        return pd.DataFrame(
+            {"query_group": na, "query_text": na, "scanned_mb": nan, "aborted": no}
+        )
+    lookup = workload.queries.drop_duplicates("query_id").set_index("query_id")
+    found = lookup.reindex(query_id.to_numpy())
+    return pd.DataFrame(
+        {
+            "query_group": found["query_group"].astype("string").to_numpy(),
+            "query_text": found["query_text"].astype("string").to_numpy(),
+            "scanned_mb": found["scanned_mb"].to_numpy(dtype="float64"),
+            "aborted": found["aborted"].fillna(False).to_numpy(dtype=bool),
+        }
+    )
+
+
+def _elt_runs(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:
+    """Step Functions executions with times in [s] from ``start_at``."""
+    runs = workload.elt_runs
+    return pd.DataFrame(
+        {
+            "run_id": runs["run_id"].astype("string").to_numpy(),
+            "status": runs["status"].astype("string").to_numpy(),
+            "start_s": _seconds(runs["start_at"], start_at),
+            "stop_s": _seconds(runs["stop_at"], start_at),
+        }
+    )
+
+
+def _empty_elt() -> pd.DataFrame:
+    """An ELT-run frame with no rows."""
+    return pd.DataFrame(
+        {
+            "run_id": pd.Series(dtype="string"),
+            "status": pd.Series(dtype="string"),
+            "start_s": pd.Series(dtype="float64"),
+            "stop_s": pd.Series(dtype="float64"),
+        }
+    )
+
+
+def _load_errors(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:
+    """Load-error rows with their time in [s] from ``start_at``."""
+    errors = workload.load_errors
+    return pd.DataFrame(
+        {
+            "query_id": errors["query_id"].to_numpy(dtype="int64"),
+            "error_s": _seconds(errors["error_at"], start_at),
+        }
+    )
+
+
+def _empty_errors() -> pd.DataFrame:
+    """A load-error frame with no rows."""
+    return pd.DataFrame(
+        {"query_id": pd.Series(dtype="int64"), "error_s": pd.Series(dtype="float64")}
+    )

@@ -1,0 +1,168 @@
+"""ELTExecutionDelay under both definitions, and the simulated Step Functions shift."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures.metrics.builders import (
+    START,
+    FakeSimResult,
+    at,
+    scaling,
+    sim_queries,
+    workload,
+)
+from fixtures.metrics.builders import timeline as make_timeline
+
+from dpcsim.metrics import build_metrics, mart_table_writes, to_records
+
+DAY = 86400.0
+H = 3600.0
+SFN = "Definition=StepFunctionsCompletion;Environment=prod"
+MART = "Definition=MartTableUpdate;Environment=prod"
+
+
+def _run(run_id, start_s, stop_s, status="SUCCEEDED"):
+    return {"run_id": run_id, "status": status, "start_at": at(start_s),
+            "stop_at": at(stop_s), "source_file": "t"}  # fmt: skip
+
+
+def _dbt_failure_log():
+    """Two nights; on night 2 dbt's fct_b fails but Step Functions succeeds."""
+
+    def q(arrival_s, text, exec_s=60.0, aborted=False, stype="ctas"):
+        return {"arrival_s": arrival_s, "queue_s": 0.0, "exec_s": exec_s,
+                "queue": "batch", "query_group": "elt", "statement_type": stype,
+                "query_text": text, "aborted": aborted}  # fmt: skip
+
+    rows = [
+        {"arrival_s": 0.0, "exec_s": 1.0, "statement_type": "select"},  # clock zero
+        q(1740.0, "create table mart.fct_a as select 1"),  # ends 00:30
+        q(2340.0, "insert into mart.fct_b select 2", stype="insert"),  # ends 00:40
+        q(DAY + 1740.0, 'create table "dpc"."mart"."fct_a__dbt_tmp" as select 1'),
+        q(DAY + 2340.0, "insert into mart.fct_b select 2", aborted=True,
+          stype="insert"),
+        q(DAY + 100.0, "select * from mart.fct_a", stype="select"),  # a read
+    ]  # fmt: skip
+    runs = [_run("night1", 0.0, H), _run("night2", DAY, DAY + H)]
+    return workload(rows, elt_runs=runs)
+
+
+def _delay(points, dims):
+    mine = points[(points["metric_name"] == "ELTExecutionDelay")
+                  & (points["dimensions"] == dims)]  # fmt: skip
+    return mine.set_index("timestamp")["value"]
+
+
+def test_definitions_diverge_when_dbt_fails_but_step_functions_succeeds():
+    points = build_metrics(_dbt_failure_log(), end_at=at(DAY + 3 * H))
+    sfn, mart = _delay(points, SFN), _delay(points, MART)
+    # nothing published before the first success / first mart write
+    assert sfn.index.min() == at(H)
+    assert mart.index.min() == at(1800.0)
+    assert sfn[at(H + 60)] == 1.0
+    assert sfn[at(DAY + 1.5 * H)] == 30.0
+    assert sfn[at(DAY + 3 * H)] == 120.0
+    # the stale fct_b (last good write day 1 00:40) drives the mart definition
+    assert mart[at(DAY + 1.5 * H)] == (DAY + 1.5 * H - 2400.0) / 60.0
+    assert mart[at(DAY + 3 * H)] == (DAY + 3 * H - 2400.0) / 60.0
+    assert (mart[mart.index >= at(DAY + H)] > 90).all()
+    assert (sfn[(sfn.index >= at(DAY + H)) & (sfn.index <= at(DAY + 2.5 * H))]
+            <= 90).all()  # fmt: skip
+    assert set(points.loc[points["metric_name"] == "ELTExecutionDelay", "unit"]) == {
+        "None"
+    }
+
+
+def test_mart_delay_resets_on_a_healthy_night():
+    log = _dbt_failure_log()
+    points = build_metrics(log, end_at=at(3000.0))
+    mart = _delay(points, MART)
+    # both tables fresh: measured from the older one (fct_a, 00:30)
+    assert mart[at(2400.0)] == 10.0
+    assert mart[at(3000.0)] == 20.0
+
+
+def test_failed_run_is_not_a_success():
+    runs = [_run("ok", 0.0, 600.0), _run("bad", 1200.0, 1800.0, status="FAILED")]
+    rows = [{"arrival_s": 0.0, "exec_s": 1.0, "statement_type": "select"}]
+    points = build_metrics(workload(rows, elt_runs=runs), end_at=at(2400.0))
+    assert _delay(points, SFN)[at(2400.0)] == 30.0
+
+
+def test_mart_write_parsing():
+    texts = [
+        "create table mart.fct_x as select 1",
+        'insert into "mart"."dim_y" select 1',
+        "alter table mart.fct_z__dbt_tmp rename to fct_z",
+        "delete from mart.fct_x where d < 1",
+        "select * from mart.fct_x",
+        "create table staging.stg_x as select 1",
+        "insert into martian.t select 1",
+    ]
+    frame = pd.DataFrame({"query_text": texts, "outcome": "completed",
+                          "end_s": np.arange(len(texts), dtype=float)})  # fmt: skip
+    writes = mart_table_writes(frame)
+    assert writes["table"].tolist() == ["fct_x", "dim_y", "fct_z", "fct_x"]
+
+
+def test_simulated_step_functions_stop_is_shifted():
+    log = _dbt_failure_log()
+    logged = to_records(log).queries
+    # the simulation finishes night 1's ELT 10 minutes later than the log did
+    late = logged["query_id"].isin(logged["query_id"][logged["arrival_s"] < DAY])
+    sim = sim_queries(
+        [
+            {"query_id": int(r.query_id), "queue": r.queue, "arrival_s": r.arrival_s,
+             "start_s": r.start_s + (600.0 if lt else 0.0),
+             "end_s": r.end_s + (600.0 if lt else 0.0), "outcome": r.outcome,
+             "statement_type": r.statement_type}
+            for r, lt in zip(logged.itertuples(), late, strict=True)
+        ]
+    )  # fmt: skip
+    result = FakeSimResult(queries=sim, timeline=make_timeline([]), scaling=scaling([]))
+    records = to_records(result, log)
+    assert records.elt_runs["stop_s"].tolist() == [H + 600.0, DAY + H]
+    points = build_metrics(result, workload=log, end_at=at(2 * H))
+    assert _delay(points, SFN)[at(2 * H)] == 50.0
+    # the mart definition follows the simulated end of the writes too
+    assert _delay(points, MART)[at(2 * H)] == pytest.approx((2 * H - 2400.0) / 60.0)
+
+
+def test_sim_without_workload_has_no_custom_elt_metrics():
+    sim = sim_queries([{"query_id": 1, "queue": "batch", "arrival_s": 0.0,
+                        "start_s": 0.0, "end_s": 30.0}])  # fmt: skip
+    result = FakeSimResult(
+        queries=sim,
+        timeline=make_timeline(
+            [(0.0, "batch", 0, 1, 0, 0), (30.0, "batch", 0, 0, 0, 0)]
+        ),
+        scaling=scaling([]),
+    )
+    points = build_metrics(result)
+    assert "ELTExecutionDelay" not in set(points["metric_name"])
+    assert points["timestamp"].min() == START
+
+
+def test_logged_failure_stays_failed_in_a_simulation():
+    log = _dbt_failure_log()
+    logged = to_records(log).queries
+    # the engine lets every statement complete; the failed dbt model must not
+    # refresh the mart in the simulated metrics either
+    sim = sim_queries(
+        [
+            {"query_id": int(r.query_id), "queue": r.queue, "arrival_s": r.arrival_s,
+             "start_s": r.start_s, "end_s": r.end_s, "outcome": "completed",
+             "statement_type": r.statement_type}
+            for r in logged.itertuples()
+        ]
+    )  # fmt: skip
+    result = FakeSimResult(queries=sim, timeline=make_timeline([]), scaling=scaling([]))
+    end = at(DAY + 3 * H)
+    from_sim = build_metrics(result, workload=log, end_at=end)
+    from_log = build_metrics(log, end_at=end)
+    for dims in (SFN, MART):
+        pd.testing.assert_series_equal(_delay(from_sim, dims), _delay(from_log, dims))
+    failed = from_sim[from_sim["metric_name"] == "WLMFailedQueries"]["value"]
+    assert failed.sum() == 1.0
