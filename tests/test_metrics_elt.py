@@ -56,7 +56,9 @@ def _delay(points, dims):
 
 
 def test_definitions_diverge_when_dbt_fails_but_step_functions_succeeds():
-    points = build_metrics(_dbt_failure_log(), end_at=at(DAY + 3 * H))
+    points = build_metrics(
+        _dbt_failure_log(), end_at=at(DAY + 3 * H), elt_cadence_min=0
+    )
     sfn, mart = _delay(points, SFN), _delay(points, MART)
     # nothing published before the first success / first mart write
     assert sfn.index.min() == at(H)
@@ -75,9 +77,23 @@ def test_definitions_diverge_when_dbt_fails_but_step_functions_succeeds():
     }
 
 
+def test_delay_is_measured_against_the_nightly_cadence_by_default():
+    # Night 2's run ends 3 h later than night 1's: 24 h + 90 min after the
+    # last success the data is 90 min overdue, and it stays 0 before that.
+    runs = [_run("night1", 0.0, H), _run("night2", DAY, DAY + 4 * H)]
+    rows = [{"arrival_s": 0.0, "exec_s": 1.0, "statement_type": "select"}]
+    points = build_metrics(workload(rows, elt_runs=runs), end_at=at(DAY + 5 * H))
+    sfn = _delay(points, SFN)
+    assert sfn[at(DAY)] == 0.0
+    assert sfn[at(DAY + H)] == 0.0
+    assert sfn[at(DAY + 2.5 * H)] == 90.0
+    assert sfn[at(DAY + 4 * H - 60)] == 179.0
+    assert sfn[at(DAY + 4 * H)] == 0.0
+
+
 def test_mart_delay_resets_on_a_healthy_night():
     log = _dbt_failure_log()
-    points = build_metrics(log, end_at=at(3000.0))
+    points = build_metrics(log, end_at=at(3000.0), elt_cadence_min=0)
     mart = _delay(points, MART)
     # both tables fresh: measured from the older one (fct_a, 00:30)
     assert mart[at(2400.0)] == 10.0
@@ -87,7 +103,9 @@ def test_mart_delay_resets_on_a_healthy_night():
 def test_failed_run_is_not_a_success():
     runs = [_run("ok", 0.0, 600.0), _run("bad", 1200.0, 1800.0, status="FAILED")]
     rows = [{"arrival_s": 0.0, "exec_s": 1.0, "statement_type": "select"}]
-    points = build_metrics(workload(rows, elt_runs=runs), end_at=at(2400.0))
+    points = build_metrics(
+        workload(rows, elt_runs=runs), end_at=at(2400.0), elt_cadence_min=0
+    )
     assert _delay(points, SFN)[at(2400.0)] == 30.0
 
 
@@ -124,7 +142,7 @@ def test_simulated_step_functions_stop_is_shifted():
     result = FakeSimResult(queries=sim, timeline=make_timeline([]), scaling=scaling([]))
     records = to_records(result, log)
     assert records.elt_runs["stop_s"].tolist() == [H + 600.0, DAY + H]
-    points = build_metrics(result, workload=log, end_at=at(2 * H))
+    points = build_metrics(result, workload=log, end_at=at(2 * H), elt_cadence_min=0)
     assert _delay(points, SFN)[at(2 * H)] == 50.0
     # the mart definition follows the simulated end of the writes too
     assert _delay(points, MART)[at(2 * H)] == pytest.approx((2 * H - 2400.0) / 60.0)
@@ -140,7 +158,7 @@ def test_sim_without_workload_has_no_custom_elt_metrics():
         ),
         scaling=scaling([]),
     )
-    points = build_metrics(result)
+    points = build_metrics(result, elt_cadence_min=0)
     assert "ELTExecutionDelay" not in set(points["metric_name"])
     assert points["timestamp"].min() == START
 
@@ -160,8 +178,8 @@ def test_logged_failure_stays_failed_in_a_simulation():
     )  # fmt: skip
     result = FakeSimResult(queries=sim, timeline=make_timeline([]), scaling=scaling([]))
     end = at(DAY + 3 * H)
-    from_sim = build_metrics(result, workload=log, end_at=end)
-    from_log = build_metrics(log, end_at=end)
+    from_sim = build_metrics(result, workload=log, end_at=end, elt_cadence_min=0)
+    from_log = build_metrics(log, end_at=end, elt_cadence_min=0)
     for dims in (SFN, MART):
         pd.testing.assert_series_equal(_delay(from_sim, dims), _delay(from_log, dims))
     failed = from_sim[from_sim["metric_name"] == "WLMFailedQueries"]["value"]

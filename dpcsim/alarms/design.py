@@ -14,11 +14,13 @@ CloudWatch). Decisions where the design is ambiguous or impossible as written:
     widget shows it; N = M = 2 ("2 consecutive datapoints"). Missing data is
     ``missing``: nothing is published before the first success, and a dead
     publisher must show as INSUFFICIENT_DATA (the topic is also an
-    InsufficientDataAction) rather than as OK. Note: the design's ELT runs
-    daily, so "minutes since the last success" exceeds 90 about 90 minutes after
-    every successful run and stays there until the next one; taken literally the
-    alarm is in ALARM most of each day. It is kept literal here so that the
-    back-test shows it; ``elt_threshold_min`` changes the threshold.
+    InsufficientDataAction) rather than as OK. The design's ELT runs daily,
+    so the literal "minutes since the last success" exceeds 90 about 90
+    minutes after every successful run and stays there until the next one (the
+    alarm would be in ALARM about 22 hours a day). The publisher therefore
+    sends the minutes *overdue* against the nightly cadence (age minus 1440,
+    floored at 0; see :mod:`dpcsim.metrics.custom`), so ``> 90`` means "the
+    data is 90 minutes later than a day after the last success".
 ``Alert-COPY-Error`` — ``CopyErrorCount >= 1``.
     ``Custom/DPC CopyErrorCount`` (no dimensions) from the metric filter, which
     publishes only in minutes with errors: missing data is ``notBreaching``.

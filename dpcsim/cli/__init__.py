@@ -20,7 +20,7 @@ from dpcsim.errors import InputError
 __all__ = ["main"]
 
 #: Subcommand modules under ``dpcsim.cli``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("simulate", "wlm", "ingest", "alarms", "generate")
 
 
 def _load(name: str) -> ModuleType:

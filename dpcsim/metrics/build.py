@@ -78,6 +78,7 @@ def build_metrics(
     service_classes: Mapping[str, int] | None = None,
     copy_error_default: float | None = None,
     end_at: pd.Timestamp | None = None,
+    elt_cadence_min: float = 1440.0,
 ) -> pd.DataFrame:
     """All datapoints of a run, one code path for simulated and observed runs.
 
@@ -107,6 +108,9 @@ def build_metrics(
         only minutes with errors).
     end_at
         Last instant to cover [UTC]; default the run's last activity.
+    elt_cadence_min
+        The ELT's schedule interval [min]: ``ELTExecutionDelay`` is how late
+        the data is against it (see :mod:`dpcsim.metrics.custom`).
 
     Returns
     -------
@@ -141,6 +145,7 @@ def build_metrics(
         custom_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, environment=environment,
             copy_error_default=copy_error_default,
+            elt_cadence_min=elt_cadence_min,
         ),
     ]  # fmt: skip
     out = concat_points(frames)

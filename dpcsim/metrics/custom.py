@@ -11,7 +11,13 @@ Publisher contract
 minute unit), dimensions ``Environment=prod`` and
 ``Definition=StepFunctionsCompletion|MartTableUpdate``. One datapoint per
 definition per minute, from a Lambda on an EventBridge ``rate(1 minute)``
-schedule (see :mod:`dpcsim.metrics.elt` for both definitions):
+schedule (see :mod:`dpcsim.metrics.elt` for both definitions). The value is
+how many minutes the data is *overdue*: the age of the last success minus the
+ELT's cadence (``elt_cadence_min``, 1440 for the nightly run), floored at 0.
+The design's literal "minutes since the last success" grows to a day between
+two nightly runs, so its ``> 90`` alarm would sit in ALARM about 22 hours a
+day; measured against the cadence, ``> 90`` means "today's data is 90 minutes
+later than yesterday's". ``elt_cadence_min=0`` publishes the literal age.
 
 * ``StepFunctionsCompletion``: ``states:ListExecutions`` on the ELT state
   machine with ``statusFilter=SUCCEEDED``; delay = now − newest ``stopDate``.
@@ -94,6 +100,7 @@ def custom_datapoints(
     cluster_id: str = "dpc-learning",
     environment: str = "prod",
     copy_error_default: float | None = None,
+    elt_cadence_min: float = 1440.0,
 ) -> pd.DataFrame:
     """All ``Custom/DPC`` datapoints of a run, one per minute of the grid.
 
@@ -110,6 +117,9 @@ def custom_datapoints(
     copy_error_default
         The metric filter's ``defaultValue``; None publishes only minutes with
         errors.
+    elt_cadence_min
+        The ELT's schedule interval [min]; ``ELTExecutionDelay`` is the age of
+        the last success minus this, floored at 0 (0 gives the plain age).
 
     Returns
     -------
@@ -117,7 +127,7 @@ def custom_datapoints(
         Tidy datapoints (see :mod:`dpcsim.metrics.datapoints`).
     """
     frames = [
-        _elt_delay(records, stamps, grid_s, environment),
+        _elt_delay(records, stamps, grid_s, environment, elt_cadence_min),
         *_failure_counts(records, stamps, grid_s, cluster_id),
         _copy_errors(records, stamps, grid_s, copy_error_default),
     ]
@@ -129,12 +139,15 @@ def _elt_delay(
     stamps: pd.DatetimeIndex,
     grid_s: np.ndarray,
     environment: str,
+    cadence_min: float,
 ) -> pd.DataFrame:
     """``ELTExecutionDelay`` under both definitions (NaN minutes left out)."""
-    delays = {
+    ages = {
         "StepFunctionsCompletion": step_functions_delay_min(records.elt_runs, grid_s),
         "MartTableUpdate": mart_update_delay_min(records.queries, grid_s),
     }
+    # NaN (no success known yet) must stay NaN: np.maximum propagates it.
+    delays = {k: np.maximum(v - cadence_min, 0.0) for k, v in ages.items()}
     frames = []
     for definition, minutes in delays.items():
         ok = np.isfinite(minutes)

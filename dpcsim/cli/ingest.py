@@ -1,0 +1,101 @@
+"""Ingest Redshift exports into the canonical workload.
+
+Inputs (the table is detected from each file's header, gzip from its magic bytes):
+  SVL_QLOG / STL_QUERY (elapsed includes queueing: alone, execution times are upper
+  bounds), STL_WLM_QUERY (queue/exec split, service class, restarts, SQA), their
+  join on `query`, SYS_QUERY_HISTORY, Redset (per-query parquet or CSV),
+  STL_LOAD_ERRORS and `aws stepfunctions list-executions` JSON. CSV as written by
+  `psql --csv` or `UNLOAD ... FORMAT CSV HEADER` (lowercase column names), gzip CSV
+  or parquet. Units as AWS writes them: durations [µs] (Redset [ms]), timestamps
+  UTC with µs.
+  --users: pg_user/pg_group exports (usename,groname join; pg_user + pg_group with
+  grolist) or a user,group CSV. --role-groups: role,group CSV mapping IAM roles to
+  groups (users named IAMR:<role> get the role's groups). --wlm: the
+  wlm_json_configuration (bare array, JSON string or describe-cluster-parameters
+  output) to route every query to its queue.
+
+Outputs in --out DIR:
+  workload.parquet      canonical queries (exec_s / queue_s [s], arrival_at UTC)
+  elt_runs.parquet      Step Functions runs (when given)
+  load_errors.parquet   STL_LOAD_ERRORS rows (when given)
+  rejects.csv           rejected rows: source_file, source_row, reason, raw
+                        (always written; header only when nothing was rejected)
+and prints the summary: rows read = accepted + rejected (by reason), warnings,
+queries per queue and per routing path. Bad input exits 2 with a one-line message;
+--strict stops at the first bad row. An existing non-empty --out is refused unless
+--force.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dpcsim.errors import InputError
+from dpcsim.logs.ingest import ingest
+from dpcsim.logs.store import write_workload
+
+NAME = "ingest"
+HELP = "read Redshift exports (SVL_QLOG, STL_WLM_QUERY, ...) into workload.parquet"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ingest options."""
+    parser.add_argument(
+        "logs", nargs="+", type=Path, metavar="LOGS", help="export files"
+    )
+    parser.add_argument(
+        "--users",
+        type=Path,
+        action="append",
+        metavar="USERS.csv",
+        help="user/group export (repeatable: e.g. pg_user.csv and pg_group.csv)",
+    )
+    parser.add_argument(
+        "--role-groups",
+        type=Path,
+        metavar="ROLES.csv",
+        help="role,group CSV for IAM roles",
+    )
+    parser.add_argument(
+        "--wlm", type=Path, metavar="wlm.json", help="WLM config for routing"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="stop at the first bad row"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="output dir"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite a non-empty --out"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Ingest, write the outputs and print the summary."""
+    out: Path = args.out
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
+        raise InputError(
+            "output exists and is not empty; expected a new or empty directory "
+            "(use --force to overwrite)",
+            source=str(out),
+        )
+    quiet = getattr(args, "quiet", False)
+    result = ingest(
+        args.logs,
+        users=args.users,
+        role_groups=args.role_groups,
+        wlm=args.wlm,
+        strict=args.strict,
+        progress=not quiet,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_workload(result.workload, out)
+    rejects_path = out / "rejects.csv"
+    result.rejects.to_csv(rejects_path, index=False)
+    if not quiet:
+        for line in result.summary.lines():
+            print(line)
+        for path in [*written.values(), rejects_path]:
+            print(f"wrote {path}")
+    return 0

@@ -1,0 +1,364 @@
+"""Ingest a set of exports into one canonical workload, with rejects and a summary.
+
+:func:`ingest` reads every file (:func:`dpcsim.logs.reader.read_export`), joins
+the query logs with STL_WLM_QUERY (:mod:`dpcsim.logs.combine`), rejects rows that
+repeat a query id across files, attaches users and groups, sorts by arrival, and,
+given a WLM configuration, routes each query to its queue with
+:func:`dpcsim.wlm.routing.route_workload`. Every row read is either accepted or
+rejected with a reason: ``rows_read == accepted + sum(rejected_by_reason)``.
+Writing the outputs is the CLI's job (:mod:`dpcsim.cli.ingest`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from dpcsim.errors import InputError
+from dpcsim.logs.combine import combine_logs
+from dpcsim.logs.reader import ReadResult, read_export
+from dpcsim.logs.rejects import empty_rejects
+from dpcsim.logs.users import UserDirectory, apply_users, read_role_groups, read_users
+from dpcsim.schema import (
+    ELT_RUN_DTYPES,
+    LOAD_ERROR_DTYPES,
+    Workload,
+    empty_frame,
+    empty_workload,
+    validate_workload,
+)
+
+if TYPE_CHECKING:
+    from dpcsim.wlm.config import WLMConfig
+
+__all__ = ["IngestResult", "IngestSummary", "ingest"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestSummary:
+    """Counts that account for every row read.
+
+    Attributes
+    ----------
+    rows_read
+        Data rows over all query and side-table files.
+    accepted
+        Rows kept (folded restarts count as accepted).
+    rejected_by_reason
+        Rejected rows per reason.
+    queries
+        Canonical queries (one per task).
+    warnings
+        Approximations and fallbacks, each with its count.
+    per_queue
+        Queries per queue (routed when a WLM config was given, else observed;
+        ``<unknown>`` when neither).
+    per_path
+        Queries per routing path (empty without a WLM config).
+    per_file
+        File -> (table, rows read, rejected).
+    """
+
+    rows_read: int
+    accepted: int
+    rejected_by_reason: dict[str, int]
+    queries: int
+    warnings: tuple[str, ...] = ()
+    per_queue: dict[str, int] = field(default_factory=dict)
+    per_path: dict[str, int] = field(default_factory=dict)
+    per_file: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """The summary as printable lines."""
+        rejected = sum(self.rejected_by_reason.values())
+        out = [
+            f"rows read: {self.rows_read} "
+            f"(accepted {self.accepted} + rejected {rejected})"
+        ]
+        out += [
+            f"  {f}: {t}, {n} rows, {r} rejected"
+            for f, (t, n, r) in self.per_file.items()
+        ]
+        out += [
+            f"  rejected, {k}: {v}" for k, v in sorted(self.rejected_by_reason.items())
+        ]
+        out.append(f"queries: {self.queries}")
+        out += [f"queue {k}: {v}" for k, v in self.per_queue.items()]
+        out += [f"routing path {k}: {v}" for k, v in self.per_path.items()]
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestResult:
+    """What :func:`ingest` returns.
+
+    Attributes
+    ----------
+    workload
+        Canonical queries plus the ELT-run and load-error side tables.
+    rejects
+        Rejected rows: ``source_file, source_row, reason, raw``.
+    summary
+        Row accounting and per-queue / per-path counts.
+    superusers
+        Superuser names from the users export (for routing).
+    """
+
+    workload: Workload
+    rejects: pd.DataFrame
+    summary: IngestSummary
+    superusers: frozenset[str] = frozenset()
+
+
+def ingest(
+    paths: Sequence[Path | str],
+    *,
+    users: Path | str | Iterable[Path | str] | UserDirectory | None = None,
+    role_groups: Mapping[str, Iterable[str]] | Path | str | None = None,
+    wlm: Path | str | WLMConfig | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> IngestResult:
+    """Read exports into one canonical workload.
+
+    Parameters
+    ----------
+    paths
+        Export files (query logs, STL_LOAD_ERRORS, Step Functions JSON; user
+        exports given here are used as ``users``).
+    users
+        User/group exports or a ready :class:`UserDirectory`.
+    role_groups
+        IAM role -> groups (mapping or ``role,group`` CSV).
+    wlm
+        ``wlm_json_configuration`` file or a :class:`~dpcsim.wlm.config.WLMConfig`:
+        route every query to its queue.
+    strict
+        Raise at the first bad row instead of rejecting.
+    progress
+        Show a progress bar over the files.
+
+    Raises
+    ------
+    InputError
+        Bad files (see :func:`~dpcsim.logs.reader.read_export`), or no paths.
+    """
+    if not paths:
+        raise InputError("no export files given; expected at least one log file")
+    results = [read_export(p, strict=strict) for p in tqdm(paths, disable=not progress)]
+    user_files = [r.source for r in results if r.kind == "users"]
+    directory = _directory(users, user_files, role_groups)
+    parts = {
+        k: [r for r in results if r.kind == k] for k in ("qlog", "attempts", "queries")
+    }
+    extra_rejects: list[pd.DataFrame] = []
+    qlog = _dedupe(parts["qlog"], ["query_id"], strict, extra_rejects)
+    attempts = _dedupe(
+        parts["attempts"], ["query_id", "service_class"], strict, extra_rejects
+    )
+    combined, warnings = combine_logs(qlog, attempts)
+    frames = [combined] if len(combined.columns) else []
+    frames += [r.rows for r in parts["queries"]]
+    queries = _unique_queries(frames, strict, extra_rejects)
+    if directory is not None and len(queries):
+        queries = apply_users(queries, directory)
+    warnings += _order_warning(queries)
+    workload = Workload(
+        queries=validate_workload(queries) if len(queries) else empty_workload(),
+        elt_runs=_side(results, "elt_runs", ELT_RUN_DTYPES, "start_at"),
+        load_errors=_side(results, "load_errors", LOAD_ERROR_DTYPES, "error_at"),
+    )
+    supers = directory.superusers if directory is not None else frozenset()
+    per_path: dict[str, int] = {}
+    if wlm is not None and len(workload.queries):
+        workload, per_path = _route(workload, wlm, supers)
+    rejects = pd.concat(
+        [empty_rejects(), *[r.rejects for r in results], *extra_rejects],
+        ignore_index=True,
+    )
+    summary = _summary(results, rejects, workload, warnings, per_path)
+    return IngestResult(
+        workload=workload, rejects=rejects, summary=summary, superusers=supers
+    )
+
+
+def _directory(
+    users: Any, user_files: list[str], role_groups: Any
+) -> UserDirectory | None:
+    """Build the user directory from the inputs (None when there is nothing)."""
+    if isinstance(users, UserDirectory):
+        if role_groups is None:
+            return users
+        roles = {**users.role_groups, **read_role_groups(role_groups)}
+        return UserDirectory(
+            names=users.names,
+            groups=users.groups,
+            superusers=users.superusers,
+            role_groups=roles,
+        )
+    files: list[Path | str] = list(user_files)
+    if users is not None:
+        files += [users] if isinstance(users, Path | str) else list(users)
+    if not files and role_groups is None:
+        return None
+    return read_users(files, role_groups=role_groups)
+
+
+def _dedupe(
+    results: list[ReadResult],
+    keys: list[str],
+    strict: bool,
+    rejects: list[pd.DataFrame],
+) -> pd.DataFrame | None:
+    """Concatenate same-kind files, rejecting rows whose key an earlier file had."""
+    if not results:
+        return None
+    if len(results) == 1:
+        return results[0].rows
+    frame = pd.concat([r.rows for r in results], ignore_index=True)
+    dup = frame.duplicated(keys, keep="first").to_numpy()
+    if dup.any():
+        rejects.append(_duplicate_rejects(frame.loc[dup], strict))
+    return frame.loc[~dup].reset_index(drop=True)
+
+
+def _unique_queries(
+    frames: list[pd.DataFrame], strict: bool, rejects: list[pd.DataFrame]
+) -> pd.DataFrame:
+    """Concatenate canonical parts, rejecting repeated query ids across tables."""
+    if not frames:
+        return pd.DataFrame()
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    dup = frame["query_id"].duplicated(keep="first").to_numpy()
+    if dup.any():
+        rejects.append(_duplicate_rejects(frame.loc[dup], strict))
+        frame = frame.loc[~dup].reset_index(drop=True)
+    return _fill_defaults(frame)
+
+
+#: Values for cells a table does not have, after tables are concatenated.
+_DEFAULTS: dict[str, object] = {
+    "user_id": 0,
+    "query_group": "default",
+    "exec_is_upper_bound": False,
+    "slot_count": 1,
+    "aborted": False,
+    "cache_hit": False,
+    "ran_on_cs": False,
+}
+
+
+def _fill_defaults(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fill cells left empty by concatenating tables with different columns."""
+    out = frame.copy()
+    if "task_id" in out:
+        out["task_id"] = out["task_id"].fillna(out["query_id"])
+    for col, value in _DEFAULTS.items():
+        if col in out and bool(out[col].isna().any()):
+            out[col] = out[col].fillna(value)  # type: ignore[arg-type]
+    return out
+
+
+def _duplicate_rejects(rows: pd.DataFrame, strict: bool) -> pd.DataFrame:
+    """Rejects for rows repeating a query id seen in an earlier file."""
+    first = rows.iloc[0]
+    if strict:
+        raise InputError(
+            f"duplicate query id: query={first['query_id']} was already read from an "
+            "earlier file; expected each query id once",
+            source=str(first["source_file"]),
+            location=f"row {first['source_row']}, column 'query'",
+        )
+    shown = rows.drop(columns=["source_file", "source_row"]).astype("string").fillna("")
+    return pd.DataFrame(
+        {
+            "source_file": rows["source_file"].astype("string").to_numpy(),
+            "source_row": rows["source_row"].to_numpy(dtype="int64"),
+            "reason": "duplicate query id",
+            "raw": shown.agg(",".join, axis=1).to_numpy(),
+        }
+    ).astype({"source_file": "string", "reason": "string", "raw": "string"})
+
+
+def _order_warning(queries: pd.DataFrame) -> list[str]:
+    """Count rows that arrived before their predecessor (they get sorted)."""
+    if not len(queries):
+        return []
+    arrival = queries["arrival_at"].to_numpy(dtype="datetime64[us]")
+    back = int(np.count_nonzero(arrival[1:] < arrival[:-1]))
+    return [f"{back} rows were out of arrival order; sorted by arrival"] if back else []
+
+
+def _side(
+    results: list[ReadResult], kind: str, dtypes: dict[str, str], key: str
+) -> pd.DataFrame:
+    """Concatenate a side table over files, sorted by time."""
+    frames = [r.rows for r in results if r.kind == kind]
+    if not frames:
+        return empty_frame(dtypes)
+    frame = pd.concat(frames, ignore_index=True).astype(dtypes)
+    return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def _route(
+    workload: Workload, wlm: Any, superusers: frozenset[str]
+) -> tuple[Workload, dict[str, int]]:
+    """Route queries with the WLM config; return the routed workload and path counts."""
+    from dpcsim.wlm.io import read_wlm_config
+    from dpcsim.wlm.routing import route_workload
+
+    config = read_wlm_config(wlm) if isinstance(wlm, Path | str) else wlm
+    routing = route_workload(config, workload.queries, superusers=superusers)
+    queries = workload.queries.copy()
+    queries["queue"] = pd.Series(
+        np.asarray(routing.queue, dtype=object), dtype="string"
+    )
+    routed = Workload(
+        queries=queries, elt_runs=workload.elt_runs, load_errors=workload.load_errors
+    )
+    return routed, {str(k): int(v) for k, v in routing.counts.items()}
+
+
+def _summary(
+    results: list[ReadResult],
+    rejects: pd.DataFrame,
+    workload: Workload,
+    warnings: list[str],
+    per_path: dict[str, int],
+) -> IngestSummary:
+    """Account for every row read."""
+    counted = [r for r in results if r.kind != "users"]
+    rows_read = sum(r.rows_read for r in counted)
+    by_reason = dict(Counter(rejects["reason"].astype(str)))
+    queue = workload.queries["queue"].astype("string").fillna("<unknown>")
+    file_rejects: dict[str, int] = {
+        str(k): int(v) for k, v in rejects["source_file"].value_counts().items()
+    }
+    return IngestSummary(
+        rows_read=rows_read,
+        accepted=rows_read - len(rejects),
+        rejected_by_reason=by_reason,
+        queries=len(workload.queries),
+        # Query-log warnings come from the join, which knows whether WLM rows exist.
+        warnings=tuple(
+            w for r in results if r.kind not in ("qlog", "attempts") for w in r.warnings
+        )
+        + tuple(warnings),
+        per_queue={
+            str(k): int(v)
+            for k, v in queue.value_counts(sort=False).sort_index().items()
+        },
+        per_path=per_path,
+        per_file={
+            r.source: (r.table, r.rows_read, file_rejects.get(r.source, 0))
+            for r in counted
+        },
+    )

@@ -1,0 +1,223 @@
+"""STL_WLM_QUERY: one row per WLM attempt, folded into one canonical row per task.
+
+A task (``task``) is one submitted statement; each attempt has its own ``query``
+id: a WLM restart (timeout or QMR hop) gets a new query id in the same task, and a
+Short Query Acceleration eviction shows as a service class 14 row with
+``final_state = 'Evicted'`` followed by the user-queue row of the same query.
+
+Rule for one task:
+
+* ``query_id`` is the task's lowest query id (the first attempt) and
+  ``arrival_at`` the earliest ``service_class_start_time``;
+* ``exec_s`` is the **final** attempt's ``total_exec_time``: the attempt that ran
+  to the end is the service demand; earlier attempts' execution was wasted work;
+* ``queue_s`` is the sum of ``total_queue_time`` over all attempts;
+* ``service_class``, ``queue`` (``service_class_name``) and ``slot_count`` come
+  from the final attempt; ``aborted`` from its ``final_state`` (aborted,
+  canceled, failed, rejected).
+
+Units: ``total_queue_time`` / ``total_exec_time`` [µs]; times UTC with µs.
+Joining with SVL_QLOG / STL_QUERY is left to :mod:`dpcsim.logs.combine`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.logs.rejects import Checks
+from dpcsim.logs.source import Parsed, as_int64
+
+__all__ = [
+    "ATTEMPT_DTYPES",
+    "SQA_SERVICE_CLASS",
+    "read_stl_wlm_query",
+    "restart_summary",
+    "tasks_from_attempts",
+]
+
+#: Short Query Acceleration's service class.
+SQA_SERVICE_CLASS: Final = 14
+
+ATTEMPT_DTYPES: Final[dict[str, str]] = {
+    "query_id": "int64",
+    "task_id": "int64",
+    "user_id": "int64",
+    "service_class": "Int64",
+    "slot_count": "int64",
+    "start_at": "datetime64[us, UTC]",
+    "queue_s": "float64",
+    "exec_s": "float64",
+    "final_state": "string",
+    "service_class_name": "string",
+    "source_file": "string",
+    "source_row": "int64",
+}
+
+_US: Final = 1e6
+_ABORT_STATES: Final = r"abort|cancel|fail|reject"
+
+
+def read_stl_wlm_query(
+    parsed: Parsed, *, strict: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalise a parsed STL_WLM_QUERY export into attempts (:data:`ATTEMPT_DTYPES`).
+
+    Returns
+    -------
+    (attempts, rejects)
+    """
+    f = parsed.frame
+    checks = Checks(parsed, strict)
+    checks.require(
+        (
+            "task",
+            "query",
+            "service_class_start_time",
+            "total_queue_time",
+            "total_exec_time",
+        )
+    )
+    for col in ("total_queue_time", "total_exec_time"):
+        checks.add(
+            f[col].to_numpy(dtype="float64", na_value=np.nan) < 0,
+            col,
+            "negative duration",
+            f"{col} >= 0 [µs]",
+        )
+    for begin, end in (
+        ("exec_start_time", "exec_end_time"),
+        ("queue_start_time", "queue_end_time"),
+        ("service_class_start_time", "service_class_end_time"),
+    ):
+        if begin in f and end in f:
+            checks.add(
+                (f[end] < f[begin]).to_numpy(dtype=bool, na_value=False),
+                end,
+                "end before start",
+                f"{end} >= {begin}",
+            )
+    checks.add(_duplicates(f), "query", "duplicate query id", _DUP_EXPECT)
+    ok, rejects = checks.finish()
+    return _normalise(parsed).loc[ok].reset_index(drop=True), rejects
+
+
+_DUP_EXPECT: Final = "one row per (query, service_class), each query in one task"
+
+
+def _duplicates(f: pd.DataFrame) -> np.ndarray:
+    """Rows repeating a (query, service_class) or putting a query in a second task."""
+    key = f[["query", "service_class"]]
+    dup = key.duplicated(keep="first").to_numpy()
+    first_task = f.groupby("query", sort=False)["task"].transform("first")
+    other_task = (f["task"] != first_task).to_numpy(dtype=bool, na_value=False)
+    return (dup | other_task) & f["query"].notna().to_numpy()
+
+
+def _normalise(parsed: Parsed) -> pd.DataFrame:
+    """Build the attempts frame from typed columns (bad rows still present)."""
+    f = parsed.frame
+    n = len(f)
+
+    def text(col: str) -> pd.Series:
+        if col in f:
+            return f[col].astype("string")
+        return pd.Series(pd.NA, index=f.index, dtype="string")
+
+    return pd.DataFrame(
+        {
+            "query_id": as_int64(f["query"]),
+            "task_id": as_int64(f["task"]),
+            "user_id": as_int64(f["userid"]) if "userid" in f else np.zeros(n, "int64"),
+            "service_class": f["service_class"].astype("Float64").astype("Int64"),
+            "slot_count": np.maximum(as_int64(f["slot_count"]), 1)
+            if "slot_count" in f
+            else np.ones(n, "int64"),
+            "start_at": f["service_class_start_time"],
+            "queue_s": f["total_queue_time"].to_numpy(dtype="float64", na_value=0)
+            / _US,
+            "exec_s": f["total_exec_time"].to_numpy(dtype="float64", na_value=0) / _US,
+            "final_state": text("final_state"),
+            "service_class_name": text("service_class_name").replace("", pd.NA),
+            "source_file": pd.Series([parsed.source] * n, dtype="string"),
+            "source_row": np.arange(1, n + 1, dtype="int64"),
+        }
+    ).astype(ATTEMPT_DTYPES)
+
+
+def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
+    """Fold attempts into one row per task (rule in the module docstring).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``task_id``, ``query_id`` (first attempt), ``final_query_id``,
+        ``user_id``, ``arrival_at``, ``exec_s``, ``queue_s``, ``service_class``,
+        ``queue``, ``slot_count``, ``aborted``, ``attempts``, ``sqa_evicted``,
+        ``source_file``, ``source_row`` (of the first attempt).
+    """
+    a = attempts.sort_values(["task_id", "start_at", "query_id"], kind="stable")
+    a = a.reset_index(drop=True)
+    task = a["task_id"].to_numpy()
+    n = task.size
+    if n == 0:
+        starts = np.zeros(0, dtype="int64")
+    else:
+        starts = np.flatnonzero(np.r_[True, task[1:] != task[:-1]])
+    ends = np.r_[starts[1:], n] - 1 if n else starts
+    query = a["query_id"].to_numpy()
+    state = a["final_state"].str.lower()
+    evicted = (a["service_class"] == SQA_SERVICE_CLASS).to_numpy(
+        dtype=bool, na_value=False
+    ) & state.str.startswith("evict").to_numpy(dtype=bool, na_value=False)
+    final_state = state.iloc[ends]
+    return pd.DataFrame(
+        {
+            "task_id": task[starts],
+            "query_id": np.minimum.reduceat(query, starts) if n else query,
+            "final_query_id": query[ends],
+            "user_id": a["user_id"].to_numpy()[starts],
+            "arrival_at": _take(a["start_at"], starts),
+            "exec_s": a["exec_s"].to_numpy()[ends],
+            "queue_s": np.add.reduceat(a["queue_s"].to_numpy(), starts) if n else [],
+            "service_class": _take(a["service_class"], ends),
+            "queue": _take(a["service_class_name"], ends),
+            "slot_count": a["slot_count"].to_numpy()[ends],
+            "aborted": final_state.str.contains(_ABORT_STATES).to_numpy(
+                dtype=bool, na_value=False
+            ),
+            "attempts": ends - starts + 1,
+            "sqa_evicted": np.maximum.reduceat(evicted, starts) if n else evicted,
+            "source_file": _take(a["source_file"], starts),
+            "source_row": a["source_row"].to_numpy()[starts],
+        }
+    ).astype(
+        {
+            "arrival_at": "datetime64[us, UTC]",
+            "service_class": "Int64",
+            "queue": "string",
+            "source_file": "string",
+            "sqa_evicted": "bool",
+        }
+    )
+
+
+def _take(values: pd.Series, positions: np.ndarray) -> pd.Series:
+    """Rows at ``positions`` with a fresh 0..n-1 index (keeps the dtype)."""
+    return values.iloc[positions].reset_index(drop=True)
+
+
+def restart_summary(tasks: pd.DataFrame) -> list[str]:
+    """Warnings describing how restarts and SQA evictions were folded."""
+    extra = int((tasks["attempts"] - 1).sum())
+    evicted = int(tasks["sqa_evicted"].sum())
+    if not extra:
+        return []
+    multi = int((tasks["attempts"] > 1).sum())
+    return [
+        f"{multi} tasks had {extra} extra WLM attempts (restarts/hops, {evicted} SQA "
+        "evictions): one row per task with the first attempt's query id and arrival, "
+        "the final attempt's exec time and service class, queue time summed"
+    ]
