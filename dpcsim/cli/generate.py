@@ -1,0 +1,202 @@
+"""Generate a synthetic DPC workload and write it as a real cluster's exports.
+
+Models the seed's platform: the nightly ELT (Step Functions at 02:00 JST, COPY
+bursts into stage.*, dbt models in dependency order, ANALYZE, DQ checks),
+weekly VACUUM and monthly ANALYZE COMPRESSION in admin, and learners' adhoc
+queries (JST daily profile, bursts, repetition, result-cache hits). The same
+--seed and options give identical files.
+
+Options
+  --days N              horizon [days] from --start-date 00:00 JST (default 7)
+  --seed S              random seed (default 0)
+  --learners K          registered learners (default 400)
+  --learner-growth X    learners x X (and so adhoc arrivals)
+  --data-growth X       data volume x X: COPY / dbt / UNLOAD / VACUUM times
+  --fault KIND:DAY[:ARG]  repeatable; DAY is the 0-based day index:
+                        copy_error:DAY, dbt_failure:DAY[:MODEL],
+                        late_start:DAY[:MINUTES], failed_run:DAY[:RERUN_MINUTES],
+                        stuck_query:DAY[:HOURS]
+  --spec FILE           start from a spec.json (options above override it)
+  --no-wlm              do not simulate the design WLM for the observed columns
+
+Outputs (in --out DIR; a non-empty DIR is refused unless --force)
+  svl_qlog.csv.gz, stl_wlm_query.csv.gz   the AWS layouts (µs durations, UTC
+                        timestamps); STL_WLM_QUERY's queue time and service class
+                        come from a simulation of the workload under the seed's
+                        50/30/20 design (dpcsim.engine), unless --no-wlm
+  users.csv             usename,groname of every user
+  stepfunctions_executions.json   the nightly Step Functions executions
+  stl_load_errors.csv   COPY load errors (header only when none)
+  workload.parquet (+ elt_runs.parquet, load_errors.parquet)   the canonical
+                        workload with exact execution times [s]
+  spec.json             {"seed": S, "observed_wlm": ..., "spec": {...}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from dpcsim.errors import InputError
+from dpcsim.schema import Workload
+from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
+from dpcsim.workload.faults import parse_fault
+
+NAME = "generate"
+HELP = "generate a synthetic DPC workload as AWS export files"
+
+#: Service class of Short Query Acceleration.
+SQA_SERVICE_CLASS = 14
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the generate options."""
+    parser.add_argument("--days", type=int, default=None, help="horizon [days] (7)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--learners", type=int, default=None, help="learners (400)")
+    parser.add_argument(
+        "--learner-growth", type=float, default=None, help="learners x X"
+    )
+    parser.add_argument(
+        "--data-growth", type=float, default=None, help="data volume x X"
+    )
+    parser.add_argument("--start-date", default=None, help="first day (JST)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND:DAY[:ARG]",
+        help="inject a fault (repeatable)",
+    )
+    parser.add_argument("--spec", default=None, help="spec.json to start from")
+    parser.add_argument("--no-wlm", action="store_true",
+                        help="leave queue time / service class unobserved")  # fmt: skip
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite a non-empty output directory")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate, observe under the design WLM, write the exports; exit code."""
+    from dpcsim.logs import write_exports, write_workload
+
+    quiet = bool(getattr(args, "quiet", False))
+    spec = build_spec(args)
+    out_dir = _prepare_out_dir(Path(args.out), force=bool(args.force))
+    steps = tqdm(total=3, desc="generate", disable=quiet, file=sys.stderr)
+    workload = generate_dpc_workload(spec, args.seed)
+    steps.update()
+    observed = "none"
+    if not args.no_wlm:
+        workload = observe_wlm(workload, lambda w: design_observation(w, args.seed))
+        observed = "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config()"
+    steps.update()
+    written = write_exports(workload, out_dir)
+    written.update(write_workload(workload, out_dir, side_tables="always"))
+    meta = {"seed": args.seed, "observed_wlm": observed, "spec": spec.to_dict()}
+    (out_dir / "spec.json").write_text(
+        json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    )
+    steps.update()
+    steps.close()
+    if not quiet:
+        _print_summary(workload, out_dir)
+    return 0
+
+
+def build_spec(args: argparse.Namespace) -> DPCWorkloadSpec:
+    """The spec from --spec (if any) overridden by the command-line options."""
+    data: dict[str, Any] = {}
+    if args.spec:
+        path = Path(args.spec)
+        try:
+            loaded = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"not JSON ({exc.msg}, line {exc.lineno})", source=str(path)
+            ) from exc
+        data = loaded.get("spec", loaded) if isinstance(loaded, dict) else loaded
+        spec = DPCWorkloadSpec.from_dict(data, source=str(path))
+        data = spec.to_dict()
+    for key, value in (
+        ("days", args.days),
+        ("learners", args.learners),
+        ("learner_growth", args.learner_growth),
+        ("data_growth", args.data_growth),
+        ("start_date", args.start_date),
+    ):
+        if value is not None:
+            data[key] = value
+    spec = DPCWorkloadSpec.from_dict(data, source="command line")
+    faults = spec.faults
+    for text in args.fault:
+        faults = parse_fault(text, faults)
+    return DPCWorkloadSpec.from_dict({**spec.to_dict(), "faults": faults.to_dict()},
+                                     source="--fault")  # fmt: skip
+
+
+def design_observation(workload: Workload, seed: int) -> pd.DataFrame:
+    """Observed WLM columns from a simulation under the seed's design config.
+
+    Returns a frame with ``query_id``, ``queue_s`` [s], ``service_class`` (14
+    for SQA), ``queue`` and ``ran_on_cs``.
+    """
+    from dpcsim.engine import simulate
+    from dpcsim.wlm import dpc_design_config
+
+    config = dpc_design_config()
+    result = simulate(workload, config, rng=seed)
+    rec = result.queries.drop_duplicates("query_id", keep="first")
+    classes = {
+        name: config.service_class(i) for i, name in enumerate(config.queue_names)
+    }
+    service_class = rec["queue"].map(classes).astype("Int64")
+    ran_on = rec["ran_on"].astype(str).to_numpy()
+    service_class = service_class.mask(ran_on == "sqa", SQA_SERVICE_CLASS)
+    return pd.DataFrame(
+        {
+            "query_id": rec["query_id"].to_numpy(dtype=np.int64),
+            "queue_s": rec["queue_s"].to_numpy(dtype=np.float64),
+            "service_class": service_class.to_numpy(),
+            "queue": rec["queue"].astype("string").to_numpy(),
+            "ran_on_cs": ran_on == "cs",
+        }
+    )
+
+
+def _prepare_out_dir(out_dir: Path, *, force: bool) -> Path:
+    """Create ``out_dir``; refuse a non-empty one unless ``force``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("exists and is not a directory", source=str(out_dir))
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise InputError(
+            "output directory is not empty; pass --force to overwrite",
+            source=str(out_dir),
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def _print_summary(workload: Workload, out_dir: Path) -> None:
+    """Row counts and headline figures of the generated workload."""
+    q = workload.queries
+    e = q["exec_s"].to_numpy()
+    print(f"wrote {out_dir}")
+    print(f"  queries            {len(q):>9,}")
+    print(f"  Step Functions     {len(workload.elt_runs):>9,}")
+    print(f"  load errors        {len(workload.load_errors):>9,}")
+    if len(q):
+        print(f"  exec median [ms]   {np.median(e) * 1000:>9.1f}")
+        print(f"  exec mean [s]      {e.mean():>9.2f}")
+        print(f"  cache hits [%]     {q['cache_hit'].mean() * 100:>9.1f}")
+        by_type = q["statement_type"].value_counts()
+        print(
+            "  by type            " + ", ".join(f"{k} {v}" for k, v in by_type.items())
+        )

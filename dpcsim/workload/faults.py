@@ -1,0 +1,182 @@
+"""Faults to inject into the synthetic workload, so that the alarms have work.
+
+Each fault names the day(s) it hits (0-based index from the spec's start date,
+in JST) and its size. What a fault does to the queries is implemented where the
+affected queries are made (:mod:`dpcsim.workload.elt` for the ELT faults,
+:mod:`dpcsim.workload.adhoc` for the stuck query); this module holds the
+description, its validation and the ``--fault`` command-line syntax.
+
+- ``copy_errors``: one COPY of the night is aborted and leaves
+  ``STL_LOAD_ERRORS`` rows; the Step Functions Map state tolerates the failed
+  file, so the execution still succeeds (the ``CopyErrorCount`` alarm's case).
+- ``dbt_failures``: the named model's statement is aborted, its downstream
+  models are skipped, and Step Functions still reports SUCCEEDED (dbt's exit code
+  is not checked), so the mart stays stale.
+- ``late_starts``: the execution starts N minutes late.
+- ``failed_runs``: the execution fails part-way through dbt; the runbook's re-run
+  starts N minutes after the failure and runs the whole pipeline again.
+- ``stuck_queries``: one learner query at 14:00 JST runs for N hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from dpcsim.errors import InputError
+
+__all__ = ["FAULT_KINDS", "Faults", "parse_fault"]
+
+#: ``--fault`` kinds and their argument after the day.
+FAULT_KINDS: Final[dict[str, str]] = {
+    "copy_error": "DAY",
+    "dbt_failure": "DAY[:MODEL]",
+    "late_start": "DAY[:MINUTES]",
+    "failed_run": "DAY[:RERUN_AFTER_MINUTES]",
+    "stuck_query": "DAY[:HOURS]",
+}
+DEFAULT_DBT_FAILURE_MODEL: Final = "fct_learning_activity"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Faults:
+    """Faults per day (0-based JST day index from the spec's start date).
+
+    Attributes
+    ----------
+    copy_errors
+        Days on which one COPY fails with load errors.
+    dbt_failures
+        ``(day, model)``: the dbt model that fails that night.
+    late_starts
+        ``(day, minutes)``: Step Functions start delay [min].
+    failed_runs
+        ``(day, rerun_after_min)``: the run fails; the re-run starts that many
+        minutes after the failure [min].
+    stuck_queries
+        ``(day, hours)``: a learner query that runs that long [h].
+    """
+
+    copy_errors: tuple[int, ...] = ()
+    dbt_failures: tuple[tuple[int, str], ...] = ()
+    late_starts: tuple[tuple[int, float], ...] = ()
+    failed_runs: tuple[tuple[int, float], ...] = ()
+    stuck_queries: tuple[tuple[int, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        for day in self.copy_errors:
+            _check_day(day, "copy_errors")
+        for day, model in self.dbt_failures:
+            _check_day(day, "dbt_failures")
+            if not isinstance(model, str) or not model:
+                raise InputError(
+                    f"model={model!r}; expected a dbt model name",
+                    location="faults.dbt_failures",
+                )
+        for key, pairs, top in (
+            ("late_starts", self.late_starts, 24 * 60.0),
+            ("failed_runs", self.failed_runs, 24 * 60.0),
+            ("stuck_queries", self.stuck_queries, 48.0),
+        ):
+            for day, size in pairs:
+                _check_day(day, key)
+                if not 0 < float(size) <= top:
+                    raise InputError(
+                        f"size={size!r}; expected a number in (0, {top:g}]",
+                        location=f"faults.{key}",
+                    )
+
+    def days(self) -> set[int]:
+        """Every day index any fault refers to."""
+        pairs = self.dbt_failures + self.late_starts + self.failed_runs
+        return (
+            set(self.copy_errors)
+            | {int(p[0]) for p in pairs}
+            | {int(p[0]) for p in self.stuck_queries}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (lists instead of tuples)."""
+        return {
+            "copy_errors": list(self.copy_errors),
+            "dbt_failures": [list(p) for p in self.dbt_failures],
+            "late_starts": [list(p) for p in self.late_starts],
+            "failed_runs": [list(p) for p in self.failed_runs],
+            "stuck_queries": [list(p) for p in self.stuck_queries],
+        }
+
+    @classmethod
+    def from_dict(cls, value: Any, *, source: str = "<faults>") -> Faults:
+        """Build from :meth:`to_dict` output; InputError names the bad key."""
+        if not isinstance(value, dict):
+            raise InputError(f"faults={value!r}; expected an object", source=source)
+        known = tuple(cls().to_dict())
+        for key in value:
+            if key not in known:
+                raise InputError(
+                    f"unknown key {key!r}; expected one of {list(known)}",
+                    source=source,
+                    location=f"faults.{key}",
+                )
+        try:
+            return cls(
+                copy_errors=tuple(int(d) for d in value.get("copy_errors", ())),
+                dbt_failures=tuple(
+                    (int(d), str(m)) for d, m in value.get("dbt_failures", ())
+                ),
+                late_starts=_pairs(value.get("late_starts", ())),
+                failed_runs=_pairs(value.get("failed_runs", ())),
+                stuck_queries=_pairs(value.get("stuck_queries", ())),
+            )
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(
+                f"{exc}; expected lists of [day, value] pairs", source=source
+            ) from exc
+
+
+def parse_fault(text: str, faults: Faults) -> Faults:
+    """Add one ``KIND:DAY[:ARG]`` command-line fault to ``faults``.
+
+    Examples
+    --------
+    >>> parse_fault("late_start:2:120", Faults()).late_starts
+    ((2, 120.0),)
+    """
+    kind, _, rest = text.partition(":")
+    if kind not in FAULT_KINDS or not rest:
+        forms = ", ".join(f"{k}:{v}" for k, v in FAULT_KINDS.items())
+        raise InputError(f"--fault {text!r}; expected one of {forms}")
+    day_text, _, arg = rest.partition(":")
+    try:
+        day = int(day_text)
+        size = float(arg) if arg and kind != "dbt_failure" else None
+    except ValueError as exc:
+        raise InputError(
+            f"--fault {text!r}; expected {kind}:{FAULT_KINDS[kind]} with numbers"
+        ) from exc
+    if kind == "copy_error":
+        return replace(faults, copy_errors=(*faults.copy_errors, day))
+    if kind == "dbt_failure":
+        pair = (day, arg or DEFAULT_DBT_FAILURE_MODEL)
+        return replace(faults, dbt_failures=(*faults.dbt_failures, pair))
+    defaults = {"late_start": 120.0, "failed_run": 30.0, "stuck_query": 6.0}
+    key = {"late_start": "late_starts", "failed_run": "failed_runs"}.get(
+        kind, "stuck_queries"
+    )
+    pairs = (*getattr(faults, key), (day, size or defaults[kind]))
+    return replace(faults, **{key: pairs})
+
+
+def _pairs(items: Any) -> tuple[tuple[int, float], ...]:
+    """Convert ``[[day, value], ...]`` to a tuple of ``(int, float)`` pairs."""
+    return tuple((int(d), float(v)) for d, v in items)
+
+
+def _check_day(day: Any, key: str) -> None:
+    """Raise InputError unless ``day`` is a non-negative int."""
+    if isinstance(day, bool) or not isinstance(day, int) or day < 0:
+        raise InputError(
+            f"day={day!r}; expected a non-negative day index", location=f"faults.{key}"
+        )

@@ -1,0 +1,185 @@
+"""What-ifs on any workload (generated or ingested): rate, speed, ELT shift.
+
+Pure functions: each returns a new :class:`~dpcsim.schema.Workload` and leaves
+its input untouched.
+
+- :func:`scale_arrivals` multiplies the arrival rate. A factor below 1 thins
+  (each query kept independently with probability ``factor``); above 1 it
+  superposes resampled days: for every day of the horizon a randomly chosen day's
+  queries are copied onto it (shifted by whole days, with new query ids), once
+  per whole extra unit of rate, the last layer thinned to the fractional rest.
+  Resampling whole days keeps each day's bursts and daily shape.
+- :func:`speed_up` replays time faster: arrival offsets from the start and every
+  duration are divided by the factor.
+- :func:`shift_elt` moves the nightly ELT (its statements, Step Functions
+  executions and load errors) by N minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.schema import Workload, validate_workload
+from dpcsim.workload.catalog import DQ_USER, ELT_QUERY_GROUP
+
+__all__ = ["elt_mask", "scale_arrivals", "shift_elt", "speed_up"]
+
+_DAY: Final = pd.Timedelta(days=1)
+#: JST offset: "days" of a workload are JST calendar days.
+_JST: Final = pd.Timedelta(hours=9)
+
+
+def scale_arrivals(
+    workload: Workload,
+    factor: float,
+    rng: np.random.Generator | int | None = None,
+    *,
+    where: np.ndarray | pd.Series | None = None,
+) -> Workload:
+    """Scale the arrival rate of (some of) the queries by ``factor``.
+
+    Parameters
+    ----------
+    workload
+        Input workload.
+    factor
+        Rate multiplier (> 0): < 1 thins, > 1 superposes resampled days.
+    rng
+        Seed or generator.
+    where
+        Boolean mask of the rows to scale (others are kept as they are);
+        default all rows.
+
+    Returns
+    -------
+    Workload
+        The scaled workload (side tables unchanged). Added queries get new,
+        unique query ids (and equal task ids) above the input's maximum.
+    """
+    if not factor > 0:
+        raise ValueError(f"factor={factor!r}; expected a rate multiplier > 0")
+    gen = np.random.default_rng(rng)
+    q = workload.queries
+    mask = (
+        np.ones(len(q), dtype=bool) if where is None else np.asarray(where, dtype=bool)
+    )
+    if mask.size != len(q):
+        raise ValueError(f"where has {mask.size} values; expected {len(q)}")
+    if factor <= 1.0:
+        keep = ~mask | (gen.random(len(q)) < factor)
+        out = q.loc[keep]
+    else:
+        out = pd.concat(
+            [q, *_extra_layers(q, mask, factor - 1.0, gen)], ignore_index=True
+        )
+    return Workload(
+        queries=validate_workload(out.reset_index(drop=True)),
+        elt_runs=workload.elt_runs,
+        load_errors=workload.load_errors,
+    )
+
+
+def speed_up(workload: Workload, factor: float) -> Workload:
+    """Compress time by ``factor``: arrival offsets and durations divided.
+
+    Parameters
+    ----------
+    workload
+        Input workload; time zero is :attr:`Workload.start_at`.
+    factor
+        Speed factor (> 0); 2 replays the workload twice as fast.
+
+    Returns
+    -------
+    Workload
+        ``arrival_at`` offsets, ``exec_s`` [s] and ``queue_s`` [s] divided by
+        ``factor`` (µs resolution); Step Functions and load-error times too.
+    """
+    if not factor > 0:
+        raise ValueError(f"factor={factor!r}; expected a speed factor > 0")
+    t0 = workload.start_at
+
+    def squeeze(times: pd.Series) -> pd.Series:
+        offset_us = (times - t0).to_numpy().astype("timedelta64[us]").astype(np.int64)
+        squeezed = pd.to_timedelta(np.round(offset_us / factor), unit="us")
+        return pd.Series(t0 + squeezed, index=times.index)
+
+    q = workload.queries.copy()
+    q["arrival_at"] = squeeze(q["arrival_at"])
+    q["exec_s"] = q["exec_s"] / factor
+    q["queue_s"] = q["queue_s"] / factor
+    runs = workload.elt_runs.copy()
+    for col in ("start_at", "stop_at"):
+        runs[col] = squeeze(runs[col]).astype(runs[col].dtype)
+    errors = workload.load_errors.copy()
+    errors["error_at"] = squeeze(errors["error_at"]).astype(errors["error_at"].dtype)
+    return Workload(queries=validate_workload(q), elt_runs=runs, load_errors=errors)
+
+
+def elt_mask(queries: pd.DataFrame) -> np.ndarray:
+    """Rows of the nightly ELT: query group ``elt`` and the DQ Lambda's checks."""
+    group = queries["query_group"].fillna("").str.lower() == ELT_QUERY_GROUP
+    dq = queries["user_name"].fillna("") == DQ_USER
+    return np.asarray((group | dq).to_numpy(dtype=bool))
+
+
+def shift_elt(
+    workload: Workload, minutes: float, *, where: np.ndarray | pd.Series | None = None
+) -> Workload:
+    """Move the ELT by ``minutes`` (negative = earlier).
+
+    Parameters
+    ----------
+    workload
+        Input workload.
+    minutes
+        Shift [min].
+    where
+        Rows to shift; default :func:`elt_mask`.
+
+    Returns
+    -------
+    Workload
+        ELT statements, Step Functions executions and load errors shifted.
+    """
+    delta = pd.Timedelta(minutes=minutes)
+    q = workload.queries.copy()
+    mask = elt_mask(q) if where is None else np.asarray(where, dtype=bool)
+    arrival = q["arrival_at"].copy()
+    arrival.loc[mask] = arrival.loc[mask] + delta
+    q["arrival_at"] = arrival
+    runs = workload.elt_runs.copy()
+    runs["start_at"] = runs["start_at"] + delta
+    runs["stop_at"] = runs["stop_at"] + delta
+    errors = workload.load_errors.copy()
+    errors["error_at"] = errors["error_at"] + delta
+    return Workload(queries=validate_workload(q), elt_runs=runs, load_errors=errors)
+
+
+def _extra_layers(
+    q: pd.DataFrame, mask: np.ndarray, extra: float, rng: np.random.Generator
+) -> list[pd.DataFrame]:
+    """Copies of resampled days adding ``extra`` units of rate, with new ids."""
+    local = q["arrival_at"] + _JST
+    first = local.min().floor("D")
+    day = ((local - first) // _DAY).to_numpy(dtype=np.int64)
+    n_days = int(day.max()) + 1 if len(q) else 0
+    layers: list[pd.DataFrame] = []
+    next_id = int(q["query_id"].max()) + 1 if len(q) else 1
+    while extra > 1e-12:
+        p = min(1.0, extra)
+        for target in range(n_days):
+            source = int(rng.integers(n_days))
+            pick = mask & (day == source) & (rng.random(len(q)) < p)
+            copy = q.loc[pick].copy()
+            copy["arrival_at"] = copy["arrival_at"] + (target - source) * _DAY
+            ids = np.arange(next_id, next_id + len(copy), dtype=np.int64)
+            copy["query_id"] = ids
+            copy["task_id"] = ids
+            next_id += len(copy)
+            layers.append(copy)
+        extra -= 1.0
+    return layers
