@@ -1,0 +1,394 @@
+"""The event core: manual WLM queues, slots, SQA, scaling and interrupts.
+
+One SimPy environment drives the run. Arrivals are not scheduled as events: the
+driver walks the arrival array and, before each arrival, processes every
+scheduled event due at or before it (an event and an arrival at the same
+instant: the event goes first, so a slot freed at t serves a query arriving at
+t). A query that starts running schedules exactly one event, at the earliest of
+its end, its ``statement_timeout``, its WLM timeout, its first QMR firing and
+(on SQA) its eviction; a queue with none of these (the plain path) schedules
+just the end. Queues are deques of entry codes; per-query state lives in
+arrays indexed by query. What happens at a timeout, hop or QMR action is in
+:mod:`dpcsim.engine.actions`; auto WLM admission in :mod:`dpcsim.engine.autowlm`.
+
+Timing conventions: ``queue_s`` sums the time spent waiting in WLM queues over
+all attempts, ``exec_s`` the time spent running, and
+``end_s = arrival_s + queue_s + exec_s`` for every query. ``start_s`` is the
+first time the query began running (NaN if it never did).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from heapq import heappop
+from typing import Any, Final
+
+import numpy as np
+import simpy
+
+from dpcsim.engine.inputs import QueryArrays
+from dpcsim.engine.memory import spill_factor
+from dpcsim.engine.queues import CS_ALWAYS, CS_RA3_ONLY, SQA_ELIGIBLE, QueueTables
+from dpcsim.engine.records import (
+    CS,
+    K_CS_END,
+    K_CS_RUN,
+    K_DEQ_CS,
+    K_DEQ_RUN,
+    K_END,
+    K_Q_IN,
+    K_RUN,
+    MAIN,
+    OUT_FAILED,
+    SQA,
+    Recorder,
+)
+from dpcsim.engine.settings import ClusterSettings
+from dpcsim.engine.sqa import SQAModel
+
+__all__ = ["Engine"]
+
+_NAN: Final = float("nan")
+
+
+class Engine:
+    """One simulation run under manual WLM (base class of the auto-WLM engine).
+
+    Parameters
+    ----------
+    q
+        Input arrays (:func:`~dpcsim.engine.inputs.prepare`).
+    tables
+        Per-queue constants.
+    settings
+        Cluster settings.
+    sqa
+        The SQA model, or None when SQA is off.
+    """
+
+    def __init__(
+        self,
+        q: QueryArrays,
+        tables: QueueTables,
+        settings: ClusterSettings,
+        sqa: SQAModel | None,
+    ) -> None:
+        from dpcsim.engine.actions import Interrupts
+        from dpcsim.engine.scaling import ScalingPool
+
+        self.env = env = simpy.Environment()
+        self.inp = q
+        self.t = tables
+        self.settings = settings
+        n = self.n = q.n
+        self.arr = array("d", q.arrival_s.tobytes())
+        self.exe = array("d", q.exec_s.tobytes())
+        self.q0 = array("b", q.queue.astype(np.int8).tobytes())
+        self.st = array("b", q.stmt.astype(np.int8).tobytes())
+        self.sc = array("q", q.slots.tobytes())
+        self.mem = array("d", q.mem_mb.tobytes())
+        self.cache = q.cache_hit.tolist() if q.cache_hit.any() else None
+        self.rec = rec = Recorder(n, q.queue, len(tables.names))
+        # Waiting since arrival: see Recorder.acc_q.
+        rec.acc_q = array("d", (-q.arrival_s).tobytes())
+        self.log_t, self.log_c = rec.log_t.append, rec.log_c.append
+        self.rem = array("d", q.exec_s.tobytes())
+        self.ent = array("q", np.full(n, -1, np.int64).tobytes())
+        self.nq = len(tables.names) - 2
+        self.free = list(tables.slots)
+        self.waitq: list[deque[int]] = [deque() for _ in tables.names]
+        self.nwait = [0] * len(tables.names)
+        self.sqa = sqa
+        self.sqa_free = settings.sqa_slots
+        self.mem_on = settings.memory_model == "spill"
+        self.st_s = settings.statement_timeout_ms / 1000.0
+        ra3 = settings.is_ra3
+        self.cs_ok = [
+            a or (ra3 and b) for a, b in zip(CS_ALWAYS, CS_RA3_ONLY, strict=True)
+        ]
+        self.cs_wait: list[deque[int]] = [deque() for _ in tables.names]
+        self.cs_pool = ScalingPool(
+            env,
+            max_clusters=settings.max_concurrency_scaling_clusters,
+            start_delay_s=settings.cs_start_delay_s,
+            idle_stop_s=settings.cs_idle_stop_s,
+            capacity=self._cs_capacity(),
+            on_active=self._cs_fill,
+            on_count=self._cs_count,
+        )
+        self.scaling_on = settings.max_concurrency_scaling_clusters > 0 and any(
+            tables.scaling
+        )
+        self.cluster = array("b", bytes(n))
+        # Hot-loop shortcuts.
+        self.acc_q, self.start, self.end = rec.acc_q, rec.start, rec.end
+        self.ran, self.cur_q = rec.ran, rec.cur_q
+        self.plain = tables.plain
+        self.timeout = env.timeout
+        self.learned = sqa is not None and sqa.learned
+        self.gen = array("i", bytes(4 * n))
+        #: Scaling queues, and the number of queries waiting for a cluster.
+        self.cs_q = [self.scaling_on and s for s in tables.scaling]
+        self.cs_n = 0
+        self.irq = Interrupts(self)
+
+    # -- driver ---------------------------------------------------------------
+    def run(self) -> None:
+        """Process every arrival and event; return when the schedule is empty."""
+        from dpcsim.engine.plain import is_plain, run_plain
+
+        if is_plain(self):
+            run_plain(self)
+            return
+        env, arr, arrive = self.env, self.arr, self._arrive
+        heap = env._queue
+        for i in range(self.n):
+            a = arr[i]
+            # Environment.step() inlined: every event here succeeds.
+            while heap and heap[0][0] <= a:
+                env._now, _, _, ev = heappop(heap)
+                callbacks, ev.callbacks = ev.callbacks, None  # type: ignore[assignment]
+                for callback in callbacks:
+                    callback(ev)
+            env._now = a
+            arrive(i)
+        while heap:
+            env.step()
+
+    def drop_inputs(self) -> None:
+        """Free the loop's per-query arrays once the run is over (lower peak)."""
+        empty_d, empty_b = array("d"), array("b")
+        self.arr = self.exe = self.mem = self.rem = empty_d
+        self.q0 = self.st = self.cluster = empty_b
+        self.sc = self.ent = array("q")
+        self.gen = array("i")
+
+    # -- arrival and placement ------------------------------------------------
+    def _arrive(self, i: int) -> None:
+        """Admit, divert (SQA, scaling) or queue an arriving query."""
+        if self.cache is not None and self.cache[i]:
+            self.rec.cache_hit(i, self.env._now)
+            return
+        q = self.q0[i]
+        if self.sc[i] > self.t.slots[q] and not self._auto:
+            self.rec.acc_q[i] += self.env._now
+            self.rec.finish(i, self.env._now, OUT_FAILED)
+            return
+        if self._admit(i, q):
+            self.log_t(self.env._now)
+            self.log_c(q * 16 + K_RUN)
+            self._run(i, q, MAIN)
+        elif not (self.sqa is not None and q < self.nq and self._try_sqa(i)):
+            self._wait(i, q)
+
+    _auto = False
+
+    def _admit(self, i: int, q: int) -> bool:
+        """Take main slots for query ``i`` in queue ``q`` if FIFO allows it now."""
+        s = self.sc[i]
+        if self.nwait[q] == 0 and self.free[q] >= s:
+            self.free[q] -= s
+            return True
+        return False
+
+    def _wait(self, i: int, q: int) -> None:
+        """Run on a scaling cluster, or join the queue (and ask for a cluster)."""
+        scal = self.scaling_on and self.t.scaling[q] and self.cs_ok[self.st[i]]
+        if scal:
+            c = self.cs_pool.take(self._pool(q), self.sc[i])
+            if c >= 0:
+                self.log_t(self.env._now)
+                self.log_c(q * 16 + K_CS_RUN)
+                self._run_cs(i, q, c)
+                return
+        g = self.gen[i]
+        self.gen[i] = g + 1
+        e = i + self.n * g
+        self.ent[i] = e
+        self._enqueue(q, e)
+        self.nwait[q] += 1
+        self.log_t(self.env._now)
+        self.log_c(q * 16 + K_Q_IN)
+        if scal:
+            self.cs_wait[q].append(e)
+            self.cs_n += 1
+            self.cs_pool.request()
+        if self.st_s > 0.0:
+            self.irq.arm_queue_timeout(i, e)
+
+    def _enqueue(self, q: int, e: int) -> None:
+        """Append entry ``e`` to queue ``q``'s waiting line."""
+        self.waitq[q].append(e)
+
+    def _try_sqa(self, i: int) -> bool:
+        """Run query ``i`` on SQA if eligible, predicted short and a slot is free."""
+        sqa = self.sqa
+        assert sqa is not None
+        if not (self.sqa_free and SQA_ELIGIBLE[self.st[i]]):
+            return False
+        if sqa.predicted_s(i) >= sqa.max_s:
+            return False
+        self.sqa_free -= 1
+        self.log_t(self.env._now)
+        self.log_c(self.t.sqa * 16 + K_RUN)
+        self._run(i, self.t.sqa, SQA)
+        return True
+
+    # -- running --------------------------------------------------------------
+    def _run(self, i: int, q: int, where: int) -> None:
+        """Start (or resume) query ``i`` in queue ``q`` at ``where``."""
+        now = self.env._now
+        self.acc_q[i] += now
+        start = self.start
+        if start[i] != start[i]:
+            start[i] = now
+        self.ran[i] = where
+        if where != SQA:
+            self.cur_q[i] = q
+        dur = self.rem[i]
+        if self.mem_on and where != SQA:
+            dur *= self._spill(i, q)
+        if where == MAIN and self.plain[q]:
+            self.timeout(dur, i).callbacks.append(self._end)
+        else:
+            self.irq.schedule(i, q, where, now, dur)
+
+    def _run_cs(self, i: int, q: int, c: int) -> None:
+        """Start query ``i`` of queue ``q`` on scaling cluster ``c``."""
+        self.cluster[i] = c
+        self._run(i, q, CS)
+
+    def _spill(self, i: int, q: int) -> float:
+        """Execution-time multiplier of query ``i`` in queue ``q`` (memory model)."""
+        held = self.t.slot_mem_mb[q] * self.sc[i]
+        return spill_factor(held, self.mem[i], self.settings.spill_penalty)
+
+    def _end(self, ev: Any) -> None:
+        """A query on a plain main queue completed: record it, free its slots."""
+        i = ev._value
+        now = self.env._now
+        self.end[i] = now
+        q = self.cur_q[i]
+        self.log_t(now)
+        self.log_c(q * 16 + K_END)
+        self._release_main(i, q)
+        if self.learned:
+            self.sqa.observe(i, self.exe[i])  # type: ignore[union-attr]
+
+    def release(self, i: int) -> None:
+        """Free the slots query ``i`` holds and start whoever can use them."""
+        rec = self.rec
+        where = rec.ran[i]
+        q = rec.cur_q[i]
+        self.log_t(self.env._now)
+        if where == MAIN:
+            self.log_c(q * 16 + K_END)
+            self._release_main(i, q)
+        elif where == SQA:
+            self.log_c(self.t.sqa * 16 + K_END)
+            self.sqa_free += 1
+        else:
+            self.log_c(q * 16 + K_CS_END)
+            c = self.cluster[i]
+            self.cs_pool.give(c, self._pool(q), self.sc[i])
+            self._cs_fill(c)
+            self.cs_pool.settle(c)
+
+    def _release_main(self, i: int, q: int) -> None:
+        """Return query ``i``'s slots to queue ``q`` and start waiting queries."""
+        self.free[q] += self.sc[i]
+        if self.waitq[q]:
+            self.pull(q)
+
+    def pull(self, q: int) -> None:
+        """Start queries from the head of queue ``q`` while their slots are free."""
+        w = self.waitq[q]
+        free, n, ent, sc = self.free[q], self.n, self.ent, self.sc
+        while w:
+            e = w[0]
+            i = e if e < n else e % n
+            if ent[i] != e:
+                w.popleft()
+                continue
+            s = sc[i]
+            if s > free:
+                break
+            w.popleft()
+            ent[i] = -1
+            free -= s
+            self.nwait[q] -= 1
+            if self.cs_q[q] and self.cs_ok[self.st[i]]:
+                self.cs_n -= 1
+            self.log_t(self.env._now)
+            self.log_c(q * 16 + K_DEQ_RUN)
+            self.free[q] = free
+            self._run(i, q, MAIN)
+        self.free[q] = free
+
+    def take_entry(self, i: int, q: int) -> None:
+        """Remove query ``i`` from queue ``q``'s waiting count (entry goes stale)."""
+        self.ent[i] = -1
+        self.nwait[q] -= 1
+        if self.cs_q[q] and self.cs_ok[self.st[i]]:
+            self.cs_n -= 1
+
+    def can_reassign(self, i: int, q: int, target: int) -> bool:
+        """Whether running query ``i`` can move from ``q`` to ``target`` now."""
+        s = self.sc[i]
+        t = self.t
+        enough_mem = t.slot_mem_mb[target] >= t.slot_mem_mb[q]
+        return self.nwait[target] == 0 and self.free[target] >= s and enough_mem
+
+    def take_slots(self, i: int, target: int) -> None:
+        """Take query ``i``'s slots in ``target`` (after :meth:`can_reassign`)."""
+        self.free[target] -= self.sc[i]
+
+    def priority(self, i: int) -> int:
+        """Priority rank of query ``i`` (manual WLM: always ``normal``)."""
+        return 2
+
+    def set_priority(self, i: int, rank: int) -> None:
+        """Change query ``i``'s priority (no effect under manual WLM)."""
+
+    # -- scaling --------------------------------------------------------------
+    def _cs_capacity(self) -> list[int]:
+        """Slots of one scaling cluster per pool (a pool per queue, manual WLM)."""
+        return list(self.t.slots)
+
+    def _pool(self, q: int) -> int:
+        """Scaling pool of queue ``q``."""
+        return q
+
+    def _cs_fill(self, c: int) -> None:
+        """Move the longest-waiting eligible queries onto cluster ``c``."""
+        pool, n, ent = self.cs_pool, self.n, self.ent
+        while True:
+            best, best_q = -1, -1
+            for q, w in enumerate(self.cs_wait):
+                while w and ent[w[0] if w[0] < n else w[0] % n] != w[0]:
+                    w.popleft()
+                if w and (best < 0 or self._head_key(w[0]) < self._head_key(best)):
+                    best, best_q = w[0], q
+            if best < 0:
+                break
+            i = best if best < n else best % n
+            if pool.state[c] != 2 or pool.free[c][self._pool(best_q)] < self.sc[i]:
+                break
+            pool.take_on(c, self._pool(best_q), self.sc[i])
+            self.cs_wait[best_q].popleft()
+            self.take_entry(i, best_q)
+            self.log_t(self.env._now)
+            self.log_c(best_q * 16 + K_DEQ_CS)
+            self._run_cs(i, best_q, c)
+        if self.cs_n > 0:
+            pool.request()
+
+    def _head_key(self, e: int) -> tuple[float, int]:
+        """Order of waiting entries across queues: arrival, then index."""
+        i = e if e < self.n else e % self.n
+        return (self.arr[i], i)
+
+    def _cs_count(self, delta: int) -> None:
+        """Log a change in the number of active scaling clusters."""
+        self.rec.cluster_change(self.env._now, delta, self.t.scaling)

@@ -1,0 +1,207 @@
+"""Turn a canonical workload and its routing into the arrays the engine walks.
+
+Done once before the event loop, with pandas and numpy; the loop itself only
+indexes plain arrays. Rows are ordered by arrival then ``query_id`` (stable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.errors import InputError
+from dpcsim.schema import COLUMNS, REQUIRED_COLUMNS, STATEMENT_TYPES, Workload
+from dpcsim.schema import validate_workload as _validate
+from dpcsim.wlm import RoutingResult, WLMConfig, next_matching_queue, route_workload
+from dpcsim.wlm.routing import split_groups
+
+__all__ = ["QueryArrays", "prepare"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryArrays:
+    """Per-query input arrays in arrival order (index = engine query index).
+
+    Attributes
+    ----------
+    arrival_s, exec_s
+        Arrival [s from ``start_at``] and execution time [s].
+    queue
+        Engine queue index (configured queues, then the superuser queue).
+    stmt
+        Statement code (:func:`~dpcsim.engine.queues.statement_code`).
+    slots
+        ``slot_count``.
+    mem_mb, spilled_mb, scanned_mb
+        Memory wanted, spilled and scanned [MB]; NaN when unknown.
+    cache_hit
+        Answered from the result cache.
+    fingerprint
+        Fingerprint id (-1 = none).
+    query_id, task_id
+        Carried to the records.
+    next_queue
+        ``next_queue(i, q)``: the hop target of query ``i`` after queue ``q``,
+        or None (cancel).
+    start_at
+        UTC instant of t = 0.
+    """
+
+    arrival_s: np.ndarray
+    exec_s: np.ndarray
+    queue: np.ndarray
+    stmt: np.ndarray
+    slots: np.ndarray
+    mem_mb: np.ndarray
+    spilled_mb: np.ndarray
+    scanned_mb: np.ndarray
+    cache_hit: np.ndarray
+    fingerprint: np.ndarray
+    query_id: np.ndarray
+    task_id: np.ndarray
+    next_queue: Callable[[int, int], int | None]
+    start_at: pd.Timestamp
+
+    @property
+    def n(self) -> int:
+        """Number of queries."""
+        return int(self.arrival_s.size)
+
+
+def prepare(
+    workload: Workload | pd.DataFrame,
+    config: WLMConfig,
+    routing: RoutingResult | None,
+) -> QueryArrays:
+    """Return the engine's input arrays for ``workload`` under ``config``.
+
+    Raises
+    ------
+    InputError
+        When a required column is missing, values break the schema, or
+        ``routing`` does not have one entry per workload row.
+    """
+    frame = workload.queries if isinstance(workload, Workload) else workload
+    if any(c not in frame.columns for c in COLUMNS):
+        if routing is not None:
+            missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+            if missing:
+                raise InputError(
+                    f"workload lacks column(s) {missing}", source="<workload>"
+                )
+        else:
+            try:
+                frame = _validate(frame)
+            except ValueError as err:
+                raise InputError(str(err), source="<workload>") from None
+    if routing is None:
+        routing = route_workload(config, frame)
+    qidx = np.asarray(routing.queue_index, dtype=np.int64)
+    if qidx.size != len(frame):
+        raise InputError(
+            f"routing has {qidx.size} rows; expected one per workload row "
+            f"({len(frame)})",
+            source="<routing>",
+        )
+    arrival_us = _arrival_us(frame["arrival_at"])
+    first_us = int(arrival_us.min()) if arrival_us.size else 0
+    start_us = first_us - first_us % 60_000_000  # floored to the minute
+    start_at = pd.Timestamp(start_us, unit="us", tz="UTC")
+    arr_s = (arrival_us - start_us) / 1e6
+    qid = frame["query_id"].to_numpy(np.int64)
+    order = np.lexsort((qid, arr_s))
+    qidx = np.where(qidx < 0, len(config.queues), qidx)[order]
+    return _build(frame, order, arr_s[order], qidx, config, start_at)
+
+
+def _arrival_us(arrival: pd.Series) -> np.ndarray:
+    """Arrival instants as int64 microseconds since the epoch (UTC)."""
+    if not isinstance(arrival.dtype, pd.DatetimeTZDtype):
+        arrival = pd.to_datetime(arrival, utc=True)
+    values = arrival.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    out: np.ndarray = values.astype("datetime64[us]").view(np.int64)
+    return out
+
+
+def _build(
+    frame: pd.DataFrame,
+    order: np.ndarray,
+    arr_s: np.ndarray,
+    qidx: np.ndarray,
+    config: WLMConfig,
+    start_at: pd.Timestamp,
+) -> QueryArrays:
+    """Assemble the arrays (rows already put in ``order``)."""
+
+    def col(name: str, default: object, dtype: str) -> np.ndarray:
+        if name not in frame.columns:
+            out: np.ndarray = np.full(len(frame), default, dtype=dtype)
+        else:
+            out = np.asarray(frame[name].to_numpy(dtype=dtype, na_value=default))  # type: ignore[call-overload]
+        result: np.ndarray = out[order]
+        return result
+
+    raw = frame["statement_type"]
+    codes = np.asarray(pd.Categorical(raw, categories=list(STATEMENT_TYPES)).codes)
+    if (codes < 0).any():
+        i = int(np.flatnonzero(codes < 0)[0])
+        raise InputError(
+            f"row {i + 1}: statement_type={raw.iloc[i]!r}; expected one of "
+            f"{list(STATEMENT_TYPES)}",
+            source="<workload>",
+        )
+    exec_s = col("exec_s", np.nan, "float64")
+    if not (exec_s >= 0).all():
+        raise InputError(
+            "exec_s has NaN or negative values; expected seconds >= 0",
+            source="<workload>",
+        )
+    if "fingerprint" in frame.columns:
+        fp_id = pd.factorize(frame["fingerprint"], use_na_sentinel=True)[0][order]
+    else:
+        fp_id = np.full(len(frame), -1, dtype=np.int64)
+    qid = frame["query_id"].to_numpy(np.int64)[order]
+    return QueryArrays(
+        arrival_s=arr_s,
+        exec_s=exec_s,
+        queue=qidx,
+        stmt=codes[order].astype(np.int64),
+        slots=col("slot_count", 1, "int64"),
+        mem_mb=col("mem_mb", np.nan, "float64"),
+        spilled_mb=col("spilled_mb", np.nan, "float64"),
+        scanned_mb=col("scanned_mb", np.nan, "float64"),
+        cache_hit=col("cache_hit", False, "bool"),
+        fingerprint=np.asarray(fp_id, dtype=np.int64),
+        query_id=qid,
+        task_id=col("task_id", 0, "int64") if "task_id" in frame.columns else qid,
+        next_queue=_hop_targets(frame, order, config),
+        start_at=start_at,
+    )
+
+
+def _hop_targets(
+    frame: pd.DataFrame, order: np.ndarray, config: WLMConfig
+) -> Callable[[int, int], int | None]:
+    """Return a cached ``(query, queue) -> next matching queue`` lookup."""
+    groups = frame["user_groups"] if "user_groups" in frame.columns else None
+    labels = frame["query_group"] if "query_group" in frame.columns else None
+
+    @lru_cache(maxsize=4096)
+    def lookup(user_groups: str | None, query_group: str | None, q: int) -> int | None:
+        if q >= len(config.queues):
+            return None
+        return next_matching_queue(
+            config, q, user_groups=split_groups(user_groups), query_group=query_group
+        )
+
+    def next_queue(i: int, q: int) -> int | None:
+        row = int(order[i])
+        g = None if groups is None or pd.isna(groups.iloc[row]) else groups.iloc[row]
+        lab = None if labels is None or pd.isna(labels.iloc[row]) else labels.iloc[row]
+        return lookup(g, lab, q)
+
+    return next_queue

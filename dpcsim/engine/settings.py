@@ -1,0 +1,312 @@
+"""Cluster settings for the WLM engine, and their TOML reader.
+
+:class:`ClusterSettings` holds everything the engine needs that is not in the
+``wlm_json_configuration``: the node type and count (which fix the cluster's
+memory and the Concurrency Scaling price), the Concurrency Scaling behaviour,
+Short Query Acceleration's slots and run-time predictor, ``statement_timeout``,
+the memory-aware service-time model and the auto-WLM approximation. The
+bundled ``dpcsim/data/cluster_defaults.toml`` lists every key with its default.
+
+The TOML file is read by :func:`read_cluster_settings`; keys may be written at
+the top level or inside the tables ``[cluster]``, ``[concurrency_scaling]``,
+``[sqa]``, ``[memory]`` and ``[auto_wlm]``. A ``[storage]`` table belongs to
+:mod:`dpcsim.metrics` and is kept untouched in :attr:`ClusterSettings.storage`.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from dpcsim.errors import InputError
+
+__all__ = [
+    "NODE_MEMORY_GIB",
+    "NODE_PRICE_USD_PER_HOUR",
+    "RA3_NODE_TYPES",
+    "SECTIONS",
+    "ClusterSettings",
+    "read_cluster_settings",
+]
+
+#: Memory per node [GiB] by node type (AWS node-type specifications).
+NODE_MEMORY_GIB: Final[dict[str, float]] = {
+    "ra3.xlplus": 32.0,
+    "ra3.4xlarge": 96.0,
+    "ra3.16xlarge": 384.0,
+    "dc2.large": 15.0,
+    "dc2.8xlarge": 244.0,
+}
+
+#: On-demand price per node-hour [USD], us-east-1 list prices; Concurrency Scaling
+#: bills a scaling cluster at the main cluster's on-demand rate. Override with
+#: ``cs_price_usd_per_node_hour`` for another region.
+NODE_PRICE_USD_PER_HOUR: Final[dict[str, float]] = {
+    "ra3.xlplus": 1.086,
+    "ra3.4xlarge": 3.26,
+    "ra3.16xlarge": 13.04,
+    "dc2.large": 0.25,
+    "dc2.8xlarge": 4.80,
+}
+
+#: Node types on which Concurrency Scaling also runs writes.
+RA3_NODE_TYPES: Final = frozenset({"ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge"})
+
+#: TOML table -> the setting keys it may hold.
+SECTIONS: Final[dict[str, tuple[str, ...]]] = {
+    "cluster": ("node_type", "node_count", "statement_timeout_ms"),
+    "concurrency_scaling": (
+        "max_concurrency_scaling_clusters",
+        "cs_start_delay_s",
+        "cs_idle_stop_s",
+        "cs_min_billed_s",
+        "cs_free_credit_start_s",
+        "cs_free_credit_cap_s",
+        "cs_price_usd_per_node_hour",
+    ),
+    "sqa": ("sqa_slots", "sqa_predictor", "sqa_noise_sigma", "sqa_prior_s"),
+    "memory": ("memory_model", "spill_penalty", "wlm_memory_fraction"),
+    "auto_wlm": ("auto_max_concurrency", "auto_default_mem_mb"),
+}
+
+Predictor = Literal["perfect", "noisy", "learned"]
+MemoryModel = Literal["off", "spill"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSettings:
+    """Settings of the simulated cluster (defaults follow AWS's documented defaults).
+
+    Attributes
+    ----------
+    node_type, node_count
+        Main cluster nodes; memory per node from :data:`NODE_MEMORY_GIB`.
+    statement_timeout_ms
+        ``statement_timeout`` [ms]: queue + execution limit, 0 = off (AWS default
+        0; otherwise 100..2147483647).
+    max_concurrency_scaling_clusters
+        0..10 (AWS parameter default 1).
+    cs_start_delay_s
+        Time from a scaling request until the cluster serves queries [s]; AWS
+        documents none (UNCONFIRMED), 10 s by default.
+    cs_idle_stop_s
+        Idle time after which a scaling cluster stops [s] (UNCONFIRMED, 300 s).
+    cs_min_billed_s
+        Minimum billed per activation that ran queries [s] (one minute).
+    cs_free_credit_start_s, cs_free_credit_cap_s
+        Free-credit balance at t = 0 and its cap [s] (credits accrue one hour per
+        24 h of main-cluster time, capped at 30 h).
+    cs_price_usd_per_node_hour
+        Price of scaling after free credits [USD per node-hour]; None = the
+        us-east-1 on-demand price of ``node_type``.
+    sqa_slots
+        Slots of the SQA service class (undocumented by AWS; 5 assumed).
+    sqa_predictor, sqa_noise_sigma, sqa_prior_s
+        SQA run-time prediction: ``perfect``; ``noisy`` = true time times a
+        lognormal error with log-sd ``sqa_noise_sigma``; ``learned`` = mean of
+        past execution times of the same fingerprint, ``sqa_prior_s`` [s] before
+        any was seen.
+    memory_model, spill_penalty, wlm_memory_fraction
+        ``spill`` turns on memory-aware service time (see
+        :mod:`dpcsim.engine.memory`); ``wlm_memory_fraction`` is the share of
+        node memory WLM hands to user queues.
+    auto_max_concurrency, auto_default_mem_mb
+        Auto WLM: cap on concurrently running queries, and the memory [MB]
+        assumed for a query whose ``mem_mb`` is unknown.
+    storage
+        The raw ``[storage]`` table, passed through to :mod:`dpcsim.metrics`.
+    """
+
+    node_type: str = "ra3.xlplus"
+    node_count: int = 2
+    statement_timeout_ms: int = 0
+    max_concurrency_scaling_clusters: int = 1
+    cs_start_delay_s: float = 10.0
+    cs_idle_stop_s: float = 300.0
+    cs_min_billed_s: float = 60.0
+    cs_free_credit_start_s: float = 0.0
+    cs_free_credit_cap_s: float = 30 * 3600.0
+    cs_price_usd_per_node_hour: float | None = None
+    sqa_slots: int = 5
+    sqa_predictor: Predictor = "perfect"
+    sqa_noise_sigma: float = 0.5
+    sqa_prior_s: float = 5.0
+    memory_model: MemoryModel = "off"
+    spill_penalty: float = 1.0
+    wlm_memory_fraction: float = 1.0
+    auto_max_concurrency: int = 15
+    auto_default_mem_mb: float = 1024.0
+    storage: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(
+            self.node_type in NODE_MEMORY_GIB,
+            "node_type",
+            self.node_type,
+            f"one of {sorted(NODE_MEMORY_GIB)}",
+        )
+        _check_int(self, "node_count", 1, 128)
+        st = self.statement_timeout_ms
+        _check(
+            isinstance(st, int) and (st == 0 or 100 <= st <= 2147483647),
+            "statement_timeout_ms",
+            st,
+            "0 or an integer 100..2147483647",
+        )
+        _check_int(self, "max_concurrency_scaling_clusters", 0, 10)
+        for name in (
+            "cs_start_delay_s",
+            "cs_idle_stop_s",
+            "cs_min_billed_s",
+            "cs_free_credit_start_s",
+            "cs_free_credit_cap_s",
+            "sqa_noise_sigma",
+            "sqa_prior_s",
+            "spill_penalty",
+        ):
+            _check_float(self, name, 0.0, math.inf)
+        price = self.cs_price_usd_per_node_hour
+        if price is not None:
+            _check_float(self, "cs_price_usd_per_node_hour", 0.0, math.inf)
+        _check_int(self, "sqa_slots", 1, 50)
+        _check(
+            self.sqa_predictor in ("perfect", "noisy", "learned"),
+            "sqa_predictor",
+            self.sqa_predictor,
+            "perfect, noisy or learned",
+        )
+        _check(
+            self.memory_model in ("off", "spill"),
+            "memory_model",
+            self.memory_model,
+            "off or spill",
+        )
+        _check_float(self, "wlm_memory_fraction", 1e-9, 1.0)
+        _check_int(self, "auto_max_concurrency", 1, 1000)
+        _check_float(self, "auto_default_mem_mb", 0.0, math.inf)
+        _check(isinstance(self.storage, dict), "storage", self.storage, "a table")
+
+    @property
+    def cluster_memory_mb(self) -> float:
+        """Memory WLM hands to user queues, whole cluster [MB]."""
+        gib = NODE_MEMORY_GIB[self.node_type] * self.node_count
+        return gib * 1024.0 * self.wlm_memory_fraction
+
+    @property
+    def price_usd_per_cluster_s(self) -> float:
+        """Price of one scaling-cluster second after free credits [USD/s]."""
+        per_node_h = self.cs_price_usd_per_node_hour
+        if per_node_h is None:
+            per_node_h = NODE_PRICE_USD_PER_HOUR[self.node_type]
+        return per_node_h * self.node_count / 3600.0
+
+    @property
+    def is_ra3(self) -> bool:
+        """True for RA3 node types (scaling also runs writes)."""
+        return self.node_type in RA3_NODE_TYPES
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as a flat dict (``from_dict`` inverts it)."""
+        out = asdict(self)
+        out["storage"] = dict(self.storage)
+        return out
+
+    @classmethod
+    def from_dict(
+        cls, value: dict[str, Any], *, source: str = "<settings>"
+    ) -> ClusterSettings:
+        """Build settings from a flat or sectioned dict.
+
+        Raises
+        ------
+        InputError
+            On an unknown key or table, or a value out of range.
+        """
+        flat = _flatten(value, source)
+        try:
+            return cls(**flat)
+        except InputError as err:
+            raise InputError(str(err), source=source) from None
+        except TypeError as err:
+            raise InputError(f"bad settings: {err}", source=source) from None
+
+
+def read_cluster_settings(path: str | Path) -> ClusterSettings:
+    """Read a cluster-settings TOML file (see ``dpcsim/data/cluster_defaults.toml``).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, is not TOML, or has an unknown or bad key.
+    """
+    src = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError("file not found; expected a TOML file", source=src) from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"not valid TOML ({err})", source=src) from None
+    return ClusterSettings.from_dict(data, source=src)
+
+
+_FIELDS: Final = {f.name for f in fields(ClusterSettings)}
+
+
+def _flatten(value: dict[str, Any], source: str) -> dict[str, Any]:
+    """Merge the tables into one flat dict, rejecting unknown keys."""
+    if not isinstance(value, dict):
+        raise InputError(f"settings must be a table, got {value!r}", source=source)
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in SECTIONS:
+            if not isinstance(item, dict):
+                raise InputError(
+                    f"[{key}] must be a table, got {item!r}",
+                    source=source,
+                    location=key,
+                )
+            for sub, sub_value in item.items():
+                if sub not in SECTIONS[key]:
+                    raise InputError(
+                        f"unknown key {sub!r} in [{key}]; expected one of "
+                        f"{list(SECTIONS[key])}",
+                        source=source,
+                        location=f"{key}.{sub}",
+                    )
+                flat[sub] = sub_value
+        elif key in _FIELDS:
+            flat[key] = dict(item) if key == "storage" else item
+        else:
+            raise InputError(
+                f"unknown key {key!r}; expected one of {sorted(_FIELDS)} or a table "
+                f"{sorted(SECTIONS)}",
+                source=source,
+                location=key,
+            )
+    return flat
+
+
+def _check(ok: bool, key: str, value: object, expected: str) -> None:
+    """Raise InputError naming ``key`` when ``ok`` is false."""
+    if not ok:
+        raise InputError(f"{key}={value!r}; expected {expected}", location=key)
+
+
+def _check_int(obj: ClusterSettings, key: str, lo: int, hi: int) -> None:
+    """Check an integer field lies in [lo, hi]."""
+    value = getattr(obj, key)
+    ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+    _check(ok, key, value, f"an integer {lo}..{hi}")
+
+
+def _check_float(obj: ClusterSettings, key: str, lo: float, hi: float) -> None:
+    """Check a numeric field lies in [lo, hi] (ints are accepted and converted)."""
+    value = getattr(obj, key)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and lo <= float(value) <= hi
+    _check(ok, key, value, f"a number in [{lo}, {hi}]")
+    object.__setattr__(obj, key, float(value))

@@ -1,0 +1,116 @@
+"""Short Query Acceleration: the maximum run time and the run-time predictor.
+
+SQA (service class 14) runs an eligible query (SELECT or CTAS routed to a user
+queue) in its own slots when the query would otherwise wait in its WLM queue
+and its *predicted* run time is below the SQA maximum (facts 2.4). The engine
+decides at arrival: when every SQA slot is busy the query waits in its WLM
+queue like any other and is not considered for SQA again. A query that runs
+past the maximum is evicted to its queue and restarts there from the beginning
+(its SQA work is lost, a new attempt), since Redshift moves it to the first
+matching WLM queue.
+
+The maximum is ``max_execution_time`` of the SQA object [ms] when set. With 0
+(dynamic, AWS's default) AWS learns it from the workload; dpcsim uses AWS's
+documented rule of thumb for a fixed value: the 70th percentile of the
+execution time of the eligible queries of the whole workload plus 2 s, clamped
+to [2, 20] s (:func:`dynamic_max_s`).
+
+Predictors (``sqa_predictor`` in the cluster settings):
+
+* ``perfect``: the true execution time;
+* ``noisy``: the true time times ``exp(N(0, sqa_noise_sigma))``, one draw per
+  query from the run's ``rng`` before the loop;
+* ``learned``: the mean execution time of the queries with the same
+  ``fingerprint`` that completed earlier in the run, ``sqa_prior_s`` before the
+  first one (and for queries without a fingerprint).
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Final
+
+import numpy as np
+
+__all__ = ["DYNAMIC_CLAMP_S", "SQAModel", "dynamic_max_s"]
+
+#: Clamp of the dynamic maximum [s].
+DYNAMIC_CLAMP_S: Final = (2.0, 20.0)
+
+
+def dynamic_max_s(exec_s: np.ndarray) -> float:
+    """Return the dynamic SQA maximum [s]: p70 of ``exec_s`` + 2 s in [2, 20].
+
+    Examples
+    --------
+    >>> dynamic_max_s(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    6.0
+    >>> dynamic_max_s(np.array([]))
+    2.0
+    """
+    if exec_s.size == 0:
+        return DYNAMIC_CLAMP_S[0]
+    p70 = float(np.quantile(exec_s, 0.7))
+    return min(max(p70 + 2.0, DYNAMIC_CLAMP_S[0]), DYNAMIC_CLAMP_S[1])
+
+
+class SQAModel:
+    """The SQA maximum and run-time predictions for one run.
+
+    Parameters
+    ----------
+    max_s
+        SQA maximum run time [s].
+    predictor
+        ``perfect``, ``noisy`` or ``learned``.
+    exec_s
+        True execution time per query [s].
+    fingerprint
+        Fingerprint id per query (-1 = none), used by ``learned``.
+    noise_sigma
+        Log-sd of the ``noisy`` error.
+    prior_s
+        ``learned`` prediction before any observation [s].
+    rng
+        Random generator (``noisy`` only).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_s: float,
+        predictor: str,
+        exec_s: np.ndarray,
+        fingerprint: np.ndarray,
+        noise_sigma: float,
+        prior_s: float,
+        rng: np.random.Generator,
+    ) -> None:
+        self.max_s = max_s
+        self.learned = predictor == "learned"
+        self.prior_s = prior_s
+        if predictor == "noisy":
+            noise = rng.lognormal(0.0, noise_sigma, size=exec_s.size)
+            self.pred = array("d", (exec_s * noise).astype(np.float64).tobytes())
+        else:
+            self.pred = array("d", exec_s.astype(np.float64).tobytes())
+        self.fp = array("q", fingerprint.astype(np.int64).tobytes())
+        n_fp = int(fingerprint.max()) + 1 if fingerprint.size else 0
+        self.sum_s = [0.0] * n_fp
+        self.count = [0] * n_fp
+
+    def predicted_s(self, i: int) -> float:
+        """Return the predicted execution time of query ``i`` [s]."""
+        if not self.learned:
+            return self.pred[i]
+        f = self.fp[i]
+        if f < 0 or self.count[f] == 0:
+            return self.prior_s
+        return self.sum_s[f] / self.count[f]
+
+    def observe(self, i: int, exec_s: float) -> None:
+        """Record that query ``i`` completed after ``exec_s`` of work [s]."""
+        f = self.fp[i]
+        if f >= 0:
+            self.sum_s[f] += exec_s
+            self.count[f] += 1
