@@ -182,7 +182,11 @@ def validate_workload(frame: pd.DataFrame) -> pd.DataFrame:
     for col, dtype in DTYPES.items():
         target: Any = dtype
         if col in source.columns:
-            out[col] = source[col].astype(target)
+            values = source[col]
+            if dtype == "bool":
+                # astype(bool) would turn a missing flag into True.
+                values = values.where(values.notna(), _FILL.get(col, False))
+            out[col] = values.astype(target)
         elif col == "task_id":
             out[col] = out["query_id"]
         elif col == "source_row":
@@ -202,7 +206,7 @@ def _check_values(frame: pd.DataFrame) -> None:
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"row {i + 1}: exec_s={exec_s[i]!r}; expected a non-negative number "
+            f"row {i + 1}: exec_s={float(exec_s[i])!r}; expected a non-negative number "
             "of seconds"
         )
     types = frame["statement_type"]

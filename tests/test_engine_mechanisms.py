@@ -337,3 +337,15 @@ def test_plain_path_equals_general_path(monkeypatch):
     pd.testing.assert_frame_equal(plain.queries, general.queries)
     pd.testing.assert_frame_equal(plain.timeline, general.timeline)
     assert plain.summary == general.summary
+
+
+def test_logged_abort_runs_to_its_logged_end_and_fails():
+    # Query 1 errored after 4 s in the log: it holds its slot for 4 s, ends
+    # failed, and query 2 waits for it exactly as it did on the cluster.
+    one = [QueueConfig(name="q", query_concurrency=1)]
+    res, q = run([(0, 4, {"aborted": True}), (1, 2)], one)
+    assert q.loc[1, "outcome"] == "failed"
+    assert times(q, 1) == (0.0, 4.0)
+    assert q.loc[2, "outcome"] == "completed"
+    assert times(q, 2) == (4.0, 6.0)
+    assert res.summary["failed"] == 1

@@ -164,19 +164,14 @@ def test_sim_without_workload_has_no_custom_elt_metrics():
 
 
 def test_logged_failure_stays_failed_in_a_simulation():
+    # The engine replays the aborted dbt model to its logged end and marks it
+    # failed: the mart must not look refreshed in the simulated metrics either.
+    from dpcsim.engine import simulate
+    from dpcsim.wlm import dpc_design_config
+
     log = _dbt_failure_log()
-    logged = to_records(log).queries
-    # the engine lets every statement complete; the failed dbt model must not
-    # refresh the mart in the simulated metrics either
-    sim = sim_queries(
-        [
-            {"query_id": int(r.query_id), "queue": r.queue, "arrival_s": r.arrival_s,
-             "start_s": r.start_s, "end_s": r.end_s, "outcome": "completed",
-             "statement_type": r.statement_type}
-            for r in logged.itertuples()
-        ]
-    )  # fmt: skip
-    result = FakeSimResult(queries=sim, timeline=make_timeline([]), scaling=scaling([]))
+    result = simulate(log, dpc_design_config(), rng=0)
+    assert (result.queries["outcome"] == "failed").sum() == 1
     end = at(DAY + 3 * H)
     from_sim = build_metrics(result, workload=log, end_at=end, elt_cadence_min=0)
     from_log = build_metrics(log, end_at=end, elt_cadence_min=0)

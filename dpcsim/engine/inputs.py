@@ -40,6 +40,8 @@ class QueryArrays:
         Memory wanted, spilled and scanned [MB]; NaN when unknown.
     cache_hit
         Answered from the result cache.
+    logged_abort
+        The log shows the query aborted (an error or a user cancel).
     fingerprint
         Fingerprint id (-1 = none).
     query_id, task_id
@@ -60,6 +62,7 @@ class QueryArrays:
     spilled_mb: np.ndarray
     scanned_mb: np.ndarray
     cache_hit: np.ndarray
+    logged_abort: np.ndarray
     fingerprint: np.ndarray
     query_id: np.ndarray
     task_id: np.ndarray
@@ -175,6 +178,7 @@ def _build(
         spilled_mb=col("spilled_mb", np.nan, "float64"),
         scanned_mb=col("scanned_mb", np.nan, "float64"),
         cache_hit=col("cache_hit", False, "bool"),
+        logged_abort=col("aborted", False, "bool"),
         fingerprint=np.asarray(fp_id, dtype=np.int64),
         query_id=qid,
         task_id=col("task_id", 0, "int64") if "task_id" in frame.columns else qid,

@@ -104,6 +104,13 @@ class Recorder:
         self.end[i] = now
         self.outcome[i] = outcome
 
+    def fail_where_completed(self, mask: np.ndarray) -> None:
+        """Turn ``completed`` into ``failed`` for the queries where ``mask`` holds."""
+        outcome = np.frombuffer(self.outcome, np.int8)
+        hit = mask & (outcome == OUTCOMES.index("completed"))
+        for i in np.flatnonzero(hit):
+            self.outcome[int(i)] = OUTCOMES.index("failed")
+
     def cluster_change(self, now: float, delta: int, scaling: tuple[bool, ...]) -> None:
         """Log a change of active clusters on every scaling queue's row."""
         kind = K_CL_UP if delta > 0 else K_CL_DOWN

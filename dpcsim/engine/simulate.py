@@ -48,7 +48,9 @@ def simulate(
     Returns
     -------
     SimResult
-        Every arrived query ends exactly once (``summary["arrived"]`` equals the
+        A query whose log row is ``aborted`` runs for its logged ``exec_s`` and
+        ends ``failed`` unless WLM stopped it first. Every arrived query ends
+        exactly once (``summary["arrived"]`` equals the
         sum of the outcome counts). Same inputs and seed give identical output.
 
     Raises
@@ -84,6 +86,9 @@ def simulate(
     eng = cls(arrays, tables, settings, sqa)
     eng.run()
     eng.drop_inputs()
+    # An error or a user cancel belongs to the statement, not to WLM: a query the
+    # log shows aborted fails again when the replay lets it run to its logged end.
+    eng.rec.fail_where_completed(arrays.logged_abort)
     queries = eng.rec.queries_frame(
         arrival_s=arrays.arrival_s,
         first_queue=arrays.queue,

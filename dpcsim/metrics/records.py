@@ -187,10 +187,9 @@ def records_from_sim(result: Any, workload: Workload | None = None) -> RunRecord
     -------
     RunRecords
         The engine's own timeline and scaling activations; ELT stop times are
-        shifted by :func:`dpcsim.metrics.elt.shift_elt_runs`. A query the log
-        shows ``aborted`` that the engine let complete gets outcome ``failed``
-        (SQL errors and user cancels are properties of the statement, which the
-        engine does not model), so a failed dbt model stays failed.
+        shifted by :func:`dpcsim.metrics.elt.shift_elt_runs`. (A query the log
+        shows ``aborted`` already ends ``failed`` in the engine, so a failed dbt
+        model stays failed.)
     """
     sim = result.queries
     start_at = pd.Timestamp(result.start_at)
@@ -211,10 +210,6 @@ def records_from_sim(result: Any, workload: Workload | None = None) -> RunRecord
     queries.insert(3, "query_group", text["query_group"].to_numpy())
     queries.insert(4, "query_text", text["query_text"].to_numpy())
     queries["scanned_mb"] = text["scanned_mb"].to_numpy(dtype="float64")
-    # An error or a user cancel belongs to the statement, not to WLM: a query the
-    # log shows aborted fails again in the replay when WLM let it finish.
-    replayed = text["aborted"].to_numpy(bool) & queries["outcome"].eq("completed")
-    queries["outcome"] = queries["outcome"].mask(replayed, "failed")
     timeline = _normalise_timeline(result.timeline)
     scaling = pd.DataFrame(
         {c: result.scaling[c].to_numpy(dtype="float64") for c in _SCALING_COLS}
@@ -365,14 +360,11 @@ def _logged_end(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:
 
 
 def _workload_text(workload: Workload | None, query_id: pd.Series) -> pd.DataFrame:
-    """Logged ``query_group``, ``query_text``, ``scanned_mb``, ``aborted`` by id."""
+    """Logged ``query_group``, ``query_text`` and ``scanned_mb`` by query id."""
     if workload is None:
         na = pd.array([pd.NA] * len(query_id), dtype="string")
         nan = np.full(len(query_id), np.nan)
-        no = np.zeros(len(query_id), dtype=bool)
-        return pd.DataFrame(
-            {"query_group": na, "query_text": na, "scanned_mb": nan, "aborted": no}
-        )
+        return pd.DataFrame({"query_group": na, "query_text": na, "scanned_mb": nan})
     lookup = workload.queries.drop_duplicates("query_id").set_index("query_id")
     found = lookup.reindex(query_id.to_numpy())
     return pd.DataFrame(
@@ -380,7 +372,6 @@ def _workload_text(workload: Workload | None, query_id: pd.Series) -> pd.DataFra
             "query_group": found["query_group"].astype("string").to_numpy(),
             "query_text": found["query_text"].astype("string").to_numpy(),
             "scanned_mb": found["scanned_mb"].to_numpy(dtype="float64"),
-            "aborted": found["aborted"].fillna(False).to_numpy(dtype=bool),
         }
     )
 
