@@ -1,0 +1,251 @@
+"""Engine speed and memory, each beside a reference measured in the same run.
+
+(a) M/M/10 at utilization 0.9 on one FIFO queue (1,000,000 queries; 200,000 when
+    quick): the engine against a plain-Python heapq event loop and the
+    Kiefer–Wolfowitz recursion on the SAME arrivals and durations; mean waits of
+    all three against Erlang C (0.668732 s). Target: engine >= 0.5 x heapq.
+(b) The full DPC design (three queues, SQA, Concurrency Scaling, QMR) on the
+    one-week sample (``data/sample``; generated in memory when absent), beside a
+    heapq loop of the same queues and slots. Target: >= 200,000 queries/s.
+(c) Peak RSS of a subprocess replaying 1M and 10M queries (the sample week tiled)
+    under the DPC design; 10M only when not quick. Target: 10M under 2 GB.
+
+Run with ``python -m benchmarks.bench_engine [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.reference import (
+    heapq_event_loop_waits,
+    heapq_multiqueue_waits,
+    kiefer_wolfowitz_waits,
+)
+from dpcsim import theory
+from dpcsim.schema import Workload, validate_workload
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DIR = REPO / "data" / "sample"
+BASE_AT = pd.Timestamp("2025-01-06 00:00:00", tz="UTC")
+#: Column subset a replay needs (the rest take their canonical missing values).
+REPLAY_COLUMNS = (
+    "query_id", "arrival_at", "statement_type", "exec_s", "user_name",
+    "user_groups", "query_group", "slot_count", "fingerprint", "mem_mb",
+)  # fmt: skip
+
+
+def run(quick: bool) -> list[str]:
+    """Run (a), (b) and (c); return the lines to print."""
+    lines = _bench_fifo(200_000 if quick else 1_000_000)
+    lines += _bench_dpc()
+    sizes = (1_000_000,) if quick else (1_000_000, 10_000_000)
+    lines += _bench_memory(sizes)
+    return lines
+
+
+def _timed(call: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """Call and return (result, wall seconds)."""
+    started = time.perf_counter()
+    out = call(*args, **kwargs)
+    return out, time.perf_counter() - started
+
+
+def _mmc_workload(n: int, seed: int) -> tuple[Workload, np.ndarray, np.ndarray]:
+    """M/M/10 at rho 0.9 as a canonical workload, with arrival and exec arrays [s]."""
+    rng = np.random.default_rng(seed)
+    arrival_us = np.round(np.cumsum(rng.exponential(1 / 9.0, n)) * 1e6).astype(np.int64)
+    exec_s = rng.exponential(1.0, n)
+    frame = pd.DataFrame(
+        {
+            "query_id": np.arange(1, n + 1, dtype=np.int64),
+            "arrival_at": BASE_AT + pd.to_timedelta(arrival_us, unit="us"),
+            "statement_type": "select",
+            "exec_s": exec_s,
+        }
+    )
+    return Workload(queries=validate_workload(frame)), arrival_us / 1e6, exec_s
+
+
+def _bench_fifo(n: int) -> list[str]:
+    """(a): engine vs heapq loop vs recursion on one M/M/10 queue."""
+    from dpcsim.engine import simulate
+    from dpcsim.wlm import QueueConfig, WLMConfig
+
+    workload, arrival_s, exec_s = _mmc_workload(n, seed=2024)
+    config = WLMConfig(queues=(QueueConfig(name="fifo", query_concurrency=10),))
+    result, t_engine = _timed(simulate, workload, config, rng=0)
+    ref_waits, t_ref = _timed(heapq_event_loop_waits, arrival_s, exec_s, 10)
+    kw_waits, t_kw = _timed(kiefer_wolfowitz_waits, arrival_s, exec_s, 10)
+    engine_waits = result.queries.sort_values("query_id")["queue_s"].to_numpy()
+    wq = theory.mmc_mean_wait_s(10, 9.0, 1.0)
+    ratio = t_ref / t_engine
+    return [
+        f"(a) M/M/10 rho=0.9, {n:,} queries, one FIFO queue",
+        f"    engine      {n / t_engine:>12,.0f} queries/s",
+        f"    heapq loop  {n / t_ref:>12,.0f} queries/s   engine/heapq = {ratio:.2f}"
+        f" (target >= 0.5) {'OK' if ratio >= 0.5 else 'BELOW TARGET'}",
+        f"    KW recursion{n / t_kw:>12,.0f} queries/s   KW/heapq = {t_ref / t_kw:.2f}",
+        f"    mean wait: engine {engine_waits.mean():.6f} s, heapq "
+        f"{ref_waits.mean():.6f} s, KW {kw_waits.mean():.6f} s, Erlang C {wq:.6f} s"
+        f" (engine rel. err {engine_waits.mean() / wq - 1:+.2%})",
+        f"    engine vs KW, max |wait difference| per query: "
+        f"{np.max(np.abs(engine_waits - kw_waits)):.2e} s",
+    ]
+
+
+def _sample_week() -> tuple[Workload, str]:
+    """The one-week sample from data/sample, or a week generated in memory."""
+    from dpcsim import logs
+
+    if (SAMPLE_DIR / "workload.parquet").is_file():
+        return logs.read_workload(SAMPLE_DIR), f"{SAMPLE_DIR.relative_to(REPO)}"
+    exports = sorted(p for p in SAMPLE_DIR.glob("*") if p.is_file())
+    if any("svl_qlog" in p.name or "stl_wlm_query" in p.name for p in exports):
+        return logs.ingest(exports).workload, "data/sample exports (ingested)"
+    from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
+
+    week = generate_dpc_workload(DPCWorkloadSpec(days=7), rng=20250526)
+    return week, "a week generated in memory (data/sample is empty)"
+
+
+def _bench_dpc() -> list[str]:
+    """(b): the DPC design on the sample week vs a heapq loop of its queues."""
+    from dpcsim.engine import simulate
+    from dpcsim.wlm import route_workload
+    from dpcsim.wlm.design import dpc_design_config
+
+    week, origin = _sample_week()
+    config = dpc_design_config()
+    n = len(week.queries)
+    t_engine = min(_timed(simulate, week, config, rng=0)[1] for _ in range(3))
+    routing = route_workload(config, week.queries)
+    queue_index = np.where(
+        routing.queue_index < 0, len(config.queues), routing.queue_index
+    )
+    slots = [q.query_concurrency for q in config.queues] + [1]
+    start_at = week.start_at
+    arrival_s = (week.queries["arrival_at"] - start_at).dt.total_seconds().to_numpy()
+    exec_s = week.queries["exec_s"].to_numpy()
+    t_ref = min(
+        _timed(heapq_multiqueue_waits, arrival_s, exec_s, queue_index, slots)[1]
+        for _ in range(3)
+    )
+    rate = n / t_engine
+    return [
+        f"(b) DPC design (3 queues, SQA, scaling, QMR) on {origin}: {n:,} queries",
+        f"    engine      {rate:>12,.0f} queries/s (target >= 200,000) "
+        f"{'OK' if rate >= 200_000 else 'BELOW TARGET'}",
+        f"    heapq loop of the same queues {n / t_ref:>12,.0f} queries/s   "
+        f"engine/heapq = {t_ref / t_engine:.2f}",
+    ]
+
+
+def _bench_memory(sizes: tuple[int, ...]) -> list[str]:
+    """(c): peak RSS of a subprocess replaying each size under the DPC design."""
+    lines = ["(c) memory: peak RSS of a subprocess replaying n queries (DPC design)"]
+    for n in sizes:
+        cmd = [sys.executable, "-m", "benchmarks.bench_engine", "--replay", str(n)]
+        done = subprocess.run(
+            cmd, cwd=REPO, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            lines.append(f"    {n:>12,} queries: FAILED ({done.stderr.strip()[-300:]})")
+            continue
+        fig = json.loads(done.stdout.strip().splitlines()[-1])
+        engine_mb = fig["simulate_peak_mb"] - fig["input_mb"]
+        over = n >= 10_000_000 and fig["peak_mb"] >= 2048
+        lines.append(
+            f"    {n:>12,} queries: process peak {fig['peak_mb']:,.0f} MiB"
+            f"{' (OVER 2 GB)' if over else ''}; input frame held "
+            f"{fig['input_mb']:,.0f} MiB (peak while building "
+            f"{fig['build_peak_mb']:,.0f}); simulate() peak adds {engine_mb:,.0f} "
+            f"MiB = {engine_mb * 2**20 / n:,.0f} B/query; "
+            f"{n / fig['simulate_s']:,.0f} queries/s"
+        )
+    return lines
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set size of this process over its life [MiB] (Linux: KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _status_mb(field: str) -> float:
+    """``VmRSS`` / ``VmHWM`` of this process from /proc/self/status [MiB]."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return float(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _reset_peak_rss() -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: ``5 > clear_refs``)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _tiled(week: Workload, n: int) -> pd.DataFrame:
+    """The week's queries repeated week after week until there are ``n`` rows."""
+    base = week.queries[[c for c in REPLAY_COLUMNS if c in week.queries.columns]]
+    reps = -(-n // len(base))
+    index = np.tile(np.arange(len(base)), reps)[:n]
+    frame = base.iloc[index].reset_index(drop=True)
+    week_us = np.int64(7 * 86_400 * 1_000_000)
+    shift = (np.arange(n) // len(base)).astype(np.int64) * week_us
+    frame["arrival_at"] = frame["arrival_at"] + pd.to_timedelta(shift, unit="us")
+    frame["query_id"] = np.arange(1, n + 1, dtype=np.int64)
+    return frame
+
+
+def _replay(n: int) -> dict[str, float]:
+    """Build an n-query replay, simulate it, return RSS figures [MiB] and time [s]."""
+    from dpcsim.engine import simulate
+    from dpcsim.wlm.design import dpc_design_config
+
+    week, _ = _sample_week()
+    workload = Workload(queries=validate_workload(_tiled(week, n)))
+    del week
+    gc.collect()
+    build_peak_mb = _peak_rss_mb()
+    _reset_peak_rss()
+    input_mb = _status_mb("VmRSS")
+    result, simulate_s = _timed(simulate, workload, dpc_design_config(), rng=0)
+    assert len(result.queries) == n
+    return {
+        "input_mb": input_mb,
+        "build_peak_mb": build_peak_mb,
+        "simulate_peak_mb": _status_mb("VmHWM"),
+        "peak_mb": _peak_rss_mb(),
+        "simulate_s": simulate_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.bench_engine [--quick] [--replay N]``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_engine")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--replay", type=int, help="(internal) one memory replay")
+    args = parser.parse_args(argv)
+    if args.replay:
+        print(json.dumps(_replay(args.replay)))
+        return 0
+    for line in run(quick=args.quick):
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""Replay a workload through a WLM configuration with the discrete-event engine.
+
+Inputs
+  --workload W [W ...]  a canonical workload (``workload.parquet`` or a directory
+                        holding one, as written by ``dpcsim generate``) or raw AWS
+                        exports (SVL_QLOG / STL_WLM_QUERY CSVs, users.csv, ...: one
+                        or more files or directories, read with ``dpcsim ingest``'s
+                        readers).
+  --wlm FILE|design     a ``wlm_json_configuration`` (the JSON array, a JSON string
+                        of it, or ``aws redshift describe-cluster-parameters``
+                        output); ``design`` is the seed's 50/30/20 design.
+  --settings TOML       cluster settings (node type, Concurrency Scaling, SQA,
+                        memory model); AWS defaults when omitted.
+  --seed S              seed of the engine's random numbers (SQA prediction noise).
+
+Outputs (in --out DIR; a non-empty DIR is refused unless --force)
+  queries.parquet   one row per query: query_id, queue, arrival_s, queue_s [s],
+                    start_s, end_s, exec_s [s], ran_on (main|cs|sqa), attempts,
+                    hops, outcome, ...; times in seconds from the workload start.
+  timeline.parquet  one row per state change: t_s [s], queue, queued, running,
+                    running_cs, cs_clusters.
+  scaling.parquet   one row per Concurrency Scaling activation: start_s, end_s,
+                    busy_s, billed_s [s].
+  summary.json      counts by outcome and queue (arrived = completed + aborted +
+                    canceled + failed), wait percentiles per queue [s], scaling
+                    seconds and cost [USD].
+
+The same inputs and seed give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from dpcsim.errors import InputError
+from dpcsim.schema import Workload
+
+NAME = "simulate"
+HELP = "replay a workload through a WLM configuration"
+
+#: Outcomes every summary lists (zero when absent), in the order the table prints.
+OUTCOMES = ("completed", "aborted", "canceled", "failed")
+#: Wait percentiles reported per queue [%].
+PERCENTILES = (50, 90, 99)
+#: Files written into --out.
+OUTPUT_FILES = (
+    "queries.parquet",
+    "timeline.parquet",
+    "scaling.parquet",
+    "summary.json",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``simulate`` options."""
+    parser.add_argument(
+        "--workload",
+        nargs="+",
+        required=True,
+        metavar="W",
+        help="workload.parquet, a directory with one, or raw exports",
+    )
+    parser.add_argument(
+        "--wlm",
+        required=True,
+        metavar="FILE",
+        help="wlm_json_configuration JSON, or 'design'",
+    )
+    parser.add_argument("--settings", metavar="TOML", help="cluster settings TOML")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite a non-empty output directory")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, simulate, write the four outputs and print the per-queue table."""
+    from dpcsim.engine import simulate
+
+    quiet = bool(getattr(args, "quiet", False))
+    out_dir = _prepare_out_dir(Path(args.out), force=bool(args.force))
+    steps = tqdm(total=4, desc="simulate", disable=quiet, file=sys.stderr, leave=False)
+    config = _load_config(str(args.wlm))
+    settings = _load_settings(args.settings)
+    steps.update()
+    paths = [Path(p) for p in args.workload]
+    workload, routing = _load_workload(paths, config, quiet=quiet)
+    steps.update()
+    result = simulate(workload, config, settings, rng=args.seed, routing=routing)
+    steps.update()
+    summary = build_summary(result, seed=args.seed)
+    _write_outputs(out_dir, result, summary)
+    steps.update()
+    steps.close()
+    if not quiet:
+        print(format_table(summary))
+        print(f"wrote {', '.join(OUTPUT_FILES)} to {out_dir}")
+    return 0
+
+
+def build_summary(result: Any, *, seed: int) -> dict[str, Any]:
+    """Return the JSON summary of a run: counts, waits [s], scaling [s] and cost.
+
+    Parameters
+    ----------
+    result
+        A :class:`dpcsim.engine.SimResult`.
+    seed
+        The seed the run used (recorded for reproduction).
+    """
+    queries: pd.DataFrame = result.queries
+    by_queue = {
+        str(name): _queue_summary(rows)
+        for name, rows in queries.groupby("queue", sort=True, observed=True)
+    }
+    scaling: pd.DataFrame = result.scaling
+    summary = {
+        "seed": int(seed),
+        "start_at": pd.Timestamp(result.start_at).isoformat(),
+        "queries": _outcome_counts(queries),
+        "all_queues": _queue_summary(queries),
+        "by_queue": by_queue,
+        "scaling": {
+            "activations": len(scaling),
+            "busy_s": float(scaling["busy_s"].sum()),
+            "billed_s": float(scaling["billed_s"].sum()),
+            **_cost_fields(result.summary),
+        },
+        "engine": result.summary,
+    }
+    clean: dict[str, Any] = _jsonable(summary)
+    return clean
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """Render the per-queue summary as a fixed-width text table."""
+    header = (
+        f"{'queue':<10} {'arrived':>8} {'completed':>9} {'abort/cancel':>12} "
+        f"{'wait p50':>9} {'p90':>9} {'p99':>9} {'on cs':>7} {'on sqa':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    rows = dict(summary["by_queue"])
+    rows["(all)"] = summary["all_queues"]
+    for name, row in rows.items():
+        stopped = row["aborted"] + row["canceled"]
+        waits = [_fmt_s(row["wait_s"].get(f"p{p}")) for p in PERCENTILES]
+        lines.append(
+            f"{name:<10} {row['arrived']:>8} {row['completed']:>9} {stopped:>12} "
+            f"{waits[0]:>9} {waits[1]:>9} {waits[2]:>9} "
+            f"{row['ran_on'].get('cs', ''):>7} {row['ran_on'].get('sqa', ''):>7}"
+        )
+    scaling = summary["scaling"]
+    lines.append(
+        f"scaling: {scaling['activations']} activations, "
+        f"{scaling['billed_s']:.0f} s billed"
+        + (f", cost {scaling['cost_usd']:.2f} USD" if "cost_usd" in scaling else "")
+    )
+    return "\n".join(lines)
+
+
+def _prepare_out_dir(out_dir: Path, *, force: bool) -> Path:
+    """Create ``out_dir``; refuse a non-empty one unless ``force``."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("exists and is not a directory; expected a directory",
+                         source=str(out_dir))  # fmt: skip
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise InputError(
+            "output directory is not empty; pass --force to overwrite",
+            source=str(out_dir),
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
+
+
+def _load_config(value: str) -> Any:
+    """The WLM configuration: the seed design or a JSON file."""
+    if value == "design":
+        from dpcsim.wlm.design import dpc_design_config
+
+        return dpc_design_config()
+    from dpcsim.wlm.io import read_wlm_config
+
+    return read_wlm_config(value)
+
+
+def _load_settings(value: str | None) -> Any:
+    """Cluster settings from TOML, or the defaults."""
+    from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
+
+    return ClusterSettings() if value is None else read_cluster_settings(value)
+
+
+def _load_workload(
+    paths: list[Path], config: Any, *, quiet: bool
+) -> tuple[Workload, Any]:
+    """Read a canonical workload, or ingest raw exports; return it and its routing.
+
+    The routing is None for a canonical workload (the engine routes it) and, for
+    exports, the routing that honours the superusers named in the users export.
+    """
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+    from dpcsim import logs
+    from dpcsim.wlm import route_workload
+
+    first = paths[0]
+    canonical = first.suffix == ".parquet" or (first / "workload.parquet").is_file()
+    if len(paths) == 1 and canonical:
+        workload: Workload = logs.read_workload(first)
+        return workload, None
+    files = [f for p in paths for f in _export_files(p)]
+    if not files:
+        raise InputError("no export files found; expected log files", source=str(first))
+    ingested = logs.ingest(files, wlm=config)
+    rejected = len(ingested.rejects)
+    if rejected and not quiet:
+        print(
+            f"ingest: {rejected} row(s) rejected (see dpcsim ingest)", file=sys.stderr
+        )
+    result: Workload = ingested.workload
+    routing = route_workload(config, result.queries, superusers=ingested.superusers)
+    return result, routing
+
+
+def _export_files(path: Path) -> list[Path]:
+    """A file itself, or the visible files directly inside a directory, sorted."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def _outcome_counts(queries: pd.DataFrame) -> dict[str, int]:
+    """Arrived plus one count per outcome (the four standard ones always present)."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for name, count in queries["outcome"].value_counts(sort=False).items():
+        counts[str(name)] = int(count)
+    return {"arrived": len(queries), **dict(sorted(counts.items()))}
+
+
+def _queue_summary(rows: pd.DataFrame) -> dict[str, Any]:
+    """Counts, where queries ran, and wait statistics of one queue."""
+    wait_s = rows["queue_s"].to_numpy(dtype=np.float64)
+    wait_s = wait_s[np.isfinite(wait_s)]
+    stats: dict[str, float | None] = {"mean": None, "max": None}
+    stats |= {f"p{p}": None for p in PERCENTILES}
+    if wait_s.size:
+        stats["mean"] = float(wait_s.mean())
+        stats["max"] = float(wait_s.max())
+        for p, value in zip(
+            PERCENTILES, np.percentile(wait_s, PERCENTILES), strict=True
+        ):
+            stats[f"p{p}"] = float(value)
+    ran_on = {"main": 0, "cs": 0, "sqa": 0}
+    for name, count in rows["ran_on"].value_counts(sort=False).items():
+        ran_on[str(name)] = int(count)
+    return {**_outcome_counts(rows), "ran_on": ran_on, "wait_s": stats}
+
+
+def _cost_fields(engine_summary: dict[str, Any]) -> dict[str, Any]:
+    """Scaling cost figures [USD] and free-credit seconds from the engine summary."""
+    found: dict[str, Any] = {}
+    sources = [engine_summary, engine_summary.get("scaling", {})]
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        for key, value in source.items():
+            if ("cost" in key or "credit" in key) and isinstance(value, int | float):
+                found[key] = value
+    return found
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types: numpy scalars unwrapped, NaN and infinities to None."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _fmt_s(value: float | None) -> str:
+    """A wait [s] for the table."""
+    return "-" if value is None else f"{value:.1f}s"
+
+
+def _write_outputs(out_dir: Path, result: Any, summary: dict[str, Any]) -> None:
+    """Write the three parquet tables and summary.json deterministically."""
+    for name in ("queries", "timeline", "scaling"):
+        frame: pd.DataFrame = getattr(result, name)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        # Fixed codec and no per-write metadata: same frame -> same bytes.
+        pq.write_table(table, out_dir / f"{name}.parquet", compression="zstd",
+                       compression_level=3, use_dictionary=True)  # fmt: skip
+    text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    (out_dir / "summary.json").write_text(text, encoding="utf-8")

@@ -1,0 +1,198 @@
+"""``dpcsim simulate`` in-process: outputs, reconciliation, bad input, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from dpcsim.cli import main
+from dpcsim.schema import Workload, validate_workload
+
+pytest.importorskip("dpcsim.engine", reason="dpcsim.engine not available")
+logs = pytest.importorskip("dpcsim.logs")
+if not hasattr(logs, "write_workload"):
+    pytest.skip("dpcsim.logs.write_workload not available", allow_module_level=True)
+
+from dpcsim.wlm.design import dpc_design_config  # noqa: E402
+
+BASE_AT = pd.Timestamp("2025-05-26 00:00:00", tz="UTC")
+REQUIRED = {"query_id", "queue", "queue_s", "exec_s", "ran_on", "outcome"}
+
+
+def _workload(n=400, seed=3):
+    """Learners in adhoc plus ELT statements in batch, busy enough to queue."""
+    rng = np.random.default_rng(seed)
+    elt = rng.random(n) < 0.3
+    frame = pd.DataFrame(
+        {
+            "query_id": np.arange(1000, 1000 + n, dtype=np.int64),
+            "arrival_at": BASE_AT
+            + pd.to_timedelta(np.sort(rng.integers(0, 3_600_000_000, n)), unit="us"),
+            "statement_type": np.where(elt, "insert", "select"),
+            "exec_s": rng.lognormal(2.0, 1.0, n),
+            "user_id": np.where(elt, 101, 200),
+            "user_name": np.where(elt, "IAMR:dpc-elt-stepfunctions", "learner1"),
+            "user_groups": np.where(elt, "dpc_elt", "dpc_learners"),
+            "query_group": np.where(elt, "elt", "default"),
+        }
+    )
+    return Workload(queries=validate_workload(frame))
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("simulate-inputs")
+    logs.write_workload(_workload(), root / "workload")
+    wlm_path = root / "wlm.json"
+    wlm_path.write_text(json.dumps(dpc_design_config().to_json()), encoding="utf-8")
+    return root
+
+
+def _run(inputs, out, *extra):
+    return main(
+        [
+            "--quiet",
+            "simulate",
+            "--workload",
+            str(inputs / "workload"),
+            "--wlm",
+            str(inputs / "wlm.json"),
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
+
+
+def test_outputs_exist_and_reconcile(inputs, tmp_path):
+    assert _run(inputs, tmp_path / "out") == 0
+    out = tmp_path / "out"
+    queries = pq.read_table(out / "queries.parquet").to_pandas()
+    assert set(queries.columns) >= REQUIRED
+    assert len(queries) == 400
+    assert queries["query_id"].is_unique
+    assert pq.read_table(out / "timeline.parquet").num_rows > 0
+    assert {"start_s", "billed_s"} <= set(pq.read_schema(out / "scaling.parquet").names)
+    summary = json.loads((out / "summary.json").read_text())
+    counts = summary["queries"]
+    assert counts["arrived"] == 400
+    outcomes = sum(v for k, v in counts.items() if k != "arrived")
+    assert outcomes == counts["arrived"]
+    assert counts["arrived"] == sum(
+        counts[k] for k in ("completed", "aborted", "canceled", "failed")
+    )
+    assert summary["all_queues"]["arrived"] == 400
+    per_queue = summary["by_queue"]
+    assert sum(q["arrived"] for q in per_queue.values()) == 400
+    for name, row in per_queue.items():
+        waits = queries.loc[queries["queue"] == name, "queue_s"]
+        assert row["arrived"] == len(waits)
+        assert row["wait_s"]["p50"] == pytest.approx(np.percentile(waits, 50))
+        assert row["wait_s"]["p50"] <= row["wait_s"]["p90"] <= row["wait_s"]["p99"]
+        assert sum(row["ran_on"].values()) == row["arrived"]
+    assert summary["scaling"]["billed_s"] >= summary["scaling"]["busy_s"] >= 0
+
+
+def test_prints_a_table(inputs, tmp_path, capsys):
+    args = ["simulate", "--workload", str(inputs / "workload"), "--wlm", "design"]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 0
+    printed = capsys.readouterr().out
+    assert "queue" in printed
+    assert "p90" in printed
+    assert "adhoc" in printed
+    assert "batch" in printed
+
+
+def test_same_seed_gives_identical_bytes(inputs, tmp_path):
+    assert _run(inputs, tmp_path / "a") == 0
+    assert _run(inputs, tmp_path / "b") == 0
+    for name in (
+        "queries.parquet",
+        "timeline.parquet",
+        "scaling.parquet",
+        "summary.json",
+    ):
+        assert (tmp_path / "a" / name).read_bytes() == (
+            tmp_path / "b" / name
+        ).read_bytes()
+
+
+def test_refuses_non_empty_out_without_force(inputs, tmp_path, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    assert _run(inputs, out) == 2
+    assert "--force" in capsys.readouterr().err
+    assert _run(inputs, out, "--force") == 0
+    assert (out / "summary.json").is_file()
+
+
+def test_describe_cluster_parameters_and_settings(inputs, tmp_path):
+    value = json.dumps(dpc_design_config().to_json())
+    described = {
+        "Parameters": [
+            {"ParameterName": "wlm_json_configuration", "ParameterValue": value}
+        ]
+    }
+    wlm_path = tmp_path / "params.json"
+    wlm_path.write_text(json.dumps(described), encoding="utf-8")
+    toml = tmp_path / "cluster.toml"
+    toml.write_text("[concurrency_scaling]\nmax_concurrency_scaling_clusters = 0\n")
+    code = main(["-q", "simulate", "--workload", str(inputs / "workload"),
+                 "--wlm", str(wlm_path), "--settings", str(toml),
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0
+    queries = pq.read_table(tmp_path / "o" / "queries.parquet").to_pandas()
+    assert not (queries["ran_on"] == "cs").any()
+
+
+def test_raw_exports_are_ingested(inputs, tmp_path):
+    if not hasattr(logs, "write_exports"):
+        pytest.skip("dpcsim.logs.write_exports not available")
+    logs.write_exports(_workload(), tmp_path / "exports")
+    code = main(["-q", "simulate", "--workload", str(tmp_path / "exports"),
+                 "--wlm", "design", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["queries"]["arrived"] == 400
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '[{"query_concurrency": 0}]',
+        '{"Parameters": []}',
+        '[{"query_concurrency": "five"}]',
+    ],
+)
+def test_malformed_wlm_json_exits_2(inputs, tmp_path, capsys, text):
+    bad = tmp_path / "bad.json"
+    bad.write_text(text, encoding="utf-8")
+    code = main(["-q", "simulate", "--workload", str(inputs / "workload"),
+                 "--wlm", str(bad), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("missing", ["workload", "wlm", "settings"])
+def test_missing_file_exits_2(inputs, tmp_path, capsys, missing):
+    paths = {
+        "workload": str(inputs / "workload"),
+        "wlm": str(inputs / "wlm.json"),
+        "settings": None,
+    }
+    paths[missing] = str(tmp_path / "nope")
+    argv = ["-q", "simulate", "--workload", paths["workload"], "--wlm", paths["wlm"]]
+    if paths["settings"]:
+        argv += ["--settings", paths["settings"]]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert "nope" in capsys.readouterr().err
