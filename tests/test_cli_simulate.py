@@ -9,15 +9,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from dpcsim import logs
 from dpcsim.cli import main
 from dpcsim.schema import Workload, validate_workload
-
-pytest.importorskip("dpcsim.engine", reason="dpcsim.engine not available")
-logs = pytest.importorskip("dpcsim.logs")
-if not hasattr(logs, "write_workload"):
-    pytest.skip("dpcsim.logs.write_workload not available", allow_module_level=True)
-
-from dpcsim.wlm.design import dpc_design_config  # noqa: E402
+from dpcsim.wlm.design import dpc_design_config
 
 BASE_AT = pd.Timestamp("2025-05-26 00:00:00", tz="UTC")
 REQUIRED = {"query_id", "queue", "queue_s", "exec_s", "ran_on", "outcome"}
@@ -153,8 +148,6 @@ def test_describe_cluster_parameters_and_settings(inputs, tmp_path):
 
 
 def test_raw_exports_are_ingested(inputs, tmp_path):
-    if not hasattr(logs, "write_exports"):
-        pytest.skip("dpcsim.logs.write_exports not available")
     logs.write_exports(_workload(), tmp_path / "exports")
     code = main(["-q", "simulate", "--workload", str(tmp_path / "exports"),
                  "--wlm", "design", "--out", str(tmp_path / "o")])  # fmt: skip
@@ -196,3 +189,40 @@ def test_missing_file_exits_2(inputs, tmp_path, capsys, missing):
         argv += ["--settings", paths["settings"]]
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_metrics_and_design_alarms_are_written(inputs, tmp_path):
+    assert _run(inputs, tmp_path / "out") == 0
+    out = tmp_path / "out"
+    metrics = pq.read_table(out / "metrics.parquet").to_pandas()
+    lengths = metrics[metrics["metric_name"] == "WLMQueueLength"]
+    # every queue of the configuration publishes, even one the run never used
+    queues = {
+        d.split("QueueName=")[1]
+        for d in lengths["dimensions"].unique()
+        if "QueueName=" in d
+    }
+    assert queues == {"batch", "admin", "adhoc"}
+    summary = pd.read_csv(out / "alarm_summary.csv")
+    assert sorted(summary["alarm_name"]) == sorted(
+        [
+            "Alert-COPY-Error",
+            "Alert-ELT-Delay",
+            "Alert-Query-Failure",
+            "Alert-Storage-High",
+            "Alert-WLM-Queue",
+        ]
+    )
+    history = pd.read_csv(out / "alarm_history.csv")
+    # evaluated every minute over the hour of data (each from its own first
+    # datapoint to the end of its last period)
+    for _, rows in history.groupby("alarm_name"):
+        steps = pd.to_datetime(rows["evaluated_at"]).diff().dropna()
+        assert (steps == pd.Timedelta(minutes=1)).all()
+        assert len(rows) >= 60
+
+
+def test_alarms_none_skips_the_alarm_files(inputs, tmp_path):
+    assert _run(inputs, tmp_path / "out", "--alarms", "none") == 0
+    assert (tmp_path / "out" / "metrics.parquet").is_file()
+    assert not (tmp_path / "out" / "alarm_history.csv").exists()

@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dpcsim.engine as engine
+import dpcsim.wlm as wlm
 from dpcsim.schema import Workload, validate_workload
-
-engine = pytest.importorskip("dpcsim.engine", reason="dpcsim.engine not available")
-wlm = pytest.importorskip("dpcsim.wlm")
 
 BASE_AT = pd.Timestamp("2024-03-01 00:00:00", tz="UTC")
 

@@ -21,10 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import dpcsim.engine as engine
+import dpcsim.wlm as wlm
 from dpcsim.schema import Workload, validate_workload
-
-engine = pytest.importorskip("dpcsim.engine", reason="dpcsim.engine not available")
-wlm = pytest.importorskip("dpcsim.wlm")
 
 BASE_AT = pd.Timestamp("2024-05-01 00:00:00", tz="UTC")
 OUTCOMES = {"completed", "aborted", "canceled", "failed"}

@@ -24,11 +24,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dpcsim.engine as engine
+import dpcsim.wlm as wlm
 from dpcsim import theory
 from dpcsim.schema import Workload, validate_workload
-
-engine = pytest.importorskip("dpcsim.engine", reason="dpcsim.engine not available")
-wlm = pytest.importorskip("dpcsim.wlm")
 
 BASE_AT = pd.Timestamp("2024-01-01 00:00:00", tz="UTC")
 REPLICATIONS = 20

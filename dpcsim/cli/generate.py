@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from dpcsim.cli._files import prepare_out_dir
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = bool(getattr(args, "quiet", False))
     spec = build_spec(args)
-    out_dir = _prepare_out_dir(Path(args.out), force=bool(args.force))
+    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
     steps = tqdm(total=3, desc="generate", disable=quiet, file=sys.stderr)
     workload = generate_dpc_workload(spec, args.seed)
     steps.update()
@@ -169,19 +170,6 @@ def design_observation(workload: Workload, seed: int) -> pd.DataFrame:
             "ran_on_cs": ran_on == "cs",
         }
     )
-
-
-def _prepare_out_dir(out_dir: Path, *, force: bool) -> Path:
-    """Create ``out_dir``; refuse a non-empty one unless ``force``."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("exists and is not a directory", source=str(out_dir))
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise InputError(
-            "output directory is not empty; pass --force to overwrite",
-            source=str(out_dir),
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return out_dir
 
 
 def _print_summary(workload: Workload, out_dir: Path) -> None:

@@ -12,6 +12,10 @@ Inputs
   --settings TOML       cluster settings (node type, Concurrency Scaling, SQA,
                         memory model); AWS defaults when omitted.
   --seed S              seed of the engine's random numbers (SQA prediction noise).
+  --alarms FILE|design|none
+                        alarm definitions to back-test on the run's metrics
+                        (PutMetricAlarm JSON or CloudFormation; default: the
+                        design's five alarms).
 
 Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   queries.parquet   one row per query: query_id, queue, arrival_s, queue_s [s],
@@ -24,6 +28,13 @@ Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   summary.json      counts by outcome and queue (arrived = completed + aborted +
                     canceled + failed), wait percentiles per queue [s], scaling
                     seconds and cost [USD].
+  metrics.parquet   the CloudWatch datapoints the run would have published, one
+                    row per datapoint: timestamp (UTC), namespace, metric_name,
+                    dimensions (Name=Value;...), value, unit (AWS/Redshift
+                    WLM metrics and the Custom/DPC metrics; see dpcsim.metrics).
+  alarm_history.csv, alarm_summary.csv
+                    with --alarms: every minute's alarm state and, per alarm,
+                    transitions to ALARM, time in ALARM [s] and first alarm time.
 
 The same inputs and seed give byte-identical files.
 """
@@ -34,6 +45,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +55,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from dpcsim.cli._files import prepare_out_dir
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload
 
@@ -59,6 +72,7 @@ OUTPUT_FILES = (
     "timeline.parquet",
     "scaling.parquet",
     "summary.json",
+    "metrics.parquet",
 )
 
 
@@ -79,34 +93,125 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--settings", metavar="TOML", help="cluster settings TOML")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--alarms",
+        default="design",
+        metavar="FILE",
+        help="alarms to evaluate on the run: a file, 'design' (default) or 'none'",
+    )
+    parser.add_argument(
+        "--account", default="123456789012", help="account id of the design's SNS"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--force", action="store_true",
                         help="overwrite a non-empty output directory")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, simulate, write the four outputs and print the per-queue table."""
-    from dpcsim.engine import simulate
-
+    """Load, simulate, measure, write the outputs and print the per-queue table."""
     quiet = bool(getattr(args, "quiet", False))
-    out_dir = _prepare_out_dir(Path(args.out), force=bool(args.force))
+    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
     steps = tqdm(total=4, desc="simulate", disable=quiet, file=sys.stderr, leave=False)
     config = _load_config(str(args.wlm))
     settings = _load_settings(args.settings)
+    alarms = load_alarm_set(str(args.alarms), args.account)
     steps.update()
     paths = [Path(p) for p in args.workload]
     workload, routing = _load_workload(paths, config, quiet=quiet)
     steps.update()
-    result = simulate(workload, config, settings, rng=args.seed, routing=routing)
+    outputs = simulate_run(
+        workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
+    )
     steps.update()
-    summary = build_summary(result, seed=args.seed)
-    _write_outputs(out_dir, result, summary)
+    write_run(out_dir, outputs)
     steps.update()
     steps.close()
     if not quiet:
-        print(format_table(summary))
-        print(f"wrote {', '.join(OUTPUT_FILES)} to {out_dir}")
+        print(format_run(outputs))
+        print(f"wrote {', '.join(sorted(p.name for p in out_dir.iterdir()))}")
+        print(f"  to {out_dir}")
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutputs:
+    """What one simulated run produces: records, summary, metrics and alarms."""
+
+    result: Any
+    summary: dict[str, Any]
+    metrics: pd.DataFrame
+    alarm_run: Any | None
+
+
+def simulate_run(
+    workload: Workload,
+    config: Any,
+    settings: Any,
+    *,
+    seed: int,
+    routing: Any = None,
+    alarms: list[Any] | None = None,
+) -> RunOutputs:
+    """Simulate, build the run's CloudWatch datapoints, and evaluate ``alarms``."""
+    from dpcsim.alarms import evaluate_alarms
+    from dpcsim.engine import simulate
+    from dpcsim.metrics import build_metrics
+
+    result = simulate(workload, config, settings, rng=seed, routing=routing)
+    metrics = build_metrics(
+        result,
+        workload=workload,
+        queues=config.queue_names,
+        storage=settings.storage,
+    )
+    alarm_run = evaluate_alarms(alarms, metrics) if alarms else None
+    return RunOutputs(
+        result=result,
+        summary=build_summary(result, seed=seed),
+        metrics=metrics,
+        alarm_run=alarm_run,
+    )
+
+
+def write_run(out_dir: Path, outputs: RunOutputs) -> None:
+    """Write the run's parquet tables, summary.json and the alarm CSVs."""
+    from dpcsim.alarms import write_alarm_run
+
+    _write_outputs(out_dir, outputs.result, outputs.summary)
+    _write_parquet(outputs.metrics, out_dir / "metrics.parquet")
+    if outputs.alarm_run is not None:
+        write_alarm_run(outputs.alarm_run, out_dir, force=True)
+
+
+def format_run(outputs: RunOutputs) -> str:
+    """The per-queue table, then the alarm summary when alarms were evaluated."""
+    text = format_table(outputs.summary)
+    if outputs.alarm_run is None:
+        return text
+    return text + "\n\n" + format_alarm_summary(outputs.alarm_run.summary)
+
+
+def format_alarm_summary(summary: pd.DataFrame) -> str:
+    """One line per alarm: final state, transitions to ALARM, hours in ALARM."""
+    lines = [f"{'alarm':<22} {'final':<18} {'->ALARM':>7} {'h in ALARM':>10}  first"]
+    for row in summary.to_dict("records"):
+        first = row["first_alarm_at"]
+        when = "-" if pd.isna(first) else pd.Timestamp(first).strftime("%Y-%m-%d %H:%M")
+        hours = float(row["time_in_alarm_s"]) / 3600
+        lines.append(
+            f"{row['alarm_name']:<22} {row['final_state']:<18} "
+            f"{int(row['transitions_to_alarm']):>7} {hours:>10.1f}  {when}"
+        )
+    return "\n".join(lines)
+
+
+def load_alarm_set(value: str, account: str = "123456789012") -> list[Any] | None:
+    """Alarm definitions from a file, the design's (``design``), or None (``none``)."""
+    if value == "none":
+        return None
+    from dpcsim.cli.alarms import load_alarms
+
+    return load_alarms(value, account)
 
 
 def build_summary(result: Any, *, seed: int) -> dict[str, Any]:
@@ -144,10 +249,15 @@ def build_summary(result: Any, *, seed: int) -> dict[str, Any]:
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    """Render the per-queue summary as a fixed-width text table."""
+    """Render the per-queue summary as a fixed-width text table.
+
+    ``stopped`` counts queries WLM ended (QMR abort, timeout or hop cancel);
+    ``failed`` counts errors (the log's own aborts, and slot counts no queue has).
+    """
     header = (
-        f"{'queue':<10} {'arrived':>8} {'completed':>9} {'abort/cancel':>12} "
-        f"{'wait p50':>9} {'p90':>9} {'p99':>9} {'on cs':>7} {'on sqa':>7}"
+        f"{'queue':<10} {'arrived':>8} {'completed':>9} {'stopped':>8} "
+        f"{'failed':>7} {'wait p50':>9} {'p90':>9} {'p99':>9} {'on cs':>7} "
+        f"{'on sqa':>7}"
     )
     lines = [header, "-" * len(header)]
     rows = dict(summary["by_queue"])
@@ -156,8 +266,8 @@ def format_table(summary: dict[str, Any]) -> str:
         stopped = row["aborted"] + row["canceled"]
         waits = [_fmt_s(row["wait_s"].get(f"p{p}")) for p in PERCENTILES]
         lines.append(
-            f"{name:<10} {row['arrived']:>8} {row['completed']:>9} {stopped:>12} "
-            f"{waits[0]:>9} {waits[1]:>9} {waits[2]:>9} "
+            f"{name:<10} {row['arrived']:>8} {row['completed']:>9} {stopped:>8} "
+            f"{row['failed']:>7} {waits[0]:>9} {waits[1]:>9} {waits[2]:>9} "
             f"{row['ran_on'].get('cs', ''):>7} {row['ran_on'].get('sqa', ''):>7}"
         )
     scaling = summary["scaling"]
@@ -167,20 +277,6 @@ def format_table(summary: dict[str, Any]) -> str:
         + (f", cost {scaling['cost_usd']:.2f} USD" if "cost_usd" in scaling else "")
     )
     return "\n".join(lines)
-
-
-def _prepare_out_dir(out_dir: Path, *, force: bool) -> Path:
-    """Create ``out_dir``; refuse a non-empty one unless ``force``."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("exists and is not a directory; expected a directory",
-                         source=str(out_dir))  # fmt: skip
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
-        raise InputError(
-            "output directory is not empty; pass --force to overwrite",
-            source=str(out_dir),
-        )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return out_dir
 
 
 def _load_config(value: str) -> Any:
@@ -306,10 +402,13 @@ def _fmt_s(value: float | None) -> str:
 def _write_outputs(out_dir: Path, result: Any, summary: dict[str, Any]) -> None:
     """Write the three parquet tables and summary.json deterministically."""
     for name in ("queries", "timeline", "scaling"):
-        frame: pd.DataFrame = getattr(result, name)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        # Fixed codec and no per-write metadata: same frame -> same bytes.
-        pq.write_table(table, out_dir / f"{name}.parquet", compression="zstd",
-                       compression_level=3, use_dictionary=True)  # fmt: skip
+        _write_parquet(getattr(result, name), out_dir / f"{name}.parquet")
     text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
     (out_dir / "summary.json").write_text(text, encoding="utf-8")
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` with a fixed codec and no per-write metadata (same bytes)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path, compression="zstd", compression_level=3,
+                   use_dictionary=True)  # fmt: skip
