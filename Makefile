@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/dpcsim demo --out reports/demo
+	$(BIN)/dpcsim demo --out reports/demo --force
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -20,7 +20,7 @@ from dpcsim.errors import InputError
 __all__ = ["main"]
 
 #: Subcommand modules under ``dpcsim.cli``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("simulate", "wlm", "ingest", "alarms", "generate")
+COMMANDS: tuple[str, ...] = ("demo", "generate", "ingest", "wlm", "simulate", "alarms")
 
 
 def _load(name: str) -> ModuleType:

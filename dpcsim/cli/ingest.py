@@ -31,8 +31,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dpcsim.errors import InputError
-from dpcsim.logs.ingest import ingest
+from dpcsim.cli._files import prepare_out_dir
+from dpcsim.logs.ingest import IngestResult, ingest
 from dpcsim.logs.store import write_workload
 
 NAME = "ingest"
@@ -73,13 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Ingest, write the outputs and print the summary."""
-    out: Path = args.out
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.force:
-        raise InputError(
-            "output exists and is not empty; expected a new or empty directory "
-            "(use --force to overwrite)",
-            source=str(out),
-        )
+    out = prepare_out_dir(Path(args.out), force=bool(args.force))
     quiet = getattr(args, "quiet", False)
     result = ingest(
         args.logs,
@@ -89,13 +83,18 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         progress=not quiet,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    written = write_workload(result.workload, out)
-    rejects_path = out / "rejects.csv"
-    result.rejects.to_csv(rejects_path, index=False)
+    written = write_ingest(out, result)
     if not quiet:
         for line in result.summary.lines():
             print(line)
-        for path in [*written.values(), rejects_path]:
+        for path in written:
             print(f"wrote {path}")
     return 0
+
+
+def write_ingest(out: Path, result: IngestResult) -> list[Path]:
+    """Write the workload parquet files and ``rejects.csv``; return their paths."""
+    written = write_workload(result.workload, out)
+    rejects_path = out / "rejects.csv"
+    result.rejects.to_csv(rejects_path, index=False)
+    return [*written.values(), rejects_path]

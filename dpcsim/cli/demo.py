@@ -1,0 +1,141 @@
+"""The main job on the bundled one-week sample (what ``make demo`` runs).
+
+  1. ingest the sample's AWS exports (SVL_QLOG, STL_WLM_QUERY, users,
+     Step Functions executions, STL_LOAD_ERRORS) and print the workload summary;
+  2. replay it under the design's 50/30/20 WLM configuration (batch / admin /
+     adhoc, SQA, Concurrency Scaling on batch and admin) and print the waits;
+  3. build the CloudWatch metrics the run would publish and back-test the
+     design's five alarms on them;
+  4. print the ELT delay under both candidate definitions (open question 1).
+
+Inputs
+  --sample DIR   the exports to ingest (default: the bundled data/sample)
+  --seed S       engine seed (default 0)
+Outputs (in --out DIR; a non-empty DIR is refused unless --force)
+  workload.parquet, elt_runs.parquet, load_errors.parquet, rejects.csv
+                 the ingested workload (see data/README.md)
+  queries.parquet, timeline.parquet, scaling.parquet, summary.json,
+  metrics.parquet, alarm_history.csv, alarm_summary.csv
+                 the simulated run (see ``dpcsim simulate --help``)
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli.ingest import write_ingest
+from dpcsim.cli.simulate import (
+    RunOutputs,
+    format_run,
+    load_alarm_set,
+    simulate_run,
+    write_run,
+)
+from dpcsim.cli.wlm import describe
+from dpcsim.errors import InputError
+from dpcsim.logs import ingest
+from dpcsim.wlm import dpc_design_config
+
+NAME = "demo"
+HELP = "ingest, simulate and back-test the alarms on the bundled sample"
+
+#: The bundled sample, next to the package in a source checkout.
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+#: Export files of a sample folder, as a cluster's export job names them.
+EXPORT_PATTERNS = ("svl_qlog*", "stl_wlm_query*", "users*", "stepfunctions*",
+                   "stl_load_errors*")  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``demo`` options."""
+    parser.add_argument("--sample", type=Path, default=SAMPLE_DIR, metavar="DIR",
+                        help="folder of exports (default: data/sample)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="engine seed")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="output folder")  # fmt: skip
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite a non-empty --out")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the four steps and print what each found."""
+    quiet = bool(getattr(args, "quiet", False))
+    files = export_files(args.sample)
+    out = prepare_out_dir(args.out, force=bool(args.force))
+    config = dpc_design_config()
+    say = _printer(quiet)
+
+    say(f"== 1/4 ingest {len(files)} export files from {args.sample}")
+    ingested = ingest(files, wlm=config, progress=not quiet)
+    write_ingest(out, ingested)
+    for line in ingested.summary.lines():
+        say(f"   {line}")
+
+    say("\n== 2/4 replay under the design's WLM configuration")
+    for line in describe(config):
+        say(f"   {line}")
+    from dpcsim.engine import ClusterSettings
+
+    outputs = simulate_run(
+        ingested.workload,
+        config,
+        ClusterSettings(),
+        seed=args.seed,
+        alarms=load_alarm_set("design"),
+    )
+    write_run(out, outputs)
+    text = format_run(outputs).split("\n\n")
+    say("\n".join(f"   {line}" for line in text[0].splitlines()))
+    say("\n== 3/4 the design's alarms, evaluated every minute as CloudWatch does")
+    say("\n".join(f"   {line}" for line in text[1].splitlines()))
+    say("\n== 4/4 ELTExecutionDelay under both definitions (open question 1)")
+    for line in elt_delay_lines(outputs):
+        say(f"   {line}")
+    say(f"\nwrote {len(list(out.iterdir()))} files to {out}")
+    return 0
+
+
+def export_files(folder: Path) -> list[Path]:
+    """The export files of a sample folder, in a fixed order."""
+    if not folder.is_dir():
+        raise InputError("not a folder of exports", source=str(folder))
+    files = [p for pattern in EXPORT_PATTERNS for p in sorted(folder.glob(pattern))]
+    if not files:
+        raise InputError(
+            f"no export files; expected files named {list(EXPORT_PATTERNS)}",
+            source=str(folder),
+        )
+    return files
+
+
+def elt_delay_lines(outputs: RunOutputs) -> list[str]:
+    """Worst delay and minutes above 90 under each ``Definition`` [min]."""
+    points = outputs.metrics
+    delay = points[points["metric_name"] == "ELTExecutionDelay"]
+    lines = []
+    for dims, rows in delay.groupby("dimensions", sort=True):
+        values = rows["value"].to_numpy(dtype=np.float64)
+        late = rows.loc[values > 90, "timestamp"]
+        first = (
+            "-" if late.empty else pd.Timestamp(late.iloc[0]).strftime("%m-%d %H:%M")
+        )
+        lines.append(
+            f"{dims}: worst {values.max():.0f} min overdue, {int((values > 90).sum())}"
+            f" minutes above 90 (first {first} UTC)"
+        )
+    return lines
+
+
+def _printer(quiet: bool) -> Callable[[str], None]:
+    """``print`` unless quiet."""
+    return _silent if quiet else print
+
+
+def _silent(_text: str) -> None:
+    """Print nothing."""
