@@ -19,13 +19,13 @@ Like ``dpcsim.wlm.io``, this is a config/data reader and the one place in
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from dpcsim.alarms.cfn import alarm_requests_from_template, is_template
 from dpcsim.alarms.spec import AlarmSpec, parse_alarm
@@ -43,12 +43,6 @@ METRICS_FILE = "metrics.parquet"
 
 def _load_yaml(text: str, source: str) -> Any:
     """Parse YAML, turning CloudFormation short forms (``!Ref x``) into objects."""
-    try:
-        yaml: Any = importlib.import_module("yaml")
-    except ImportError as exc:  # pragma: no cover - PyYAML ships with dask
-        raise InputError(
-            "YAML needs PyYAML; convert the file to JSON", source=source
-        ) from exc
     loader_cls: Any = type("_CfnLoader", (yaml.SafeLoader,), {})
 
     def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:
