@@ -51,6 +51,8 @@ class QueryArrays:
         or None (cancel).
     start_at
         UTC instant of t = 0.
+    fingerprint_keys
+        The ``fingerprint`` value of each fingerprint id.
     """
 
     arrival_s: np.ndarray
@@ -68,6 +70,7 @@ class QueryArrays:
     task_id: np.ndarray
     next_queue: Callable[[int, int], int | None]
     start_at: pd.Timestamp
+    fingerprint_keys: np.ndarray
 
     @property
     def n(self) -> int:
@@ -79,8 +82,13 @@ def prepare(
     workload: Workload | pd.DataFrame,
     config: WLMConfig,
     routing: RoutingResult | None,
+    *,
+    origin_us: int | None = None,
 ) -> QueryArrays:
     """Return the engine's input arrays for ``workload`` under ``config``.
+
+    ``origin_us`` sets t = 0 [µs since the epoch, UTC]; None = the first
+    arrival floored to the minute.
 
     Raises
     ------
@@ -111,8 +119,10 @@ def prepare(
             source="<routing>",
         )
     arrival_us = _arrival_us(frame["arrival_at"])
-    first_us = int(arrival_us.min()) if arrival_us.size else 0
-    start_us = first_us - first_us % 60_000_000  # floored to the minute
+    if origin_us is None:
+        first_us = int(arrival_us.min()) if arrival_us.size else 0
+        origin_us = first_us - first_us % 60_000_000  # floored to the minute
+    start_us = origin_us
     start_at = pd.Timestamp(start_us, unit="us", tz="UTC")
     arr_s = (arrival_us - start_us) / 1e6
     qid = frame["query_id"].to_numpy(np.int64)
@@ -164,9 +174,11 @@ def _build(
             source="<workload>",
         )
     if "fingerprint" in frame.columns:
-        fp_id = pd.factorize(frame["fingerprint"], use_na_sentinel=True)[0][order]
+        fp_codes, uniques = pd.factorize(frame["fingerprint"], use_na_sentinel=True)
+        fp_id, fp_keys = fp_codes[order], np.asarray(uniques, dtype=object)
     else:
         fp_id = np.full(len(frame), -1, dtype=np.int64)
+        fp_keys = np.zeros(0, dtype=object)
     qid = frame["query_id"].to_numpy(np.int64)[order]
     return QueryArrays(
         arrival_s=arr_s,
@@ -184,6 +196,7 @@ def _build(
         task_id=col("task_id", 0, "int64") if "task_id" in frame.columns else qid,
         next_queue=_hop_targets(frame, order, config),
         start_at=start_at,
+        fingerprint_keys=fp_keys,
     )
 
 

@@ -85,6 +85,9 @@ class ScalingPool:
         self.active = 0
         #: One ``(cluster, start_s, end_s, busy_s)`` per finished activation.
         self.rows: list[tuple[int, float, float, float]] = []
+        #: When each activation of :attr:`rows` was requested [s].
+        self.requested: list[float] = []
+        self.req_at = [0.0] * max_clusters
 
     def take(self, pool: int, slots: int) -> int:
         """Start a query needing ``slots`` of ``pool``; return its cluster or -1."""
@@ -126,6 +129,7 @@ class ScalingPool:
             if self.state[c] == _OFF:
                 self.state[c] = _STARTING
                 self.starting = True
+                self.req_at[c] = self.env.now
                 ev = self.env.timeout(self.start_delay_s, c)
                 ev.callbacks.append(self._activate)
                 return
@@ -150,6 +154,7 @@ class ScalingPool:
             return
         now = self.env.now
         self.rows.append((c, self.up_at[c], now, self.busy_s[c]))
+        self.requested.append(self.req_at[c])
         self.state[c] = _OFF
         self.active -= 1
         self.on_count(-1)

@@ -13,7 +13,7 @@ from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult, summarize
 from dpcsim.engine.scaling import bill
 from dpcsim.engine.settings import ClusterSettings
-from dpcsim.engine.sqa import SQAModel, dynamic_max_s
+from dpcsim.engine.sqa import SQAModel, dynamic_max_s, noise_key
 from dpcsim.schema import STATEMENT_TYPES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
 
@@ -80,7 +80,7 @@ def simulate(
             fingerprint=arrays.fingerprint,
             noise_sigma=settings.sqa_noise_sigma,
             prior_s=settings.sqa_prior_s,
-            rng=gen,
+            noise_key=noise_key(gen) if settings.sqa_predictor == "noisy" else 0,
         )
     cls = AutoEngine if config.is_auto else Engine
     eng = cls(arrays, tables, settings, sqa)

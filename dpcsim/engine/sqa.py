@@ -18,8 +18,12 @@ to [2, 20] s (:func:`dynamic_max_s`).
 Predictors (``sqa_predictor`` in the cluster settings):
 
 * ``perfect``: the true execution time;
-* ``noisy``: the true time times ``exp(N(0, sqa_noise_sigma))``, one draw per
-  query from the run's ``rng`` before the loop;
+* ``noisy``: the true time times ``exp(N(0, sqa_noise_sigma))``. The normal
+  deviate of query ``k`` (its index in arrival order over the whole run) is
+  drawn by Box-Muller from the two first words of block ``k`` of a Philox
+  counter stream keyed once from the run's ``rng`` (:func:`noise_factors`), so
+  a query's draw does not depend on how the run is cut into windows
+  (:mod:`dpcsim.engine.stream`);
 * ``learned``: the mean execution time of the queries with the same
   ``fingerprint`` that completed earlier in the run, ``sqa_prior_s`` before the
   first one (and for queries without a fingerprint).
@@ -32,7 +36,7 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["DYNAMIC_CLAMP_S", "SQAModel", "dynamic_max_s"]
+__all__ = ["DYNAMIC_CLAMP_S", "SQAModel", "dynamic_max_s", "noise_factors", "noise_key"]
 
 #: Clamp of the dynamic maximum [s].
 DYNAMIC_CLAMP_S: Final = (2.0, 20.0)
@@ -54,6 +58,40 @@ def dynamic_max_s(exec_s: np.ndarray) -> float:
     return min(max(p70 + 2.0, DYNAMIC_CLAMP_S[0]), DYNAMIC_CLAMP_S[1])
 
 
+def noise_key(rng: np.random.Generator) -> int:
+    """Draw the key of the ``noisy`` predictor's Philox stream from ``rng``."""
+    return int(rng.integers(0, 2**63 - 1))
+
+
+def noise_factors(key: int, first: int, count: int, sigma: float) -> np.ndarray:
+    """Return the ``noisy`` error factors of queries ``first .. first+count-1``.
+
+    Parameters
+    ----------
+    key
+        Philox key (:func:`noise_key`).
+    first, count
+        Index of the first query in arrival order over the whole run, and how
+        many factors to return.
+    sigma
+        Log-sd of the error.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``exp(sigma * z)`` with ``z`` standard normal, one per query; the same
+        value for a given query whatever ``first`` and ``count`` cover it.
+    """
+    words = np.random.Philox(key=key, counter=first).random_raw(4 * count)
+    words = words.reshape(count, 4)
+    # 53-bit uniforms in (0, 1]: the logarithm below never sees 0.
+    u1 = ((words[:, 0] >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
+    u2 = (words[:, 1] >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    z = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    out: np.ndarray = np.exp(sigma * z)
+    return out
+
+
 class SQAModel:
     """The SQA maximum and run-time predictions for one run.
 
@@ -71,8 +109,13 @@ class SQAModel:
         Log-sd of the ``noisy`` error.
     prior_s
         ``learned`` prediction before any observation [s].
-    rng
-        Random generator (``noisy`` only).
+    noise_key
+        Key of the ``noisy`` predictor's stream (:func:`noise_key`).
+    first
+        Index in arrival order over the whole run of query 0 of this model.
+    track
+        Also keep the fingerprints and times observed, in order (``learned``),
+        so a windowed run can carry the statistics exactly (:attr:`observed`).
     """
 
     def __init__(
@@ -84,20 +127,26 @@ class SQAModel:
         fingerprint: np.ndarray,
         noise_sigma: float,
         prior_s: float,
-        rng: np.random.Generator,
+        noise_key: int = 0,
+        first: int = 0,
+        track: bool = False,
     ) -> None:
         self.max_s = max_s
         self.learned = predictor == "learned"
         self.prior_s = prior_s
         if predictor == "noisy":
-            noise = rng.lognormal(0.0, noise_sigma, size=exec_s.size)
-            self.pred = array("d", (exec_s * noise).astype(np.float64).tobytes())
+            noise = noise_factors(noise_key, first, exec_s.size, noise_sigma)
+            self.pred: array[float] = array(
+                "d", (exec_s * noise).astype(np.float64).tobytes()
+            )
         else:
             self.pred = array("d", exec_s.astype(np.float64).tobytes())
         self.fp = array("q", fingerprint.astype(np.int64).tobytes())
         n_fp = int(fingerprint.max()) + 1 if fingerprint.size else 0
         self.sum_s = [0.0] * n_fp
         self.count = [0] * n_fp
+        #: ``(query, exec_s)`` of every observation in order (when tracking).
+        self.observed: list[tuple[int, float]] | None = [] if track else None
 
     def predicted_s(self, i: int) -> float:
         """Return the predicted execution time of query ``i`` [s]."""
@@ -114,3 +163,5 @@ class SQAModel:
         if f >= 0:
             self.sum_s[f] += exec_s
             self.count[f] += 1
+            if self.observed is not None:
+                self.observed.append((i, exec_s))

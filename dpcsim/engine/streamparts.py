@@ -1,0 +1,203 @@
+"""Parts of the streaming replay: ordered chunk input and the running summary.
+
+:class:`ChunkSource` turns the caller's chunks into canonical rows in arrival
+order and hands them out window by window; :class:`Totals` adds up the summary
+of each final slice (see :mod:`dpcsim.engine.stream`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.engine.inputs import QueryArrays, _arrival_us, prepare
+from dpcsim.engine.queues import SQA_ELIGIBLE
+from dpcsim.engine.records import Recorder
+from dpcsim.engine.result import RunCodes, _percentiles, summarize
+from dpcsim.engine.scaling import Bill, bill
+from dpcsim.engine.sqa import dynamic_max_s
+from dpcsim.errors import InputError
+from dpcsim.schema import COLUMNS, Workload, validate_workload
+from dpcsim.wlm import WLMConfig
+
+__all__ = ["Chunk", "ChunkSource", "Totals", "dynamic_sqa_max_s"]
+
+Chunk = Workload | pd.DataFrame
+
+
+class ChunkSource:
+    """Canonical, ordered rows from the chunks, taken window by window."""
+
+    def __init__(self, chunks: Iterable[Chunk]) -> None:
+        self.it: Iterator[Chunk] = iter(chunks)
+        self.pending: list[pd.DataFrame] = []
+        self.n_pending = 0
+        self.done = False
+        self.last: tuple[int, int] | None = None
+        self.index = 0
+
+    def take(self, n: int) -> pd.DataFrame:
+        """Return the first ``n`` pending rows (fewer at the end of the input)."""
+        while self.n_pending < n and not self.done:
+            self._pull()
+        if not self.pending:
+            return pd.DataFrame()
+        frame = (
+            self.pending[0]
+            if len(self.pending) == 1
+            else pd.concat(self.pending, ignore_index=True)
+        )
+        self.pending = [frame] if len(frame) else []
+        return frame.iloc[:n]
+
+    def drop(self, n: int) -> None:
+        """Forget the first ``n`` pending rows (they are final)."""
+        rest = self.pending[0].iloc[n:].reset_index(drop=True)
+        self.pending = [rest] if len(rest) else []
+        self.n_pending -= n
+
+    def _pull(self) -> None:
+        """Read, validate and order the next chunk."""
+        chunk = next(self.it, None)
+        self.index += 1
+        if chunk is None:
+            self.done = True
+            return
+        frame = chunk.queries if isinstance(chunk, Workload) else chunk
+        where = f"<chunk {self.index}>"
+        if any(c not in frame.columns for c in COLUMNS):
+            try:
+                frame = validate_workload(frame)
+            except ValueError as err:
+                raise InputError(str(err), source=where) from None
+        if not len(frame):
+            return
+        us = _arrival_us(frame["arrival_at"])
+        qid = frame["query_id"].to_numpy(np.int64)
+        order = np.lexsort((qid, us))
+        first = (int(us[order[0]]), int(qid[order[0]]))
+        if self.last is not None and first < self.last:
+            raise InputError(
+                f"first row (arrival {pd.Timestamp(first[0], unit='us', tz='UTC')}, "
+                f"query_id {first[1]}) precedes the previous chunk's last row "
+                f"(query_id {self.last[1]}); expected chunks in arrival order",
+                source=where,
+            )
+        self.last = (int(us[order[-1]]), int(qid[order[-1]]))
+        self.pending.append(frame.iloc[order].reset_index(drop=True))
+        self.n_pending += len(frame)
+
+
+class Totals:
+    """The run's summary, accumulated slice by slice."""
+
+    def __init__(self, keep_waits: bool) -> None:
+        self.keep_waits = keep_waits
+        self.counts: dict[str, Any] = {}
+        self.queue: list[np.ndarray] = []
+        self.queue_s: list[np.ndarray] = []
+
+    def add(
+        self, rec: Recorder, arrays: QueryArrays, cut: int, names: tuple[str, ...]
+    ) -> None:
+        """Add queries ``[0, cut)`` of a window run (after its final outcomes)."""
+        codes = rec.codes(names, arrays.cache_hit)
+        part = {
+            f: getattr(codes, f)[:cut]
+            for f in (
+                "queue",
+                "outcome",
+                "ran_on",
+                "queue_s",
+                "cache_hit",
+                "sqa_evicted",
+                "hops",
+                "attempts",
+            )
+        }
+        qmr = sum(1 for i in rec.qmr if i < cut)
+        sliced = RunCodes(names=codes.names, qmr_queries=qmr, **part)
+        empty = pd.DataFrame({"busy_s": [], "billed_s": []})
+        no_bill = bill([], min_billed_s=0.0, credit_start_s=0.0, credit_cap_s=0.0,
+                       price_per_s=0.0)  # fmt: skip
+        _merge(self.counts, summarize(sliced, empty, no_bill, None))
+        if self.keep_waits:
+            self.queue.append(part["queue"].copy())
+            self.queue_s.append(part["queue_s"].copy())
+
+    def summary(
+        self,
+        names: tuple[str, ...],
+        sqa_max_s: float | None,
+        scaling: pd.DataFrame,
+        money: Bill,
+    ) -> dict[str, Any]:
+        """Return the whole run's summary (the same dict ``simulate()`` gives)."""
+        out = dict(self.counts) or _empty_counts(names)
+        queue = np.concatenate(self.queue) if self.queue else np.zeros(0, np.int8)
+        queue_s = np.concatenate(self.queue_s) if self.queue_s else np.zeros(0)
+        none = _percentiles(np.zeros(0))
+        out["wait_s"] = _percentiles(queue_s) if self.keep_waits else none
+        by_queue = out.get("by_queue", {})
+        for name, entry in by_queue.items():
+            sel = queue_s[queue == names.index(name)] if self.keep_waits else None
+            entry["wait_s"] = none if sel is None else _percentiles(sel)
+        out["by_queue"] = dict(sorted(by_queue.items()))
+        out["sqa"]["max_s"] = None if sqa_max_s is None else float(sqa_max_s)
+        out["scaling"] = {
+            "activations": len(scaling),
+            "busy_s": float(scaling["busy_s"].sum()),
+            "billed_s": float(scaling["billed_s"].sum()),
+            "free_credit_used_s": float(money.free_used_s),
+            "paid_s": float(money.paid_s),
+            "cost_usd": float(money.cost_usd),
+        }
+        return out
+
+
+def _merge(into: dict[str, Any], part: dict[str, Any]) -> None:
+    """Add the integer counts of summary ``part`` into ``into`` (in place)."""
+    for key, value in part.items():
+        if isinstance(value, dict):
+            _merge(into.setdefault(key, {}), value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            into[key] = into.get(key, 0) + value
+        else:
+            into.setdefault(key, value)
+
+
+def _empty_counts(codes: tuple[str, ...]) -> dict[str, Any]:
+    """Summary counts of a run without queries."""
+    z8 = np.zeros(0, np.int8)
+    empty = RunCodes(
+        names=codes, queue=z8, outcome=z8, ran_on=z8, queue_s=np.zeros(0),
+        cache_hit=np.zeros(0, bool), sqa_evicted=z8, hops=np.zeros(0, np.int16),
+        attempts=np.zeros(0, np.int64), qmr_queries=0,
+    )  # fmt: skip
+    no_bill = bill([], min_billed_s=0.0, credit_start_s=0.0, credit_cap_s=0.0,
+                   price_per_s=0.0)  # fmt: skip
+    return summarize(empty, pd.DataFrame({"busy_s": [], "billed_s": []}), no_bill, None)
+
+
+def dynamic_sqa_max_s(chunks: Iterable[Chunk], config: WLMConfig) -> float:
+    """First pass: the dynamic SQA maximum [s] of a chunked workload.
+
+    Equal to what :func:`~dpcsim.engine.simulate` computes for the concatenated
+    workload. Holds the execution time of every SQA-eligible query (8 B each).
+    """
+    parts = []
+    for chunk in chunks:
+        frame = chunk.queries if isinstance(chunk, Workload) else chunk
+        if any(c not in frame.columns for c in COLUMNS):
+            frame = validate_workload(frame)
+        arrays = prepare(frame, config, None)
+        eligible = (
+            np.asarray(SQA_ELIGIBLE)[arrays.stmt]
+            & ~arrays.cache_hit
+            & (arrays.queue < len(config.queues))
+        )
+        parts.append(arrays.exec_s[eligible])
+    return dynamic_max_s(np.concatenate(parts) if parts else np.zeros(0))
