@@ -43,3 +43,14 @@ def test_design_refuses_to_overwrite(tmp_path: Path, capsys) -> None:
     assert main(["wlm", "design", "--out", str(out)]) == 2
     assert out.read_text() == "mine"
     assert "--force" in capsys.readouterr().err
+
+
+def test_quiet_check_prints_nothing_and_quiet_design_keeps_the_json(
+    tmp_path: Path, capsys
+) -> None:
+    assert main(["wlm", "design", "-q", "--out", str(tmp_path / "w.json")]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["wlm", "check", str(tmp_path / "w.json"), "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["-q", "wlm", "design"]) == 0  # stdout is the product here
+    assert capsys.readouterr().out == (tmp_path / "w.json").read_text()

@@ -104,5 +104,8 @@ def test_ingest_routes_with_wlm_config(tmp_path, capsys):
     assert q.loc[5001, "queue"] == "batch"  # IAM role -> dpc_elt -> batch
     assert q.loc[5004, "queue"] == "admin"  # vacuum lambda role -> dpc_admin
     assert q.loc[5002, "queue"] == "adhoc"  # learner -> default queue
-    assert "routing path" in text
-    assert "queue batch: 1" in text
+    assert "  per queue: adhoc 2, admin 2, batch 1\n" in text
+    # Paths no query took (superuser, user_role, ...) are left out.
+    assert (
+        "  per routing path: query_group 1, user_group 2, default_no_match 2\n" in text
+    )

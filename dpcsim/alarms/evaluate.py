@@ -264,8 +264,8 @@ def evaluate_alarms(
         raise InputError(f"alarm names must be unique per Region, got {names}")
     table = MetricTable(datapoints)
     span = table.span_us
-    results = [
-        evaluate_alarm(a, table, options=options, span_us=span)
-        for a in tqdm(alarms, desc="alarms", unit="alarm", disable=not progress)
-    ]
+    with tqdm(
+        alarms, desc="alarms", unit="alarm", disable=not progress, leave=False
+    ) as bar:
+        results = [evaluate_alarm(a, table, options=options, span_us=span) for a in bar]
     return build_run(results)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from dpcsim.alarms.cfn import alarm_requests_from_template, is_template
@@ -101,7 +102,14 @@ def read_alarms(
 ) -> list[AlarmSpec]:
     """Read and validate alarm definitions from a JSON or YAML file."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"undecodable byte {exc.object[exc.start : exc.start + 1]!r} at byte "
+            f"{exc.start}; expected UTF-8 JSON or YAML",
+            source=str(path),
+        ) from None
     if path.suffix.lower() in (".yaml", ".yml"):
         document = _load_yaml(text, str(path))
     else:
@@ -125,12 +133,12 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
                 "output directory",
                 source=str(path),
             )
-        return validate_datapoints(pd.read_parquet(target), source=str(target))
+        return validate_datapoints(_read_parquet(target), source=str(target))
     if not path.exists():
         raise FileNotFoundError(2, "No such file", str(path))
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return validate_datapoints(pd.read_parquet(path), source=str(path))
+        return validate_datapoints(_read_parquet(path), source=str(path))
     if suffix == ".json":
         return read_get_metric_data(path)
     if suffix in (".csv", ".gz"):
@@ -140,3 +148,14 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
         f"{METRICS_FILE}, .csv, .parquet or GetMetricData .json",
         source=str(path),
     )
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Read a datapoints parquet file; a corrupt one raises InputError."""
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(
+            f"unreadable parquet ({exc}); expected a tidy datapoints parquet file",
+            source=str(path),
+        ) from None

@@ -2,7 +2,8 @@
 
 Each subcommand module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int``. :func:`main` parses, dispatches and turns
-:class:`dpcsim.errors.InputError` (and missing files) into a one-line message on
+:class:`dpcsim.errors.InputError` and failed file operations (a missing file, a
+folder where a file was expected, no permission) into a one-line message on
 stderr with exit code 2, never a traceback.
 """
 
@@ -23,6 +24,22 @@ __all__ = ["main"]
 COMMANDS: tuple[str, ...] = ("demo", "generate", "ingest", "wlm", "simulate", "alarms")
 
 
+#: The end of ``dpcsim --help``: the usual chain of commands.
+EPILOG = """\
+examples:
+  dpcsim demo --out reports/demo           the whole job on the bundled sample
+  dpcsim generate --days 2 --seed 1 --out gen
+  dpcsim wlm design --out wlm.json
+  dpcsim ingest gen/*.csv.gz gen/users.csv gen/stepfunctions_executions.json \\
+      gen/stl_load_errors.csv --wlm wlm.json --out ingested
+  dpcsim simulate --workload ingested --wlm wlm.json --out run
+  dpcsim alarms --alarms design --metrics run --out backtest
+
+Each command's --help lists its inputs, outputs and units. Bad input ends with
+one line on stderr and exit code 2.
+"""
+
+
 def _load(name: str) -> ModuleType:
     """Import one subcommand module."""
     return importlib.import_module(f"dpcsim.cli.{name}")
@@ -33,10 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dpcsim",
         description=(
-            "Simulate and plan the capacity of Amazon Redshift WLM: ingest query "
-            "logs, generate synthetic workloads, replay them through a WLM model, "
+            "Simulate and plan the capacity of Amazon Redshift WLM: ingest query\n"
+            "logs, generate synthetic workloads, replay them through a WLM model,\n"
             "and evaluate CloudWatch alarms."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument(
@@ -71,12 +90,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args._run(args)
     except InputError as exc:
-        print(f"dpcsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(
-            f"dpcsim {args.command}: error: no such file: {exc.filename}",
-            file=sys.stderr,
-        )
-        return 2
+        return _fail(args.command, str(exc), 2)
+    except OSError as exc:
+        message, code = _os_error_message(exc)
+        return _fail(args.command, message, code)
     return code
+
+
+def _fail(command: str, message: str, code: int) -> int:
+    """Print the one-line error for ``command`` on stderr; return ``code``."""
+    # One line whatever the cause: a multi-line detail (e.g. a parser's excerpt)
+    # would make the message hard to grep in a job log.
+    text = " ".join(message.split())
+    print(f"dpcsim {command}: error: {text}", file=sys.stderr)
+    return code
+
+
+def _os_error_message(exc: OSError) -> tuple[str, int]:
+    """A one-line message and exit code for a failed file operation.
+
+    A path the user named that is missing, a folder, not a folder or not
+    readable is bad input (exit 2); anything else (a full disk, an I/O error)
+    is a failure (exit 1).
+    """
+    name = exc.filename if exc.filename is not None else "<unknown file>"
+    if isinstance(exc, FileNotFoundError):
+        return f"{name}: no such file or directory; expected an existing path", 2
+    if isinstance(exc, IsADirectoryError):
+        return f"{name}: is a directory; expected a file", 2
+    if isinstance(exc, NotADirectoryError):
+        return f"{name}: a path component is not a directory; expected a folder", 2
+    if isinstance(exc, PermissionError):
+        return f"{name}: permission denied; expected a file you can read or write", 2
+    if isinstance(exc, FileExistsError):
+        return f"{name}: already exists; pass --force to overwrite it", 2
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return f"{name}: {reason}", 1

@@ -28,7 +28,11 @@ unless --force)
   alarm_summary.csv  per alarm: transitions_to_alarm, time_in_alarm_s [s],
                      first_alarm_at, final_state, evaluations, first/last
                      evaluated_at.
-The summary is also printed.
+The summary is also printed (hours in ALARM, first ALARM time in UTC).
+
+Examples
+  dpcsim alarms --alarms design --metrics run/ --out backtest/
+  dpcsim alarms --alarms my-alarms.yaml --metrics datapoints.csv --out backtest/
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from dpcsim.alarms import (
     write_alarm_run,
 )
 from dpcsim.alarms.spec import AlarmSpec
+from dpcsim.cli._progress import show_progress
 
 NAME = "alarms"
 HELP = "evaluate CloudWatch alarms on metric data (back-test)"
@@ -53,18 +58,50 @@ HELP = "evaluate CloudWatch alarms on metric data (back-test)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``dpcsim alarms``."""
-    parser.add_argument("--alarms", required=True, help="alarm file, or 'design'")
     parser.add_argument(
-        "--account", default="123456789012", help="account id for 'design'"
+        "--alarms", required=True, metavar="FILE|design", help="alarm file, or 'design'"
     )
     parser.add_argument(
-        "--metrics", required=True, type=Path, help="metric data source"
+        "--account",
+        default="123456789012",
+        metavar="ID",
+        help="account id of the design's SNS topic",
     )
-    parser.add_argument("--out", type=Path, default=Path("."), help="output directory")
     parser.add_argument(
-        "--range-extra", type=int, default=2, help="evaluation range - N"
+        "--metrics",
+        required=True,
+        type=Path,
+        metavar="SOURCE",
+        help="run folder, datapoints CSV/parquet, GetMetricData JSON",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="output folder (default: current folder)",
+    )
+    parser.add_argument(
+        "--range-extra",
+        type=_non_negative_int,
+        default=2,
+        metavar="K",
+        help="periods beyond N (default 2)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite the two CSVs in --out"
+    )
+
+
+def _non_negative_int(text: str) -> int:
+    """Parse ``--range-extra``: an integer >= 0 [periods]."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}; expected an integer >= 0")
+    return value
 
 
 def load_alarms(spec: str, account: str = "123456789012") -> list[AlarmSpec]:
@@ -80,16 +117,12 @@ def run(args: argparse.Namespace) -> int:
     alarms = load_alarms(args.alarms, args.account)
     datapoints = read_metrics(args.metrics)
     options = EvaluationOptions(range_extra=args.range_extra)
-    result = evaluate_alarms(alarms, datapoints, options=options, progress=not quiet)
+    progress = show_progress(args)
+    result = evaluate_alarms(alarms, datapoints, options=options, progress=progress)
     paths = write_alarm_run(result, args.out, force=args.force)
     if not quiet:
-        columns = [
-            "alarm_name",
-            "transitions_to_alarm",
-            "time_in_alarm_s",
-            "first_alarm_at",
-            "final_state",
-        ]
-        print(result.summary[columns].to_string(index=False))
-        print(f"wrote {paths['history']} and {paths['summary']}")
+        from dpcsim.cli._tables import format_alarm_summary
+
+        print(format_alarm_summary(result.summary))
+        print(f"\nwrote {paths['history']} and {paths['summary']}")
     return 0

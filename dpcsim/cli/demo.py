@@ -17,6 +17,10 @@ Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   queries.parquet, timeline.parquet, scaling.parquet, summary.json,
   metrics.parquet, alarm_history.csv, alarm_summary.csv
                  the simulated run (see ``dpcsim simulate --help``)
+and prints what each step found.
+
+Example
+  dpcsim demo --out reports/demo
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._progress import show_progress
 from dpcsim.cli.ingest import write_ingest
 from dpcsim.cli.simulate import (
     RunOutputs,
@@ -56,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``demo`` options."""
     parser.add_argument("--sample", type=Path, default=SAMPLE_DIR, metavar="DIR",
                         help="folder of exports (default: data/sample)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="engine seed")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="engine seed (default 0)")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="output folder")  # fmt: skip
     parser.add_argument("--force", action="store_true",
@@ -72,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     say = _printer(quiet)
 
     say(f"== 1/4 ingest {len(files)} export files from {args.sample}")
-    ingested = ingest(files, wlm=config, progress=not quiet)
+    ingested = ingest(files, wlm=config, progress=show_progress(args))
     write_ingest(out, ingested)
     for line in ingested.summary.lines():
         say(f"   {line}")
@@ -80,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     say("\n== 2/4 replay under the design's WLM configuration")
     for line in describe(config):
         say(f"   {line}")
+    say("")
     from dpcsim.engine import ClusterSettings
 
     outputs = simulate_run(

@@ -6,8 +6,9 @@ weekly VACUUM and monthly ANALYZE COMPRESSION in admin, and learners' adhoc
 queries (JST daily profile, bursts, repetition, result-cache hits). The same
 --seed and options give identical files.
 
-Options
+Inputs
   --days N              horizon [days] from --start-date 00:00 JST (default 7)
+  --start-date D        first day, YYYY-MM-DD (JST)
   --seed S              random seed (default 0)
   --learners K          registered learners (default 400)
   --learner-growth X    learners x X (and so adhoc arrivals)
@@ -30,25 +31,29 @@ Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   workload.parquet (+ elt_runs.parquet, load_errors.parquet)   the canonical
                         workload with exact execution times [s]
   spec.json             {"seed": S, "observed_wlm": ..., "spec": {...}}
+and prints the row counts and headline figures.
+
+Examples
+  dpcsim generate --days 2 --seed 1 --out gen/
+  dpcsim generate --learner-growth 5 --fault copy_error:1 --out what-if/
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._progress import show_progress, steps_bar
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
-from dpcsim.workload.faults import parse_fault
+from dpcsim.workload.faults import Faults, parse_fault
 
 NAME = "generate"
 HELP = "generate a synthetic DPC workload as AWS export files"
@@ -59,17 +64,20 @@ SQA_SERVICE_CLASS = 14
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the generate options."""
-    parser.add_argument("--days", type=int, default=None, help="horizon [days] (7)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--learners", type=int, default=None, help="learners (400)")
-    parser.add_argument(
-        "--learner-growth", type=float, default=None, help="learners x X"
-    )
-    parser.add_argument(
-        "--data-growth", type=float, default=None, help="data volume x X"
-    )
-    parser.add_argument("--start-date", default=None, help="first day (JST)")
+    parser.add_argument("--days", type=int, default=None, metavar="N",
+                        help="horizon [days] (default 7)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="random seed (default 0)")  # fmt: skip
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder")  # fmt: skip
+    parser.add_argument("--learners", type=int, default=None, metavar="K",
+                        help="registered learners (default 400)")  # fmt: skip
+    parser.add_argument("--learner-growth", type=float, default=None, metavar="X",
+                        help="learners x X (default 1)")  # fmt: skip
+    parser.add_argument("--data-growth", type=float, default=None, metavar="X",
+                        help="data volume x X (default 1)")  # fmt: skip
+    parser.add_argument("--start-date", default=None, metavar="YYYY-MM-DD",
+                        help="first day (JST)")  # fmt: skip
     parser.add_argument(
         "--fault",
         action="append",
@@ -77,11 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KIND:DAY[:ARG]",
         help="inject a fault (repeatable)",
     )
-    parser.add_argument("--spec", default=None, help="spec.json to start from")
+    parser.add_argument("--spec", default=None, metavar="FILE",
+                        help="spec.json to start from")  # fmt: skip
     parser.add_argument("--no-wlm", action="store_true",
                         help="leave queue time / service class unobserved")  # fmt: skip
     parser.add_argument("--force", action="store_true",
-                        help="overwrite a non-empty output directory")  # fmt: skip
+                        help="overwrite a non-empty --out")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,22 +100,21 @@ def run(args: argparse.Namespace) -> int:
     quiet = bool(getattr(args, "quiet", False))
     spec = build_spec(args)
     out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    steps = tqdm(total=3, desc="generate", disable=quiet, file=sys.stderr)
-    workload = generate_dpc_workload(spec, args.seed)
-    steps.update()
-    observed = "none"
-    if not args.no_wlm:
-        workload = observe_wlm(workload, lambda w: design_observation(w, args.seed))
-        observed = "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config()"
-    steps.update()
-    written = write_exports(workload, out_dir)
-    written.update(write_workload(workload, out_dir, side_tables="always"))
-    meta = {"seed": args.seed, "observed_wlm": observed, "spec": spec.to_dict()}
-    (out_dir / "spec.json").write_text(
-        json.dumps(meta, indent=2, sort_keys=True) + "\n"
-    )
-    steps.update()
-    steps.close()
+    with steps_bar(3, "generate", enabled=show_progress(args)) as steps:
+        workload = generate_dpc_workload(spec, args.seed)
+        steps.update()
+        observed = "none"
+        if not args.no_wlm:
+            workload = observe_wlm(workload, lambda w: design_observation(w, args.seed))
+            observed = "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config()"
+        steps.update()
+        write_exports(workload, out_dir)
+        write_workload(workload, out_dir, side_tables="always")
+        meta = {"seed": args.seed, "observed_wlm": observed, "spec": spec.to_dict()}
+        (out_dir / "spec.json").write_text(
+            json.dumps(meta, indent=2, sort_keys=True) + "\n"
+        )
+        steps.update()
     if not quiet:
         _print_summary(workload, out_dir)
     return 0
@@ -118,11 +126,20 @@ def build_spec(args: argparse.Namespace) -> DPCWorkloadSpec:
     if args.spec:
         path = Path(args.spec)
         try:
-            loaded = json.loads(path.read_text())
+            loaded = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise InputError(
-                f"not JSON ({exc.msg}, line {exc.lineno})", source=str(path)
-            ) from exc
+                f"not JSON ({exc.msg}); expected a spec.json written by "
+                "dpcsim generate",
+                source=str(path),
+                location=f"line {exc.lineno}, column {exc.colno}",
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"undecodable byte {exc.object[exc.start : exc.start + 1]!r}; "
+                "expected UTF-8 JSON",
+                source=str(path),
+            ) from None
         data = loaded.get("spec", loaded) if isinstance(loaded, dict) else loaded
         spec = DPCWorkloadSpec.from_dict(data, source=str(path))
         data = spec.to_dict()
@@ -139,8 +156,37 @@ def build_spec(args: argparse.Namespace) -> DPCWorkloadSpec:
     faults = spec.faults
     for text in args.fault:
         faults = parse_fault(text, faults)
-    return DPCWorkloadSpec.from_dict({**spec.to_dict(), "faults": faults.to_dict()},
+    spec = DPCWorkloadSpec.from_dict({**spec.to_dict(), "faults": faults.to_dict()},
                                      source="--fault")  # fmt: skip
+    given = Faults()
+    for text in args.fault:
+        given = parse_fault(text, given)
+    _check_fault_days(given, spec.days)
+    return spec
+
+
+def _check_fault_days(f: Faults, horizon_days: int) -> None:
+    """Refuse a --fault on a day past the horizon (it would silently not happen).
+
+    Faults a --spec file brings are kept as they are: shortening its horizon
+    with --days is a way to drop them.
+    """
+    days = [("copy_errors", day) for day in f.copy_errors]
+    for name, pairs in (
+        ("dbt_failures", f.dbt_failures),
+        ("late_starts", f.late_starts),
+        ("failed_runs", f.failed_runs),
+        ("stuck_queries", f.stuck_queries),
+    ):
+        days += [(name, pair[0]) for pair in pairs]
+    for name, day in days:
+        if day >= horizon_days:
+            raise InputError(
+                f"day {day} is past the {horizon_days}-day horizon; expected a "
+                f"0-based day index 0..{horizon_days - 1} (or a larger --days)",
+                source="--fault",
+                location=f"faults.{name}",
+            )
 
 
 def design_observation(workload: Workload, seed: int) -> pd.DataFrame:
@@ -176,9 +222,9 @@ def _print_summary(workload: Workload, out_dir: Path) -> None:
     """Row counts and headline figures of the generated workload."""
     q = workload.queries
     e = q["exec_s"].to_numpy()
-    print(f"wrote {out_dir}")
+    print("generated workload")
     print(f"  queries            {len(q):>9,}")
-    print(f"  Step Functions     {len(workload.elt_runs):>9,}")
+    print(f"  Step Functions runs{len(workload.elt_runs):>9,}")
     print(f"  load errors        {len(workload.load_errors):>9,}")
     if len(q):
         print(f"  exec median [ms]   {np.median(e) * 1000:>9.1f}")
@@ -188,3 +234,5 @@ def _print_summary(workload: Workload, out_dir: Path) -> None:
         print(
             "  by type            " + ", ".join(f"{k} {v}" for k, v in by_type.items())
         )
+    names = sorted(p.name for p in out_dir.iterdir())
+    print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")

@@ -12,18 +12,24 @@ Inputs (the table is detected from each file's header, gzip from its magic bytes
   grolist) or a user,group CSV. --role-groups: role,group CSV mapping IAM roles to
   groups (users named IAMR:<role> get the role's groups). --wlm: the
   wlm_json_configuration (bare array, JSON string or describe-cluster-parameters
-  output) to route every query to its queue.
+  output) to route every query to its queue; ``design`` is the seed's 50/30/20
+  design.
 
 Outputs in --out DIR:
   workload.parquet      canonical queries (exec_s / queue_s [s], arrival_at UTC)
-  elt_runs.parquet      Step Functions runs (when given)
-  load_errors.parquet   STL_LOAD_ERRORS rows (when given)
+  elt_runs.parquet      Step Functions runs (when there are any)
+  load_errors.parquet   STL_LOAD_ERRORS rows (when there are any)
   rejects.csv           rejected rows: source_file, source_row, reason, raw
                         (always written; header only when nothing was rejected)
 and prints the summary: rows read = accepted + rejected (by reason), warnings,
 queries per queue and per routing path. Bad input exits 2 with a one-line message;
 --strict stops at the first bad row. An existing non-empty --out is refused unless
 --force.
+
+Example
+  dpcsim wlm design --out wlm.json
+  dpcsim ingest gen/*.csv.gz gen/users.csv gen/stepfunctions_executions.json \\
+      gen/stl_load_errors.csv --wlm wlm.json --out ingested/
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ import argparse
 from pathlib import Path
 
 from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._progress import show_progress
 from dpcsim.logs.ingest import IngestResult, ingest
 from dpcsim.logs.store import write_workload
+from dpcsim.wlm import dpc_design_config
 
 NAME = "ingest"
 HELP = "read Redshift exports (SVL_QLOG, STL_WLM_QUERY, ...) into workload.parquet"
@@ -58,13 +66,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="role,group CSV for IAM roles",
     )
     parser.add_argument(
-        "--wlm", type=Path, metavar="wlm.json", help="WLM config for routing"
+        "--wlm",
+        type=Path,
+        metavar="FILE|design",
+        help="WLM config to route with, or 'design'",
     )
     parser.add_argument(
         "--strict", action="store_true", help="stop at the first bad row"
     )
     parser.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="output dir"
+        "--out", type=Path, required=True, metavar="DIR", help="output folder"
     )
     parser.add_argument(
         "--force", action="store_true", help="overwrite a non-empty --out"
@@ -79,16 +90,16 @@ def run(args: argparse.Namespace) -> int:
         args.logs,
         users=args.users,
         role_groups=args.role_groups,
-        wlm=args.wlm,
+        wlm=dpc_design_config() if str(args.wlm) == "design" else args.wlm,
         strict=args.strict,
-        progress=not quiet,
+        progress=show_progress(args),
     )
     written = write_ingest(out, result)
     if not quiet:
         for line in result.summary.lines():
             print(line)
-        for path in written:
-            print(f"wrote {path}")
+        names = ", ".join(p.name for p in written)
+        print(f"wrote {len(written)} files to {out}: {names}")
     return 0
 
 

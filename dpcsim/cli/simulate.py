@@ -11,6 +11,8 @@ Inputs
                         output); ``design`` is the seed's 50/30/20 design.
   --settings TOML       cluster settings (node type, Concurrency Scaling, SQA,
                         memory model); AWS defaults when omitted.
+                        dpcsim/data/cluster_defaults.toml lists every key with
+                        its unit and default.
   --seed S              seed of the engine's random numbers (SQA prediction noise).
   --alarms FILE|design|none
                         alarm definitions to back-test on the run's metrics
@@ -36,7 +38,14 @@ Outputs (in --out DIR; a non-empty DIR is refused unless --force)
                     with --alarms: every minute's alarm state and, per alarm,
                     transitions to ALARM, time in ALARM [s] and first alarm time.
 
-The same inputs and seed give byte-identical files.
+The same inputs and seed give byte-identical files. Prints, per queue, the
+outcomes, queue-wait percentiles [s] and where queries ran, then the alarm
+summary.
+
+Examples
+  dpcsim simulate --workload ingested/ --wlm design --out run/
+  dpcsim simulate --workload gen/workload.parquet --wlm wlm.json \\
+      --settings cluster.toml --alarms none --out run/
 """
 
 from __future__ import annotations
@@ -53,9 +62,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._progress import show_progress, steps_bar
+from dpcsim.cli._tables import PERCENTILES, format_alarm_summary, format_table
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload
 
@@ -64,8 +74,6 @@ HELP = "replay a workload through a WLM configuration"
 
 #: Outcomes every summary lists (zero when absent), in the order the table prints.
 OUTCOMES = ("completed", "aborted", "canceled", "failed")
-#: Wait percentiles reported per queue [%].
-PERCENTILES = (50, 90, 99)
 #: Files written into --out.
 OUTPUT_FILES = (
     "queries.parquet",
@@ -88,48 +96,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wlm",
         required=True,
-        metavar="FILE",
+        metavar="FILE|design",
         help="wlm_json_configuration JSON, or 'design'",
     )
     parser.add_argument("--settings", metavar="TOML", help="cluster settings TOML")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="S", help="random seed (default 0)"
+    )
     parser.add_argument(
         "--alarms",
         default="design",
-        metavar="FILE",
+        metavar="FILE|design|none",
         help="alarms to evaluate on the run: a file, 'design' (default) or 'none'",
     )
     parser.add_argument(
-        "--account", default="123456789012", help="account id of the design's SNS"
+        "--account",
+        default="123456789012",
+        metavar="ID",
+        help="account id of the design's SNS topic",
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--force", action="store_true",
-                        help="overwrite a non-empty output directory")  # fmt: skip
+                        help="overwrite a non-empty --out")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, simulate, measure, write the outputs and print the per-queue table."""
     quiet = bool(getattr(args, "quiet", False))
-    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    steps = tqdm(total=4, desc="simulate", disable=quiet, file=sys.stderr, leave=False)
+    # Every input is checked before --out is touched or a bar is drawn, so a
+    # typo costs nothing and the error is the only line on stderr.
     config = _load_config(str(args.wlm))
     settings = _load_settings(args.settings)
     alarms = load_alarm_set(str(args.alarms), args.account)
-    steps.update()
-    paths = [Path(p) for p in args.workload]
-    workload, routing = _load_workload(paths, config, quiet=quiet)
-    steps.update()
-    outputs = simulate_run(
-        workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
-    )
-    steps.update()
-    write_run(out_dir, outputs)
-    steps.update()
-    steps.close()
+    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
+    with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
+        paths = [Path(p) for p in args.workload]
+        workload, routing = _load_workload(paths, config, quiet=quiet)
+        steps.update()
+        outputs = simulate_run(
+            workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
+        )
+        steps.update()
+        write_run(out_dir, outputs)
+        steps.update()
     if not quiet:
         print(format_run(outputs))
-        print(f"wrote {', '.join(sorted(p.name for p in out_dir.iterdir()))}")
-        print(f"  to {out_dir}")
+        names = sorted(p.name for p in out_dir.iterdir())
+        print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
 
 
@@ -191,20 +204,6 @@ def format_run(outputs: RunOutputs) -> str:
     return text + "\n\n" + format_alarm_summary(outputs.alarm_run.summary)
 
 
-def format_alarm_summary(summary: pd.DataFrame) -> str:
-    """One line per alarm: final state, transitions to ALARM, hours in ALARM."""
-    lines = [f"{'alarm':<22} {'final':<18} {'->ALARM':>7} {'h in ALARM':>10}  first"]
-    for row in summary.to_dict("records"):
-        first = row["first_alarm_at"]
-        when = "-" if pd.isna(first) else pd.Timestamp(first).strftime("%Y-%m-%d %H:%M")
-        hours = float(row["time_in_alarm_s"]) / 3600
-        lines.append(
-            f"{row['alarm_name']:<22} {row['final_state']:<18} "
-            f"{int(row['transitions_to_alarm']):>7} {hours:>10.1f}  {when}"
-        )
-    return "\n".join(lines)
-
-
 def load_alarm_set(value: str, account: str = "123456789012") -> list[Any] | None:
     """Alarm definitions from a file, the design's (``design``), or None (``none``)."""
     if value == "none":
@@ -248,37 +247,6 @@ def build_summary(result: Any, *, seed: int) -> dict[str, Any]:
     return clean
 
 
-def format_table(summary: dict[str, Any]) -> str:
-    """Render the per-queue summary as a fixed-width text table.
-
-    ``stopped`` counts queries WLM ended (QMR abort, timeout or hop cancel);
-    ``failed`` counts errors (the log's own aborts, and slot counts no queue has).
-    """
-    header = (
-        f"{'queue':<10} {'arrived':>8} {'completed':>9} {'stopped':>8} "
-        f"{'failed':>7} {'wait p50':>9} {'p90':>9} {'p99':>9} {'on cs':>7} "
-        f"{'on sqa':>7}"
-    )
-    lines = [header, "-" * len(header)]
-    rows = dict(summary["by_queue"])
-    rows["(all)"] = summary["all_queues"]
-    for name, row in rows.items():
-        stopped = row["aborted"] + row["canceled"]
-        waits = [_fmt_s(row["wait_s"].get(f"p{p}")) for p in PERCENTILES]
-        lines.append(
-            f"{name:<10} {row['arrived']:>8} {row['completed']:>9} {stopped:>8} "
-            f"{row['failed']:>7} {waits[0]:>9} {waits[1]:>9} {waits[2]:>9} "
-            f"{row['ran_on'].get('cs', ''):>7} {row['ran_on'].get('sqa', ''):>7}"
-        )
-    scaling = summary["scaling"]
-    lines.append(
-        f"scaling: {scaling['activations']} activations, "
-        f"{scaling['billed_s']:.0f} s billed"
-        + (f", cost {scaling['cost_usd']:.2f} USD" if "cost_usd" in scaling else "")
-    )
-    return "\n".join(lines)
-
-
 def _load_config(value: str) -> Any:
     """The WLM configuration: the seed design or a JSON file."""
     if value == "design":
@@ -294,7 +262,16 @@ def _load_settings(value: str | None) -> Any:
     """Cluster settings from TOML, or the defaults."""
     from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
 
-    return ClusterSettings() if value is None else read_cluster_settings(value)
+    if value is None:
+        return ClusterSettings()
+    try:
+        return read_cluster_settings(value)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"undecodable byte {exc.object[exc.start : exc.start + 1]!r} at byte "
+            f"{exc.start}; expected a UTF-8 TOML file",
+            source=value,
+        ) from None
 
 
 def _load_workload(
@@ -392,11 +369,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
-
-
-def _fmt_s(value: float | None) -> str:
-    """A wait [s] for the table."""
-    return "-" if value is None else f"{value:.1f}s"
 
 
 def _write_outputs(out_dir: Path, result: Any, summary: dict[str, Any]) -> None:

@@ -90,10 +90,19 @@ class IngestSummary:
             f"  rejected, {k}: {v}" for k, v in sorted(self.rejected_by_reason.items())
         ]
         out.append(f"queries: {self.queries}")
-        out += [f"queue {k}: {v}" for k, v in self.per_queue.items()]
-        out += [f"routing path {k}: {v}" for k, v in self.per_path.items()]
+        if self.per_queue:
+            out.append("  per queue: " + _counts(self.per_queue))
+        # Paths no query took are left out: the counts still sum to the queries.
+        paths = {k: v for k, v in self.per_path.items() if v}
+        if paths:
+            out.append("  per routing path: " + _counts(paths))
         out += [f"warning: {w}" for w in self.warnings]
         return out
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    """``name count, name count, ...`` in the mapping's order."""
+    return ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +162,11 @@ def ingest(
     """
     if not paths:
         raise InputError("no export files given; expected at least one log file")
-    results = [read_export(p, strict=strict) for p in tqdm(paths, disable=not progress)]
+    # The context manager erases the bar before an InputError reaches the caller.
+    with tqdm(
+        paths, desc="ingest", unit="file", disable=not progress, leave=False
+    ) as bar:
+        results = [read_export(p, strict=strict) for p in bar]
     user_files = [r.source for r in results if r.kind == "users"]
     directory = _directory(users, user_files, role_groups)
     parts = {

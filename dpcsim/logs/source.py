@@ -16,6 +16,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -187,19 +188,26 @@ def _read_csv(
     source: Any = pa.input_stream(
         str(path), compression="gzip" if fmt == "gzip" else None
     )
-    with source as stream:
-        return pacsv.read_csv(
-            stream,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                include_columns=list(types),
-                null_values=["", "NULL", "\\N"],
-                strings_can_be_null=False,
-                true_values=_TRUE,
-                false_values=_FALSE,
-            ),
-        )
+    try:
+        with source as stream:
+            return pacsv.read_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types,
+                    include_columns=list(types),
+                    null_values=["", "NULL", "\\N"],
+                    strings_can_be_null=False,
+                    true_values=_TRUE,
+                    false_values=_FALSE,
+                ),
+            )
+    except OSError as exc:  # pyarrow's IO errors, e.g. a truncated gzip stream
+        kind = "gzip CSV" if fmt == "gzip" else "CSV"
+        raise InputError(
+            f"unreadable {kind} ({exc}); expected a complete {kind} export",
+            source=str(path),
+        ) from None
 
 
 def _parse_parquet(path: Path) -> Parsed:
@@ -340,7 +348,15 @@ def _header(path: Path, *, gzip_: bool) -> list[str]:
 
 def _text(path: Path, *, gzip_: bool) -> str:
     """Whole file as UTF-8 text; undecodable bytes raise InputError with the line."""
-    data = gzip.decompress(path.read_bytes()) if gzip_ else path.read_bytes()
+    data = path.read_bytes()
+    if gzip_:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(
+                f"unreadable gzip data ({exc}); expected a complete gzip file",
+                source=str(path),
+            ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

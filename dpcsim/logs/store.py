@@ -88,8 +88,9 @@ def read_workload(path: Path | str) -> Workload:
             "or write_workload",
             source=str(p),
         )
+    frame = _read(queries_path)  # names the file itself when unreadable
     try:
-        queries = validate_workload(_read(queries_path))
+        queries = validate_workload(frame)
     except ValueError as exc:
         raise InputError(
             f"not a canonical workload: {exc}", source=str(queries_path)
@@ -114,7 +115,11 @@ def _read(path: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"unreadable parquet ({exc})", source=str(path)) from None
+        raise InputError(
+            f"unreadable parquet ({exc}); expected a parquet file written by "
+            "'dpcsim ingest' or 'dpcsim generate'",
+            source=str(path),
+        ) from None
     frame: pd.DataFrame = table.to_pandas(
         types_mapper={pa.string(): pd.StringDtype()}.get
     )

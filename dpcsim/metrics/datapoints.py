@@ -35,7 +35,9 @@ offset is omitted).
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -260,6 +262,18 @@ def read_datapoints_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(
             "empty file; expected a tidy datapoints CSV", source=str(path)
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"undecodable byte {exc.object[exc.start : exc.start + 1]!r}; "
+            "expected a UTF-8 tidy datapoints CSV",
+            source=str(path),
+        ) from None
+    except (pd.errors.ParserError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(
+            f"unreadable CSV ({' '.join(str(exc).split())}); expected a tidy "
+            "datapoints CSV (gzip allowed)",
+            source=str(path),
+        ) from None
     for col in ("period_s", "stat", "unit"):
         if col in raw.columns:
             raw[col] = raw[col].replace("", None)
