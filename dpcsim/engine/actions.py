@@ -5,7 +5,9 @@ cluster), :meth:`Interrupts.schedule` computes the earliest of its end, its
 ``statement_timeout`` (arrival + limit; queue and execution count), the WLM
 timeout of its queue (execution time in that queue), its first QMR firing
 (:func:`~dpcsim.engine.qmr.first_firing`) and, on SQA, the SQA maximum, and
-schedules one event. At equal instants the end wins, then the statement
+schedules one event: the tuple ``(query, kind, rule)`` pushed onto SimPy's event
+queue (SimPy's entry shape and order; the engine's driver hands it to
+:meth:`Interrupts.fire`). At equal instants the end wins, then the statement
 timeout, QMR, the WLM timeout and SQA eviction, in that order.
 
 Actions (facts 2.2, 2.3):
@@ -33,7 +35,10 @@ Actions are recorded as ``rule:action`` with ``hop(reassign)``,
 from __future__ import annotations
 
 import math
+from heapq import heappush
 from typing import TYPE_CHECKING, Any, Final
+
+from simpy.events import NORMAL
 
 from dpcsim.engine.qmr import CHECK_INTERVAL_S, CompiledRule, first_firing
 from dpcsim.engine.queues import (
@@ -101,8 +106,10 @@ class Interrupts:
                     best, kind = t, WLM
         rem = eng.rem[i]
         self.seg[i] = (now, dur / rem if rem > 0.0 else 1.0)
-        ev = eng.env.timeout(max(best - now, 0.0), (i, kind, arg))
-        ev.callbacks.append(self._fire)
+        # What env.timeout(delay, value) would schedule, without the event.
+        heappush(
+            eng.heap, (now + max(best - now, 0.0), NORMAL, eng.eid(), (i, kind, arg))
+        )
 
     def _qmr(
         self, i: int, q: int, rules: tuple[CompiledRule, ...], x_off: float, dur: float
@@ -124,23 +131,27 @@ class Interrupts:
         )
         return None if fire is None else (fire[0] * CHECK_INTERVAL_S, fire[1])
 
-    def _fire(self, ev: Any) -> None:
-        """Handle the event of a running segment."""
-        i, kind, arg = ev._value
+    def fire(self, item: tuple[int, int, int]) -> None:
+        """Handle the event ``(query, kind, rule)`` of a running segment."""
+        i, kind, arg = item
         eng = self.eng
         now = eng.env._now
+        if kind == END:
+            # The query is over: its remaining work and offsets are not needed.
+            del self.seg[i]
+            eng.end[i] = now
+            eng.release(i)
+            self.xoff.pop(i, None)
+            self.done.pop(i, None)
+            if eng.learned:
+                eng.sqa.observe(i, eng.exe[i])  # type: ignore[union-attr]
+            return
         start, fac = self.seg.pop(i)
         ran = now - start
         eng.rem[i] = max(eng.rem[i] - ran / fac, 0.0)
         x_off, qx_off = self.xoff.get(i, (0.0, 0.0))
         self.xoff[i] = (x_off + ran, qx_off + ran)
-        if kind == END:
-            eng.rec.end[i] = now
-            eng.release(i)
-            self._forget(i)
-            if eng.sqa is not None and eng.sqa.learned:
-                eng.sqa.observe(i, eng.exe[i])
-        elif kind == STMT:
+        if kind == STMT:
             self._stop(i, OUT_CANCELED)
         elif kind == EVICT:
             eng.release(i)

@@ -7,7 +7,10 @@ instant: the event goes first, so a slot freed at t serves a query arriving at
 t). A query that starts running schedules exactly one event, at the earliest of
 its end, its ``statement_timeout``, its WLM timeout, its first QMR firing and
 (on SQA) its eviction; a queue with none of these (the plain path) schedules
-just the end. Queues are deques of entry codes; per-query state lives in
+just the end, pushed straight onto SimPy's event queue as
+``(time, NORMAL, id, query index)`` (SimPy's own entry shape and ordering, with
+the index instead of an event object; the driver finishes such a query
+itself). Queues are deques of entry codes; per-query state lives in
 arrays indexed by query. What happens at a timeout, hop or QMR action is in
 :mod:`dpcsim.engine.actions`; auto WLM admission in :mod:`dpcsim.engine.autowlm`.
 
@@ -21,11 +24,14 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
-from heapq import heappop
-from typing import Any, Final
+from collections.abc import Iterator
+from contextlib import contextmanager
+from heapq import heappop, heappush
+from typing import Any, ClassVar, Final
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.memory import spill_factor
@@ -47,9 +53,27 @@ from dpcsim.engine.records import (
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "general_path"]
 
 _NAN: Final = float("nan")
+_INF: Final = float("inf")
+
+
+@contextmanager
+def general_path() -> Iterator[None]:
+    """Within the block, every run takes the general SimPy path.
+
+    The engine takes the plain path (:mod:`dpcsim.engine.plain`) whenever no
+    query can be interrupted or diverted; both paths give identical results.
+    This switch exists to measure (or test) the general path on such a run,
+    e.g. the FIFO benchmark. Not thread-safe: it sets a class attribute.
+    """
+    before = Engine.force_general
+    Engine.force_general = True
+    try:
+        yield
+    finally:
+        Engine.force_general = before
 
 
 class Engine:
@@ -65,7 +89,17 @@ class Engine:
         Cluster settings.
     sqa
         The SQA model, or None when SQA is off.
+
+    Attributes
+    ----------
+    force_general
+        Class switch: when True, :meth:`run` always takes the general SimPy
+        path, even for a run the plain path could take (set it with
+        :func:`general_path`, e.g. to time the general path on the FIFO
+        benchmark; results are the same either way).
     """
+
+    force_general: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -125,12 +159,21 @@ class Engine:
         self.acc_q, self.start, self.end = rec.acc_q, rec.start, rec.end
         self.ran, self.cur_q = rec.ran, rec.cur_q
         self.plain = tables.plain
-        self.timeout = env.timeout
+        #: SimPy's event queue; items are events or the engine's own entries.
+        self.heap: list[Any] = env._queue
+        self.eid = env._eid.__next__
+        #: Queues whose queries start on the inlined plain path (no spill model).
+        self.fast = [p and not self.mem_on for p in tables.plain]
         self.learned = sqa is not None and sqa.learned
         self.gen = array("i", bytes(4 * n))
         #: Scaling queues, and the number of queries waiting for a cluster.
         self.cs_q = [self.scaling_on and s for s in tables.scaling]
         self.cs_n = 0
+        #: Queues where an arriving query that must wait just joins the line.
+        self.join = [not c and self.st_s == 0.0 for c in self.cs_q]
+        odd = q.cache_hit | (q.slots > np.asarray(tables.slots)[q.queue])
+        #: Cache hits and queries wanting more slots than their queue has.
+        self.odd = odd.tolist() if odd.any() else None
         self.irq = Interrupts(self)
 
     # -- driver ---------------------------------------------------------------
@@ -138,23 +181,48 @@ class Engine:
         """Process every arrival and event; return when the schedule is empty."""
         from dpcsim.engine.plain import is_plain, run_plain
 
-        if is_plain(self):
+        if not self.force_general and is_plain(self):
             run_plain(self)
             return
-        env, arr, arrive = self.env, self.arr, self._arrive
-        heap = env._queue
-        for i in range(self.n):
-            a = arr[i]
-            # Environment.step() inlined: every event here succeeds.
+        env, arr, n = self.env, self.arr, self.n
+        heap, irq = self.heap, self.irq
+        arrive = self._arrive if self._auto else self._arrive_manual
+        fire, fin, cur_q, sc = irq.fire, self.end, self.cur_q, self.sc
+        log_t, log_c, free, waitq = self.log_t, self.log_c, self.free, self.waitq
+        manual, release, pull = not self._auto, self._release_main, self.pull
+        learned = self.learned
+        arr.append(_INF)  # sentinel: after the last arrival, drain the schedule
+        for i, a in enumerate(arr):
+            # Environment.step() inlined (every event here succeeds), with the
+            # engine's own entries (see the module docstring) dispatched directly.
             while heap and heap[0][0] <= a:
-                env._now, _, _, ev = heappop(heap)
-                callbacks, ev.callbacks = ev.callbacks, None  # type: ignore[assignment]
-                for callback in callbacks:
-                    callback(ev)
-            env._now = a
-            arrive(i)
-        while heap:
-            env.step()
+                now, _, _, ev = heappop(heap)
+                env._now = now
+                kind = ev.__class__
+                if kind is int:
+                    # A query on a plain main queue completed: free its slots.
+                    fin[ev] = now
+                    q = cur_q[ev]
+                    log_t(now)
+                    log_c(q * 16 + K_END)
+                    if manual:
+                        free[q] += sc[ev]  # _release_main inlined
+                        if waitq[q]:
+                            pull(q)
+                    else:
+                        release(ev, q)
+                    if learned:
+                        self.sqa.observe(ev, self.exe[ev])  # type: ignore[union-attr]
+                elif kind is tuple:
+                    fire(ev)
+                else:
+                    callbacks, ev.callbacks = ev.callbacks, None
+                    for callback in callbacks:
+                        callback(ev)
+            if i < n:
+                env._now = a
+                arrive(i, a)
+        arr.pop()
 
     def drop_inputs(self) -> None:
         """Free the loop's per-query arrays once the run is over (lower peak)."""
@@ -165,24 +233,56 @@ class Engine:
         self.gen = array("i")
 
     # -- arrival and placement ------------------------------------------------
-    def _arrive(self, i: int) -> None:
-        """Admit, divert (SQA, scaling) or queue an arriving query."""
+    def _arrive(self, i: int, now: float) -> None:
+        """Admit, divert (SQA, scaling) or queue query ``i`` arriving at ``now``."""
         if self.cache is not None and self.cache[i]:
-            self.rec.cache_hit(i, self.env._now)
+            self.rec.cache_hit(i, now)
             return
         q = self.q0[i]
         if self.sc[i] > self.t.slots[q] and not self._auto:
-            self.rec.acc_q[i] += self.env._now
-            self.rec.finish(i, self.env._now, OUT_FAILED)
+            self.rec.acc_q[i] += now
+            self.rec.finish(i, now, OUT_FAILED)
             return
         if self._admit(i, q):
-            self.log_t(self.env._now)
+            self.log_t(now)
             self.log_c(q * 16 + K_RUN)
             self._run(i, q, MAIN)
         elif not (self.sqa is not None and q < self.nq and self._try_sqa(i)):
             self._wait(i, q)
 
     _auto = False
+
+    def _arrive_manual(self, i: int, now: float) -> None:
+        """:meth:`_arrive` under manual WLM, with the plain cases inlined."""
+        if self.odd is not None and self.odd[i]:
+            self._arrive(i, now)
+            return
+        q = self.q0[i]
+        free = self.free
+        s = self.sc[i]
+        if self.nwait[q] == 0 and free[q] >= s:
+            free[q] -= s
+            self.log_t(now)
+            self.log_c(q * 16 + K_RUN)
+            if self.fast[q]:
+                # First start: ran and cur_q already hold MAIN and q.
+                self.acc_q[i] += now
+                self.start[i] = now
+                heappush(self.heap, (now + self.rem[i], NORMAL, self.eid(), i))
+            else:
+                self._run(i, q, MAIN)
+        elif self.sqa is not None and q < self.nq and self._try_sqa(i):
+            return
+        elif self.join[q]:
+            # First wait (generation 0), no scaling and no statement timeout.
+            self.gen[i] = 1
+            self.ent[i] = i
+            self.waitq[q].append(i)
+            self.nwait[q] += 1
+            self.log_t(now)
+            self.log_c(q * 16 + K_Q_IN)
+        else:
+            self._wait(i, q)
 
     def _admit(self, i: int, q: int) -> bool:
         """Take main slots for query ``i`` in queue ``q`` if FIFO allows it now."""
@@ -250,7 +350,7 @@ class Engine:
         if self.mem_on and where != SQA:
             dur *= self._spill(i, q)
         if where == MAIN and self.plain[q]:
-            self.timeout(dur, i).callbacks.append(self._end)
+            heappush(self.heap, (now + dur, NORMAL, self.eid(), i))
         else:
             self.irq.schedule(i, q, where, now, dur)
 
@@ -263,18 +363,6 @@ class Engine:
         """Execution-time multiplier of query ``i`` in queue ``q`` (memory model)."""
         held = self.t.slot_mem_mb[q] * self.sc[i]
         return spill_factor(held, self.mem[i], self.settings.spill_penalty)
-
-    def _end(self, ev: Any) -> None:
-        """A query on a plain main queue completed: record it, free its slots."""
-        i = ev._value
-        now = self.env._now
-        self.end[i] = now
-        q = self.cur_q[i]
-        self.log_t(now)
-        self.log_c(q * 16 + K_END)
-        self._release_main(i, q)
-        if self.learned:
-            self.sqa.observe(i, self.exe[i])  # type: ignore[union-attr]
 
     def release(self, i: int) -> None:
         """Free the slots query ``i`` holds and start whoever can use them."""
@@ -303,15 +391,15 @@ class Engine:
 
     def pull(self, q: int) -> None:
         """Start queries from the head of queue ``q`` while their slots are free."""
-        w = self.waitq[q]
-        free, n, ent, sc = self.free[q], self.n, self.ent, self.sc
+        # Usually one query starts per call: few locals, no per-call setup.
+        w, free, n, ent = self.waitq[q], self.free[q], self.n, self.ent
         while w:
             e = w[0]
             i = e if e < n else e % n
             if ent[i] != e:
                 w.popleft()
                 continue
-            s = sc[i]
+            s = self.sc[i]
             if s > free:
                 break
             w.popleft()
@@ -320,10 +408,22 @@ class Engine:
             self.nwait[q] -= 1
             if self.cs_q[q] and self.cs_ok[self.st[i]]:
                 self.cs_n -= 1
-            self.log_t(self.env._now)
+            now = self.env._now
+            self.log_t(now)
             self.log_c(q * 16 + K_DEQ_RUN)
-            self.free[q] = free
-            self._run(i, q, MAIN)
+            if self.fast[q]:
+                # _run inlined for a plain main queue. A query that never ran
+                # is in its first queue: ran and cur_q hold MAIN and q already.
+                self.acc_q[i] += now
+                if self.start[i] != self.start[i]:
+                    self.start[i] = now
+                else:
+                    self.ran[i] = MAIN
+                    self.cur_q[i] = q
+                heappush(self.heap, (now + self.rem[i], NORMAL, self.eid(), i))
+            else:
+                self.free[q] = free
+                self._run(i, q, MAIN)
         self.free[q] = free
 
     def take_entry(self, i: int, q: int) -> None:
