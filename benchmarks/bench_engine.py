@@ -11,8 +11,8 @@
 (b) The full DPC design (three queues, SQA, Concurrency Scaling, QMR) on the
     one-week sample (``data/sample``; generated in memory when absent), beside a
     heapq loop of the same queues and slots. Target: >= 200,000 queries/s.
-(c) Peak RSS of a subprocess replaying 1M and 10M queries (the sample week tiled)
-    under the DPC design; 10M only when not quick. Target: 10M under 2 GB.
+Each figure is the best of :data:`REPEATS` runs. Memory in run length is
+measured by ``bench_memory`` (the streaming replay against ``simulate()``).
 
 Run with ``python -m benchmarks.bench_engine [--quick]``.
 """
@@ -20,11 +20,7 @@ Run with ``python -m benchmarks.bench_engine [--quick]``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import json
-import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,30 +37,30 @@ from benchmarks.reference import (
 from dpcsim import theory
 from dpcsim.schema import Workload, validate_workload
 
+#: Timed runs per figure (the best one counts).
+REPEATS = 3
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "data" / "sample"
 BASE_AT = pd.Timestamp("2025-01-06 00:00:00", tz="UTC")
-#: Column subset a replay needs (the rest take their canonical missing values).
-REPLAY_COLUMNS = (
-    "query_id", "arrival_at", "statement_type", "exec_s", "user_name",
-    "user_groups", "query_group", "slot_count", "fingerprint", "mem_mb",
-)  # fmt: skip
 
 
 def run(quick: bool) -> list[str]:
-    """Run (a), (b) and (c); return the lines to print."""
-    lines = _bench_fifo(200_000 if quick else 1_000_000)
-    lines += _bench_dpc()
-    sizes = (1_000_000,) if quick else (1_000_000, 10_000_000)
-    lines += _bench_memory(sizes)
-    return lines
+    """Run (a) and (b); return the lines to print."""
+    return _bench_fifo(200_000 if quick else 1_000_000) + _bench_dpc()
 
 
 def _timed(call: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """Call and return (result, wall seconds)."""
-    started = time.perf_counter()
-    out = call(*args, **kwargs)
-    return out, time.perf_counter() - started
+    """Call :data:`REPEATS` times; return the last result and the best wall time [s].
+
+    The best of a few runs is the least disturbed by other work on the machine.
+    """
+    best = float("inf")
+    for _ in range(REPEATS):
+        gc.collect()
+        started = time.perf_counter()
+        out = call(*args, **kwargs)
+        best = min(best, time.perf_counter() - started)
+    return out, best
 
 
 def _mmc_workload(n: int, seed: int) -> tuple[Workload, np.ndarray, np.ndarray]:
@@ -165,95 +161,11 @@ def _bench_dpc() -> list[str]:
     ]
 
 
-def _bench_memory(sizes: tuple[int, ...]) -> list[str]:
-    """(c): peak RSS of a subprocess replaying each size under the DPC design."""
-    lines = ["(c) memory: peak RSS of a subprocess replaying n queries (DPC design)"]
-    for n in sizes:
-        cmd = [sys.executable, "-m", "benchmarks.bench_engine", "--replay", str(n)]
-        done = subprocess.run(
-            cmd, cwd=REPO, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            lines.append(f"    {n:>12,} queries: FAILED ({done.stderr.strip()[-300:]})")
-            continue
-        fig = json.loads(done.stdout.strip().splitlines()[-1])
-        engine_mb = fig["simulate_peak_mb"] - fig["input_mb"]
-        over = n >= 10_000_000 and fig["peak_mb"] >= 2048
-        lines.append(
-            f"    {n:>12,} queries: process peak {fig['peak_mb']:,.0f} MiB"
-            f"{' (OVER 2 GB)' if over else ''}; input frame held "
-            f"{fig['input_mb']:,.0f} MiB (peak while building "
-            f"{fig['build_peak_mb']:,.0f}); simulate() peak adds {engine_mb:,.0f} "
-            f"MiB = {engine_mb * 2**20 / n:,.0f} B/query; "
-            f"{n / fig['simulate_s']:,.0f} queries/s"
-        )
-    return lines
-
-
-def _peak_rss_mb() -> float:
-    """Peak resident set size of this process over its life [MiB] (Linux: KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _status_mb(field: str) -> float:
-    """``VmRSS`` / ``VmHWM`` of this process from /proc/self/status [MiB]."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return float(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def _reset_peak_rss() -> None:
-    """Reset VmHWM to the current RSS (Linux >= 4.0: ``5 > clear_refs``)."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _tiled(week: Workload, n: int) -> pd.DataFrame:
-    """The week's queries repeated week after week until there are ``n`` rows."""
-    base = week.queries[[c for c in REPLAY_COLUMNS if c in week.queries.columns]]
-    reps = -(-n // len(base))
-    index = np.tile(np.arange(len(base)), reps)[:n]
-    frame = base.iloc[index].reset_index(drop=True)
-    week_us = np.int64(7 * 86_400 * 1_000_000)
-    shift = (np.arange(n) // len(base)).astype(np.int64) * week_us
-    frame["arrival_at"] = frame["arrival_at"] + pd.to_timedelta(shift, unit="us")
-    frame["query_id"] = np.arange(1, n + 1, dtype=np.int64)
-    return frame
-
-
-def _replay(n: int) -> dict[str, float]:
-    """Build an n-query replay, simulate it, return RSS figures [MiB] and time [s]."""
-    from dpcsim.engine import simulate
-    from dpcsim.wlm.design import dpc_design_config
-
-    week, _ = _sample_week()
-    workload = Workload(queries=validate_workload(_tiled(week, n)))
-    del week
-    gc.collect()
-    build_peak_mb = _peak_rss_mb()
-    _reset_peak_rss()
-    input_mb = _status_mb("VmRSS")
-    result, simulate_s = _timed(simulate, workload, dpc_design_config(), rng=0)
-    assert len(result.queries) == n
-    return {
-        "input_mb": input_mb,
-        "build_peak_mb": build_peak_mb,
-        "simulate_peak_mb": _status_mb("VmHWM"),
-        "peak_mb": _peak_rss_mb(),
-        "simulate_s": simulate_s,
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.bench_engine [--quick] [--replay N]``."""
+    """``python -m benchmarks.bench_engine [--quick]``."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_engine")
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
-    parser.add_argument("--replay", type=int, help="(internal) one memory replay")
     args = parser.parse_args(argv)
-    if args.replay:
-        print(json.dumps(_replay(args.replay)))
-        return 0
     for line in run(quick=args.quick):
         print(line, flush=True)
     return 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.peak import peak_rss_mb
 from dpcsim.schema import Workload, validate_workload
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,7 +122,7 @@ def _stream(n: int) -> dict[str, float]:
             weeks(base, n), config, sink=sink, rng=0, sqa_max_s=max_s, stats=stats
         )
     seconds = time.perf_counter() - started
-    return {"peak_mb": _peak_mb(), "seconds": seconds, **stats}
+    return {"peak_mb": peak_rss_mb(), "seconds": seconds, **stats}
 
 
 def _simulate(n: int) -> dict[str, float]:
@@ -133,12 +133,7 @@ def _simulate(n: int) -> dict[str, float]:
     workload = Workload(queries=frame)
     started = time.perf_counter()
     engine.simulate(workload, dpc_design_config(), rng=0)
-    return {"peak_mb": _peak_mb(), "seconds": time.perf_counter() - started}
-
-
-def _peak_mb() -> float:
-    """Peak resident set size of this process [MiB] (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"peak_mb": peak_rss_mb(), "seconds": time.perf_counter() - started}
 
 
 def main() -> None:
