@@ -226,3 +226,23 @@ def test_alarms_none_skips_the_alarm_files(inputs, tmp_path):
     assert _run(inputs, tmp_path / "out", "--alarms", "none") == 0
     assert (tmp_path / "out" / "metrics.parquet").is_file()
     assert not (tmp_path / "out" / "alarm_history.csv").exists()
+
+
+def test_stream_writes_the_same_records_as_the_in_memory_run(inputs, tmp_path):
+    assert _run(inputs, tmp_path / "mem", "--alarms", "none") == 0
+    assert _run(inputs, tmp_path / "stream", "--stream") == 0
+    for name in ("queries", "timeline", "scaling"):
+        a = pq.read_table(tmp_path / "mem" / f"{name}.parquet").to_pandas()
+        b = pq.read_table(tmp_path / "stream" / f"{name}.parquet").to_pandas()
+        pd.testing.assert_frame_equal(a, b)
+    summary = json.loads((tmp_path / "stream" / "summary.json").read_text())
+    assert summary["arrived"] == 400
+    assert not (tmp_path / "stream" / "metrics.parquet").exists()
+
+
+def test_stream_needs_one_canonical_workload(tmp_path, capsys):
+    logs.write_exports(_workload(), tmp_path / "exports")
+    code = main(["simulate", "--workload", str(tmp_path / "exports"), "--wlm",
+                 "design", "--stream", "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 2
+    assert "workload.parquet" in capsys.readouterr().err

@@ -13,17 +13,19 @@ is buffered, which bounds the sink's memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dpcsim.engine import SimResult
+from dpcsim.engine import ClusterSettings, SimResult
+from dpcsim.wlm import WLMConfig
 
-__all__ = ["TABLES", "ParquetSink"]
+__all__ = ["TABLES", "ParquetSink", "stream_parquet_run"]
 
 #: The tables a run writes, by :class:`SimResult` attribute.
 TABLES: Final = ("queries", "timeline", "scaling")
@@ -128,3 +130,36 @@ class ParquetSink:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def stream_parquet_run(
+    path: Path,
+    config: WLMConfig,
+    settings: ClusterSettings,
+    out_dir: Path,
+    *,
+    seed: int,
+    batch_rows: int = DEFAULT_ROW_GROUP_ROWS,
+) -> dict[str, Any]:
+    """Replay a canonical ``workload.parquet`` in batches; write as it goes.
+
+    Memory is bounded by the longest busy stretch of the run, not its length
+    (see :func:`dpcsim.engine.simulate_stream`). The file must be sorted by
+    arrival, as ``dpcsim ingest`` writes it. A dynamic SQA maximum is computed
+    in a first pass over the file. Returns the engine's summary.
+    """
+    from dpcsim.engine import dynamic_sqa_max_s, simulate_stream
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        source = pq.ParquetFile(path)
+        for batch in source.iter_batches(batch_size=batch_rows):
+            yield batch.to_pandas()
+
+    sqa = config.sqa
+    dynamic = sqa is not None and sqa.enabled and not sqa.max_execution_time
+    max_s = dynamic_sqa_max_s(chunks(), config) if dynamic else None
+    with ParquetSink(out_dir) as sink:
+        summary: dict[str, Any] = simulate_stream(
+            chunks(), config, settings, sink=sink, rng=seed, sqa_max_s=max_s
+        )
+    return summary
