@@ -144,8 +144,8 @@ MATH_BAD = [
     (lambda m: m[2].update(Expression="SQRT(f)"), "not supported"),
     (lambda m: m[2].update(Expression="f" + " + f" * 700), "2048"),
     (
-        lambda m: m.extend([copy.deepcopy(m[0]) | {"Id": f"x{i}"} for i in range(8)]),
-        "1-10",
+        lambda m: m.extend([copy.deepcopy(m[0]) | {"Id": f"x{i}"} for i in range(9)]),
+        "at most 10 MetricStat",
     ),
 ]
 
@@ -176,8 +176,9 @@ def test_math_precedence_and_missing() -> None:
     assert evaluate(parse_expression("-2^2 + 3 * (a - 1)"), env, 4)[0] == -4.0
     got = evaluate(parse_expression("a / b"), env, 4)
     assert got[0] == 0.5
-    assert np.isnan(got[1])
-    assert np.isnan(got[2])
+    assert np.isnan(got[1])  # division by zero: the point is dropped
+    # "Missing values in a time series are treated as 0" (using-metric-math).
+    assert got[2] == 0.0
     assert got[3] == 2.0
     filled = evaluate(parse_expression("FILL(a, 0) + ABS(-b)"), env, 4)
     assert filled.tolist() == [3.0, 2.0, 1.0, 6.0]

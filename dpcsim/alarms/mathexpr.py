@@ -10,10 +10,17 @@ CloudWatch's ``-2^2 = -4``)::
     primary := NUMBER | ID | FUNC "(" expr ("," expr)* ")" | "(" expr ")"
 
 Functions: ``FILL(x, v)`` (replace missing points of ``x`` by ``v``, a number or
-another series), ``ABS(x)``. Missing datapoints are NaN. Arithmetic with a
-missing point is missing, and so is any non-finite result (division by zero):
-CloudWatch returns no datapoint there. The alarm then sees a missing datapoint
-and applies TreatMissingData.
+another series), ``ABS(x)``. Missing datapoints are NaN.
+
+Missing points follow "Using metric math", *Basic arithmetic functions*:
+"Missing values in a time series are treated as 0. If the value of a data point
+causes a function to attempt to divide by zero, the data point is dropped." So
+between two series a timestamp that only one of them has counts the other as 0
+(``failed / attempted`` with no failure datapoint is 0), a timestamp that
+neither has stays missing, and a series with a scalar keeps the series'
+timestamps. Every non-finite result (division by zero) is dropped at the
+operator that produced it, so it is missing (hence 0) for the operators above
+it. An alarm that sees a missing result applies TreatMissingData.
 """
 
 from __future__ import annotations
@@ -178,16 +185,36 @@ def _eval(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
     if kind == "FILL":
         base = np.asarray(args[0], dtype=np.float64)
         return np.where(np.isnan(base), args[1], base)
-    a, b = np.asarray(args[0], dtype=np.float64), np.asarray(args[1], dtype=np.float64)
+    return _binary(kind, args[0], args[1])
+
+
+def _binary(
+    kind: str, left: np.ndarray | float, right: np.ndarray | float
+) -> np.ndarray | float:
+    """One arithmetic operator with CloudWatch's missing-point rules."""
+    a = np.asarray(left, dtype=np.float64)
+    b = np.asarray(right, dtype=np.float64)
+    neither: np.ndarray | None = None
+    if a.ndim > 0 and b.ndim > 0:
+        # A timestamp that only one series has: the missing value counts as 0.
+        neither = np.isnan(a) & np.isnan(b)
+        a, b = np.nan_to_num(a, nan=0.0), np.nan_to_num(b, nan=0.0)
     if kind == "+":
-        return a + b
-    if kind == "-":
-        return a - b
-    if kind == "*":
-        return a * b
-    if kind == "/":
-        return a / b
-    return np.power(a, b)
+        out = a + b
+    elif kind == "-":
+        out = a - b
+    elif kind == "*":
+        out = a * b
+    elif kind == "/":
+        out = a / b
+    else:
+        out = np.power(a, b)
+    out = np.asarray(out, dtype=np.float64)
+    if neither is not None:
+        out = np.where(neither, np.nan, out)
+    # Division by zero (or overflow) drops the point.
+    out = np.where(np.isfinite(out), out, np.nan)
+    return out if out.ndim else float(out)
 
 
 def evaluate(node: Node, env: Mapping[str, np.ndarray], length: int) -> np.ndarray:

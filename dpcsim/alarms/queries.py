@@ -3,8 +3,8 @@
 Shared by :mod:`dpcsim.alarms.spec` for single-metric alarms (``Namespace``,
 ``MetricName``, ``Dimensions``, ``Period``, ``Statistic``) and metric-math alarms
 (``Metrics``: Ids ``^[a-z][a-zA-Z0-9_]*$`` and unique, exactly one ReturnData
-true and set explicitly, at most 10 queries, one period, Expression <= 2048
-characters and parseable, no reference cycles).
+true and set explicitly, at most 10 MetricStat and 10 Expression queries, one
+period, Expression <= 2048 characters and parseable, no reference cycles).
 """
 
 from __future__ import annotations
@@ -228,9 +228,18 @@ def parse_math_queries(
     clash = [k for k in SINGLE_METRIC_KEYS if k in req]
     if clash:
         raise ctx.fail("Metrics", f"cannot be combined with {clash}")
-    if not isinstance(raw, list) or not 1 <= len(raw) <= 10:
-        raise ctx.fail("Metrics", "expected a list of 1-10 MetricDataQuery objects")
+    if not isinstance(raw, list) or not 1 <= len(raw) <= 20:
+        raise ctx.fail("Metrics", "expected a list of 1-20 MetricDataQuery objects")
     queries = tuple(_query(q, i, ctx) for i, q in enumerate(raw))
+    # "as many as 10 structures that contain a MetricStat parameter ..., and as
+    # many as 10 structures that contain the Expression parameter"
+    # (MetricDataQuery, PutMetricAlarm).
+    for kind, count in (
+        ("MetricStat", sum(q.metric_stat is not None for q in queries)),
+        ("Expression", sum(q.expression is not None for q in queries)),
+    ):
+        if count > 10:
+            raise ctx.fail("Metrics", f"{count} {kind} queries: at most 10 {kind}")
     ids = [q.id for q in queries]
     if len(set(ids)) != len(ids):
         raise ctx.fail("Metrics", f"Ids must be unique, got {ids}")

@@ -19,8 +19,9 @@ field and the rule:
   are rejected as unsupported); Threshold required;
 - TreatMissingData, EvaluateLowSampleCountPercentile enums;
 - Metrics: Ids ``^[a-z][a-zA-Z0-9_]*$`` and unique, exactly one ReturnData true,
-  set explicitly; at most 10 metrics, all with the same period; exactly one of
-  MetricStat / Expression; Expression <= 2048 characters;
+  set explicitly; at most 10 MetricStat (all with the same period) and 10
+  Expression queries; exactly one of MetricStat / Expression; Expression <=
+  2048 characters;
 - at most 5 ARNs per action list; at most 30 Dimensions.
 """
 

@@ -7,8 +7,10 @@ from the design's JSON, and why:
 * **WLM queue length**: the design plots ``WLMQueueLength`` with ``Sum`` over
   300 s. The metric is a per-minute gauge, so that sum adds five samples of a
   length (5 queued for 5 minutes shows as 25): it is not a length. The widget
-  plots ``Maximum`` (the peak backlog, what ``Alert-WLM-Queue`` compares with
-  10) and ``Average`` (the typical backlog) for ``batch`` and ``adhoc``, with
+  plots ``Maximum`` (the peak backlog; a 5-minute maximum above 10 is the
+  first sign of ``Alert-WLM-Queue``, which needs ten 1-minute ``Average``
+  values above 10) and ``Average`` (the typical backlog) for ``batch`` and
+  ``adhoc``, with
   the real dimension set ``ClusterIdentifier`` + ``QueueName`` (a metric is
   found only under its exact dimension set) and the alarm threshold as a line.
 * Every metric widget gets ``region`` (required by PutDashboard) and the
@@ -26,7 +28,10 @@ from the design's JSON, and why:
 :func:`validate_dashboard` checks any body against the PutDashboard rules
 (``widgets`` 0..500; ``type``; ``x`` 0..23 and ``y`` >= 0, each required with
 the other; ``width`` 1..24; ``height`` 1..1000; ``region`` on metric and log
-widgets; periods multiples of 60; metric arrays well formed).
+widgets; periods multiples of 60; metric arrays well formed; a ``gauge`` view
+with ``yAxis.left`` min and max; an alarm annotation of exactly one ARN and no
+``metrics``; ``legend.position`` right/bottom/hidden; ``timezone`` ``+HHMM``;
+a text widget's ``background`` solid/transparent).
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ _STAT: Final = re.compile(
     r"|(tm|tc|ts|wm)\d{1,2}(\.\d+)?|(PR|TM|TC|TS|WM)\(.*\))$"
 )
 _NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_LEGEND: Final = ("right", "bottom", "hidden")
+_TZ: Final = re.compile(r"^[+-](0\d|1[0-4])[0-5]\d$")
 
 
 def dpc_design_dashboard(
@@ -177,8 +184,12 @@ def _check_widget(widget: Any, where: str, source: str) -> None:
         _check_region(props, where, source)
         if not isinstance(props.get("query"), str) or not props["query"]:
             _fail(source, f"{where}.query", props.get("query"), "a Logs Insights query")
-    elif kind == "text" and not isinstance(props.get("markdown"), str):
-        _fail(source, f"{where}.markdown", props.get("markdown"), "a markdown string")
+    elif kind == "text":
+        if not isinstance(props.get("markdown"), str):
+            _fail(source, f"{where}.markdown", props.get("markdown"), "markdown")
+        if props.get("background", "solid") not in ("solid", "transparent"):
+            _fail(source, f"{where}.background", props["background"],
+                  "'solid' or 'transparent'")  # fmt: skip
     elif kind == "alarm":
         alarms = props.get("alarms")
         if not isinstance(alarms, list) or not 1 <= len(alarms) <= 100:
@@ -193,8 +204,12 @@ def _check_metric_props(props: Mapping[str, Any], where: str, source: str) -> No
         _fail(source, f"{where}.stat", props["stat"], "a CloudWatch statistic")
     if "view" in props and props["view"] not in _VIEWS:
         _fail(source, f"{where}.view", props["view"], f"one of {list(_VIEWS)}")
+    _check_display(props, where, source)
     annotations = props.get("annotations")
     if isinstance(annotations, Mapping) and "alarms" in annotations:
+        alarms = annotations["alarms"]
+        if not isinstance(alarms, list) or len(alarms) != 1:
+            _fail(source, f"{where}.annotations.alarms", alarms, "one alarm ARN")
         if "metrics" in props:
             _fail(source, f"{where}.metrics", "...", "absent with an alarm annotation")
         return
@@ -203,6 +218,23 @@ def _check_metric_props(props: Mapping[str, Any], where: str, source: str) -> No
         _fail(source, f"{where}.metrics", metrics, "a list of 0..500 metric arrays")
     for j, row in enumerate(metrics):
         _check_metric_row(row, f"{where}.metrics[{j}]", source)
+
+
+def _check_display(props: Mapping[str, Any], where: str, source: str) -> None:
+    """``gauge`` needs ``yAxis.left`` min and max; legend and timezone enums."""
+    if props.get("view") == "gauge":
+        y_axis = props.get("yAxis")
+        left = y_axis.get("left") if isinstance(y_axis, Mapping) else None
+        if not isinstance(left, Mapping) or not {"min", "max"} <= set(left):
+            _fail(source, f"{where}.yAxis.left", left, "min and max for a gauge")
+    legend = props.get("legend")
+    if legend is not None:
+        position = legend.get("position") if isinstance(legend, Mapping) else legend
+        if position not in _LEGEND:
+            _fail(source, f"{where}.legend.position", position, f"one of {_LEGEND}")
+    zone = props.get("timezone")
+    if zone is not None and not (isinstance(zone, str) and _TZ.match(zone)):
+        _fail(source, f"{where}.timezone", zone, "+HHMM or -HHMM")
 
 
 def _check_metric_row(row: Any, where: str, source: str) -> None:
