@@ -18,12 +18,17 @@ Actions (facts 2.2, 2.3):
   ``change_query_priority`` record the action once per rule and the query runs
   on; ``hop`` moves it. COPY and maintenance are never stopped.
 * Hop: to the next matching queue after the current one. *Reassign* when the
-  target has the free slots (and no queue ahead) and at least the slot memory
-  the query holds: it continues there with its remaining work. Otherwise SELECT
+  target has free slots for the query's slot count (a line waiting there for
+  more slots than are free does not block it) and at least the slot memory the
+  query holds: it continues there with its remaining work. Otherwise SELECT
   and CTAS *restart*: they join the target queue with all work to redo, as a
-  new attempt. Other statements hit by a QMR hop keep running where they are.
+  new attempt; one whose ``wlm_query_slot_count`` exceeds the target's
+  concurrency fails there, as it would on arrival. For a QMR hop the restart
+  half is partly UNCONFIRMED (facts 2.2); the engine restarts as for a WLM
+  timeout. Other statements hit by a QMR hop keep running where they are.
   With no matching queue the query is canceled (a SELECT/CTAS) or keeps running
-  (others, QMR hop only).
+  (others, QMR hop only). The WLM timeout of the queue a query was reassigned
+  to counts the execution in that queue only.
 * ``statement_timeout``: the query is canceled, whether queued or running.
 * SQA eviction: the query restarts in its routed queue (see
   :mod:`dpcsim.engine.sqa`).
@@ -54,6 +59,7 @@ from dpcsim.engine.records import (
     MAIN,
     OUT_ABORTED,
     OUT_CANCELED,
+    OUT_FAILED,
     SQA,
 )
 
@@ -246,7 +252,13 @@ class Interrupts:
         self.xoff.pop(i, None)
         eng.rec.cur_q[i] = q
         eng.rec.acc_q[i] -= eng.env._now
-        if eng._admit(i, q):
+        if eng.sc[i] > eng.t.slots[q] and not eng._auto:
+            # wlm_query_slot_count above the target's concurrency: the query
+            # fails there (facts 1.3) rather than block the target's line.
+            eng.rec.acc_q[i] += eng.env._now
+            eng.rec.finish(i, eng.env._now, OUT_FAILED)
+            self._forget(i)
+        elif eng._admit(i, q):
             eng.log_t(eng.env._now)
             eng.log_c(q * 16 + K_RUN)
             eng._run(i, q, MAIN)

@@ -151,8 +151,10 @@ class Engine:
             on_active=self._cs_fill,
             on_count=self._cs_count,
         )
-        self.scaling_on = settings.max_concurrency_scaling_clusters > 0 and any(
-            tables.scaling
+        self.scaling_on = (
+            settings.max_concurrency_scaling_clusters > 0
+            and settings.scaling_supported
+            and any(tables.scaling)
         )
         self.cluster = array("b", bytes(n))
         # Hot-loop shortcuts.
@@ -434,11 +436,18 @@ class Engine:
             self.cs_n -= 1
 
     def can_reassign(self, i: int, q: int, target: int) -> bool:
-        """Whether running query ``i`` can move from ``q`` to ``target`` now."""
+        """Whether running query ``i`` can move from ``q`` to ``target`` now.
+
+        AWS's conditions (facts 2.2): the target has enough free slots for the
+        query's ``wlm_query_slot_count`` and gives it at least the memory it
+        holds (same slot count, so slot memory at least as large). Queries
+        waiting in the target do not block it: free slots with a line mean the
+        line's head needs more slots than are free.
+        """
         s = self.sc[i]
         t = self.t
         enough_mem = t.slot_mem_mb[target] >= t.slot_mem_mb[q]
-        return self.nwait[target] == 0 and self.free[target] >= s and enough_mem
+        return self.free[target] >= s and enough_mem
 
     def take_slots(self, i: int, target: int) -> None:
         """Take query ``i``'s slots in ``target`` (after :meth:`can_reassign`)."""

@@ -203,22 +203,36 @@ def _build(
 def _hop_targets(
     frame: pd.DataFrame, order: np.ndarray, config: WLMConfig
 ) -> Callable[[int, int], int | None]:
-    """Return a cached ``(query, queue) -> next matching queue`` lookup."""
-    groups = frame["user_groups"] if "user_groups" in frame.columns else None
-    labels = frame["query_group"] if "query_group" in frame.columns else None
+    """Return a cached ``(query, queue) -> next matching queue`` lookup.
+
+    Uses the same columns as :func:`~dpcsim.wlm.route_workload`: ``user_groups``,
+    ``query_group`` and, when the frame has it, ``user_roles``.
+    """
+    cols = [
+        frame[c] if c in frame.columns else None
+        for c in ("user_groups", "query_group", "user_roles")
+    ]
 
     @lru_cache(maxsize=4096)
-    def lookup(user_groups: str | None, query_group: str | None, q: int) -> int | None:
+    def lookup(
+        user_groups: str | None, query_group: str | None, roles: str | None, q: int
+    ) -> int | None:
         if q >= len(config.queues):
             return None
         return next_matching_queue(
-            config, q, user_groups=split_groups(user_groups), query_group=query_group
+            config,
+            q,
+            user_groups=split_groups(user_groups),
+            query_group=query_group,
+            user_roles=split_groups(roles),
         )
+
+    def value(c: pd.Series | None, row: int) -> str | None:
+        return None if c is None or pd.isna(c.iloc[row]) else str(c.iloc[row])
 
     def next_queue(i: int, q: int) -> int | None:
         row = int(order[i])
-        g = None if groups is None or pd.isna(groups.iloc[row]) else groups.iloc[row]
-        lab = None if labels is None or pd.isna(labels.iloc[row]) else labels.iloc[row]
-        return lookup(g, lab, q)
+        g, lab, roles = (value(c, row) for c in cols)
+        return lookup(g, lab, roles, q)
 
     return next_queue

@@ -9,7 +9,9 @@ then the query waits in its queue, and the new cluster takes the longest-waiting
 eligible queries when it comes up. A scaling cluster runs the same WLM
 configuration as the main cluster, so it has each scaling queue's slot count
 (manual WLM) or the auto-WLM concurrency cap (auto WLM). It stops after
-``cs_idle_stop_s`` without a running query.
+``cs_idle_stop_s`` without a running query. Scaling needs a main cluster of
+2..32 nodes (``ClusterSettings.scaling_supported``); eligibility by statement
+type (writes on RA3 only) is in :mod:`dpcsim.engine.queues`.
 
 Billing: a cluster is billed for the seconds it is running queries, per second,
 with a minimum of ``cs_min_billed_s`` (one minute) for each activation that ran

@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 from dpcsim.errors import InputError
 
 __all__ = [
+    "CS_MAX_NODES",
     "NODE_MEMORY_GIB",
     "NODE_PRICE_USD_PER_HOUR",
     "RA3_NODE_TYPES",
@@ -51,6 +52,9 @@ NODE_PRICE_USD_PER_HOUR: Final[dict[str, float]] = {
     "dc2.large": 0.25,
     "dc2.8xlarge": 4.80,
 }
+
+#: Most compute nodes a main cluster may have to use Concurrency Scaling.
+CS_MAX_NODES: Final = 32
 
 #: Node types on which Concurrency Scaling also runs writes.
 RA3_NODE_TYPES: Final = frozenset({"ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge"})
@@ -88,22 +92,27 @@ class ClusterSettings:
         ``statement_timeout`` [ms]: queue + execution limit, 0 = off (AWS default
         0; otherwise 100..2147483647).
     max_concurrency_scaling_clusters
-        0..10 (AWS parameter default 1).
+        0..10 (AWS parameter default 1). Scaling runs only on a cluster of 2..32
+        nodes (:attr:`scaling_supported`).
     cs_start_delay_s
         Time from a scaling request until the cluster serves queries [s]; AWS
         documents none (UNCONFIRMED), 10 s by default.
     cs_idle_stop_s
-        Idle time after which a scaling cluster stops [s] (UNCONFIRMED, 300 s).
+        Idle time after which a scaling cluster stops [s] (undocumented by AWS;
+        300 s by default).
     cs_min_billed_s
         Minimum billed per activation that ran queries [s] (one minute).
     cs_free_credit_start_s, cs_free_credit_cap_s
         Free-credit balance at t = 0 and its cap [s] (credits accrue one hour per
-        24 h of main-cluster time, capped at 30 h).
+        24 h of main-cluster time; the 30 h cap, the default, is UNCONFIRMED
+        on AWS's own pages, and credits carry over rather than expire at month
+        end, which a third-party source claims, also UNCONFIRMED).
     cs_price_usd_per_node_hour
         Price of scaling after free credits [USD per node-hour]; None = the
         us-east-1 on-demand price of ``node_type``.
     sqa_slots
-        Slots of the SQA service class (undocumented by AWS; 5 assumed).
+        Slots of the SQA service class (UNCONFIRMED: undocumented by AWS; 5
+        assumed).
     sqa_predictor, sqa_noise_sigma, sqa_prior_s
         SQA run-time prediction: ``perfect``; ``noisy`` = true time times a
         lognormal error with log-sd ``sqa_noise_sigma``; ``learned`` = mean of
@@ -202,6 +211,17 @@ class ClusterSettings:
         if per_node_h is None:
             per_node_h = NODE_PRICE_USD_PER_HOUR[self.node_type]
         return per_node_h * self.node_count / 3600.0
+
+    @property
+    def scaling_supported(self) -> bool:
+        """Whether the main cluster can use Concurrency Scaling at all.
+
+        AWS requires a multi-node cluster of at most 32 compute nodes (facts
+        2.5; every node type of :data:`NODE_MEMORY_GIB` qualifies). Otherwise
+        scaling stays off whatever the queues and
+        ``max_concurrency_scaling_clusters`` say.
+        """
+        return 2 <= self.node_count <= CS_MAX_NODES
 
     @property
     def is_ra3(self) -> bool:
