@@ -5,11 +5,12 @@ queries > 60 s carrying 90-95% of busy time, ~31% reads, ~10% cache hits, ~0.5%
 aborted, ~4% COPY/UNLOAD), not the single 24 h trace (median 9 ms).
 
 Each statistic is computed on one generated week for each of SEEDS. Over 10
-seeds the generator's seed-to-seed standard deviations are small next to every
-tolerance below (median 1.7 ms, mean 0.10 s, share > 60 s 0.1 pt, busy share
-0.5 pt, reads 2 pt, cache 0.7 pt, dispersion 0.5, peak ratio 0.12), so each
-tolerance is at least about 3 standard deviations (most more than 5) from the
-10-seed mean: a failure means the model moved, not bad luck.
+seeds (11-20) the generator gives: median 40.2 +- 2.0 ms, mean 2.94 +- 0.06 s,
+p99 82 +- 0.5 s, share > 60 s 2.90 +- 0.05 %, busy share 91.2 +- 0.4 %,
+per-minute dispersion 59 +- 5 (learners alone 173 +- 20), top-10 shapes
+0.329 +- 0.005, repeats 0.936 +- 0.003, reads 28.3 +- 1.0 %, cache hits
+9.3 +- 0.4 %. Every tolerance below is at least about 3 standard deviations
+from that 10-seed mean: a failure means the model moved, not bad luck.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pandas as pd
 import pytest
 
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
+from dpcsim.workload.arrivals import cascade
+from dpcsim.workload.classes import prompt_sessions
 
 SEEDS = (11, 12, 13)
 
@@ -36,21 +39,40 @@ def _offsets_s(q: pd.DataFrame) -> np.ndarray:
 
 def test_execution_time_quantiles(queries):
     # Targets: median about 37-40 ms, mean about 2.8-3 s, p99 in minutes.
-    # Tolerance: median in [25, 60] ms, mean in [2, 4] s, p99 >= 60 s (the
-    # fleet figures are medians over clusters, a band is the honest claim).
+    # Tolerance: median in [30, 50] ms (the fleet figure is a median over
+    # clusters; ours is 40.2 +- 2.0), mean in [2.6, 3.2] s (the target band
+    # +- 0.2 s, over 3 sd). p99 in [60, 180] s: the targets bound it, since
+    # with 3% of queries over 60 s and a mean of 3 s, the 1% above p99 can
+    # carry at most 3 - 0.02 * 60 = 1.8 s of the mean, so p99 <= 180 s.
     e = queries["exec_s"].to_numpy()
-    assert 0.025 <= np.median(e) <= 0.060
-    assert 2.0 <= e.mean() <= 4.0
-    assert np.quantile(e, 0.99) >= 60.0
+    assert 0.030 <= np.median(e) <= 0.050
+    assert 2.6 <= e.mean() <= 3.2
+    assert 60.0 <= np.quantile(e, 0.99) <= 180.0
 
 
 def test_tail_share_and_busy_time(queries):
     # Target: about 3% of queries > 60 s carrying 90-95% of busy time.
-    # Tolerance: share in [2%, 4%], busy share >= 85% (we reach ~88%).
+    # Tolerance: share in [2.4%, 3.6%] (3% +- 0.6 pt, over 6 sd); busy share
+    # in [89%, 96%] (the published band +- 1 pt; 91.2 +- 0.4 here, so the
+    # lower edge is 5 sd away).
     e = queries["exec_s"].to_numpy()
     long = e > 60.0
-    assert 0.02 <= long.mean() <= 0.04
-    assert e[long].sum() / e.sum() >= 0.85
+    assert 0.024 <= long.mean() <= 0.036
+    assert 0.89 <= e[long].sum() / e.sum() <= 0.96
+
+
+def test_tail_is_long_and_smooth(queries):
+    # The > 60 s tail decreases on a log scale (no bump beyond its head) and
+    # reaches tens of minutes: counts per quarter decade from 60 s never rise
+    # (seeds 11-25: about 760, 43, 21, 8; the head is forced by the targets:
+    # 3% of queries carrying 91% of a 2.9 s mean average about 90 s), and the
+    # longest query of the week is over 15 min (18-37 min over seeds 11-25).
+    e = queries["exec_s"].to_numpy()
+    edges = 60.0 * 10 ** (0.25 * np.arange(5))  # 60 s .. 10.7 min
+    counts = np.histogram(e, edges)[0]
+    assert (np.diff(counts) <= 0).all(), counts
+    assert counts[-1] >= 1
+    assert e.max() >= 900.0
 
 
 def test_mix(queries):
@@ -73,19 +95,25 @@ def test_cache_hits_do_almost_no_work(queries):
 
 def test_burstier_than_poisson(queries):
     # Real trace: inter-arrival CV 6.2, per-minute dispersion ~150 (Poisson: 1).
-    # Tolerance: CV >= 3 and dispersion >= 10, both far above Poisson's 1.
+    # Ours: dispersion 59 +- 5 (live-lab prompts, session cascades, the COPY
+    # burst). Tolerance: CV >= 3 and dispersion in [42, 200]: the lower edge
+    # is 3.5 sd below our mean; the real trace's 150 is a single busy cluster.
     t = _offsets_s(queries)
     gaps = np.diff(t)
     assert gaps.std() / gaps.mean() >= 3.0
     per_min = np.bincount((t // 60).astype(np.int64))
-    assert per_min.var() / per_min.mean() >= 10.0
+    assert 42.0 <= per_min.var() / per_min.mean() <= 200.0
 
 
 def test_learners_alone_are_bursty(queries):
-    # The learners' process alone (no ELT) must also be far from Poisson.
+    # The learners' process alone (no ELT) must also be far from Poisson:
+    # per-minute dispersion 173 +- 20 over 10 seeds; tolerance >= 100 (3.6 sd).
     ad = queries[queries["user_name"].str.startswith("learner_")]
-    gaps = np.diff(_offsets_s(ad))
+    t = _offsets_s(ad)
+    gaps = np.diff(t)
     assert gaps.std() / gaps.mean() >= 2.0
+    per_min = np.bincount((t // 60).astype(np.int64))
+    assert per_min.var() / per_min.mean() >= 100.0
 
 
 def test_hourly_shape_jst(queries):
@@ -117,13 +145,14 @@ def test_hourly_counts_variation(queries):
 
 
 def test_repetition(queries):
-    # Targets: ~90% repeat an earlier shape (tolerance +-5 pt); top-10 shapes
-    # "about a third" (tolerance [0.2, 0.45]: we reach ~0.27); a user repeating
-    # a shape within 60 s "common" (fleet median 64%; tolerance >= 0.4).
+    # Targets: ~90% repeat an earlier shape (tolerance +-5 pt; ours 93.6 +-
+    # 0.3); top-10 shapes "about a third" (tolerance [0.30, 0.40]; ours 0.329
+    # +- 0.005, 5 sd from the lower edge); a user repeating a shape within
+    # 60 s "common" (fleet median 64%; tolerance >= 0.4).
     fp = queries["fingerprint"]
     assert fp.notna().all()
     assert 0.85 <= fp.duplicated().mean() <= 0.95
-    assert 0.20 <= fp.value_counts().head(10).sum() / len(fp) <= 0.45
+    assert 0.30 <= fp.value_counts().head(10).sum() / len(fp) <= 0.40
     gap = queries.groupby(["user_name", "fingerprint"])["arrival_at"].diff()
     assert (gap.dt.total_seconds() <= 60).mean() >= 0.40
 
@@ -137,3 +166,33 @@ def test_memory_and_spill_plausible(queries):
     long = q["exec_s"] > 60
     assert q.loc[long, "mem_mb"].median() > 5 * q.loc[~long, "mem_mb"].median()
     assert (q.loc[q["spilled_mb"] > 0, "mem_mb"] > 1024).all()
+
+
+def test_cascade_matches_hawkes_cluster_theory():
+    # A Hawkes cascade with branching n has mean cluster size 1 / (1 - n)
+    # (Borel law). 20,000 roots at n = 0.5: the size's sd is sqrt(n) / (1 -
+    # n)^1.5 = 2, so the mean's standard error is 0.014; tolerance 0.07 (5 se).
+    roots = np.sort(np.random.default_rng(3).uniform(0.0, 1e7, 20_000))
+    t, cluster, generation = cascade(
+        roots, 4, branching=0.5, kernel_s=15.0, max_size=10_000
+    )
+    assert abs(t.size / roots.size - 2.0) <= 0.07
+    assert np.all(np.diff(t) >= 0)
+    assert (generation == 0).sum() == roots.size
+    # Triggered starts follow their root, within a few kernels.
+    assert np.all(t >= roots[cluster] - 1e-9)
+    capped = cascade(roots, 4, branching=0.9, kernel_s=15.0, max_size=5)[1]
+    assert np.bincount(capped).max() <= 5
+
+
+def test_live_lab_prompts_burst_in_the_evening():
+    # Each weekday lab (20:00-21:30 JST) holds one prompt answered by about
+    # 17% of learners (binomial: 68 +- 7.5 of 400) within about a minute.
+    start, prompt = prompt_sessions(7, 0, 400, np.random.default_rng(5))
+    per = np.bincount(prompt)
+    assert per.size == 5
+    assert np.all(np.abs(per - 68) <= 4 * 7.5)
+    hour = (start % 86_400.0) / 3600.0
+    assert np.all((hour >= 20.0) & (hour < 21.6))
+    spread = [np.ptp(start[prompt == k]) for k in range(per.size)]
+    assert max(spread) < 180.0

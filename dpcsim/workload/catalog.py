@@ -81,18 +81,18 @@ class StageTable:
 
 
 STAGE_TABLES: Final[tuple[StageTable, ...]] = (
-    StageTable(name="activity_events", files=24, copy_median_s=3.6),
-    StageTable(name="page_views", files=24, copy_median_s=2.4),
-    StageTable(name="login_events", files=12, copy_median_s=0.9),
-    StageTable(name="video_events", files=24, copy_median_s=3.0),
-    StageTable(name="quiz_submissions", files=24, copy_median_s=1.5),
-    StageTable(name="notebook_runs", files=12, copy_median_s=1.8),
-    StageTable(name="forum_posts", files=12, copy_median_s=0.9),
-    StageTable(name="grade_events", files=12, copy_median_s=0.72),
-    StageTable(name="learners", files=1, copy_median_s=2.4, fmt="csv"),
-    StageTable(name="courses", files=1, copy_median_s=0.6, fmt="csv"),
-    StageTable(name="enrollments", files=1, copy_median_s=1.8, fmt="csv"),
-    StageTable(name="lessons", files=1, copy_median_s=0.6, fmt="csv"),
+    StageTable(name="activity_events", files=24, copy_median_s=1.8),
+    StageTable(name="page_views", files=24, copy_median_s=1.2),
+    StageTable(name="login_events", files=12, copy_median_s=0.45),
+    StageTable(name="video_events", files=24, copy_median_s=1.5),
+    StageTable(name="quiz_submissions", files=24, copy_median_s=0.75),
+    StageTable(name="notebook_runs", files=12, copy_median_s=0.9),
+    StageTable(name="forum_posts", files=12, copy_median_s=0.45),
+    StageTable(name="grade_events", files=12, copy_median_s=0.36),
+    StageTable(name="learners", files=1, copy_median_s=1.2, fmt="csv"),
+    StageTable(name="courses", files=1, copy_median_s=0.3, fmt="csv"),
+    StageTable(name="enrollments", files=1, copy_median_s=0.9, fmt="csv"),
+    StageTable(name="lessons", files=1, copy_median_s=0.3, fmt="csv"),
 )
 
 Materialization = Literal["table", "microbatch"]
@@ -147,7 +147,7 @@ DBT_MODELS: Final[tuple[DbtModel, ...]] = (
         name="int_learning_sessions",
         schema="intermediate",
         parents=("stg_activity_events", "stg_page_views", "stg_login_events"),
-        median_s=75.0,
+        median_s=76.0,
     ),
     _stg("video_events", 0.035),
     _stg("quiz_submissions", 0.02),

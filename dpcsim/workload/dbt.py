@@ -21,6 +21,7 @@ from typing import Final
 import numpy as np
 
 from dpcsim.workload import elt_sql as sql
+from dpcsim.workload.arrivals import JST_HOURLY_PROFILE
 from dpcsim.workload.catalog import DBT_MODELS, DBT_USER, ELT_QUERY_GROUP, DbtModel
 from dpcsim.workload.rows import Rows
 from dpcsim.workload.service import lognormal
@@ -33,6 +34,8 @@ CLIENT_GAP_S: Final = 0.05
 #: dbt's per-microbatch overhead (compile, catalog introspection, a new
 #: transaction; catalog queries are slow on Redshift) [s].
 BATCH_OVERHEAD_S: Final = 20.0
+#: Share of a microbatch's time that does not depend on its hour's volume.
+FIXED_SHARE: Final = 0.9
 #: Batch median above which a model counts as heavy (narrow spread) [s].
 _HEAVY_S: Final = 10.0
 
@@ -140,6 +143,18 @@ def model_chain(
     return float(t_audit + audit)
 
 
+def _hourly_volume(n: int) -> np.ndarray:
+    """Relative data volume of the ``n`` hourly batches before midnight (mean 1).
+
+    An hour's events follow the learners' JST activity, so an evening batch
+    holds several times a night batch's rows; a batch's time also has a fixed
+    part (:data:`FIXED_SHARE`: scans of the joined dimensions, commit).
+    """
+    hour = (np.arange(n) - n) % 24
+    volume = JST_HOURLY_PROFILE[hour] / JST_HOURLY_PROFILE[hour].mean()
+    return np.asarray(FIXED_SHARE + (1.0 - FIXED_SHARE) * volume)
+
+
 _Chain = tuple[list[str], np.ndarray, list[str], list[str], np.ndarray]
 
 
@@ -161,8 +176,8 @@ def _microbatch_chain(
     model: DbtModel, growth: float, date: str, n: int, rng: np.random.Generator
 ) -> _Chain:
     """``n`` hourly delete + insert pairs, dbt's batch overhead between pairs."""
-    sigma = 0.12 if model.median_s >= _HEAVY_S else 0.7
-    ins = lognormal(model.median_s * growth, sigma, n, rng)
+    sigma = 0.1 if model.median_s >= _HEAVY_S else 0.7
+    ins = lognormal(model.median_s * growth * _hourly_volume(n), sigma, n, rng)
     dele = lognormal(0.04 * max(1.0, model.median_s) ** 0.5 * growth, 0.6, n, rng)
     exec_s = np.column_stack([dele, ins]).ravel()
     texts, fps = sql.microbatch_model(model, date, n)

@@ -75,8 +75,8 @@ MIXTURES: Final[dict[str, LogNormalMix]] = {
     # aggregations, a heavy minority of joins over the facts, rare monsters.
     "adhoc": LogNormalMix(
         weights=(0.51, 0.3, 0.16, 0.03),
-        medians_s=(0.035, 0.30, 2.0, 120.0),
-        sigmas=(0.6, 0.7, 0.8, 0.7),
+        medians_s=(0.035, 0.25, 0.8, 100.0),
+        sigmas=(0.6, 0.7, 0.8, 0.9),
     ),
     # Answered from the result cache: a leader-node lookup.
     "cached": LogNormalMix(weights=(1.0,), medians_s=(0.002,), sigmas=(0.5,)),
@@ -84,7 +84,7 @@ MIXTURES: Final[dict[str, LogNormalMix]] = {
     "small_insert": LogNormalMix(weights=(1.0,), medians_s=(0.012,), sigmas=(0.4,)),
     "ddl": LogNormalMix(weights=(1.0,), medians_s=(0.008,), sigmas=(0.5,)),
     "analyze": LogNormalMix(weights=(1.0,), medians_s=(1.5,), sigmas=(0.8,)),
-    "unload": LogNormalMix(weights=(1.0,), medians_s=(75.0,), sigmas=(0.3,)),
+    "unload": LogNormalMix(weights=(1.0,), medians_s=(80.0,), sigmas=(0.3,)),
 }
 
 
