@@ -75,12 +75,7 @@ def read_redset(
                 "negative duration",
                 f"{col} >= 0 [ms]",
             )
-    checks.add(
-        f["query_id"].duplicated().to_numpy() & f["query_id"].notna().to_numpy(),
-        "query_id",
-        "duplicate query id",
-        "each query_id once per cluster",
-    )
+    checks.unique("query_id", "each query_id once per cluster")
     ok, rejects = checks.finish()
     return _canonical(parsed).loc[ok].reset_index(drop=True), rejects
 

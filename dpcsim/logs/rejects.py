@@ -66,6 +66,12 @@ class Checks:
         if arr.any():
             self._issues.append(Issue(arr, column, reason, expected))
 
+    def unique(self, column: str, expected: str) -> None:
+        """Reject every repeat of a non-missing ``column`` value (the first stays)."""
+        ids = self.parsed.frame[column]
+        repeat = ids.duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
+        self.add(repeat, column, "duplicate query id", expected)
+
     def require(self, columns: tuple[str, ...]) -> None:
         """Reject rows whose required values are missing."""
         frame = self.parsed.frame

@@ -82,12 +82,7 @@ def read_qlog(
             "end before start",
             "endtime >= starttime",
         )
-    checks.add(
-        f["query"].duplicated(keep="first").to_numpy() & f["query"].notna().to_numpy(),
-        "query",
-        "duplicate query id",
-        "each query id once",
-    )
+    checks.unique("query", "each query id once")
     ok, rejects = checks.finish()
     frame = _normalise(parsed, elapsed_us)
     return frame.loc[ok].reset_index(drop=True), rejects

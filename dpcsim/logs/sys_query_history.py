@@ -56,12 +56,7 @@ def read_sys_query_history(
             "end before start",
             "end_time >= start_time",
         )
-    checks.add(
-        f["query_id"].duplicated().to_numpy() & f["query_id"].notna().to_numpy(),
-        "query_id",
-        "duplicate query id",
-        "each query_id once",
-    )
+    checks.unique("query_id", "each query_id once")
     ok, rejects = checks.finish()
     return _canonical(parsed).loc[ok].reset_index(drop=True), rejects
 
