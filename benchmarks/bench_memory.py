@@ -109,7 +109,7 @@ def weeks(base: pd.DataFrame, n: int) -> Iterator[pd.DataFrame]:
 
 def _stream(n: int) -> dict[str, float]:
     from dpcsim import engine
-    from dpcsim.cli._stream import ParquetSink
+    from dpcsim.run_stream import ParquetSink
     from dpcsim.wlm import dpc_design_config
 
     base = _week()

@@ -76,8 +76,11 @@ __all__ = [
     "COLUMNS",
     "DTYPES",
     "ELT_RUN_DTYPES",
+    "FAILED_OUTCOMES",
     "LOAD_ERROR_DTYPES",
     "OPTIONAL_COLUMNS",
+    "OUTCOMES",
+    "RAN_ON",
     "REQUIRED_COLUMNS",
     "STATEMENT_TYPES",
     "Workload",
@@ -101,6 +104,15 @@ STATEMENT_TYPES: Final = (
     "utility",
     "other",
 )
+
+#: How a query ended, in simulated records and in run records built from logs
+#: (``completed``; ``aborted`` by QMR or as the log shows; ``canceled`` by a
+#: WLM timeout or hop; ``failed`` with an error).
+OUTCOMES: Final = ("completed", "aborted", "canceled", "failed")
+#: Outcomes ``WLMFailedQueries`` counts: every outcome but ``completed``.
+FAILED_OUTCOMES: Final = OUTCOMES[1:]
+#: Where a query ran: the main cluster, a Concurrency Scaling cluster, SQA.
+RAN_ON: Final = ("main", "cs", "sqa")
 
 #: Column name -> pandas dtype, in canonical order.
 DTYPES: Final[dict[str, str]] = {

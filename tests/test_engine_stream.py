@@ -233,7 +233,7 @@ def test_parquet_sink_bytes(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from dpcsim.cli._stream import ParquetSink
+    from dpcsim.run_stream import ParquetSink
 
     frame = _workload(3, 1_200)
     config, cluster = _config(False, 2_000), _settings("perfect")

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import pandas as pd
 
+from dpcsim.run import PERCENTILES, ScalingSummary
+
 __all__ = ["PERCENTILES", "format_alarm_summary", "format_table"]
 
-#: Wait percentiles reported per queue [%].
-PERCENTILES = (50, 90, 99)
 
-
-def format_table(summary: dict[str, Any]) -> str:
-    """Render the per-queue summary as a fixed-width text table.
+def format_table(queues: pd.DataFrame, scaling: ScalingSummary) -> str:
+    """Render :meth:`dpcsim.run.Run.queue_table` as a fixed-width text table.
 
     ``stopped`` counts queries WLM ended (QMR abort, timeout or hop cancel);
     ``failed`` counts errors (the log's own aborts, and slot counts no queue has).
@@ -25,38 +24,32 @@ def format_table(summary: dict[str, Any]) -> str:
         f"{'on cs':>7} {'on sqa':>7}"
     )
     lines = [header, "-" * len(header)]
-    rows = dict(summary["by_queue"])
-    rows["(all)"] = summary["all_queues"]
-    for name, row in rows.items():
-        stopped = row["aborted"] + row["canceled"]
-        keys = [f"p{p}" for p in PERCENTILES] + ["max"]
-        waits = [_fmt_s(row["wait_s"].get(k)) for k in keys]
+    keys = [f"wait_p{p}_s" for p in PERCENTILES] + ["wait_max_s"]
+    for row in queues.to_dict("records"):
+        stopped = int(row["aborted"]) + int(row["canceled"])
+        waits = [_fmt_s(row[k]) for k in keys]
         lines.append(
-            f"{name:<10} {row['arrived']:>8} {row['completed']:>9} {stopped:>8} "
-            f"{row['failed']:>7} {waits[0]:>9} {waits[1]:>8} {waits[2]:>8} "
-            f"{waits[3]:>8} {row['ran_on'].get('cs', ''):>7} "
-            f"{row['ran_on'].get('sqa', ''):>7}"
+            f"{row['queue']:<10} {int(row['arrived']):>8} "
+            f"{int(row['completed']):>9} {stopped:>8} "
+            f"{int(row['failed']):>7} {waits[0]:>9} {waits[1]:>8} {waits[2]:>8} "
+            f"{waits[3]:>8} {int(row['on_cs']):>7} {int(row['on_sqa']):>7}"
         )
     lines.append(
         "stopped: ended by WLM (QMR abort, timeout); failed: errors; "
         "wait: queue time [s]"
     )
-    lines.append(_scaling_line(summary["scaling"]))
+    lines.append(_scaling_line(scaling))
     return "\n".join(lines)
 
 
-def _scaling_line(scaling: dict[str, Any]) -> str:
+def _scaling_line(scaling: ScalingSummary) -> str:
     """Concurrency Scaling activations, billed seconds and cost [USD]."""
-    text = (
-        f"concurrency scaling: {scaling['activations']} activations, "
-        f"{scaling['billed_s']:.0f} s billed"
+    return (
+        f"concurrency scaling: {scaling.activations} activations, "
+        f"{scaling.billed_s:.0f} s billed "
+        f"({scaling.free_credit_used_s:.0f} s from free credits), "
+        f"cost {scaling.cost_usd:.2f} USD"
     )
-    free_s = scaling.get("free_credit_used_s")
-    if isinstance(free_s, int | float):
-        text += f" ({free_s:.0f} s from free credits)"
-    if "cost_usd" in scaling:
-        text += f", cost {scaling['cost_usd']:.2f} USD"
-    return text
 
 
 def format_alarm_summary(summary: pd.DataFrame) -> str:
@@ -76,6 +69,6 @@ def format_alarm_summary(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _fmt_s(value: float | None) -> str:
-    """A wait [s] for the table."""
-    return "-" if value is None else f"{value:.1f}s"
+def _fmt_s(value: float) -> str:
+    """A wait [s] for the table ("-" for NaN: no query)."""
+    return "-" if math.isnan(value) else f"{value:.1f}s"

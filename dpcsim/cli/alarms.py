@@ -5,8 +5,9 @@ Inputs
                         list, as ``aws cloudwatch put-metric-alarm
                         --cli-input-json`` takes it) or a CloudFormation template
                         (JSON or YAML) with ``AWS::CloudWatch::Alarm`` resources;
-                        ``design`` is the design's five alarms
-                        (``dpcsim/data/dpc_design_alarms.json``).
+                        ``design`` is the --design's alarms (DPC: its five
+                        alarms, ``dpcsim/data/dpc_design_alarms.json``).
+  --design FILE|dpc     the cluster's design (default dpc; see dpcsim.designs.read).
   --account ID          12-digit account of the SNS topic of ``design``.
   --metrics SOURCE      a simulation output directory (``metrics.parquet``), a
                         tidy CSV (``timestamp, namespace, metric_name, dimensions,
@@ -43,14 +44,15 @@ from pathlib import Path
 from dpcsim.alarms import (
     EvaluationOptions,
     alarms_from_document,
-    dpc_design_alarms,
     evaluate_alarms,
     read_alarms,
     read_metrics,
     write_alarm_run,
 )
 from dpcsim.alarms.spec import AlarmSpec
+from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._progress import show_progress
+from dpcsim.designs import Design, load_design
 
 NAME = "alarms"
 HELP = "evaluate CloudWatch alarms on metric data (back-test)"
@@ -61,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--alarms", required=True, metavar="FILE|design", help="alarm file, or 'design'"
     )
+    add_design_argument(parser)
     parser.add_argument(
         "--account",
         default="123456789012",
@@ -104,17 +107,20 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def load_alarms(spec: str, account: str = "123456789012") -> list[AlarmSpec]:
-    """Alarms from a file, or the design's set for ``"design"``."""
+def load_alarms(
+    spec: str, account: str = "123456789012", design: Design | None = None
+) -> list[AlarmSpec]:
+    """Alarms from a file, or the design's set for ``"design"`` (default DPC's)."""
     if spec == "design":
-        return alarms_from_document(dpc_design_alarms(account), source="design")
+        chosen = load_design(None) if design is None else design
+        return alarms_from_document(chosen.alarm_requests(account), source="design")
     return read_alarms(spec)
 
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the history and summary, print the summary."""
     quiet = getattr(args, "quiet", False)
-    alarms = load_alarms(args.alarms, args.account)
+    alarms = load_alarms(args.alarms, args.account, load_design(args.design))
     datapoints = read_metrics(args.metrics)
     options = EvaluationOptions(range_extra=args.range_extra)
     progress = show_progress(args)

@@ -11,6 +11,7 @@
 Inputs
   --sample DIR   the exports to ingest (default: the bundled data/sample)
   --seed S       engine seed (default 0)
+  --design FILE  the cluster's design (default dpc; see dpcsim.designs.read)
 Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   workload.parquet, elt_runs.parquet, load_errors.parquet, rejects.csv
                  the ingested workload (see data/README.md)
@@ -32,20 +33,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress
 from dpcsim.cli.ingest import write_ingest
-from dpcsim.cli.simulate import (
-    RunOutputs,
-    format_run,
-    load_alarm_set,
-    simulate_run,
-    write_run,
-)
-from dpcsim.cli.wlm import describe
+from dpcsim.cli.simulate import format_run, load_alarm_set
+from dpcsim.designs import load_design
+from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
 from dpcsim.logs import ingest
-from dpcsim.wlm import dpc_design_config
+from dpcsim.run import Run
+from dpcsim.wlm import describe
 
 NAME = "demo"
 HELP = "ingest, simulate and back-test the alarms on the bundled sample"
@@ -63,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of exports (default: data/sample)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="engine seed (default 0)")  # fmt: skip
+    add_design_argument(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="output folder")  # fmt: skip
     parser.add_argument("--force", action="store_true",
@@ -73,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the four steps and print what each found."""
     quiet = bool(getattr(args, "quiet", False))
     files = export_files(args.sample)
+    design = load_design(args.design)
     out = prepare_out_dir(args.out, force=bool(args.force))
-    config = dpc_design_config()
+    config = design.wlm
     say = _printer(quiet)
 
     say(f"== 1/4 ingest {len(files)} export files from {args.sample}")
@@ -87,16 +87,15 @@ def run(args: argparse.Namespace) -> int:
     for line in describe(config):
         say(f"   {line}")
     say("")
-    from dpcsim.engine import ClusterSettings
-
-    outputs = simulate_run(
+    outputs = Run.simulate(
         ingested.workload,
         config,
         ClusterSettings(),
-        seed=args.seed,
-        alarms=load_alarm_set("design"),
+        rng=args.seed,
+        alarms=load_alarm_set("design", design=design),
+        design=design,
     )
-    write_run(out, outputs)
+    outputs.write(out)
     text = format_run(outputs).split("\n\n")
     say("\n".join(f"   {line}" for line in text[0].splitlines()))
     say("\n== 3/4 the design's alarms, evaluated every minute as CloudWatch does")
@@ -121,9 +120,9 @@ def export_files(folder: Path) -> list[Path]:
     return files
 
 
-def elt_delay_lines(outputs: RunOutputs) -> list[str]:
+def elt_delay_lines(outputs: Run) -> list[str]:
     """Worst delay and minutes above 90 under each ``Definition`` [min]."""
-    points = outputs.metrics
+    points = outputs.datapoints
     delay = points[points["metric_name"] == "ELTExecutionDelay"]
     lines = []
     for dims, rows in delay.groupby("dimensions", sort=True):

@@ -41,25 +41,24 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from dpcsim.canonical import write_json
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress, steps_bar
 from dpcsim.errors import InputError
+from dpcsim.observe import observed_wlm_columns
 from dpcsim.schema import Workload
+from dpcsim.wlm import dpc_design_config
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
 from dpcsim.workload.faults import Faults, parse_fault
+from dpcsim.workload.spec import read_workload_spec
 
 NAME = "generate"
 HELP = "generate a synthetic DPC workload as AWS export files"
-
-#: Service class of Short Query Acceleration.
-SQA_SERVICE_CLASS = 14
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,15 +104,16 @@ def run(args: argparse.Namespace) -> int:
         steps.update()
         observed = "none"
         if not args.no_wlm:
-            workload = observe_wlm(workload, lambda w: design_observation(w, args.seed))
+            workload = observe_wlm(
+                workload,
+                lambda w: observed_wlm_columns(w, dpc_design_config(), rng=args.seed),
+            )
             observed = "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config()"
         steps.update()
         write_exports(workload, out_dir)
         write_workload(workload, out_dir, side_tables="always")
         meta = {"seed": args.seed, "observed_wlm": observed, "spec": spec.to_dict()}
-        (out_dir / "spec.json").write_text(
-            json.dumps(meta, indent=2, sort_keys=True) + "\n"
-        )
+        write_json(meta, out_dir / "spec.json")
         steps.update()
     if not quiet:
         _print_summary(workload, out_dir)
@@ -124,25 +124,7 @@ def build_spec(args: argparse.Namespace) -> DPCWorkloadSpec:
     """The spec from --spec (if any) overridden by the command-line options."""
     data: dict[str, Any] = {}
     if args.spec:
-        path = Path(args.spec)
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"not JSON ({exc.msg}); expected a spec.json written by "
-                "dpcsim generate",
-                source=str(path),
-                location=f"line {exc.lineno}, column {exc.colno}",
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                f"undecodable byte {exc.object[exc.start : exc.start + 1]!r}; "
-                "expected UTF-8 JSON",
-                source=str(path),
-            ) from None
-        data = loaded.get("spec", loaded) if isinstance(loaded, dict) else loaded
-        spec = DPCWorkloadSpec.from_dict(data, source=str(path))
-        data = spec.to_dict()
+        data = read_workload_spec(args.spec).to_dict()
     for key, value in (
         ("days", args.days),
         ("learners", args.learners),
@@ -187,35 +169,6 @@ def _check_fault_days(f: Faults, horizon_days: int) -> None:
                 source="--fault",
                 location=f"faults.{name}",
             )
-
-
-def design_observation(workload: Workload, seed: int) -> pd.DataFrame:
-    """Observed WLM columns from a simulation under the seed's design config.
-
-    Returns a frame with ``query_id``, ``queue_s`` [s], ``service_class`` (14
-    for SQA), ``queue`` and ``ran_on_cs``.
-    """
-    from dpcsim.engine import simulate
-    from dpcsim.wlm import dpc_design_config
-
-    config = dpc_design_config()
-    result = simulate(workload, config, rng=seed)
-    rec = result.queries.drop_duplicates("query_id", keep="first")
-    classes = {
-        name: config.service_class(i) for i, name in enumerate(config.queue_names)
-    }
-    service_class = rec["queue"].map(classes).astype("Int64")
-    ran_on = rec["ran_on"].astype(str).to_numpy()
-    service_class = service_class.mask(ran_on == "sqa", SQA_SERVICE_CLASS)
-    return pd.DataFrame(
-        {
-            "query_id": rec["query_id"].to_numpy(dtype=np.int64),
-            "queue_s": rec["queue_s"].to_numpy(dtype=np.float64),
-            "service_class": service_class.to_numpy(),
-            "queue": rec["queue"].astype("string").to_numpy(),
-            "ran_on_cs": ran_on == "cs",
-        }
-    )
 
 
 def _print_summary(workload: Workload, out_dir: Path) -> None:

@@ -37,11 +37,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress
+from dpcsim.designs import load_design
 from dpcsim.logs.ingest import IngestResult, ingest
 from dpcsim.logs.store import write_workload
-from dpcsim.wlm import dpc_design_config
 
 NAME = "ingest"
 HELP = "read Redshift exports (SVL_QLOG, STL_WLM_QUERY, ...) into workload.parquet"
@@ -69,8 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--wlm",
         type=Path,
         metavar="FILE|design",
-        help="WLM config to route with, or 'design'",
+        help="WLM config to route with, or 'design' (the --design's)",
     )
+    add_design_argument(parser)
     parser.add_argument(
         "--strict", action="store_true", help="stop at the first bad row"
     )
@@ -90,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         args.logs,
         users=args.users,
         role_groups=args.role_groups,
-        wlm=dpc_design_config() if str(args.wlm) == "design" else args.wlm,
+        wlm=load_design(args.design).wlm if str(args.wlm) == "design" else args.wlm,
         strict=args.strict,
         progress=show_progress(args),
     )

@@ -8,7 +8,11 @@ Inputs
                         readers).
   --wlm FILE|design     a ``wlm_json_configuration`` (the JSON array, a JSON string
                         of it, or ``aws redshift describe-cluster-parameters``
-                        output); ``design`` is the seed's 50/30/20 design.
+                        output); ``design`` is the --design's WLM (DPC: the
+                        seed's 50/30/20 design).
+  --design FILE|dpc     the cluster's design: cluster id, ELT contract, alarms
+                        (a .toml or .py file, see dpcsim.designs.read; default
+                        dpc).
   --settings TOML       cluster settings (node type, Concurrency Scaling, SQA,
                         memory model); AWS defaults when omitted.
                         dpcsim/data/cluster_defaults.toml lists every key with
@@ -17,7 +21,7 @@ Inputs
   --alarms FILE|design|none
                         alarm definitions to back-test on the run's metrics
                         (PutMetricAlarm JSON or CloudFormation; default: the
-                        design's five alarms).
+                        design's alarms).
 
 Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   queries.parquet   one row per query: query_id, queue, arrival_s, queue_s [s],
@@ -29,7 +33,8 @@ Outputs (in --out DIR; a non-empty DIR is refused unless --force)
                     busy_s, billed_s [s].
   summary.json      counts by outcome and queue (arrived = completed + aborted +
                     canceled + failed), wait percentiles per queue [s], scaling
-                    seconds and cost [USD].
+                    seconds (billed, free-credit and paid) and cost [USD]
+                    (dpcsim.run.RunSummary).
   metrics.parquet   the CloudWatch datapoints the run would have published, one
                     row per datapoint: timestamp (UTC), namespace, metric_name,
                     dimensions (Name=Value;...), value, unit (AWS/Redshift
@@ -51,37 +56,30 @@ Examples
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from dpcsim import logs
+from dpcsim.alarms import AlarmSpec
+from dpcsim.canonical import jsonable, write_json
+from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress, steps_bar
-from dpcsim.cli._tables import PERCENTILES, format_alarm_summary, format_table
+from dpcsim.cli._tables import format_alarm_summary, format_table
+from dpcsim.designs import Design, load_design
+from dpcsim.engine import ClusterSettings
+from dpcsim.engine.settings import read_cluster_settings
 from dpcsim.errors import InputError
-from dpcsim.schema import Workload
+from dpcsim.run import RUN_FILES, Run
+from dpcsim.run_stream import stream_parquet_run
+from dpcsim.schema import OUTCOMES, Workload
+from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config, route_workload
 
 NAME = "simulate"
 HELP = "replay a workload through a WLM configuration"
 
-#: Outcomes every summary lists (zero when absent), in the order the table prints.
-OUTCOMES = ("completed", "aborted", "canceled", "failed")
-#: Files written into --out.
-OUTPUT_FILES = (
-    "queries.parquet",
-    "timeline.parquet",
-    "scaling.parquet",
-    "summary.json",
-    "metrics.parquet",
-)
+#: Files written into --out (plus the alarm CSVs with --alarms).
+OUTPUT_FILES = RUN_FILES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="wlm_json_configuration JSON, or 'design'",
     )
     parser.add_argument("--settings", metavar="TOML", help="cluster settings TOML")
+    add_design_argument(parser)
     parser.add_argument(
         "--seed", type=int, default=0, metavar="S", help="random seed (default 0)"
     )
@@ -131,9 +130,10 @@ def run(args: argparse.Namespace) -> int:
     quiet = bool(getattr(args, "quiet", False))
     # Every input is checked before --out is touched or a bar is drawn, so a
     # typo costs nothing and the error is the only line on stderr.
-    config = _load_config(str(args.wlm))
+    design = load_design(args.design)
+    config = _load_config(str(args.wlm), design)
     settings = _load_settings(args.settings)
-    alarms = load_alarm_set(str(args.alarms), args.account)
+    alarms = load_alarm_set(str(args.alarms), args.account, design)
     if args.stream:
         return _run_streaming(args, config, settings)
     out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
@@ -141,23 +141,29 @@ def run(args: argparse.Namespace) -> int:
         paths = [Path(p) for p in args.workload]
         workload, routing = _load_workload(paths, config, quiet=quiet)
         steps.update()
-        outputs = simulate_run(
-            workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
+        run_ = Run.simulate(
+            workload,
+            config,
+            settings,
+            rng=args.seed,
+            routing=routing,
+            alarms=alarms or (),
+            design=design,
         )
         steps.update()
-        write_run(out_dir, outputs)
+        run_.write(out_dir)
         steps.update()
     if not quiet:
-        print(format_run(outputs))
+        print(format_run(run_))
         names = sorted(p.name for p in out_dir.iterdir())
         print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
 
 
-def _run_streaming(args: argparse.Namespace, config: Any, settings: Any) -> int:
+def _run_streaming(
+    args: argparse.Namespace, config: WLMConfig, settings: ClusterSettings
+) -> int:
     """``--stream``: batch-wise replay of one canonical workload.parquet."""
-    from dpcsim.cli._stream import stream_parquet_run
-
     paths = [Path(p) for p in args.workload]
     path = paths[0] / "workload.parquet" if paths[0].is_dir() else paths[0]
     if len(paths) != 1 or path.suffix != ".parquet" or not path.is_file():
@@ -167,8 +173,7 @@ def _run_streaming(args: argparse.Namespace, config: Any, settings: Any) -> int:
         )
     out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
     summary = stream_parquet_run(path, config, settings, out_dir, seed=args.seed)
-    text = json.dumps(_jsonable(summary), indent=2, sort_keys=True) + "\n"
-    (out_dir / "summary.json").write_text(text, encoding="utf-8")
+    write_json(jsonable(summary), out_dir / "summary.json")
     if not getattr(args, "quiet", False):
         counts = {k: summary.get(k) for k in ("arrived", *OUTCOMES)}
         print("streamed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -176,122 +181,34 @@ def _run_streaming(args: argparse.Namespace, config: Any, settings: Any) -> int:
     return 0
 
 
-@dataclass(frozen=True, slots=True)
-class RunOutputs:
-    """What one simulated run produces: records, summary, metrics and alarms."""
-
-    result: Any
-    summary: dict[str, Any]
-    metrics: pd.DataFrame
-    alarm_run: Any | None
-
-
-def simulate_run(
-    workload: Workload,
-    config: Any,
-    settings: Any,
-    *,
-    seed: int,
-    routing: Any = None,
-    alarms: list[Any] | None = None,
-) -> RunOutputs:
-    """Simulate, build the run's CloudWatch datapoints, and evaluate ``alarms``."""
-    from dpcsim.alarms import evaluate_alarms
-    from dpcsim.engine import simulate
-    from dpcsim.metrics import build_metrics
-
-    result = simulate(workload, config, settings, rng=seed, routing=routing)
-    metrics = build_metrics(
-        result,
-        workload=workload,
-        queues=config.queue_names,
-        storage=settings.storage,
-    )
-    alarm_run = evaluate_alarms(alarms, metrics) if alarms else None
-    return RunOutputs(
-        result=result,
-        summary=build_summary(result, seed=seed),
-        metrics=metrics,
-        alarm_run=alarm_run,
-    )
-
-
-def write_run(out_dir: Path, outputs: RunOutputs) -> None:
-    """Write the run's parquet tables, summary.json and the alarm CSVs."""
-    from dpcsim.alarms import write_alarm_run
-
-    _write_outputs(out_dir, outputs.result, outputs.summary)
-    _write_parquet(outputs.metrics, out_dir / "metrics.parquet")
-    if outputs.alarm_run is not None:
-        write_alarm_run(outputs.alarm_run, out_dir, force=True)
-
-
-def format_run(outputs: RunOutputs) -> str:
+def format_run(run_: Run) -> str:
     """The per-queue table, then the alarm summary when alarms were evaluated."""
-    text = format_table(outputs.summary)
-    if outputs.alarm_run is None:
+    text = format_table(run_.queue_table(), run_.summary.scaling)
+    if run_.alarm_run is None:
         return text
-    return text + "\n\n" + format_alarm_summary(outputs.alarm_run.summary)
+    return text + "\n\n" + format_alarm_summary(run_.alarm_table())
 
 
-def load_alarm_set(value: str, account: str = "123456789012") -> list[Any] | None:
+def load_alarm_set(
+    value: str, account: str = "123456789012", design: Design | None = None
+) -> list[AlarmSpec] | None:
     """Alarm definitions from a file, the design's (``design``), or None (``none``)."""
     if value == "none":
         return None
     from dpcsim.cli.alarms import load_alarms
 
-    return load_alarms(value, account)
+    return load_alarms(value, account, design)
 
 
-def build_summary(result: Any, *, seed: int) -> dict[str, Any]:
-    """Return the JSON summary of a run: counts, waits [s], scaling [s] and cost.
-
-    Parameters
-    ----------
-    result
-        A :class:`dpcsim.engine.SimResult`.
-    seed
-        The seed the run used (recorded for reproduction).
-    """
-    queries: pd.DataFrame = result.queries
-    by_queue = {
-        str(name): _queue_summary(rows)
-        for name, rows in queries.groupby("queue", sort=True, observed=True)
-    }
-    scaling: pd.DataFrame = result.scaling
-    summary = {
-        "seed": int(seed),
-        "start_at": pd.Timestamp(result.start_at).isoformat(),
-        "queries": _outcome_counts(queries),
-        "all_queues": _queue_summary(queries),
-        "by_queue": by_queue,
-        "scaling": {
-            "activations": len(scaling),
-            "busy_s": float(scaling["busy_s"].sum()),
-            "billed_s": float(scaling["billed_s"].sum()),
-            **_cost_fields(result.summary),
-        },
-        "engine": result.summary,
-    }
-    clean: dict[str, Any] = _jsonable(summary)
-    return clean
-
-
-def _load_config(value: str) -> Any:
-    """The WLM configuration: the seed design or a JSON file."""
+def _load_config(value: str, design: Design) -> WLMConfig:
+    """The WLM configuration: the design's (``design``) or a JSON file."""
     if value == "design":
-        from dpcsim.wlm.design import dpc_design_config
-
-        return dpc_design_config()
-    from dpcsim.wlm.io import read_wlm_config
-
+        return design.wlm
     return read_wlm_config(value)
 
 
-def _load_settings(value: str | None) -> Any:
+def _load_settings(value: str | None) -> ClusterSettings:
     """Cluster settings from TOML, or the defaults."""
-    from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
-
     if value is None:
         return ClusterSettings()
     try:
@@ -305,8 +222,8 @@ def _load_settings(value: str | None) -> Any:
 
 
 def _load_workload(
-    paths: list[Path], config: Any, *, quiet: bool
-) -> tuple[Workload, Any]:
+    paths: list[Path], config: WLMConfig, *, quiet: bool
+) -> tuple[Workload, RoutingResult | None]:
     """Read a canonical workload, or ingest raw exports; return it and its routing.
 
     The routing is None for a canonical workload (the engine routes it) and, for
@@ -315,9 +232,6 @@ def _load_workload(
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(2, "No such file or directory", str(path))
-    from dpcsim import logs
-    from dpcsim.wlm import route_workload
-
     first = paths[0]
     canonical = first.suffix == ".parquet" or (first / "workload.parquet").is_file()
     if len(paths) == 1 and canonical:
@@ -344,73 +258,3 @@ def _export_files(path: Path) -> list[Path]:
     return sorted(
         p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
     )
-
-
-def _outcome_counts(queries: pd.DataFrame) -> dict[str, int]:
-    """Arrived plus one count per outcome (the four standard ones always present)."""
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for name, count in queries["outcome"].value_counts(sort=False).items():
-        counts[str(name)] = int(count)
-    return {"arrived": len(queries), **dict(sorted(counts.items()))}
-
-
-def _queue_summary(rows: pd.DataFrame) -> dict[str, Any]:
-    """Counts, where queries ran, and wait statistics of one queue."""
-    wait_s = rows["queue_s"].to_numpy(dtype=np.float64)
-    wait_s = wait_s[np.isfinite(wait_s)]
-    stats: dict[str, float | None] = {"mean": None, "max": None}
-    stats |= {f"p{p}": None for p in PERCENTILES}
-    if wait_s.size:
-        stats["mean"] = float(wait_s.mean())
-        stats["max"] = float(wait_s.max())
-        for p, value in zip(
-            PERCENTILES, np.percentile(wait_s, PERCENTILES), strict=True
-        ):
-            stats[f"p{p}"] = float(value)
-    ran_on = {"main": 0, "cs": 0, "sqa": 0}
-    for name, count in rows["ran_on"].value_counts(sort=False).items():
-        ran_on[str(name)] = int(count)
-    return {**_outcome_counts(rows), "ran_on": ran_on, "wait_s": stats}
-
-
-def _cost_fields(engine_summary: dict[str, Any]) -> dict[str, Any]:
-    """Scaling cost figures [USD] and free-credit seconds from the engine summary."""
-    found: dict[str, Any] = {}
-    sources = [engine_summary, engine_summary.get("scaling", {})]
-    for source in sources:
-        if not isinstance(source, dict):
-            continue
-        for key, value in source.items():
-            if ("cost" in key or "credit" in key) and isinstance(value, int | float):
-                found[key] = value
-    return found
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types: numpy scalars unwrapped, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-def _write_outputs(out_dir: Path, result: Any, summary: dict[str, Any]) -> None:
-    """Write the three parquet tables and summary.json deterministically."""
-    for name in ("queries", "timeline", "scaling"):
-        _write_parquet(getattr(result, name), out_dir / f"{name}.parquet")
-    text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
-    (out_dir / "summary.json").write_text(text, encoding="utf-8")
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` with a fixed codec and no per-write metadata (same bytes)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, path, compression="zstd", compression_level=3,
-                   use_dictionary=True)  # fmt: skip

@@ -24,7 +24,8 @@ import sys
 from pathlib import Path
 
 from dpcsim.errors import InputError
-from dpcsim.wlm import WLMConfig, dpc_design_config, read_wlm_config
+from dpcsim.wlm import dpc_design_config, read_wlm_config
+from dpcsim.wlm.describe import describe
 from dpcsim.wlm.io import canonical_json
 
 NAME = "wlm"
@@ -140,38 +141,3 @@ def run(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"wrote {args.out}")
     return 0
-
-
-def describe(config: WLMConfig) -> list[str]:
-    """Return a fixed-width table of the queues, in routing (array) order."""
-    rows = [("queue", "sc", "slots", "mem%", "timeout_s", "cs", "routes", "rules")]
-    for i, q in enumerate(config.queues):
-        routes = ",".join(
-            [f"ug:{g}" for g in q.user_group] + [f"qg:{g}" for g in q.query_group]
-        )
-        is_default = i == config.default_index
-        rows.append(
-            (
-                q.name + (" (default)" if is_default else ""),
-                str(config.service_class(i)),
-                "auto" if config.is_auto else str(q.query_concurrency),
-                "auto" if config.is_auto else f"{config.memory_percent(i):g}",
-                f"{q.max_execution_time / 1000:g}" if q.max_execution_time else "-",
-                q.concurrency_scaling,
-                routes or "-",
-                ",".join(f"{r.rule_name}:{r.action}" for r in q.rules) or "-",
-            )
-        )
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = [
-        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in rows
-    ]
-    sqa = config.sqa
-    if sqa is not None and sqa.enabled:
-        limit = sqa.max_execution_time
-        lines.append(
-            f"SQA on, max runtime {'dynamic' if limit == 0 else f'{limit} ms'}"
-        )
-    else:
-        lines.append("SQA off")
-    return [line.rstrip() for line in lines]

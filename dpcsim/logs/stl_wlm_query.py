@@ -29,6 +29,7 @@ import pandas as pd
 
 from dpcsim.logs.rejects import Checks
 from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.wlm.limits import SQA_SERVICE_CLASS
 
 __all__ = [
     "ATTEMPT_DTYPES",
@@ -37,9 +38,6 @@ __all__ = [
     "restart_summary",
     "tasks_from_attempts",
 ]
-
-#: Short Query Acceleration's service class.
-SQA_SERVICE_CLASS: Final = 14
 
 ATTEMPT_DTYPES: Final[dict[str, str]] = {
     "query_id": "int64",

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from dpcsim.designs import Design, ELTContract, default_design
 from dpcsim.errors import InputError
 from dpcsim.metrics.custom import custom_datapoints
 from dpcsim.metrics.points import concat_points
@@ -36,7 +37,9 @@ __all__ = ["build_metrics", "to_records"]
 _SIM_ATTRS = ("queries", "timeline", "scaling", "start_at")
 
 
-def to_records(source: Any, workload: Workload | None = None) -> RunRecords:
+def to_records(
+    source: Any, workload: Workload | None = None, *, elt: ELTContract | None = None
+) -> RunRecords:
     """Turn a SimResult, an observed Workload or RunRecords into RunRecords.
 
     Parameters
@@ -47,6 +50,9 @@ def to_records(source: Any, workload: Workload | None = None) -> RunRecords:
     workload
         For a SimResult: the workload that was simulated (query groups, query
         text, ELT runs, load errors). Ignored otherwise.
+    elt
+        For a SimResult: the ELT contract (queue and query group of the ELT);
+        default the default design's.
 
     Raises
     ------
@@ -58,7 +64,7 @@ def to_records(source: Any, workload: Workload | None = None) -> RunRecords:
     if isinstance(source, Workload):
         return records_from_workload(source)
     if all(hasattr(source, a) for a in _SIM_ATTRS):
-        return records_from_sim(source, workload)
+        return records_from_sim(source, workload, elt=elt)
     raise InputError(
         f"metrics source of type {type(source).__name__}; expected a SimResult, "
         "a Workload or RunRecords",
@@ -70,15 +76,16 @@ def build_metrics(
     source: Any,
     *,
     workload: Workload | None = None,
-    cluster_id: str = "dpc-learning",
+    design: Design | None = None,
+    cluster_id: str | None = None,
     storage: StorageSettings | Mapping[str, Any] | None = None,
     sampling: Sampling = "instant",
-    environment: str = "prod",
+    environment: str | None = None,
     queues: Iterable[str] = (),
     service_classes: Mapping[str, int] | None = None,
     copy_error_default: float | None = None,
     end_at: pd.Timestamp | None = None,
-    elt_cadence_min: float = 1440.0,
+    elt_cadence_min: float | None = None,
 ) -> pd.DataFrame:
     """All datapoints of a run, one code path for simulated and observed runs.
 
@@ -88,8 +95,12 @@ def build_metrics(
         A SimResult, an observed Workload or RunRecords (see :func:`to_records`).
     workload
         For a SimResult, the simulated workload (needed for the custom metrics).
+    design
+        The cluster's design: supplies the defaults of ``cluster_id``,
+        ``environment``, ``elt_cadence_min`` and the ELT's queue and query
+        group; None is the default design (:func:`dpcsim.designs.load_design`).
     cluster_id
-        ``ClusterIdentifier`` dimension value.
+        ``ClusterIdentifier`` dimension value (default: the design's).
     storage
         :class:`StorageSettings`, or the raw ``[storage]`` settings table
         (``ClusterSettings.storage``); None uses the defaults.
@@ -97,7 +108,8 @@ def build_metrics(
         How per-minute gauges are sampled: ``instant`` (default), ``max`` or
         ``mean`` (see :mod:`dpcsim.metrics.series`).
     environment
-        ``Environment`` dimension value of ``ELTExecutionDelay``.
+        ``Environment`` dimension value of ``ELTExecutionDelay`` (default: the
+        design's).
     queues
         Queue names to publish even if unused (e.g. every queue of the config).
     service_classes
@@ -110,7 +122,8 @@ def build_metrics(
         Last instant to cover [UTC]; default the run's last activity.
     elt_cadence_min
         The ELT's schedule interval [min]: ``ELTExecutionDelay`` is how late
-        the data is against it (see :mod:`dpcsim.metrics.custom`).
+        the data is against it (see :mod:`dpcsim.metrics.custom`); default
+        the design's ``elt.cadence_min``.
 
     Returns
     -------
@@ -123,7 +136,12 @@ def build_metrics(
             f"sampling={sampling!r}; expected one of {list(SAMPLINGS)}",
             location="sampling",
         )
-    records = to_records(source, workload)
+    d = default_design() if design is None else design
+    cluster_id = d.cluster_id if cluster_id is None else cluster_id
+    environment = d.environment if environment is None else environment
+    if elt_cadence_min is None:
+        elt_cadence_min = d.elt.cadence_min
+    records = to_records(source, workload, elt=d.elt)
     settings = _storage_settings(storage)
     stamps, grid_s = minute_grid(records.start_at, records.horizon_s, end_at)
     queue_names = tuple(queues)

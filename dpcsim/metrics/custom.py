@@ -67,6 +67,7 @@ from dpcsim.metrics.elt import mart_update_delay_min, step_functions_delay_min
 from dpcsim.metrics.points import concat_points, points
 from dpcsim.metrics.records import RunRecords
 from dpcsim.metrics.series import bin_counts
+from dpcsim.schema import FAILED_OUTCOMES
 
 __all__ = [
     "CUSTOM_METRICS",
@@ -80,8 +81,6 @@ __all__ = [
 CUSTOM_NAMESPACE: Final = "Custom/DPC"
 #: Values of the ``Definition`` dimension of ``ELTExecutionDelay``.
 ELT_DEFINITIONS: Final = ("StepFunctionsCompletion", "MartTableUpdate")
-#: Query outcomes that count as failed (everything else finished fine).
-FAILED_OUTCOMES: Final = ("aborted", "canceled", "failed", "timed_out")
 
 #: Metric name -> (dimension names, unit): the contract other modules rely on.
 CUSTOM_METRICS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
@@ -97,8 +96,8 @@ def custom_datapoints(
     stamps: pd.DatetimeIndex,
     grid_s: np.ndarray,
     *,
-    cluster_id: str = "dpc-learning",
-    environment: str = "prod",
+    cluster_id: str,
+    environment: str,
     copy_error_default: float | None = None,
     elt_cadence_min: float = 1440.0,
 ) -> pd.DataFrame:

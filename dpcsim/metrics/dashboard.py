@@ -1,29 +1,8 @@
-"""The design's CloudWatch dashboard, re-expressed on real metrics, and a validator.
+"""A validator of CloudWatch dashboard bodies against the PutDashboard rules.
 
-:func:`dpc_design_dashboard` returns the ``DashboardBody`` of the design's five
-widgets (a packaged copy is ``dpcsim/data/dpc_design_dashboard.json``). Changes
-from the design's JSON, and why:
-
-* **WLM queue length**: the design plots ``WLMQueueLength`` with ``Sum`` over
-  300 s. The metric is a per-minute gauge, so that sum adds five samples of a
-  length (5 queued for 5 minutes shows as 25): it is not a length. The widget
-  plots ``Maximum`` (the peak backlog; a 5-minute maximum above 10 is the
-  first sign of ``Alert-WLM-Queue``, which needs ten 1-minute ``Average``
-  values above 10) and ``Average`` (the typical backlog) for ``batch`` and
-  ``adhoc``, with
-  the real dimension set ``ClusterIdentifier`` + ``QueueName`` (a metric is
-  found only under its exact dimension set) and the alarm threshold as a line.
-* Every metric widget gets ``region`` (required by PutDashboard) and the
-  ``ClusterIdentifier`` dimension where the metric has it.
-* **ELT delay**: ``Custom/DPC ELTExecutionDelay`` is published under both
-  candidate definitions (``Definition`` dimension, see
-  :mod:`dpcsim.metrics.custom`); both are plotted, ``Maximum`` over 300 s, with
-  the 90-minute threshold.
-* **Storage**: ``PercentageDiskSpaceUsed`` ``Average`` over 3600 s as designed,
-  with the 80 % threshold (the design's ``RedshiftStorageCapacity`` does not
-  exist).
-* **Logs Insights**: the 20 newest ``ERROR`` lines of
-  ``/aws/redshift/cluster/dpc-learning``, with the ``region`` a log widget needs.
+The DPC design's dashboard is built in :mod:`dpcsim.designs.dpc_dashboard`
+(re-exported here as :func:`dpc_design_dashboard`; the module docstring there
+says how it departs from the design's JSON, and why).
 
 :func:`validate_dashboard` checks any body against the PutDashboard rules
 (``widgets`` 0..500; ``type``; ``x`` 0..23 and ``y`` >= 0, each required with
@@ -40,6 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, NoReturn
 
+from dpcsim.designs.dpc_dashboard import DASHBOARD_NAME, dpc_design_dashboard
 from dpcsim.errors import InputError
 
 __all__ = [
@@ -49,10 +29,6 @@ __all__ = [
     "validate_dashboard_name",
 ]
 
-#: Name the design's dashboard is deployed under.
-DASHBOARD_NAME: Final = "dpc-learning-observability"
-_REGION: Final = "ap-northeast-1"
-_CLUSTER: Final = "dpc-learning"
 _WIDGET_TYPES: Final = ("metric", "text", "log", "alarm", "explorer")
 _VIEWS: Final = ("timeSeries", "singleValue", "gauge", "bar", "pie", "table")
 _STAT: Final = re.compile(
@@ -62,49 +38,6 @@ _STAT: Final = re.compile(
 _NAME: Final = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _LEGEND: Final = ("right", "bottom", "hidden")
 _TZ: Final = re.compile(r"^[+-](0\d|1[0-4])[0-5]\d$")
-
-
-def dpc_design_dashboard(
-    *, cluster_id: str = _CLUSTER, region: str = _REGION, environment: str = "prod"
-) -> dict[str, Any]:
-    """The design's dashboard body on real metric names (see the module docstring).
-
-    Returns
-    -------
-    dict
-        A ``DashboardBody`` that passes :func:`validate_dashboard`.
-    """
-    ci = ["ClusterIdentifier", cluster_id]
-    queue = [
-        ["AWS/Redshift", "WLMQueueLength", *ci, "QueueName", name, {"stat": stat,
-         "label": f"{name} {stat.lower()}"}]
-        for name in ("batch", "adhoc") for stat in ("Maximum", "Average")
-    ]  # fmt: skip
-    delay = [
-        ["Custom/DPC", "ELTExecutionDelay", "Definition", d, "Environment",
-         environment, {"label": d}]
-        for d in ("StepFunctionsCompletion", "MartTableUpdate")
-    ]  # fmt: skip
-    log_query = (
-        f"SOURCE '/aws/redshift/cluster/{cluster_id}' | fields @timestamp, @message"
-        " | filter @message like 'ERROR' | sort @timestamp desc | limit 20"
-    )
-    widgets = [
-        _metric(0, 0, "Redshift WLM Queue Length", queue, 300, "Maximum", region,
-                threshold=("Alert-WLM-Queue (batch)", 10.0)),
-        _metric(12, 0, "Concurrency Scaling Usage",
-                [["AWS/Redshift", "ConcurrencyScalingActiveClusters", *ci]],
-                300, "Average", region),
-        _metric(0, 6, "Storage Utilization",
-                [["AWS/Redshift", "PercentageDiskSpaceUsed", *ci]], 3600, "Average",
-                region, threshold=("Alert-Storage-High", 80.0)),
-        _metric(12, 6, "ELT Execution Delay [min]", delay, 300, "Maximum", region,
-                threshold=("Alert-ELT-Delay", 90.0)),
-        {"type": "log", "x": 0, "y": 12, "width": 24, "height": 6,
-         "properties": {"query": log_query, "region": region,
-                        "title": "Redshift Error Logs", "view": "table"}},
-    ]  # fmt: skip
-    return {"widgets": widgets}
 
 
 def validate_dashboard(body: Mapping[str, Any], *, source: str = "<dashboard>") -> None:
@@ -131,33 +64,6 @@ def validate_dashboard_name(name: str) -> None:
     """Check a ``DashboardName`` (1..255 of ``A-Za-z0-9-_``)."""
     if not isinstance(name, str) or not _NAME.match(name):
         _fail("<dashboard>", "DashboardName", name, "1..255 characters of A-Za-z0-9-_")
-
-
-def _metric(
-    x: int,
-    y: int,
-    title: str,
-    metrics: list[list[Any]],
-    period: int,
-    stat: str,
-    region: str,
-    *,
-    threshold: tuple[str, float] | None = None,
-) -> dict[str, Any]:
-    """One 12×6 metric widget."""
-    props: dict[str, Any] = {
-        "title": title,
-        "metrics": metrics,
-        "period": period,
-        "stat": stat,
-        "region": region,
-        "view": "timeSeries",
-    }
-    if threshold is not None:
-        label, value = threshold
-        props["annotations"] = {"horizontal": [{"label": label, "value": value}]}
-    return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
-            "properties": props}  # fmt: skip
 
 
 def _check_widget(widget: Any, where: str, source: str) -> None:

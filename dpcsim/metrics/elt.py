@@ -34,18 +34,12 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "ELT_QUERY_GROUP",
     "MART_WRITE_PATTERN",
     "mart_table_writes",
     "mart_update_delay_min",
     "shift_elt_runs",
     "step_functions_delay_min",
 ]
-
-#: ``query_group`` label of the ELT's queries.
-ELT_QUERY_GROUP: Final = "elt"
-#: Queue the ELT runs in under the design.
-ELT_QUEUE: Final = "batch"
 
 #: Regex whose group 1 is the mart table a statement writes.
 MART_WRITE_PATTERN: Final = re.compile(
@@ -59,12 +53,18 @@ MART_WRITE_PATTERN: Final = re.compile(
 
 
 def shift_elt_runs(
-    elt_runs: pd.DataFrame, logged: pd.DataFrame, sim_queries: pd.DataFrame
+    elt_runs: pd.DataFrame,
+    logged: pd.DataFrame,
+    sim_queries: pd.DataFrame,
+    *,
+    elt_queue: str,
+    elt_query_group: str | None,
 ) -> pd.DataFrame:
     """Move each run's ``stop_s`` by the simulated minus logged ELT finish [s].
 
-    The run's ELT queries are those with ``query_group == "elt"`` (or, in the
-    simulation, final queue ``batch``) whose logged arrival falls in the run's
+    The run's ELT queries are those with ``query_group == elt_query_group``
+    (or, in the simulation, final queue ``elt_queue``; the design's
+    :class:`~dpcsim.designs.ELTContract`) whose logged arrival falls in the run's
     ``[start_s, stop_s]`` window. The shift is the latest simulated end minus
     the latest logged end of those queries; a run with none keeps its time.
 
@@ -76,6 +76,8 @@ def shift_elt_runs(
         Logged queries: ``query_id``, ``query_group``, ``arrival_s``, ``end_s``.
     sim_queries
         Simulated records: ``query_id``, ``queue``, ``end_s``.
+    elt_queue, elt_query_group
+        Queue and query group of the ELT (DPC: ``batch`` and ``elt``).
 
     Returns
     -------
@@ -87,9 +89,11 @@ def shift_elt_runs(
         on="query_id",
         how="inner",
     )
-    is_elt = merged["query_group"].eq(ELT_QUERY_GROUP).fillna(False) | merged[
-        "queue"
-    ].eq(ELT_QUEUE).fillna(False)
+    in_queue = merged["queue"].eq(elt_queue).fillna(False)
+    if elt_query_group is None:
+        is_elt = in_queue
+    else:
+        is_elt = merged["query_group"].eq(elt_query_group).fillna(False) | in_queue
     elt = merged.loc[is_elt.to_numpy(bool)]
     arrival = elt["arrival_s"].to_numpy()
     stop = elt_runs["stop_s"].to_numpy(dtype="float64").copy()

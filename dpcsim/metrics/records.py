@@ -29,6 +29,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from dpcsim.designs import ELTContract, default_design
 from dpcsim.metrics.elt import shift_elt_runs
 from dpcsim.schema import Workload
 
@@ -170,7 +171,9 @@ def records_from_workload(workload: Workload) -> RunRecords:
     )
 
 
-def records_from_sim(result: Any, workload: Workload | None = None) -> RunRecords:
+def records_from_sim(
+    result: Any, workload: Workload | None = None, *, elt: ELTContract | None = None
+) -> RunRecords:
     """Take run records from a simulation result.
 
     Parameters
@@ -182,6 +185,9 @@ def records_from_sim(result: Any, workload: Workload | None = None) -> RunRecord
         The workload that was simulated; supplies ``query_group``,
         ``query_text`` and the side tables. Without it the ELT runs and load
         errors are empty.
+    elt
+        Which queue and query group carry the ELT; default the default
+        design's (:func:`dpcsim.designs.default_design`).
 
     Returns
     -------
@@ -216,7 +222,14 @@ def records_from_sim(result: Any, workload: Workload | None = None) -> RunRecord
     )
     elt_runs = _elt_runs(workload, start_at) if workload else _empty_elt()
     if workload is not None:
-        elt_runs = shift_elt_runs(elt_runs, _logged_end(workload, start_at), queries)
+        contract = default_design().elt if elt is None else elt
+        elt_runs = shift_elt_runs(
+            elt_runs,
+            _logged_end(workload, start_at),
+            queries,
+            elt_queue=contract.queue,
+            elt_query_group=contract.query_group,
+        )
     return RunRecords(
         queries=queries,
         timeline=timeline,

@@ -17,6 +17,7 @@ from dpcsim.wlm.config import (
     SQAConfig,
     WLMConfig,
 )
+from dpcsim.wlm.describe import describe
 from dpcsim.wlm.design import (
     DPC_ROLE_GROUPS,
     dpc_design_config,
@@ -44,6 +45,7 @@ __all__ = [
     "SQAConfig",
     "WLMConfig",
     "WLMConfigError",
+    "describe",
     "dpc_design_config",
     "dpc_design_json",
     "groups_for_user",

@@ -9,7 +9,9 @@ calibration figures of ``workload-calibration.md``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -18,7 +20,7 @@ from dpcsim.errors import InputError
 from dpcsim.workload.catalog import DBT_MODELS
 from dpcsim.workload.faults import Faults
 
-__all__ = ["JST", "DPCWorkloadSpec"]
+__all__ = ["JST", "DPCWorkloadSpec", "read_workload_spec"]
 
 #: Japan Standard Time (no daylight saving): the platform's business clock.
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
@@ -182,3 +184,30 @@ def _require(ok: bool, key: str, value: Any, expected: str) -> None:
     """Raise InputError naming ``key`` and ``value`` unless ``ok``."""
     if not ok:
         raise InputError(f"{key}={value!r}; expected {expected}", location=key)
+
+
+def read_workload_spec(path: str | Path) -> DPCWorkloadSpec:
+    """Read a spec: a ``spec.json`` written by ``dpcsim generate``, or its ``spec``.
+
+    Raises
+    ------
+    InputError
+        When the file is not UTF-8 JSON or the spec is invalid (naming the key).
+    """
+    path = Path(path)
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not JSON ({exc.msg}); expected a spec.json written by dpcsim generate",
+            source=str(path),
+            location=f"line {exc.lineno}, column {exc.colno}",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"undecodable byte {exc.object[exc.start : exc.start + 1]!r}; "
+            "expected UTF-8 JSON",
+            source=str(path),
+        ) from None
+    data = loaded.get("spec", loaded) if isinstance(loaded, dict) else loaded
+    return DPCWorkloadSpec.from_dict(data, source=str(path))

@@ -1,10 +1,10 @@
-"""A sink for :func:`dpcsim.engine.simulate_stream` that writes parquet as it goes.
+"""Streamed runs: a parquet sink for :func:`dpcsim.engine.simulate_stream`.
 
 :class:`ParquetSink` appends each slice's ``queries``, ``timeline`` and
 ``scaling`` rows to ``queries.parquet``, ``timeline.parquet`` and
 ``scaling.parquet`` in a directory. Rows are buffered and written in row groups
 of exactly ``row_group_rows`` rows (the last one shorter), with the codec and
-options ``dpcsim simulate`` uses for its in-memory result, so the files are
+options of :func:`dpcsim.canonical.write_parquet`, so the files are
 byte-identical whatever the stream's chunk and window sizes (and, with
 ``row_group_rows=1024 * 1024``, pyarrow's default, identical to writing the
 whole frames at once with ``pq.write_table``). At most one row group per table
@@ -22,7 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dpcsim.engine import ClusterSettings, SimResult
+from dpcsim.canonical import parquet_writer
+from dpcsim.engine import ClusterSettings, SimResult, dynamic_sqa_max_s, simulate_stream
 from dpcsim.wlm import WLMConfig
 
 __all__ = ["TABLES", "ParquetSink", "stream_parquet_run"]
@@ -60,10 +61,7 @@ class _Table:
         assert self.schema is not None
         table = pa.concat_tables(self.parts).combine_chunks()
         if self.writer is None:
-            self.writer = pq.ParquetWriter(
-                self.path, self.schema, compression="zstd", compression_level=3,
-                use_dictionary=True,
-            )  # fmt: skip
+            self.writer = parquet_writer(self.path, self.schema)
         self.writer.write_table(table.slice(0, rows), row_group_size=self.rows)
         rest = table.slice(rows)
         self.parts = [rest] if rest.num_rows else []
@@ -148,7 +146,6 @@ def stream_parquet_run(
     arrival, as ``dpcsim ingest`` writes it. A dynamic SQA maximum is computed
     in a first pass over the file. Returns the engine's summary.
     """
-    from dpcsim.engine import dynamic_sqa_max_s, simulate_stream
 
     def chunks() -> Iterator[pd.DataFrame]:
         source = pq.ParquetFile(path)

@@ -1,0 +1,64 @@
+"""What a cluster's WLM log would show for a workload: a replay's observed columns.
+
+A generated workload has exact execution times but no queue times or service
+classes; a real STL_WLM_QUERY has both. :func:`observed_wlm_columns` replays
+the workload under a WLM configuration and returns the columns the log would
+have recorded (see :func:`dpcsim.workload.observe_wlm`, which merges them in).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.engine import ClusterSettings, simulate
+from dpcsim.schema import Workload
+from dpcsim.wlm import WLMConfig
+from dpcsim.wlm.limits import SQA_SERVICE_CLASS
+
+__all__ = ["observed_wlm_columns"]
+
+
+def observed_wlm_columns(
+    workload: Workload,
+    config: WLMConfig,
+    settings: ClusterSettings | None = None,
+    *,
+    rng: int,
+) -> pd.DataFrame:
+    """Observed WLM columns from a simulation of ``workload`` under ``config``.
+
+    Parameters
+    ----------
+    workload
+        The workload to replay.
+    config
+        The WLM configuration the log is observed under.
+    settings
+        Cluster settings; None is AWS's defaults.
+    rng
+        Engine seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``query_id``, ``queue_s`` [s], ``service_class`` (14 for SQA),
+        ``queue`` and ``ran_on_cs``, one row per query (its first attempt).
+    """
+    result = simulate(workload, config, settings, rng=rng)
+    rec = result.queries.drop_duplicates("query_id", keep="first")
+    classes = {
+        name: config.service_class(i) for i, name in enumerate(config.queue_names)
+    }
+    service_class = rec["queue"].map(classes).astype("Int64")
+    ran_on = rec["ran_on"].astype(str).to_numpy()
+    service_class = service_class.mask(ran_on == "sqa", SQA_SERVICE_CLASS)
+    return pd.DataFrame(
+        {
+            "query_id": rec["query_id"].to_numpy(dtype=np.int64),
+            "queue_s": rec["queue_s"].to_numpy(dtype=np.float64),
+            "service_class": service_class.to_numpy(),
+            "queue": rec["queue"].astype("string").to_numpy(),
+            "ran_on_cs": ran_on == "cs",
+        }
+    )

@@ -1,0 +1,108 @@
+"""Designs as data: the DPC default, the TOML format, a .py module, bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import dpcsim.designs as designs
+from dpcsim.alarms import alarms_from_document, dpc_design_alarms
+from dpcsim.designs import ELTContract, load_design
+from dpcsim.errors import InputError
+from dpcsim.metrics.dashboard import validate_dashboard
+
+EXAMPLE = Path(designs.__file__).parent / "example" / "design.toml"
+DATA = Path(designs.__file__).parents[1] / "data"
+
+
+def test_dpc_design_is_the_default_and_matches_the_packaged_files():
+    d = load_design(None)
+    assert load_design("dpc") == d or load_design("dpc").name == d.name
+    assert d.cluster_id == "dpc-learning" and d.region == "ap-northeast-1"
+    assert d.sns_topic == "dpc-alerts"
+    assert d.elt.queue == "batch" and d.elt.query_group == "elt"
+    assert (d.elt.window_start, d.elt.window_end) == ("02:00", "03:30")
+    assert d.elt.window_min == 90.0
+    packaged = json.loads((DATA / "dpc_design_alarms.json").read_text())
+    assert d.alarm_requests("123456789012") == packaged
+    assert d.alarm_requests("123456789012") == dpc_design_alarms("123456789012")
+    assert d.dashboard == json.loads((DATA / "dpc_design_dashboard.json").read_text())
+    assert d.role_groups["dpc-dbt"] == ("dpc_elt",)
+
+
+def test_example_toml_loads_and_fills_the_account():
+    d = load_design(EXAMPLE)
+    assert d.name == "acme" and d.wlm.queue_names[0] == "etl"
+    requests = d.alarm_requests("210987654321")
+    assert requests[0]["AlarmActions"] == [
+        "arn:aws:sns:us-east-1:210987654321:acme-alerts"
+    ]
+    assert alarms_from_document(requests, source="example")[0].name == "acme-etl-queue"
+    validate_dashboard(d.dashboard)
+    assert d.elt.window_min == 240.0
+
+
+def _toml(tmp_path, text):
+    (tmp_path / "wlm.json").write_text((EXAMPLE.parent / "wlm.json").read_text())
+    path = tmp_path / "d.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BASE = """name = "x"
+cluster_id = "c"
+region = "eu-west-1"
+environment = "dev"
+sns_topic = "t"
+wlm = "wlm.json"
+"""
+ELT = """[elt]
+queue = "etl"
+window_start = "01:00"
+window_end = "04:00"
+timezone = "Europe/Dublin"
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('colour = "red"\n' + BASE + ELT, "unknown key(s) ['colour']"),
+        (BASE + ELT + 'colour = "red"\n', "elt.colour"),
+        (BASE.replace('cluster_id = "c"\n', "") + ELT, "cluster_id"),
+        (BASE + ELT.replace('"etl"', '"nope"'), "elt.queue"),
+        (BASE + ELT.replace('"04:00"', '"25:00"'), "elt.window_end"),
+        (BASE + ELT.replace("Europe/Dublin", "Mars/Olympus"), "elt.timezone"),
+        (BASE, "[elt] table"),
+        (BASE + 'alarms = "missing.json"\n' + ELT, "missing.json"),
+    ],
+)
+def test_bad_toml_names_the_file_and_key(tmp_path, text, expected):
+    path = _toml(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_design(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_python_module_design(tmp_path):
+    module = tmp_path / "mine.py"
+    module.write_text(
+        "from dpcsim.designs import load_design\n"
+        "import dataclasses\n"
+        f"DESIGN = dataclasses.replace(load_design(None), name='mine')\n"
+    )
+    assert load_design(module).name == "mine"
+    (tmp_path / "empty.py").write_text("X = 1\n")
+    with pytest.raises(InputError, match="defines no Design"):
+        load_design(tmp_path / "empty.py")
+
+
+def test_elt_contract_refuses_zero_cadence():
+    with pytest.raises(InputError, match="cadence_min"):
+        ELTContract(
+            queue="q", query_group=None, window_start="01:00", window_end="02:00",
+            timezone="UTC", cadence_min=0,
+        )  # fmt: skip
