@@ -19,10 +19,12 @@ DATA = Path(designs.__file__).parents[1] / "data"
 
 def test_dpc_design_is_the_default_and_matches_the_packaged_files():
     d = load_design(None)
-    assert load_design("dpc") == d or load_design("dpc").name == d.name
-    assert d.cluster_id == "dpc-learning" and d.region == "ap-northeast-1"
+    assert load_design("dpc").cluster_id == d.cluster_id
+    assert d.cluster_id == "dpc-learning"
+    assert d.region == "ap-northeast-1"
     assert d.sns_topic == "dpc-alerts"
-    assert d.elt.queue == "batch" and d.elt.query_group == "elt"
+    assert d.elt.queue == "batch"
+    assert d.elt.query_group == "elt"
     assert (d.elt.window_start, d.elt.window_end) == ("02:00", "03:30")
     assert d.elt.window_min == 90.0
     packaged = json.loads((DATA / "dpc_design_alarms.json").read_text())
@@ -34,7 +36,8 @@ def test_dpc_design_is_the_default_and_matches_the_packaged_files():
 
 def test_example_toml_loads_and_fills_the_account():
     d = load_design(EXAMPLE)
-    assert d.name == "acme" and d.wlm.queue_names[0] == "etl"
+    assert d.name == "acme"
+    assert d.wlm.queue_names[0] == "etl"
     requests = d.alarm_requests("210987654321")
     assert requests[0]["AlarmActions"] == [
         "arn:aws:sns:us-east-1:210987654321:acme-alerts"
@@ -92,7 +95,7 @@ def test_python_module_design(tmp_path):
     module.write_text(
         "from dpcsim.designs import load_design\n"
         "import dataclasses\n"
-        f"DESIGN = dataclasses.replace(load_design(None), name='mine')\n"
+        "DESIGN = dataclasses.replace(load_design(None), name='mine')\n"
     )
     assert load_design(module).name == "mine"
     (tmp_path / "empty.py").write_text("X = 1\n")
