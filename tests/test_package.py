@@ -67,3 +67,11 @@ def test_python_m_dpcsim_help_exits_zero():
     )
     assert proc.returncode == 0, proc.stderr
     assert "usage: dpcsim" in proc.stdout
+
+
+def test_version_is_the_installed_distributions():
+    from importlib.metadata import version
+
+    import dpcsim
+
+    assert version("dpcsim") == dpcsim.__version__

@@ -71,3 +71,21 @@ def test_workload_start_is_the_first_arrival_floored_to_the_minute():
     assert w.elt_runs.empty
     assert w.load_errors.empty
     assert empty_workload().empty
+
+
+def test_outcome_vocabulary_is_defined_once():
+    """The engine codes outcomes and locations in the schema's order."""
+    from dpcsim.engine import records
+    from dpcsim.schema import FAILED_OUTCOMES, OUTCOMES, RAN_ON
+
+    assert records.OUTCOMES == OUTCOMES
+    assert records.LOCATIONS == RAN_ON
+    assert "completed" not in FAILED_OUTCOMES
+    assert set(FAILED_OUTCOMES) | {"completed"} == set(OUTCOMES)
+
+
+def test_one_sqa_service_class():
+    from dpcsim.logs import stl_wlm_query
+    from dpcsim.wlm import limits
+
+    assert stl_wlm_query.SQA_SERVICE_CLASS is limits.SQA_SERVICE_CLASS == 14

@@ -15,12 +15,12 @@ the top level or inside the tables ``[cluster]``, ``[concurrency_scaling]``,
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from dpcsim.constraints import Bound, Constraint, OneOf, check
 from dpcsim.errors import InputError
 
 __all__ = [
@@ -78,6 +78,30 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
 
 Predictor = Literal["perfect", "noisy", "learned"]
 MemoryModel = Literal["off", "spill"]
+
+
+#: The ranges and choices of every scalar setting, checked on construction.
+SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
+    OneOf("node_type", tuple(sorted(NODE_MEMORY_GIB))),
+    Bound("node_count", 1, 128, integer=True),
+    Bound("statement_timeout_ms", 100, 2147483647, integer=True, also=(0,)),
+    Bound("max_concurrency_scaling_clusters", 0, 10, integer=True),
+    Bound("cs_start_delay_s", 0.0),
+    Bound("cs_idle_stop_s", 0.0),
+    Bound("cs_min_billed_s", 0.0),
+    Bound("cs_free_credit_start_s", 0.0),
+    Bound("cs_free_credit_cap_s", 0.0),
+    Bound("sqa_noise_sigma", 0.0),
+    Bound("sqa_prior_s", 0.0),
+    Bound("spill_penalty", 0.0),
+    Bound("cs_price_usd_per_node_hour", 0.0, also=(None,)),
+    Bound("sqa_slots", 1, 50, integer=True),
+    OneOf("sqa_predictor", ("perfect", "noisy", "learned")),
+    OneOf("memory_model", ("off", "spill")),
+    Bound("wlm_memory_fraction", 0.0, 1.0, lo_open=True),
+    Bound("auto_max_concurrency", 1, 1000, integer=True),
+    Bound("auto_default_mem_mb", 0.0),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,52 +175,15 @@ class ClusterSettings:
     storage: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check(
-            self.node_type in NODE_MEMORY_GIB,
-            "node_type",
-            self.node_type,
-            f"one of {sorted(NODE_MEMORY_GIB)}",
-        )
-        _check_int(self, "node_count", 1, 128)
-        st = self.statement_timeout_ms
-        _check(
-            isinstance(st, int) and (st == 0 or 100 <= st <= 2147483647),
-            "statement_timeout_ms",
-            st,
-            "0 or an integer 100..2147483647",
-        )
-        _check_int(self, "max_concurrency_scaling_clusters", 0, 10)
-        for name in (
-            "cs_start_delay_s",
-            "cs_idle_stop_s",
-            "cs_min_billed_s",
-            "cs_free_credit_start_s",
-            "cs_free_credit_cap_s",
-            "sqa_noise_sigma",
-            "sqa_prior_s",
-            "spill_penalty",
-        ):
-            _check_float(self, name, 0.0, math.inf)
-        price = self.cs_price_usd_per_node_hour
-        if price is not None:
-            _check_float(self, "cs_price_usd_per_node_hour", 0.0, math.inf)
-        _check_int(self, "sqa_slots", 1, 50)
-        _check(
-            self.sqa_predictor in ("perfect", "noisy", "learned"),
-            "sqa_predictor",
-            self.sqa_predictor,
-            "perfect, noisy or learned",
-        )
-        _check(
-            self.memory_model in ("off", "spill"),
-            "memory_model",
-            self.memory_model,
-            "off or spill",
-        )
-        _check_float(self, "wlm_memory_fraction", 1e-9, 1.0)
-        _check_int(self, "auto_max_concurrency", 1, 1000)
-        _check_float(self, "auto_default_mem_mb", 0.0, math.inf)
-        _check(isinstance(self.storage, dict), "storage", self.storage, "a table")
+        check(self, SETTINGS_CONSTRAINTS)
+        for bound in SETTINGS_CONSTRAINTS:
+            value = getattr(self, bound.key)
+            if isinstance(bound, Bound) and not bound.integer and value is not None:
+                object.__setattr__(self, bound.key, float(value))
+        if not isinstance(self.storage, dict):
+            raise InputError(
+                f"storage={self.storage!r}; expected a table", location="storage"
+            )
 
     @property
     def cluster_memory_mb(self) -> float:
@@ -308,25 +295,3 @@ def _flatten(value: dict[str, Any], source: str) -> dict[str, Any]:
                 location=key,
             )
     return flat
-
-
-def _check(ok: bool, key: str, value: object, expected: str) -> None:
-    """Raise InputError naming ``key`` when ``ok`` is false."""
-    if not ok:
-        raise InputError(f"{key}={value!r}; expected {expected}", location=key)
-
-
-def _check_int(obj: ClusterSettings, key: str, lo: int, hi: int) -> None:
-    """Check an integer field lies in [lo, hi]."""
-    value = getattr(obj, key)
-    ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
-    _check(ok, key, value, f"an integer {lo}..{hi}")
-
-
-def _check_float(obj: ClusterSettings, key: str, lo: float, hi: float) -> None:
-    """Check a numeric field lies in [lo, hi] (ints are accepted and converted)."""
-    value = getattr(obj, key)
-    ok = isinstance(value, int | float) and not isinstance(value, bool)
-    ok = ok and lo <= float(value) <= hi
-    _check(ok, key, value, f"a number in [{lo}, {hi}]")
-    object.__setattr__(obj, key, float(value))

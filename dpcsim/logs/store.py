@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dpcsim.canonical import write_parquet
 from dpcsim.errors import InputError
 from dpcsim.schema import (
     ELT_RUN_DTYPES,
@@ -104,10 +105,8 @@ def read_workload(path: Path | str) -> Workload:
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:
-    """Write one frame to parquet (pandas metadata keeps the dtypes)."""
-    table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-    pq.write_table(table, path)
-    return path
+    """Write one frame with the one parquet writer (pandas metadata keeps dtypes)."""
+    return write_parquet(frame.reset_index(drop=True), path)
 
 
 def _read(path: Path) -> pd.DataFrame:

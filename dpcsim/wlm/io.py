@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dpcsim.canonical import canonical_json as _canonical_json
 from dpcsim.wlm.config import WLMConfig
 from dpcsim.wlm.limits import WLMConfigError
 
@@ -73,8 +74,11 @@ def write_wlm_json(config: WLMConfig, path: str | Path) -> Path:
 
 
 def canonical_json(obj: Any) -> str:
-    """The canonical JSON text: sorted keys, 2-space indent, trailing newline."""
-    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The canonical JSON text (:func:`dpcsim.canonical.canonical_json`).
+
+    Sorted object keys; the array keeps its order, the default queue last.
+    """
+    return _canonical_json(obj)
 
 
 def _parameter_value(data: dict[str, Any], source: str) -> tuple[str | list[Any], str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from dpcsim.constraints import Bound, check_value
 from dpcsim.errors import InputError
 
 __all__ = ["FAULT_KINDS", "Faults", "parse_fault"]
@@ -36,6 +37,8 @@ FAULT_KINDS: Final[dict[str, str]] = {
     "stuck_query": "DAY[:HOURS]",
 }
 DEFAULT_DBT_FAILURE_MODEL: Final = "fct_learning_activity"
+#: A fault's day: a 0-based day index of the horizon.
+_DAY: Final = Bound("day", 0, integer=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,11 +83,9 @@ class Faults:
         ):
             for day, size in pairs:
                 _check_day(day, key)
-                if not 0 < float(size) <= top:
-                    raise InputError(
-                        f"size={size!r}; expected a number in (0, {top:g}]",
-                        location=f"faults.{key}",
-                    )
+                check_value(
+                    Bound("size", 0, top, lo_open=True), size, location=f"faults.{key}"
+                )
 
     def days(self) -> set[int]:
         """Every day index any fault refers to."""
@@ -175,8 +176,5 @@ def _pairs(items: Any) -> tuple[tuple[int, float], ...]:
 
 
 def _check_day(day: Any, key: str) -> None:
-    """Raise InputError unless ``day`` is a non-negative int."""
-    if isinstance(day, bool) or not isinstance(day, int) or day < 0:
-        raise InputError(
-            f"day={day!r}; expected a non-negative day index", location=f"faults.{key}"
-        )
+    """Raise InputError unless ``day`` is a non-negative day index."""
+    check_value(_DAY, day, location=f"faults.{key}")

@@ -12,10 +12,11 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pandas as pd
 
+from dpcsim.constraints import Bound, Constraint, check
 from dpcsim.errors import InputError
 from dpcsim.workload.catalog import DBT_MODELS
 from dpcsim.workload.faults import Faults
@@ -24,6 +25,22 @@ __all__ = ["JST", "DPCWorkloadSpec", "read_workload_spec"]
 
 #: Japan Standard Time (no daylight saving): the platform's business clock.
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
+
+
+#: The ranges of every scalar field of :class:`DPCWorkloadSpec`.
+SPEC_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
+    Bound("days", 1, 366, integer=True),
+    Bound("learners", 1, integer=True),
+    Bound("learner_growth", 0, 1000, lo_open=True),
+    Bound("data_growth", 0, 1000, lo_open=True),
+    Bound("queries_per_learner_day", 0, 1000, lo_open=True),
+    Bound("elt_start_min", 0, 1440, hi_open=True),
+    Bound("elt_jitter_s", 0),
+    Bound("dbt_threads", 1, 32, integer=True),
+    Bound("lookback_batches", 1, 24 * 14, integer=True),
+    Bound("deadline_weekday", 0, 6, integer=True),
+    Bound("vacuum_budget_s", 0, lo_open=True),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,38 +97,11 @@ class DPCWorkloadSpec:
     faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self) -> None:
-        _require(1 <= self.days <= 366, "days", self.days, "an integer in 1..366")
+        check(self, SPEC_CONSTRAINTS)
         try:
             dt.date.fromisoformat(self.start_date)
         except (TypeError, ValueError):
             _require(False, "start_date", self.start_date, "a date YYYY-MM-DD")
-        _require(self.learners >= 1, "learners", self.learners, "an integer >= 1")
-        for key in ("learner_growth", "data_growth", "queries_per_learner_day"):
-            value = getattr(self, key)
-            _require(0 < value <= 1000, key, value, "a number in (0, 1000]")
-        _require(
-            0 <= self.elt_start_min < 1440,
-            "elt_start_min",
-            self.elt_start_min,
-            "minutes in [0, 1440)",
-        )
-        _require(self.elt_jitter_s >= 0, "elt_jitter_s", self.elt_jitter_s, ">= 0")
-        _require(1 <= self.dbt_threads <= 32, "dbt_threads", self.dbt_threads, "1..32")
-        _require(
-            1 <= self.lookback_batches <= 24 * 14,
-            "lookback_batches",
-            self.lookback_batches,
-            "1..336",
-        )
-        _require(
-            0 <= self.deadline_weekday <= 6,
-            "deadline_weekday",
-            self.deadline_weekday,
-            "0..6",
-        )
-        _require(
-            self.vacuum_budget_s > 0, "vacuum_budget_s", self.vacuum_budget_s, "> 0"
-        )
         names = {m.name for m in DBT_MODELS}
         for _, model in self.faults.dbt_failures:
             _require(
