@@ -1,41 +1,57 @@
-# The two commands of the README (demo, test) plus bench. Each target sets up .venv itself.
+# The two commands of the README (demo, test) plus bench. Each target sets up .venv itself:
+# `make demo` installs only the core (what the main job imports), `make test` the test
+# and lint tools as well (the `dev` extra; sizes in the README).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
+TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: demo test lint typecheck unit test-slow bench clean
+.PHONY: demo test venv lint typecheck imports unit test-slow bench clean
 
-$(STAMP): pyproject.toml
+define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing dpcsim and its dependencies into $(VENV) (log: $(VENV)/pip.log)"
-	@$(BIN)/python -m pip install -e '.[dev,notebooks,distributed,aws]' \
+	@echo "installing dpcsim$(1) into $(VENV) (log: $(VENV)/pip.log)"
+	@$(BIN)/python -m pip install -e '.$(1)' \
 		> $(VENV)/pip.log 2>&1 || (tail -n 40 $(VENV)/pip.log; exit 1)
-	@rm -f $(VENV)/.installed-*
-	@touch $(STAMP)
+endef
 
-venv: $(STAMP)
+$(DEMO_STAMP): pyproject.toml
+	$(call install,)
+	@rm -f $(VENV)/.installed-demo-*
+	@touch $(DEMO_STAMP)
 
-demo: $(STAMP)
+$(TEST_STAMP): pyproject.toml
+	$(call install,[dev])
+	@rm -f $(VENV)/.installed-test-* $(VENV)/.installed-demo-*
+	@touch $(TEST_STAMP) $(DEMO_STAMP)
+
+venv: $(TEST_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/dpcsim demo --out reports/demo --force
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+imports: $(TEST_STAMP)
+	$(BIN)/lint-imports
+
+unit: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck unit
+test: lint typecheck imports unit
 
-test-slow: $(STAMP)
+test-slow: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache

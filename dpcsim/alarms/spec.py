@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
+from dpcsim.alarms.aws_model import check_request_shape
 from dpcsim.alarms.queries import (
     SINGLE_METRIC_KEYS,
     Ctx,
@@ -191,7 +192,14 @@ def parse_alarm(
     ctx = Ctx(source, where)
     name = _check_name(request, ctx)
     ctx = Ctx(source, f"{where} {name!r}")
+    checked = check_request_shape(request, ctx)
     unknown = sorted(set(request) - _KNOWN_KEYS)
+    if unknown and checked:
+        raise ctx.fail(
+            str(unknown),
+            "PutMetricAlarm member(s) that CloudWatch has but dpcsim does not "
+            "evaluate; remove them to back-test the alarm",
+        )
     if unknown:
         raise ctx.fail(str(unknown), "unknown PutMetricAlarm member(s)")
     for key in ("ThresholdMetricId", "EvaluationCriteria"):

@@ -1,0 +1,66 @@
+"""PutMetricAlarm members and nesting checked against botocore's CloudWatch model."""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+import pytest
+
+from dpcsim.alarms import aws_model, dpc_design_alarms, parse_alarm
+from dpcsim.errors import InputError
+
+pytest.importorskip("botocore")  # the aws extra; make test installs it
+
+
+def _math_alarm():
+    return copy.deepcopy(dpc_design_alarms()[-1])  # Alert-Query-Failure
+
+
+def test_the_design_alarms_pass_the_model():
+    for request in dpc_design_alarms():
+        assert parse_alarm(request).name == request["AlarmName"]
+
+
+def test_model_has_members_the_hand_list_lacks():
+    members = aws_model.put_metric_alarm_members()
+    assert members is not None
+    assert {"EvaluationInterval", "AlarmName", "Metrics"} <= members
+
+
+def test_a_real_member_dpcsim_does_not_evaluate_is_refused_as_such():
+    request = {**dpc_design_alarms()[0], "EvaluationInterval": 60}
+    with pytest.raises(InputError, match="CloudWatch has but dpcsim does not"):
+        parse_alarm(request)
+
+
+def test_unknown_nested_member_names_its_path():
+    request = _math_alarm()
+    request["Metrics"][1]["MetricStat"]["Metric"]["Colour"] = "red"
+    with pytest.raises(InputError) as err:
+        parse_alarm(request, source="a.json")
+    assert "Metrics[1].MetricStat.Metric.Colour" in str(err.value)
+    assert "unknown PutMetricAlarm member" in str(err.value)
+
+
+def test_nesting_and_list_limits():
+    request = _math_alarm()
+    request["Metrics"][0]["MetricStat"] = ["not", "an", "object"]
+    with pytest.raises(InputError, match="expected an object"):
+        parse_alarm(request)
+    request = _math_alarm()
+    request["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"] = [{"Name": "x"}]
+    with pytest.raises(InputError, match=r"Dimensions\[0\]\.Value.*required"):
+        parse_alarm(request)
+
+
+def test_without_botocore_the_check_warns_and_falls_back(monkeypatch):
+    aws_model._shapes.cache_clear()
+    monkeypatch.setitem(sys.modules, "botocore.loaders", None)
+    try:
+        with pytest.warns(UserWarning, match=r"dpcsim\[aws\]"):
+            assert aws_model.put_metric_alarm_members() is None
+        with pytest.raises(InputError, match="unknown PutMetricAlarm member"):
+            parse_alarm({**dpc_design_alarms()[0], "EvaluationInterval": 60})
+    finally:
+        aws_model._shapes.cache_clear()
