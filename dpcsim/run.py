@@ -230,6 +230,7 @@ class Run:
         cluster_id: str | None = None,
         routing: Any = None,
         account_id: str = "123456789012",
+        end_at: pd.Timestamp | None = None,
     ) -> Run:
         """Simulate ``workload`` under ``config``, measure it and evaluate alarms.
 
@@ -258,6 +259,9 @@ class Run:
         account_id
             Account of the design's SNS topic (only with ``design`` and no
             ``alarms``).
+        end_at
+            Last instant the datapoints cover [UTC]; default the run's last
+            activity (see :func:`dpcsim.metrics.build_metrics`).
         """
         seed = _seed(rng)
         settings = ClusterSettings() if settings is None else settings
@@ -269,6 +273,7 @@ class Run:
             cluster_id=cluster_id,
             queues=config.queue_names,
             storage=settings.storage,
+            end_at=end_at,
         )
         if alarms is None and design is not None:
             requests = design.alarm_requests(account_id)
@@ -286,21 +291,55 @@ class Run:
     def queue_table(self) -> pd.DataFrame:
         """One row per final queue, then ``(all)``: counts, waits [s], placement.
 
-        Columns: ``queue``, ``arrived``, one per outcome, ``wait_mean_s``,
+        Columns: ``queue``, ``arrived``, one per outcome, ``waited_pct`` (share
+        of queries with a queue wait above 0 [%]), ``wait_mean_s``,
         ``wait_p50_s``, ``wait_p90_s``, ``wait_p99_s``, ``wait_max_s`` (NaN
         when empty), ``on_main``, ``on_cs``, ``on_sqa``.
         """
         rows = dict(self.summary.by_queue)
         rows["(all)"] = self.summary.all_queues
+        queries = self.records.queries
+        waited = queries["queue_s"].to_numpy(dtype=np.float64) > 0
+        queue_of = queries["queue"].astype(str).to_numpy()
         out = []
         for name, queue in rows.items():
+            mine = waited if name == "(all)" else waited[queue_of == name]
             row: dict[str, Any] = {"queue": name, **queue.counts}
+            row["waited_pct"] = 100 * float(mine.mean()) if mine.size else np.nan
             for key in ("mean", *(f"p{p}" for p in PERCENTILES), "max"):
                 value = queue.wait_s.get(key)
                 row[f"wait_{key}_s"] = np.nan if value is None else value
             row |= {f"on_{where}": n for where, n in queue.ran_on.items()}
             out.append(row)
         return pd.DataFrame(out)
+
+    def timestamps(self, t_s: Any, tz: str = "UTC") -> pd.Series:
+        """Simulation times [s from the workload start] as timestamps in ``tz``."""
+        offsets = pd.to_timedelta(np.asarray(t_s, dtype=np.float64), unit="s")
+        stamps = pd.Series(pd.Timestamp(self.records.start_at) + offsets)
+        return stamps.dt.tz_convert(tz)
+
+    def scaling_totals(self) -> pd.Series:
+        """Scaling and SQA figures of the run, one value each.
+
+        ``activations``, ``busy_s``, ``billed_s``, ``free_credit_used_s``,
+        ``paid_s`` [s], ``cost_usd`` and ``list_price_usd`` (billed seconds at
+        the scaling price, before free credits) [USD], ``sqa_runs``,
+        ``sqa_evictions`` and ``sqa_max_s`` [s].
+        """
+        scaling = self.summary.scaling
+        sqa = self.summary.engine["sqa"]
+        price = self.settings.price_usd_per_cluster_s
+        return pd.Series(
+            {
+                **scaling.to_dict(),
+                "list_price_usd": scaling.billed_s * price,
+                "sqa_runs": sqa["runs"],
+                "sqa_evictions": sqa["evictions"],
+                "sqa_max_s": np.nan if sqa["max_s"] is None else sqa["max_s"],
+            },
+            dtype="float64",
+        )
 
     def scaling_table(self) -> pd.DataFrame:
         """Concurrency Scaling activations with UTC times.

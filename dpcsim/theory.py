@@ -30,6 +30,7 @@ __all__ = [
     "BirthDeathSolution",
     "erlang_b",
     "erlang_c",
+    "erlang_c_load",
     "little_mean_number",
     "little_mean_time_s",
     "mm1_mean_response_s",
@@ -151,6 +152,45 @@ def erlang_c(servers: int, load: float) -> float:
     if load >= servers:
         return 1.0
     return servers * b / (servers - load * (1.0 - b))
+
+
+def erlang_c_load(servers: int, p_wait: float, *, tol: float = 1e-12) -> float:
+    """Inverse of Erlang C: the offered load at which P(wait) = ``p_wait``.
+
+    Erlang C rises strictly from 0 at a = 0 to 1 at a = c, so the load is
+    found by bisection on [0, c].
+
+    Parameters
+    ----------
+    servers
+        Number of servers (slots) c [-], >= 1.
+    p_wait
+        Target probability of waiting, in (0, 1).
+    tol
+        Absolute tolerance on the load [Erlang].
+
+    Returns
+    -------
+    float
+        Offered load a = λ/μ [Erlang] in (0, c).
+
+    Examples
+    --------
+    >>> a = erlang_c_load(2, 1 / 3)
+    >>> round(a, 9), round(erlang_c(2, a), 9)
+    (1.0, 0.333333333)
+    """
+    _check_servers(servers)
+    if not 0.0 < p_wait < 1.0:
+        raise ValueError(f"p_wait={p_wait!r}; expected a probability in (0, 1)")
+    lo, hi = 0.0, float(servers)
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        if erlang_c(servers, mid) < p_wait:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 def mmc_mean_wait_s(

@@ -113,3 +113,22 @@ def test_design_gives_the_alarms_and_cluster_id():
     )
     assert other.alarm_run is None
     assert not other.datapoints["dimensions"].astype(str).str.contains("dpc-").any()
+
+
+def test_timestamps_and_scaling_totals(run_):
+    at = run_.timestamps([0.0, 3600.0], "Asia/Tokyo")
+    assert at.iloc[0] == BASE_AT
+    assert str(at.dt.tz) == "Asia/Tokyo"
+    assert (at.iloc[1] - at.iloc[0]).total_seconds() == 3600.0
+    totals = run_.scaling_totals()
+    assert totals["paid_s"] + totals["free_credit_used_s"] == pytest.approx(
+        totals["billed_s"]
+    )
+    assert totals["list_price_usd"] >= totals["cost_usd"]
+
+
+def test_waited_share_counts_queries_that_queued(run_):
+    table = run_.queue_table().set_index("queue")
+    q = run_.records.queries
+    share = 100 * (q["queue_s"] > 0).mean()
+    assert table.loc["(all)", "waited_pct"] == pytest.approx(share)

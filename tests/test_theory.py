@@ -156,3 +156,22 @@ def test_docstring_examples_run():
     failures, tried = doctest.testmod(theory, optionflags=doctest.ELLIPSIS)
     assert tried >= 20
     assert failures == 0
+
+
+@pytest.mark.parametrize("servers", [1, 2, 5, 16])
+@pytest.mark.parametrize("p_wait", [0.01, 0.05, 0.5, 0.95])
+def test_erlang_c_load_inverts_erlang_c(servers, p_wait):
+    from dpcsim.theory import erlang_c, erlang_c_load
+
+    a = erlang_c_load(servers, p_wait)
+    assert 0 < a < servers
+    assert erlang_c(servers, a) == pytest.approx(p_wait, abs=1e-9)
+
+
+def test_erlang_c_load_mm1_closed_form():
+    # M/M/1: P(wait) = rho, so the load is p_wait itself.
+    from dpcsim.theory import erlang_c_load
+
+    assert erlang_c_load(1, 0.3) == pytest.approx(0.3, abs=1e-9)
+    with pytest.raises(ValueError, match="p_wait"):
+        erlang_c_load(3, 1.0)

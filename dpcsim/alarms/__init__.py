@@ -22,6 +22,7 @@ from dpcsim.alarms.history import (
     STATE_NAMES,
     AlarmRun,
     AlarmStates,
+    alarm_episodes,
     write_alarm_run,
 )
 from dpcsim.alarms.io import alarms_from_document, read_alarms, read_metrics
@@ -39,6 +40,7 @@ __all__ = [
     "EvaluationOptions",
     "MetricQuery",
     "MetricStatSpec",
+    "alarm_episodes",
     "alarms_from_document",
     "decide",
     "design_alarm_specs",

@@ -33,6 +33,7 @@ __all__ = [
     "STATE_NAMES",
     "AlarmRun",
     "AlarmStates",
+    "alarm_episodes",
     "build_run",
     "summarize",
     "write_alarm_run",
@@ -127,6 +128,41 @@ def build_run(results: Sequence[AlarmStates]) -> AlarmRun:
             )
         summary = summary.astype({"alarm_name": "string", "final_state": "string"})
     return AlarmRun(history=history, summary=summary, states=tuple(results))
+
+
+def alarm_episodes(history: pd.DataFrame) -> pd.DataFrame:
+    """Stretches of consecutive evaluations in ALARM, one row per stretch.
+
+    Parameters
+    ----------
+    history
+        An alarm history (``alarm_name``, ``evaluated_at`` [UTC], ``state``),
+        as :attr:`AlarmRun.history` or ``alarm_history.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``alarm_name``, ``start_at`` (first evaluation in ALARM, UTC),
+        ``end_at`` (last one) and ``minutes`` (evaluations x the alarm's
+        evaluation interval [min]), in history order.
+    """
+    rows = []
+    for name, g in history.groupby("alarm_name", observed=True, sort=False):
+        on = g["state"].astype(str).eq("ALARM").to_numpy()
+        at = pd.to_datetime(g["evaluated_at"], utc=True).reset_index(drop=True)
+        step_s = at.diff().dt.total_seconds().median() if len(at) > 1 else 60.0
+        starts = np.flatnonzero(on & ~np.r_[False, on[:-1]])
+        ends = np.flatnonzero(on & ~np.r_[on[1:], False])
+        for s, e in zip(starts, ends, strict=True):
+            rows.append(
+                {
+                    "alarm_name": name,
+                    "start_at": at[s],
+                    "end_at": at[e],
+                    "minutes": float((e - s + 1) * step_s / 60),
+                }
+            )
+    return pd.DataFrame(rows, columns=["alarm_name", "start_at", "end_at", "minutes"])
 
 
 def write_alarm_run(
