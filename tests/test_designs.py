@@ -109,3 +109,41 @@ def test_elt_contract_refuses_zero_cadence():
             queue="q", query_group=None, window_start="01:00", window_end="02:00",
             timezone="UTC", cadence_min=0,
         )  # fmt: skip
+
+
+def test_simulate_with_another_design(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from dpcsim import logs
+    from dpcsim.cli import main
+    from dpcsim.schema import Workload, validate_workload
+
+    rng = np.random.default_rng(2)
+    n = 120
+    etl = rng.random(n) < 0.5
+    frame = pd.DataFrame(
+        {
+            "query_id": np.arange(1, n + 1, dtype=np.int64),
+            "arrival_at": pd.Timestamp("2025-05-26", tz="UTC")
+            + pd.to_timedelta(np.sort(rng.integers(0, 600_000_000, n)), unit="us"),
+            "statement_type": np.where(etl, "insert", "select"),
+            "exec_s": rng.lognormal(2.0, 1.0, n),
+            "user_id": np.where(etl, 7, 8),
+            "user_name": np.where(etl, "IAMR:acme-etl-airflow", "analyst"),
+            "user_groups": np.where(etl, "etl", "analysts"),
+            "query_group": np.where(etl, "etl", "default"),
+        }
+    )
+    logs.write_workload(Workload(queries=validate_workload(frame)), tmp_path / "w")
+    out = tmp_path / "run"
+    args = ["--quiet", "simulate", "--workload", str(tmp_path / "w"), "--wlm", "design"]
+    assert main([*args, "--design", str(EXAMPLE), "--out", str(out)]) == 0
+    points = pd.read_parquet(out / "metrics.parquet")
+    dims = points["dimensions"].astype(str)
+    assert dims.str.contains("ClusterIdentifier=acme-dw").any()
+    assert not dims.str.contains("dpc-learning").any()
+    alarms = pd.read_csv(out / "alarm_summary.csv")
+    assert alarms["alarm_name"].tolist() == ["acme-etl-queue"]
+    queues = set(pd.read_parquet(out / "queries.parquet")["queue"].astype(str))
+    assert queues == {"etl", "analysts"}
