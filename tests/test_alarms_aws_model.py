@@ -64,3 +64,33 @@ def test_without_botocore_the_check_warns_and_falls_back(monkeypatch):
             parse_alarm({**dpc_design_alarms()[0], "EvaluationInterval": 60})
     finally:
         aws_model._shapes.cache_clear()
+
+
+def test_cli_prints_the_missing_extra_as_one_line(monkeypatch, tmp_path, capsys):
+    import json
+    import warnings
+
+    from dpcsim.cli import main
+
+    metrics = tmp_path / "points.csv"
+    metrics.write_text(
+        "timestamp,namespace,metric_name,dimensions,value\n"
+        "2025-05-26T00:00:00Z,Custom/DPC,CopyErrorCount,,0\n"
+    )
+    alarm = tmp_path / "alarm.json"
+    alarm.write_text(json.dumps(dpc_design_alarms()[1]))
+    aws_model._shapes.cache_clear()
+    monkeypatch.setitem(sys.modules, "botocore.loaders", None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            args = ["alarms", "--alarms", str(alarm), "--metrics", str(metrics)]
+            assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    finally:
+        aws_model._shapes.cache_clear()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "dpcsim alarms: warning: botocore is not installed: PutMetricAlarm members "
+        "are checked against dpcsim's own list, not CloudWatch's service model; "
+        "pip install 'dpcsim[aws]' for the full check"
+    ]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from dpcsim import __version__
@@ -88,13 +89,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args._run(args)
+        with warnings.catch_warnings():
+            # A library warning (e.g. a missing optional extra) is one line too.
+            warnings.showwarning = _warning_printer(args.command)
+            code: int = args._run(args)
     except InputError as exc:
         return _fail(args.command, str(exc), 2)
     except OSError as exc:
         message, code = _os_error_message(exc)
         return _fail(args.command, message, code)
     return code
+
+
+def _warning_printer(command: str) -> Callable[..., None]:
+    """A ``warnings.showwarning`` printing ``dpcsim COMMAND: warning: ...``."""
+
+    def show(message: Warning | str, *_args: object, **_kwargs: object) -> None:
+        text = " ".join(str(message).split())
+        print(f"dpcsim {command}: warning: {text}", file=sys.stderr)
+
+    return show
 
 
 def _fail(command: str, message: str, code: int) -> int:
