@@ -26,7 +26,7 @@ from dpcsim.canonical import jsonable, write_json, write_parquet
 from dpcsim.designs import Design
 from dpcsim.engine import ClusterSettings, SimResult, simulate
 from dpcsim.metrics import build_metrics
-from dpcsim.schema import OUTCOMES, Workload
+from dpcsim.schema import OUTCOMES, RAN_ON, Workload
 from dpcsim.wlm import WLMConfig
 
 __all__ = [
@@ -40,8 +40,6 @@ __all__ = [
 
 #: Queue-wait percentiles every summary reports [%].
 PERCENTILES: Final = (50, 90, 99)
-#: Where a query ran, as the engine's ``ran_on`` column says.
-LOCATIONS: Final = ("main", "cs", "sqa")
 #: Files :meth:`Run.write` always writes (plus the two alarm CSVs with alarms).
 RUN_FILES: Final = (
     "queries.parquet",
@@ -85,7 +83,7 @@ class QueueSummary:
             values = np.percentile(wait_s, PERCENTILES)
             for p, value in zip(PERCENTILES, values, strict=True):
                 stats[f"p{p}"] = float(value)
-        ran_on = dict.fromkeys(LOCATIONS, 0)
+        ran_on = dict.fromkeys(RAN_ON, 0)
         for name, count in rows["ran_on"].value_counts(sort=False).items():
             ran_on[str(name)] = int(count)
         return cls(counts=_outcome_counts(rows), ran_on=ran_on, wait_s=stats)
