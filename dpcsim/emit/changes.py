@@ -23,6 +23,7 @@ breaks every alarm and widget on the old name.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -311,10 +312,7 @@ def _renames(current: WLMConfig, proposed: WLMConfig) -> list[tuple[str, str]]:
 
 def _queue_changes(old: QueueConfig, new: QueueConfig, auto: bool) -> list[Change]:
     """Changed properties of one queue."""
-    from dpcsim.wlm.codec import config_to_dict
-
-    a = config_to_dict(WLMConfig(queues=(_as_default(old),)))["queues"][0]
-    b = config_to_dict(WLMConfig(queues=(_as_default(new),)))["queues"][0]
+    a, b = _plain(old), _plain(new)
     out = []
     for key, (manual_dynamic, auto_dynamic) in _QUEUE_PROPERTIES.items():
         if a[key] != b[key]:
@@ -330,11 +328,13 @@ def _queue_changes(old: QueueConfig, new: QueueConfig, auto: bool) -> list[Chang
     return out
 
 
-def _as_default(q: QueueConfig) -> QueueConfig:
-    """The queue without groups, so it validates alone as a default queue."""
-    from dataclasses import replace
-
-    return replace(q, user_group=(), user_role=(), query_group=())
+def _plain(obj: Any) -> Any:
+    """A dataclass as plain dicts and lists (tuples become lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple | list):
+        return [_plain(x) for x in obj]
+    return obj
 
 
 def _sqa_changes(current: WLMConfig, proposed: WLMConfig) -> list[Change]:

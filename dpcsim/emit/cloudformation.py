@@ -105,10 +105,21 @@ def cloudformation_template(
 
 def template_yaml(template: Mapping[str, Any]) -> str:
     """The template as block YAML (keys in the order built, stable)."""
-    text: str = yaml.safe_dump(
-        dict(template), sort_keys=False, allow_unicode=True, width=88
+    text: str = yaml.dump(
+        dict(template),
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=88,
     )
     return text
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """A safe dumper that repeats shared values: CloudFormation rejects aliases."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
 
 
 def _logical_id(name: str, used: set[str]) -> str:
