@@ -14,13 +14,17 @@ from botocore.stub import Stubber
 from dpcsim.alarms import read_alarms
 from dpcsim.cli import main
 from dpcsim.cli.simulate import simulate_run
-from dpcsim.emit import EmitInputs, build_bundle, design_pieces
-from dpcsim.emit.alarms import check_alarm_request, read_tuning, round_trip, with_evidence
+from dpcsim.emit import EmitInputs, build_bundle, design_pieces, wlm_window_lambda
+from dpcsim.emit.alarms import (
+    check_alarm_request,
+    read_tuning,
+    round_trip,
+    with_evidence,
+)
 from dpcsim.emit.changes import diff_wlm
 from dpcsim.emit.dashboard import check_dashboard, dashboard_request
 from dpcsim.emit.parameter_group import check_modify_request
 from dpcsim.emit.schedule import parse_schedule
-from dpcsim.emit import wlm_window_lambda
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload, validate_workload
@@ -38,11 +42,19 @@ TUNING_HEADER = (
 
 def _inputs(**kw: object) -> EmitInputs:
     p = design_pieces()
-    base = dict(wlm=p.wlm, alarms=p.alarms, dashboard_body=p.dashboard_body,
-                dashboard_name=p.dashboard_name, parameter_group=PG,
-                sns_topic_arn=TOPIC, topic_name=p.sns_topic, cluster_id=p.cluster_id,
-                region=p.region, limits=p.limits,
-                extra_parameters={"max_concurrency_scaling_clusters": 1})  # fmt: skip
+    base: dict[str, object] = dict(  # noqa: C408 - keyword form reads as the API
+        wlm=p.wlm,
+        alarms=p.alarms,
+        dashboard_body=p.dashboard_body,
+        dashboard_name=p.dashboard_name,
+        parameter_group=PG,
+        sns_topic_arn=TOPIC,
+        topic_name=p.sns_topic,
+        cluster_id=p.cluster_id,
+        region=p.region,
+        limits=p.limits,
+        extra_parameters={"max_concurrency_scaling_clusters": 1},
+    )
     base.update(kw)
     return EmitInputs(**base)  # type: ignore[arg-type]
 
@@ -54,18 +66,28 @@ def run():
     rng = np.random.default_rng(3)
     n = 900
     elt = rng.random(n) < 0.3
-    frame = pd.DataFrame({
-        "query_id": np.arange(1000, 1000 + n, dtype=np.int64),
-        "arrival_at": BASE_AT + pd.to_timedelta(np.where(
-            elt, rng.integers(0, 900_000_000, n),
-            rng.integers(0, 3 * 3_600_000_000, n)), unit="us"),
-        "statement_type": np.where(elt, "insert", "select"),
-        "exec_s": np.where(elt, rng.lognormal(5.0, 0.5, n), rng.lognormal(2.5, 1.0, n)),
-        "user_id": np.where(elt, 101, 200),
-        "user_name": np.where(elt, "IAMR:dpc-elt-stepfunctions", "learner1"),
-        "user_groups": np.where(elt, "dpc_elt", "dpc_learners"),
-        "query_group": np.where(elt, "elt", "default"),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "query_id": np.arange(1000, 1000 + n, dtype=np.int64),
+            "arrival_at": BASE_AT
+            + pd.to_timedelta(
+                np.where(
+                    elt,
+                    rng.integers(0, 900_000_000, n),
+                    rng.integers(0, 3 * 3_600_000_000, n),
+                ),
+                unit="us",
+            ),
+            "statement_type": np.where(elt, "insert", "select"),
+            "exec_s": np.where(
+                elt, rng.lognormal(5.0, 0.5, n), rng.lognormal(2.5, 1.0, n)
+            ),
+            "user_id": np.where(elt, 101, 200),
+            "user_name": np.where(elt, "IAMR:dpc-elt-stepfunctions", "learner1"),
+            "user_groups": np.where(elt, "dpc_elt", "dpc_learners"),
+            "query_group": np.where(elt, "elt", "default"),
+        }
+    )
     frame = frame.sort_values("arrival_at", kind="stable").reset_index(drop=True)
     workload = Workload(queries=validate_workload(frame))
     cfg = _inputs().wlm
@@ -101,28 +123,112 @@ def test_parameter_group_request_and_apply_types() -> None:
 
 
 BAD_REQUESTS = [
-    ({"ParameterGroupName": PG, "Parameters": [{"ParameterName":
-      "max_concurrency_scaling_clusters", "ParameterValue": 2}]}, "botocore"),
-    ({"ParameterGroupName": PG, "Parameters": [{"ParameterName":
-      "max_concurrency_scaling_clusters", "ParameterValue": "11",
-      "ApplyType": "static"}]}, "0-10"),
-    ({"ParameterGroupName": PG, "Parameters": [{"ParameterName":
-      "max_concurrency_scaling_clusters", "ParameterValue": "1",
-      "ApplyType": "dynamic"}]}, "static parameter"),
-    ({"ParameterGroupName": PG, "Parameters": [{"ParameterName": "require_ssl",
-      "ParameterValue": "yes", "ApplyType": "static"}]}, "'true', 'false'"),
-    ({"ParameterGroupName": PG, "Parameters": [{"ParameterName": "statement_timeout",
-      "ParameterValue": str(i * 0 + 50), "ApplyType": "static"} for i in range(1)]},
-     "0 or 100-2147483647"),
-    ({"ParameterGroupName": PG, "Parameters": [{"ParameterName": "statement_timeout",
-      "ParameterValue": "0", "ApplyType": "static"}] * 21}, "1 to 20"),
-    ({"ParameterGroupName": "default.redshift-1.0", "Parameters": [{"ParameterName":
-      "statement_timeout", "ParameterValue": "0", "ApplyType": "static"}]},
-     "default parameter groups"),
-    ({"ParameterGroupName": PG, "Parameters": [{"ParameterName":
-      "wlm_json_configuration", "ParameterValue": '[{"query_concurrency": 51}]',
-      "ApplyType": "dynamic"}]}, "1 to 50"),
-]  # fmt: skip
+    (
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "max_concurrency_scaling_clusters",
+                    "ParameterValue": 2,
+                }
+            ],
+        },
+        "botocore",
+    ),
+    (
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "max_concurrency_scaling_clusters",
+                    "ParameterValue": "11",
+                    "ApplyType": "static",
+                }
+            ],
+        },
+        "0-10",
+    ),
+    (
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "max_concurrency_scaling_clusters",
+                    "ParameterValue": "1",
+                    "ApplyType": "dynamic",
+                }
+            ],
+        },
+        "static parameter",
+    ),
+    (
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "require_ssl",
+                    "ParameterValue": "yes",
+                    "ApplyType": "static",
+                }
+            ],
+        },
+        "'true', 'false'",
+    ),
+    (
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "statement_timeout",
+                    "ParameterValue": str(i * 0 + 50),
+                    "ApplyType": "static",
+                }
+                for i in range(1)
+            ],
+        },
+        "0 or 100-2147483647",
+    ),
+    (
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "statement_timeout",
+                    "ParameterValue": "0",
+                    "ApplyType": "static",
+                }
+            ]
+            * 21,
+        },
+        "1 to 20",
+    ),
+    (
+        {
+            "ParameterGroupName": "default.redshift-1.0",
+            "Parameters": [
+                {
+                    "ParameterName": "statement_timeout",
+                    "ParameterValue": "0",
+                    "ApplyType": "static",
+                }
+            ],
+        },
+        "default parameter groups",
+    ),
+    (
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "wlm_json_configuration",
+                    "ParameterValue": '[{"query_concurrency": 51}]',
+                    "ApplyType": "dynamic",
+                }
+            ],
+        },
+        "1 to 50",
+    ),
+]
 
 
 @pytest.mark.parametrize(("request_", "words"), BAD_REQUESTS)
@@ -146,7 +252,7 @@ BAD_ALARMS = [
     (_alarm(AlarmDescription="x" * 1025), "1024"),
     (_alarm(MetricName="WLMRejectedQueries"), "not a Redshift metric"),
     (_alarm(Dimensions=[{"Name": "QueueName", "Value": "batch"}]), "dimension set"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("alarm", "words"), BAD_ALARMS)
@@ -170,8 +276,11 @@ def test_math_alarm_rules() -> None:
 
 def test_description_keeps_evidence_within_1024(tmp_path: Path) -> None:
     path = tmp_path / "alarm_tuning.csv"
-    path.write_text(TUNING_HEADER + "Alert-WLM-Queue,12,60,10,8,missing,m8of10,0.25,"
-                    "0.1,0.6,4.5,1,12,t\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        TUNING_HEADER + "Alert-WLM-Queue,12,60,10,8,missing,m8of10,0.25,"
+        "0.1,0.6,4.5,1,12,t\n",
+        encoding="utf-8",
+    )
     (row,) = read_tuning(path)
     out = with_evidence(_alarm(AlarmDescription="d" * 2000), row)
     assert len(out["AlarmDescription"]) == 1024
@@ -181,8 +290,10 @@ def test_description_keeps_evidence_within_1024(tmp_path: Path) -> None:
 
 def test_tuning_bad_cell_names_line(tmp_path: Path) -> None:
     path = tmp_path / "alarm_tuning.csv"
-    path.write_text(TUNING_HEADER + "Alert-WLM-Queue,x,60,10,8,missing,v,0,0,0,,0,0,t\n",
-                    encoding="utf-8")  # fmt: skip
+    path.write_text(
+        TUNING_HEADER + "Alert-WLM-Queue,x,60,10,8,missing,v,0,0,0,,0,0,t\n",
+        encoding="utf-8",
+    )
     with pytest.raises(InputError, match=r"line 2.*threshold = 'x'"):
         read_tuning(path)
 
@@ -195,8 +306,11 @@ def test_tuned_alarm_round_trip_on_simulated_metrics(tmp_path: Path, run) -> Non
         + "Alert-WLM-Queue,5,60,3,2,notBreaching,m2of3,0.4,0.1,0.9,3.0,0,3,true\n",
         encoding="utf-8",
     )
-    bundle = build_bundle(_inputs(tuning=read_tuning(path), datapoints=run.metrics,
-                                  queries=run.result.queries))  # fmt: skip
+    bundle = build_bundle(
+        _inputs(
+            tuning=read_tuning(path), datapoints=run.metrics, queries=run.result.queries
+        )
+    )
     emitted = json.loads(bundle.files["alarms/Alert-WLM-Queue.json"])
     assert (emitted["Threshold"], emitted["EvaluationPeriods"]) == (5.0, 3)
     assert emitted["DatapointsToAlarm"] == 2
@@ -226,9 +340,12 @@ def test_tuned_alarm_round_trip_on_simulated_metrics(tmp_path: Path, run) -> Non
 
 def test_failure_ratio_with_volume_guard_is_carried() -> None:
     guarded = copy.deepcopy(design_pieces().alarms[4])
-    guarded["Metrics"][2] = {"Id": "ratio", "Expression":
-                             "FILL(failed, 0) / attempted * (attempted / attempted)",
-                             "ReturnData": True, "Label": "guarded"}  # fmt: skip
+    guarded["Metrics"][2] = {
+        "Id": "ratio",
+        "Expression": "FILL(failed, 0) / attempted * (attempted / attempted)",
+        "ReturnData": True,
+        "Label": "guarded",
+    }
     alarms = [*design_pieces().alarms[:4], guarded]
     bundle = build_bundle(_inputs(alarms=alarms))
     out = json.loads(bundle.files["alarms/Alert-Query-Failure.json"])
@@ -241,7 +358,8 @@ def test_dashboard_wait_widget_and_grid() -> None:
     assert isinstance(req["DashboardBody"], str)
     body = check_dashboard(req, source="dashboard.json")
     wait = [w for w in body["widgets"] if "WLMQueueWaitTime" in json.dumps(w)]
-    assert len(wait) == 1 and wait[0]["y"] == 18
+    assert len(wait) == 1
+    assert wait[0]["y"] == 18
     assert any(m[5] == "adhoc" for m in wait[0]["properties"]["metrics"])
     overlap = copy.deepcopy(body)
     overlap["widgets"][1]["x"] = 6
@@ -278,8 +396,10 @@ def _window(name: str, start: str, adhoc_slots: int, **kw: object) -> dict:
 
 
 def test_schedule_windows_and_scheduler(tmp_path: Path) -> None:
-    data = {"timezone": "Asia/Tokyo",
-            "windows": [_window("day", "08:00", 5), _window("night", "22:00", 2)]}  # fmt: skip
+    data = {
+        "timezone": "Asia/Tokyo",
+        "windows": [_window("day", "08:00", 5), _window("night", "22:00", 2)],
+    }
     schedule = parse_schedule(data, source="s")
     assert schedule.ends() == ["22:00", "08:00"]
     assert schedule.window_at(8 * 60).name == "day"  # the boundary starts "day"
@@ -293,8 +413,13 @@ def test_schedule_windows_and_scheduler(tmp_path: Path) -> None:
     gap["windows"][0]["end"] = "21:00"
     with pytest.raises(InputError, match="no gap or overlap"):
         parse_schedule(gap, source="s")
-    static = {"timezone": "Asia/Tokyo", "windows": [
-        _window("day", "08:00", 5), _window("night", "22:00", 5, user_group=["x"])]}  # fmt: skip
+    static = {
+        "timezone": "Asia/Tokyo",
+        "windows": [
+            _window("day", "08:00", 5),
+            _window("night", "22:00", 5, user_group=["x"]),
+        ],
+    }
     with pytest.raises(InputError, match="static properties"):
         parse_schedule(static, source="s")
     with pytest.raises(InputError, match="IANA"):
@@ -303,24 +428,39 @@ def test_schedule_windows_and_scheduler(tmp_path: Path) -> None:
     import boto3
 
     windows = json.loads(bundle.files["schedule/windows.json"])
-    client = boto3.client("redshift", region_name="ap-northeast-1",
-                          aws_access_key_id="x", aws_secret_access_key="x")  # fmt: skip
+    client = boto3.client(
+        "redshift",
+        region_name="ap-northeast-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
     stub = Stubber(client)
     stub.add_response(
         "modify_cluster_parameter_group",
         {"ParameterGroupName": PG, "ParameterGroupStatus": "applying"},
-        {"ParameterGroupName": PG, "Parameters": [{"ParameterName":
-         "wlm_json_configuration", "ParameterValue": windows["windows"]["night"],
-         "ApplyType": "dynamic"}]},
-    )  # fmt: skip
+        {
+            "ParameterGroupName": PG,
+            "Parameters": [
+                {
+                    "ParameterName": "wlm_json_configuration",
+                    "ParameterValue": windows["windows"]["night"],
+                    "ApplyType": "dynamic",
+                }
+            ],
+        },
+    )
     with stub:
-        out = wlm_window_lambda.handler({"window": "night"}, client=client,
-                                        windows=windows)  # fmt: skip
+        out = wlm_window_lambda.handler(
+            {"window": "night"}, client=client, windows=windows
+        )
     stub.assert_no_pending_responses()
     assert out == {"parameter_group": PG, "window": "night"}
     with pytest.raises(ValueError, match="only modifies"):
-        wlm_window_lambda.handler({"window": "night", "parameter_group": "other"},
-                                  client=client, windows=windows)  # fmt: skip
+        wlm_window_lambda.handler(
+            {"window": "night", "parameter_group": "other"},
+            client=client,
+            windows=windows,
+        )
 
 
 def test_template_passes_cfn_lint() -> None:
@@ -336,20 +476,40 @@ def test_template_passes_cfn_lint() -> None:
 def test_cli_from_recommendation(tmp_path: Path) -> None:
     cfg = design_pieces().wlm.to_json()
     cfg[2]["query_concurrency"] = 4
-    rec = {"verdict": {"holds": True, "text": "holds"}, "baseline_config_id": "a",
-           "recommended_config_id": "b",
-           "recommended": {"wlm_json": cfg, "max_concurrency_scaling_clusters": 2},
-           "recommendations": []}  # fmt: skip
+    rec = {
+        "verdict": {"holds": True, "text": "holds"},
+        "baseline_config_id": "a",
+        "recommended_config_id": "b",
+        "recommended": {"wlm_json": cfg, "max_concurrency_scaling_clusters": 2},
+        "recommendations": [],
+    }
     (tmp_path / "recommendation.json").write_text(json.dumps(rec), encoding="utf-8")
-    current = {"Parameters": [
-        {"ParameterName": "wlm_json_configuration",
-         "ParameterValue": json.dumps(design_pieces().wlm.to_json())},
-        {"ParameterName": "max_concurrency_scaling_clusters", "ParameterValue": "1"}]}  # fmt: skip
+    current = {
+        "Parameters": [
+            {
+                "ParameterName": "wlm_json_configuration",
+                "ParameterValue": json.dumps(design_pieces().wlm.to_json()),
+            },
+            {
+                "ParameterName": "max_concurrency_scaling_clusters",
+                "ParameterValue": "1",
+            },
+        ]
+    }
     (tmp_path / "current.json").write_text(json.dumps(current), encoding="utf-8")
     out = tmp_path / "deploy"
-    args = ["-q", "emit", "--recommendation", str(tmp_path / "recommendation.json"),
-            "--current", str(tmp_path / "current.json"), "--parameter-group", PG,
-            "--out", str(out)]  # fmt: skip
+    args = [
+        "-q",
+        "emit",
+        "--recommendation",
+        str(tmp_path / "recommendation.json"),
+        "--current",
+        str(tmp_path / "current.json"),
+        "--parameter-group",
+        PG,
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     text = (out / "CHANGES.md").read_text(encoding="utf-8")
     assert "| `max_concurrency_scaling_clusters` | 1 | 2 | static |" in text

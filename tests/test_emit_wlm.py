@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dpcsim.emit.source import design_pieces
 from dpcsim.emit.wlm_json import (
     QueueLimit,
     add_rules,
@@ -21,7 +22,6 @@ from dpcsim.emit.wlm_json import (
     wlm_warnings,
 )
 from dpcsim.emit.write import canonical_json
-from dpcsim.emit.source import design_pieces
 from dpcsim.errors import InputError
 from dpcsim.wlm import QMRPredicate, QMRRule, QueueConfig, SQAConfig, WLMConfig
 from dpcsim.wlm.limits import WLMConfigError
@@ -80,8 +80,12 @@ def test_log_rules_at_p99_below_the_abort() -> None:
 
 def test_limit_parsing() -> None:
     lim = parse_limit("adhoc:query_execution_time:900")
-    assert lim == QueueLimit(queue="adhoc", metric_name="query_execution_time",
-                             seconds=900, rule_name="adhoc_abort_exec_900s")  # fmt: skip
+    assert lim == QueueLimit(
+        queue="adhoc",
+        metric_name="query_execution_time",
+        seconds=900,
+        rule_name="adhoc_abort_exec_900s",
+    )
     with pytest.raises(InputError, match="METRIC"):
         parse_limit("adhoc:query_cpu_time:900")
     with pytest.raises(WLMConfigError, match="queue 'nosuch'"):
@@ -101,37 +105,173 @@ def _queue(name: str, **kw: object) -> dict[str, object]:
 # One invalid configuration per AWS limit, with the words the error must contain.
 INVALID = [
     ([_queue(f"q{i}") for i in range(9)], "8 user-defined queues"),
-    ([_queue("a", query_concurrency=30), _queue("b", query_concurrency=21)],
-     "at most 50"),
-    ([_queue("a", memory_percent_to_use=60), _queue("b", memory_percent_to_use=41)],
-     "limit is 100"),
-    ([_queue("a", user_group=["g"], rules=[
-        {"rule_name": f"r{i}", "predicate": [{"metric_name": "query_cpu_time",
-         "operator": ">", "value": i + 1}], "action": "log"} for i in range(26)]),
-      _queue("Default queue")], "limit is 25"),
-    ([_queue("Default queue", rules=[{"rule_name": "r", "predicate": [
-        {"metric_name": "query_cpu_time", "operator": ">", "value": 1}] * 4,
-        "action": "log"}])], "1 to 3"),
-    ([_queue("Default queue", rules=[{"rule_name": "r", "predicate": [
-        {"metric_name": "query_speed", "operator": ">", "value": 1}],
-        "action": "log"}])], "unknown QMR metric"),
-    ([_queue("Default queue", rules=[{"rule_name": "r", "predicate": [
-        {"metric_name": "query_cpu_time", "operator": ">=", "value": 1}],
-        "action": "log"}])], "no '>='"),
-    ([_queue("Default queue", rules=[{"rule_name": "r", "predicate": [
-        {"metric_name": "query_execution_time", "operator": ">", "value": 86400}],
-        "action": "abort"}])], "outside the AWS range 0-86399"),
-    ([_queue("Default queue", rules=[{"rule_name": "bad-name", "predicate": [
-        {"metric_name": "query_cpu_time", "operator": ">", "value": 1}],
-        "action": "log"}])], "alphanumerics and '_'"),
-    ([_queue("Default queue", rules=[{"rule_name": "r" * 33, "predicate": [
-        {"metric_name": "query_cpu_time", "operator": ">", "value": 1}],
-        "action": "log"}])], "limit is 32"),
-    ([_queue("Default queue"), {"short_query_queue": True,
-                                "max_execution_time": 25000}], "1000-20000"),
-    ([_queue("a", user_group=["g"]), _queue("Default queue", query_group=["x"])],
-     "default queue"),
-]  # fmt: skip
+    (
+        [_queue("a", query_concurrency=30), _queue("b", query_concurrency=21)],
+        "at most 50",
+    ),
+    (
+        [_queue("a", memory_percent_to_use=60), _queue("b", memory_percent_to_use=41)],
+        "limit is 100",
+    ),
+    (
+        [
+            _queue(
+                "a",
+                user_group=["g"],
+                rules=[
+                    {
+                        "rule_name": f"r{i}",
+                        "predicate": [
+                            {
+                                "metric_name": "query_cpu_time",
+                                "operator": ">",
+                                "value": i + 1,
+                            }
+                        ],
+                        "action": "log",
+                    }
+                    for i in range(26)
+                ],
+            ),
+            _queue("Default queue"),
+        ],
+        "limit is 25",
+    ),
+    (
+        [
+            _queue(
+                "Default queue",
+                rules=[
+                    {
+                        "rule_name": "r",
+                        "predicate": [
+                            {
+                                "metric_name": "query_cpu_time",
+                                "operator": ">",
+                                "value": 1,
+                            }
+                        ]
+                        * 4,
+                        "action": "log",
+                    }
+                ],
+            )
+        ],
+        "1 to 3",
+    ),
+    (
+        [
+            _queue(
+                "Default queue",
+                rules=[
+                    {
+                        "rule_name": "r",
+                        "predicate": [
+                            {"metric_name": "query_speed", "operator": ">", "value": 1}
+                        ],
+                        "action": "log",
+                    }
+                ],
+            )
+        ],
+        "unknown QMR metric",
+    ),
+    (
+        [
+            _queue(
+                "Default queue",
+                rules=[
+                    {
+                        "rule_name": "r",
+                        "predicate": [
+                            {
+                                "metric_name": "query_cpu_time",
+                                "operator": ">=",
+                                "value": 1,
+                            }
+                        ],
+                        "action": "log",
+                    }
+                ],
+            )
+        ],
+        "no '>='",
+    ),
+    (
+        [
+            _queue(
+                "Default queue",
+                rules=[
+                    {
+                        "rule_name": "r",
+                        "predicate": [
+                            {
+                                "metric_name": "query_execution_time",
+                                "operator": ">",
+                                "value": 86400,
+                            }
+                        ],
+                        "action": "abort",
+                    }
+                ],
+            )
+        ],
+        "outside the AWS range 0-86399",
+    ),
+    (
+        [
+            _queue(
+                "Default queue",
+                rules=[
+                    {
+                        "rule_name": "bad-name",
+                        "predicate": [
+                            {
+                                "metric_name": "query_cpu_time",
+                                "operator": ">",
+                                "value": 1,
+                            }
+                        ],
+                        "action": "log",
+                    }
+                ],
+            )
+        ],
+        "alphanumerics and '_'",
+    ),
+    (
+        [
+            _queue(
+                "Default queue",
+                rules=[
+                    {
+                        "rule_name": "r" * 33,
+                        "predicate": [
+                            {
+                                "metric_name": "query_cpu_time",
+                                "operator": ">",
+                                "value": 1,
+                            }
+                        ],
+                        "action": "log",
+                    }
+                ],
+            )
+        ],
+        "limit is 32",
+    ),
+    (
+        [
+            _queue("Default queue"),
+            {"short_query_queue": True, "max_execution_time": 25000},
+        ],
+        "1000-20000",
+    ),
+    (
+        [_queue("a", user_group=["g"]), _queue("Default queue", query_group=["x"])],
+        "default queue",
+    ),
+]
 
 
 @pytest.mark.parametrize(("array", "words"), INVALID)
@@ -168,13 +308,21 @@ def configs(draw: st.DrawFn) -> WLMConfig:
         rules = ()
         if draw(st.booleans()):
             pred = QMRPredicate(
-                metric_name=draw(st.sampled_from(["query_execution_time",
-                                                  "query_queue_time", "scan_row_count"])),
+                metric_name=draw(
+                    st.sampled_from(
+                        ["query_execution_time", "query_queue_time", "scan_row_count"]
+                    )
+                ),
                 operator=draw(st.sampled_from([">", "<"])),
                 value=draw(st.integers(0, 86_399)),
-            )  # fmt: skip
-            rules = (QMRRule(rule_name=f"r{i}", predicate=(pred,),
-                             action=draw(st.sampled_from(["log", "abort", "hop"]))),)  # fmt: skip
+            )
+            rules = (
+                QMRRule(
+                    rule_name=f"r{i}",
+                    predicate=(pred,),
+                    action=draw(st.sampled_from(["log", "abort", "hop"])),
+                ),
+            )
         queues.append(
             QueueConfig(
                 name=name,
@@ -187,8 +335,16 @@ def configs(draw: st.DrawFn) -> WLMConfig:
                 rules=rules,
             )
         )
-    sqa = draw(st.one_of(st.none(), st.builds(SQAConfig, enabled=st.booleans(),
-               max_execution_time=st.sampled_from([0, 1000, 5000, 20000]))))  # fmt: skip
+    sqa = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                SQAConfig,
+                enabled=st.booleans(),
+                max_execution_time=st.sampled_from([0, 1000, 5000, 20000]),
+            ),
+        )
+    )
     return WLMConfig(queues=tuple(queues), sqa=sqa)
 
 

@@ -29,15 +29,22 @@ HELP = "dry-run or --apply an emitted folder with boto3"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``dpcsim deploy``."""
-    parser.add_argument("folder", type=Path, metavar="DIR",
-                        help="a dpcsim emit folder")  # fmt: skip
-    parser.add_argument("--parameter-group", required=True, metavar="NAME",
-                        help="the only parameter group that may be modified")  # fmt: skip
-    parser.add_argument("--apply", action="store_true",
-                        help="apply the changes (default: dry run)")  # fmt: skip
+    parser.add_argument("folder", type=Path, metavar="DIR", help="a dpcsim emit folder")
+    parser.add_argument(
+        "--parameter-group",
+        required=True,
+        metavar="NAME",
+        help="the only parameter group that may be modified",
+    )
+    parser.add_argument(
+        "--apply", action="store_true", help="apply the changes (default: dry run)"
+    )
     parser.add_argument("--region", metavar="R", help="AWS region")
-    parser.add_argument("--endpoint-url", metavar="URL",
-                        help="endpoint of the AWS APIs (e.g. a local test server)")  # fmt: skip
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="endpoint of the AWS APIs (e.g. a local test server)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from dpcsim.emit.deploy import deploy, load_plan, make_clients
 
     plan = load_plan(args.folder, parameter_group=args.parameter_group)
-    redshift, cloudwatch = make_clients(region=args.region, endpoint_url=args.endpoint_url)
+    redshift, cloudwatch = make_clients(
+        region=args.region, endpoint_url=args.endpoint_url
+    )
     report = deploy(plan, redshift, cloudwatch, apply=bool(args.apply))
     mode = "applied" if args.apply else "dry run (nothing applied; pass --apply)"
     print(f"dpcsim deploy {args.folder}: {mode}")

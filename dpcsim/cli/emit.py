@@ -1,4 +1,4 @@
-"""Write the deployable files of a recommendation or of explicit inputs, checked offline.
+"""Write the deployable files of a recommendation or of explicit inputs, checked.
 
 Inputs (one of)
   --recommendation FILE   recommend/recommendation.json (recommended.wlm_json,
@@ -55,36 +55,80 @@ HELP = "write the checked deployable files (WLM JSON, alarms, dashboard, CFN)"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the options of ``dpcsim emit``."""
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--recommendation", type=Path, metavar="FILE",
-                     help="recommend/recommendation.json")  # fmt: skip
-    src.add_argument("--wlm", metavar="FILE|design",
-                     help="wlm_json_configuration file, or 'design'")  # fmt: skip
-    parser.add_argument("--alarms", default="design", metavar="design|FILE",
-                        help="alarms (default design)")  # fmt: skip
-    parser.add_argument("--dashboard", type=Path, metavar="FILE",
-                        help="DashboardBody JSON (default: the design's)")  # fmt: skip
-    parser.add_argument("--tuning", type=Path, metavar="FILE",
-                        help="recommend/alarm_tuning.csv")  # fmt: skip
-    parser.add_argument("--queries", type=Path, metavar="FILE",
-                        help="queries.parquet for p99 log rules")  # fmt: skip
-    parser.add_argument("--metrics", type=Path, metavar="SOURCE",
-                        help="metrics for the alarm round trip")  # fmt: skip
-    parser.add_argument("--current", type=Path, metavar="FILE",
-                        help="deployed wlm.json or describe-cluster-parameters")  # fmt: skip
-    parser.add_argument("--parameter-group", required=True, metavar="NAME",
-                        help="custom cluster parameter group")  # fmt: skip
-    parser.add_argument("--sns-topic-arn", metavar="ARN",
-                        help="SNS topic of the alarms (default: the design's)")  # fmt: skip
-    parser.add_argument("--account", default="123456789012", metavar="ID",
-                        help="account of the design's topic (default 123456789012)")  # fmt: skip
-    parser.add_argument("--qmr-abort", action="append", metavar="Q:METRIC:S",
-                        help="time limit as a QMR abort rule (repeatable)")  # fmt: skip
-    parser.add_argument("--max-cs-clusters", type=int, metavar="N",
-                        help="max_concurrency_scaling_clusters")  # fmt: skip
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="output folder")  # fmt: skip
-    parser.add_argument("--force", action="store_true",
-                        help="overwrite a non-empty --out")  # fmt: skip
+    src.add_argument(
+        "--recommendation",
+        type=Path,
+        metavar="FILE",
+        help="recommend/recommendation.json",
+    )
+    src.add_argument(
+        "--wlm", metavar="FILE|design", help="wlm_json_configuration file, or 'design'"
+    )
+    parser.add_argument(
+        "--alarms",
+        default="design",
+        metavar="design|FILE",
+        help="alarms (default design)",
+    )
+    parser.add_argument(
+        "--dashboard",
+        type=Path,
+        metavar="FILE",
+        help="DashboardBody JSON (default: the design's)",
+    )
+    parser.add_argument(
+        "--tuning", type=Path, metavar="FILE", help="recommend/alarm_tuning.csv"
+    )
+    parser.add_argument(
+        "--queries", type=Path, metavar="FILE", help="queries.parquet for p99 log rules"
+    )
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        metavar="SOURCE",
+        help="metrics for the alarm round trip",
+    )
+    parser.add_argument(
+        "--current",
+        type=Path,
+        metavar="FILE",
+        help="deployed wlm.json or describe-cluster-parameters",
+    )
+    parser.add_argument(
+        "--parameter-group",
+        required=True,
+        metavar="NAME",
+        help="custom cluster parameter group",
+    )
+    parser.add_argument(
+        "--sns-topic-arn",
+        metavar="ARN",
+        help="SNS topic of the alarms (default: the design's)",
+    )
+    parser.add_argument(
+        "--account",
+        default="123456789012",
+        metavar="ID",
+        help="account of the design's topic (default 123456789012)",
+    )
+    parser.add_argument(
+        "--qmr-abort",
+        action="append",
+        metavar="Q:METRIC:S",
+        help="time limit as a QMR abort rule (repeatable)",
+    )
+    parser.add_argument(
+        "--max-cs-clusters",
+        type=int,
+        metavar="N",
+        help="max_concurrency_scaling_clusters",
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="output folder"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite a non-empty --out"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,7 +160,12 @@ def build_inputs(args: argparse.Namespace) -> Any:
     rec_alarms: tuple[dict[str, Any], ...] = ()
     if args.recommendation is not None:
         rec = read_recommendation(args.recommendation)
-        wlm, auto, schedule, rec_alarms = rec.wlm, rec.auto_wlm, rec.schedule, rec.alarms
+        wlm, auto, schedule, rec_alarms = (
+            rec.wlm,
+            rec.auto_wlm,
+            rec.schedule,
+            rec.alarms,
+        )
         if rec.max_concurrency_scaling_clusters is not None:
             extra["max_concurrency_scaling_clusters"] = (
                 rec.max_concurrency_scaling_clusters
@@ -135,7 +184,9 @@ def build_inputs(args: argparse.Namespace) -> Any:
     if args.current is not None:
         current, current_params = read_current(args.current)
     limits = (
-        tuple(parse_limit(t) for t in args.qmr_abort) if args.qmr_abort else pieces.limits
+        tuple(parse_limit(t) for t in args.qmr_abort)
+        if args.qmr_abort
+        else pieces.limits
     )
     limits = tuple(lim for lim in limits if lim.queue in wlm.queue_names)
     return EmitInputs(

@@ -211,8 +211,9 @@ def with_evidence(
 
 def with_topic(request: Mapping[str, Any], topic_arn: str) -> dict[str, Any]:
     """Point every non-empty action list at ``topic_arn`` (AlarmActions always)."""
-    if not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}",
-                        topic_arn):  # fmt: skip
+    if not re.fullmatch(
+        r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}", topic_arn
+    ):
         raise InputError(
             f"SNS topic ARN {topic_arn!r}: expected arn:aws:sns:REGION:ACCOUNT:NAME"
         )
@@ -277,7 +278,7 @@ def round_trip(
     before = evaluate_alarms([a for a, _ in pairs], datapoints)
     after = evaluate_alarms([b for _, b in pairs], datapoints)
     h0, h1 = before.history, after.history
-    for (a, _b) in pairs:
+    for a, _b in pairs:
         s0 = h0[h0["alarm_name"] == a.name]
         s1 = h1[h1["alarm_name"] == a.name]
         same = len(s0) == len(s1) and bool(

@@ -170,7 +170,9 @@ def build_bundle(inputs: EmitInputs) -> Bundle:
     )
     changes = diff_parameters(inputs.current_parameters, request["Parameters"], changes)
     files["modify-cluster-parameter-group.json"] = canonical_json(request)
-    reread = check_modify_request(json.loads(files["modify-cluster-parameter-group.json"]))
+    reread = check_modify_request(
+        json.loads(files["modify-cluster-parameter-group.json"])
+    )
     if reread != config:
         raise InputError(
             "the emitted ParameterValue does not parse back to the configuration",
@@ -230,8 +232,9 @@ def _wlm_file(config: WLMConfig, name: str) -> str:
     """The canonical text of a wlm.json, checked to parse back to ``config``."""
     text = canonical_json(wlm_document(config))
     if parse_wlm_document(json.loads(text), source=name) != config:
-        raise InputError("the emitted file does not parse back to the configuration",
-                         source=name)  # fmt: skip
+        raise InputError(
+            "the emitted file does not parse back to the configuration", source=name
+        )
     return text
 
 
@@ -259,7 +262,9 @@ def _alarms(inputs: EmitInputs) -> tuple[dict[str, dict[str, Any]], list[str]]:
         if rel in out:
             raise InputError(f"two alarms write {rel}", source="alarms")
         emitted.append(
-            alarm_emit.check_alarm_request(json.loads(canonical_json(final)), source=rel)
+            alarm_emit.check_alarm_request(
+                json.loads(canonical_json(final)), source=rel
+            )
         )
         out[rel] = final
     problems = []
@@ -272,11 +277,14 @@ def _alarms(inputs: EmitInputs) -> tuple[dict[str, dict[str, Any]], list[str]]:
 
 def _schedule_files(inputs: EmitInputs, schedule: Schedule) -> dict[str, str]:
     """``schedule/``: the windows, the function, its data, one schedule each."""
-    match = re.fullmatch(r"arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):.*",
-                         inputs.sns_topic_arn)  # fmt: skip
+    match = re.fullmatch(
+        r"arn:(aws[a-z-]*):sns:([a-z0-9-]+):(\d{12}):.*", inputs.sns_topic_arn
+    )
     if match is None:
-        raise InputError(f"SNS topic ARN {inputs.sns_topic_arn!r}: cannot place the "
-                         "schedule's function")  # fmt: skip
+        raise InputError(
+            f"SNS topic ARN {inputs.sns_topic_arn!r}: cannot place the "
+            "schedule's function"
+        )
     partition, region, account = match.groups()
     pg = inputs.parameter_group
     function = f"arn:{partition}:lambda:{region}:{account}:function:{pg}-wlm-window"
@@ -301,13 +309,19 @@ def _check_template(text: str, alarms: Mapping[str, Mapping[str, Any]]) -> None:
     for req in alarms.values():
         spec = by_name.get(str(req["AlarmName"]))
         if spec is None:
-            raise InputError(f"alarm {req['AlarmName']!r} missing", source="template.yaml")
+            raise InputError(
+                f"alarm {req['AlarmName']!r} missing", source="template.yaml"
+            )
         direct = parse_alarm(req, source="alarms")
         if (spec.metric, spec.queries, spec.threshold, spec.period_s) != (
-            direct.metric, direct.queries, direct.threshold, direct.period_s
-        ):  # fmt: skip
+            direct.metric,
+            direct.queries,
+            direct.threshold,
+            direct.period_s,
+        ):
             raise InputError(
-                f"alarm {spec.name!r} differs from alarms/*.json", source="template.yaml"
+                f"alarm {spec.name!r} differs from alarms/*.json",
+                source="template.yaml",
             )
 
 
@@ -350,7 +364,8 @@ def _references(changes: ChangeSet, files: Mapping[str, str]) -> dict[str, list[
     for old, _new in changes.renamed:
         needle = [f'"Value": "{old}"', f'\\"QueueName\\",\\"{old}\\"']
         out[old] = [
-            rel for rel, text in files.items()
+            rel
+            for rel, text in files.items()
             if rel.endswith(".json") and any(n in text for n in needle)
-        ]  # fmt: skip
+        ]
     return out

@@ -46,7 +46,11 @@ REDSHIFT_METRICS: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
         (_CI, "NodeID", "latency"),
         (_CI, "wlmid"),
     ),
-    "QueryDuration": ((_CI, "latency"), (_CI, "NodeID", "latency"), (_CI, "NodeID", "wlmid")),
+    "QueryDuration": (
+        (_CI, "latency"),
+        (_CI, "NodeID", "latency"),
+        (_CI, "NodeID", "wlmid"),
+    ),
     "QueryRuntimeBreakdown": ((_CI, "stage"), (_CI, "NodeID", "stage")),
     "ConcurrencyScalingActiveClusters": _CLUSTER_ONLY,
     "ConcurrencyScalingSeconds": _CLUSTER_ONLY,

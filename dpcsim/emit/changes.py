@@ -157,15 +157,25 @@ def diff_wlm(current: WLMConfig | None, proposed: WLMConfig) -> ChangeSet:
     for name in old_names:
         if name not in new_names and name not in rename_map:
             changes.append(
-                Change(where=f"queue {name}", what="queue", old="present",
-                       new="removed", dynamic=auto)  # fmt: skip
+                Change(
+                    where=f"queue {name}",
+                    what="queue",
+                    old="present",
+                    new="removed",
+                    dynamic=auto,
+                )
             )
     targets = set(rename_map.values())
     for name in new_names:
         if name not in old_names and name not in targets:
             changes.append(
-                Change(where=f"queue {name}", what="queue", old="absent",
-                       new="added", dynamic=auto)  # fmt: skip
+                Change(
+                    where=f"queue {name}",
+                    what="queue",
+                    old="absent",
+                    new="added",
+                    dynamic=auto,
+                )
             )
     for i, q in enumerate(current.queues):
         new_name = rename_map.get(q.name, q.name)
@@ -175,8 +185,13 @@ def diff_wlm(current: WLMConfig | None, proposed: WLMConfig) -> ChangeSet:
         changes.extend(_queue_changes(q, proposed.queues[j], auto))
         if i != j and q.name in new_names:
             changes.append(
-                Change(where=f"queue {new_name}", what="position", old=i, new=j,
-                       dynamic=auto)  # fmt: skip
+                Change(
+                    where=f"queue {new_name}",
+                    what="position",
+                    old=i,
+                    new=j,
+                    dynamic=auto,
+                )
             )
     changes.extend(_sqa_changes(current, proposed))
     warnings = tuple(
@@ -257,7 +272,10 @@ def changes_markdown(
     elif changes.changes or changes.parameters:
         lines += ["**No reboot is needed:** every change is dynamic.", ""]
     else:
-        lines += ["Nothing changes: the proposed configuration equals the current one.", ""]
+        lines += [
+            "Nothing changes: the proposed configuration equals the current one.",
+            "",
+        ]
     if changes.warnings:
         lines += ["## Warnings", ""]
         lines += [f"- {w}" for w in changes.warnings]
@@ -269,9 +287,12 @@ def changes_markdown(
                 )
         lines.append("")
     if changes.changes:
-        lines += ["## WLM (`wlm_json_configuration`)", "",
-                  "| where | property | current | proposed | applies |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "## WLM (`wlm_json_configuration`)",
+            "",
+            "| where | property | current | proposed | applies |",
+            "|---|---|---|---|---|",
+        ]
         for c in changes.changes:
             applies = "dynamic" if c.dynamic else "reboot (static)"
             lines.append(
@@ -280,8 +301,12 @@ def changes_markdown(
             )
         lines.append("")
     if changes.parameters:
-        lines += ["## Other parameters", "",
-                  "| parameter | current | proposed | ApplyType |", "|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "## Other parameters",
+            "",
+            "| parameter | current | proposed | ApplyType |",
+            "|---|---|---|---|",
+        ]
         for p in changes.parameters:
             lines.append(
                 f"| `{p.name}` | {_cell(p.old)} | {_cell(p.new)} | {p.apply_type} |"
@@ -341,14 +366,27 @@ def _sqa_changes(current: WLMConfig, proposed: WLMConfig) -> list[Change]:
     """SQA on/off and its maximum runtime (both dynamic)."""
     out = []
     if current.sqa_enabled != proposed.sqa_enabled:
-        out.append(Change(where="SQA", what="short_query_queue",
-                          old=current.sqa_enabled, new=proposed.sqa_enabled,
-                          dynamic=True))  # fmt: skip
+        out.append(
+            Change(
+                where="SQA",
+                what="short_query_queue",
+                old=current.sqa_enabled,
+                new=proposed.sqa_enabled,
+                dynamic=True,
+            )
+        )
     old_max = current.sqa.max_execution_time if current.sqa else None
     new_max = proposed.sqa.max_execution_time if proposed.sqa else None
     if old_max != new_max and current.sqa_enabled and proposed.sqa_enabled:
-        out.append(Change(where="SQA", what="max_execution_time", old=old_max,
-                          new=new_max, dynamic=True))  # fmt: skip
+        out.append(
+            Change(
+                where="SQA",
+                what="max_execution_time",
+                old=old_max,
+                new=new_max,
+                dynamic=True,
+            )
+        )
     return out
 
 
@@ -357,7 +395,9 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, list):
-        text = ", ".join(_rule_text(v) if isinstance(v, dict) else str(v) for v in value)
+        text = ", ".join(
+            _rule_text(v) if isinstance(v, dict) else str(v) for v in value
+        )
         text = text or "(none)"
     else:
         text = str(value)

@@ -63,10 +63,12 @@ def cloudformation_template(
                 f"{modify_request['ParameterGroupName']}",
                 "ParameterGroupFamily": family,
                 "Parameters": [
-                    {"ParameterName": p["ParameterName"],
-                     "ParameterValue": p["ParameterValue"]}
+                    {
+                        "ParameterName": p["ParameterName"],
+                        "ParameterValue": p["ParameterValue"],
+                    }
                     for p in modify_request["Parameters"]
-                ],  # fmt: skip
+                ],
             },
         },
         DASHBOARD_ID: {

@@ -56,17 +56,22 @@ def with_wait_widget(
     if any("WLMQueueWaitTime" in json.dumps(w) for w in widgets):
         return out
     bottom = max(
-        (
-            int(w.get("y", 0)) + int(w.get("height", _DEFAULT_SIZE))
-            for w in widgets
-        ),
+        (int(w.get("y", 0)) + int(w.get("height", _DEFAULT_SIZE)) for w in widgets),
         default=0,
     )
     metrics: list[list[Any]] = [
-        [REDSHIFT_NAMESPACE, "WLMQueueWaitTime", "ClusterIdentifier", cluster_id,
-         "QueueName", name, {"stat": stat, "label": f"{name} {stat.lower()}"}]
-        for name in queues for stat in ("Maximum", "Average")
-    ]  # fmt: skip
+        [
+            REDSHIFT_NAMESPACE,
+            "WLMQueueWaitTime",
+            "ClusterIdentifier",
+            cluster_id,
+            "QueueName",
+            name,
+            {"stat": stat, "label": f"{name} {stat.lower()}"},
+        ]
+        for name in queues
+        for stat in ("Maximum", "Average")
+    ]
     widgets.append(
         {
             "type": "metric",
@@ -128,7 +133,7 @@ def check_dashboard(request: Mapping[str, Any], *, source: str) -> dict[str, Any
 
 def _check_grid(widgets: Sequence[Mapping[str, Any]], source: str) -> None:
     """Every placed widget fits in 24 columns and no two overlap."""
-    boxes = []
+    boxes: list[tuple[int, tuple[int, int, int, int]]] = []
     for i, w in enumerate(widgets):
         if "x" not in w:
             continue  # CloudWatch places widgets without x/y itself
@@ -165,6 +170,8 @@ def _check_widget_metrics(widget: Mapping[str, Any], where: str) -> None:
         previous = resolved
         dims = resolved[2::2]
         check_metric(
-            str(resolved[0]), str(resolved[1]), [str(d) for d in dims],
+            str(resolved[0]),
+            str(resolved[1]),
+            [str(d) for d in dims],
             where=f"{where}.metrics[{j}]",
-        )  # fmt: skip
+        )

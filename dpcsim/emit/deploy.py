@@ -17,7 +17,7 @@ when it is missing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -118,18 +118,36 @@ def load_plan(folder: str | Path, *, parameter_group: str) -> DeployPlan:
             f"not {parameter_group!r}; refusing to touch any other group",
             source=str(pg_file),
         )
-    steps = [Step(kind="parameter_group", name=parameter_group, file=str(pg_file),
-                  request=request)]  # fmt: skip
+    steps = [
+        Step(
+            kind="parameter_group",
+            name=parameter_group,
+            file=str(pg_file),
+            request=request,
+        )
+    ]
     for path in sorted((root / "alarms").glob("*.json")):
         alarm = _read_json(path)
         check_alarm_request(alarm, source=str(path))
-        steps.append(Step(kind="alarm", name=str(alarm["AlarmName"]), file=str(path),
-                          request=alarm))  # fmt: skip
+        steps.append(
+            Step(
+                kind="alarm",
+                name=str(alarm["AlarmName"]),
+                file=str(path),
+                request=alarm,
+            )
+        )
     dash_file = root / "dashboard.json"
     dash = _read_json(dash_file)
     check_dashboard(dash, source=str(dash_file))
-    steps.append(Step(kind="dashboard", name=str(dash["DashboardName"]),
-                      file=str(dash_file), request=dash))  # fmt: skip
+    steps.append(
+        Step(
+            kind="dashboard",
+            name=str(dash["DashboardName"]),
+            file=str(dash_file),
+            request=dash,
+        )
+    )
     return DeployPlan(parameter_group=parameter_group, steps=tuple(steps))
 
 
@@ -172,16 +190,14 @@ def deploy(
             current = _read(step, redshift, cloudwatch)
             diffs = _compare(step, current)
             if not apply:
-                report.would_change.extend(
-                    f"{label}: {d}" for d in diffs
-                ) if diffs else None
+                report.would_change.extend(f"{label}: {d}" for d in diffs)
                 report.not_applied.append(f"{label} (dry run)")
                 continue
             _APPLY[step.kind](step, redshift, cloudwatch)
             report.applied.append(label)
             after = _read(step, redshift, cloudwatch)
             report.differences.extend(f"{label}: {d}" for d in _compare(step, after))
-        except Exception as exc:  # noqa: BLE001 - any failure stops the deployment
+        except Exception as exc:
             report.error = f"{label}: {type(exc).__name__}: {exc}"
             report.not_applied.extend(f"{s.kind} {s.name}" for s in plan.steps[i:])
             break
@@ -274,13 +290,16 @@ def _compare(step: Step, current: Any) -> list[str]:
             ):
                 out.append(f"{key} differ")
         return out
-    if not _json_equal(current.get("DashboardBody", "{}"), step.request["DashboardBody"]):
+    if not _json_equal(
+        current.get("DashboardBody", "{}"), step.request["DashboardBody"]
+    ):
         return ["DashboardBody differs"]
     return []
 
 
 def _json_equal(a: Any, b: Any) -> bool:
     """Equal as JSON (strings are decoded, key order ignored)."""
+
     def norm(v: Any) -> Any:
         if isinstance(v, str):
             try:
@@ -296,8 +315,3 @@ def _short(value: Any, limit: int = 60) -> str:
     """A value cut for a report line."""
     text = "absent" if value is None else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def plan_summary(plan: DeployPlan) -> Sequence[str]:
-    """One line per step."""
-    return [f"{s.kind} {s.name} <- {s.file}" for s in plan.steps]

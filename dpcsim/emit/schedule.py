@@ -135,7 +135,9 @@ def _check(schedule: Schedule, given_ends: Sequence[Any], source: str) -> None:
     starts = [w.start for w in schedule.windows]
     if len(set(starts)) != len(starts):
         raise InputError(f"two windows start at the same time: {starts}", source=source)
-    for w, end, given in zip(schedule.windows, schedule.ends(), given_ends, strict=True):
+    for w, end, given in zip(
+        schedule.windows, schedule.ends(), given_ends, strict=True
+    ):
         if given is not None and given != end:
             raise InputError(
                 f"window {w.name!r} ends at {given} but the next window starts at "
@@ -165,7 +167,12 @@ def schedule_document(schedule: Schedule, parameter_group: str) -> dict[str, Any
         "window's start (exclusive), local time; the boundary instant belongs to "
         "the window that starts there",
         "windows": [
-            {"name": w.name, "start": w.start, "end": end, "wlm_json": w.config.to_json()}
+            {
+                "name": w.name,
+                "start": w.start,
+                "end": end,
+                "wlm_json": w.config.to_json(),
+            }
             for w, end in zip(schedule.windows, schedule.ends(), strict=True)
         ],
     }
@@ -211,6 +218,8 @@ def scheduler_requests(
                 ),
             },
         }
-        validate_input("scheduler", "CreateSchedule", request, source=f"{source} {w.name}")
+        validate_input(
+            "scheduler", "CreateSchedule", request, source=f"{source} {w.name}"
+        )
         out.append(request)
     return out

@@ -71,10 +71,18 @@ def design_pieces(account_id: str = "123456789012") -> DesignPieces:
         region="ap-northeast-1",
         sns_topic="dpc-alerts",
         limits=(
-            QueueLimit(queue="adhoc", metric_name="query_execution_time",
-                       seconds=30 * 60, rule_name="adhoc_abort_30min"),
-            QueueLimit(queue="batch", metric_name="query_queue_time",
-                       seconds=2 * 3600, rule_name="batch_abort_2h"),
-        ),  # fmt: skip
+            QueueLimit(
+                queue="adhoc",
+                metric_name="query_execution_time",
+                seconds=30 * 60,
+                rule_name="adhoc_abort_30min",
+            ),
+            QueueLimit(
+                queue="batch",
+                metric_name="query_queue_time",
+                seconds=2 * 3600,
+                rule_name="batch_abort_2h",
+            ),
+        ),
         timezone="Asia/Tokyo",
     )

@@ -105,8 +105,10 @@ def parse_limit(text: str) -> QueueLimit:
         raise InputError(
             f"--qmr-abort {text!r}: SECONDS {parts[2]!r} is not an integer"
         ) from None
-    name = parts[3] if len(parts) == 4 else _rule_name(
-        parts[0], "abort", LOG_METRICS[parts[1]][1], f"{seconds}s"
+    name = (
+        parts[3]
+        if len(parts) == 4
+        else _rule_name(parts[0], "abort", LOG_METRICS[parts[1]][1], f"{seconds}s")
     )
     return QueueLimit(
         queue=parts[0], metric_name=parts[1], seconds=seconds, rule_name=name
@@ -235,7 +237,10 @@ def wlm_warnings(config: WLMConfig) -> list[str]:
 
 
 def _with_rules(
-    config: WLMConfig, rules: Mapping[str, Sequence[QMRRule]], *, replace_same_name: bool
+    config: WLMConfig,
+    rules: Mapping[str, Sequence[QMRRule]],
+    *,
+    replace_same_name: bool,
 ) -> WLMConfig:
     """Rebuild the configuration with extra rules per queue."""
     queues = []

@@ -39,11 +39,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_config",
-    "config_warnings",
     "check_predicate",
     "check_queue",
     "check_rule",
     "check_sqa_max_execution_time",
+    "config_warnings",
 ]
 
 _RULE_NAME: Final = re.compile(r"[A-Za-z0-9_]+")
