@@ -516,3 +516,13 @@ def test_cli_from_recommendation(tmp_path: Path) -> None:
     assert "| queue adhoc | `query_concurrency` | 5 | 4 | dynamic |" in text
     assert "**A reboot is needed.**" in text  # the static CS parameter
     assert main(args) == 2  # a non-empty --out is refused
+    auto = design_pieces().wlm.to_json()
+    for q in auto[:3]:
+        for key in ("query_concurrency", "memory_percent_to_use"):
+            q.pop(key)
+        q["queue_type"] = "auto"
+    rec["recommended"]["auto_wlm_json"] = auto
+    (tmp_path / "recommendation.json").write_text(json.dumps(rec), encoding="utf-8")
+    assert main([*args[:-1], str(tmp_path / "deploy2")]) == 0
+    emitted = WLMConfig.from_json((tmp_path / "deploy2" / "wlm-auto.json").read_text())
+    assert emitted.is_auto

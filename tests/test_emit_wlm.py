@@ -92,6 +92,13 @@ def test_limit_parsing() -> None:
         apply_limits(_design(), [parse_limit("nosuch:query_queue_time:60")])
 
 
+def test_hop_on_queue_time_is_flagged() -> None:
+    pred = QMRPredicate(metric_name="query_queue_time", operator=">", value=60)
+    rule = QMRRule(rule_name="hop_q", predicate=(pred,), action="hop")
+    cfg = WLMConfig(queues=(QueueConfig(name="Default queue", rules=(rule,)),))
+    assert any("ignores the hop" in w for w in wlm_warnings(cfg))
+
+
 def test_slot_warning_above_15() -> None:
     assert any("16 slots" in w for w in wlm_warnings(_design()))
     small = WLMConfig(queues=(QueueConfig(name="Default queue", query_concurrency=5),))

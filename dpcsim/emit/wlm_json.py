@@ -232,8 +232,20 @@ def parse_wlm_document(value: str | list[Any], *, source: str) -> WLMConfig:
 
 
 def wlm_warnings(config: WLMConfig) -> list[str]:
-    """Advice that does not block emitting (more than 15 slots)."""
-    return config_warnings(config)
+    """Advice that does not block emitting: more than 15 slots, and ``hop``
+    rules on ``query_queue_time``, which AWS ignores (a queued query cannot
+    hop)."""
+    out = config_warnings(config)
+    for q in config.queues:
+        for r in q.rules:
+            if r.action == "hop" and any(
+                p.metric_name == "query_queue_time" for p in r.predicate
+            ):
+                out.append(
+                    f"queue {q.name!r} rule {r.rule_name!r}: AWS ignores the hop "
+                    "action with a query_queue_time predicate; use abort or log"
+                )
+    return out
 
 
 def _with_rules(
