@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from dpcsim.alarms import alarms_from_document, parse_alarm
+from dpcsim.alarms import AlarmSpec, alarms_from_document, evaluate_alarms, parse_alarm
 from dpcsim.emit import alarms as alarm_emit
 from dpcsim.emit.botocheck import botocore_available
 from dpcsim.emit.catalog import publisher_contract
@@ -250,13 +250,24 @@ def _alarms(inputs: EmitInputs) -> tuple[dict[str, dict[str, Any]], list[str]]:
             source="alarm_tuning.csv",
         )
     out: dict[str, dict[str, Any]] = {}
-    sources, emitted = [], []
+    source_reqs = []
     for req in inputs.alarms:
         row = tuned.get(str(req.get("AlarmName")))
-        source_req = alarm_emit.tune_alarm(req, row) if row is not None else dict(req)
-        sources.append(parse_alarm(source_req, source="source alarms"))
+        source_reqs.append(
+            (alarm_emit.tune_alarm(req, row) if row is not None else dict(req), row)
+        )
+    sources = [parse_alarm(r, source="source alarms") for r, _ in source_reqs]
+    replay = (
+        _replay_evidence(sources, inputs.datapoints)
+        if inputs.datapoints is not None
+        else {}
+    )
+    emitted = []
+    for (source_req, row), spec in zip(source_reqs, sources, strict=True):
         final = alarm_emit.with_evidence(
-            alarm_emit.with_topic(source_req, inputs.sns_topic_arn), row
+            alarm_emit.with_topic(source_req, inputs.sns_topic_arn),
+            row,
+            extra=replay.get(spec.name, ""),
         )
         rel = alarm_emit.alarm_file_name(str(final["AlarmName"]))
         if rel in out:
@@ -267,12 +278,32 @@ def _alarms(inputs: EmitInputs) -> tuple[dict[str, dict[str, Any]], list[str]]:
             )
         )
         out[rel] = final
-    problems = []
+    problems: list[str] = []
     if inputs.datapoints is not None:
         problems = alarm_emit.round_trip(sources, emitted, inputs.datapoints)
         if problems:
             raise InputError("; ".join(problems), source="alarm round trip")
     return out, problems
+
+
+def _replay_evidence(
+    alarms: Sequence[AlarmSpec], datapoints: pd.DataFrame
+) -> dict[str, str]:
+    """One sentence per alarm: how often it fired on the simulated metrics."""
+    if datapoints.empty:
+        return {}
+    summary = evaluate_alarms(alarms, datapoints).summary.set_index("alarm_name")
+    stamps = pd.to_datetime(datapoints["timestamp"], utc=True)
+    days = max((stamps.max() - stamps.min()).total_seconds() / 86_400, 1 / 1440)
+    out = {}
+    for name, row in summary.iterrows():
+        n = int(row["transitions_to_alarm"])
+        out[str(name)] = (
+            f"Simulated replay ({days:.1f} days): {n} transition(s) to ALARM "
+            f"({n / days * 7:.2f}/week), {float(row['time_in_alarm_s']) / 3600:.1f} h "
+            "in ALARM."
+        )
+    return out
 
 
 def _schedule_files(inputs: EmitInputs, schedule: Schedule) -> dict[str, str]:

@@ -312,6 +312,15 @@ def changes_markdown(
                 f"| `{p.name}` | {_cell(p.old)} | {_cell(p.new)} | {p.apply_type} |"
             )
         lines.append("")
+    if not changes.known_current:
+        lines += [
+            "## WLM (`wlm_json_configuration`)",
+            "",
+            "The whole configuration in `wlm.json` is sent (AWS requires every "
+            "property in each change); without `--current` its differences from "
+            "the deployed one are not listed.",
+            "",
+        ]
     for note in notes:
         lines += [note.rstrip(), ""]
     lines += ["## Files", ""] + [f"- `{f}`" for f in files] + [""]
