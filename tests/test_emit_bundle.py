@@ -338,7 +338,7 @@ def test_tuned_alarm_round_trip_on_simulated_metrics(tmp_path: Path, run) -> Non
     assert "adhoc_log_exec_p99" in rules
 
 
-def test_failure_ratio_with_volume_guard_is_carried() -> None:
+def test_metric_math_expression_is_carried_unchanged() -> None:
     guarded = copy.deepcopy(design_pieces().alarms[4])
     guarded["Metrics"][2] = {
         "Id": "ratio",
@@ -380,7 +380,10 @@ def test_changes_md_dynamic_static_and_renames() -> None:
     text = bundle.files["CHANGES.md"]
     assert "**A reboot is needed.**" in text
     assert "queue 'etl' is renamed 'batch'" in text
-    assert "| queue admin | `query_concurrency` | 2 | 3 | dynamic |" in text
+    assert (
+        "| queue admin | `query_concurrency` | 2 | 3 | dynamic, waits for the reboot |"
+        in text
+    )
     assert "| queue etl | `name` | etl | batch | reboot (static) |" in text
     groups = copy.deepcopy(cfg.to_json())
     groups[1]["user_group"] = ["dpc_admin", "dpc_ops"]
@@ -513,7 +516,10 @@ def test_cli_from_recommendation(tmp_path: Path) -> None:
     assert main(args) == 0
     text = (out / "CHANGES.md").read_text(encoding="utf-8")
     assert "| `max_concurrency_scaling_clusters` | 1 | 2 | static |" in text
-    assert "| queue adhoc | `query_concurrency` | 5 | 4 | dynamic |" in text
+    assert (
+        "| queue adhoc | `query_concurrency` | 5 | 4 | dynamic, waits for the reboot |"
+        in text
+    )
     assert "**A reboot is needed.**" in text  # the static CS parameter
     assert main(args) == 2  # a non-empty --out is refused
     auto = design_pieces().wlm.to_json()
@@ -526,3 +532,39 @@ def test_cli_from_recommendation(tmp_path: Path) -> None:
     assert main([*args[:-1], str(tmp_path / "deploy2")]) == 0
     emitted = WLMConfig.from_json((tmp_path / "deploy2" / "wlm-auto.json").read_text())
     assert emitted.is_auto
+
+
+def test_cli_explicit_files_with_tuning_queries_and_metrics(
+    tmp_path: Path, run
+) -> None:
+    from dpcsim.cli.simulate import write_run
+
+    (tmp_path / "run").mkdir()
+    write_run(tmp_path / "run", run)
+    queries = str(tmp_path / "run" / "queries.parquet")
+    alarms = tmp_path / "alarms.json"
+    alarms.write_text(json.dumps(list(design_pieces().alarms)), encoding="utf-8")
+    tuning = tmp_path / "alarm_tuning.csv"
+    tuning.write_text(
+        TUNING_HEADER
+        + "Alert-WLM-Queue,5,60,3,2,notBreaching,m2of3,0.4,0.1,0.9,3.0,0,3,true\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "deploy"
+    args = ["-q", "emit", "--wlm", "design", "--alarms", str(alarms),
+            "--tuning", str(tuning), "--queries", queries,
+            "--metrics", str(tmp_path / "run"), "--parameter-group", PG,
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    emitted = json.loads((out / "alarms" / "Alert-WLM-Queue.json").read_text())
+    assert emitted["DatapointsToAlarm"] == 2
+    assert "Simulated replay" in emitted["AlarmDescription"]
+    assert "m2of3" in emitted["AlarmDescription"]
+    assert len(emitted["AlarmDescription"]) <= 1024
+    cfg = WLMConfig.from_json((out / "wlm.json").read_text())
+    assert "adhoc_log_exec_p99" in [r.rule_name for q in cfg.queues for r in q.rules]
+    bad = tmp_path / "bad_tuning.csv"
+    bad.write_text(TUNING_HEADER + "Nope,5,60,3,2,missing,v,0,0,0,,0,0,t\n",
+                   encoding="utf-8")  # fmt: skip
+    args[args.index(str(tuning))] = str(bad)
+    assert main([*args, "--force"]) == 2

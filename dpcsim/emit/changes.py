@@ -294,7 +294,13 @@ def changes_markdown(
             "|---|---|---|---|---|",
         ]
         for c in changes.changes:
-            applies = "dynamic" if c.dynamic else "reboot (static)"
+            applies = "reboot (static)"
+            if c.dynamic:
+                applies = (
+                    "dynamic, waits for the reboot"
+                    if changes.needs_reboot
+                    else "dynamic"
+                )
             lines.append(
                 f"| {c.where} | `{c.what}` | {_cell(c.old)} | {_cell(c.new)} | "
                 f"{applies} |"
