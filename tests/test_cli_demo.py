@@ -20,6 +20,7 @@ EXPECTED = {
     "metrics.parquet",
     "alarm_history.csv",
     "alarm_summary.csv",
+    "deploy",
 }
 
 
@@ -27,8 +28,19 @@ def test_demo_runs_the_pipeline_on_the_sample(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     assert {p.name for p in tmp_path.iterdir()} == EXPECTED
     out = capsys.readouterr().out
-    for step in ("1/4 ingest", "2/4 replay", "3/4 the design's alarms", "4/4"):
+    steps = ("1/5 ingest", "2/5 replay", "3/5 the design's alarms", "4/5", "5/5")
+    for step in steps:
         assert step in out
+    deploy = tmp_path / "deploy"
+    for name in (
+        "wlm.json",
+        "modify-cluster-parameter-group.json",
+        "dashboard.json",
+        "template.yaml",
+        "CHANGES.md",
+        "alarms/Alert-WLM-Queue.json",
+    ):
+        assert (deploy / name).is_file(), name
     summary = json.loads((tmp_path / "summary.json").read_text())
     counts = summary["queries"]
     assert counts["arrived"] == sum(

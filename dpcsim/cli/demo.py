@@ -6,7 +6,10 @@
      adhoc, SQA, Concurrency Scaling on batch and admin) and print the waits;
   3. build the CloudWatch metrics the run would publish and back-test the
      design's five alarms on them;
-  4. print the ELT delay under both candidate definitions (open question 1).
+  4. print the ELT delay under both candidate definitions (open question 1);
+  5. emit the deployable files of the design (``dpcsim emit``) into DIR/deploy,
+     with QMR log rules at the replay's p99 and the alarms round-tripped
+     through the evaluator on the replay's metrics.
 
 Inputs
   --sample DIR   the exports to ingest (default: the bundled data/sample)
@@ -18,6 +21,8 @@ Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   queries.parquet, timeline.parquet, scaling.parquet, summary.json,
   metrics.parquet, alarm_history.csv, alarm_summary.csv
                  the simulated run (see ``dpcsim simulate --help``)
+  deploy/        wlm.json, modify-cluster-parameter-group.json, alarms/*.json,
+                 dashboard.json, template.yaml, CHANGES.md (``dpcsim emit --help``)
 and prints what each step found.
 
 Example
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,13 +83,13 @@ def run(args: argparse.Namespace) -> int:
     config = design.wlm
     say = _printer(quiet)
 
-    say(f"== 1/4 ingest {len(files)} export files from {args.sample}")
+    say(f"== 1/5 ingest {len(files)} export files from {args.sample}")
     ingested = ingest(files, wlm=config, progress=show_progress(args))
     write_ingest(out, ingested)
     for line in ingested.summary.lines():
         say(f"   {line}")
 
-    say("\n== 2/4 replay under the design's WLM configuration")
+    say("\n== 2/5 replay under the design's WLM configuration")
     for line in describe(config):
         say(f"   {line}")
     say("")
@@ -98,13 +104,39 @@ def run(args: argparse.Namespace) -> int:
     outputs.write(out)
     text = format_run(outputs).split("\n\n")
     say("\n".join(f"   {line}" for line in text[0].splitlines()))
-    say("\n== 3/4 the design's alarms, evaluated every minute as CloudWatch does")
+    say("\n== 3/5 the design's alarms, evaluated every minute as CloudWatch does")
     say("\n".join(f"   {line}" for line in text[1].splitlines()))
-    say("\n== 4/4 ELTExecutionDelay under both definitions (open question 1)")
+    say("\n== 4/5 ELTExecutionDelay under both definitions (open question 1)")
     for line in elt_delay_lines(outputs):
         say(f"   {line}")
+    say("\n== 5/5 deployable files of the design, checked offline")
+    bundle = emit_design(outputs, out / "deploy")
+    say(f"   wrote {len(bundle.files)} files to {out / 'deploy'} (see CHANGES.md)")
     say(f"\nwrote {len(list(out.iterdir()))} files to {out}")
     return 0
+
+
+def emit_design(outputs: RunOutputs, folder: Path) -> Any:
+    """``dpcsim emit`` of the design with the replay's p99 log rules."""
+    from dpcsim.alarms.design import sns_topic_arn
+    from dpcsim.emit import EmitInputs, design_pieces, emit
+
+    p = design_pieces()
+    inputs = EmitInputs(
+        wlm=p.wlm,
+        alarms=p.alarms,
+        dashboard_body=p.dashboard_body,
+        dashboard_name=p.dashboard_name,
+        parameter_group=f"{p.cluster_id}-wlm",
+        sns_topic_arn=sns_topic_arn("123456789012", p.region),
+        topic_name=p.sns_topic,
+        cluster_id=p.cluster_id,
+        region=p.region,
+        limits=p.limits,
+        queries=outputs.result.queries,
+        datapoints=outputs.metrics,
+    )
+    return emit(inputs, folder)
 
 
 def export_files(folder: Path) -> list[Path]:

@@ -29,6 +29,7 @@ __all__ = [
     "PRIORITIES",
     "QMR_ACTIONS",
     "QMR_METRICS",
+    "QMR_VALUE_RANGES",
     "RECOMMENDED_MAX_SLOTS",
     "RESERVED_QUEUE_NAMES",
     "SQA_MAX_EXECUTION_TIME_MS",
@@ -84,6 +85,19 @@ QMR_METRICS: Final[dict[str, str]] = {
     "spectrum_scan_row_count": "rows",
     "spectrum_scan_size_mb": "MB",
     "query_priority": "priority",
+}
+#: Valid predicate values per metric [metric unit], inclusive. AWS documents
+#: these ranges for Serverless; dpcsim applies them to provisioned clusters as
+#: well (facts sheet 1.4, provisioned ranges UNCONFIRMED). Metrics without an
+#: entry only need a finite value >= 0.
+QMR_VALUE_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "query_cpu_time": (0, 999_999),
+    "query_blocks_read": (0, 1_048_575),
+    "scan_row_count": (0, 999_999_999_999_999),
+    "query_execution_time": (0, 86_399),
+    "query_queue_time": (0, 86_399),
+    "query_cpu_usage_percent": (0, 6_399),
+    "query_temp_blocks_to_disk": (0, 319_815_679),
 }
 #: QMR predicate operators (there is no ``>=``) and rule actions.
 OPERATORS: Final = ("=", "<", ">")

@@ -27,6 +27,8 @@ from dpcsim.wlm.limits import (
     PRIORITIES,
     QMR_ACTIONS,
     QMR_METRICS,
+    QMR_VALUE_RANGES,
+    RECOMMENDED_MAX_SLOTS,
     RESERVED_QUEUE_NAMES,
     SQA_MAX_EXECUTION_TIME_MS,
     WLMConfigError,
@@ -41,6 +43,7 @@ __all__ = [
     "check_queue",
     "check_rule",
     "check_sqa_max_execution_time",
+    "config_warnings",
 ]
 
 _RULE_NAME: Final = re.compile(r"[A-Za-z0-9_]+")
@@ -81,6 +84,33 @@ def check_predicate(p: QMRPredicate) -> None:
             f"value {value!r} for {p.metric_name}: expected a finite number >= 0",
             key="value",
         )
+    if p.metric_name in QMR_VALUE_RANGES:
+        lo, hi = QMR_VALUE_RANGES[p.metric_name]
+        if not lo <= value <= hi:
+            raise WLMConfigError(
+                f"value {value!r} for {p.metric_name} is outside the AWS range "
+                f"{lo:g}-{hi:g} [{QMR_METRICS[p.metric_name]}]",
+                key="value",
+            )
+
+
+def config_warnings(c: WLMConfig) -> list[str]:
+    """Advice that is not an error: more than AWS's recommended 15 slots.
+
+    Returns
+    -------
+    list of str
+        One sentence per piece of advice; empty when there is none.
+    """
+    if c.is_auto:
+        return []
+    total = sum(q.query_concurrency for q in c.queues)
+    if total <= RECOMMENDED_MAX_SLOTS:
+        return []
+    return [
+        f"the queues have {total} slots in total; AWS recommends at most "
+        f"{RECOMMENDED_MAX_SLOTS} across all user-defined queues (the limit is 50)"
+    ]
 
 
 def check_rule(r: QMRRule) -> None:
