@@ -13,7 +13,6 @@ from botocore.stub import Stubber
 
 from dpcsim.alarms import read_alarms
 from dpcsim.cli import main
-from dpcsim.cli.simulate import simulate_run
 from dpcsim.emit import EmitInputs, build_bundle, design_pieces, wlm_window_lambda
 from dpcsim.emit.alarms import (
     check_alarm_request,
@@ -27,6 +26,7 @@ from dpcsim.emit.parameter_group import check_modify_request
 from dpcsim.emit.schedule import parse_schedule
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
+from dpcsim.run import Run
 from dpcsim.schema import Workload, validate_workload
 from dpcsim.wlm import WLMConfig
 
@@ -91,7 +91,7 @@ def run():
     frame = frame.sort_values("arrival_at", kind="stable").reset_index(drop=True)
     workload = Workload(queries=validate_workload(frame))
     cfg = _inputs().wlm
-    return simulate_run(workload, cfg, ClusterSettings(), seed=5)
+    return Run.simulate(workload, cfg, ClusterSettings(), rng=5)
 
 
 def test_golden_files_byte_for_byte(golden) -> None:
@@ -308,7 +308,9 @@ def test_tuned_alarm_round_trip_on_simulated_metrics(tmp_path: Path, run) -> Non
     )
     bundle = build_bundle(
         _inputs(
-            tuning=read_tuning(path), datapoints=run.metrics, queries=run.result.queries
+            tuning=read_tuning(path),
+            datapoints=run.datapoints,
+            queries=run.records.queries,
         )
     )
     emitted = json.loads(bundle.files["alarms/Alert-WLM-Queue.json"])
@@ -321,18 +323,18 @@ def test_tuned_alarm_round_trip_on_simulated_metrics(tmp_path: Path, run) -> Non
         (tmp_path / rel).write_text(text, encoding="utf-8")
     files = [read_alarms(p)[0] for p in sorted((tmp_path / "alarms").glob("*.json"))]
     source = read_alarms(tmp_path / "template.yaml")
-    assert round_trip(source, files, run.metrics) == []
+    assert round_trip(source, files, run.datapoints) == []
     # The tuned alarm does fire on this run, so the comparison is not vacuous.
     from dpcsim.alarms import evaluate_alarms
 
-    states = evaluate_alarms(files, run.metrics).summary.set_index("alarm_name")
+    states = evaluate_alarms(files, run.datapoints).summary.set_index("alarm_name")
     assert states.loc["Alert-WLM-Queue", "transitions_to_alarm"] >= 1
     # A changed threshold is caught.
     changed = read_alarms(tmp_path / "alarms" / "Alert-WLM-Queue.json")[0]
     req = dict(changed.request, Threshold=1000.0)
     from dpcsim.alarms import parse_alarm
 
-    assert round_trip([parse_alarm(req)], [changed], run.metrics) != []
+    assert round_trip([parse_alarm(req)], [changed], run.datapoints) != []
     # The p99 log rules come from the run of the proposed configuration.
     rules = [r.rule_name for q in bundle.config.queues for r in q.rules]
     assert "adhoc_log_exec_p99" in rules
@@ -537,10 +539,8 @@ def test_cli_from_recommendation(tmp_path: Path) -> None:
 def test_cli_explicit_files_with_tuning_queries_and_metrics(
     tmp_path: Path, run
 ) -> None:
-    from dpcsim.cli.simulate import write_run
-
     (tmp_path / "run").mkdir()
-    write_run(tmp_path / "run", run)
+    run.write(tmp_path / "run")
     queries = str(tmp_path / "run" / "queries.parquet")
     alarms = tmp_path / "alarms.json"
     alarms.write_text(json.dumps(list(design_pieces().alarms)), encoding="utf-8")

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def emit_design(outputs: RunOutputs, folder: Path) -> Any:
+def emit_design(outputs: Run, folder: Path) -> Any:
     """``dpcsim emit`` of the design with the replay's p99 log rules."""
     from dpcsim.alarms.design import sns_topic_arn
     from dpcsim.emit import EmitInputs, design_pieces, emit
@@ -133,8 +133,8 @@ def emit_design(outputs: RunOutputs, folder: Path) -> Any:
         cluster_id=p.cluster_id,
         region=p.region,
         limits=p.limits,
-        queries=outputs.result.queries,
-        datapoints=outputs.metrics,
+        queries=outputs.records.queries,
+        datapoints=outputs.datapoints,
     )
     return emit(inputs, folder)
 
