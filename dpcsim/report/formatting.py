@@ -1,0 +1,81 @@
+"""Number formatting shared by the report's sections (values with units and CIs)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ci", "num", "row_of", "wait_stats", "wlm_rows"]
+
+
+def num(value: Any, digits: int = 1, unit: str = "") -> str:
+    """``value`` rounded to ``digits``, with ``unit``; "n/a" for missing values."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "n/a"
+    if math.isnan(x):
+        return "n/a"
+    text = f"{x:,.{digits}f}"
+    return f"{text} {unit}".rstrip() if unit else text
+
+
+def ci(value: Any, low: Any, high: Any, digits: int = 1, unit: str = "") -> str:
+    """"value [low, high] unit" (a 95 % interval), or the value alone."""
+    body = num(value, digits)
+    if num(low, digits) != "n/a" and num(high, digits) != "n/a":
+        body += f" [{num(low, digits)}, {num(high, digits)}]"
+    return f"{body} {unit}".rstrip() if unit else body
+
+
+def row_of(frame: pd.DataFrame, column: str, key: Any) -> pd.Series | None:
+    """The first row whose ``column`` equals ``key``, or None."""
+    rows = frame[frame[column].astype(str) == str(key)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def wlm_rows(wlm_json: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Per queue: slots, memory, scaling, QMR rules, groups, as short texts."""
+    queues: dict[str, dict[str, str]] = {}
+    for k, queue in enumerate(wlm_json):
+        if queue.get("short_query_queue"):
+            queues["(SQA)"] = {"slots": "on", "memory": "", "scaling": "",
+                               "rules": "", "groups": ""}  # fmt: skip
+            continue
+        name = str(queue.get("name", f"queue {k + 1}"))
+        rules = "; ".join(
+            f"{r.get('rule_name')}: "
+            + " and ".join(f"{p.get('metric_name')} {p.get('operator')} {p.get('value')}"
+                           for p in r.get("predicate", []))  # fmt: skip
+            + f" -> {r.get('action')}"
+            for r in queue.get("rules", [])
+        )
+        auto = queue.get("auto_wlm") or queue.get("queue_type") == "auto"
+        queues[name] = {
+            "slots": "auto" if auto else str(queue.get("query_concurrency", "")),
+            "memory": "auto" if auto else f"{queue.get('memory_percent_to_use', '')} %",
+            "scaling": str(queue.get("concurrency_scaling", "off")),
+            "rules": rules or "none",
+            "groups": ", ".join(
+                [*queue.get("user_group", []), *queue.get("query_group", [])]
+            ),
+        }
+    return queues
+
+
+def wait_stats(queries: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per queue: queries, wait p50/p95/p99/max [s] and queries run on scaling."""
+    stats: dict[str, dict[str, float]] = {}
+    for queue, rows in queries.groupby("queue", sort=True, observed=True):
+        wait_s = rows["queue_s"].to_numpy(dtype=np.float64)
+        wait_s = wait_s[np.isfinite(wait_s)]
+        found = {"queries": float(len(rows)),
+                 "cs": float((rows["ran_on"].astype(str) == "cs").sum())}  # fmt: skip
+        for p in (50, 95, 99):
+            found[f"p{p}"] = float(np.percentile(wait_s, p)) if wait_s.size else np.nan
+        found["max"] = float(wait_s.max()) if wait_s.size else np.nan
+        stats[str(queue)] = found
+    return stats
