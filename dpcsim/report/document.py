@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import base64
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -88,9 +89,13 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """A PNG figure with its caption (alt text too)."""
+    """A figure drawn on demand (``render() -> PNG bytes``) with its caption.
 
-    png: bytes
+    Drawing is deferred so the Markdown rendering, which names figures by
+    caption, never pays for matplotlib.
+    """
+
+    render: Callable[[], bytes]
     caption: str
 
 
@@ -171,7 +176,7 @@ def _html_block(block: Block | str) -> str:
     if isinstance(block, Code):
         return f"<pre>{_h(block.text)}</pre>"
     if isinstance(block, Figure):
-        data = base64.b64encode(block.png).decode("ascii")
+        data = base64.b64encode(block.render()).decode("ascii")
         return (f'<figure><img alt="{_h(block.caption)}" src="data:image/png;base64,'
                 f'{data}"><figcaption>{_h(block.caption)}</figcaption></figure>')  # fmt: skip
     if isinstance(block, Table):
@@ -196,8 +201,11 @@ def _html_table(table: Table) -> str:
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+_NUMERIC = re.compile(r"^[-+]?[\d,]+(\.\d+)?( \[[-+\d.,\s]+\])?( [A-Za-z/%]+)?$")
+
+
 def _html_cell(value: str) -> str:
-    numeric = value[:1].isdigit() or (value[:1] in "-+" and value[1:2].isdigit())
+    numeric = bool(_NUMERIC.match(value))
     return f'<td class="num">{_h(value)}</td>' if numeric else f"<td>{_h(value)}</td>"
 
 

@@ -72,7 +72,12 @@ def to_png(fig: Figure) -> bytes:
 
 
 def plot_queue_length(
-    ax: Axes, timeline: pd.DataFrame, *, bin_s: float = 3600.0, start_at: str = ""
+    ax: Axes,
+    timeline: pd.DataFrame,
+    *,
+    bin_s: float = 3600.0,
+    start_at: str = "",
+    window_s: tuple[float, float] | None = None,
 ) -> Axes:
     """Queued queries per queue: the maximum in each bin, as steps.
 
@@ -85,9 +90,17 @@ def plot_queue_length(
         Width of a bin [s]; each bin shows the largest queue length in it.
     start_at
         ISO time of ``t_s = 0``, shown in the axis label.
+    window_s
+        ``(start, end)`` [s] to zoom on; the whole run when None.
     """
     for queue, rows in timeline.groupby("queue", sort=True, observed=True):
         t_h, peak = _bin_max(rows, bin_s)
+        if window_s is not None:
+            keep = (t_h >= window_s[0] / 3600) & (t_h < window_s[1] / 3600)
+            t_h, peak = t_h[keep], peak[keep]
+        if peak.size and peak.max() == 0 and window_s is None:
+            ax.plot([], [], label=f"{queue} (never queued)")
+            continue
         ax.step(t_h, peak, where="post", label=str(queue), linewidth=1.4)
     unit = f"{bin_s / 60:g} min" if bin_s < 3600 else f"{bin_s / 3600:g} h"
     ax.set_title(f"Queued queries per queue (maximum per {unit})")

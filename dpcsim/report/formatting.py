@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ci", "num", "row_of", "wait_stats", "wlm_rows"]
+__all__ = ["ci", "config_changes", "num", "row_of", "wait_stats", "wlm_rows"]
 
 
 def num(value: Any, digits: int = 1, unit: str = "") -> str:
@@ -79,3 +79,24 @@ def wait_stats(queries: pd.DataFrame) -> dict[str, dict[str, float]]:
         found["max"] = float(wait_s.max()) if wait_s.size else np.nan
         stats[str(queue)] = found
     return stats
+
+
+def config_changes(
+    current: list[dict[str, Any]], recommended: list[dict[str, Any]]
+) -> tuple[list[list[str]], int]:
+    """One row per queue: setting cells "was -> now" where they differ.
+
+    Returns the rows (queue, slots, memory, scaling, QMR rules) and the number
+    of settings that change.
+    """
+    was, now = wlm_rows(current), wlm_rows(recommended)
+    rows, changed = [], 0
+    for queue in [*was, *(q for q in now if q not in was)]:
+        cells = [queue]
+        for key in ("slots", "memory", "scaling", "rules"):
+            a = was.get(queue, {}).get(key, "(no queue)")
+            b = now.get(queue, {}).get(key, "(no queue)")
+            changed += a != b
+            cells.append(a if a == b else f"{a} → {b}")
+        rows.append(cells)
+    return rows, changed

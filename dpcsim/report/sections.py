@@ -18,7 +18,7 @@ import pandas as pd
 from dpcsim.report import figures
 from dpcsim.report.document import Card, Code, Figure, Note, Paragraph, Section, Table
 from dpcsim.report.folder import PRODUCERS, RunFolder
-from dpcsim.report.formatting import ci, num, row_of, wait_stats, wlm_rows
+from dpcsim.report.formatting import ci, config_changes, num, row_of, wait_stats
 
 __all__ = [
     "RISK_GROWTH",
@@ -106,10 +106,14 @@ def figure_block(
     size: tuple[float, float] = (10, 4),
     **kwargs: Any,
 ) -> Figure:
-    """Draw one figure with ``draw(ax, *args, **kwargs)`` as a PNG block."""
-    fig = figures.figure(*size)
-    draw(fig.add_subplot(), *args, **kwargs)
-    return Figure(figures.to_png(fig), caption)
+    """A figure block drawn by ``draw(ax, *args, **kwargs)`` when rendered."""
+
+    def render() -> bytes:
+        fig = figures.figure(*size)
+        draw(fig.add_subplot(), *args, **kwargs)
+        return figures.to_png(fig)
+
+    return Figure(render, caption)
 
 
 def summary_section(ctx: ReportContext) -> Section:
@@ -128,8 +132,8 @@ def summary_section(ctx: ReportContext) -> Section:
         Card("finding", "the design holds" if holds else "the design does not hold",
              f"configuration {ctx.baseline_id}", "good" if holds else "bad"),  # fmt: skip
         Card("recommended", str(ctx.recommended_id),
-             f"max_concurrency_scaling_clusters = "
-             f"{rec.recommendation['recommended'].get('max_concurrency_scaling_clusters')}"),
+             f"up to {rec.recommendation['recommended'].get('max_concurrency_scaling_clusters')}"
+             " Concurrency Scaling clusters"),
         _risk_card(ctx),
         _cost_card(ctx),
     ]
@@ -189,16 +193,9 @@ def _config_table(ctx: ReportContext) -> Table | Note:
     if ctx.current_wlm is None or ctx.recommended_wlm is None:
         return Note("run.json has no design.wlm_json, or recommendation.json no "
                     "recommended.wlm_json: the configurations cannot be compared")  # fmt: skip
-    current, new = wlm_rows(ctx.current_wlm), wlm_rows(ctx.recommended_wlm)
-    rows = []
-    for queue in [*current, *(q for q in new if q not in current)]:
-        for key in ("slots", "memory", "scaling", "rules"):
-            was = current.get(queue, {}).get(key, "(no queue)")
-            now = new.get(queue, {}).get(key, "(no queue)")
-            if queue == "(SQA)" and key != "slots":
-                continue
-            rows.append([queue, key, was, now, "changed" if was != now else ""])
-    return Table(["queue", "setting", "design (current)", "recommended", ""], rows)
+    rows, changed = config_changes(ctx.current_wlm, ctx.recommended_wlm)
+    return Table(["queue", "slots", "memory", "Concurrency Scaling", "QMR rules"], rows,
+                 caption=f"design (current) → recommended: {changed} settings change")  # fmt: skip
 
 
 def _evidence_lines(ctx: ReportContext) -> list[str]:
@@ -284,10 +281,26 @@ def trust_section(ctx: ReportContext) -> Section:
             caption="Fitted contention curve with its 95 % band; points are the "
             "log's measured throughput where fit.json has them."))  # fmt: skip
         section.blocks.append("Replay fidelity on the log (recording configuration)")
+        section.blocks.append(Paragraph(_fidelity_text(cal.fidelity)))
         section.blocks.append(_frame_table(cal.fidelity))
     section.blocks.append("Sensitivity of the recommendation to the assumptions")
     section.blocks.extend(_sensitivity_blocks(ctx))
     return section
+
+
+def _fidelity_text(fidelity: pd.DataFrame) -> str:
+    """One line from fidelity.csv: the worst queue by share within 1 s and MAE."""
+    parts = []
+    if "share_within_1s" in fidelity and not fidelity.empty:
+        worst = fidelity.sort_values("share_within_1s").iloc[0]
+        parts.append(f"the replay puts {100 * float(worst['share_within_1s']):.1f} % of "
+                     f"{worst['queue']}'s queries within 1 s of their logged wait (the "
+                     "worst queue)")  # fmt: skip
+    if "mae_s" in fidelity and not fidelity.empty:
+        parts.append(f"mean absolute error at most {fidelity['mae_s'].max():.2f} s per query")
+    if not parts:
+        return "fidelity.csv has no share_within_1s or mae_s column to summarise."
+    return "Under the configuration that recorded the log, " + "; ".join(parts) + "."
 
 
 def _sensitivity_blocks(ctx: ReportContext) -> list[Any]:
@@ -303,7 +316,7 @@ def _sensitivity_blocks(ctx: ReportContext) -> list[Any]:
                          str(int(row["n"]))])  # fmt: skip
     sensitive = _sensitivity(ctx)
     text = ("The verdict is sensitive to: " + "; ".join(
-        f"{k} ({', '.join(v)})" for k, v in sorted(sensitive.items()))
+        f"{k} ({', '.join(v)})" for k, v in sorted(sensitive.items())) + "."
         if sensitive else "No assumption tried moves a metric of the recommended "
         "configuration outside another value's 95 % interval.")  # fmt: skip
     failed = int((sweep.results["status"] != "ok").sum())
@@ -348,11 +361,40 @@ def elt_section(ctx: ReportContext) -> Section:
     delay = _elt_series(base.metrics)
     if delay.empty:
         section.blocks.append(Note("baseline/metrics.parquet has no ELTExecutionDelay."))
-    else:
-        section.blocks.append(figure_block(figures.plot_elt_delay, delay,
-                                           caption="ELTExecutionDelay in the baseline "
-                                           "week (no injected faults), both definitions."))  # fmt: skip
+        return section
+    threshold = alarm_threshold(ctx, "ELTExecutionDelay")
+    section.blocks.append(_elt_baseline_table(delay, threshold))
+    kwargs = {} if threshold is None else {"threshold_min": threshold}
+    section.blocks.append(figure_block(
+        figures.plot_elt_delay, delay, **kwargs,
+        caption="ELTExecutionDelay in the evidence window (the log as recorded, with "
+        "its own incidents), both definitions."))  # fmt: skip
     return section
+
+
+def alarm_threshold(ctx: ReportContext, metric: str) -> float | None:
+    """Threshold of the deployable alarm on ``metric``, or None."""
+    for doc in ctx.folder.deploy.alarms if ctx.folder.deploy else []:
+        if isinstance(doc, dict) and doc.get("MetricName") == metric:
+            return float(doc["Threshold"])
+    return None
+
+
+def _elt_baseline_table(delay: pd.DataFrame, threshold: float | None) -> Table:
+    rows = []
+    for definition, group in delay.groupby("definition", sort=True):
+        values = group["value"].to_numpy(float)
+        row = [str(definition), num(values.max(), 0)]
+        if threshold is not None:
+            late = group[values > threshold]
+            first = ("never" if late.empty else
+                     f"{pd.Timestamp(late['timestamp'].iloc[0]):%Y-%m-%d %H:%M} UTC")  # fmt: skip
+            row += [str(len(late)), first]
+        rows.append(row)
+    columns = ["definition", "worst [min overdue]"]
+    if threshold is not None:
+        columns += [f"datapoints above {threshold:g} min", "first above"]
+    return Table(columns, rows, caption="The evidence window as logged")
 
 
 def _best_definition(elt: pd.DataFrame) -> tuple[str, str]:
@@ -446,6 +488,11 @@ def _baseline_figures(base: Any) -> list[Any]:
         blocks.append(figure_block(figures.plot_queue_length, base.timeline, start_at=start_at,
                                    caption="Queued queries per queue, the largest in each "
                                    "hour of the baseline."))  # fmt: skip
+        window = _busiest_hour(base.timeline)
+        blocks.append(figure_block(figures.plot_queue_length, base.timeline, bin_s=60.0,
+                                   start_at=start_at, window_s=window,
+                                   caption="Zoom on the hour with the longest queue, "
+                                   "minute by minute."))  # fmt: skip
     blocks.append(figure_block(figures.plot_wait_distribution, base.queries,
                                caption="How long queries waited in their WLM queue "
                                "(queries that did not wait are counted in the share)."))  # fmt: skip
@@ -461,6 +508,13 @@ def _baseline_figures(base: Any) -> list[Any]:
     return blocks
 
 
+def _busiest_hour(timeline: pd.DataFrame) -> tuple[float, float]:
+    """[start, end) [s] of the hour around the longest queue of the timeline."""
+    peak_s = float(timeline["t_s"].iloc[int(timeline["queued"].to_numpy().argmax())])
+    start_s = max(peak_s - 900.0, 0.0)
+    return start_s, start_s + 3600.0
+
+
 def _headroom_blocks(ctx: ReportContext) -> list[Any]:
     rec = ctx.folder.recommend
     assert rec is not None
@@ -469,17 +523,28 @@ def _headroom_blocks(ctx: ReportContext) -> list[Any]:
                                       caption="Growth factor at which each objective "
                                       "first fails and each alarm starts firing daily.",
                                       size=(10, 1.5 + 0.5 * head["target"].nunique()))]  # fmt: skip
+    queue_alarms = _alarms_on(ctx, "WLMQueueLength")
     for config_id, label in ((ctx.baseline_id, "design"), (ctx.recommended_id, "recommended")):
         rows = head[(head["config_id"].astype(str) == str(config_id)) & (head["kind"] == "alarm")]
+        on_queue = rows[rows["target"].astype(str).isin(queue_alarms)]
         if rows.empty:
             continue
-        first = rows.sort_values("growth_at_failure").iloc[0]
-        blocks.append(Paragraph(
-            f"{label} ({config_id}): {first['target']} starts firing daily at "
-            f"{ci(first['growth_at_failure'], first['ci_low'], first['ci_high'], 2)}x "
-            "the evidence window's load; that is when the design's 'resize when WLM "
-            "waiting has become a daily event' trigger is reached."))  # fmt: skip
+        first = (on_queue if not on_queue.empty else rows).sort_values(
+            "growth_at_failure").iloc[0]  # fmt: skip
+        text = (f"{label} ({config_id}): {first['target']} starts firing daily at "
+                f"{ci(first['growth_at_failure'], first['ci_low'], first['ci_high'], 2)}x "
+                "the evidence window's load")  # fmt: skip
+        if not on_queue.empty:
+            text += ("; WLM waiting then is a daily event, the design's trigger to "
+                     "resize the cluster")  # fmt: skip
+        blocks.append(Paragraph(text + "."))
     return blocks
+
+
+def _alarms_on(ctx: ReportContext, metric: str) -> set[str]:
+    """Names of the deployable alarms on ``metric``."""
+    return {str(d.get("AlarmName")) for d in (ctx.folder.deploy.alarms if ctx.folder.deploy else [])
+            if isinstance(d, dict) and d.get("MetricName") == metric}  # fmt: skip
 
 
 def _schedule_blocks(ctx: ReportContext) -> list[Any]:
@@ -512,7 +577,7 @@ def alarms_section(ctx: ReportContext) -> Section:
                  num(float(r.time_in_alarm_s) / 60, 0)] for r in s.itertuples()]  # fmt: skip
         section.blocks.append(Table(["alarm (design's setting)", "times to ALARM in the "
                                      "baseline", "minutes in ALARM"], rows,
-                                    caption="Under normal load every ALARM is a false alarm."))  # fmt: skip
+                                    caption="The design's alarms on the baseline (the log as recorded)."))  # fmt: skip
     rec = ctx.folder.recommend
     if rec is None:
         section.blocks.append(missing("recommend"))
@@ -533,14 +598,20 @@ def alarms_section(ctx: ReportContext) -> Section:
                                  "datapoints", "missing data", "false alarms/week",
                                  "detection delay [min]", "missed"], rows))  # fmt: skip
     alarms = sorted(tuning["alarm"].astype(str).unique())
-    fig = figures.figure(10, 3.2 * ((len(alarms) + 1) // 2))
-    for k, alarm in enumerate(alarms):
-        figures.plot_alarm_tradeoff(fig.add_subplot((len(alarms) + 1) // 2, 2, k + 1),
-                                    tuning, alarm)  # fmt: skip
-    section.blocks.append(Figure(figures.to_png(fig), "Trade-off per alarm: false alarms "
-                                 "under normal load against detection delay of the "
-                                 "injected incidents, over the tuning grid."))  # fmt: skip
+    section.blocks.append(Figure(lambda: _tradeoff_png(tuning, alarms),
+                                 "Trade-off per alarm: false alarms under normal load "
+                                 "against detection delay of the injected incidents, over "
+                                 "the tuning grid."))  # fmt: skip
     return section
+
+
+def _tradeoff_png(tuning: pd.DataFrame, alarms: list[str]) -> bytes:
+    """One trade-off panel per alarm, two per row."""
+    n_rows = (len(alarms) + 1) // 2
+    fig = figures.figure(10, 3.2 * n_rows)
+    for k, alarm in enumerate(alarms):
+        figures.plot_alarm_tradeoff(fig.add_subplot(n_rows, 2, k + 1), tuning, alarm)
+    return figures.to_png(fig)
 
 
 def runbook_section(ctx: ReportContext) -> Section:
