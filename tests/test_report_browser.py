@@ -16,20 +16,26 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from report_fixtures import build_report_run
 
 from dpcsim.report import write_report
-from dpcsim.report.sections import SECTION_TITLES
+from dpcsim.report.context import SECTION_TITLES
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT_DIR = Path(__file__).resolve().parents[1] / "reports"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason="needs /usr/bin/chromium: run `make test` as root, or apt-get install chromium",
+    reason="needs /usr/bin/chromium: `make test` as root, or apt-get install chromium",
 )
 
 
@@ -56,7 +62,9 @@ def test_report_loads_offline_with_every_section_and_image(report_run, tmp_path)
                 r.abort()
 
         page.route("**/*", route)
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console", lambda m: errors.append(m.text) if m.type == "error" else None
+        )
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url, wait_until="load")
         images = page.eval_on_selector_all(
@@ -96,7 +104,9 @@ def _open(sync_api, path):
                 r.abort()
 
         page.route("**/*", route)
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console", lambda m: errors.append(m.text) if m.type == "error" else None
+        )
         page.goto(url, wait_until="load")
         browser.close()
     return blocked, errors
@@ -116,8 +126,11 @@ def test_the_reports_csp_refuses_a_remote_image(report_run, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     html_path, _ = write_report(report_run)
     bad = tmp_path / "bad.html"
-    bad.write_text(html_path.read_text().replace(
-        "<body>", '<body><img src="https://example.invalid/x.png">', 1))  # fmt: skip
+    bad.write_text(
+        html_path.read_text().replace(
+            "<body>", '<body><img src="https://example.invalid/x.png">', 1
+        )
+    )
     blocked, errors = _open(sync_api, bad)
     assert blocked == []
     assert any("Content Security Policy" in e for e in errors)

@@ -16,9 +16,17 @@ from dpcsim.cli import main
 from dpcsim.errors import InputError
 from dpcsim.report import build_report
 from dpcsim.report.build import build_document
-from dpcsim.report.document import CSP, Document, Paragraph, Section, Table, to_html, to_markdown
+from dpcsim.report.context import SECTION_TITLES
+from dpcsim.report.document import (
+    CSP,
+    Document,
+    Paragraph,
+    Section,
+    Table,
+    to_html,
+    to_markdown,
+)
 from dpcsim.report.folder import read_run_folder
-from dpcsim.report.sections import SECTION_TITLES
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +80,11 @@ def test_recommended_elt_definition_follows_the_misses(run_dir):
     elt = pd.read_csv(path)
     # Swap the definitions' results: the recommendation must swap with them.
     elt["definition"] = elt["definition"].map(
-        {"MartTableUpdate": "StepFunctionsCompletion",
-         "StepFunctionsCompletion": "MartTableUpdate"})  # fmt: skip
+        {
+            "MartTableUpdate": "StepFunctionsCompletion",
+            "StepFunctionsCompletion": "MartTableUpdate",
+        }
+    )
     elt.to_csv(path, index=False)
     assert "Recommended definition: StepFunctionsCompletion" in _plain(_md(run_dir))
 
@@ -102,23 +113,32 @@ def test_corrections_computed_from_design_and_runs(run_dir):
     run["design"]["wlm_json"][0]["max_execution_time"] = 7_200_000
     (run_dir / "run.json").write_text(json.dumps(run))
     text = _plain(_md(run_dir))
-    section = text[text.index("7. Corrections"):text.index("8. The deployable")]
+    section = text[text.index("7. Corrections") : text.index("8. The deployable")]
     for name in ("WLMRejectedQueries", "RedshiftStorageCapacity", "table_skew_percent"):
         assert re.search(rf"{name}\s+yes\s+\(not deployed\)\s+does not exist", section)
-    assert re.search(r"WLMQueueLength\s+yes\s+AWS/Redshift\s+real AWS/Redshift", section)
+    assert re.search(
+        r"WLMQueueLength\s+yes\s+AWS/Redshift\s+real AWS/Redshift", section
+    )
     assert "7200000 ms (deprecated)" in section
     assert "batch_abort_2h: query_execution_time > 7200 s -> abort" in section
     assert "3 queues are manual WLM" in section
     summary = pd.read_csv(run_dir / "baseline" / "alarm_summary.csv")
-    fires = int(summary.set_index("alarm_name").loc["Alert-Query-Failure",
-                                                    "transitions_to_alarm"])  # fmt: skip
+    fires = int(
+        summary.set_index("alarm_name").loc[
+            "Alert-Query-Failure", "transitions_to_alarm"
+        ]
+    )
     assert re.search(rf"Alert-Query-Failure\s+{fires}\s", section)
 
 
 def test_text_is_escaped_in_both_renderings():
     evil = "<script>alert(1)</script> | *bold* #"
-    doc = Document(title=evil, subtitle="s", footer="f",
-                   sections=[Section(1, "T", [Paragraph(evil), Table(["a|b"], [[evil]])])])  # fmt: skip
+    doc = Document(
+        title=evil,
+        subtitle="s",
+        footer="f",
+        sections=[Section(1, "T", [Paragraph(evil), Table(["a|b"], [[evil]])])],
+    )
     html, md = to_html(doc), to_markdown(doc)
     assert "<script>" not in html
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4  # title x2, p, td
@@ -136,9 +156,13 @@ def test_text_from_the_folder_is_escaped(run_dir):
 
 @pytest.mark.parametrize(
     ("part", "command"),
-    [("recommend", "dpcsim recommend --sweep"), ("calibration", "dpcsim calibrate"),
-     ("sweep", "dpcsim sweep"), ("deploy", "dpcsim emit")],
-)  # fmt: skip
+    [
+        ("recommend", "dpcsim recommend --sweep"),
+        ("calibration", "dpcsim calibrate"),
+        ("sweep", "dpcsim sweep"),
+        ("deploy", "dpcsim emit"),
+    ],
+)
 def test_missing_part_names_its_command(run_dir, part, command):
     shutil.rmtree(run_dir / part)
     md = _plain(_md(run_dir))
@@ -156,7 +180,9 @@ def test_empty_folder_still_gives_every_section(tmp_path):
 def test_malformed_table_names_file_and_columns(run_dir):
     path = run_dir / "recommend" / "pareto.csv"
     pd.read_csv(path).drop(columns=["on_front"]).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"pareto\.csv.*missing columns \['on_front'\]"):
+    with pytest.raises(
+        InputError, match=r"pareto\.csv.*missing columns \['on_front'\]"
+    ):
         build_report(run_dir)
 
 
@@ -181,6 +207,8 @@ def test_cli_missing_folder_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_core_and_report_package_import_without_matplotlib():
-    code = ("import sys, dpcsim, dpcsim.report, dpcsim.cli.report;"
-            "sys.exit('matplotlib' in sys.modules)")  # fmt: skip
+    code = (
+        "import sys, dpcsim, dpcsim.report, dpcsim.cli.report;"
+        "sys.exit('matplotlib' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

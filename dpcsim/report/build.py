@@ -10,19 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from dpcsim import __version__
+from dpcsim.report.context import ReportContext
 from dpcsim.report.corrections import corrections_section
 from dpcsim.report.document import Document, to_html, to_markdown
 from dpcsim.report.folder import RunFolder, read_run_folder
-from dpcsim.report.sections import (
-    ReportContext,
-    alarms_section,
-    deploy_section,
-    elt_section,
-    runbook_section,
-    split_section,
-    summary_section,
-    trust_section,
-)
+from dpcsim.report.operations import alarms_section, deploy_section
+from dpcsim.report.questions import elt_section, runbook_section, split_section
+from dpcsim.report.sections import summary_section, trust_section
 
 __all__ = ["HTML_FILE", "MD_FILE", "build_document", "build_report", "write_report"]
 
@@ -33,7 +27,9 @@ def build_document(folder: RunFolder) -> Document:
     """The report's eight sections, computed from ``folder``."""
     ctx = ReportContext.from_folder(folder)
     design = (folder.run or {}).get("design", {})
-    name = design.get("name", "the design") if isinstance(design, dict) else "the design"
+    name = (
+        design.get("name", "the design") if isinstance(design, dict) else "the design"
+    )
     sections = [
         summary_section(ctx),
         trust_section(ctx),

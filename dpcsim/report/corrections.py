@@ -26,25 +26,48 @@ from typing import Any
 
 import pandas as pd
 
+from dpcsim.report.context import SECTION_TITLES, ReportContext, missing
 from dpcsim.report.document import Note, Paragraph, Section, Table
-from dpcsim.report.formatting import num, wait_stats
-from dpcsim.report.sections import SECTION_TITLES, ReportContext, missing
+from dpcsim.report.formatting import as_float, as_int, num, wait_stats
 
 __all__ = ["REDSHIFT_METRICS", "REPLACEMENTS", "corrections_section"]
 
 #: Metrics of the AWS/Redshift namespace (Management Guide, metrics-listing).
-REDSHIFT_METRICS = frozenset({
-    "WLMQueueLength", "WLMQueueWaitTime", "WLMRunningQueries",
-    "WLMQueriesCompletedPerSecond", "WLMQueryDuration", "QueriesCompletedPerSecond",
-    "QueryDuration", "QueryRuntimeBreakdown", "ConcurrencyScalingActiveClusters",
-    "ConcurrencyScalingSeconds", "MaxConfiguredConcurrencyScalingClusters",
-    "PercentageDiskSpaceUsed", "RedshiftManagedStorageTotalCapacity", "CPUUtilization",
-    "NetworkReceiveThroughput", "NetworkTransmitThroughput", "ReadIOPS", "WriteIOPS",
-    "ReadLatency", "WriteLatency", "ReadThroughput", "WriteThroughput",
-    "CommitQueueLength", "DatabaseConnections", "HealthStatus", "MaintenanceMode",
-    "TotalTableCount", "NumExceededSchemaQuotas", "SchemaQuota", "StorageUsed",
-    "PercentageQuotaUsed",
-})  # fmt: skip
+REDSHIFT_METRICS = frozenset(
+    {
+        "WLMQueueLength",
+        "WLMQueueWaitTime",
+        "WLMRunningQueries",
+        "WLMQueriesCompletedPerSecond",
+        "WLMQueryDuration",
+        "QueriesCompletedPerSecond",
+        "QueryDuration",
+        "QueryRuntimeBreakdown",
+        "ConcurrencyScalingActiveClusters",
+        "ConcurrencyScalingSeconds",
+        "MaxConfiguredConcurrencyScalingClusters",
+        "PercentageDiskSpaceUsed",
+        "RedshiftManagedStorageTotalCapacity",
+        "CPUUtilization",
+        "NetworkReceiveThroughput",
+        "NetworkTransmitThroughput",
+        "ReadIOPS",
+        "WriteIOPS",
+        "ReadLatency",
+        "WriteLatency",
+        "ReadThroughput",
+        "WriteThroughput",
+        "CommitQueueLength",
+        "DatabaseConnections",
+        "HealthStatus",
+        "MaintenanceMode",
+        "TotalTableCount",
+        "NumExceededSchemaQuotas",
+        "SchemaQuota",
+        "StorageUsed",
+        "PercentageQuotaUsed",
+    }
+)
 #: Names designs use that are not CloudWatch metrics, and what to use instead.
 REPLACEMENTS: Mapping[str, str] = {
     "WLMRejectedQueries": "no AWS metric (provisioned WLM queues, it does not reject): "
@@ -64,8 +87,12 @@ def corrections_section(ctx: ReportContext) -> Section:
     section.blocks.append("Metric names")
     section.blocks.extend(_metric_blocks(ctx))
     if ctx.current_wlm is None:
-        section.blocks.append(Note("run.json has no design.wlm_json: the WLM checks "
-                                   "need the design's configuration."))  # fmt: skip
+        section.blocks.append(
+            Note(
+                "run.json has no design.wlm_json: the WLM checks "
+                "need the design's configuration."
+            )
+        )
     else:
         section.blocks.append("Queue priorities under manual WLM")
         section.blocks.extend(_priority_blocks(ctx))
@@ -97,14 +124,19 @@ def _metric_blocks(ctx: ReportContext) -> list[Any]:
         rows.append([name, "yes" if name in written else "", where, verdict])
     blocks: list[Any] = []
     if not written:
-        blocks.append(Note("run.json has no design.written_metric_names: only the "
-                           "deployable alarms' metrics are checked."))  # fmt: skip
+        blocks.append(
+            Note(
+                "run.json has no design.written_metric_names: only the "
+                "deployable alarms' metrics are checked."
+            )
+        )
     if not rows:
         return [*blocks, missing("deploy")]
     bad = sum(r[3].startswith("does not") for r in rows)
     blocks.append(Paragraph(f"{bad} of the metric names are not CloudWatch metrics."))
-    blocks.append(Table(["metric", "in the design", "namespace deployed", "finding"],
-                        rows))  # fmt: skip
+    blocks.append(
+        Table(["metric", "in the design", "namespace deployed", "finding"], rows)
+    )
     return blocks
 
 
@@ -115,39 +147,56 @@ def _alarm_metrics(ctx: ReportContext) -> list[tuple[str, str]]:
     for doc in alarms:
         for alarm in doc if isinstance(doc, list) else [doc]:
             if alarm.get("MetricName"):
-                found.append((str(alarm["MetricName"]), str(alarm.get("Namespace", ""))))
+                found.append(
+                    (str(alarm["MetricName"]), str(alarm.get("Namespace", "")))
+                )
             for query in alarm.get("Metrics", []):
                 metric = query.get("MetricStat", {}).get("Metric", {})
                 if metric.get("MetricName"):
-                    found.append((str(metric["MetricName"]),
-                                  str(metric.get("Namespace", ""))))  # fmt: skip
+                    found.append(
+                        (str(metric["MetricName"]), str(metric.get("Namespace", "")))
+                    )
     return found
 
 
 def _priority_blocks(ctx: ReportContext) -> list[Any]:
     assert ctx.current_wlm is not None
-    manual = [q for q in ctx.current_wlm
-              if not q.get("short_query_queue") and not q.get("auto_wlm")
-              and q.get("queue_type", "manual") == "manual"]  # fmt: skip
+    manual = [
+        q
+        for q in ctx.current_wlm
+        if not q.get("short_query_queue")
+        and not q.get("auto_wlm")
+        and q.get("queue_type", "manual") == "manual"
+    ]
     if not manual:
         return [Paragraph("The design's queues are automatic WLM: priorities apply.")]
     wanted = (ctx.folder.run or {}).get("design", {}).get("queue_priorities", {})
-    text = (f"{len(manual)} queues are manual WLM. Manual queues have slots and memory "
-            "shares but no priority: a waiting query in one queue never overtakes "
-            "another queue's, and the only order is the queue list for routing.")  # fmt: skip
+    text = (
+        f"{len(manual)} queues are manual WLM. Manual queues have slots and memory "
+        "shares but no priority: a waiting query in one queue never overtakes "
+        "another queue's, and the only order is the queue list for routing."
+    )
     if wanted:
-        text += (" The design asks for priorities "
-                 + ", ".join(f"{k} {v}" for k, v in sorted(wanted.items()))
-                 + "; to get them, either run automatic WLM (priorities, no slot "
-                 "shares) or give the favoured queue more slots.")  # fmt: skip
+        text += (
+            " The design asks for priorities "
+            + ", ".join(f"{k} {v}" for k, v in sorted(wanted.items()))
+            + "; to get them, either run automatic WLM (priorities, no slot "
+            "shares) or give the favoured queue more slots."
+        )
     blocks: list[Any] = [Paragraph(text)]
     base = ctx.folder.baseline
     if base is not None:
-        rows = [[q, str(wanted.get(q, "")), num(s["p95"], 1), num(s["max"], 1)]
-                for q, s in wait_stats(base.queries).items()]
-        blocks.append(Table(["queue", "priority the design wants", "wait p95 [s]",
-                             "wait max [s]"], rows,
-                            caption="What the baseline measured with no priorities"))  # fmt: skip
+        rows = [
+            [q, str(wanted.get(q, "")), num(s["p95"], 1), num(s["max"], 1)]
+            for q, s in wait_stats(base.queries).items()
+        ]
+        blocks.append(
+            Table(
+                ["queue", "priority the design wants", "wait p95 [s]", "wait max [s]"],
+                rows,
+                caption="What the baseline measured with no priorities",
+            )
+        )
     return blocks
 
 
@@ -157,45 +206,87 @@ def _timeout_blocks(wlm: list[dict[str, Any]]) -> list[Any]:
         if queue.get("short_query_queue"):
             continue
         timeout_ms = int(queue.get("max_execution_time", 0) or 0)
-        rules = [r for r in queue.get("rules", [])
-                 if any(p.get("metric_name") == "query_execution_time"
-                        for p in r.get("predicate", []))]  # fmt: skip
+        rules = [
+            r
+            for r in queue.get("rules", [])
+            if any(
+                p.get("metric_name") == "query_execution_time"
+                for p in r.get("predicate", [])
+            )
+        ]
         qmr = "; ".join(
             f"{r['rule_name']}: query_execution_time "
-            + " ".join(f"{p['operator']} {p['value']} s" for p in r["predicate"]
-                       if p.get("metric_name") == "query_execution_time")
-            + f" -> {r.get('action')}" for r in rules)  # fmt: skip
-        rows.append([str(queue.get("name")),
-                     f"{timeout_ms} ms (deprecated)" if timeout_ms else "not set",
-                     qmr or "none"])  # fmt: skip
+            + " ".join(
+                f"{p['operator']} {p['value']} s"
+                for p in r["predicate"]
+                if p.get("metric_name") == "query_execution_time"
+            )
+            + f" -> {r.get('action')}"
+            for r in rules
+        )
+        rows.append(
+            [
+                str(queue.get("name")),
+                f"{timeout_ms} ms (deprecated)" if timeout_ms else "not set",
+                qmr or "none",
+            ]
+        )
     return [
-        Paragraph("The WLM timeout (max_execution_time, milliseconds of execution) is "
-                  "deprecated and ignored under automatic WLM; a query monitoring rule "
-                  "on query_execution_time (seconds) replaces it."),  # fmt: skip
+        Paragraph(
+            "The WLM timeout (max_execution_time, milliseconds of execution) is "
+            "deprecated and ignored under automatic WLM; a query monitoring rule "
+            "on query_execution_time (seconds) replaces it."
+        ),
         Table(["queue", "WLM timeout", "QMR rule that replaces it"], rows),
     ]
 
 
 def _scaling_blocks(ctx: ReportContext) -> list[Any]:
     assert ctx.current_wlm is not None
-    scaling = {str(q.get("name")): str(q.get("concurrency_scaling", "off"))
-               for q in ctx.current_wlm if not q.get("short_query_queue")}  # fmt: skip
+    scaling = {
+        str(q.get("name")): str(q.get("concurrency_scaling", "off"))
+        for q in ctx.current_wlm
+        if not q.get("short_query_queue")
+    }
     base = ctx.folder.baseline
     if base is None:
         return [missing("baseline")]
     by_queue = wait_stats(base.queries)
-    rows = [[q, mode, f"{by_queue.get(q, {}).get('cs', 0):,.0f}",
-             num(by_queue.get(q, {}).get("p95"), 1)] for q, mode in scaling.items()]
+    rows = [
+        [
+            q,
+            mode,
+            f"{by_queue.get(q, {}).get('cs', 0):,.0f}",
+            num(by_queue.get(q, {}).get("p95"), 1),
+        ]
+        for q, mode in scaling.items()
+    ]
     waits = {q: by_queue[q]["p95"] for q in scaling if q in by_queue}
     worst = max(waits, key=lambda q: waits[q]) if waits else None
-    text = (f"Concurrency Scaling is {', '.join(f'{m} on {q}' for q, m in scaling.items())}. "
-            f"Scaling clusters ran "
-            f"{sum(s['cs'] for s in by_queue.values()):,.0f} queries in the baseline.")
+    text = (
+        "Concurrency Scaling is "
+        + ", ".join(f"{m} on {q}" for q, m in scaling.items())
+        + ". "
+        f"Scaling clusters ran "
+        f"{sum(s['cs'] for s in by_queue.values()):,.0f} queries in the baseline."
+    )
     if worst is not None and scaling.get(worst) == "off" and waits[worst] > 0:
-        text += (f" The queue that waits most ({worst}, p95 {waits[worst]:.1f} s) cannot "
-                 "scale: scaling is placed where it helps least.")  # fmt: skip
-    return [Paragraph(text), Table(["queue", "concurrency_scaling",
-                                    "queries run on scaling clusters", "wait p95 [s]"], rows)]  # fmt: skip
+        text += (
+            f" The queue that waits most ({worst}, p95 {waits[worst]:.1f} s) cannot "
+            "scale: scaling is placed where it helps least."
+        )
+    return [
+        Paragraph(text),
+        Table(
+            [
+                "queue",
+                "concurrency_scaling",
+                "queries run on scaling clusters",
+                "wait p95 [s]",
+            ],
+            rows,
+        ),
+    ]
 
 
 def _run_findings(ctx: ReportContext) -> list[Any]:
@@ -210,22 +301,34 @@ def _run_findings(ctx: ReportContext) -> list[Any]:
     days = _days(base)
     rows = []
     for r in fired.itertuples():
-        per_day = int(r.transitions_to_alarm) / days
-        rows.append([str(r.alarm_name), str(int(r.transitions_to_alarm)),
-                     f"{per_day:.1f}", num(float(r.time_in_alarm_s) / 60, 0),
-                     "noise unless every firing is an incident" if per_day >= 1 else ""])  # fmt: skip
+        per_day = as_int(r.transitions_to_alarm) / days
+        rows.append(
+            [
+                str(r.alarm_name),
+                str(as_int(r.transitions_to_alarm)),
+                f"{per_day:.1f}",
+                num(as_float(r.time_in_alarm_s) / 60, 0),
+                "noise unless every firing is an incident" if per_day >= 1 else "",
+            ]
+        )
     return [
-        Paragraph(f"The baseline replays the log as recorded ({days:.1f} days, with "
-                  "whatever incidents it holds). An alarm that goes to ALARM every "
-                  "day pages someone every day; section 5 weighs each alarm's false "
-                  "alarms against the incidents it must catch."),  # fmt: skip
+        Paragraph(
+            f"The baseline replays the log as recorded ({days:.1f} days, with "
+            "whatever incidents it holds). An alarm that goes to ALARM every "
+            "day pages someone every day; section 5 weighs each alarm's false "
+            "alarms against the incidents it must catch."
+        ),
         Table(["alarm", "times to ALARM", "per day", "minutes in ALARM", ""], rows),
     ]
 
 
 def _days(base: Any) -> float:
-    at = pd.to_datetime(base.alarm_history["evaluated_at"], utc=True) \
-        if base.alarm_history is not None else None  # fmt: skip
+    at = (
+        pd.to_datetime(base.alarm_history["evaluated_at"], utc=True)
+        if base.alarm_history is not None
+        else None
+    )
     if at is None or at.empty:
         return 1.0
-    return max((at.max() - at.min()).total_seconds() / 86400, 1.0)
+    span_s = float((at.max() - at.min()).total_seconds())
+    return max(span_s / 86400, 1.0)

@@ -177,8 +177,10 @@ def _html_block(block: Block | str) -> str:
         return f"<pre>{_h(block.text)}</pre>"
     if isinstance(block, Figure):
         data = base64.b64encode(block.render()).decode("ascii")
-        return (f'<figure><img alt="{_h(block.caption)}" src="data:image/png;base64,'
-                f'{data}"><figcaption>{_h(block.caption)}</figcaption></figure>')  # fmt: skip
+        return (
+            f'<figure><img alt="{_h(block.caption)}" src="data:image/png;base64,'
+            f'{data}"><figcaption>{_h(block.caption)}</figcaption></figure>'
+        )
     if isinstance(block, Table):
         return _html_table(block)
     cards = [block] if isinstance(block, Card) else list(block)
@@ -188,8 +190,10 @@ def _html_block(block: Block | str) -> str:
 def _html_card(card: Card) -> str:
     tone = f" {card.tone}" if card.tone else ""
     detail = f'<div class="d">{_h(card.detail)}</div>' if card.detail else ""
-    return (f'<div class="card{tone}"><div class="k">{_h(card.label)}</div>'
-            f'<div class="v">{_h(card.value)}</div>{detail}</div>')  # fmt: skip
+    return (
+        f'<div class="card{tone}"><div class="k">{_h(card.label)}</div>'
+        f'<div class="v">{_h(card.value)}</div>{detail}</div>'
+    )
 
 
 def _html_table(table: Table) -> str:
@@ -198,7 +202,9 @@ def _html_table(table: Table) -> str:
         "<tr>" + "".join(_html_cell(v) for v in row) + "</tr>" for row in table.rows
     )
     caption = f"<caption>{_h(table.caption)}</caption>" if table.caption else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 _NUMERIC = re.compile(r"^[-+]?[\d,]+(\.\d+)?( \[[-+\d.,\s]+\])?( [A-Za-z/%]+)?$")
@@ -230,7 +236,8 @@ def _md_block(block: Block | str) -> list[str]:
         return ([f"*{_m(block.caption)}*", ""] if block.caption else []) + rows
     cards = [block] if isinstance(block, Card) else list(block)
     return [
-        f"- **{_m(c.label)}:** {_m(c.value)}" + (f" ({_m(c.detail)})" if c.detail else "")
+        f"- **{_m(c.label)}:** {_m(c.value)}"
+        + (f" ({_m(c.detail)})" if c.detail else "")
         for c in cards
     ]
 

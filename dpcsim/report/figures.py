@@ -141,9 +141,14 @@ def plot_wait_distribution(
             value = float(np.percentile(wait_s, p))
             if value > 0:
                 ax.plot(value, 1 - p / 100, "o", color=line.get_color(), ms=4)
-                ax.annotate(f"p{p:g} {value:.0f} s", (value, 1 - p / 100),
-                            textcoords="offset points", xytext=(4, 2), fontsize=7,
-                            color=line.get_color())  # fmt: skip
+                ax.annotate(
+                    f"p{p:g} {value:.0f} s",
+                    (value, 1 - p / 100),
+                    textcoords="offset points",
+                    xytext=(4, 2),
+                    fontsize=7,
+                    color=line.get_color(),
+                )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_title("Queue wait: share of queries waiting longer than x")
@@ -178,12 +183,20 @@ def plot_alarm_timeline(
         states = history["state"].astype(str).to_numpy()[mask]
         for state, start_h, width_h in _runs(hours[mask], states, tick_s / 3600.0):
             width = max(width_h, min_w) if state == "ALARM" else width_h
-            ax.broken_barh([(start_h, width)], (row - 0.35, 0.7),
-                           color=STATE_COLORS.get(state, "#7f7f7f"))  # fmt: skip
+            ax.broken_barh(
+                [(start_h, width)],
+                (row - 0.35, 0.7),
+                color=STATE_COLORS.get(state, "#7f7f7f"),
+            )
         alarm_min = (states == "ALARM").sum() * tick_s / 60.0
         episodes = _count_episodes(states)
-        ax.text(total_h * 1.01, row, f"{episodes}× ALARM, {alarm_min:.0f} min",
-                va="center", fontsize=8)  # fmt: skip
+        ax.text(
+            total_h * 1.01,
+            row,
+            f"{episodes}× ALARM, {alarm_min:.0f} min",
+            va="center",
+            fontsize=8,
+        )
     ax.set_yticks(range(len(names)), names)
     ax.set_xlim(0, total_h)
     ax.set_ylim(-0.6, len(names) - 0.4)
@@ -191,8 +204,13 @@ def plot_alarm_timeline(
     ax.set_xlabel(f"hours from {origin:%Y-%m-%d %H:%M} UTC" if len(hours) else "")
     ax.set_title("Alarm states over time (ALARM episodes drawn at least 3 px wide)")
     handles = [Patch(color=c, label=s) for s, c in STATE_COLORS.items()]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18),
-              ncol=3, fontsize=8)  # fmt: skip
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18),
+        ncol=3,
+        fontsize=8,
+    )
     return ax
 
 
@@ -220,8 +238,14 @@ def plot_scaling_activity(
     ax.bar(x + 0.2, billed[:n_days] / 60, width=0.4, label="billed (1-min minimum)")
     counts = np.bincount(day, minlength=n_days)[:n_days]
     for xi, count, top in zip(x, counts, billed[:n_days] / 60, strict=True):
-        ax.annotate(f"{count} act.", (xi, top), ha="center", fontsize=7,
-                    textcoords="offset points", xytext=(0, 2))  # fmt: skip
+        ax.annotate(
+            f"{count} act.",
+            (xi, top),
+            ha="center",
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(0, 2),
+        )
     origin = pd.Timestamp(start_at)
     ax.set_xticks(x, [f"{origin + pd.Timedelta(days=int(d)):%a %m-%d}" for d in x])
     ax.set_title("Concurrency Scaling per day")
@@ -248,24 +272,50 @@ def plot_pareto(
     baseline, recommended
         ``config_id`` of the design and of the recommendation, labelled.
     """
-    x, y = pareto["cost_usd"].to_numpy(float), pareto["adhoc_p95_wait_s"].to_numpy(float)
+    x, y = (
+        pareto["cost_usd"].to_numpy(float),
+        pareto["adhoc_p95_wait_s"].to_numpy(float),
+    )
     xerr = _err(pareto, "cost_usd")
     yerr = _err(pareto, "adhoc_p95_wait_s")
     ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="#999999", lw=0.8)
-    points = ax.scatter(x, y, c=pareto["elt_lateness_min"].to_numpy(float),
-                        cmap="viridis_r", s=30, zorder=3)  # fmt: skip
+    points = ax.scatter(
+        x,
+        y,
+        c=pareto["elt_lateness_min"].to_numpy(float),
+        cmap="viridis_r",
+        s=30,
+        zorder=3,
+    )
     ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
     front = pareto[pareto["on_front"].astype(bool)].sort_values("cost_usd")
-    ax.plot(front["cost_usd"], front["adhoc_p95_wait_s"], "-", color="#444444",
-            lw=1, label="Pareto front", zorder=2)  # fmt: skip
-    for config_id, marker, text in ((baseline, "s", "design"),
-                                    (recommended, "*", "recommended")):  # fmt: skip
+    ax.plot(
+        front["cost_usd"],
+        front["adhoc_p95_wait_s"],
+        "-",
+        color="#444444",
+        lw=1,
+        label="Pareto front",
+        zorder=2,
+    )
+    for config_id, marker, text in (
+        (baseline, "s", "design"),
+        (recommended, "*", "recommended"),
+    ):
         row = pareto[pareto["config_id"] == config_id]
         if config_id is None or row.empty:
             continue
-        ax.scatter(row["cost_usd"], row["adhoc_p95_wait_s"], marker=marker, s=160,
-                   facecolors="none", edgecolors="#d62728", lw=1.6, zorder=4,
-                   label=f"{text}: {config_id}")  # fmt: skip
+        ax.scatter(
+            row["cost_usd"],
+            row["adhoc_p95_wait_s"],
+            marker=marker,
+            s=160,
+            facecolors="none",
+            edgecolors="#d62728",
+            lw=1.6,
+            zorder=4,
+            label=f"{text}: {config_id}",
+        )
     ax.set_title("Cost against adhoc p95 wait (bars: 95 % intervals)")
     ax.set_xlabel("Concurrency Scaling cost [USD per simulated week]")
     ax.set_ylabel("adhoc p95 wait [s]")
@@ -293,8 +343,15 @@ def plot_headroom(ax: Axes, headroom: pd.DataFrame) -> Axes:
         low = np.array([_get(rows, t, "ci_low") for t in targets])
         high = np.array([_get(rows, t, "ci_high") for t in targets])
         ax.barh(y, growth, height=height * 0.9, label=config_id)
-        ax.errorbar(growth, y, xerr=[growth - low, high - growth], fmt="none",
-                    ecolor="black", lw=0.8, capsize=2)  # fmt: skip
+        ax.errorbar(
+            growth,
+            y,
+            xerr=[growth - low, high - growth],
+            fmt="none",
+            ecolor="black",
+            lw=0.8,
+            capsize=2,
+        )
     ax.axvline(1.0, color="#d62728", ls="--", lw=1, label="today's load")
     ax.set_yticks(np.arange(len(targets)) + 0.4 - height / 2, targets)
     ax.invert_yaxis()
@@ -319,20 +376,37 @@ def plot_alarm_tradeoff(ax: Axes, tuning: pd.DataFrame, alarm: str) -> Axes:
     missed = rows["missed"].to_numpy(float) > 0
     x = rows["detection_delay_min"].to_numpy(float)
     y = rows["false_alarms_per_week"].to_numpy(float)
-    yerr = np.vstack([y - rows["fa_ci_low"].to_numpy(float),
-                      rows["fa_ci_high"].to_numpy(float) - y])  # fmt: skip
+    yerr = np.vstack(
+        [y - rows["fa_ci_low"].to_numpy(float), rows["fa_ci_high"].to_numpy(float) - y]
+    )
     ax.errorbar(x, y, yerr=np.clip(yerr, 0, None), fmt="none", ecolor="#bbbbbb")
     ax.scatter(x[~missed], y[~missed], s=18, label="catches every incident")
-    ax.scatter(x[missed], y[missed], s=18, facecolors="none", edgecolors="#ff7f0e",
-               label="misses an incident")  # fmt: skip
-    for flag, marker, text in (("design", "s", "design's setting"),
-                               ("selected", "*", "selected")):  # fmt: skip
+    ax.scatter(
+        x[missed],
+        y[missed],
+        s=18,
+        facecolors="none",
+        edgecolors="#ff7f0e",
+        label="misses an incident",
+    )
+    for flag, marker, text in (
+        ("design", "s", "design's setting"),
+        ("selected", "*", "selected"),
+    ):
         if flag == "design":
             pick = rows["variant"].astype(str) == "design"
         else:
             pick = rows["selected"].astype(bool)
-        ax.scatter(x[pick.to_numpy()], y[pick.to_numpy()], marker=marker, s=140,
-                   facecolors="none", edgecolors="#d62728", lw=1.5, label=text)  # fmt: skip
+        ax.scatter(
+            x[pick.to_numpy()],
+            y[pick.to_numpy()],
+            marker=marker,
+            s=140,
+            facecolors="none",
+            edgecolors="#d62728",
+            lw=1.5,
+            label=text,
+        )
     ax.set_title(alarm, fontsize=10)
     ax.set_xlabel("detection delay [min]")
     ax.set_ylabel("false alarms per week")
@@ -362,16 +436,31 @@ def plot_elt_delay(
         vertical lines.
     """
     for definition, rows in delay.groupby("definition", sort=True):
-        ax.plot(pd.to_datetime(rows["timestamp"], utc=True), rows["value"],
-                label=str(definition), lw=1.3)  # fmt: skip
-    ax.axhline(threshold_min, color="#d62728", ls="--", lw=1,
-               label=f"alarm threshold {threshold_min:g} min")  # fmt: skip
+        ax.plot(
+            pd.to_datetime(rows["timestamp"], utc=True),
+            rows["value"],
+            label=str(definition),
+            lw=1.3,
+        )
+    ax.axhline(
+        threshold_min,
+        color="#d62728",
+        ls="--",
+        lw=1,
+        label=f"alarm threshold {threshold_min:g} min",
+    )
     if faults is not None:
         for _, fault in faults.iterrows():
             at = pd.Timestamp(fault["at"])
-            ax.axvline(at, color="#7f7f7f", ls=":", lw=1)
-            ax.annotate(str(fault["fault"]), (at, ax.get_ylim()[1]), rotation=90,
-                        va="top", ha="right", fontsize=7)  # fmt: skip
+            ax.axvline(at, color="#7f7f7f", ls=":", lw=1)  # type: ignore[arg-type]
+            ax.annotate(
+                str(fault["fault"]),
+                (at, ax.get_ylim()[1]),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize=7,
+            )
     ax.set_title("ELTExecutionDelay under both definitions")
     ax.set_xlabel("time [UTC]")
     ax.set_ylabel("minutes overdue [min]")
@@ -401,9 +490,15 @@ def plot_elt_detection(ax: Axes, elt: pd.DataFrame) -> Axes:
         bars = ax.bar(x, np.nan_to_num(values), width=width * 0.9, label=definition)
         for xi, v, m in zip(x, values, missed, strict=True):
             text = f"missed {m:.0f}" if m > 0 else f"{v:.0f} min"
-            ax.annotate(text, (xi, 0 if np.isnan(v) else v), ha="center",
-                        fontsize=7, textcoords="offset points", xytext=(0, 2),
-                        color="#d62728" if m > 0 else bars[0].get_facecolor())  # fmt: skip
+            ax.annotate(
+                text,
+                (xi, 0 if np.isnan(v) else v),
+                ha="center",
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(0, 2),
+                color="#d62728" if m > 0 else bars[0].get_facecolor(),
+            )
     ax.set_xticks(np.arange(len(faults)) + 0.4 - width / 2, faults, fontsize=8)
     ax.set_ylim(0, top * 1.2)
     ax.set_title("ELT delay alarm: detection delay per injected fault")
@@ -436,21 +531,35 @@ def plot_contention_fit(
     """
     n = np.linspace(1, max_concurrency, 200)
     sigma, kappa = float(fit["sigma"]), float(fit["kappa"])  # type: ignore[arg-type]
-    ax.plot(n, _usl(n, sigma, kappa), lw=1.8,
-            label=f"fit σ={sigma:.3f}, κ={kappa:.4f}")  # fmt: skip
+    ax.plot(n, _usl(n, sigma, kappa), lw=1.8, label=f"fit σ={sigma:.3f}, κ={kappa:.4f}")
     s_ci, k_ci = fit.get("sigma_ci"), fit.get("kappa_ci")
     if isinstance(s_ci, Sequence) and isinstance(k_ci, Sequence):
         corners = [_usl(n, float(s), float(k)) for s in s_ci for k in k_ci]
-        ax.fill_between(n, np.min(corners, axis=0), np.max(corners, axis=0),
-                        alpha=0.25, label="95 % interval")  # fmt: skip
+        ax.fill_between(
+            n,
+            np.min(corners, axis=0),
+            np.max(corners, axis=0),
+            alpha=0.25,
+            label="95 % interval",
+        )
     points = fit.get("points")
     if isinstance(points, Sequence) and points:
         frame = pd.DataFrame(list(points))
-        ax.scatter(frame["concurrency"], frame["relative_throughput"], s=12,
-                   color="black", label="measured (log)")  # fmt: skip
+        ax.scatter(
+            frame["concurrency"],
+            frame["relative_throughput"],
+            s=12,
+            color="black",
+            label="measured (log)",
+        )
     if defaults is not None:
-        ax.plot(n, _usl(n, *defaults), "--", color="#7f7f7f",
-                label=f"default σ={defaults[0]:g}, κ={defaults[1]:g}")  # fmt: skip
+        ax.plot(
+            n,
+            _usl(n, *defaults),
+            "--",
+            color="#7f7f7f",
+            label=f"default σ={defaults[0]:g}, κ={defaults[1]:g}",
+        )
     ax.plot(n, n, ":", color="#bbbbbb", label="linear (no contention)")
     ax.set_ylim(0, float(_usl(n, sigma, kappa).max()) * 1.6)
     ax.set_title("Contention: cluster throughput against concurrency")
@@ -492,8 +601,10 @@ def _runs(
     change = np.flatnonzero(states[1:] != states[:-1]) + 1
     starts = np.concatenate([[0], change])
     ends = np.concatenate([change, [states.size]])
-    return [(str(states[s]), float(hours[s]),
-             float(hours[e - 1] - hours[s] + tick_h)) for s, e in zip(starts, ends)]  # fmt: skip
+    return [
+        (str(states[s]), float(hours[s]), float(hours[e - 1] - hours[s] + tick_h))
+        for s, e in zip(starts, ends, strict=True)
+    ]
 
 
 def _count_episodes(states: np.ndarray) -> int:
@@ -508,8 +619,9 @@ def _err(frame: pd.DataFrame, column: str) -> np.ndarray | None:
     if low not in frame or high not in frame:
         return None
     value = frame[column].to_numpy(float)
-    bars = np.vstack([value - frame[low].to_numpy(float),
-                      frame[high].to_numpy(float) - value])  # fmt: skip
+    bars = np.vstack(
+        [value - frame[low].to_numpy(float), frame[high].to_numpy(float) - value]
+    )
     clipped: np.ndarray = np.clip(bars, 0, None)
     return clipped
 
@@ -521,7 +633,7 @@ def _get(rows: pd.DataFrame, key: str, column: str) -> float:
     value = rows.loc[key, column]
     if isinstance(value, pd.Series):
         value = value.iloc[0]
-    return float(value)
+    return float(value)  # type: ignore[arg-type]
 
 
 def _hours_label(start_at: str) -> str:

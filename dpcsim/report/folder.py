@@ -75,23 +75,66 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = {
     "alarm_summary.csv": ("alarm_name", "transitions_to_alarm", "time_in_alarm_s"),
     "fidelity.csv": ("queue",),
     "results.parquet": ("run_key", "config_id", "status"),
-    "stats.csv": ("config_id", "scenario_id", "assumption_id", "metric", "n",
-                  "mean", "ci_low", "ci_high", "level"),  # fmt: skip
-    "pareto.csv": ("config_id", "cost_usd", "elt_lateness_min", "adhoc_p95_wait_s",
-                   "on_front", "indistinguishable_from_best"),  # fmt: skip
-    "headroom.csv": ("config_id", "target", "kind", "growth_at_failure",
-                     "ci_low", "ci_high"),  # fmt: skip
-    "alarm_tuning.csv": ("alarm", "threshold", "period_s", "evaluation_periods",
-                         "datapoints_to_alarm", "treat_missing_data", "variant",
-                         "false_alarms_per_week", "fa_ci_low", "fa_ci_high",
-                         "detection_delay_min", "missed", "incidents",
-                         "selected"),  # fmt: skip
-    "elt_delay.csv": ("definition", "fault", "incidents", "missed",
-                      "detection_delay_min", "false_alarms_per_week"),  # fmt: skip
+    "stats.csv": (
+        "config_id",
+        "scenario_id",
+        "assumption_id",
+        "metric",
+        "n",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "level",
+    ),
+    "pareto.csv": (
+        "config_id",
+        "cost_usd",
+        "elt_lateness_min",
+        "adhoc_p95_wait_s",
+        "on_front",
+        "indistinguishable_from_best",
+    ),
+    "headroom.csv": (
+        "config_id",
+        "target",
+        "kind",
+        "growth_at_failure",
+        "ci_low",
+        "ci_high",
+    ),
+    "alarm_tuning.csv": (
+        "alarm",
+        "threshold",
+        "period_s",
+        "evaluation_periods",
+        "datapoints_to_alarm",
+        "treat_missing_data",
+        "variant",
+        "false_alarms_per_week",
+        "fa_ci_low",
+        "fa_ci_high",
+        "detection_delay_min",
+        "missed",
+        "incidents",
+        "selected",
+    ),
+    "elt_delay.csv": (
+        "definition",
+        "fault",
+        "incidents",
+        "missed",
+        "detection_delay_min",
+        "false_alarms_per_week",
+    ),
 }
 _FIT_KEYS = ("sigma", "kappa", "sigma_ci", "kappa_ci", "n_queries_used")
-_RECOMMENDATION_KEYS = ("verdict", "baseline_config_id", "recommended_config_id",
-                        "recommended", "recommendations")  # fmt: skip
+_RECOMMENDATION_KEYS = (
+    "verdict",
+    "baseline_config_id",
+    "recommended_config_id",
+    "recommended",
+    "recommendations",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +212,9 @@ def read_run_folder(path: str | Path) -> RunFolder:
     """
     root = Path(path)
     if not root.is_dir():
-        raise InputError("not a run folder; expected a folder from dpcsim plan",
-                         source=str(root))  # fmt: skip
+        raise InputError(
+            "not a run folder; expected a folder from dpcsim plan", source=str(root)
+        )
     run_file = root / "run.json"
     return RunFolder(
         path=root,
@@ -206,7 +250,9 @@ def _calibration(folder: Path) -> Calibration | None:
     return Calibration(
         fit=fit,
         fidelity=_table(folder / "fidelity.csv"),
-        settings_toml=settings.read_text(encoding="utf-8") if settings.is_file() else "",
+        settings_toml=settings.read_text(encoding="utf-8")
+        if settings.is_file()
+        else "",
     )
 
 
@@ -271,8 +317,9 @@ def _table(path: Path) -> pd.DataFrame:
         raise InputError(f"unreadable table ({exc})", source=str(path)) from None
     missing = [c for c in _COLUMNS.get(path.name, ()) if c not in frame.columns]
     if missing:
-        raise InputError(f"missing columns {missing}; has {list(frame.columns)}",
-                         source=str(path))  # fmt: skip
+        raise InputError(
+            f"missing columns {missing}; has {list(frame.columns)}", source=str(path)
+        )
     return frame
 
 
@@ -280,8 +327,9 @@ def _json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"invalid JSON: {exc.msg}", source=str(path),
-                         location=f"line {exc.lineno}") from None  # fmt: skip
+        raise InputError(
+            f"invalid JSON: {exc.msg}", source=str(path), location=f"line {exc.lineno}"
+        ) from None
 
 
 def _require_keys(document: Any, keys: tuple[str, ...], path: Path) -> None:
@@ -289,5 +337,6 @@ def _require_keys(document: Any, keys: tuple[str, ...], path: Path) -> None:
         raise InputError("expected a JSON object", source=str(path))
     missing = [k for k in keys if k not in document]
     if missing:
-        raise InputError(f"missing keys {missing}; has {sorted(document)}",
-                         source=str(path))  # fmt: skip
+        raise InputError(
+            f"missing keys {missing}; has {sorted(document)}", source=str(path)
+        )

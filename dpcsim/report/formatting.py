@@ -8,7 +8,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ci", "config_changes", "num", "row_of", "wait_stats", "wlm_rows"]
+__all__ = [
+    "as_float",
+    "as_int",
+    "ci",
+    "config_changes",
+    "num",
+    "row_of",
+    "wait_stats",
+    "wlm_rows",
+]
+
+
+def as_float(value: Any) -> float:
+    """A table cell as a float (pandas types its cells too loosely for mypy)."""
+    return float(value)
+
+
+def as_int(value: Any) -> int:
+    """A table cell holding a whole number as an int."""
+    return int(float(value))
 
 
 def num(value: Any, digits: int = 1, unit: str = "") -> str:
@@ -24,7 +43,7 @@ def num(value: Any, digits: int = 1, unit: str = "") -> str:
 
 
 def ci(value: Any, low: Any, high: Any, digits: int = 1, unit: str = "") -> str:
-    """"value [low, high] unit" (a 95 % interval), or the value alone."""
+    """ "value [low, high] unit" (a 95 % interval), or the value alone."""
     body = num(value, digits)
     if num(low, digits) != "n/a" and num(high, digits) != "n/a":
         body += f" [{num(low, digits)}, {num(high, digits)}]"
@@ -42,14 +61,21 @@ def wlm_rows(wlm_json: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     queues: dict[str, dict[str, str]] = {}
     for k, queue in enumerate(wlm_json):
         if queue.get("short_query_queue"):
-            queues["(SQA)"] = {"slots": "on", "memory": "", "scaling": "",
-                               "rules": "", "groups": ""}  # fmt: skip
+            queues["(SQA)"] = {
+                "slots": "on",
+                "memory": "",
+                "scaling": "",
+                "rules": "",
+                "groups": "",
+            }
             continue
         name = str(queue.get("name", f"queue {k + 1}"))
         rules = "; ".join(
             f"{r.get('rule_name')}: "
-            + " and ".join(f"{p.get('metric_name')} {p.get('operator')} {p.get('value')}"
-                           for p in r.get("predicate", []))  # fmt: skip
+            + " and ".join(
+                f"{p.get('metric_name')} {p.get('operator')} {p.get('value')}"
+                for p in r.get("predicate", [])
+            )
             + f" -> {r.get('action')}"
             for r in queue.get("rules", [])
         )
@@ -72,8 +98,10 @@ def wait_stats(queries: pd.DataFrame) -> dict[str, dict[str, float]]:
     for queue, rows in queries.groupby("queue", sort=True, observed=True):
         wait_s = rows["queue_s"].to_numpy(dtype=np.float64)
         wait_s = wait_s[np.isfinite(wait_s)]
-        found = {"queries": float(len(rows)),
-                 "cs": float((rows["ran_on"].astype(str) == "cs").sum())}  # fmt: skip
+        found = {
+            "queries": float(len(rows)),
+            "cs": float((rows["ran_on"].astype(str) == "cs").sum()),
+        }
         for p in (50, 95, 99):
             found[f"p{p}"] = float(np.percentile(wait_s, p)) if wait_s.size else np.nan
         found["max"] = float(wait_s.max()) if wait_s.size else np.nan
