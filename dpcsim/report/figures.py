@@ -93,23 +93,40 @@ def plot_queue_length(
     window_s
         ``(start, end)`` [s] to zoom on; the whole run when None.
     """
+    # A zoom counts minutes from its start; the whole run counts hours.
+    scale_s = 60.0 if window_s is not None else 3600.0
+    origin_s = window_s[0] if window_s is not None else 0.0
     for queue, rows in timeline.groupby("queue", sort=True, observed=True):
         t_h, peak = _bin_max(rows, bin_s)
+        t = (t_h * 3600.0 - origin_s) / scale_s
         if window_s is not None:
-            keep = (t_h >= window_s[0] / 3600) & (t_h < window_s[1] / 3600)
-            t_h, peak = t_h[keep], peak[keep]
-        if peak.size and peak.max() == 0 and window_s is None:
-            ax.plot([], [], label=f"{queue} (never queued)")
+            keep = (t_h * 3600 >= window_s[0]) & (t_h * 3600 < window_s[1])
+            t, peak = t[keep], peak[keep]
+        if not peak.size or peak.max() == 0:
+            empty = "never queued" if window_s is None else "none queued here"
+            ax.plot([], [], label=f"{queue} ({empty})")
             continue
-        ax.step(t_h, peak, where="post", label=str(queue), linewidth=1.4)
-    unit = f"{bin_s / 60:g} min" if bin_s < 3600 else f"{bin_s / 3600:g} h"
-    ax.set_title(f"Queued queries per queue (maximum per {unit})")
-    ax.set_xlabel(_hours_label(start_at))
+        ax.step(t, peak, where="post", label=str(queue), linewidth=1.4)
+    ax.set_title(f"Queued queries per queue (maximum per {_duration(bin_s)})")
+    if window_s is None:
+        ax.set_xlabel(_hours_label(start_at))
+    else:
+        at = pd.Timestamp(start_at) + pd.Timedelta(seconds=window_s[0])
+        ax.set_xlabel(f"minutes from {at:%Y-%m-%d %H:%M:%S} UTC")
     ax.set_ylabel("queued queries [count]")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(title="queue", loc="upper right")
     return ax
+
+
+def _duration(seconds: float) -> str:
+    """A bin width in its natural unit."""
+    if seconds < 60:
+        return f"{seconds:g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h"
 
 
 def plot_wait_distribution(

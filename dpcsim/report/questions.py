@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dpcsim.report import figures
@@ -30,6 +31,9 @@ from dpcsim.report.formatting import (
     num,
     wait_stats,
 )
+
+#: Bins of the zoomed queue-length figure.
+ZOOM_BINS = 120
 
 __all__ = [
     "RUNBOOK_STEPS",
@@ -302,15 +306,16 @@ def _baseline_figures(base: Any) -> list[Any]:
                 "hour of the baseline.",
             )
         )
-        window = _busiest_hour(base.timeline)
+        window = _busiest_episode(base.timeline)
         blocks.append(
             figure_block(
                 figures.plot_queue_length,
                 base.timeline,
-                bin_s=60.0,
+                bin_s=max(round((window[1] - window[0]) / ZOOM_BINS), 1),
                 start_at=start_at,
                 window_s=window,
-                caption="Zoom on the hour with the longest queue, minute by minute.",
+                caption="Zoom on the longest queue of the run: the episode around it, "
+                f"in {ZOOM_BINS} bins.",
             )
         )
     blocks.append(
@@ -345,11 +350,25 @@ def _baseline_figures(base: Any) -> list[Any]:
     return blocks
 
 
-def _busiest_hour(timeline: pd.DataFrame) -> tuple[float, float]:
-    """[start, end) [s] of the hour around the longest queue of the timeline."""
-    peak_s = float(timeline["t_s"].iloc[int(timeline["queued"].to_numpy().argmax())])
-    start_s = max(peak_s - 900.0, 0.0)
-    return start_s, start_s + 3600.0
+def _busiest_episode(timeline: pd.DataFrame) -> tuple[float, float]:
+    """[start, end) [s] around the longest queue: its episode, padded.
+
+    The episode is the stretch of the peak queue's own timeline during which
+    it is not empty; half its length is added on each side (at least 2 min).
+    """
+    k = int(timeline["queued"].to_numpy().argmax())
+    rows = timeline[timeline["queue"] == timeline["queue"].iloc[k]]
+    t_s = rows["t_s"].to_numpy(float)
+    queued = rows["queued"].to_numpy()
+    i = int(np.searchsorted(t_s, float(timeline["t_s"].iloc[k]), side="right")) - 1
+    first = i
+    while first > 0 and queued[first - 1] > 0:
+        first -= 1
+    last = i
+    while last + 1 < len(queued) and queued[last] > 0:
+        last += 1
+    pad = max((t_s[last] - t_s[first]) / 2, 120.0)
+    return max(t_s[first] - pad, 0.0), t_s[last] + pad
 
 
 def _headroom_blocks(ctx: ReportContext) -> list[Any]:

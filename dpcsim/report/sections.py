@@ -182,7 +182,7 @@ def _evidence_lines(ctx: ReportContext) -> list[str]:
         ("cost_usd", "Concurrency Scaling cost", "USD/week", 2),
     ):
         lines.append(
-            f"{label}: design {ci_of(base, column, digits)} -> recommended "
+            f"{label}: design {ci_of(base, column, digits)} → recommended "
             f"{ci_of(new, column, digits)} {unit} (95 % intervals)."
         )
     return lines
