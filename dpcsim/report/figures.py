@@ -397,6 +397,10 @@ def plot_alarm_tradeoff(ax: Axes, tuning: pd.DataFrame, alarm: str) -> Axes:
         [y - rows["fa_ci_low"].to_numpy(float), rows["fa_ci_high"].to_numpy(float) - y]
     )
     ax.errorbar(x, y, yerr=np.clip(yerr, 0, None), fmt="none", ecolor="#bbbbbb")
+    order = np.argsort(x[~missed], kind="stable")
+    ax.plot(
+        x[~missed][order], y[~missed][order], "-", color="#1f77b4", lw=0.8, alpha=0.6
+    )
     ax.scatter(x[~missed], y[~missed], s=18, label="catches every incident")
     ax.scatter(
         x[missed],
