@@ -20,6 +20,7 @@ from dpcsim.report.context import SECTION_TITLES
 from dpcsim.report.document import (
     CSP,
     Document,
+    Figure,
     Paragraph,
     Section,
     Table,
@@ -212,3 +213,18 @@ def test_core_and_report_package_import_without_matplotlib():
         "sys.exit('matplotlib' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_queue_plots_fall_back_to_the_metrics_without_a_timeline(run_dir):
+    real = (run_dir / "baseline").resolve()
+    (run_dir / "baseline").unlink()
+    shutil.copytree(real, run_dir / "baseline")
+    (run_dir / "baseline" / "timeline.parquet").unlink()
+    doc = build_document(read_run_folder(run_dir))
+    blocks = [b for sec in doc.sections for b in sec.blocks if isinstance(b, Figure)]
+    queue_figures = [b for b in blocks if b.caption.startswith(("Queued", "Zoom"))]
+    assert [b.caption.endswith("(from metrics.parquet).") for b in queue_figures] == [
+        True,
+        False,
+    ]
+    assert all(b.render()[:4] == b"\x89PNG" for b in queue_figures)

@@ -296,21 +296,22 @@ def _baseline_figures(base: Any) -> list[Any]:
             waits,
         )
     )
-    if base.timeline is not None:
+    timeline, source = _queue_timeline(base)
+    if not timeline.empty:
         blocks.append(
             figure_block(
                 figures.plot_queue_length,
-                base.timeline,
+                timeline,
                 start_at=start_at,
                 caption="Queued queries per queue, the largest in each "
-                "hour of the baseline.",
+                f"hour of the baseline (from {source}).",
             )
         )
-        window = _busiest_episode(base.timeline)
+        window = _busiest_episode(timeline)
         blocks.append(
             figure_block(
                 figures.plot_queue_length,
-                base.timeline,
+                timeline,
                 bin_s=max(round((window[1] - window[0]) / ZOOM_BINS), 1),
                 start_at=start_at,
                 window_s=window,
@@ -348,6 +349,23 @@ def _baseline_figures(base: Any) -> list[Any]:
             )
         )
     return blocks
+
+
+def _queue_timeline(base: Any) -> tuple[pd.DataFrame, str]:
+    """Queue lengths as ``t_s, queue, queued`` and the file they come from.
+
+    The engine's timeline.parquet (every state change) when the run wrote it,
+    else the per-queue ``WLMQueueLength`` datapoints of metrics.parquet.
+    """
+    if base.timeline is not None:
+        return base.timeline, "timeline.parquet"
+    points = base.metrics[base.metrics["metric_name"] == "WLMQueueLength"]
+    queue = points["dimensions"].astype(str).str.extract(r"QueueName=([^;]+)")[0]
+    points, queue = points[queue.notna()], queue[queue.notna()]
+    at = pd.to_datetime(points["timestamp"], utc=True)
+    t_s = (at - pd.Timestamp(base.summary["start_at"])).dt.total_seconds()
+    frame = pd.DataFrame({"t_s": t_s, "queue": queue, "queued": points["value"]})
+    return frame.sort_values(["t_s", "queue"], kind="stable"), "metrics.parquet"
 
 
 def _busiest_episode(timeline: pd.DataFrame) -> tuple[float, float]:
