@@ -162,7 +162,8 @@ CONFIGS = (
     ("auto-wlm", 2.4, 3.0, 13.5),
 )
 #: Effect of the SQA slot assumption on adhoc waits (factor per value).
-SQA_FACTORS = (("sqa_slots=1", 1.3), ("sqa_slots=2", 1.0), ("sqa_slots=4", 0.8))
+#: (assumption_id, sqa_slots, factor).
+SQA_FACTORS = (("a0", 1, 1.3), ("a1", 2, 1.0), ("a2", 4, 0.8))
 
 
 def _configs(base_cost: float) -> list[tuple[str, float, float, float]]:
@@ -175,7 +176,7 @@ def write_sweep(folder: Path, base_cost: float = 0.0) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rows, stats = [], []
     for config_id, cost, elt, wait in _configs(base_cost):
-        for assumption, factor in SQA_FACTORS:
+        for assumption, sqa_slots, factor in SQA_FACTORS:
             means = {
                 "metric.wait_p95_s.adhoc": wait * factor,
                 "metric.elt_lateness_min": elt,
@@ -188,6 +189,7 @@ def write_sweep(folder: Path, base_cost: float = 0.0) -> None:
                         "config_id": config_id,
                         "scenario_id": "growth=1.0",
                         "assumption_id": assumption,
+                        "assumption.sqa_slots": sqa_slots,
                         "replication": rep,
                         "status": "ok",
                         "error": "",

@@ -28,6 +28,7 @@ from dpcsim.report.document import (
     to_markdown,
 )
 from dpcsim.report.folder import read_run_folder
+from dpcsim.report.formatting import as_flag
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +95,17 @@ def test_sensitive_assumption_is_named(run_dir):
     html = _plain(_md(run_dir))
     # sqa_slots=1 and =4 give adhoc waits whose intervals do not overlap.
     assert "The verdict is sensitive to: sqa_slots (adhoc p95 wait)" in html
+    # The same with ids that carry their value and no assumption.* columns.
+    results_path = run_dir / "sweep" / "results.parquet"
     stats_path = run_dir / "sweep" / "stats.csv"
+    named = {"a0": "sqa_slots=1", "a1": "sqa_slots=2", "a2": "sqa_slots=4"}
+    results = pd.read_parquet(results_path).drop(columns=["assumption.sqa_slots"])
+    results["assumption_id"] = results["assumption_id"].map(named)
+    results.to_parquet(results_path)
     stats = pd.read_csv(stats_path)
+    stats["assumption_id"] = stats["assumption_id"].map(named)
+    stats.to_csv(stats_path, index=False)
+    assert "sensitive to: sqa_slots (adhoc p95 wait)" in _plain(_md(run_dir))
     stats["ci_low"], stats["ci_high"] = 0.0, 1e6
     stats.to_csv(stats_path, index=False)
     assert "No assumption tried moves a metric" in _plain(_md(run_dir))
@@ -228,3 +238,12 @@ def test_queue_plots_fall_back_to_the_metrics_without_a_timeline(run_dir):
         False,
     ]
     assert all(b.render()[:4] == b"\x89PNG" for b in queue_figures)
+
+
+@pytest.mark.parametrize(
+    ("cell", "flag"),
+    [("True", True), ("false", False), ("t", True), ("f", False), ("0", False),
+     (1, True), (0, False), (float("nan"), False), (True, True)],
+)  # fmt: skip
+def test_csv_flags_are_read_as_written(cell, flag):
+    assert as_flag(cell) is flag

@@ -28,6 +28,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from dpcsim.report.formatting import as_flags
+
 __all__ = [
     "STATE_COLORS",
     "figure",
@@ -305,7 +307,7 @@ def plot_pareto(
         zorder=3,
     )
     ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
-    front = pareto[pareto["on_front"].astype(bool)].sort_values("cost_usd")
+    front = pareto[as_flags(pareto["on_front"])].sort_values("cost_usd")
     ax.plot(
         front["cost_usd"],
         front["adhoc_p95_wait_s"],
@@ -417,7 +419,7 @@ def plot_alarm_tradeoff(ax: Axes, tuning: pd.DataFrame, alarm: str) -> Axes:
         if flag == "design":
             pick = rows["variant"].astype(str) == "design"
         else:
-            pick = rows["selected"].astype(bool)
+            pick = pd.Series(as_flags(rows["selected"]), index=rows.index)
         ax.scatter(
             x[pick.to_numpy()],
             y[pick.to_numpy()],

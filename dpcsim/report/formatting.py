@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "as_flag",
+    "as_flags",
     "as_float",
     "as_int",
     "ci",
@@ -23,6 +25,18 @@ __all__ = [
 def as_float(value: Any) -> float:
     """A table cell as a float (pandas types its cells too loosely for mypy)."""
     return float(value)
+
+
+def as_flag(value: Any) -> bool:
+    """A CSV boolean cell: True/False, true/false, t/f, 1/0, yes/no."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "t", "1", "yes")
+    return bool(value) and value == value  # NaN is not true
+
+
+def as_flags(values: pd.Series) -> np.ndarray:
+    """:func:`as_flag` of every cell, as a boolean array."""
+    return np.array([as_flag(v) for v in values], dtype=bool)
 
 
 def as_int(value: Any) -> int:

@@ -19,6 +19,7 @@ from dpcsim.report.context import (
 from dpcsim.report.document import Code, Figure, Note, Section, Table
 from dpcsim.report.folder import PRODUCERS
 from dpcsim.report.formatting import (
+    as_flags,
     as_float,
     as_int,
     ci,
@@ -65,7 +66,7 @@ def alarms_section(ctx: ReportContext) -> Section:
     for alarm, group in tuning.groupby("alarm", sort=True):
         for label, pick in (
             ("design", group["variant"].astype(str) == "design"),
-            ("tuned", group["selected"].astype(bool)),
+            ("tuned", pd.Series(as_flags(group["selected"]), index=group.index)),
         ):
             for r in group[pick].itertuples():
                 rows.append(

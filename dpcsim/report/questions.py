@@ -26,6 +26,7 @@ from dpcsim.report.context import (
 )
 from dpcsim.report.document import Note, Paragraph, Section, Table
 from dpcsim.report.formatting import (
+    as_flag,
     as_int,
     ci,
     num,
@@ -180,19 +181,26 @@ def _elt_series(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _publish_text(ctx: ReportContext, best: str) -> str:
-    dims = "Definition=" + best
+    """How to publish the chosen definition: namespace, dimensions, alarm."""
+    namespace, dims = "a custom namespace", {"Definition": best}
     base = ctx.folder.baseline
-    if base is not None:
-        rows = base.metrics[base.metrics["metric_name"] == "ELTExecutionDelay"]
-        if not rows.empty:
-            dims = str(rows["dimensions"].iloc[0]).replace(
-                str(rows["dimensions"].iloc[0]).split("Definition=")[1].split(";")[0],
-                best,
-            )
+    rows = (
+        base.metrics[base.metrics["metric_name"] == "ELTExecutionDelay"]
+        if base is not None
+        else pd.DataFrame()
+    )
+    if not rows.empty:
+        namespace = str(rows["namespace"].iloc[0])
+        cells = str(rows["dimensions"].iloc[0]).split(";")
+        dims = {k: v for k, _, v in (c.partition("=") for c in cells)}
+        dims["Definition"] = best
+    alarms = sorted(alarms_on(ctx, "ELTExecutionDelay")) or ["the ELT delay alarm"]
+    text = ",".join(f"Name={k},Value={v}" for k, v in sorted(dims.items()))
     return (
-        f"Publish it as Custom/DPC ELTExecutionDelay with dimensions {dims} "
-        "(cloudwatch put-metric-data, unit None, minutes overdue) and point the "
-        "Alert-ELT-Delay alarm at that dimension set."
+        f"Publish it as {namespace} ELTExecutionDelay (minutes overdue, unit None), "
+        f"e.g. aws cloudwatch put-metric-data --namespace {namespace} --metric-name "
+        f"ELTExecutionDelay --dimensions {text} --value MINUTES, and point "
+        f"{', '.join(alarms)} at Definition={best}."
     )
 
 
@@ -250,8 +258,8 @@ def _pareto_table(ctx: ReportContext) -> Table:
                 ci_of(row, "cost_usd", 2),
                 ci_of(row, "elt_lateness_min", 1),
                 ci_of(row, "adhoc_p95_wait_s", 1),
-                "yes" if bool(row["on_front"]) else "",
-                "yes" if bool(row["indistinguishable_from_best"]) else "",
+                "yes" if as_flag(row["on_front"]) else "",
+                "yes" if as_flag(row["indistinguishable_from_best"]) else "",
             ]
         )
     return Table(

@@ -210,8 +210,11 @@ def _assumption_table(ctx: ReportContext) -> Table | Note:
 def _sensitivity(ctx: ReportContext) -> dict[str, list[str]]:
     """Assumption -> metrics of the recommendation whose intervals separate.
 
-    Two assumption values "change" a metric when their 95 % intervals do not
-    overlap (stats.csv, the recommended configuration).
+    A metric "changes" with an assumption when two of the assumption's values
+    give 95 % intervals that do not overlap (stats.csv, the recommended
+    configuration). An ``assumption_id``'s values come from the
+    ``assumption.<name>`` columns of results.parquet, or from ids written
+    ``name=value``.
     """
     sweep = ctx.folder.sweep
     if sweep is None or ctx.folder.run is None:
@@ -219,12 +222,29 @@ def _sensitivity(ctx: ReportContext) -> dict[str, list[str]]:
     stats = sweep.stats[sweep.stats["config_id"].astype(str) == str(ctx.recommended_id)]
     found: dict[str, list[str]] = {}
     for name in ctx.folder.run.get("assumptions", {}):
+        value_of = _assumption_values(sweep.results, str(name))
         for metric, label, _unit in _METRICS:
             rows = stats[stats["metric"] == metric]
-            rows = rows[rows["assumption_id"].astype(str).str.startswith(f"{name}=")]
-            if len(rows) >= 2 and rows["ci_low"].max() > rows["ci_high"].min():
+            values = rows["assumption_id"].astype(str).map(value_of)
+            groups = rows.groupby(values.to_numpy(), dropna=True)
+            if groups.ngroups < 2:
+                continue
+            # Each value's interval spans its rows; two values separate when
+            # one's lowest bound lies above another's highest.
+            low, high = groups["ci_low"].min(), groups["ci_high"].max()
+            if low.max() > high.min():
                 found.setdefault(str(name), []).append(label)
     return found
+
+
+def _assumption_values(results: pd.DataFrame, name: str) -> dict[str, str]:
+    """``assumption_id`` -> the value of assumption ``name`` it stands for."""
+    column = f"assumption.{name}"
+    if column in results:
+        pairs = results[["assumption_id", column]].drop_duplicates("assumption_id")
+        return {str(a): str(v) for a, v in pairs.itertuples(index=False)}
+    ids = results["assumption_id"].astype(str).unique()
+    return {a: a.split("=", 1)[1] for a in ids if a.startswith(f"{name}=")}
 
 
 def trust_section(ctx: ReportContext) -> Section:
