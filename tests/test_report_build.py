@@ -133,6 +133,14 @@ def test_corrections_computed_from_design_and_runs(run_dir):
     assert "7200000 ms (deprecated)" in section
     assert "batch_abort_2h: query_execution_time > 7200 s -> abort" in section
     assert "3 queues are manual WLM" in section
+    assert "Still on the deprecated timeout: batch" in section
+    queries = pd.read_parquet(run_dir / "baseline" / "queries.parquet")
+    longest = queries.groupby("queue")["queue_s"].max()
+    worst = longest.drop("sqa", errors="ignore").idxmax()
+    scaling = {q["name"]: q["concurrency_scaling"] for q in run["design"]["wlm_json"]
+               if "name" in q}  # fmt: skip
+    flagged = f"The queue with the longest wait ({worst}, {longest[worst]:.1f} s)"
+    assert (flagged in section) == (scaling[worst] == "off")
     summary = pd.read_csv(run_dir / "baseline" / "alarm_summary.csv")
     fires = int(
         summary.set_index("alarm_name").loc[

@@ -9,8 +9,11 @@ Layout (the shared run-folder contract):
 
 ``run.json``
     ``version``, ``seed``, ``settings``, ``assumptions``, ``input_hashes``;
-    optionally ``design`` (``name``, ``written_metric_names``: the metric names
-    as the design document writes them).
+    optionally ``design``: ``name``, ``wlm_json`` (the design's
+    wlm_json_configuration, the "current" column of the first page),
+    ``written_metric_names`` (the metric names as the design document writes
+    them), ``queue_priorities`` (queue -> the priority the design asks for),
+    ``runbook_steps`` (fault keyword -> the runbook step it exercises).
 ``baseline/``
     ``Run.write()`` of the design as written: ``queries.parquet``,
     ``timeline.parquet`` (if written), ``scaling.parquet``, ``summary.json``,
@@ -20,7 +23,9 @@ Layout (the shared run-folder contract):
     ``kappa_ci``, ``n_queries_used``; optionally ``identified``, ``message``,
     ``points``, ``defaults``), ``fidelity.csv`` (one row per queue).
 ``sweep/``
-    ``results.parquet``, ``stats.csv``, ``space.toml``.
+    ``results.parquet``, ``stats.csv``, ``space.toml``. The value of each
+    assumption an ``assumption_id`` stands for is read from results.parquet's
+    ``assumption.<name>`` columns, or from ids written ``name=value``.
 ``recommend/``
     ``recommendation.json``, ``pareto.csv``, ``headroom.csv``,
     ``alarm_tuning.csv``, ``elt_delay.csv``. ``elt_delay.csv`` has one row per

@@ -138,7 +138,7 @@ def _elt_baseline_table(delay: pd.DataFrame, threshold: float | None) -> Table:
                 if late.empty
                 else f"{pd.Timestamp(late['timestamp'].iloc[0]):%Y-%m-%d %H:%M} UTC"
             )
-            row += [str(len(late)), first]
+            row += [f"{len(late):,}", first]
         rows.append(row)
     columns = ["definition", "worst [min overdue]"]
     if threshold is not None:
@@ -488,9 +488,14 @@ def runbook_section(ctx: ReportContext) -> Section:
     if rec is None or rec.elt_delay is None:
         section.blocks.append(missing("recommend"))
         return section
+    # A design may name its own runbook steps (run.json design.runbook_steps:
+    # fault keyword -> step); the DPC runbook's are the default.
+    design = (ctx.folder.run or {}).get("design", {})
+    own = design.get("runbook_steps") if isinstance(design, dict) else None
+    runbook = tuple(own.items()) if isinstance(own, dict) else RUNBOOK_STEPS
     rows = []
     for fault, group in rec.elt_delay.groupby("fault", sort=True):
-        steps = sorted({s for key, s in RUNBOOK_STEPS if key in str(fault).lower()})
+        steps = sorted({s for key, s in runbook if key in str(fault).lower()})
         recovery = (
             num(group["recovery_min"].mean(), 0) if "recovery_min" in group else "n/a"
         )
