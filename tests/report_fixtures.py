@@ -323,12 +323,16 @@ def write_recommend(folder: Path, base_cost: float = 0.0) -> None:
 
 
 def _tuning() -> pd.DataFrame:
+    """A threshold grid per alarm around the design's own setting."""
+    design = {a["AlarmName"]: a for a in dpc_design_alarms()}
     rows = []
     for alarm, thresholds, design_t in (
         ("Alert-WLM-Queue", (5, 10, 15, 20), 10),
         ("Alert-Query-Failure", (0.05, 0.1, 0.2), 0.05),
         ("Alert-ELT-Delay", (30, 60, 90), 90),
     ):
+        spec = design[alarm]
+        period_s = spec.get("Period") or spec["Metrics"][0]["MetricStat"]["Period"]
         for k, threshold in enumerate(thresholds):
             fa = 40.0 / (k + 1) ** 2
             selected = k == len(thresholds) - 2
@@ -336,10 +340,10 @@ def _tuning() -> pd.DataFrame:
                 [
                     alarm,
                     threshold,
-                    60,
-                    10,
-                    10,
-                    "missing",
+                    period_s,
+                    spec["EvaluationPeriods"],
+                    spec["DatapointsToAlarm"],
+                    spec["TreatMissingData"],
                     "design" if threshold == design_t else f"t{threshold}",
                     fa,
                     fa * 0.7,
