@@ -8,7 +8,7 @@ HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DEMO_STAMP := $(VENV)/.installed-demo-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: demo test venv lint typecheck imports unit test-slow bench clean
+.PHONY: demo test venv lint typecheck imports unit browser test-slow bench clean
 
 define install
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,24 @@ typecheck: $(TEST_STAMP)
 imports: $(TEST_STAMP)
 	$(BIN)/lint-imports
 
-unit: $(TEST_STAMP)
+# The report's browser test drives Debian's chromium through Playwright
+# (Playwright's own browser download is not used). Installed when missing and
+# running as root (as CI does); otherwise the command to run is printed and the
+# browser test is skipped.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium for the report's browser test (log: /tmp/dpcsim-apt.log)"; \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends chromium) > /tmp/dpcsim-apt.log 2>&1 \
+			|| (tail -n 20 /tmp/dpcsim-apt.log; exit 1); \
+	else \
+		echo "the report's browser test needs $(CHROMIUM): run" \
+			"'sudo apt-get install chromium' (the test is skipped until then)"; \
+	fi
+
+unit: $(TEST_STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck imports unit

@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "alarms",
     "emit",
     "deploy",
+    "report",
 )
 
 
@@ -44,6 +45,7 @@ examples:
       gen/stl_load_errors.csv --wlm wlm.json --out ingested
   dpcsim simulate --workload ingested --wlm wlm.json --out run
   dpcsim alarms --alarms design --metrics run --out backtest
+  dpcsim report plan-run                   rebuild report.html/.md of a run folder
 
 Each command's --help lists its inputs, outputs and units. Bad input ends with
 one line on stderr and exit code 2.
