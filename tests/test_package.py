@@ -49,7 +49,9 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 def test_core_imports_without_matplotlib():
     code = (
         "import sys\n"
-        "import dpcsim, dpcsim.wlm, dpcsim.engine, dpcsim.logs\n"
+        "import dpcsim, dpcsim.wlm, dpcsim.engine, dpcsim.logs, dpcsim.run\n"
+        "import dpcsim.cli, dpcsim.report\n"
+        "dpcsim.cli.build_parser()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')\n"
         "print(','.join(bad))\n"
         "sys.exit(1 if bad else 0)\n"
