@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dpcsim.engine.records import LOCATIONS, OUTCOMES
+from dpcsim.engine.records import LOCATIONS, OUTCOMES, RunCodes
 from dpcsim.engine.scaling import Bill
 
-__all__ = ["RunCodes", "SimResult", "summarize"]
+__all__ = ["RunCodes", "SimResult", "percentiles", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -46,38 +46,6 @@ class SimResult:
     start_at: pd.Timestamp
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunCodes:
-    """Per-query code arrays of a run, the summary's input (faster than strings).
-
-    Attributes
-    ----------
-    names
-        Queue names by engine queue index.
-    queue, outcome, ran_on
-        Final queue index, outcome code and location code per query.
-    queue_s
-        Queue time per query [s].
-    cache_hit, sqa_evicted
-        Flags per query.
-    hops, attempts
-        Counts per query.
-    qmr_queries
-        Number of queries with at least one QMR action.
-    """
-
-    names: tuple[str, ...]
-    queue: np.ndarray
-    outcome: np.ndarray
-    ran_on: np.ndarray
-    queue_s: np.ndarray
-    cache_hit: np.ndarray
-    sqa_evicted: np.ndarray
-    hops: np.ndarray
-    attempts: np.ndarray
-    qmr_queries: int
-
-
 def summarize(
     codes: RunCodes, scaling: pd.DataFrame, bill: Bill, sqa_max_s: float | None
 ) -> dict[str, Any]:
@@ -99,14 +67,14 @@ def summarize(
         by_queue[codes.names[int(qi)]] = {
             "arrived": int(mask.sum()),
             **{o: int(q_n[k]) for k, o in enumerate(OUTCOMES)},
-            "wait_s": _percentiles(codes.queue_s[mask]),
+            "wait_s": percentiles(codes.queue_s[mask]),
         }
     ran_n = np.bincount(codes.ran_on, minlength=len(LOCATIONS))
     evictions = int(codes.sqa_evicted.sum())
     return {
         "arrived": int(codes.queue.size),
         **{o: int(out_n[k]) for k, o in enumerate(OUTCOMES)},
-        "wait_s": _percentiles(codes.queue_s),
+        "wait_s": percentiles(codes.queue_s),
         "by_queue": dict(sorted(by_queue.items())),
         "ran_on": {o: int(ran_n[k]) for k, o in enumerate(LOCATIONS)},
         "cache_hits": int(codes.cache_hit.sum()),
@@ -129,7 +97,7 @@ def summarize(
     }
 
 
-def _percentiles(x: np.ndarray) -> dict[str, float | None]:
+def percentiles(x: np.ndarray) -> dict[str, float | None]:
     """p50/p90/p99/max/mean of ``x`` [s]; None for an empty array."""
     if x.size == 0:
         return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None}

@@ -56,7 +56,7 @@ import pandas as pd
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
-from dpcsim.engine.inputs import QueryArrays, _arrival_us, prepare
+from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult
@@ -184,7 +184,7 @@ class _Run:
     def window(self, frame: pd.DataFrame) -> tuple[Engine, QueryArrays]:
         """Run a fresh engine on ``frame`` (pending rows, in order)."""
         if self.origin_us is None:
-            first = int(_arrival_us(frame["arrival_at"].iloc[:1])[0])
+            first = int(arrival_us(frame["arrival_at"].iloc[:1])[0])
             self.origin_us = first - first % 60_000_000
             self.start_at = pd.Timestamp(self.origin_us, unit="us", tz="UTC")
         arrays = prepare(frame, self.config, None, origin_us=self.origin_us)
