@@ -23,6 +23,9 @@ from dpcsim.engine.sqa import noise_factors
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload, validate_workload
 
+#: These tests check the fixed-demand engine: [contention] model = "none".
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 BASE_AT = pd.Timestamp("2024-05-01 00:03:17.25", tz="UTC")
 TYPES = ("select", "select", "select", "ctas", "insert", "copy", "vacuum", "unload")
 

@@ -11,7 +11,7 @@ import pandas as pd
 from dpcsim.engine.records import LOCATIONS, OUTCOMES, RunCodes
 from dpcsim.engine.scaling import Bill
 
-__all__ = ["RunCodes", "SimResult", "percentiles", "summarize"]
+__all__ = ["RunCodes", "SimResult", "elt_finish_times", "percentiles", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -109,3 +109,84 @@ def percentiles(x: np.ndarray) -> dict[str, float | None]:
         "max": float(x.max()),
         "mean": float(x.mean()),
     }
+
+
+def elt_finish_times(
+    queries: pd.DataFrame,
+    start_at: pd.Timestamp,
+    *,
+    queue: str | None,
+    query_group: str | None,
+    workload: pd.DataFrame | None = None,
+    timezone: str = "UTC",
+    window_start: str = "00:00",
+) -> pd.DataFrame:
+    """Finish time of each nightly ELT run in a run's records.
+
+    Parameters
+    ----------
+    queries
+        :attr:`SimResult.queries` (``query_id, first_queue, arrival_s, end_s``).
+    start_at
+        :attr:`SimResult.start_at` (UTC instant of t = 0).
+    queue, query_group
+        The ELT contract: queue the ELT is routed to and the ``query_group`` it
+        sets; None = not a condition. ``query_group`` needs ``workload``.
+    workload
+        The canonical query frame (``query_id, query_group``) the run replayed.
+    timezone, window_start
+        IANA zone and local ``"HH:MM"`` at which a nightly window opens: a
+        query belongs to the night of the local date of its arrival minus
+        ``window_start``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per night with ELT queries: ``night`` (local date of the window
+        opening, str), ``first_arrival_at`` and ``finish_at`` (UTC, the last
+        end), ``queries`` and ``completed`` (queries ended ``completed``).
+
+    Raises
+    ------
+    ValueError
+        When ``query_group`` is given without ``workload``, or ``window_start``
+        is not ``HH:MM``.
+    """
+    sel = np.ones(len(queries), bool)
+    if queue is not None:
+        sel &= (queries["first_queue"] == queue).to_numpy()
+    if query_group is not None:
+        if workload is None:
+            raise ValueError("query_group needs the workload frame (query_id, query_group)")
+        groups = workload.set_index("query_id")["query_group"]
+        qg = groups.reindex(queries["query_id"].to_numpy()).to_numpy()
+        sel &= qg == query_group
+    try:
+        hh, mm = (int(x) for x in window_start.split(":"))
+    except ValueError:
+        raise ValueError(f"window_start={window_start!r}; expected HH:MM") from None
+    elt = queries.loc[sel]
+    cols = ["night", "first_arrival_at", "finish_at", "queries", "completed"]
+    if elt.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    arrival = start_at + pd.to_timedelta(elt["arrival_s"].to_numpy(), unit="s")
+    end = start_at + pd.to_timedelta(elt["end_s"].to_numpy(), unit="s")
+    local = arrival.tz_convert(timezone) - pd.Timedelta(hours=hh, minutes=mm)
+    frame = pd.DataFrame(
+        {
+            "night": local.strftime("%Y-%m-%d"),
+            "arrival": arrival,
+            "end": end,
+            "done": (elt["outcome"] == "completed").to_numpy(),
+        }
+    )
+    out = frame.groupby("night", sort=True).agg(
+        first_arrival_at=("arrival", "min"),
+        finish_at=("end", "max"),
+        queries=("done", "size"),
+        completed=("done", "sum"),
+    )
+    out = out.reset_index()
+    out["queries"] = out["queries"].astype(np.int64)
+    out["completed"] = out["completed"].astype(np.int64)
+    return out[cols]

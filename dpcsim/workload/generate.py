@@ -163,6 +163,10 @@ def _canonical(
             "user_name": users,
             "user_groups": groups,
             "query_group": frame["query_group"],
+            # Session ids from 1; <NA> for statements outside any session.
+            "session_id": (frame["session"] + 1)
+            .astype("Int64")
+            .where(frame["session"] >= 0),
             "statement_type": frame["statement_type"],
             "exec_s": exec_s,
             "slot_count": frame["slot_count"],
