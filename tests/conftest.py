@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from dpcsim.engine import simulate
@@ -11,7 +9,7 @@ from dpcsim.engine.settings import ClusterSettings
 
 
 @pytest.fixture
-def fixed_demands(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fixed_demands(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run with ``[contention] model = "none"`` and open replay as the defaults.
 
     The tests that use it check the fixed-demand engine (Erlang C, FIFO
@@ -22,4 +20,3 @@ def fixed_demands(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     defaults = ClusterSettings.__init__.__kwdefaults__
     monkeypatch.setitem(defaults, "contention_model", "none")
     monkeypatch.setitem(simulate.__kwdefaults__, "replay", "open")
-    yield

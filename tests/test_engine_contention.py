@@ -30,9 +30,7 @@ BASE_AT = pd.Timestamp("2024-01-01 00:00:00", tz="UTC")
 LOG_SD = 1.5
 
 
-def _workload(
-    arrival_s: np.ndarray, exec_s: np.ndarray, **extra: object
-) -> Workload:
+def _workload(arrival_s: np.ndarray, exec_s: np.ndarray, **extra: object) -> Workload:
     """Selects with the given arrivals [s], durations [s] and extra columns."""
     arrival_us = np.round(arrival_s * 1e6).astype(np.int64)
     frame = pd.DataFrame(
@@ -55,7 +53,9 @@ def _one_queue(slots: int) -> wlm.WLMConfig:
     )
 
 
-def _ps(sigma: float = 1.0, kappa: float = 0.0, demand: str = "solo") -> engine.ClusterSettings:
+def _ps(
+    sigma: float = 1.0, kappa: float = 0.0, demand: str = "solo"
+) -> engine.ClusterSettings:
     return engine.ClusterSettings(
         contention_model="usl",
         contention_sigma=sigma,
@@ -172,7 +172,9 @@ def test_observed_demand_reproduces_the_recorded_exec_times(general: bool) -> No
     assert float(log.queries["queue_s"].max()) > 10.0  # queues did form
     if general:
         with general_path():
-            replay = engine.simulate(log, _three_queues(), _ps(sigma, kappa, "observed"))
+            replay = engine.simulate(
+                log, _three_queues(), _ps(sigma, kappa, "observed")
+            )
     else:
         replay = engine.simulate(log, _three_queues(), _ps(sigma, kappa, "observed"))
     a = log.queries.sort_values("query_id")
@@ -183,10 +185,14 @@ def test_observed_demand_reproduces_the_recorded_exec_times(general: bool) -> No
 
 def test_contention_slows_queries_and_none_does_not() -> None:
     base = _busy_log(2000, seed=6)
-    none = engine.simulate(base, _three_queues(), engine.ClusterSettings(contention_model="none"))
+    none = engine.simulate(
+        base, _three_queues(), engine.ClusterSettings(contention_model="none")
+    )
     usl = engine.simulate(base, _three_queues(), _ps(0.1, 0.02, "solo"))
     a, b = none.queries.sort_values("query_id"), usl.queries.sort_values("query_id")
-    np.testing.assert_allclose(a["exec_s"], base.queries.sort_values("query_id")["exec_s"])
+    np.testing.assert_allclose(
+        a["exec_s"], base.queries.sort_values("query_id")["exec_s"]
+    )
     assert (b["exec_s"].to_numpy() >= a["exec_s"].to_numpy() - 1e-9).all()
     assert b["exec_s"].sum() > 1.05 * a["exec_s"].sum()
 
@@ -197,7 +203,9 @@ def test_plain_and_general_paths_agree_under_contention() -> None:
     with general_path():
         slow = engine.simulate(base, _three_queues(), _ps(0.1, 0.02, "solo"))
     for col in ("start_s", "end_s", "queue_s"):
-        np.testing.assert_allclose(fast.queries[col], slow.queries[col], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(
+            fast.queries[col], slow.queries[col], rtol=1e-9, atol=1e-9
+        )
 
 
 def test_priority_weights_share_capacity_under_auto_wlm() -> None:
@@ -206,11 +214,15 @@ def test_priority_weights_share_capacity_under_auto_wlm() -> None:
     # high one (1 s solo) ends at 17/16 s, and the low one (1 s) at 2 s
     # (all the work, 2 s, at throughput 1); lowest still progresses.
     queues = (
-        wlm.QueueConfig(name="hi", queue_type="auto", priority="highest", user_group=("bi",)),
+        wlm.QueueConfig(
+            name="hi", queue_type="auto", priority="highest", user_group=("bi",)
+        ),
         wlm.QueueConfig(name="lo", queue_type="auto", priority="lowest"),
     )
     config = wlm.WLMConfig(queues=queues, sqa=None)
-    base = _workload(np.array([0.0, 0.0]), np.array([1.0, 1.0]), user_groups=["bi", "x"])
+    base = _workload(
+        np.array([0.0, 0.0]), np.array([1.0, 1.0]), user_groups=["bi", "x"]
+    )
     res = engine.simulate(base, config, _ps())
     q = res.queries.sort_values("query_id")
     assert q["end_s"].tolist() == pytest.approx([17 / 16, 2.0])

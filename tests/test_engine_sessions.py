@@ -64,7 +64,9 @@ def test_session_statement_waits_for_the_previous_one() -> None:
     # arrives at 16 (session replay) or at 11 (open).
     w = Workload(queries=validate_workload(frame))
     s = engine.simulate(w, _config(1), NONE).queries.sort_values("query_id")
-    o = engine.simulate(w, _config(1), NONE, replay="open").queries.sort_values("query_id")
+    o = engine.simulate(w, _config(1), NONE, replay="open").queries.sort_values(
+        "query_id"
+    )
     assert s["arrival_s"].tolist() == pytest.approx([0.0, 0.0, 16.0])
     assert s["end_s"].tolist() == pytest.approx([5.0, 15.0, 17.0])
     assert o["arrival_s"].tolist() == pytest.approx([0.0, 0.0, 11.0])
@@ -96,9 +98,12 @@ def test_replay_under_recording_configuration_reproduces_arrivals(model: str) ->
     session = np.repeat(np.arange(1, n_sess + 1), per)
     base = Workload(queries=validate_workload(_frame(arrival, exec_s, session)))
     rec_settings = engine.ClusterSettings(
-        contention_model=model, contention_demand="solo"  # type: ignore[arg-type]
+        contention_model=model,
+        contention_demand="solo",  # type: ignore[arg-type]
     )
-    recorded = engine.simulate(base, _config(3), rec_settings).queries.sort_values("query_id")
+    recorded = engine.simulate(base, _config(3), rec_settings).queries.sort_values(
+        "query_id"
+    )
     assert float(recorded["queue_s"].max()) > 1.0
     log = base.queries.sort_values("query_id").reset_index(drop=True).copy()
     us = np.round(recorded["arrival_s"].to_numpy() * 1e6).astype(np.int64)
@@ -107,19 +112,29 @@ def test_replay_under_recording_configuration_reproduces_arrivals(model: str) ->
     log["exec_s"] = recorded["exec_s"].to_numpy()
     log_w = Workload(queries=validate_workload(log))
     replay_settings = engine.ClusterSettings(
-        contention_model=model, contention_demand="observed"  # type: ignore[arg-type]
+        contention_model=model,
+        contention_demand="observed",  # type: ignore[arg-type]
     )
-    replay = engine.simulate(log_w, _config(3), replay_settings).queries.sort_values("query_id")
+    replay = engine.simulate(log_w, _config(3), replay_settings).queries.sort_values(
+        "query_id"
+    )
     # Origin: both runs floor the first arrival to the minute (same instant).
     np.testing.assert_allclose(replay["arrival_s"], recorded["arrival_s"], atol=2e-6)
-    np.testing.assert_allclose(replay["exec_s"], recorded["exec_s"], rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(
+        replay["exec_s"], recorded["exec_s"], rtol=1e-6, atol=1e-5
+    )
 
 
 def test_elt_finish_times_per_night() -> None:
     # Two nights (JST, window opens 01:00 local = 16:00 UTC); an adhoc query is
     # ignored by query_group.
     at = pd.to_datetime(
-        ["2024-01-01 16:30", "2024-01-01 17:00", "2024-01-02 16:10", "2024-01-01 17:00"],
+        [
+            "2024-01-01 16:30",
+            "2024-01-01 17:00",
+            "2024-01-02 16:10",
+            "2024-01-01 17:00",
+        ],
         utc=True,
     )
     secs = (at - BASE_AT).total_seconds().to_numpy()

@@ -54,6 +54,7 @@ from typing import Any, Final, Protocol
 
 from simpy.events import NORMAL
 
+from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.qmr import CHECK_INTERVAL_S, CompiledRule, first_firing
 from dpcsim.engine.queues import (
     QMR_UNSTOPPABLE,
@@ -61,9 +62,8 @@ from dpcsim.engine.queues import (
     TIMEOUT_ACTION,
     TIMEOUT_CANCEL,
     TIMEOUT_KEEP,
+    QueueTables,
 )
-from dpcsim.engine.inputs import QueryArrays
-from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.records import (
     K_Q_OUT,
     K_RUN,
@@ -125,6 +125,7 @@ class EngineCore(Protocol):
     def pull(self, q: int) -> None: ...
     def priority(self, i: int) -> int: ...
     def set_priority(self, i: int, rank: int) -> None: ...
+
 
 _PRIORITIES: Final = ("highest", "high", "normal", "low", "lowest")
 

@@ -26,8 +26,8 @@ algorithm (facts 2.6). dpcsim approximates it with a documented model:
   that lower priorities still progress, so none starves). QMR
   ``change_query_priority`` changes a running query's weight from then on.
   With ``model = "none"`` priority does not change a running query's speed.
-* **Limits.** Queries never spill (auto WLM gives each what it is estimated to need), WLM timeouts
-  and hops do not exist (as in AWS), and slot counts are ignored. A scaling
+* **Limits.** Queries never spill (auto WLM gives each what it is estimated
+  to need), WLM timeouts and hops do not exist (as in AWS), and slot counts are ignored. A scaling
   cluster admits up to ``auto_max_concurrency`` queries of the scaling queues.
 """
 

@@ -37,6 +37,7 @@ from dpcsim.engine.actions import ARRIVE, PS_TICK, Interrupts
 from dpcsim.engine.contention import VirtualClock, rate_table
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.memory import spill_factor
+from dpcsim.engine.plain import run_plain, run_plain_shared
 from dpcsim.engine.queues import CS_ALWAYS, CS_RA3_ONLY, SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import (
     CS,
@@ -52,7 +53,6 @@ from dpcsim.engine.records import (
     SQA,
     Recorder,
 )
-from dpcsim.engine.plain import run_plain, run_plain_shared
 from dpcsim.engine.scaling import ScalingPool
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel
@@ -184,7 +184,9 @@ class Engine:
             self.fast = [False] * len(self.fast)
             speed = rate_table(64, settings.contention_sigma, settings.contention_kappa)
             self.clocks = [
-                VirtualClock(speed, settings.contention_sigma, settings.contention_kappa)
+                VirtualClock(
+                    speed, settings.contention_sigma, settings.contention_kappa
+                )
                 for _ in range(1 + settings.max_concurrency_scaling_clusters)
             ]
         else:
@@ -339,7 +341,10 @@ class Engine:
         self.tick_gen[c] = g
         t = self.clocks[c].next_finish(self.live)
         if t < _INF:
-            heappush(self.heap, (t if t > now else now, NORMAL, self.eid(), (c, PS_TICK, g, 0)))
+            heappush(
+                self.heap,
+                (t if t > now else now, NORMAL, self.eid(), (c, PS_TICK, g, 0)),
+            )
 
     def _tick(self, c: int, g: int) -> None:
         """Clock ``c`` reaches its next finish: end those queries."""

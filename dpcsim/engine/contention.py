@@ -75,7 +75,7 @@ def observed_to_solo(
     sigma: float,
     kappa: float,
 ) -> np.ndarray:
-    """Solo work [s] of queries whose execution was logged from ``start_s`` to ``end_s``.
+    """Solo work [s] of queries logged running from ``start_s`` to ``end_s``.
 
     Parameters
     ----------
@@ -113,21 +113,25 @@ def _solo_one_cluster(
 ) -> np.ndarray:
     """:func:`observed_to_solo` for the queries of one cluster."""
     t = np.concatenate([start_s, end_s])
-    step = np.concatenate([np.ones(start_s.size, np.int64), -np.ones(end_s.size, np.int64)])
+    step = np.concatenate(
+        [np.ones(start_s.size, np.int64), -np.ones(end_s.size, np.int64)]
+    )
     order = np.argsort(t, kind="stable")
     t, step = t[order], step[order]
     n_after = np.cumsum(step)  # running count just after each change
     seg = np.diff(t)
     n_seg = n_after[:-1]
     speed = np.where(
-        n_seg > 0, 1.0 / (1.0 + sigma * (n_seg - 1.0) + kappa * n_seg * (n_seg - 1.0)), 0.0
+        n_seg > 0,
+        1.0 / (1.0 + sigma * (n_seg - 1.0) + kappa * n_seg * (n_seg - 1.0)),
+        0.0,
     )
     # C(t): cumulative per-query progress; equal instants share one value.
     cum = np.concatenate([[0.0], np.cumsum(speed * seg)])
     at_start = np.searchsorted(t, start_s, side="left")
     at_end = np.searchsorted(t, end_s, side="left")
-    out: np.ndarray = cum[at_end] - cum[at_start]
-    return np.maximum(out, 0.0)
+    out: np.ndarray = np.maximum(cum[at_end] - cum[at_start], 0.0)
+    return out
 
 
 class VirtualClock:
@@ -173,7 +177,7 @@ class VirtualClock:
         self.t = now
 
     def add(self, i: int, work: float, weight: float, now: float) -> tuple[float, int]:
-        """Start query ``i`` with ``work`` [s solo]; return its (finish value, stamp)."""
+        """Start query ``i`` with ``work`` [s solo]; return (finish value, stamp)."""
         self.advance(now)
         self.stamp += 1
         f = self.v + work / weight

@@ -157,7 +157,9 @@ def elt_finish_times(
         sel &= (queries["first_queue"] == queue).to_numpy()
     if query_group is not None:
         if workload is None:
-            raise ValueError("query_group needs the workload frame (query_id, query_group)")
+            raise ValueError(
+                "query_group needs the workload frame (query_id, query_group)"
+            )
         groups = workload.set_index("query_id")["query_group"]
         qg = groups.reindex(queries["query_id"].to_numpy()).to_numpy()
         sel &= qg == query_group

@@ -10,8 +10,9 @@ bundled ``dpcsim/data/cluster_defaults.toml`` lists every key with its default.
 The TOML file is read by :func:`read_cluster_settings`; keys may be written at
 the top level or inside the tables ``[cluster]``, ``[concurrency_scaling]``,
 ``[sqa]``, ``[memory]``, ``[auto_wlm]`` and ``[contention]`` (whose keys
-``model``, ``sigma``, ``kappa``, ``demand`` become ``contention_model`` etc.). A ``[storage]`` table belongs to
-:mod:`dpcsim.metrics` and is kept untouched in :attr:`ClusterSettings.storage`.
+``model``, ``sigma``, ``kappa``, ``demand`` become ``contention_model`` etc.).
+A ``[storage]`` table belongs to :mod:`dpcsim.metrics` and is kept untouched
+in :attr:`ClusterSettings.storage`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,11 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "sqa": ("sqa_slots", "sqa_predictor", "sqa_noise_sigma", "sqa_prior_s"),
     "memory": ("memory_model", "spill_penalty", "wlm_memory_fraction"),
-    "auto_wlm": ("auto_max_concurrency", "auto_default_mem_mb", "auto_priority_weights"),
+    "auto_wlm": (
+        "auto_max_concurrency",
+        "auto_default_mem_mb",
+        "auto_priority_weights",
+    ),
     "contention": ("model", "sigma", "kappa", "demand"),
 }
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
-
-from dataclasses import replace
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
@@ -74,7 +74,8 @@ def simulate(
     settings = settings or ClusterSettings()
     if replay not in REPLAY_MODES:
         raise InputError(
-            f"replay={replay!r}; expected one of {list(REPLAY_MODES)}", location="replay"
+            f"replay={replay!r}; expected one of {list(REPLAY_MODES)}",
+            location="replay",
         )
     gen = np.random.default_rng(rng)
     arrays = prepare(workload, config, routing)
@@ -105,7 +106,9 @@ def simulate(
         demand = replace(arrays, exec_s=solo_demand_s(arrays, settings))
     eng = cls(demand, tables, settings, sqa)
     if replay == "session":
-        succ, think = session_chain(arrays.arrival_s, logged_end_s(arrays), arrays.session)
+        succ, think = session_chain(
+            arrays.arrival_s, logged_end_s(arrays), arrays.session
+        )
         eng.set_sessions(succ, think)
     eng.run()
     arrival_s = np.frombuffer(eng.arr, np.float64).copy()

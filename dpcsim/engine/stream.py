@@ -59,12 +59,11 @@ checked within a chunk.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from dataclasses import replace
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine

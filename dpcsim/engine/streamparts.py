@@ -15,8 +15,7 @@ import pandas as pd
 
 from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.queues import SQA_ELIGIBLE
-from dpcsim.engine.records import Recorder
-from dpcsim.engine.records import RunCodes
+from dpcsim.engine.records import Recorder, RunCodes
 from dpcsim.engine.result import percentiles, summarize
 from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.sqa import dynamic_max_s

@@ -289,7 +289,7 @@ def _copy_burst(
 def _map_schedule(
     start: float, exec_s: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Arrivals [s] and worker of Map iterations (MaxConcurrency :data:`MAP_CONCURRENCY`)."""
+    """Arrivals [s] and worker of Map iterations (:data:`MAP_CONCURRENCY` workers)."""
     workers = np.full(MAP_CONCURRENCY, start)
     t = np.empty(exec_s.size)
     worker = np.empty(exec_s.size, np.int64)
