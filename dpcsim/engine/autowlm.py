@@ -27,8 +27,10 @@ algorithm (facts 2.6). dpcsim approximates it with a documented model:
   ``change_query_priority`` changes a running query's weight from then on.
   With ``model = "none"`` priority does not change a running query's speed.
 * **Limits.** Queries never spill (auto WLM gives each what it is estimated
-  to need), WLM timeouts and hops do not exist (as in AWS), and slot counts are ignored. A scaling
-  cluster admits up to ``auto_max_concurrency`` queries of the scaling queues.
+  to need), WLM timeouts and hops do not exist (as in AWS), and slot counts
+  are ignored. A scaling cluster admits up to ``auto_max_concurrency`` queries
+  of the scaling queues (a cap kept with contention too: the scaling cluster's
+  memory is not modelled).
 """
 
 from __future__ import annotations
