@@ -79,6 +79,8 @@ from dpcsim.engine.sqa import SQAModel
 __all__ = ["ARRIVE", "PS_TICK", "EngineCore", "Interrupts"]
 
 END, STMT, QMR, WLM, EVICT = 0, 1, 2, 3, 4
+#: Shared capacity: a running query's first QMR check may come (see schedule).
+RECHECK = 8
 #: Kinds of the engine's own tuple events (not interrupts): a cluster clock's
 #: next finish ``(cluster, PS_TICK, generation, 0)`` and a session's next
 #: arrival ``(query, ARRIVE, 0, 0)``.
@@ -145,8 +147,17 @@ class Interrupts:
         self.lower = [_lower_bound_s(r) for r in eng.t.rules]
         self.evict_s = eng.sqa.max_s if eng.sqa is not None else math.inf
 
-    def schedule(self, i: int, q: int, where: int, now: float, dur: float) -> None:
-        """Schedule the one event of a running segment of ``dur`` seconds."""
+    def schedule(
+        self, i: int, q: int, where: int, now: float, dur: float, force: bool = False
+    ) -> None:
+        """Schedule the one event of a running segment of ``dur`` seconds.
+
+        Under shared capacity ``dur`` is solo work, not the segment's length:
+        a query whose solo work ends before its first possible QMR firing gets
+        a recheck (kind ``RECHECK``) half a check interval before it, in
+        execution time, and the rules are evaluated then (``force``) if it is
+        still running.
+        """
         eng = self.eng
         ps = eng.ps
         if ps:
@@ -163,10 +174,14 @@ class Interrupts:
                 best, kind = t, EVICT
         else:
             rules = eng.t.rules[q]
-            if rules and (ps or x_off + dur > self.lower[q]):
+            if rules and (force or x_off + dur > self.lower[q]):
                 fire = self._qmr(i, q, rules, x_off, dur)
                 if fire is not None and now + fire[0] - x_off < best:
                     best, kind, arg = now + fire[0] - x_off, QMR, fire[1]
+            elif rules and ps:
+                t = now + self.lower[q] - 0.5 * CHECK_INTERVAL_S - x_off
+                if t < best:
+                    best, kind = t, RECHECK
             to = eng.t.timeout_s[q]
             if to > 0.0 and TIMEOUT_ACTION[eng.st[i]] != TIMEOUT_KEEP:
                 t = now + to - qx_off
@@ -237,7 +252,10 @@ class Interrupts:
         eng.rem[i] = eng.segment_left(i, ran, fac)
         x_off, qx_off = self.xoff.get(i, (0.0, 0.0))
         self.xoff[i] = (x_off + ran, qx_off + ran)
-        if kind == STMT:
+        if kind == RECHECK:
+            q = eng.rec.cur_q[i]
+            self.schedule(i, q, eng.rec.ran[i], now, eng.rem[i] * fac, force=True)
+        elif kind == STMT:
             self._stop(i, OUT_CANCELED)
         elif kind == EVICT:
             eng.release(i)

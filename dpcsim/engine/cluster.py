@@ -195,6 +195,10 @@ class Engine:
         self.live: dict[int, int] = {}
         self.psv: dict[int, tuple[float, float, int]] = {}
         self.tick_gen = [0] * len(self.clocks)
+        #: Real time of each clock's valid tick, and whether it is exactly its
+        #: next finish (else it is early, after starts slowed the head).
+        self.tick_at = [_INF] * len(self.clocks)
+        self.tick_exact = [True] * len(self.clocks)
         #: Session replay: successor of each query and the think time before it.
         self.succ: list[int] | None = None
         self.think: list[float] = []
@@ -216,6 +220,7 @@ class Engine:
         fin, cur_q, sc = self.end, self.cur_q, self.sc
         fire = self._dispatch if (self.ps or self.succ is not None) else irq.fire
         chain = self._chain if self.succ is not None else None
+        tick = self._tick
         walk: Any = enumerate(arr)
         if self.succ is not None:
             walk = [(i, arr[i]) for i in self.open_idx] + [(n, _INF)]
@@ -247,7 +252,10 @@ class Engine:
                     if chain is not None:
                         chain(ev, now)
                 elif kind is tuple:
-                    fire(ev)
+                    if ev[1] == PS_TICK:
+                        tick(ev[0], ev[2])
+                    else:
+                        fire(ev)
                 else:
                     callbacks, ev.callbacks = ev.callbacks, None
                     for callback in callbacks:
@@ -314,12 +322,39 @@ class Engine:
 
     def ps_start(self, i: int, where: int, now: float, work: float) -> None:
         """Put running query ``i`` with ``work`` [s solo] on its cluster's clock."""
+        # VirtualClock.add and next_finish inlined: this runs once per start.
         c = 1 + self.cluster[i] if where == CS else 0
-        w = self.weight(i)
-        f, stamp = self.clocks[c].add(i, work, w, now)
-        self.live[i] = stamp
+        w = 1.0 if not self.auto else self.weight(i)
+        ck = self.clocks[c]
+        v = ck.v + ck.r * (now - ck.t)
+        ck.v, ck.t = v, now
+        ck.stamp = stamp = ck.stamp + 1
+        f = v + work / w
+        heap = ck.heap
+        heappush(heap, (f, stamp, i))
+        ck.n += 1
+        ck.w += w
+        ck._set_rate()
+        live = self.live
+        live[i] = stamp
         self.psv[i] = (f, w, c)
-        self._reschedule(c, now)
+        head = heap[0]
+        while live.get(head[2]) != head[1]:
+            heappop(heap)
+            head = heap[0]
+        t = now + (head[0] - v) / ck.r
+        # A start slows the others (their finishes move later: the pending tick
+        # is early, and wakes up to look again) unless weights make the rate
+        # rise; push a new tick only when the next finish moved earlier.
+        at = self.tick_at[c]
+        if t < at:
+            g = self.tick_gen[c] + 1
+            self.tick_gen[c] = g
+            self.tick_at[c] = t
+            self.tick_exact[c] = True
+            heappush(self.heap, (t, NORMAL, self.eid(), (c, PS_TICK, g, 0)))
+        else:
+            self.tick_exact[c] = t == at
 
     def ps_stop(self, i: int, now: float) -> float:
         """Take running query ``i`` off its clock; return its work left [s solo]."""
@@ -337,9 +372,14 @@ class Engine:
 
     def _reschedule(self, c: int, now: float) -> None:
         """Schedule clock ``c``'s next finish (older ticks go stale)."""
+        self._push_tick(c, self.clocks[c].next_finish(self.live), now)
+
+    def _push_tick(self, c: int, t: float, now: float) -> None:
+        """Make the tick at ``t`` clock ``c``'s only valid one (none if ``inf``)."""
         g = self.tick_gen[c] + 1
         self.tick_gen[c] = g
-        t = self.clocks[c].next_finish(self.live)
+        self.tick_at[c] = t
+        self.tick_exact[c] = True
         if t < _INF:
             heappush(
                 self.heap,
@@ -347,16 +387,20 @@ class Engine:
             )
 
     def _tick(self, c: int, g: int) -> None:
-        """Clock ``c`` reaches its next finish: end those queries."""
+        """Clock ``c``'s tick: end the queries that finish now (or look again)."""
         if g != self.tick_gen[c]:
             return
         now = self.env._now
         clock, live, psv = self.clocks[c], self.live, self.psv
-        done = clock.pop_finished(now, live)
+        done = clock.pop_finished(now, live, self.tick_exact[c])
+        if not done:
+            self._reschedule(c, now)  # woke early: a start slowed the head
+            return
         for i in done:
             del live[i]
             clock.finish(psv.pop(i)[1])
-        self.tick_gen[c] += 1  # ends below may start queries and reschedule
+        self.tick_at[c] = _INF  # ends below may start queries: any tick is sooner
+        self.tick_gen[c] += 1
         for i in done:
             self.irq.end(i, now)
         self._reschedule(c, now)

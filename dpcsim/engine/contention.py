@@ -146,44 +146,50 @@ class VirtualClock:
         USL parameters (to extend ``speed``).
     """
 
-    __slots__ = ("heap", "kappa", "n", "sigma", "speed", "stamp", "t", "v", "w")
+    __slots__ = ("heap", "kappa", "n", "r", "sigma", "speed", "stamp", "t", "v", "w")
 
     def __init__(self, speed: list[float], sigma: float, kappa: float) -> None:
         self.speed = speed
         self.sigma, self.kappa = sigma, kappa
         #: Virtual time, real time it was last brought up to [s].
         self.v, self.t = 0.0, 0.0
-        #: Running queries and the sum of their weights.
-        self.n, self.w = 0, 0.0
+        #: Running queries, the sum of their weights and dV/dt.
+        self.n, self.w, self.r = 0, 0.0, 0.0
         #: (finish value in V, stamp, query): lazy deletion through ``stamp``.
         self.heap: list[tuple[float, int, int]] = []
         self.stamp = 0
 
     def rate(self) -> float:
         """Current ``dV/dt`` (0 when idle)."""
+        return self.r
+
+    def _set_rate(self) -> None:
+        """Recompute dV/dt after the running set changed."""
         n = self.n
         if n == 0:
-            return 0.0
+            self.r = 0.0
+            return
         if n >= len(self.speed):
             self.speed.extend(
                 rate_table(2 * n, self.sigma, self.kappa)[len(self.speed) :]
             )
-        return self.speed[n] * n / self.w
+        self.r = self.speed[n] * n / self.w
 
     def advance(self, now: float) -> None:
         """Bring the virtual time up to real time ``now``."""
-        if self.n:
-            self.v += self.rate() * (now - self.t)
+        self.v += self.r * (now - self.t)
         self.t = now
 
     def add(self, i: int, work: float, weight: float, now: float) -> tuple[float, int]:
         """Start query ``i`` with ``work`` [s solo]; return (finish value, stamp)."""
-        self.advance(now)
+        self.v += self.r * (now - self.t)
+        self.t = now
         self.stamp += 1
         f = self.v + work / weight
         heappush(self.heap, (f, self.stamp, i))
         self.n += 1
         self.w += weight
+        self._set_rate()
         return f, self.stamp
 
     def remove(self, finish_v: float, weight: float, now: float) -> float:
@@ -198,8 +204,10 @@ class VirtualClock:
         self.n -= 1
         self.w -= weight
         if self.n == 0:
-            self.v, self.w = 0.0, 0.0
+            self.v, self.w, self.r = 0.0, 0.0, 0.0
             self.heap.clear()
+        else:
+            self._set_rate()
 
     def next_finish(self, live: dict[int, int]) -> float:
         """Real time of the next finish (``inf`` when idle); drops stale heads.
@@ -211,17 +219,30 @@ class VirtualClock:
             heappop(heap)
         if not heap:
             return float("inf")
-        return self.t + (heap[0][0] - self.v) / self.rate()
+        return self.t + (heap[0][0] - self.v) / self.r
 
-    def pop_finished(self, now: float, live: dict[int, int]) -> list[int]:
-        """Queries finishing at ``now`` (the head, then any equal in V)."""
+    def pop_finished(
+        self, now: float, live: dict[int, int], exact: bool = True
+    ) -> list[int]:
+        """Queries finishing at ``now`` (the head, then any equal in V).
+
+        ``exact``: ``now`` was computed as the head's finish for the current
+        state, so the head finishes now whatever the float rounding (V is
+        pinned to it). Otherwise only heads already reached finish.
+        """
         heap = self.heap
         self.advance(now)
         out: list[int] = []
+        while heap and live.get(heap[0][2]) != heap[0][1]:
+            heappop(heap)
+        if not heap:
+            return out
         f0 = heap[0][0]
-        # The head finishes now by construction: pin V to it (no float drift).
-        self.v = max(self.v, f0)
         tol = 1e-12 * max(1.0, abs(self.v))
+        if exact:
+            self.v = max(self.v, f0)
+        elif f0 > self.v + tol:
+            return out
         while heap and heap[0][0] <= self.v + tol:
             _, stamp, i = heappop(heap)
             if live.get(i) == stamp:
