@@ -50,6 +50,7 @@ import pandas as pd
 
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress, steps_bar
+from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
@@ -87,6 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--spec", default=None, metavar="FILE",
                         help="spec.json to start from")  # fmt: skip
+    parser.add_argument(
+        "--settings",
+        default=None,
+        metavar="TOML",
+        help="cluster settings of the recording cluster (its "
+        "[contention] shapes the logged execution times)",
+    )
     parser.add_argument("--no-wlm", action="store_true",
                         help="leave queue time / service class unobserved")  # fmt: skip
     parser.add_argument("--force", action="store_true",
@@ -105,8 +113,15 @@ def run(args: argparse.Namespace) -> int:
         steps.update()
         observed = "none"
         if not args.no_wlm:
-            workload = observe_wlm(workload, lambda w: design_observation(w, args.seed))
-            observed = "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config()"
+            settings = _settings(getattr(args, "settings", None))
+            workload = observe_wlm(
+                workload, lambda w: design_observation(w, args.seed, settings)
+            )
+            observed = (
+                "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config(), "
+                f"contention {settings.contention_model} (sigma "
+                f"{settings.contention_sigma}, kappa {settings.contention_kappa})"
+            )
         steps.update()
         write_exports(workload, out_dir)
         write_workload(workload, out_dir, side_tables="always")
@@ -189,17 +204,26 @@ def _check_fault_days(f: Faults, horizon_days: int) -> None:
             )
 
 
-def design_observation(workload: Workload, seed: int) -> pd.DataFrame:
+def design_observation(
+    workload: Workload, seed: int, settings: ClusterSettings | None = None
+) -> pd.DataFrame:
     """Observed WLM columns from a simulation under the seed's design config.
 
-    Returns a frame with ``query_id``, ``queue_s`` [s], ``service_class`` (14
-    for SQA), ``queue`` and ``ran_on_cs``.
+    The generated ``exec_s`` are solo work; the recording run replays them with
+    ``settings``' contention (``demand = "solo"``, logged arrivals), so the
+    logged ``exec_s`` are what a cluster with that contention would measure.
+
+    Returns a frame with ``query_id``, ``queue_s`` [s], ``exec_s`` [s],
+    ``service_class`` (14 for SQA), ``queue`` and ``ran_on_cs``.
     """
+    from dataclasses import replace
+
     from dpcsim.engine import simulate
     from dpcsim.wlm import dpc_design_config
 
     config = dpc_design_config()
-    result = simulate(workload, config, rng=seed)
+    recording = replace(settings or ClusterSettings(), contention_demand="solo")
+    result = simulate(workload, config, recording, rng=seed, replay="open")
     rec = result.queries.drop_duplicates("query_id", keep="first")
     classes = {
         name: config.service_class(i) for i, name in enumerate(config.queue_names)
@@ -211,11 +235,24 @@ def design_observation(workload: Workload, seed: int) -> pd.DataFrame:
         {
             "query_id": rec["query_id"].to_numpy(dtype=np.int64),
             "queue_s": rec["queue_s"].to_numpy(dtype=np.float64),
+            # A cache hit does no work: it keeps its generated time.
+            "exec_s": np.where(
+                rec["cache_hit"].to_numpy(dtype=bool),
+                workload.queries.set_index("query_id")
+                .loc[rec["query_id"], "exec_s"]
+                .to_numpy(dtype=np.float64),
+                rec["exec_s"].to_numpy(dtype=np.float64),
+            ),
             "service_class": service_class.to_numpy(),
             "queue": rec["queue"].astype("string").to_numpy(),
             "ran_on_cs": ran_on == "cs",
         }
     )
+
+
+def _settings(path: str | None) -> ClusterSettings:
+    """The recording cluster's settings: the TOML file, or the defaults."""
+    return ClusterSettings() if path is None else read_cluster_settings(path)
 
 
 def _print_summary(workload: Workload, out_dir: Path) -> None:

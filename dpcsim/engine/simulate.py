@@ -80,6 +80,11 @@ def simulate(
     gen = np.random.default_rng(rng)
     arrays = prepare(workload, config, routing)
     tables = QueueTables.from_config(config, settings)
+    demand = arrays
+    if settings.contention_model == "usl" and settings.contention_demand == "observed":
+        demand = replace(arrays, exec_s=solo_demand_s(arrays, settings))
+    # SQA predicts (and its dynamic maximum is set from) the solo run times, so
+    # a recording run on solo demands and the replay of its log decide alike.
     sqa = None
     if config.sqa is not None and config.sqa.enabled:
         eligible = (
@@ -89,21 +94,18 @@ def simulate(
         )
         fixed_ms = config.sqa.max_execution_time
         max_s = (
-            fixed_ms / 1000.0 if fixed_ms else dynamic_max_s(arrays.exec_s[eligible])
+            fixed_ms / 1000.0 if fixed_ms else dynamic_max_s(demand.exec_s[eligible])
         )
         sqa = SQAModel(
             max_s=max_s,
             predictor=settings.sqa_predictor,
-            exec_s=arrays.exec_s,
+            exec_s=demand.exec_s,
             fingerprint=arrays.fingerprint,
             noise_sigma=settings.sqa_noise_sigma,
             prior_s=settings.sqa_prior_s,
             noise_key=noise_key(gen) if settings.sqa_predictor == "noisy" else 0,
         )
     cls = AutoEngine if config.is_auto else Engine
-    demand = arrays
-    if settings.contention_model == "usl" and settings.contention_demand == "observed":
-        demand = replace(arrays, exec_s=solo_demand_s(arrays, settings))
     eng = cls(demand, tables, settings, sqa)
     if replay == "session":
         succ, think = session_chain(
@@ -168,12 +170,15 @@ def solo_demand_s(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
     The logged execution runs from arrival + ``queue_s`` (0 if unknown) for
     ``exec_s``; queries the log shows on a scaling cluster share one capacity
     (the log does not say which scaling cluster: exact when at most one ran),
-    the others the main cluster's (:func:`~dpcsim.engine.contention.observed_to_solo`).
+    the others the main cluster's (:func:`~dpcsim.engine.contention.observed_to_solo`);
+    result-cache hits take no capacity.
     """
     start = arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0)
+    # A result-cache hit does no work on the cluster, whatever its logged time.
+    busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
     return observed_to_solo(
         start,
-        start + arrays.exec_s,
+        start + busy_s,
         arrays.logged_on_cs.astype(np.int64),
         settings.contention_sigma,
         settings.contention_kappa,

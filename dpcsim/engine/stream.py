@@ -205,13 +205,16 @@ class _Run:
             self.origin_us = first - first % 60_000_000
             self.start_at = pd.Timestamp(self.origin_us, unit="us", tz="UTC")
         arrays = prepare(frame, self.config, None, origin_us=self.origin_us)
+        demand = arrays
+        if self.observed:
+            demand = replace(arrays, exec_s=self._solo(arrays))
         sqa = None
         if self.max_s is not None:
             st = self.settings
             sqa = SQAModel(
                 max_s=self.max_s,
                 predictor=st.sqa_predictor,
-                exec_s=arrays.exec_s,
+                exec_s=demand.exec_s,
                 fingerprint=arrays.fingerprint,
                 noise_sigma=st.sqa_noise_sigma,
                 prior_s=st.sqa_prior_s,
@@ -222,9 +225,6 @@ class _Run:
             for f, key in enumerate(arrays.fingerprint_keys):
                 sqa.sum_s[f], sqa.count[f] = self.learned.get(key, (0.0, 0))
         cls = AutoEngine if self.config.is_auto else Engine
-        demand = arrays
-        if self.observed:
-            demand = replace(arrays, exec_s=self._solo(arrays))
         eng = cls(demand, self.tables, self.settings, sqa)
         eng.run()
         eng.drop_inputs()
@@ -233,7 +233,8 @@ class _Run:
     def _logged(self, arrays: QueryArrays) -> tuple[np.ndarray, ...]:
         """Logged execution start, end [s] and cluster of the window's queries."""
         start = arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0)
-        return start, start + arrays.exec_s, arrays.logged_on_cs.astype(np.int64)
+        busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)  # cache hits: no work
+        return start, start + busy_s, arrays.logged_on_cs.astype(np.int64)
 
     def _solo(self, arrays: QueryArrays) -> np.ndarray:
         """Solo work of the window's queries against the carried and own log."""

@@ -44,7 +44,7 @@ FIRST_QUERY_ID: Final = 1_000_001
 #: and any of ``queue_s`` [s], ``service_class``, ``queue``, ``ran_on_cs``.
 Observer = Callable[[Workload], pd.DataFrame]
 
-_OBSERVED: Final = ("queue_s", "service_class", "queue", "ran_on_cs")
+_OBSERVED: Final = ("queue_s", "exec_s", "service_class", "queue", "ran_on_cs")
 
 
 def generate_dpc_workload(
@@ -100,8 +100,9 @@ def observe_wlm(workload: Workload, observe: Observer) -> Workload:
     Parameters
     ----------
     workload
-        A workload whose ``queue_s``, ``service_class``, ``queue`` and
-        ``ran_on_cs`` are to be replaced.
+        A workload whose ``queue_s``, ``exec_s`` (an execution time measured
+        under contention), ``service_class``, ``queue`` and ``ran_on_cs`` are
+        to be replaced.
     observe
         Returns a frame with ``query_id`` and any of those columns; queries it
         does not list keep their values.
