@@ -89,6 +89,23 @@ def test_observed_to_solo_by_hand() -> None:
     assert work.tolist() == pytest.approx([8 / 3, 2 / 3, 1.5])
 
 
+#: Auto WLM on a cluster with memory for ~49,000 queries of the default 1 GB:
+#: nobody ever waits (a manual queue has at most 50 slots, which a PS queue at
+#: rho = 0.8 exceeds about once per 70,000 arrivals).
+_AUTO = wlm.WLMConfig(
+    queues=(wlm.QueueConfig(name="only", queue_type="auto", priority="normal"),),
+    sqa=None,
+)
+_PS_ROOMY = engine.ClusterSettings(
+    node_type="ra3.16xlarge",
+    node_count=128,
+    contention_model="usl",
+    contention_sigma=1.0,
+    contention_kappa=0.0,
+    contention_demand="solo",
+)
+
+
 def _mg1_ps_cell(rho: float, n: int, reps: int, seed: int) -> dict[str, float]:
     """Mean response and the conditional mean response ratio over replications."""
     mean_s = math.exp(LOG_SD**2 / 2)
@@ -97,7 +114,7 @@ def _mg1_ps_cell(rho: float, n: int, reps: int, seed: int) -> dict[str, float]:
         rng = np.random.default_rng(child)
         arrival_s = np.cumsum(rng.exponential(1.0 / rho, n))
         size = rng.lognormal(0.0, LOG_SD, n) / mean_s  # E[S] = 1
-        res = engine.simulate(_workload(arrival_s, size), _one_queue(50), _ps())
+        res = engine.simulate(_workload(arrival_s, size), _AUTO, _PS_ROOMY)
         q = res.queries.sort_values("query_id")
         assert float(q["queue_s"].max()) == 0.0  # nobody waited: pure PS
         resp = (q["end_s"] - q["arrival_s"]).to_numpy()[n // 10 :]
@@ -124,13 +141,13 @@ def _assert_cell(cell: dict[str, float]) -> None:
 
 @pytest.mark.parametrize("rho", [0.5, 0.8])
 def test_mg1_processor_sharing_fast(rho: float) -> None:
-    _assert_cell(_mg1_ps_cell(rho, n=20_000, reps=10, seed=9))
+    _assert_cell(_mg1_ps_cell(rho, n=10_000, reps=10, seed=9))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("rho", [0.3, 0.5, 0.7, 0.8, 0.9])
 def test_mg1_processor_sharing_long(rho: float) -> None:
-    _assert_cell(_mg1_ps_cell(rho, n=200_000, reps=20, seed=11))
+    _assert_cell(_mg1_ps_cell(rho, n=100_000, reps=20, seed=11))
 
 
 def _three_queues() -> wlm.WLMConfig:

@@ -35,7 +35,9 @@ def test_timeout_entry_shape_and_order() -> None:
     assert URGENT < NORMAL
     ev = env.timeout(3.0, value="x")
     (entry,) = env._queue
-    assert entry[0] == 3.0 and entry[1] == NORMAL and entry[3] is ev
+    assert entry[0] == 3.0
+    assert entry[1] == NORMAL
+    assert entry[3] is ev
     assert ev._value == "x"
     # An id drawn by the engine orders after SimPy's own, at equal times.
     mine = (3.0, NORMAL, next(env._eid), 7)
@@ -55,4 +57,5 @@ def test_callbacks_list_is_what_step_runs() -> None:
     callbacks, event.callbacks = event.callbacks, None
     for cb in callbacks:
         cb(event)
-    assert seen == [5] and env.now == 1.0
+    assert seen == [5]
+    assert env.now == 1.0

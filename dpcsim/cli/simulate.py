@@ -10,10 +10,13 @@ Inputs
                         of it, or ``aws redshift describe-cluster-parameters``
                         output); ``design`` is the seed's 50/30/20 design.
   --settings TOML       cluster settings (node type, Concurrency Scaling, SQA,
-                        memory model); AWS defaults when omitted.
+                        memory model, [contention]); AWS defaults when omitted.
                         dpcsim/data/cluster_defaults.toml lists every key with
                         its unit and default.
   --seed S              seed of the engine's random numbers (SQA prediction noise).
+  --replay session|open session (default): statements of a known session arrive
+                        after the previous one ends plus the logged think time;
+                        open: at their logged instants (--stream is open loop).
   --alarms FILE|design|none
                         alarm definitions to back-test on the run's metrics
                         (PutMetricAlarm JSON or CloudFormation; default: the
@@ -66,6 +69,7 @@ import pyarrow.parquet as pq
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress, steps_bar
 from dpcsim.cli._tables import PERCENTILES, format_alarm_summary, format_table
+from dpcsim.engine.sessions import Replay
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload
 
@@ -121,6 +125,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay a workload.parquet too big for memory in batches; writes "
         "queries/timeline/scaling parquet and the engine summary, no metrics",
     )
+    parser.add_argument(
+        "--replay",
+        choices=("session", "open"),
+        default=None,
+        help="session (default): a session's statements wait for the previous one "
+        "plus the logged think time; open: every statement at its logged arrival "
+        "(--stream replays open)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--force", action="store_true",
                         help="overwrite a non-empty --out")  # fmt: skip
@@ -134,7 +146,13 @@ def run(args: argparse.Namespace) -> int:
     config = _load_config(str(args.wlm))
     settings = _load_settings(args.settings)
     alarms = load_alarm_set(str(args.alarms), args.account)
+    replay = getattr(args, "replay", None)
     if args.stream:
+        if replay == "session":
+            raise InputError(
+                "--stream replays open loop; drop --replay session or --stream",
+                location="--replay",
+            )
         return _run_streaming(args, config, settings)
     out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
     with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
@@ -142,7 +160,13 @@ def run(args: argparse.Namespace) -> int:
         workload, routing = _load_workload(paths, config, quiet=quiet)
         steps.update()
         outputs = simulate_run(
-            workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
+            workload,
+            config,
+            settings,
+            seed=args.seed,
+            routing=routing,
+            alarms=alarms,
+            replay=replay or "session",
         )
         steps.update()
         write_run(out_dir, outputs)
@@ -194,13 +218,16 @@ def simulate_run(
     seed: int,
     routing: Any = None,
     alarms: list[Any] | None = None,
+    replay: Replay = "session",
 ) -> RunOutputs:
     """Simulate, build the run's CloudWatch datapoints, and evaluate ``alarms``."""
     from dpcsim.alarms import evaluate_alarms
     from dpcsim.engine import simulate
     from dpcsim.metrics import build_metrics
 
-    result = simulate(workload, config, settings, rng=seed, routing=routing)
+    result = simulate(
+        workload, config, settings, rng=seed, routing=routing, replay=replay
+    )
     metrics = build_metrics(
         result,
         workload=workload,
