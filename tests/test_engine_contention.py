@@ -278,3 +278,25 @@ def test_generated_log_replays_to_its_contended_exec_times() -> None:
         replay="open",
     )
     assert rec.summary["ran_on"] == replay.summary["ran_on"]
+
+
+def test_qmr_checks_real_execution_time_under_contention() -> None:
+    # Two 8 s (solo) selects start together; sigma = 1 halves each one's speed,
+    # so at the 10 s check both have run 10 s of execution (5 s of work) and
+    # `query_execution_time > 9` aborts them there. Without contention they
+    # end at 8 s, before any check.
+    pred = wlm.QMRPredicate(metric_name="query_execution_time", operator=">", value=9.0)
+    rule = wlm.QMRRule(rule_name="slow", predicate=(pred,), action="abort")
+    config = wlm.WLMConfig(
+        queues=(wlm.QueueConfig(name="q", query_concurrency=2, rules=(rule,)),),
+        sqa=None,
+    )
+    base = _workload(np.array([0.0, 0.0]), np.array([8.0, 8.0]))
+    usl = engine.simulate(base, config, _ps()).queries
+    assert usl["outcome"].tolist() == ["aborted", "aborted"]
+    assert usl["end_s"].tolist() == pytest.approx([10.0, 10.0])
+    none = engine.simulate(
+        base, config, engine.ClusterSettings(contention_model="none")
+    )
+    assert none.queries["outcome"].tolist() == ["completed", "completed"]
+    assert none.queries["end_s"].tolist() == pytest.approx([8.0, 8.0])

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any, Final, Protocol
 
 from simpy.events import NORMAL
@@ -81,6 +81,10 @@ __all__ = ["ARRIVE", "PS_TICK", "EngineCore", "Interrupts"]
 END, STMT, QMR, WLM, EVICT = 0, 1, 2, 3, 4
 #: Shared capacity: a running query's first QMR check may come (see schedule).
 RECHECK = 8
+#: The earliest pending recheck is due: ``(generation, RECHECK_DUE, 0, 0)``.
+#: Rechecks wait in a side heap, so the many that go stale (the query ended
+#: first) never reach the event loop.
+RECHECK_DUE = 9
 #: Kinds of the engine's own tuple events (not interrupts): a cluster clock's
 #: next finish ``(cluster, PS_TICK, generation, 0)`` and a session's next
 #: arrival ``(query, ARRIVE, 0, 0)``.
@@ -145,6 +149,10 @@ class Interrupts:
         #: QMR rules already acted on, as (queue, rule index).
         self.done: dict[int, set[tuple[int, int]]] = {}
         self.lower = [_lower_bound_s(r) for r in eng.t.rules]
+        #: Pending rechecks (time, query, token) and the sentinel event's time.
+        self.rechecks: list[tuple[float, int, int]] = []
+        self.recheck_at = math.inf
+        self.recheck_gen = 0
         self.evict_s = eng.sqa.max_s if eng.sqa is not None else math.inf
 
     def schedule(
@@ -192,11 +200,54 @@ class Interrupts:
         self.seg[i] = (now, dur / rem if rem > 0.0 else 1.0, self.token)
         if best == math.inf:
             return  # shared capacity, no interrupt: the clock ends the query
+        if kind == RECHECK:
+            heappush(self.rechecks, (best, i, self.token))
+            if best < self.recheck_at:
+                self._arm_rechecks(best, now)
+            return
         # What env.timeout(delay, value) would schedule, without the event.
         heappush(
             eng.heap,
             (now + max(best - now, 0.0), NORMAL, eng.eid(), (i, kind, arg, self.token)),
         )
+
+    def _arm_rechecks(self, at: float, now: float) -> None:
+        """Make the sentinel event at ``at`` the valid one."""
+        self.recheck_gen += 1
+        self.recheck_at = at
+        eng = self.eng
+        heappush(
+            eng.heap,
+            (max(at, now), NORMAL, eng.eid(), (self.recheck_gen, RECHECK_DUE, 0, 0)),
+        )
+
+    def _rechecks_due(self) -> None:
+        """Run the rechecks due now; arm the sentinel for the next live one."""
+        eng = self.eng
+        now = eng.now()
+        heap, seg = self.rechecks, self.seg
+        self.recheck_at = math.inf
+        while heap:
+            t, i, token = heap[0]
+            live = (s := seg.get(i)) is not None and s[2] == token
+            if live and t > now:
+                self._arm_rechecks(t, now)
+                return
+            heappop(heap)
+            if live:
+                self._recheck(i)
+
+    def _recheck(self, i: int) -> None:
+        """Recheck: query ``i`` reached its first possible QMR check; look now."""
+        eng = self.eng
+        now = eng.now()
+        start, fac, _ = self.seg.pop(i)
+        ran = now - start
+        eng.rem[i] = eng.segment_left(i, ran, fac)
+        x_off, qx_off = self.xoff.get(i, (0.0, 0.0))
+        self.xoff[i] = (x_off + ran, qx_off + ran)
+        q = eng.rec.cur_q[i]
+        self.schedule(i, q, eng.rec.ran[i], now, eng.rem[i] * fac, force=True)
 
     def _qmr(
         self, i: int, q: int, rules: tuple[CompiledRule, ...], x_off: float, dur: float
@@ -239,6 +290,10 @@ class Interrupts:
         if kind == Q_TIMEOUT:
             self._queue_timeout(i, arg)
             return
+        if kind == RECHECK_DUE:
+            if i == self.recheck_gen:
+                self._rechecks_due()
+            return
         eng = self.eng
         now = eng.now()
         seg = self.seg.get(i)
@@ -252,10 +307,7 @@ class Interrupts:
         eng.rem[i] = eng.segment_left(i, ran, fac)
         x_off, qx_off = self.xoff.get(i, (0.0, 0.0))
         self.xoff[i] = (x_off + ran, qx_off + ran)
-        if kind == RECHECK:
-            q = eng.rec.cur_q[i]
-            self.schedule(i, q, eng.rec.ran[i], now, eng.rem[i] * fac, force=True)
-        elif kind == STMT:
+        if kind == STMT:
             self._stop(i, OUT_CANCELED)
         elif kind == EVICT:
             eng.release(i)
