@@ -392,6 +392,19 @@ class Engine:
             return
         now = self.env._now
         clock, live, psv = self.clocks[c], self.live, self.psv
+        heap = clock.heap
+        if self.tick_exact[c] and len(heap) == 1:
+            # One query running and this is its finish (the usual case):
+            # VirtualClock.pop_finished and finish inlined.
+            i = heap[0][2]
+            heap.clear()
+            del live[i]
+            del psv[i]
+            clock.n, clock.w, clock.r, clock.v, clock.t = 0, 0.0, 0.0, 0.0, now
+            self.tick_at[c] = _INF
+            self.tick_gen[c] = g + 1
+            self.irq.end(i, now)  # a query it starts pushes its own tick
+            return
         done = clock.pop_finished(now, live, self.tick_exact[c])
         if not done:
             self._reschedule(c, now)  # woke early: a start slowed the head
