@@ -14,6 +14,16 @@ itself). Queues are deques of entry codes; per-query state lives in
 arrays indexed by query. What happens at a timeout, hop or QMR action is in
 :mod:`dpcsim.engine.actions`; auto WLM admission in :mod:`dpcsim.engine.autowlm`.
 
+Under shared capacity (``[contention] model = "usl"``) a running query's end
+is not fixed at its start: each cluster (main, each scaling cluster) has a
+:class:`~dpcsim.engine.contention.VirtualClock`, a start or an end updates it in
+O(log n), and the engine keeps one valid tick per cluster on the event queue,
+``(cluster, PS_TICK, generation, 0)``, at the cluster's next finish (a start
+that slows the head leaves the tick early; it wakes up and looks again).
+Interrupts stay in real time (:mod:`dpcsim.engine.actions`). Session replay
+pushes a session's next arrival, ``(query, ARRIVE, 0, 0)``, when the previous
+statement ends; only queries that start a chain are walked from the array.
+
 Timing conventions: ``queue_s`` sums the time spent waiting in WLM queues over
 all attempts, ``exec_s`` the time spent running, and
 ``end_s = arrival_s + queue_s + exec_s`` for every query. ``start_s`` is the
