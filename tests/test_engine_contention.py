@@ -300,3 +300,31 @@ def test_qmr_checks_real_execution_time_under_contention() -> None:
     )
     assert none.queries["outcome"].tolist() == ["completed", "completed"]
     assert none.queries["end_s"].tolist() == pytest.approx([8.0, 8.0])
+
+
+def test_contention_table_in_the_settings_toml(tmp_path) -> None:
+    from dpcsim.errors import InputError
+
+    good = tmp_path / "s.toml"
+    good.write_text(
+        '[contention]\nmodel = "usl"\nsigma = 0.3\nkappa = 0.01\ndemand = "solo"\n'
+    )
+    s = engine.read_cluster_settings(good)
+    assert (s.contention_sigma, s.contention_kappa, s.contention_demand) == (
+        0.3,
+        0.01,
+        "solo",
+    )
+    assert engine.ClusterSettings.from_dict(s.to_dict()) == s
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[contention]\nmodel = "amdahl"\n')
+    with pytest.raises(InputError, match="contention.model='amdahl'"):
+        engine.read_cluster_settings(bad)
+    neg = tmp_path / "neg.toml"
+    neg.write_text("[contention]\nkappa = -1\n")
+    with pytest.raises(InputError, match="contention_kappa"):
+        engine.read_cluster_settings(neg)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[contention]\nalpha = 1\n")
+    with pytest.raises(InputError, match="unknown key 'alpha' in \\[contention\\]"):
+        engine.read_cluster_settings(unknown)
