@@ -318,7 +318,7 @@ def test_contention_table_in_the_settings_toml(tmp_path) -> None:
     assert engine.ClusterSettings.from_dict(s.to_dict()) == s
     bad = tmp_path / "bad.toml"
     bad.write_text('[contention]\nmodel = "amdahl"\n')
-    with pytest.raises(InputError, match="contention.model='amdahl'"):
+    with pytest.raises(InputError, match=r"contention\.model='amdahl'"):
         engine.read_cluster_settings(bad)
     neg = tmp_path / "neg.toml"
     neg.write_text("[contention]\nkappa = -1\n")
