@@ -8,6 +8,8 @@ have recorded (see :func:`dpcsim.workload.observe_wlm`, which merges them in).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -35,17 +37,23 @@ def observed_wlm_columns(
     config
         The WLM configuration the log is observed under.
     settings
-        Cluster settings; None is AWS's defaults.
+        The recording cluster's settings; None is the defaults. The
+        workload's ``exec_s`` are solo work: the recording run replays them
+        with these settings' contention (``demand = "solo"``, logged
+        arrivals), so the logged ``exec_s`` are what a cluster with that
+        contention would measure.
     rng
         Engine seed.
 
     Returns
     -------
     pandas.DataFrame
-        ``query_id``, ``queue_s`` [s], ``service_class`` (14 for SQA),
+        ``query_id``, ``queue_s`` [s], ``exec_s`` [s], ``service_class``
+        (14 for SQA),
         ``queue`` and ``ran_on_cs``, one row per query (its first attempt).
     """
-    result = simulate(workload, config, settings, rng=rng)
+    recording = replace(settings or ClusterSettings(), contention_demand="solo")
+    result = simulate(workload, config, recording, rng=rng, replay="open")
     rec = result.queries.drop_duplicates("query_id", keep="first")
     classes = {
         name: config.service_class(i) for i, name in enumerate(config.queue_names)
@@ -57,6 +65,14 @@ def observed_wlm_columns(
         {
             "query_id": rec["query_id"].to_numpy(dtype=np.int64),
             "queue_s": rec["queue_s"].to_numpy(dtype=np.float64),
+            # A cache hit does no work: it keeps its generated time.
+            "exec_s": np.where(
+                rec["cache_hit"].to_numpy(dtype=bool),
+                workload.queries.set_index("query_id")
+                .loc[rec["query_id"], "exec_s"]
+                .to_numpy(dtype=np.float64),
+                rec["exec_s"].to_numpy(dtype=np.float64),
+            ),
             "service_class": service_class.to_numpy(),
             "queue": rec["queue"].astype("string").to_numpy(),
             "ran_on_cs": ran_on == "cs",

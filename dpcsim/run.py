@@ -25,6 +25,7 @@ from dpcsim.alarms.history import write_alarm_run
 from dpcsim.canonical import jsonable, write_json, write_parquet
 from dpcsim.designs import Design
 from dpcsim.engine import ClusterSettings, SimResult, simulate
+from dpcsim.engine.sessions import Replay
 from dpcsim.metrics import build_metrics
 from dpcsim.schema import OUTCOMES, RAN_ON, Workload
 from dpcsim.wlm import WLMConfig
@@ -229,6 +230,7 @@ class Run:
         routing: Any = None,
         account_id: str = "123456789012",
         end_at: pd.Timestamp | None = None,
+        replay: Replay = "session",
     ) -> Run:
         """Simulate ``workload`` under ``config``, measure it and evaluate alarms.
 
@@ -260,10 +262,16 @@ class Run:
         end_at
             Last instant the datapoints cover [UTC]; default the run's last
             activity (see :func:`dpcsim.metrics.build_metrics`).
+        replay
+            ``"session"``: a statement of a known session arrives at its
+            predecessor's end plus the logged think time; ``"open"``: every
+            statement at its logged instant (see :mod:`dpcsim.engine.sessions`).
         """
         seed = _seed(rng)
         settings = ClusterSettings() if settings is None else settings
-        result = simulate(workload, config, settings, rng=seed, routing=routing)
+        result = simulate(
+            workload, config, settings, rng=seed, routing=routing, replay=replay
+        )
         datapoints = build_metrics(
             result,
             workload=workload,

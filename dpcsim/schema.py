@@ -25,6 +25,11 @@ user_groups : string
     unknown (routing then falls back, see :mod:`dpcsim.wlm.routing`).
 query_group : string
     The ``SET query_group`` label; ``default`` when none was set.
+session_id : Int64
+    Session the statement was issued in (``pid`` of SVL_QLOG/STL_QUERY,
+    ``session_id`` of SYS_QUERY_HISTORY, a generated dbt thread, Step Functions
+    branch or learner session); ``<NA>`` when unknown. Session replay chains a
+    session's statements (:mod:`dpcsim.engine.sessions`).
 statement_type : string
     One of :data:`STATEMENT_TYPES`.
 exec_s : float64
@@ -123,6 +128,7 @@ DTYPES: Final[dict[str, str]] = {
     "user_name": "string",
     "user_groups": "string",
     "query_group": "string",
+    "session_id": "Int64",
     "statement_type": "string",
     "exec_s": "float64",
     "exec_is_upper_bound": "bool",

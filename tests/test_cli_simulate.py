@@ -246,3 +246,10 @@ def test_stream_needs_one_canonical_workload(tmp_path, capsys):
                  "design", "--stream", "--out", str(tmp_path / "o")])  # fmt: skip
     assert code == 2
     assert "workload.parquet" in capsys.readouterr().err
+
+
+def test_replay_flag_and_stream_refusing_session_replay(inputs, tmp_path, capsys):
+    assert _run(inputs, tmp_path / "open", "--replay", "open") == 0
+    assert (tmp_path / "open" / "summary.json").is_file()
+    assert _run(inputs, tmp_path / "s", "--stream", "--replay", "session") == 2
+    assert "--stream replays open loop" in capsys.readouterr().err

@@ -19,6 +19,9 @@ import dpcsim.engine as engine
 import dpcsim.wlm as wlm
 from dpcsim.schema import Workload, validate_workload
 
+#: These tests check the fixed-demand engine: [contention] model = "none".
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 BASE_AT = pd.Timestamp("2024-03-01 00:00:00", tz="UTC")
 
 

@@ -11,6 +11,9 @@ import pytest
 from dpcsim.engine import ClusterSettings, simulate
 from dpcsim.wlm import QMRPredicate, QMRRule, QueueConfig, SQAConfig, WLMConfig
 
+#: These tests check the fixed-demand engine: [contention] model = "none".
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
 
@@ -332,7 +335,7 @@ def test_plain_path_equals_general_path(monkeypatch):
     plain, _ = run(rows, queues)
     assert plain.summary["failed"] > 0
     assert plain.summary["cache_hits"] > 0
-    monkeypatch.setattr("dpcsim.engine.plain.is_plain", lambda eng: False)
+    monkeypatch.setattr("dpcsim.engine.cluster.Engine.force_general", True)
     general, _ = run(rows, queues)
     pd.testing.assert_frame_equal(plain.queries, general.queries)
     pd.testing.assert_frame_equal(plain.timeline, general.timeline)

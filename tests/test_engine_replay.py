@@ -24,6 +24,9 @@ from dpcsim.schema import Workload
 from dpcsim.wlm import SUPERUSER_QUEUE
 from dpcsim.wlm.design import dpc_design_config
 
+#: These tests check the fixed-demand engine: [contention] model = "none".
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 SQA_SERVICE_CLASS = 14
 SUPERUSER_SERVICE_CLASS = 5
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -55,7 +58,9 @@ def recorded():
     spec = workload_pkg.DPCWorkloadSpec(days=2)
     generated = workload_pkg.generate_dpc_workload(spec, rng=20250526)
     config = dpc_design_config()
-    run = engine.simulate(generated, config, rng=11)
+    # Module-scoped, so outside the fixed_demands fixture: say it here.
+    fixed = engine.ClusterSettings(contention_model="none")
+    run = engine.simulate(generated, config, fixed, rng=11, replay="open")
     sim = run.queries.set_index("query_id")
     queries = generated.queries.copy()
     ids = queries["query_id"]

@@ -24,6 +24,9 @@ from dpcsim.wlm import (
     route_workload,
 )
 
+#: These tests check the fixed-demand engine: [contention] model = "none".
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
 

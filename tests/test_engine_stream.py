@@ -23,6 +23,9 @@ from dpcsim.engine.sqa import noise_factors
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload, validate_workload
 
+#: These tests check the fixed-demand engine: [contention] model = "none".
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 BASE_AT = pd.Timestamp("2024-05-01 00:03:17.25", tz="UTC")
 TYPES = ("select", "select", "select", "ctas", "insert", "copy", "vacuum", "unload")
 
@@ -259,3 +262,30 @@ def test_parquet_sink_bytes(tmp_path):
         pd.testing.assert_frame_equal(back.to_pandas(), getattr(want, name))
     meta = pq.ParquetFile(tmp_path / "c" / "queries.parquet").metadata
     assert meta.num_row_groups == 12
+
+
+@pytest.mark.parametrize(
+    ("seed", "auto", "sqa_ms", "pred", "stmt_ms", "mem"), SCENARIOS
+)
+def test_stream_equals_simulate_with_shared_capacity(
+    seed, auto, sqa_ms, pred, stmt_ms, mem
+):
+    # Solo demands: the clocks are idle at every cut (V restarts at 0 there in
+    # both runs), so the streaming replay stays exact under contention.
+    frame = _workload(seed, 1_500)
+    config = _config(auto, sqa_ms)
+    cluster = _settings(
+        pred,
+        statement_timeout_ms=stmt_ms,
+        memory_model=mem,
+        contention_model="usl",
+        contention_sigma=0.1,
+        contention_kappa=0.02,
+        contention_demand="solo",
+    )
+    max_s = engine.dynamic_sqa_max_s([frame.iloc[:700], frame.iloc[700:]], config)
+    stats, want = _assert_equal(
+        frame, config, cluster, chunk=97, window=60, sqa_max_s=max_s
+    )
+    assert stats["windows"] > 10
+    assert want.summary["sqa"]["runs"] > 0

@@ -29,6 +29,9 @@ import dpcsim.wlm as wlm
 from dpcsim import theory
 from dpcsim.schema import Workload, validate_workload
 
+#: These tests check the fixed-demand engine: [contention] model = "none".
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 BASE_AT = pd.Timestamp("2024-01-01 00:00:00", tz="UTC")
 REPLICATIONS = 20
 GRID = [(c, rho) for c in (1, 5, 10, 15) for rho in (0.5, 0.8, 0.9)]

@@ -49,6 +49,7 @@ import numpy as np
 from dpcsim.canonical import write_json
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress, steps_bar
+from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.observe import observed_wlm_columns
 from dpcsim.schema import Workload
@@ -86,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--spec", default=None, metavar="FILE",
                         help="spec.json to start from")  # fmt: skip
+    parser.add_argument(
+        "--settings",
+        default=None,
+        metavar="TOML",
+        help="cluster settings of the recording cluster (its "
+        "[contention] shapes the logged execution times)",
+    )
     parser.add_argument("--no-wlm", action="store_true",
                         help="leave queue time / service class unobserved")  # fmt: skip
     parser.add_argument("--force", action="store_true",
@@ -104,11 +112,18 @@ def run(args: argparse.Namespace) -> int:
         steps.update()
         observed = "none"
         if not args.no_wlm:
+            settings = _settings(getattr(args, "settings", None))
             workload = observe_wlm(
                 workload,
-                lambda w: observed_wlm_columns(w, dpc_design_config(), rng=args.seed),
+                lambda w: observed_wlm_columns(
+                    w, dpc_design_config(), settings, rng=args.seed
+                ),
             )
-            observed = "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config()"
+            observed = (
+                "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config(), "
+                f"contention {settings.contention_model} (sigma "
+                f"{settings.contention_sigma}, kappa {settings.contention_kappa})"
+            )
         steps.update()
         write_exports(workload, out_dir)
         write_workload(workload, out_dir, side_tables="always")
@@ -169,6 +184,11 @@ def _check_fault_days(f: Faults, horizon_days: int) -> None:
                 source="--fault",
                 location=f"faults.{name}",
             )
+
+
+def _settings(path: str | None) -> ClusterSettings:
+    """The recording cluster's settings: the TOML file, or the defaults."""
+    return ClusterSettings() if path is None else read_cluster_settings(path)
 
 
 def _print_summary(workload: Workload, out_dir: Path) -> None:

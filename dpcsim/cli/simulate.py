@@ -14,10 +14,13 @@ Inputs
                         (a .toml or .py file, see dpcsim.designs.read; default
                         dpc).
   --settings TOML       cluster settings (node type, Concurrency Scaling, SQA,
-                        memory model); AWS defaults when omitted.
+                        memory model, [contention]); AWS defaults when omitted.
                         dpcsim/data/cluster_defaults.toml lists every key with
                         its unit and default.
   --seed S              seed of the engine's random numbers (SQA prediction noise).
+  --replay session|open session (default): statements of a known session arrive
+                        after the previous one ends plus the logged think time;
+                        open: at their logged instants (--stream is open loop).
   --alarms FILE|design|none
                         alarm definitions to back-test on the run's metrics
                         (PutMetricAlarm JSON or CloudFormation; default: the
@@ -120,6 +123,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replay a workload.parquet too big for memory in batches; writes "
         "queries/timeline/scaling parquet and the engine summary, no metrics",
     )
+    parser.add_argument(
+        "--replay",
+        choices=("session", "open"),
+        default=None,
+        help="session (default): a session's statements wait for the previous one "
+        "plus the logged think time; open: every statement at its logged arrival "
+        "(--stream replays open)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--force", action="store_true",
                         help="overwrite a non-empty --out")  # fmt: skip
@@ -134,7 +145,13 @@ def run(args: argparse.Namespace) -> int:
     config = _load_config(str(args.wlm), design)
     settings = _load_settings(args.settings)
     alarms = load_alarm_set(str(args.alarms), args.account, design)
+    replay = getattr(args, "replay", None)
     if args.stream:
+        if replay == "session":
+            raise InputError(
+                "--stream replays open loop; drop --replay session or --stream",
+                location="--replay",
+            )
         return _run_streaming(args, config, settings)
     out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
     with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
@@ -149,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
             routing=routing,
             alarms=alarms or (),
             design=design,
+            replay=replay or "session",
         )
         steps.update()
         run_.write(out_dir)

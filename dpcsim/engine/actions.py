@@ -5,10 +5,17 @@ cluster), :meth:`Interrupts.schedule` computes the earliest of its end, its
 ``statement_timeout`` (arrival + limit; queue and execution count), the WLM
 timeout of its queue (execution time in that queue), its first QMR firing
 (:func:`~dpcsim.engine.qmr.first_firing`) and, on SQA, the SQA maximum, and
-schedules one event: the tuple ``(query, kind, rule)`` pushed onto SimPy's event
-queue (SimPy's entry shape and order; the engine's driver hands it to
-:meth:`Interrupts.fire`). At equal instants the end wins, then the statement
-timeout, QMR, the WLM timeout and SQA eviction, in that order.
+schedules one event: the tuple ``(query, kind, rule, token)`` pushed onto
+SimPy's event queue (SimPy's entry shape and order; the engine's driver hands it
+to :meth:`Interrupts.fire`). At equal instants the end wins, then the statement
+timeout, QMR, the WLM timeout and SQA eviction, in that order. Under shared
+capacity (contention) the end is not known in advance: the cluster's virtual
+clock ends the query (:meth:`Interrupts.end`) and the event scheduled here is
+only the earliest interrupt, all of them in real time; the segment's ``token``
+makes an interrupt whose segment already ended go stale.
+
+The engine is reached only through :class:`EngineCore`, the protocol below:
+the arrays and methods an interrupt needs, nothing else.
 
 Actions (facts 2.2, 2.3):
 
@@ -40,11 +47,14 @@ Actions are recorded as ``rule:action`` with ``hop(reassign)``,
 from __future__ import annotations
 
 import math
-from heapq import heappush
-from typing import TYPE_CHECKING, Any, Final
+from array import array
+from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import Any, Final, Protocol
 
 from simpy.events import NORMAL
 
+from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.qmr import CHECK_INTERVAL_S, CompiledRule, first_firing
 from dpcsim.engine.queues import (
     QMR_UNSTOPPABLE,
@@ -52,6 +62,7 @@ from dpcsim.engine.queues import (
     TIMEOUT_ACTION,
     TIMEOUT_CANCEL,
     TIMEOUT_KEEP,
+    QueueTables,
 )
 from dpcsim.engine.records import (
     K_Q_OUT,
@@ -61,35 +72,105 @@ from dpcsim.engine.records import (
     OUT_CANCELED,
     OUT_FAILED,
     SQA,
+    Recorder,
 )
+from dpcsim.engine.sqa import SQAModel
 
-if TYPE_CHECKING:
-    from dpcsim.engine.cluster import Engine
-
-__all__ = ["Interrupts"]
+__all__ = ["ARRIVE", "PS_TICK", "EngineCore", "Interrupts"]
 
 END, STMT, QMR, WLM, EVICT = 0, 1, 2, 3, 4
+#: Shared capacity: a running query's first QMR check may come (see schedule).
+RECHECK = 8
+#: The earliest pending recheck is due: ``(generation, RECHECK_DUE, 0, 0)``.
+#: Rechecks wait in a side heap, so the many that go stale (the query ended
+#: first) never reach the event loop.
+RECHECK_DUE = 9
+#: Kinds of the engine's own tuple events (not interrupts): a cluster clock's
+#: next finish ``(cluster, PS_TICK, generation, 0)`` and a session's next
+#: arrival ``(query, ARRIVE, 0, 0)``.
+PS_TICK, ARRIVE = 5, 6
+#: A waiting query's statement timeout: ``(query, Q_TIMEOUT, entry, 0)``.
+Q_TIMEOUT = 7
+
+
+class EngineCore(Protocol):
+    """What :class:`Interrupts` needs of an engine (the seam between them)."""
+
+    inp: QueryArrays
+    t: QueueTables
+    rec: Recorder
+    sqa: SQAModel | None
+    heap: list[Any]
+    eid: Callable[[], int]
+    arr: array[float]
+    exe: array[float]
+    rem: array[float]
+    st: array[int]
+    sc: array[int]
+    ent: array[int]
+    end: array[float]
+    st_s: float
+    mem_on: bool
+    learned: bool
+    ps: bool
+    auto: bool
+    log_t: Callable[[float], None]
+    log_c: Callable[[int], None]
+
+    def now(self) -> float: ...
+    def release(self, i: int) -> None: ...
+    def admit(self, i: int, q: int) -> bool: ...
+    def wait(self, i: int, q: int) -> None: ...
+    def run_query(self, i: int, q: int, where: int) -> None: ...
+    def spill(self, i: int, q: int) -> float: ...
+    def ps_start(self, i: int, where: int, now: float, work: float) -> None: ...
+    def segment_left(self, i: int, ran_s: float, fac: float) -> float: ...
+    def can_reassign(self, i: int, q: int, target: int) -> bool: ...
+    def take_slots(self, i: int, target: int) -> None: ...
+    def take_entry(self, i: int, q: int) -> None: ...
+    def pull(self, q: int) -> None: ...
+    def priority(self, i: int) -> int: ...
+    def set_priority(self, i: int, rank: int) -> None: ...
+
+
 _PRIORITIES: Final = ("highest", "high", "normal", "low", "lowest")
 
 
 class Interrupts:
     """Timers and actions of running queries for one :class:`Engine`."""
 
-    def __init__(self, eng: Engine) -> None:
+    def __init__(self, eng: EngineCore) -> None:
         self.eng = eng
-        #: Running segment of a query: (start time, slowdown factor).
-        self.seg: dict[int, tuple[float, float]] = {}
+        #: Running segment of a query: (start time, slowdown factor, token).
+        self.seg: dict[int, tuple[float, float, int]] = {}
+        self.token = 0
         #: Execution so far in the attempt and in the current queue [s].
         self.xoff: dict[int, tuple[float, float]] = {}
         #: QMR rules already acted on, as (queue, rule index).
         self.done: dict[int, set[tuple[int, int]]] = {}
         self.lower = [_lower_bound_s(r) for r in eng.t.rules]
+        #: Pending rechecks (time, query, token) and the sentinel event's time.
+        self.rechecks: list[tuple[float, int, int]] = []
+        self.recheck_at = math.inf
+        self.recheck_gen = 0
         self.evict_s = eng.sqa.max_s if eng.sqa is not None else math.inf
 
-    def schedule(self, i: int, q: int, where: int, now: float, dur: float) -> None:
-        """Schedule the one event of a running segment of ``dur`` seconds."""
+    def schedule(
+        self, i: int, q: int, where: int, now: float, dur: float, force: bool = False
+    ) -> None:
+        """Schedule the one event of a running segment of ``dur`` seconds.
+
+        Under shared capacity ``dur`` is solo work, not the segment's length:
+        a query whose solo work ends before its first possible QMR firing gets
+        a recheck (kind ``RECHECK``) half a check interval before it, in
+        execution time, and the rules are evaluated then (``force``) if it is
+        still running.
+        """
         eng = self.eng
-        best, kind, arg = now + dur, END, -1
+        ps = eng.ps
+        if ps:
+            eng.ps_start(i, where, now, dur)
+        best, kind, arg = (math.inf if ps else now + dur), END, -1
         if eng.st_s > 0.0:
             t = eng.arr[i] + eng.st_s
             if t < best:
@@ -101,21 +182,72 @@ class Interrupts:
                 best, kind = t, EVICT
         else:
             rules = eng.t.rules[q]
-            if rules and x_off + dur > self.lower[q]:
+            if rules and (force or x_off + dur > self.lower[q]):
                 fire = self._qmr(i, q, rules, x_off, dur)
                 if fire is not None and now + fire[0] - x_off < best:
                     best, kind, arg = now + fire[0] - x_off, QMR, fire[1]
+            elif rules and ps:
+                t = now + self.lower[q] - 0.5 * CHECK_INTERVAL_S - x_off
+                if t < best:
+                    best, kind = t, RECHECK
             to = eng.t.timeout_s[q]
             if to > 0.0 and TIMEOUT_ACTION[eng.st[i]] != TIMEOUT_KEEP:
                 t = now + to - qx_off
                 if t < best:
                     best, kind = t, WLM
         rem = eng.rem[i]
-        self.seg[i] = (now, dur / rem if rem > 0.0 else 1.0)
+        self.token += 1
+        self.seg[i] = (now, dur / rem if rem > 0.0 else 1.0, self.token)
+        if best == math.inf:
+            return  # shared capacity, no interrupt: the clock ends the query
+        if kind == RECHECK:
+            heappush(self.rechecks, (best, i, self.token))
+            if best < self.recheck_at:
+                self._arm_rechecks(best, now)
+            return
         # What env.timeout(delay, value) would schedule, without the event.
         heappush(
-            eng.heap, (now + max(best - now, 0.0), NORMAL, eng.eid(), (i, kind, arg))
+            eng.heap,
+            (now + max(best - now, 0.0), NORMAL, eng.eid(), (i, kind, arg, self.token)),
         )
+
+    def _arm_rechecks(self, at: float, now: float) -> None:
+        """Make the sentinel event at ``at`` the valid one."""
+        self.recheck_gen += 1
+        self.recheck_at = at
+        eng = self.eng
+        heappush(
+            eng.heap,
+            (max(at, now), NORMAL, eng.eid(), (self.recheck_gen, RECHECK_DUE, 0, 0)),
+        )
+
+    def _rechecks_due(self) -> None:
+        """Run the rechecks due now; arm the sentinel for the next live one."""
+        eng = self.eng
+        now = eng.now()
+        heap, seg = self.rechecks, self.seg
+        self.recheck_at = math.inf
+        while heap:
+            t, i, token = heap[0]
+            live = (s := seg.get(i)) is not None and s[2] == token
+            if live and t > now:
+                self._arm_rechecks(t, now)
+                return
+            heappop(heap)
+            if live:
+                self._recheck(i)
+
+    def _recheck(self, i: int) -> None:
+        """Recheck: query ``i`` reached its first possible QMR check; look now."""
+        eng = self.eng
+        now = eng.now()
+        start, fac, _ = self.seg.pop(i)
+        ran = now - start
+        eng.rem[i] = eng.segment_left(i, ran, fac)
+        x_off, qx_off = self.xoff.get(i, (0.0, 0.0))
+        self.xoff[i] = (x_off + ran, qx_off + ran)
+        q = eng.rec.cur_q[i]
+        self.schedule(i, q, eng.rec.ran[i], now, eng.rem[i] * fac, force=True)
 
     def _qmr(
         self, i: int, q: int, rules: tuple[CompiledRule, ...], x_off: float, dur: float
@@ -137,24 +269,42 @@ class Interrupts:
         )
         return None if fire is None else (fire[0] * CHECK_INTERVAL_S, fire[1])
 
-    def fire(self, item: tuple[int, int, int]) -> None:
-        """Handle the event ``(query, kind, rule)`` of a running segment."""
-        i, kind, arg = item
+    def end(self, i: int, now: float) -> None:
+        """Query ``i`` ran to its end at ``now``."""
         eng = self.eng
-        now = eng.env._now
-        if kind == END:
-            # The query is over: its remaining work and offsets are not needed.
-            del self.seg[i]
-            eng.end[i] = now
-            eng.release(i)
-            self.xoff.pop(i, None)
-            self.done.pop(i, None)
-            if eng.learned:
-                eng.sqa.observe(i, eng.exe[i])  # type: ignore[union-attr]
+        # The query is over: its remaining work and offsets are not needed.
+        self.seg.pop(i, None)
+        eng.end[i] = now
+        eng.release(i)
+        self.xoff.pop(i, None)
+        self.done.pop(i, None)
+        if eng.learned:
+            eng.sqa.observe(i, eng.exe[i])  # type: ignore[union-attr]
+        after = eng.rec.after
+        if after is not None:
+            after(i, now)
+
+    def fire(self, item: tuple[int, int, int, int]) -> None:
+        """Handle the event ``(query, kind, rule, token)`` of a running segment."""
+        i, kind, arg, token = item
+        if kind == Q_TIMEOUT:
+            self._queue_timeout(i, arg)
             return
-        start, fac = self.seg.pop(i)
+        if kind == RECHECK_DUE:
+            if i == self.recheck_gen:
+                self._rechecks_due()
+            return
+        eng = self.eng
+        now = eng.now()
+        seg = self.seg.get(i)
+        if seg is None or seg[2] != token:
+            return  # the segment ended (shared capacity) before this interrupt
+        if kind == END:
+            self.end(i, now)
+            return
+        start, fac, _ = self.seg.pop(i)
         ran = now - start
-        eng.rem[i] = max(eng.rem[i] - ran / fac, 0.0)
+        eng.rem[i] = eng.segment_left(i, ran, fac)
         x_off, qx_off = self.xoff.get(i, (0.0, 0.0))
         self.xoff[i] = (x_off + ran, qx_off + ran)
         if kind == STMT:
@@ -194,13 +344,13 @@ class Interrupts:
         where = eng.rec.ran[i]
         fac = eng.rem[i] and self._factor(i, q, where)
         self.schedule(
-            i, q if where != SQA else eng.t.sqa, where, eng.env._now, eng.rem[i] * fac
+            i, q if where != SQA else eng.t.sqa, where, eng.now(), eng.rem[i] * fac
         )
 
     def _factor(self, i: int, q: int, where: int) -> float:
         """Slowdown factor of query ``i`` running in ``q`` at ``where``."""
         eng = self.eng
-        return eng._spill(i, q) if eng.mem_on and where != SQA else 1.0
+        return eng.spill(i, q) if eng.mem_on and where != SQA else 1.0
 
     def _hop(self, i: int, rule: str | None, r: int = -1) -> None:
         """Hop query ``i`` (WLM timeout when ``rule`` is None, else QMR)."""
@@ -233,7 +383,7 @@ class Interrupts:
     def _reassign(self, i: int, target: int) -> None:
         """Move running query ``i`` to ``target``'s free slots; it continues."""
         eng = self.eng
-        now = eng.env._now
+        now = eng.now()
         eng.take_slots(i, target)
         eng.release(i)
         eng.rec.hops[i] += 1
@@ -242,7 +392,7 @@ class Interrupts:
         eng.rec.acc_q[i] -= now
         eng.log_t(now)
         eng.log_c(target * 16 + K_RUN)
-        eng._run(i, target, MAIN)
+        eng.run_query(i, target, MAIN)
 
     def _restart(self, i: int, q: int) -> None:
         """Requeue query ``i`` (slots already freed) in ``q`` as a new attempt."""
@@ -251,25 +401,25 @@ class Interrupts:
         eng.rem[i] = eng.exe[i]
         self.xoff.pop(i, None)
         eng.rec.cur_q[i] = q
-        eng.rec.acc_q[i] -= eng.env._now
-        if eng.sc[i] > eng.t.slots[q] and not eng._auto:
+        eng.rec.acc_q[i] -= eng.now()
+        if eng.sc[i] > eng.t.slots[q] and not eng.auto:
             # wlm_query_slot_count above the target's concurrency: the query
             # fails there (facts 1.3) rather than block the target's line.
-            eng.rec.acc_q[i] += eng.env._now
-            eng.rec.finish(i, eng.env._now, OUT_FAILED)
+            eng.rec.acc_q[i] += eng.now()
+            eng.rec.finish(i, eng.now(), OUT_FAILED)
             self._forget(i)
-        elif eng._admit(i, q):
-            eng.log_t(eng.env._now)
+        elif eng.admit(i, q):
+            eng.log_t(eng.now())
             eng.log_c(q * 16 + K_RUN)
-            eng._run(i, q, MAIN)
+            eng.run_query(i, q, MAIN)
         else:
-            eng._wait(i, q)
+            eng.wait(i, q)
 
     def _stop(self, i: int, outcome: int) -> None:
         """End running query ``i`` with ``outcome`` and free its slots."""
         eng = self.eng
         eng.release(i)
-        eng.rec.finish(i, eng.env._now, outcome)
+        eng.rec.finish(i, eng.now(), outcome)
         self._forget(i)
 
     def _forget(self, i: int) -> None:
@@ -280,18 +430,18 @@ class Interrupts:
     def arm_queue_timeout(self, i: int, entry: int) -> None:
         """Cancel query ``i`` at its statement timeout if still queued as ``entry``."""
         eng = self.eng
-        delay = max(eng.arr[i] + eng.st_s - eng.env._now, 0.0)
-        ev = eng.env.timeout(delay, (i, entry))
-        ev.callbacks.append(self._queue_timeout)
+        now = eng.now()
+        at = now + max(eng.arr[i] + eng.st_s - now, 0.0)
+        # The entry env.timeout(delay) would push, with a tuple for the event.
+        heappush(eng.heap, (at, NORMAL, eng.eid(), (i, Q_TIMEOUT, entry, 0)))
 
-    def _queue_timeout(self, ev: Any) -> None:
+    def _queue_timeout(self, i: int, entry: int) -> None:
         """Statement timeout of a waiting query: cancel it."""
-        i, entry = ev._value
         eng = self.eng
         if eng.ent[i] != entry:
             return
         q = eng.rec.cur_q[i]
-        now = eng.env._now
+        now = eng.now()
         eng.take_entry(i, q)
         eng.log_t(now)
         eng.log_c(q * 16 + K_Q_OUT)

@@ -17,11 +17,20 @@ algorithm (facts 2.6). dpcsim approximates it with a documented model:
   ``mem_mb`` count as ``auto_default_mem_mb``. A query is always admitted onto
   an idle cluster, even when it wants more than all the memory. Light queries
   thus run many at once and heavy ones few, as AWS describes.
-* **Limits.** Priority does not change a running query's speed (AWS also gives
-  higher priorities a larger resource share, which this model omits), queries
-  never spill (auto WLM gives each what it is estimated to need), WLM timeouts
-  and hops do not exist (as in AWS), and slot counts are ignored. A scaling
-  cluster admits up to ``auto_max_concurrency`` queries of the scaling queues.
+* **Shared capacity.** With ``[contention] model = "usl"`` (the default) the
+  concurrency cap is dropped: admission is by memory alone, and the running
+  queries share the cluster's capacity by weighted processor sharing, each at
+  ``X(n) w / W`` with ``w`` its priority's weight
+  (``auto_priority_weights``, default 16/8/4/2/1 from highest to lowest,
+  UNCONFIRMED: AWS says only that higher priorities get more resources and
+  that lower priorities still progress, so none starves). QMR
+  ``change_query_priority`` changes a running query's weight from then on.
+  With ``model = "none"`` priority does not change a running query's speed.
+* **Limits.** Queries never spill (auto WLM gives each what it is estimated
+  to need), WLM timeouts and hops do not exist (as in AWS), and slot counts
+  are ignored. A scaling cluster admits up to ``auto_max_concurrency`` queries
+  of the scaling queues (a cap kept with contention too: the scaling cluster's
+  memory is not modelled).
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ __all__ = ["AutoEngine"]
 class AutoEngine(Engine):
     """One simulation run under auto WLM (see the module docstring)."""
 
-    _auto = True
+    auto = True
 
     def __init__(
         self,
@@ -55,6 +64,9 @@ class AutoEngine(Engine):
     ) -> None:
         self.cap = settings.auto_max_concurrency
         super().__init__(q, tables, settings, sqa)
+        #: Concurrency cap on the main cluster: none under shared capacity.
+        self.run_cap = self.cap if not self.ps else 1 << 62
+        self.weights = settings.auto_priority_weights
         self.mem_on = False
         ranks = np.asarray(tables.rank, dtype=np.int8)[q.queue]
         self.prio = array("b", ranks.tobytes())
@@ -71,9 +83,9 @@ class AutoEngine(Engine):
         """Whether query ``i`` may start now under the concurrency model."""
         if self.run_n == 0:
             return True
-        return self.run_n < self.cap and self.run_mem + self.need[i] <= self.mem_cap
+        return self.run_n < self.run_cap and self.run_mem + self.need[i] <= self.mem_cap
 
-    def _admit(self, i: int, q: int) -> bool:
+    def admit(self, i: int, q: int) -> bool:
         """Admit ``i`` if nobody of its priority or higher waits and it fits."""
         r = self.prio[i]
         if any(self.nrank[: r + 1]) or not self._fits(i):
@@ -122,7 +134,7 @@ class AutoEngine(Engine):
                 self.run_mem += self.need[i]
                 self.log_t(self.env._now)
                 self.log_c(qq * 16 + K_DEQ_RUN)
-                self._run(i, qq, MAIN)
+                self.run_query(i, qq, MAIN)
 
     def can_reassign(self, i: int, q: int, target: int) -> bool:
         """Hops do not exist under auto WLM."""
@@ -133,8 +145,23 @@ class AutoEngine(Engine):
         return int(self.prio[i])
 
     def set_priority(self, i: int, rank: int) -> None:
-        """Change query ``i``'s priority (QMR change_query_priority)."""
-        self.prio[i] = rank
+        """Change query ``i``'s priority (QMR change_query_priority).
+
+        Under shared capacity a running query keeps its work left and
+        progresses with the new weight from now on.
+        """
+        if self.ps and i in self.live:
+            now = self.now()
+            where = self.rec.ran[i]
+            left = self.ps_stop(i, now)
+            self.prio[i] = rank
+            self.ps_start(i, where, now, left)
+        else:
+            self.prio[i] = rank
+
+    def weight(self, i: int) -> float:
+        """Share weight of query ``i``: its priority's weight."""
+        return self.weights[self.prio[i]]
 
     def _cs_capacity(self) -> list[int]:
         """One shared pool of ``auto_max_concurrency`` slots per scaling cluster."""

@@ -14,6 +14,16 @@ itself). Queues are deques of entry codes; per-query state lives in
 arrays indexed by query. What happens at a timeout, hop or QMR action is in
 :mod:`dpcsim.engine.actions`; auto WLM admission in :mod:`dpcsim.engine.autowlm`.
 
+Under shared capacity (``[contention] model = "usl"``) a running query's end
+is not fixed at its start: each cluster (main, each scaling cluster) has a
+:class:`~dpcsim.engine.contention.VirtualClock`, a start or an end updates it in
+O(log n), and the engine keeps one valid tick per cluster on the event queue,
+``(cluster, PS_TICK, generation, 0)``, at the cluster's next finish (a start
+that slows the head leaves the tick early; it wakes up and looks again).
+Interrupts stay in real time (:mod:`dpcsim.engine.actions`). Session replay
+pushes a session's next arrival, ``(query, ARRIVE, 0, 0)``, when the previous
+statement ends; only queries that start a chain are walked from the array.
+
 Timing conventions: ``queue_s`` sums the time spent waiting in WLM queues over
 all attempts, ``exec_s`` the time spent running, and
 ``end_s = arrival_s + queue_s + exec_s`` for every query. ``start_s`` is the
@@ -33,8 +43,11 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL
 
+from dpcsim.engine.actions import ARRIVE, PS_TICK, Interrupts
+from dpcsim.engine.contention import VirtualClock, rate_table
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.memory import spill_factor
+from dpcsim.engine.plain import run_plain, run_plain_shared
 from dpcsim.engine.queues import CS_ALWAYS, CS_RA3_ONLY, SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import (
     CS,
@@ -50,6 +63,7 @@ from dpcsim.engine.records import (
     SQA,
     Recorder,
 )
+from dpcsim.engine.scaling import ScalingPool
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel
 
@@ -108,9 +122,6 @@ class Engine:
         settings: ClusterSettings,
         sqa: SQAModel | None,
     ) -> None:
-        from dpcsim.engine.actions import Interrupts
-        from dpcsim.engine.scaling import ScalingPool
-
         self.env = env = simpy.Environment()
         self.inp = q
         self.t = tables
@@ -176,25 +187,58 @@ class Engine:
         odd = q.cache_hit | (q.slots > np.asarray(tables.slots)[q.queue])
         #: Cache hits and queries wanting more slots than their queue has.
         self.odd = odd.tolist() if odd.any() else None
+        #: Shared capacity (contention): one virtual clock per cluster (main,
+        #: then each scaling cluster), see dpcsim.engine.contention.
+        self.ps = settings.contention_model == "usl"
+        if self.ps:
+            self.fast = [False] * len(self.fast)
+            speed = rate_table(64, settings.contention_sigma, settings.contention_kappa)
+            self.clocks = [
+                VirtualClock(
+                    speed, settings.contention_sigma, settings.contention_kappa
+                )
+                for _ in range(1 + settings.max_concurrency_scaling_clusters)
+            ]
+        else:
+            self.clocks = []
+        #: Running query -> stamp of its clock entry; (finish value, weight, clock).
+        self.live: dict[int, int] = {}
+        self.psv: dict[int, tuple[float, float, int]] = {}
+        self.tick_gen = [0] * len(self.clocks)
+        #: Real time of each clock's valid tick, and whether it is exactly its
+        #: next finish (else it is early, after starts slowed the head).
+        self.tick_at = [_INF] * len(self.clocks)
+        self.tick_exact = [True] * len(self.clocks)
+        #: Session replay: successor of each query and the think time before it.
+        self.succ: list[int] | None = None
+        self.think: list[float] = []
+        self.open_idx: list[int] = []
         self.irq = Interrupts(self)
 
     # -- driver ---------------------------------------------------------------
     def run(self) -> None:
         """Process every arrival and event; return when the schedule is empty."""
-        from dpcsim.engine.plain import is_plain, run_plain
-
-        if not self.force_general and is_plain(self):
-            run_plain(self)
+        if not self.force_general and self.is_plain():
+            if self.ps:
+                run_plain_shared(self.inp, self.rec, self.t.slots, self.clocks[0])
+            else:
+                run_plain(self.inp, self.rec, self.t.slots)
             return
         env, arr, n = self.env, self.arr, self.n
         heap, irq = self.heap, self.irq
-        arrive = self._arrive if self._auto else self._arrive_manual
-        fire, fin, cur_q, sc = irq.fire, self.end, self.cur_q, self.sc
+        arrive = self._arrive if self.auto else self._arrive_manual
+        fin, cur_q, sc = self.end, self.cur_q, self.sc
+        fire = self._dispatch if (self.ps or self.succ is not None) else irq.fire
+        chain = self._chain if self.succ is not None else None
+        tick = self._tick
+        walk: Any = enumerate(arr)
+        if self.succ is not None:
+            walk = [(i, arr[i]) for i in self.open_idx] + [(n, _INF)]
         log_t, log_c, free, waitq = self.log_t, self.log_c, self.free, self.waitq
-        manual, release, pull = not self._auto, self._release_main, self.pull
+        manual, release, pull = not self.auto, self._release_main, self.pull
         learned = self.learned
         arr.append(_INF)  # sentinel: after the last arrival, drain the schedule
-        for i, a in enumerate(arr):
+        for i, a in walk:
             # Environment.step() inlined (every event here succeeds), with the
             # engine's own entries (see the module docstring) dispatched directly.
             while heap and heap[0][0] <= a:
@@ -215,8 +259,13 @@ class Engine:
                         release(ev, q)
                     if learned:
                         self.sqa.observe(ev, self.exe[ev])  # type: ignore[union-attr]
+                    if chain is not None:
+                        chain(ev, now)
                 elif kind is tuple:
-                    fire(ev)
+                    if ev[1] == PS_TICK:
+                        tick(ev[0], ev[2])
+                    else:
+                        fire(ev)
                 else:
                     callbacks, ev.callbacks = ev.callbacks, None
                     for callback in callbacks:
@@ -226,6 +275,159 @@ class Engine:
                 arrive(i, a)
         arr.pop()
 
+    def is_plain(self) -> bool:
+        """Whether the run can take the plain path (:mod:`dpcsim.engine.plain`)."""
+        return (
+            not self.auto
+            and self.sqa is None
+            and not self.scaling_on
+            and not self.mem_on
+            and self.st_s == 0.0
+            and self.succ is None
+            and all(self.t.plain[: self.nq + 1])
+        )
+
+    # -- engine events: shared capacity and session arrivals -------------------
+    def _dispatch(self, ev: tuple[int, int, int, int]) -> None:
+        """Hand a tuple event to its owner (clock tick, arrival or interrupt)."""
+        kind = ev[1]
+        if kind == PS_TICK:
+            self._tick(ev[0], ev[2])
+        elif kind == ARRIVE:
+            i, now = ev[0], self.env._now
+            self.arr[i] = now
+            self.acc_q[i] = -now
+            if self.auto:
+                self._arrive(i, now)
+            else:
+                self._arrive_manual(i, now)
+        else:
+            self.irq.fire(ev)
+
+    def set_sessions(self, succ: np.ndarray, think_s: np.ndarray) -> None:
+        """Replay sessions: query ``succ[i]`` arrives ``think_s`` after ``i`` ends.
+
+        Queries that are nobody's successor keep their logged arrival.
+        """
+        if not (succ >= 0).any():
+            return
+        chained = np.zeros(self.n, bool)
+        chained[succ[succ >= 0]] = True
+        self.succ = succ.tolist()
+        self.think = think_s.tolist()
+        self.open_idx = np.flatnonzero(~chained).tolist()
+        self.rec.after = self._chain
+
+    def _chain(self, i: int, now: float) -> None:
+        """Query ``i`` ended at ``now``: schedule its session's next statement."""
+        assert self.succ is not None
+        j = self.succ[i]
+        if j >= 0:
+            t = now + self.think[j]
+            heappush(self.heap, (t, NORMAL, self.eid(), (j, ARRIVE, 0, 0)))
+
+    def weight(self, i: int) -> float:
+        """Share weight of query ``i`` in its cluster's capacity (manual: 1)."""
+        return 1.0
+
+    def ps_start(self, i: int, where: int, now: float, work: float) -> None:
+        """Put running query ``i`` with ``work`` [s solo] on its cluster's clock."""
+        # VirtualClock.add and next_finish inlined: this runs once per start.
+        c = 1 + self.cluster[i] if where == CS else 0
+        w = 1.0 if not self.auto else self.weight(i)
+        ck = self.clocks[c]
+        v = ck.v + ck.r * (now - ck.t)
+        ck.v, ck.t = v, now
+        ck.stamp = stamp = ck.stamp + 1
+        f = v + work / w
+        heap = ck.heap
+        heappush(heap, (f, stamp, i))
+        ck.n += 1
+        ck.w += w
+        ck._set_rate()
+        live = self.live
+        live[i] = stamp
+        self.psv[i] = (f, w, c)
+        head = heap[0]
+        while live.get(head[2]) != head[1]:
+            heappop(heap)
+            head = heap[0]
+        t = now + (head[0] - v) / ck.r
+        # A start slows the others (their finishes move later: the pending tick
+        # is early, and wakes up to look again) unless weights make the rate
+        # rise; push a new tick only when the next finish moved earlier.
+        at = self.tick_at[c]
+        if t < at:
+            g = self.tick_gen[c] + 1
+            self.tick_gen[c] = g
+            self.tick_at[c] = t
+            self.tick_exact[c] = True
+            heappush(self.heap, (t, NORMAL, self.eid(), (c, PS_TICK, g, 0)))
+        else:
+            self.tick_exact[c] = t == at
+
+    def ps_stop(self, i: int, now: float) -> float:
+        """Take running query ``i`` off its clock; return its work left [s solo]."""
+        del self.live[i]
+        f, w, c = self.psv.pop(i)
+        left = self.clocks[c].remove(f, w, now)
+        self._reschedule(c, now)
+        return left
+
+    def segment_left(self, i: int, ran_s: float, fac: float) -> float:
+        """Work left [s solo] of query ``i`` stopped after ``ran_s`` [s] of running."""
+        if self.ps:
+            return self.ps_stop(i, self.env._now) / fac
+        return max(self.rem[i] - ran_s / fac, 0.0)
+
+    def _reschedule(self, c: int, now: float) -> None:
+        """Schedule clock ``c``'s next finish (older ticks go stale)."""
+        self._push_tick(c, self.clocks[c].next_finish(self.live), now)
+
+    def _push_tick(self, c: int, t: float, now: float) -> None:
+        """Make the tick at ``t`` clock ``c``'s only valid one (none if ``inf``)."""
+        g = self.tick_gen[c] + 1
+        self.tick_gen[c] = g
+        self.tick_at[c] = t
+        self.tick_exact[c] = True
+        if t < _INF:
+            heappush(
+                self.heap,
+                (t if t > now else now, NORMAL, self.eid(), (c, PS_TICK, g, 0)),
+            )
+
+    def _tick(self, c: int, g: int) -> None:
+        """Clock ``c``'s tick: end the queries that finish now (or look again)."""
+        if g != self.tick_gen[c]:
+            return
+        now = self.env._now
+        clock, live, psv = self.clocks[c], self.live, self.psv
+        heap = clock.heap
+        if self.tick_exact[c] and len(heap) == 1:
+            # One query running and this is its finish (the usual case):
+            # VirtualClock.pop_finished and finish inlined.
+            i = heap[0][2]
+            heap.clear()
+            del live[i]
+            del psv[i]
+            clock.n, clock.w, clock.r, clock.v, clock.t = 0, 0.0, 0.0, 0.0, now
+            self.tick_at[c] = _INF
+            self.tick_gen[c] = g + 1
+            self.irq.end(i, now)  # a query it starts pushes its own tick
+            return
+        done = clock.pop_finished(now, live, self.tick_exact[c])
+        if not done:
+            self._reschedule(c, now)  # woke early: a start slowed the head
+            return
+        for i in done:
+            del live[i]
+            clock.finish(psv.pop(i)[1])
+        self.tick_at[c] = _INF  # ends below may start queries: any tick is sooner
+        self.tick_gen[c] += 1
+        for i in done:
+            self.irq.end(i, now)
+        self._reschedule(c, now)
+
     def drop_inputs(self) -> None:
         """Free the loop's per-query arrays once the run is over (lower peak)."""
         empty_d, empty_b = array("d"), array("b")
@@ -234,6 +436,10 @@ class Engine:
         self.sc = self.ent = array("q")
         self.gen = array("i")
 
+    def now(self) -> float:
+        """The simulation clock [s]."""
+        return self.env._now
+
     # -- arrival and placement ------------------------------------------------
     def _arrive(self, i: int, now: float) -> None:
         """Admit, divert (SQA, scaling) or queue query ``i`` arriving at ``now``."""
@@ -241,18 +447,18 @@ class Engine:
             self.rec.cache_hit(i, now)
             return
         q = self.q0[i]
-        if self.sc[i] > self.t.slots[q] and not self._auto:
+        if self.sc[i] > self.t.slots[q] and not self.auto:
             self.rec.acc_q[i] += now
             self.rec.finish(i, now, OUT_FAILED)
             return
-        if self._admit(i, q):
+        if self.admit(i, q):
             self.log_t(now)
             self.log_c(q * 16 + K_RUN)
-            self._run(i, q, MAIN)
+            self.run_query(i, q, MAIN)
         elif not (self.sqa is not None and q < self.nq and self._try_sqa(i)):
-            self._wait(i, q)
+            self.wait(i, q)
 
-    _auto = False
+    auto = False
 
     def _arrive_manual(self, i: int, now: float) -> None:
         """:meth:`_arrive` under manual WLM, with the plain cases inlined."""
@@ -272,7 +478,7 @@ class Engine:
                 self.start[i] = now
                 heappush(self.heap, (now + self.rem[i], NORMAL, self.eid(), i))
             else:
-                self._run(i, q, MAIN)
+                self.run_query(i, q, MAIN)
         elif self.sqa is not None and q < self.nq and self._try_sqa(i):
             return
         elif self.join[q]:
@@ -284,9 +490,9 @@ class Engine:
             self.log_t(now)
             self.log_c(q * 16 + K_Q_IN)
         else:
-            self._wait(i, q)
+            self.wait(i, q)
 
-    def _admit(self, i: int, q: int) -> bool:
+    def admit(self, i: int, q: int) -> bool:
         """Take main slots for query ``i`` in queue ``q`` if FIFO allows it now."""
         s = self.sc[i]
         if self.nwait[q] == 0 and self.free[q] >= s:
@@ -294,7 +500,7 @@ class Engine:
             return True
         return False
 
-    def _wait(self, i: int, q: int) -> None:
+    def wait(self, i: int, q: int) -> None:
         """Run on a scaling cluster, or join the queue (and ask for a cluster)."""
         scal = self.scaling_on and self.t.scaling[q] and self.cs_ok[self.st[i]]
         if scal:
@@ -334,11 +540,11 @@ class Engine:
         self.sqa_free -= 1
         self.log_t(self.env._now)
         self.log_c(self.t.sqa * 16 + K_RUN)
-        self._run(i, self.t.sqa, SQA)
+        self.run_query(i, self.t.sqa, SQA)
         return True
 
     # -- running --------------------------------------------------------------
-    def _run(self, i: int, q: int, where: int) -> None:
+    def run_query(self, i: int, q: int, where: int) -> None:
         """Start (or resume) query ``i`` in queue ``q`` at ``where``."""
         now = self.env._now
         self.acc_q[i] += now
@@ -350,18 +556,21 @@ class Engine:
             self.cur_q[i] = q
         dur = self.rem[i]
         if self.mem_on and where != SQA:
-            dur *= self._spill(i, q)
+            dur *= self.spill(i, q)
         if where == MAIN and self.plain[q]:
-            heappush(self.heap, (now + dur, NORMAL, self.eid(), i))
+            if self.ps:
+                self.ps_start(i, where, now, dur)
+            else:
+                heappush(self.heap, (now + dur, NORMAL, self.eid(), i))
         else:
             self.irq.schedule(i, q, where, now, dur)
 
     def _run_cs(self, i: int, q: int, c: int) -> None:
         """Start query ``i`` of queue ``q`` on scaling cluster ``c``."""
         self.cluster[i] = c
-        self._run(i, q, CS)
+        self.run_query(i, q, CS)
 
-    def _spill(self, i: int, q: int) -> float:
+    def spill(self, i: int, q: int) -> float:
         """Execution-time multiplier of query ``i`` in queue ``q`` (memory model)."""
         held = self.t.slot_mem_mb[q] * self.sc[i]
         return spill_factor(held, self.mem[i], self.settings.spill_penalty)
@@ -425,7 +634,7 @@ class Engine:
                 heappush(self.heap, (now + self.rem[i], NORMAL, self.eid(), i))
             else:
                 self.free[q] = free
-                self._run(i, q, MAIN)
+                self.run_query(i, q, MAIN)
         self.free[q] = free
 
     def take_entry(self, i: int, q: int) -> None:

@@ -19,7 +19,7 @@ from dpcsim.schema import validate_workload as _validate
 from dpcsim.wlm import RoutingResult, WLMConfig, next_matching_queue, route_workload
 from dpcsim.wlm.routing import split_groups
 
-__all__ = ["QueryArrays", "prepare"]
+__all__ = ["QueryArrays", "arrival_us", "prepare"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +46,13 @@ class QueryArrays:
         Fingerprint id (-1 = none).
     query_id, task_id
         Carried to the records.
+    logged_queue_s
+        Logged queue time [s] (NaN when unknown): with ``arrival_s`` and
+        ``exec_s``, the logged execution interval.
+    logged_on_cs
+        The log shows the query ran on a Concurrency Scaling cluster.
+    session
+        Session code (-1 = unknown), dense in order of first appearance.
     next_queue
         ``next_queue(i, q)``: the hop target of query ``i`` after queue ``q``,
         or None (cancel).
@@ -68,6 +75,9 @@ class QueryArrays:
     fingerprint: np.ndarray
     query_id: np.ndarray
     task_id: np.ndarray
+    logged_queue_s: np.ndarray
+    logged_on_cs: np.ndarray
+    session: np.ndarray
     next_queue: Callable[[int, int], int | None]
     start_at: pd.Timestamp
     fingerprint_keys: np.ndarray
@@ -118,20 +128,20 @@ def prepare(
             f"({len(frame)})",
             source="<routing>",
         )
-    arrival_us = _arrival_us(frame["arrival_at"])
+    arrival_us_ = arrival_us(frame["arrival_at"])
     if origin_us is None:
-        first_us = int(arrival_us.min()) if arrival_us.size else 0
+        first_us = int(arrival_us_.min()) if arrival_us_.size else 0
         origin_us = first_us - first_us % 60_000_000  # floored to the minute
     start_us = origin_us
     start_at = pd.Timestamp(start_us, unit="us", tz="UTC")
-    arr_s = (arrival_us - start_us) / 1e6
+    arr_s = (arrival_us_ - start_us) / 1e6
     qid = frame["query_id"].to_numpy(np.int64)
     order = np.lexsort((qid, arr_s))
     qidx = np.where(qidx < 0, len(config.queues), qidx)[order]
     return _build(frame, order, arr_s[order], qidx, config, start_at)
 
 
-def _arrival_us(arrival: pd.Series) -> np.ndarray:
+def arrival_us(arrival: pd.Series) -> np.ndarray:
     """Arrival instants as int64 microseconds since the epoch (UTC)."""
     if not isinstance(arrival.dtype, pd.DatetimeTZDtype):
         arrival = pd.to_datetime(arrival, utc=True)
@@ -180,6 +190,11 @@ def _build(
         fp_id = np.full(len(frame), -1, dtype=np.int64)
         fp_keys = np.zeros(0, dtype=object)
     qid = frame["query_id"].to_numpy(np.int64)[order]
+    if "session_id" in frame.columns:
+        sess_codes, _ = pd.factorize(frame["session_id"], use_na_sentinel=True)
+        session = np.asarray(sess_codes, dtype=np.int64)[order]
+    else:
+        session = np.full(len(frame), -1, dtype=np.int64)
     return QueryArrays(
         arrival_s=arr_s,
         exec_s=exec_s,
@@ -194,6 +209,9 @@ def _build(
         fingerprint=np.asarray(fp_id, dtype=np.int64),
         query_id=qid,
         task_id=col("task_id", 0, "int64") if "task_id" in frame.columns else qid,
+        logged_queue_s=col("queue_s", np.nan, "float64"),
+        logged_on_cs=col("ran_on_cs", False, "bool"),
+        session=session,
         next_queue=_hop_targets(frame, order, config),
         start_at=start_at,
         fingerprint_keys=fp_keys,

@@ -8,7 +8,9 @@ the general one. It schedules exactly the same completions in the same order
 (a heap ordered by time, then scheduling order, as SimPy's event queue is;
 events before an arrival at the same instant) and writes the same records, so
 both paths give identical results (tests compare them); it just skips SimPy's
-event objects, which is what makes the FIFO benchmark fast.
+event objects, which is what makes the FIFO benchmark fast. The loop takes the
+input arrays and the recorder, not the engine. With shared capacity
+(:func:`run_plain_shared`) ends come from the main cluster's virtual clock.
 """
 
 from __future__ import annotations
@@ -16,39 +18,27 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dpcsim.engine.records import K_DEQ_RUN, K_END, K_Q_IN, K_RUN, OUT_FAILED
+from dpcsim.engine.contention import VirtualClock, rate_table
+from dpcsim.engine.inputs import QueryArrays
+from dpcsim.engine.records import K_DEQ_RUN, K_END, K_Q_IN, K_RUN, OUT_FAILED, Recorder
 
-if TYPE_CHECKING:
-    from dpcsim.engine.cluster import Engine
-
-__all__ = ["is_plain", "run_plain"]
-
-
-def is_plain(eng: Engine) -> bool:
-    """Whether ``eng``'s run can take the plain path."""
-    return (
-        not eng._auto
-        and eng.sqa is None
-        and not eng.scaling_on
-        and not eng.mem_on
-        and eng.st_s == 0.0
-        and all(eng.t.plain[: eng.nq + 1])
-    )
+__all__ = ["run_plain", "run_plain_shared"]
 
 
-def run_plain(eng: Engine) -> None:
-    """Run every query of ``eng`` on the plain path (see the module docstring)."""
-    inp = eng.inp
-    n = eng.n
+def run_plain(inp: QueryArrays, rec: Recorder, slots: tuple[int, ...]) -> None:
+    """Run every query of ``inp`` on the plain path, writing into ``rec``.
+
+    ``slots`` are the engine queues' slot counts (see the module docstring).
+    """
+    n = inp.n
     # Plain lists index faster than arrays in the loop below.
     arr, rem = inp.arrival_s.tolist(), inp.exec_s.tolist()
     q0, sc = inp.queue.tolist(), inp.slots.tolist()
-    start, end, acc_q = eng.start, eng.end, eng.acc_q
-    free, slots = list(eng.free), eng.t.slots
+    start, end, acc_q = rec.start, rec.end, rec.acc_q
+    free = list(slots)
     # Cache hits and queries that need more slots than their queue has.
     special = inp.cache_hit | (inp.slots > np.asarray(slots)[inp.queue])
     odd = special.tolist() if special.any() else None
@@ -78,10 +68,10 @@ def run_plain(eng: Engine) -> None:
         s = sc[i]
         if odd is not None and odd[i]:
             if cache[i]:
-                eng.rec.cache_hit(i, a)
+                rec.cache_hit(i, a)
             else:
                 acc_q[i] = 0.0
-                eng.rec.finish(i, a, OUT_FAILED)
+                rec.finish(i, a, OUT_FAILED)
         elif not waitq[q] and free[q] >= s:
             free[q] -= s
             start[i] = a
@@ -90,10 +80,95 @@ def run_plain(eng: Engine) -> None:
             heappush(heap, (a + rem[i], seq, i))
         else:
             waitq[q].append(i)
-    _log_from_records(eng)
+    _log_from_records(inp, rec)
 
 
-def _log_from_records(eng: Engine) -> None:
+def run_plain_shared(
+    inp: QueryArrays, rec: Recorder, slots: tuple[int, ...], clock: VirtualClock
+) -> None:
+    """:func:`run_plain` with the queries sharing the main cluster's capacity.
+
+    Every running query progresses at ``X(n) / n`` (all weights 1): a query
+    starting when the clock reads ``V`` with solo work ``w`` ends when it reads
+    ``V + w``. The loop keeps one heap of finish values and the real time of the
+    next finish; events before an arrival at the same instant, as above.
+    """
+    n = inp.n
+    arr, rem = inp.arrival_s.tolist(), inp.exec_s.tolist()
+    q0, sc = inp.queue.tolist(), inp.slots.tolist()
+    start, end, acc_q = rec.start, rec.end, rec.acc_q
+    free = list(slots)
+    special = inp.cache_hit | (inp.slots > np.asarray(slots)[inp.queue])
+    odd = special.tolist() if special.any() else None
+    cache = inp.cache_hit
+    waitq: list[deque[int]] = [deque() for _ in free]
+    # Speed X(n)/n for every reachable n (at most one query per slot).
+    speed = clock.speed
+    need = sum(slots) + 1
+    if len(speed) <= need:
+        speed = rate_table(need, clock.sigma, clock.kappa)
+    heap: list[tuple[float, int]] = []
+    inf = float("inf")
+    v = 0.0  # virtual time at real time tv
+    tv = 0.0
+    running = 0
+    r = 0.0  # dV/dt
+    t_next = inf
+    for i in range(n + 1):
+        a = arr[i] if i < n else inf
+        while running and t_next <= a:
+            t = t_next
+            f, j = heappop(heap)
+            v, tv = f, t
+            ended = [j]
+            tol = 1e-12 * (1.0 if f < 1.0 else f)
+            while heap and heap[0][0] <= f + tol:
+                ended.append(heappop(heap)[1])
+            running -= len(ended)
+            for j in ended:
+                end[j] = t
+                q = q0[j]
+                f2 = free[q] + sc[j]
+                w = waitq[q]
+                while w and sc[w[0]] <= f2:
+                    k = w.popleft()
+                    f2 -= sc[k]
+                    start[k] = t
+                    acc_q[k] = t - arr[k]
+                    heappush(heap, (v + rem[k], k))
+                    running += 1
+                free[q] = f2
+            if running:
+                r = speed[running]
+                t_next = t + (heap[0][0] - v) / r
+            else:
+                v, r, t_next = 0.0, 0.0, inf
+        if i == n:
+            break
+        q = q0[i]
+        s = sc[i]
+        if odd is not None and odd[i]:
+            if cache[i]:
+                rec.cache_hit(i, a)
+            else:
+                acc_q[i] = 0.0
+                rec.finish(i, a, OUT_FAILED)
+        elif not waitq[q] and free[q] >= s:
+            free[q] -= s
+            start[i] = a
+            acc_q[i] = 0.0
+            v += r * (a - tv)
+            tv = a
+            heappush(heap, (v + rem[i], i))
+            running += 1
+            r = speed[running]
+            t_next = a + (heap[0][0] - v) / r
+        else:
+            waitq[q].append(i)
+    _log_from_records(inp, rec)
+
+
+def _log_from_records(inp: QueryArrays, rec: Recorder) -> None:
     """Rebuild the state-change log from the records, vectorized.
 
     On the plain path a query that ran changes its queue's state at arrival
@@ -101,11 +176,11 @@ def _log_from_records(eng: Engine) -> None:
     The timeline keeps the state after the last change at each instant, so the
     order of changes within one instant does not matter.
     """
-    arrival = eng.inp.arrival_s
-    start = np.frombuffer(eng.start, np.float64)
-    end = np.frombuffer(eng.end, np.float64)
-    queue = eng.inp.queue * 16
-    ran = ~np.isnan(start) & ~eng.inp.cache_hit
+    arrival = inp.arrival_s
+    start = np.frombuffer(rec.start, np.float64)
+    end = np.frombuffer(rec.end, np.float64)
+    queue = inp.queue * 16
+    ran = ~np.isnan(start) & ~inp.cache_hit
     waited = ran & (start > arrival)
     direct = ran & ~waited
     times = np.concatenate([arrival[waited], arrival[direct], start[waited], end[ran]])
@@ -114,5 +189,5 @@ def _log_from_records(eng: Engine) -> None:
          queue[waited] + K_DEQ_RUN, queue[ran] + K_END]
     )  # fmt: skip
     order = np.argsort(times, kind="stable")
-    eng.rec.log_t = array("d", times[order].tobytes())
-    eng.rec.log_c = array("i", codes[order].astype(np.int32).tobytes())
+    rec.log_t = array("d", times[order].tobytes())
+    rec.log_c = array("i", codes[order].astype(np.int32).tobytes())

@@ -11,14 +11,13 @@ per (time, queue) keeping the state after the last change at that instant.
 from __future__ import annotations
 
 from array import array
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-
-if TYPE_CHECKING:
-    from dpcsim.engine.result import RunCodes
 
 __all__ = [
     "CS",
@@ -31,6 +30,7 @@ __all__ = [
     "OUT_FAILED",
     "SQA",
     "Recorder",
+    "RunCodes",
 ]
 
 MAIN, CS, SQA = 0, 1, 2
@@ -63,6 +63,38 @@ _DELTAS: Final = np.array(
 )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunCodes:
+    """Per-query code arrays of a run, the summary's input (faster than strings).
+
+    Attributes
+    ----------
+    names
+        Queue names by engine queue index.
+    queue, outcome, ran_on
+        Final queue index, outcome code and location code per query.
+    queue_s
+        Queue time per query [s].
+    cache_hit, sqa_evicted
+        Flags per query.
+    hops, attempts
+        Counts per query.
+    qmr_queries
+        Number of queries with at least one QMR action.
+    """
+
+    names: tuple[str, ...]
+    queue: np.ndarray
+    outcome: np.ndarray
+    ran_on: np.ndarray
+    queue_s: np.ndarray
+    cache_hit: np.ndarray
+    sqa_evicted: np.ndarray
+    hops: np.ndarray
+    attempts: np.ndarray
+    qmr_queries: int
+
+
 class Recorder:
     """Per-query output arrays and the state-change log of one run.
 
@@ -92,17 +124,23 @@ class Recorder:
         self.qmr: dict[int, list[str]] = {}
         self.log_t = array("d")
         self.log_c = array("i")
+        #: Called with (query, time) whenever a query ends (session replay).
+        self.after: Callable[[int, float], None] | None = None
 
     def cache_hit(self, i: int, now: float) -> None:
         """Record a result-cache hit: done at arrival, no queue, no execution."""
         self.acc_q[i] = 0.0
         self.start[i] = now
         self.end[i] = now
+        if self.after is not None:
+            self.after(i, now)
 
     def finish(self, i: int, now: float, outcome: int) -> None:
         """Record the end of query ``i`` with ``outcome`` (slots already freed)."""
         self.end[i] = now
         self.outcome[i] = outcome
+        if self.after is not None:
+            self.after(i, now)
 
     def fail_where_completed(self, mask: np.ndarray) -> None:
         """Turn ``completed`` into ``failed`` for the queries where ``mask`` holds."""
@@ -161,8 +199,6 @@ class Recorder:
 
     def codes(self, names: tuple[str, ...], cache_hit: np.ndarray) -> RunCodes:
         """Return the per-query code arrays the summary is computed from."""
-        from dpcsim.engine.result import RunCodes
-
         return RunCodes(
             names=names,
             queue=np.frombuffer(self.cur_q, np.int8),

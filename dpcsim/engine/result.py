@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dpcsim.engine.records import LOCATIONS, OUTCOMES
+from dpcsim.engine.records import LOCATIONS, OUTCOMES, RunCodes
 from dpcsim.engine.scaling import Bill
 
-__all__ = ["RunCodes", "SimResult", "summarize"]
+__all__ = ["RunCodes", "SimResult", "elt_finish_times", "percentiles", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -46,38 +46,6 @@ class SimResult:
     start_at: pd.Timestamp
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunCodes:
-    """Per-query code arrays of a run, the summary's input (faster than strings).
-
-    Attributes
-    ----------
-    names
-        Queue names by engine queue index.
-    queue, outcome, ran_on
-        Final queue index, outcome code and location code per query.
-    queue_s
-        Queue time per query [s].
-    cache_hit, sqa_evicted
-        Flags per query.
-    hops, attempts
-        Counts per query.
-    qmr_queries
-        Number of queries with at least one QMR action.
-    """
-
-    names: tuple[str, ...]
-    queue: np.ndarray
-    outcome: np.ndarray
-    ran_on: np.ndarray
-    queue_s: np.ndarray
-    cache_hit: np.ndarray
-    sqa_evicted: np.ndarray
-    hops: np.ndarray
-    attempts: np.ndarray
-    qmr_queries: int
-
-
 def summarize(
     codes: RunCodes, scaling: pd.DataFrame, bill: Bill, sqa_max_s: float | None
 ) -> dict[str, Any]:
@@ -99,14 +67,14 @@ def summarize(
         by_queue[codes.names[int(qi)]] = {
             "arrived": int(mask.sum()),
             **{o: int(q_n[k]) for k, o in enumerate(OUTCOMES)},
-            "wait_s": _percentiles(codes.queue_s[mask]),
+            "wait_s": percentiles(codes.queue_s[mask]),
         }
     ran_n = np.bincount(codes.ran_on, minlength=len(LOCATIONS))
     evictions = int(codes.sqa_evicted.sum())
     return {
         "arrived": int(codes.queue.size),
         **{o: int(out_n[k]) for k, o in enumerate(OUTCOMES)},
-        "wait_s": _percentiles(codes.queue_s),
+        "wait_s": percentiles(codes.queue_s),
         "by_queue": dict(sorted(by_queue.items())),
         "ran_on": {o: int(ran_n[k]) for k, o in enumerate(LOCATIONS)},
         "cache_hits": int(codes.cache_hit.sum()),
@@ -129,7 +97,7 @@ def summarize(
     }
 
 
-def _percentiles(x: np.ndarray) -> dict[str, float | None]:
+def percentiles(x: np.ndarray) -> dict[str, float | None]:
     """p50/p90/p99/max/mean of ``x`` [s]; None for an empty array."""
     if x.size == 0:
         return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None}
@@ -141,3 +109,86 @@ def _percentiles(x: np.ndarray) -> dict[str, float | None]:
         "max": float(x.max()),
         "mean": float(x.mean()),
     }
+
+
+def elt_finish_times(
+    queries: pd.DataFrame,
+    start_at: pd.Timestamp,
+    *,
+    queue: str | None,
+    query_group: str | None,
+    workload: pd.DataFrame | None = None,
+    timezone: str = "UTC",
+    window_start: str = "00:00",
+) -> pd.DataFrame:
+    """Finish time of each nightly ELT run in a run's records.
+
+    Parameters
+    ----------
+    queries
+        :attr:`SimResult.queries` (``query_id, first_queue, arrival_s, end_s``).
+    start_at
+        :attr:`SimResult.start_at` (UTC instant of t = 0).
+    queue, query_group
+        The ELT contract: queue the ELT is routed to and the ``query_group`` it
+        sets; None = not a condition. ``query_group`` needs ``workload``.
+    workload
+        The canonical query frame (``query_id, query_group``) the run replayed.
+    timezone, window_start
+        IANA zone and local ``"HH:MM"`` at which a nightly window opens: a
+        query belongs to the night of the local date of its arrival minus
+        ``window_start``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per night with ELT queries: ``night`` (local date of the window
+        opening, str), ``first_arrival_at`` and ``finish_at`` (UTC, the last
+        end), ``queries`` and ``completed`` (queries ended ``completed``).
+
+    Raises
+    ------
+    ValueError
+        When ``query_group`` is given without ``workload``, or ``window_start``
+        is not ``HH:MM``.
+    """
+    sel = np.ones(len(queries), bool)
+    if queue is not None:
+        sel &= (queries["first_queue"] == queue).to_numpy()
+    if query_group is not None:
+        if workload is None:
+            raise ValueError(
+                "query_group needs the workload frame (query_id, query_group)"
+            )
+        groups = workload.set_index("query_id")["query_group"]
+        qg = groups.reindex(queries["query_id"].to_numpy()).to_numpy()
+        sel &= qg == query_group
+    try:
+        hh, mm = (int(x) for x in window_start.split(":"))
+    except ValueError:
+        raise ValueError(f"window_start={window_start!r}; expected HH:MM") from None
+    elt = queries.loc[sel]
+    cols = ["night", "first_arrival_at", "finish_at", "queries", "completed"]
+    if elt.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    arrival = start_at + pd.to_timedelta(elt["arrival_s"].to_numpy(), unit="s")
+    end = start_at + pd.to_timedelta(elt["end_s"].to_numpy(), unit="s")
+    local = arrival.tz_convert(timezone) - pd.Timedelta(hours=hh, minutes=mm)
+    frame = pd.DataFrame(
+        {
+            "night": local.strftime("%Y-%m-%d"),
+            "arrival": arrival,
+            "end": end,
+            "done": (elt["outcome"] == "completed").to_numpy(),
+        }
+    )
+    out = frame.groupby("night", sort=True).agg(
+        first_arrival_at=("arrival", "min"),
+        finish_at=("end", "max"),
+        queries=("done", "size"),
+        completed=("done", "sum"),
+    )
+    out = out.reset_index()
+    out["queries"] = out["queries"].astype(np.int64)
+    out["completed"] = out["completed"].astype(np.int64)
+    return out[cols]

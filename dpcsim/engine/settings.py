@@ -9,8 +9,10 @@ bundled ``dpcsim/data/cluster_defaults.toml`` lists every key with its default.
 
 The TOML file is read by :func:`read_cluster_settings`; keys may be written at
 the top level or inside the tables ``[cluster]``, ``[concurrency_scaling]``,
-``[sqa]``, ``[memory]`` and ``[auto_wlm]``. A ``[storage]`` table belongs to
-:mod:`dpcsim.metrics` and is kept untouched in :attr:`ClusterSettings.storage`.
+``[sqa]``, ``[memory]``, ``[auto_wlm]`` and ``[contention]`` (whose keys
+``model``, ``sigma``, ``kappa``, ``demand`` become ``contention_model`` etc.).
+A ``[storage]`` table belongs to :mod:`dpcsim.metrics` and is kept untouched
+in :attr:`ClusterSettings.storage`.
 """
 
 from __future__ import annotations
@@ -73,11 +75,28 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "sqa": ("sqa_slots", "sqa_predictor", "sqa_noise_sigma", "sqa_prior_s"),
     "memory": ("memory_model", "spill_penalty", "wlm_memory_fraction"),
-    "auto_wlm": ("auto_max_concurrency", "auto_default_mem_mb"),
+    "auto_wlm": (
+        "auto_max_concurrency",
+        "auto_default_mem_mb",
+        "auto_priority_weights",
+    ),
+    "contention": ("model", "sigma", "kappa", "demand"),
 }
+
+#: TOML tables whose keys are stored with a prefix (``[contention] model`` ->
+#: ``contention_model``).
+PREFIXED: Final = frozenset({"contention"})
 
 Predictor = Literal["perfect", "noisy", "learned"]
 MemoryModel = Literal["off", "spill"]
+ContentionModel = Literal["usl", "none"]
+Demand = Literal["observed", "solo"]
+
+#: Default USL parameters: a throughput curve peaking at 15 running queries
+#: (AWS's advice of at most 15 concurrent slots), to be replaced by a calibration
+#: from the log (see ``cluster_defaults.toml`` for the source and its limits).
+DEFAULT_SIGMA: Final = 0.02
+DEFAULT_KAPPA: Final = 0.0044
 
 
 #: The ranges and choices of every scalar setting, checked on construction.
@@ -101,6 +120,10 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     Bound("wlm_memory_fraction", 0.0, 1.0, lo_open=True),
     Bound("auto_max_concurrency", 1, 1000, integer=True),
     Bound("auto_default_mem_mb", 0.0),
+    OneOf("contention_model", ("usl", "none")),
+    Bound("contention_sigma", 0.0),
+    Bound("contention_kappa", 0.0),
+    OneOf("contention_demand", ("observed", "solo")),
 )
 
 
@@ -147,8 +170,20 @@ class ClusterSettings:
         :mod:`dpcsim.engine.memory`); ``wlm_memory_fraction`` is the share of
         node memory WLM hands to user queues.
     auto_max_concurrency, auto_default_mem_mb
-        Auto WLM: cap on concurrently running queries, and the memory [MB]
-        assumed for a query whose ``mem_mb`` is unknown.
+        Auto WLM: cap on concurrently running queries (only with
+        ``contention_model = "none"``; with contention, admission is by memory
+        alone), and the memory [MB] assumed for a query whose ``mem_mb`` is
+        unknown.
+    auto_priority_weights
+        Auto WLM: share weights of highest, high, normal, low, lowest in the
+        shared capacity (UNCONFIRMED: AWS documents only that higher priorities
+        get more resources and lower ones still progress).
+    contention_model, contention_sigma, contention_kappa, contention_demand
+        The ``[contention]`` table (``model``, ``sigma``, ``kappa``, ``demand``):
+        ``usl`` shares each cluster's capacity by the Universal Scalability Law
+        (:mod:`dpcsim.engine.contention`), ``none`` keeps fixed demands;
+        ``demand = "observed"`` turns logged execution times into solo work
+        first, ``"solo"`` takes them as solo work.
     storage
         The raw ``[storage]`` table, passed through to :mod:`dpcsim.metrics`.
     """
@@ -172,6 +207,11 @@ class ClusterSettings:
     wlm_memory_fraction: float = 1.0
     auto_max_concurrency: int = 15
     auto_default_mem_mb: float = 1024.0
+    auto_priority_weights: tuple[float, ...] = (16.0, 8.0, 4.0, 2.0, 1.0)
+    contention_model: ContentionModel = "usl"
+    contention_sigma: float = DEFAULT_SIGMA
+    contention_kappa: float = DEFAULT_KAPPA
+    contention_demand: Demand = "observed"
     storage: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -184,6 +224,21 @@ class ClusterSettings:
             raise InputError(
                 f"storage={self.storage!r}; expected a table", location="storage"
             )
+        weights = self.auto_priority_weights
+        ok = (
+            isinstance(weights, tuple | list)
+            and len(weights) == 5
+            and all(
+                isinstance(w, int | float) and not isinstance(w, bool) and w > 0
+                for w in weights
+            )
+        )
+        if not ok:
+            raise InputError(
+                f"auto_priority_weights={weights!r}; expected five positive numbers",
+                location="auto_wlm.auto_priority_weights",
+            )
+        object.__setattr__(self, "auto_priority_weights", tuple(map(float, weights)))
 
     @property
     def cluster_memory_mb(self) -> float:
@@ -219,6 +274,7 @@ class ClusterSettings:
         """Return the settings as a flat dict (``from_dict`` inverts it)."""
         out = asdict(self)
         out["storage"] = dict(self.storage)
+        out["auto_priority_weights"] = list(self.auto_priority_weights)
         return out
 
     @classmethod
@@ -284,7 +340,7 @@ def _flatten(value: dict[str, Any], source: str) -> dict[str, Any]:
                         source=source,
                         location=f"{key}.{sub}",
                     )
-                flat[sub] = sub_value
+                flat[f"{key}_{sub}" if key in PREFIXED else sub] = sub_value
         elif key in _FIELDS:
             flat[key] = dict(item) if key == "storage" else item
         else:

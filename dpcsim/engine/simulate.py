@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
-from dpcsim.engine.inputs import prepare
+from dpcsim.engine.contention import observed_to_solo
+from dpcsim.engine.inputs import QueryArrays, prepare
 from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult, summarize
 from dpcsim.engine.scaling import bill
+from dpcsim.engine.sessions import REPLAY_MODES, Replay, session_chain
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel, dynamic_max_s, noise_key
+from dpcsim.errors import InputError
 from dpcsim.schema import STATEMENT_TYPES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
 
-__all__ = ["simulate"]
+__all__ = ["logged_end_s", "simulate", "solo_demand_s"]
 
 
 def simulate(
@@ -27,6 +32,7 @@ def simulate(
     *,
     rng: np.random.Generator | int | None = None,
     routing: RoutingResult | None = None,
+    replay: Replay = "session",
 ) -> SimResult:
     """Simulate ``workload`` under the WLM ``config`` on a cluster.
 
@@ -34,7 +40,9 @@ def simulate(
     ----------
     workload
         Canonical workload (:mod:`dpcsim.schema`) or its query frame. Each
-        query's ``exec_s`` [s] is its service demand on the main cluster.
+        query's ``exec_s`` [s] is its service demand: as is with
+        ``contention_model = "none"``; with ``"usl"``, solo work, or (``demand =
+        "observed"``) turned into solo work by :func:`solo_demand_s`.
     config
         WLM configuration (manual queues, or auto WLM when ``config.is_auto``).
     settings
@@ -44,6 +52,11 @@ def simulate(
     routing
         Precomputed :func:`~dpcsim.wlm.route_workload` result for the rows of
         ``workload`` as given; None routes here.
+    replay
+        ``session`` (default): statements of a known session (``session_id``)
+        arrive after the previous one ends plus the logged think time
+        (:mod:`dpcsim.engine.sessions`); ``open``: every statement at its
+        logged arrival.
 
     Returns
     -------
@@ -59,9 +72,19 @@ def simulate(
         On a malformed workload or routing.
     """
     settings = settings or ClusterSettings()
+    if replay not in REPLAY_MODES:
+        raise InputError(
+            f"replay={replay!r}; expected one of {list(REPLAY_MODES)}",
+            location="replay",
+        )
     gen = np.random.default_rng(rng)
     arrays = prepare(workload, config, routing)
     tables = QueueTables.from_config(config, settings)
+    demand = arrays
+    if settings.contention_model == "usl" and settings.contention_demand == "observed":
+        demand = replace(arrays, exec_s=solo_demand_s(arrays, settings))
+    # SQA predicts (and its dynamic maximum is set from) the solo run times, so
+    # a recording run on solo demands and the replay of its log decide alike.
     sqa = None
     if config.sqa is not None and config.sqa.enabled:
         eligible = (
@@ -71,26 +94,32 @@ def simulate(
         )
         fixed_ms = config.sqa.max_execution_time
         max_s = (
-            fixed_ms / 1000.0 if fixed_ms else dynamic_max_s(arrays.exec_s[eligible])
+            fixed_ms / 1000.0 if fixed_ms else dynamic_max_s(demand.exec_s[eligible])
         )
         sqa = SQAModel(
             max_s=max_s,
             predictor=settings.sqa_predictor,
-            exec_s=arrays.exec_s,
+            exec_s=demand.exec_s,
             fingerprint=arrays.fingerprint,
             noise_sigma=settings.sqa_noise_sigma,
             prior_s=settings.sqa_prior_s,
             noise_key=noise_key(gen) if settings.sqa_predictor == "noisy" else 0,
         )
     cls = AutoEngine if config.is_auto else Engine
-    eng = cls(arrays, tables, settings, sqa)
+    eng = cls(demand, tables, settings, sqa)
+    if replay == "session":
+        succ, think = session_chain(
+            arrays.arrival_s, logged_end_s(arrays), arrays.session
+        )
+        eng.set_sessions(succ, think)
     eng.run()
+    arrival_s = np.frombuffer(eng.arr, np.float64).copy()
     eng.drop_inputs()
     # An error or a user cancel belongs to the statement, not to WLM: a query the
     # log shows aborted fails again when the replay lets it run to its logged end.
     eng.rec.fail_where_completed(arrays.logged_abort)
     queries = eng.rec.queries_frame(
-        arrival_s=arrays.arrival_s,
+        arrival_s=arrival_s,
         first_queue=arrays.queue,
         names=tables.names,
         extra={
@@ -125,4 +154,32 @@ def simulate(
         scaling=scaling,
         summary=summary,
         start_at=arrays.start_at,
+    )
+
+
+def logged_end_s(arrays: QueryArrays) -> np.ndarray:
+    """Logged end of each query [s]: arrival + queue_s (0 if unknown) + exec_s."""
+    queue_s = np.nan_to_num(arrays.logged_queue_s, nan=0.0)
+    out: np.ndarray = arrays.arrival_s + queue_s + arrays.exec_s
+    return out
+
+
+def solo_demand_s(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
+    """Solo work [s] of each query from its logged execution (demand = observed).
+
+    The logged execution runs from arrival + ``queue_s`` (0 if unknown) for
+    ``exec_s``; queries the log shows on a scaling cluster share one capacity
+    (the log does not say which scaling cluster: exact when at most one ran),
+    the others the main cluster's (:func:`~dpcsim.engine.contention.observed_to_solo`);
+    result-cache hits take no capacity.
+    """
+    start = arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0)
+    # A result-cache hit does no work on the cluster, whatever its logged time.
+    busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
+    return observed_to_solo(
+        start,
+        start + busy_s,
+        arrays.logged_on_cs.astype(np.int64),
+        settings.contention_sigma,
+        settings.contention_kappa,
     )

@@ -30,7 +30,17 @@ Carried state:
 * the dynamic SQA maximum, which depends on the whole workload: pass it as
   ``sqa_max_s`` (:func:`dynamic_sqa_max_s` computes it in a first pass);
 * Concurrency Scaling billing: free credits accrue over the whole span, so the
-  activations are billed once at the end (a few tuples per activation).
+  activations are billed once at the end (a few tuples per activation);
+* with shared capacity and ``demand = "observed"``, the logged executions of
+  emitted queries that are still running (in the log) at the cut, so the next
+  window turns its logged times into solo work against the same logged
+  concurrency. The conversion of a slice sees the logged executions of its
+  window; it differs from the whole-log one only for a query whose logged
+  execution overlaps that of a query arriving after the window (windows are
+  large, so this is rare; ``demand = "solo"`` and ``model = "none"`` are exact).
+
+The streaming replay is open loop (``replay = "open"``): a session's chain can
+cross a cut, where the system is not empty.
 
 The driver runs the engine on a window of ``window`` arrivals, cuts at the last
 regeneration point in it, hands the slice before the cut to ``sink``, and
@@ -49,6 +59,7 @@ checked within a chunk.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -56,7 +67,8 @@ import pandas as pd
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
-from dpcsim.engine.inputs import QueryArrays, _arrival_us, prepare
+from dpcsim.engine.contention import observed_to_solo
+from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult
@@ -180,21 +192,29 @@ class _Run:
         self.tl_base = 0
         self.learned: dict[object, tuple[float, int]] = {}
         self.rows: list[Row] = []
+        #: Logged executions still running at the last cut: start, end, cluster.
+        self.observed = settings.contention_model == "usl" and (
+            settings.contention_demand == "observed"
+        )
+        self.tail = (np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
 
     def window(self, frame: pd.DataFrame) -> tuple[Engine, QueryArrays]:
         """Run a fresh engine on ``frame`` (pending rows, in order)."""
         if self.origin_us is None:
-            first = int(_arrival_us(frame["arrival_at"].iloc[:1])[0])
+            first = int(arrival_us(frame["arrival_at"].iloc[:1])[0])
             self.origin_us = first - first % 60_000_000
             self.start_at = pd.Timestamp(self.origin_us, unit="us", tz="UTC")
         arrays = prepare(frame, self.config, None, origin_us=self.origin_us)
+        demand = arrays
+        if self.observed:
+            demand = replace(arrays, exec_s=self._solo(arrays))
         sqa = None
         if self.max_s is not None:
             st = self.settings
             sqa = SQAModel(
                 max_s=self.max_s,
                 predictor=st.sqa_predictor,
-                exec_s=arrays.exec_s,
+                exec_s=demand.exec_s,
                 fingerprint=arrays.fingerprint,
                 noise_sigma=st.sqa_noise_sigma,
                 prior_s=st.sqa_prior_s,
@@ -205,10 +225,43 @@ class _Run:
             for f, key in enumerate(arrays.fingerprint_keys):
                 sqa.sum_s[f], sqa.count[f] = self.learned.get(key, (0.0, 0))
         cls = AutoEngine if self.config.is_auto else Engine
-        eng = cls(arrays, self.tables, self.settings, sqa)
+        eng = cls(demand, self.tables, self.settings, sqa)
         eng.run()
         eng.drop_inputs()
         return eng, arrays
+
+    def _logged(self, arrays: QueryArrays) -> tuple[np.ndarray, ...]:
+        """Logged execution start, end [s] and cluster of the window's queries."""
+        start = arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0)
+        busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)  # cache hits: no work
+        return start, start + busy_s, arrays.logged_on_cs.astype(np.int64)
+
+    def _solo(self, arrays: QueryArrays) -> np.ndarray:
+        """Solo work of the window's queries against the carried and own log."""
+        start, end, cluster = self._logged(arrays)
+        t0, t1, c0 = self.tail
+        st = self.settings
+        work = observed_to_solo(
+            np.concatenate([t0, start]),
+            np.concatenate([t1, end]),
+            np.concatenate([c0, cluster]),
+            st.contention_sigma,
+            st.contention_kappa,
+        )
+        return work[t0.size :]
+
+    def carry_tail(self, arrays: QueryArrays, cut: int) -> None:
+        """Keep the logged executions before ``cut`` still running at the cut."""
+        if not self.observed:
+            return
+        at = arrays.arrival_s[cut] if cut < arrays.n else np.inf
+        start, end, cluster = self._logged(arrays)
+        t0, t1, c0 = self.tail
+        s_all = np.concatenate([t0, start[:cut]])
+        e_all = np.concatenate([t1, end[:cut]])
+        c_all = np.concatenate([c0, cluster[:cut]])
+        keep = e_all > at
+        self.tail = (s_all[keep], e_all[keep], c_all[keep])
 
     def emit(
         self, eng: Engine, arrays: QueryArrays, cut: int, totals: Totals
@@ -247,6 +300,7 @@ class _Run:
         rows = [r for r in eng.cs_pool.rows if r[2] < at]
         scaling = self._scaling_frame(rows, len(self.rows))
         totals.add(rec, arrays, cut, names)
+        self.carry_tail(arrays, cut)
         self.rows += rows
         first = self.base
         self.base += cut

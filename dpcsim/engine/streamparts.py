@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dpcsim.engine.inputs import QueryArrays, _arrival_us, prepare
+from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.queues import SQA_ELIGIBLE
-from dpcsim.engine.records import Recorder
-from dpcsim.engine.result import RunCodes, _percentiles, summarize
+from dpcsim.engine.records import Recorder, RunCodes
+from dpcsim.engine.result import percentiles, summarize
 from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.sqa import dynamic_max_s
 from dpcsim.errors import InputError
@@ -75,7 +75,7 @@ class ChunkSource:
                 raise InputError(str(err), source=where) from None
         if not len(frame):
             return
-        us = _arrival_us(frame["arrival_at"])
+        us = arrival_us(frame["arrival_at"])
         qid = frame["query_id"].to_numpy(np.int64)
         order = np.lexsort((qid, us))
         first = (int(us[order[0]]), int(qid[order[0]]))
@@ -139,12 +139,12 @@ class Totals:
         out = dict(self.counts) or _empty_counts(names)
         queue = np.concatenate(self.queue) if self.queue else np.zeros(0, np.int8)
         queue_s = np.concatenate(self.queue_s) if self.queue_s else np.zeros(0)
-        none = _percentiles(np.zeros(0))
-        out["wait_s"] = _percentiles(queue_s) if self.keep_waits else none
+        none = percentiles(np.zeros(0))
+        out["wait_s"] = percentiles(queue_s) if self.keep_waits else none
         by_queue = out.get("by_queue", {})
         for name, entry in by_queue.items():
             sel = queue_s[queue == names.index(name)] if self.keep_waits else None
-            entry["wait_s"] = none if sel is None else _percentiles(sel)
+            entry["wait_s"] = none if sel is None else percentiles(sel)
         out["by_queue"] = dict(sorted(by_queue.items()))
         out["sqa"]["max_s"] = None if sqa_max_s is None else float(sqa_max_s)
         out["scaling"] = {

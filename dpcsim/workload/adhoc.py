@@ -148,6 +148,7 @@ def learner_queries(
     n_learners = max(1, round(spec.learners * spec.learner_growth))
     t_s, session, position, cluster = _arrivals(spec, n_learners, rng)
     n = t_s.size
+    first_session = rows.new_sessions(int(session.max()) + 1 if n else 0)
     learner = rng.choice(
         n_learners, size=session.max() + 1 if n else 0, p=_activity(n_learners, rng)
     )[session]
@@ -188,6 +189,7 @@ def learner_queries(
         aborted=aborted,
         cache_hit=verbatim,
         mem_scale_mb=150.0,
+        session=first_session + session,
     )
     _stuck_queries(spec, n_learners, rows, rng)
 

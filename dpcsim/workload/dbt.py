@@ -61,6 +61,8 @@ def dbt_run(
     how dbt's graph queue hands ready nodes to free threads.
     """
     threads = np.full(spec.dbt_threads, start)
+    # Each dbt thread is one database session for the whole run.
+    first_session = rows.new_sessions(spec.dbt_threads)
     finish: dict[str, float] = {}
     skipped: set[str] = set()
     pending = list(range(len(DBT_MODELS)))
@@ -89,7 +91,9 @@ def dbt_run(
             skipped.add(model.name)
             continue
         fail = model.name == fail_model or idx == abort_index
-        t_end = model_chain(spec, model, t0, date, rows, rng, fail=fail)
+        t_end = model_chain(
+            spec, model, t0, date, rows, rng, fail=fail, session=first_session + slot
+        )
         threads[slot] = t_end
         end = max(end, t_end)
         if idx == abort_index:
@@ -110,8 +114,12 @@ def model_chain(
     rng: np.random.Generator,
     *,
     fail: bool,
+    session: int = -1,
 ) -> float:
-    """Add one model's statement chain from ``t0``; return its no-contention end [s]."""
+    """Add one model's statement chain from ``t0``; return its no-contention end [s].
+
+    ``session`` is the dbt thread's session id.
+    """
     if model.materialized == "table":
         types, exec_s, texts, fps, gaps = _table_chain(model, spec.data_growth, rng)
     else:
@@ -130,7 +138,7 @@ def model_chain(
     aborted[-1] = fail
     rows.add(t_s=t, exec_s=exec_s, statement_type=types, user_name=DBT_USER,
              query_text=texts, fingerprint=fps, query_group=ELT_QUERY_GROUP,
-             aborted=aborted, mem_scale_mb=400.0)  # fmt: skip
+             aborted=aborted, mem_scale_mb=400.0, session=session)  # fmt: skip
     end = float(t[-1] + exec_s[-1])
     if fail:
         return end
@@ -139,7 +147,7 @@ def model_chain(
     rows.add(t_s=t_audit, exec_s=audit, statement_type="insert", user_name=DBT_USER,
              query_text=sql.audit_insert(model, date),
              fingerprint=sql.FINGERPRINT_AUDIT, query_group=ELT_QUERY_GROUP,
-             mem_scale_mb=20.0)  # fmt: skip
+             mem_scale_mb=20.0, session=session)  # fmt: skip
     return float(t_audit + audit)
 
 

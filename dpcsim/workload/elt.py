@@ -202,6 +202,8 @@ def _execution(
     if failed:
         return dbt_end + 1.0
     t = dbt_end + 1.0
+    # The closing ANALYZEs run one after another in one session.
+    analyze_session = rows.new_sessions()
     for table in STAGE_TABLES:
         e = float(MIXTURES["analyze"].sample(1, rng)[0]) * spec.data_growth
         rows.add(
@@ -213,6 +215,7 @@ def _execution(
             fingerprint=f"analyze stage.{table.name}",
             query_group=ELT_QUERY_GROUP,
             mem_scale_mb=300.0,
+            session=analyze_session,
         )
         t += e + CLIENT_GAP_S
     return _dq_checks(date, t + 5.0, rows, rng) + 2.0
@@ -254,7 +257,9 @@ def _copy_burst(
     if bad >= 0:
         aborted[bad] = True
         exec_s[bad] *= rng.uniform(0.05, 0.3)
-    t = _map_schedule(float(np.max(t_del + dele)) + 0.5, exec_s, rng)
+    t, worker = _map_schedule(float(np.max(t_del + dele)) + 0.5, exec_s, rng)
+    # Each Map worker issues its COPYs one after another: one session each.
+    sessions = rows.new_sessions(MAP_CONCURRENCY) + worker
     block = rows.add(
         t_s=t,
         exec_s=exec_s,
@@ -265,6 +270,7 @@ def _copy_burst(
         query_group=ELT_QUERY_GROUP,
         aborted=aborted,
         mem_scale_mb=250.0,
+        session=sessions,
     )
     if bad >= 0:
         i, k = items[bad]
@@ -282,15 +288,17 @@ def _copy_burst(
 
 def _map_schedule(
     start: float, exec_s: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Arrivals [s] of Map iterations with MaxConcurrency :data:`MAP_CONCURRENCY`."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Arrivals [s] and worker of Map iterations (:data:`MAP_CONCURRENCY` workers)."""
     workers = np.full(MAP_CONCURRENCY, start)
     t = np.empty(exec_s.size)
+    worker = np.empty(exec_s.size, np.int64)
     for j in range(exec_s.size):
         w = int(np.argmin(workers))
         t[j] = workers[w] + rng.uniform(0.05, 0.5)
         workers[w] = t[j] + exec_s[j]
-    return t
+        worker[j] = w
+    return t, worker
 
 
 def _archive(
@@ -310,6 +318,7 @@ def _archive(
         fingerprint=sql.FINGERPRINT_UNLOAD,
         query_group=ELT_QUERY_GROUP,
         mem_scale_mb=200.0,
+        session=rows.new_sessions(),  # the archive branch: sequential UNLOADs
     )
 
 
@@ -331,6 +340,7 @@ def _dq_checks(date: str, start: float, rows: Rows, rng: np.random.Generator) ->
         fingerprint=fps,
         query_group="dq",
         mem_scale_mb=150.0,
+        session=rows.new_sessions(),  # the DQ Lambda's one connection
     )
     return float(t[-1] + exec_s[-1])
 

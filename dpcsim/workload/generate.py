@@ -44,7 +44,7 @@ FIRST_QUERY_ID: Final = 1_000_001
 #: and any of ``queue_s`` [s], ``service_class``, ``queue``, ``ran_on_cs``.
 Observer = Callable[[Workload], pd.DataFrame]
 
-_OBSERVED: Final = ("queue_s", "service_class", "queue", "ran_on_cs")
+_OBSERVED: Final = ("queue_s", "exec_s", "service_class", "queue", "ran_on_cs")
 
 
 def generate_dpc_workload(
@@ -100,8 +100,9 @@ def observe_wlm(workload: Workload, observe: Observer) -> Workload:
     Parameters
     ----------
     workload
-        A workload whose ``queue_s``, ``service_class``, ``queue`` and
-        ``ran_on_cs`` are to be replaced.
+        A workload whose ``queue_s``, ``exec_s`` (an execution time measured
+        under contention), ``service_class``, ``queue`` and ``ran_on_cs`` are
+        to be replaced.
     observe
         Returns a frame with ``query_id`` and any of those columns; queries it
         does not list keep their values.
@@ -163,6 +164,10 @@ def _canonical(
             "user_name": users,
             "user_groups": groups,
             "query_group": frame["query_group"],
+            # Session ids from 1; <NA> for statements outside any session.
+            "session_id": (frame["session"] + 1)
+            .astype("Int64")
+            .where(frame["session"] >= 0),
             "statement_type": frame["statement_type"],
             "exec_s": exec_s,
             "slot_count": frame["slot_count"],

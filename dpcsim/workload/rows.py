@@ -29,6 +29,7 @@ ROW_COLUMNS: Final[dict[str, str]] = {
     "cache_hit": "bool",
     "slot_count": "int64",
     "mem_scale_mb": "float64",
+    "session": "int64",
 }
 
 
@@ -38,6 +39,13 @@ class Rows:
     def __init__(self) -> None:
         self._blocks: list[dict[str, Any]] = []
         self.count = 0
+        self.sessions = 0
+
+    def new_sessions(self, k: int = 1) -> int:
+        """Reserve ``k`` session ids; return the first (ids are 0, 1, ...)."""
+        first = self.sessions
+        self.sessions += k
+        return first
 
     def add(
         self,
@@ -53,8 +61,13 @@ class Rows:
         cache_hit: np.ndarray | bool = False,
         slot_count: int = 1,
         mem_scale_mb: float = 120.0,
+        session: np.ndarray | int = -1,
     ) -> np.ndarray:
-        """Append a block; scalars broadcast. Return the block's row numbers."""
+        """Append a block; scalars broadcast. Return the block's row numbers.
+
+        ``session`` is the id (:meth:`new_sessions`) of the session that issues
+        the statements, -1 for none.
+        """
         n = max(np.size(t_s), np.size(exec_s))
         if not isinstance(query_text, str):
             n = max(n, len(query_text))
@@ -70,6 +83,7 @@ class Rows:
             "cache_hit": cache_hit,
             "slot_count": slot_count,
             "mem_scale_mb": mem_scale_mb,
+            "session": session,
         }
         self._blocks.append({k: _broadcast(v, n) for k, v in block.items()})
         rows = np.arange(self.count, self.count + n)
