@@ -35,6 +35,9 @@ class Bound:
         Require an integer (booleans are never numbers here).
     also
         Other values accepted as they are (e.g. ``0`` for "off", None).
+    name
+        The key as the user writes it, when it differs from the field name
+        (``contention.model`` for the field ``contention_model``).
 
     Examples
     --------
@@ -51,6 +54,7 @@ class Bound:
     lo_open: bool = False
     hi_open: bool = False
     also: tuple[object, ...] = ()
+    name: str | None = None
 
     def ok(self, value: Any) -> bool:
         """Whether ``value`` satisfies the bound."""
@@ -83,6 +87,7 @@ class OneOf:
 
     key: str
     choices: tuple[object, ...]
+    name: str | None = None
 
     def ok(self, value: Any) -> bool:
         """Whether ``value`` is one of the choices."""
@@ -109,7 +114,8 @@ def check(obj: object, constraints: Iterable[Constraint], *, prefix: str = "") -
             value = obj.get(constraint.key)
         else:
             value = getattr(obj, constraint.key)
-        check_value(constraint, value, location=prefix + constraint.key)
+        shown = constraint.name or constraint.key
+        check_value(constraint, value, location=prefix + shown)
 
 
 def check_value(constraint: Constraint, value: Any, *, location: str) -> None:
@@ -123,8 +129,9 @@ def check_value(constraint: Constraint, value: Any, *, location: str) -> None:
     dpcsim.errors.InputError: days: days=0; expected an integer in [1, 366]
     """
     if not constraint.ok(value):
+        shown = constraint.name or constraint.key
         raise InputError(
-            f"{constraint.key}={value!r}; expected {constraint.expected()}",
+            f"{shown}={value!r}; expected {constraint.expected()}",
             location=location,
         )
 

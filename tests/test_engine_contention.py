@@ -324,7 +324,7 @@ def test_contention_table_in_the_settings_toml(tmp_path) -> None:
         engine.read_cluster_settings(bad)
     neg = tmp_path / "neg.toml"
     neg.write_text("[contention]\nkappa = -1\n")
-    with pytest.raises(InputError, match="contention_kappa"):
+    with pytest.raises(InputError, match=r"contention\.kappa=-1"):
         engine.read_cluster_settings(neg)
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("[contention]\nalpha = 1\n")

@@ -120,10 +120,10 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     Bound("wlm_memory_fraction", 0.0, 1.0, lo_open=True),
     Bound("auto_max_concurrency", 1, 1000, integer=True),
     Bound("auto_default_mem_mb", 0.0),
-    OneOf("contention_model", ("usl", "none")),
-    Bound("contention_sigma", 0.0),
-    Bound("contention_kappa", 0.0),
-    OneOf("contention_demand", ("observed", "solo")),
+    OneOf("contention_model", ("usl", "none"), name="contention.model"),
+    Bound("contention_sigma", 0.0, name="contention.sigma"),
+    Bound("contention_kappa", 0.0, name="contention.kappa"),
+    OneOf("contention_demand", ("observed", "solo"), name="contention.demand"),
 )
 
 
