@@ -11,7 +11,8 @@ function of ``n(t)`` over every query's interval then cost one prefix sum
 (:meth:`ConcurrencyProfile.run_average`).
 
 Result-cache hits do no WLM work and are left out of ``n(t)``. A query whose
-queue wait is unknown (NaN) is taken to start at its arrival. STL_WLM_QUERY
+queue wait is unknown (NaN) is taken to start at its arrival. Times are
+rounded to the microsecond, the logs' resolution. STL_WLM_QUERY
 does not say which scaling cluster ran a query, so all Concurrency Scaling
 queries form one timeline: exact while at most one scaling cluster runs (the
 AWS default ``max_concurrency_scaling_clusters = 1``), otherwise an upper bound
@@ -77,8 +78,11 @@ def execution_intervals(queries: pd.DataFrame) -> ExecutionIntervals:
     arrival_s = (arrival_us - origin_us) / 1e6
     queue_s = queries["queue_s"].to_numpy(dtype=np.float64, na_value=np.nan)
     unknown_wait = ~np.isfinite(queue_s)
-    start_s = arrival_s + np.where(unknown_wait, 0.0, queue_s)
-    end_s = start_s + queries["exec_s"].to_numpy(dtype=np.float64)
+    # Logs count in microseconds: rounding to them makes a start logged at
+    # another query's end tie with it exactly instead of overlapping by an ulp.
+    start_raw = arrival_s + np.where(unknown_wait, 0.0, queue_s)
+    start_s = np.round(start_raw, 6)
+    end_s = np.round(start_raw + queries["exec_s"].to_numpy(dtype=np.float64), 6)
     cluster = queries["ran_on_cs"].to_numpy(dtype=bool).astype(np.int64)
     counted = ~queries["cache_hit"].to_numpy(dtype=bool) & np.isfinite(end_s)
     return ExecutionIntervals(
@@ -210,20 +214,27 @@ def solo_work_s(
 
 
 def max_overlap(
-    start_s: FloatArray, end_s: FloatArray, weight: NDArray[np.int64]
+    start_s: FloatArray,
+    end_s: FloatArray,
+    weight: NDArray[np.int64],
+    *,
+    tolerance_s: float = 1e-5,
 ) -> int:
     """Largest total ``weight`` of intervals ``[start, end)`` open at one instant.
 
-    An interval that ends at the instant another starts does not overlap it;
-    zero-length intervals count (a query that ran took its slot).
+    An interval that ends at the instant another starts does not overlap it,
+    nor does one ending up to ``tolerance_s`` after it (logged times carry
+    microsecond rounding: a slot handed over at one instant can show a 1 µs
+    overlap). Zero-length intervals count (a query that ran took its slot).
     """
     if start_s.size == 0:
         return 0
-    times = np.concatenate([start_s, end_s])
+    short = end_s - tolerance_s <= start_s
+    end_key = np.where(short, start_s, end_s - tolerance_s)
+    times = np.concatenate([start_s, end_key])
     delta = np.concatenate([weight, -weight]).astype(np.int64)
     # At one instant: ends of runs that had a length first, then starts, then
-    # the ends of zero-length runs (so they count on top of the others).
-    zero_len = end_s <= start_s
-    kind = np.concatenate([np.ones(start_s.size), np.where(zero_len, 2.0, 0.0)])
+    # the ends of (nearly) zero-length runs, so they count on top of the others.
+    kind = np.concatenate([np.ones(start_s.size), np.where(short, 2.0, 0.0)])
     order = np.lexsort((kind, times))
     return int(np.cumsum(delta[order]).max(initial=0))
