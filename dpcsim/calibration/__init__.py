@@ -12,6 +12,7 @@ waits. :func:`calibrate` does all three, as ``dpcsim calibrate`` does.
 
 from __future__ import annotations
 
+from dpcsim.calibration.calibrate import Calibration, calibrate
 from dpcsim.calibration.concurrency import (
     ConcurrencyProfile,
     ExecutionIntervals,
@@ -22,20 +23,33 @@ from dpcsim.calibration.concurrency import (
 )
 from dpcsim.calibration.defaults import ContentionDefaults, contention_defaults
 from dpcsim.calibration.estimate import ContentionFit, fit_contention
+from dpcsim.calibration.fidelity import Fidelity, replay_fidelity
 from dpcsim.calibration.fit import CurveFit
+from dpcsim.calibration.reconstruct import (
+    Reconstruction,
+    reconstruct_wlm_config,
+    routing_by_service_class,
+)
 from dpcsim.calibration.usl import usl_slowdown, usl_throughput
 
 __all__ = [
+    "Calibration",
     "ConcurrencyProfile",
     "ContentionDefaults",
     "ContentionFit",
     "CurveFit",
     "ExecutionIntervals",
+    "Fidelity",
+    "Reconstruction",
     "build_profile",
+    "calibrate",
     "contention_defaults",
     "execution_intervals",
     "fit_contention",
     "max_overlap",
+    "reconstruct_wlm_config",
+    "replay_fidelity",
+    "routing_by_service_class",
     "solo_work_s",
     "usl_slowdown",
     "usl_throughput",

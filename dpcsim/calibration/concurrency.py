@@ -153,6 +153,31 @@ class ConcurrencyProfile:
         out: FloatArray = (prefix[:, e] - prefix[:, s]) / duration
         return out[0] if raw.ndim == 1 else out
 
+    def level_times(self, rows: NDArray[np.int64]) -> tuple[FloatArray, FloatArray]:
+        """Time each of ``rows`` ran at each concurrency level.
+
+        Returns
+        -------
+        (levels, times)
+            The levels met (>= 1, ascending) and a ``(len(rows), len(levels))``
+            matrix of seconds; a row's times sum to its run's length.
+        """
+        s, e = self.start_index[rows], self.end_index[rows]
+        dt = self.segment_s
+        level = np.maximum(self.running, 1)
+        # Only the levels of segments inside some run matter.
+        inside = np.zeros(level.size + 1, dtype=np.int64)
+        np.add.at(inside, s, 1)
+        np.add.at(inside, e, -1)
+        covered = np.cumsum(inside)[:-1] > 0
+        levels = np.unique(level[covered & (dt > 0)])
+        times = np.zeros((rows.size, levels.size))
+        prefix = np.zeros(dt.size + 1)
+        for k, n in enumerate(levels.tolist()):
+            np.cumsum(np.where(level == n, dt, 0.0), out=prefix[1:])
+            times[:, k] = prefix[e] - prefix[s]
+        return levels.astype(np.float64), np.maximum(times, 0.0)
+
 
 def build_profile(intervals: ExecutionIntervals) -> ConcurrencyProfile:
     """Sweep each cluster's start and end events into its concurrency ``n(t)``."""

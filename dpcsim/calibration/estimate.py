@@ -104,8 +104,7 @@ class ContentionFit:
             head = [
                 f"# Fitted by dpcsim calibrate from {self.n_queries_used} queries in "
                 f"{self.n_shapes_used} repeated shapes.",
-                f"# {c.level:.0%} intervals (percentile bootstrap over shapes, "
-                f"{c.n_boot} draws, seed {self.seed}): sigma "
+                f"# {c.level:.0%} intervals (robust profile likelihood): sigma "
                 f"[{c.sigma_ci[0]:.4g}, {c.sigma_ci[1]:.4g}], kappa "
                 f"[{c.kappa_ci[0]:.4g}, {c.kappa_ci[1]:.4g}].",
             ]
@@ -133,11 +132,14 @@ class ContentionFit:
             "kappa": self.kappa,
             "sigma_ci": list(c.sigma_ci) if c else [None, None],
             "kappa_ci": list(c.kappa_ci) if c else [None, None],
+            "sigma_ci_bootstrap": list(c.sigma_ci_bootstrap) if c else [None, None],
+            "kappa_ci_bootstrap": list(c.kappa_ci_bootstrap) if c else [None, None],
             "sigma_se": c.sigma_se if c else None,
             "kappa_se": c.kappa_se if c else None,
             "level": c.level if c else 0.95,
             "interval": (
-                f"percentile bootstrap over query shapes, {c.n_boot} draws "
+                "robust profile likelihood (Huber loss drop, chi-square 1 df); "
+                f"_bootstrap: percentile over query shapes, {c.n_boot} draws "
                 f"({c.n_boot_failed} did not converge), seed {self.seed}"
                 if c
                 else None

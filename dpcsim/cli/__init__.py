@@ -21,7 +21,15 @@ from dpcsim.errors import InputError
 __all__ = ["main"]
 
 #: Subcommand modules under ``dpcsim.cli``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "generate", "ingest", "wlm", "simulate", "alarms")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "generate",
+    "ingest",
+    "wlm",
+    "simulate",
+    "calibrate",
+    "alarms",
+)
 
 
 #: The end of ``dpcsim --help``: the usual chain of commands.
@@ -33,6 +41,7 @@ examples:
   dpcsim ingest gen/*.csv.gz gen/users.csv gen/stepfunctions_executions.json \\
       gen/stl_load_errors.csv --wlm wlm.json --out ingested
   dpcsim simulate --workload ingested --wlm wlm.json --out run
+  dpcsim calibrate --workload ingested --wlm wlm.json --out calib
   dpcsim alarms --alarms design --metrics run --out backtest
 
 Each command's --help lists its inputs, outputs and units. Bad input ends with
