@@ -50,7 +50,9 @@ def test_replay_under_the_design_is_exact(sample: Workload) -> None:
     assert table.loc["batch", "simulated_max_s"] == pytest.approx(logged.max())
 
 
-def test_rebuilt_configuration_is_the_design_where_the_log_shows_it(sample: Workload) -> None:
+def test_rebuilt_configuration_is_the_design_where_the_log_shows_it(
+    sample: Workload,
+) -> None:
     rebuilt = reconstruct_wlm_config(sample.queries)
     config = rebuilt.config
     design = dpc_design_config()
@@ -58,10 +60,12 @@ def test_rebuilt_configuration_is_the_design_where_the_log_shows_it(sample: Work
     slots = {q.name: q.query_concurrency for q in config.queues}
     # batch and adhoc queued in the log, so they reached their slot counts;
     # admin never queued and shows only what it used.
-    assert slots["batch"] == 8 and slots["adhoc"] == 5
+    assert slots["batch"] == 8
+    assert slots["adhoc"] == 5
     assert 1 <= slots["admin"] <= 3
     scaling = {q.name: q.concurrency_scaling for q in config.queues}
-    assert scaling["batch"] == "auto" and scaling["adhoc"] == "off"
+    assert scaling["batch"] == "auto"
+    assert scaling["adhoc"] == "off"
     assert config.sqa_enabled
     fidelity = replay_fidelity(
         sample, config, routing=routing_by_service_class(config, sample.queries)
@@ -87,7 +91,9 @@ def test_rebuild_needs_service_classes(sample: Workload) -> None:
     queries["service_class"] = pd.array([pd.NA] * len(queries), dtype="Int64")
     with pytest.raises(InputError, match="service_class"):
         reconstruct_wlm_config(queries, source="log.parquet")
-    queries["service_class"] = pd.array([6, 100] * (len(queries) // 2) + [6] * (len(queries) % 2), dtype="Int64")
+    queries["service_class"] = pd.array(
+        [6, 100] * (len(queries) // 2) + [6] * (len(queries) % 2), dtype="Int64"
+    )
     with pytest.raises(InputError, match="mixes manual"):
         reconstruct_wlm_config(queries)
 
@@ -99,7 +105,11 @@ def test_cli_writes_settings_fit_and_fidelity(tmp_path: Path, capsys) -> None:
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[-1].startswith("fidelity: exact")
-    assert sorted(p.name for p in out.iterdir()) == ["fidelity.csv", "fit.json", "settings.toml"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "fidelity.csv",
+        "fit.json",
+        "settings.toml",
+    ]
     settings = tomllib.loads((out / "settings.toml").read_text("utf-8"))
     assert list(settings) == ["contention"]
     assert list(settings["contention"]) == ["model", "sigma", "kappa", "demand"]
@@ -111,8 +121,11 @@ def test_cli_writes_settings_fit_and_fidelity(tmp_path: Path, capsys) -> None:
     assert fit["sigma"] == settings["contention"]["sigma"]
     # The sample was generated without contention: the intervals hold zero.
     assert fit["identifiable"] is True
-    assert fit["sigma_ci"][0] == 0.0 and fit["kappa_ci"][0] == 0.0
-    assert fit["n_queries_used"] + sum(fit["excluded"].values()) == fit["n_queries_total"]
+    assert fit["sigma_ci"][0] == 0.0
+    assert fit["kappa_ci"][0] == 0.0
+    assert (
+        fit["n_queries_used"] + sum(fit["excluded"].values()) == fit["n_queries_total"]
+    )
     with open(out / "fidelity.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["queue"] for r in rows] == ["adhoc", "admin", "batch", "all"]
@@ -127,12 +140,21 @@ def test_cli_writes_settings_fit_and_fidelity(tmp_path: Path, capsys) -> None:
 
 def test_cli_rebuilds_the_configuration_from_exports(tmp_path: Path, capsys) -> None:
     out = tmp_path / "calib"
-    exports = [str(SAMPLE_DIR / n) for n in ("svl_qlog.csv.gz", "stl_wlm_query.csv.gz", "users.csv")]
-    code = main(["calibrate", "--workload", *exports, "--bootstrap", "10", "--out", str(out)])
+    exports = [
+        str(SAMPLE_DIR / n)
+        for n in ("svl_qlog.csv.gz", "stl_wlm_query.csv.gz", "users.csv")
+    ]
+    code = main(
+        ["calibrate", "--workload", *exports, "--bootstrap", "10", "--out", str(out)]
+    )
     assert code == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("fidelity: exact")
     rebuilt = json.loads((out / "wlm_reconstructed.json").read_text("utf-8"))
-    assert [q.get("name") for q in rebuilt if "name" in q] == ["batch", "admin", "adhoc"]
+    assert [q.get("name") for q in rebuilt if "name" in q] == [
+        "batch",
+        "admin",
+        "adhoc",
+    ]
     fit = json.loads((out / "fit.json").read_text("utf-8"))
     assert fit["replay"]["config"] == "reconstructed from the log"
 
@@ -142,4 +164,5 @@ def test_cli_bad_bootstrap_is_one_line(tmp_path: Path, capsys) -> None:
                  "--out", str(tmp_path / "x")])  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--bootstrap 3" in err
+    assert err.count("\n") == 1
+    assert "--bootstrap 3" in err

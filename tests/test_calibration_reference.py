@@ -20,7 +20,9 @@ def test_a_query_alone_runs_for_its_solo_work() -> None:
 
 
 @pytest.mark.parametrize(("sigma", "expected_end_s"), [(0.0, 2.0), (1.0, 4.0)])
-def test_two_equal_queries_share_the_throughput(sigma: float, expected_end_s: float) -> None:
+def test_two_equal_queries_share_the_throughput(
+    sigma: float, expected_end_s: float
+) -> None:
     # sigma = 0: X(2) = 2, each runs at full speed; sigma = 1: X(2) = 1, half speed.
     run = simulate_ps(np.zeros(2), np.full(2, 2.0), sigma=sigma, kappa=0.0)
     np.testing.assert_allclose(run.end_s, [expected_end_s] * 2, rtol=1e-12)

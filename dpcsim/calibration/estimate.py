@@ -98,7 +98,7 @@ class ContentionFit:
         }
 
     def settings_toml(self) -> str:
-        """``settings.toml``: the ``[contention]`` table with a comment on its source."""
+        """``settings.toml``: the ``[contention]`` table, commented with its source."""
         if self.curve is not None:
             c = self.curve
             head = [
@@ -225,7 +225,8 @@ def fit_contention(
     n_shapes = int(shape.max()) + 1 if shape.size else 0
     check = check_identifiable(profile, rows, shape)
     by_cluster = {
-        name: int(np.sum(intervals.cluster[rows] == k)) for k, name in enumerate(CLUSTERS)
+        name: int(np.sum(intervals.cluster[rows] == k))
+        for k, name in enumerate(CLUSTERS)
     }
     max_n = _max_concurrency(profile, intervals.cluster)
     common: dict[str, Any] = {

@@ -91,7 +91,9 @@ class Fidelity:
 
     def to_csv(self) -> str:
         """``fidelity.csv`` text (fixed float format, same bytes for same inputs)."""
-        text: str = self.table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+        text: str = self.table.to_csv(
+            index=False, float_format="%.6f", lineterminator="\n"
+        )
         return text
 
 
@@ -154,11 +156,16 @@ def replay_fidelity(
     sim_wait = sim["queue_s"].reindex(ids).to_numpy(dtype=np.float64)
     obs_wait = logged["queue_s"].to_numpy(dtype=np.float64, na_value=np.nan)
     sim_queue = sim["first_queue"].astype("string").reindex(ids).to_numpy()
-    queue = logged["queue"].astype("string").to_numpy(dtype=object, na_value=None)
-    label = np.where(pd.isna(queue), sim_queue, queue).astype(str)
+    queue = logged["queue"].astype("string")
+    label = np.where(queue.isna().to_numpy(), sim_queue, queue.fillna("").to_numpy())
+    label = label.astype(str)
     have = np.isfinite(obs_wait) & np.isfinite(sim_wait)
     rows = [
-        _row(str(name), obs_wait[have & (label == name)], sim_wait[have & (label == name)])
+        _row(
+            str(name),
+            obs_wait[have & (label == name)],
+            sim_wait[have & (label == name)],
+        )
         for name in sorted(set(label[have].tolist()))
     ]
     rows.append(_row(ALL_QUEUES, obs_wait[have], sim_wait[have]))
@@ -177,7 +184,7 @@ def _row(name: str, observed: np.ndarray, simulated: np.ndarray) -> dict[str, An
     """The fidelity figures of one group of queries."""
     out: dict[str, Any] = {"queue": name, "queries": int(observed.size)}
     if observed.size == 0:
-        return out | {c: np.nan for c in FIDELITY_COLUMNS[2:]}
+        return out | dict.fromkeys(FIDELITY_COLUMNS[2:], np.nan)
     for p in (50, 95, 99):
         out[f"observed_p{p}_s"] = float(np.percentile(observed, p))
         out[f"simulated_p{p}_s"] = float(np.percentile(simulated, p))

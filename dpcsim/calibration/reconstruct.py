@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,9 @@ class Reconstruction:
     notes: tuple[str, ...]
 
 
-def reconstruct_wlm_config(queries: pd.DataFrame, *, source: str = "<workload>") -> Reconstruction:
+def reconstruct_wlm_config(
+    queries: pd.DataFrame, *, source: str = "<workload>"
+) -> Reconstruction:
     """Rebuild the recording WLM configuration from a canonical query frame.
 
     Raises
@@ -126,14 +128,18 @@ def reconstruct_wlm_config(queries: pd.DataFrame, *, source: str = "<workload>")
         name = _queue_name(names[rows], cls, used)
         used.add(name.casefold())
         queries_by_queue[name] = int(rows.sum())
-        scaling = "auto" if bool(np.any(ran_on_cs[rows])) else "off"
+        scaling: Literal["auto", "off"] = (
+            "auto" if bool(np.any(ran_on_cs[rows])) else "off"
+        )
         if is_auto:
             queues.append(
                 QueueConfig(name=name, queue_type="auto", concurrency_scaling=scaling)
             )
             continue
         main = rows & on_main
-        held = max_overlap(intervals.start_s[main], intervals.end_s[main], slot_count[main])
+        held = max_overlap(
+            intervals.start_s[main], intervals.end_s[main], slot_count[main]
+        )
         if not rows.any():
             notes.append(
                 f"service class {cls}: no query in the log; queue {name!r} given "
@@ -176,7 +182,9 @@ def routing_by_service_class(config: WLMConfig, queries: pd.DataFrame) -> Routin
     frame = queries.copy()
     frame["user_groups"] = pd.array([pd.NA] * len(frame), dtype="string")
     sc = frame["service_class"].astype("Int64")
-    classes = {name: config.service_class(i) for i, name in enumerate(config.queue_names)}
+    classes = {
+        name: config.service_class(i) for i, name in enumerate(config.queue_names)
+    }
     named = frame["queue"].astype("string").map(classes).astype("Int64")
     frame["service_class"] = sc.where(sc != SQA_CLASS, named)
     return route_workload(config, frame)

@@ -33,7 +33,9 @@ def usl_throughput(n: ArrayLike, sigma: float, kappa: float) -> NDArray[np.float
         Contention and coherency coefficients, >= 0.
     """
     n_arr = np.asarray(n, dtype=np.float64)
-    out: NDArray[np.float64] = n_arr / usl_slowdown(np.maximum(n_arr, 1.0), sigma, kappa)
+    out: NDArray[np.float64] = n_arr / usl_slowdown(
+        np.maximum(n_arr, 1.0), sigma, kappa
+    )
     return out
 
 
@@ -41,5 +43,7 @@ def usl_slowdown(n: ArrayLike, sigma: float, kappa: float) -> NDArray[np.float64
     """Slowdown ``n / X(n) = 1 + sigma (n - 1) + kappa n (n - 1)`` of one of ``n``
     queries sharing the cluster equally (1 when it runs alone)."""
     n_arr = np.asarray(n, dtype=np.float64)
-    out: NDArray[np.float64] = 1.0 + sigma * (n_arr - 1.0) + kappa * n_arr * (n_arr - 1.0)
+    out: NDArray[np.float64] = (
+        1.0 + sigma * (n_arr - 1.0) + kappa * n_arr * (n_arr - 1.0)
+    )
     return out

@@ -133,10 +133,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_log(
-    paths: list[Path], config: Any, *, quiet: bool
-) -> tuple[Workload, Any]:
-    """Read a canonical workload, or ingest exports (routed when ``config`` is given)."""
+def _read_log(paths: list[Path], config: Any, *, quiet: bool) -> tuple[Workload, Any]:
+    """Read a canonical workload or ingest exports (routed when ``config`` is set)."""
     from dpcsim import logs
     from dpcsim.wlm import route_workload
 
@@ -160,7 +158,9 @@ def _read_log(
     result: Workload = ingested.workload
     if config is None:
         return result, None
-    return result, route_workload(config, result.queries, superusers=ingested.superusers)
+    return result, route_workload(
+        config, result.queries, superusers=ingested.superusers
+    )
 
 
 def _fit_line(fit: Any) -> str:
@@ -172,7 +172,8 @@ def _fit_line(fit: Any) -> str:
         )
     c = fit.curve
     return (
-        f"contention: sigma={fit.sigma:.4g} [{c.sigma_ci[0]:.4g}, {c.sigma_ci[1]:.4g}], "
+        f"contention: sigma={fit.sigma:.4g} "
+        f"[{c.sigma_ci[0]:.4g}, {c.sigma_ci[1]:.4g}], "
         f"kappa={fit.kappa:.4g} [{c.kappa_ci[0]:.4g}, {c.kappa_ci[1]:.4g}] (95 %), "
         f"from {fit.n_queries_used:,} queries in {fit.n_shapes_used:,} shapes, "
         f"R2 within shapes {c.r2_within_shape:.3f}"
