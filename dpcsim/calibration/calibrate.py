@@ -63,7 +63,7 @@ def calibrate(
     settings: ClusterSettings | None = None,
     routing: RoutingResult | None = None,
     seed: int = 0,
-    n_boot: int = 200,
+    n_boot: int = 100,
     source: str = "<workload>",
 ) -> Calibration:
     """Fit contention from ``workload`` and replay it under its recording config.

@@ -178,7 +178,7 @@ class ContentionFit:
 def fit_contention(
     queries: pd.DataFrame,
     *,
-    n_boot: int = 200,
+    n_boot: int = 100,
     seed: int = 0,
     defaults: ContentionDefaults | None = None,
 ) -> ContentionFit:

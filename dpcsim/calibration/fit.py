@@ -375,7 +375,7 @@ def fit_curve(
     exec_s: FloatArray,
     shape: IntArray,
     *,
-    n_boot: int = 200,
+    n_boot: int = 100,
     rng: np.random.Generator | int | None = 0,
     level: float = 0.95,
 ) -> CurveFit:

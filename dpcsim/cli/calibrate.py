@@ -25,15 +25,17 @@ Inputs
   --settings TOML       cluster settings of the replay (the fitted [contention]
                         replaces any in it).
   --seed S              seed of the bootstrap and the engine (default 0).
-  --bootstrap B         bootstrap refits over query shapes for the 95 %
-                        intervals (default 200).
+  --bootstrap B         bootstrap refits over query shapes for the standard
+                        errors and the bootstrap intervals reported beside the
+                        profile-likelihood ones (default 100).
 
 Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   settings.toml         [contention] model = "usl", sigma, kappa,
                         demand = "observed": fitted, or the defaults when the
                         log does not identify the curve; ready for --settings.
-  fit.json              sigma, kappa, sigma_ci, kappa_ci (95 %, percentile
-                        bootstrap over shapes), n_queries_used, n_shapes_used,
+  fit.json              sigma, kappa, sigma_ci, kappa_ci (95 %, robust profile
+                        likelihood; *_ci_bootstrap: percentile bootstrap over
+                        shapes), n_queries_used, n_shapes_used,
                         r2_log_exec, r2_within_shape, residual_scale_log,
                         identifiable, reason, exclusions, and the replay's
                         verdict.
@@ -87,9 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bootstrap",
         type=int,
-        default=200,
+        default=100,
         metavar="B",
-        help="bootstrap refits for the intervals (default 200)",
+        help="bootstrap refits for the standard errors (default 100)",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--force", action="store_true",
