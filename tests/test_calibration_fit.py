@@ -23,7 +23,7 @@ from dpcsim.calibration import (
     solo_work_s,
     usl_throughput,
 )
-from dpcsim.calibration.defaults import ContentionDefaults
+from dpcsim.calibration.defaults import ContentionDefaults, contention_defaults
 from dpcsim.schema import validate_workload
 
 SIGMA, KAPPA = 0.05, 0.002
@@ -226,3 +226,17 @@ def test_excluded_queries_are_counted_by_reason() -> None:
         ex["no_fingerprint"],
     ) == (10, 5, 2, 1)
     assert fit.n_queries_used + sum(ex.values()) == len(queries)
+
+
+def test_defaults_come_from_the_contention_table() -> None:
+    text = (
+        "[cluster]\nnode_count = 2\n\n[contention]\n"
+        'model = "usl"\nsigma = 0.03\nkappa = 0.0004\ndemand = "observed"\n'
+    )
+    found = contention_defaults(text)
+    assert (found.sigma, found.kappa) == (0.03, 0.0004)
+    assert "[contention]" in found.source
+    # Without the table: no contention, and the source says why.
+    none = contention_defaults("[cluster]\nnode_count = 2\n")
+    assert (none.sigma, none.kappa) == (0.0, 0.0)
+    assert "no [contention] table" in none.source

@@ -3,9 +3,10 @@ how far a replay of the log under its recording configuration can be trusted.
 
 :func:`fit_contention` fits the Universal Scalability Law's ``sigma`` and
 ``kappa`` to the logged execution times (same query shape at different logged
-concurrencies), with bootstrap intervals, and keeps the defaults when the log
-cannot identify the curve. :func:`reconstruct_wlm_config` rebuilds the
-recording WLM configuration from STL_WLM_QUERY's service classes;
+concurrencies), with robust profile-likelihood intervals, and keeps the
+defaults when the log cannot identify the curve.
+:func:`reconstruct_wlm_config` rebuilds the recording WLM configuration from
+STL_WLM_QUERY's service classes;
 :func:`replay_fidelity` replays the log through the engine and compares the
 waits. :func:`calibrate` does all three, as ``dpcsim calibrate`` does.
 """

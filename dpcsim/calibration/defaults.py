@@ -37,9 +37,17 @@ class ContentionDefaults:
     source: str
 
 
-def contention_defaults() -> ContentionDefaults:
-    """Read the ``[contention]`` defaults shipped with the package."""
-    text = (resources.files("dpcsim") / "data" / _DEFAULTS_FILE).read_text("utf-8")
+def contention_defaults(text: str | None = None) -> ContentionDefaults:
+    """Read the ``[contention]`` defaults shipped with the package.
+
+    Parameters
+    ----------
+    text
+        TOML text to read instead of the package's ``cluster_defaults.toml``.
+    """
+    if text is None:
+        path = resources.files("dpcsim") / "data" / _DEFAULTS_FILE
+        text = path.read_text("utf-8")
     table: Any = tomllib.loads(text).get("contention")
     if isinstance(table, dict) and "sigma" in table and "kappa" in table:
         return ContentionDefaults(

@@ -139,7 +139,7 @@ class ContentionFit:
             "level": c.level if c else 0.95,
             "interval": (
                 "robust profile likelihood (Huber loss drop, chi-square 1 df); "
-                f"_bootstrap: percentile over query shapes, {c.n_boot} draws "
+                f"*_ci_bootstrap: percentile over query shapes, {c.n_boot} draws "
                 f"({c.n_boot_failed} did not converge), seed {self.seed}"
                 if c
                 else None
@@ -167,7 +167,7 @@ class ContentionFit:
             "loss": "huber",
             "huber_threshold_log": c.huber_threshold if c else None,
             "method": (
-                "log exec_s = log w_shape - log mean_run(n / X(n))^-1; shape solo "
+                "log exec_s = log w_shape - log mean_run(X(n) / n); shape solo "
                 "works profiled (Huber location), sigma and kappa by bounded "
                 "trust-region least squares with a Huber loss"
             ),
@@ -190,7 +190,8 @@ def fit_contention(
         Canonical query frame (:mod:`dpcsim.schema`): ``arrival_at``,
         ``queue_s``, ``exec_s``, ``ran_on_cs``, ``fingerprint`` and the flags.
     n_boot
-        Bootstrap refits for the intervals.
+        Bootstrap refits over shapes (standard errors and the bootstrap
+        intervals reported beside the profile-likelihood ones).
     seed
         Seed of the bootstrap (same inputs and seed, same result).
     defaults
