@@ -134,7 +134,7 @@ def test_recovery_within_intervals_fast() -> None:
     """20 replications (~3,400 queries, 30 shapes each): each 95 % profile
     likelihood interval holds its true value in at least 18 (90 %). At a true
     coverage of 0.95 this passes with probability 0.92 (binomial); measured on
-    60 replications: 58 for sigma, 58 for kappa. The slow test has 200."""
+    these 20: 18 for sigma, 19 for kappa. The slow test has 200."""
     hit_sigma, hit_kappa, _ = _coverage(20, n_boot=20)
     assert hit_sigma >= 18, hit_sigma
     assert hit_kappa >= 18, hit_kappa
@@ -143,7 +143,8 @@ def test_recovery_within_intervals_fast() -> None:
 @pytest.mark.slow
 def test_recovery_within_intervals_slow() -> None:
     """200 replications: coverage of each interval at least 90 % (at a true
-    coverage of 0.93 the standard error is 1.8 points)."""
+    coverage of 0.95 the standard error is 1.5 points). Measured: 191 of 200
+    for sigma, 191 for kappa, 186 for both."""
     hit_sigma, hit_kappa, _ = _coverage(200, n_boot=20)
     assert hit_sigma >= 180, hit_sigma
     assert hit_kappa >= 180, hit_kappa

@@ -27,8 +27,9 @@ They follow the curved, correlated ridge of ``(sigma, kappa)``, where the
 bootstrap percentile intervals over query shapes (``n_boot`` refits from one
 seeded generator, shapes drawn with replacement with all their queries) fell
 short: on 60 replicated logs of 3,400 queries the profile intervals held the
-true values in 58 (both coefficients), the bootstrap ones in 54 and 55. The
-bootstrap intervals and standard errors are reported beside them.
+true values in 58 (each coefficient; 191 of 200 replications), the bootstrap
+ones in 54 and 55. The bootstrap intervals and standard errors are reported
+beside them.
 """
 
 from __future__ import annotations
