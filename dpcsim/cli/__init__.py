@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "ingest",
     "wlm",
     "simulate",
+    "calibrate",
     "alarms",
     "emit",
     "deploy",
@@ -44,6 +45,7 @@ examples:
   dpcsim ingest gen/*.csv.gz gen/users.csv gen/stepfunctions_executions.json \\
       gen/stl_load_errors.csv --wlm wlm.json --out ingested
   dpcsim simulate --workload ingested --wlm wlm.json --out run
+  dpcsim calibrate --workload ingested --wlm wlm.json --out calib
   dpcsim alarms --alarms design --metrics run --out backtest
   dpcsim report plan-run                   rebuild report.html/.md of a run folder
 
