@@ -138,9 +138,7 @@ class Engine:
         self.sqa = sqa
         self.sqa_free = settings.sqa_slots
         # The spill model is on wherever memory demand is known (mem_mb > 0).
-        self.mem_on = settings.memory_model == "spill" and bool(
-            (q.mem_mb > 0.0).any()
-        )
+        self.mem_on = settings.memory_model == "spill" and bool((q.mem_mb > 0.0).any())
         self.st_s = settings.statement_timeout_ms / 1000.0
         ra3 = settings.is_ra3
         self.cs_ok = [
@@ -355,7 +353,8 @@ class Engine:
     def _sqa_candidate(self, i: int, q: int, e: int) -> None:
         """Keep waiting entry ``e`` of query ``i`` for SQA if it may go there."""
         sqa = self.sqa
-        assert sqa is not None and self.sqa_wait is not None
+        assert sqa is not None
+        assert self.sqa_wait is not None
         if (
             q < self.nq
             and SQA_ELIGIBLE[self.st[i]]

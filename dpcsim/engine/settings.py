@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import tomllib
-from importlib import resources
 from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -34,6 +34,7 @@ __all__ = [
     "ClusterSettings",
     "read_cluster_settings",
 ]
+
 
 def _node_types() -> dict[str, dict[str, Any]]:
     """Read the bundled node-type table (``dpcsim/data/node_types.toml``)."""

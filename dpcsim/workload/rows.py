@@ -29,6 +29,7 @@ ROW_COLUMNS: Final[dict[str, str]] = {
     "cache_hit": "bool",
     "slot_count": "int64",
     "mem_scale_mb": "float64",
+    "cs_eligible": "bool",
 }
 
 
@@ -53,6 +54,7 @@ class Rows:
         cache_hit: np.ndarray | bool = False,
         slot_count: int = 1,
         mem_scale_mb: float = 120.0,
+        cs_eligible: bool = True,
     ) -> np.ndarray:
         """Append a block; scalars broadcast. Return the block's row numbers."""
         n = max(np.size(t_s), np.size(exec_s))
@@ -70,6 +72,7 @@ class Rows:
             "cache_hit": cache_hit,
             "slot_count": slot_count,
             "mem_scale_mb": mem_scale_mb,
+            "cs_eligible": cs_eligible,
         }
         self._blocks.append({k: _broadcast(v, n) for k, v in block.items()})
         rows = np.arange(self.count, self.count + n)
