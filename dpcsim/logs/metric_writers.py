@@ -47,9 +47,7 @@ def _known(q: pd.DataFrame, cols: tuple[str, ...]) -> np.ndarray:
         if c in q:
             has |= q[c].notna().to_numpy()
     sc = q["service_class"] if "service_class" in q else pd.Series(pd.NA, index=q.index)
-    out: np.ndarray = (
-        has & sc.notna().to_numpy() & ~q["cache_hit"].to_numpy(dtype=bool)
-    )
+    out: np.ndarray = has & sc.notna().to_numpy() & ~q["cache_hit"].to_numpy(dtype=bool)
     return out
 
 
