@@ -30,7 +30,8 @@ def _sqh_row(qid: int, second: int, text: str, qtype: str) -> str:
         '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
     )
     return (
-        f"100,IAMR:dpc-dbt,{qid},{9000 + qid},77,dpc,2024-03-01 12:00:{second:02d}.000000,"
+        f"100,IAMR:dpc-dbt,{qid},{9000 + qid},77,dpc,"
+        f"2024-03-01 12:00:{second:02d}.000000,"
         f"2024-03-01 12:00:{second + 1:02d}.000000,1000000,success,f,0,1000000,"
         f"{quoted},elt,{qtype},,0,0,1.0.62312\n"
     )
@@ -52,17 +53,18 @@ def exports(tmp_path):
             "merge into mart.m using stage.a on m.id = a.id\n"
             "when matched then update set v = a.v",
             "INSERT",
-        )  # fmt: skip
+        )
         + _sqh_row(5, 8, "select count(*) from stv_blocklist", "SELECT")
     )
     summary = tmp_path / "svl_query_summary.csv.gz"
     label = "hash   tbl=142".ljust(30)
+    scan = "scan   tbl=9".ljust(30)
     rows = [
         # query 3: stream 0 hashes 3 GiB (on disk, 1 GiB of work memory) and
         # sorts 1 GiB; stream 1 aggregates 2 GiB: it wants 4 GiB.
         f"100,3,0,0,2,10,5,1000,{3 * 2**30},1.0,2.0,{label},t,{2**30},f,f,1000",
         f"100,3,0,1,1,10,5,1000,{2**30},1.0,2.0,{'sort'.ljust(30)},f,{2**30},f,f,",
-        f"100,3,0,1,0,10,5,1000,{5 * 2**30},1.0,2.0,{'scan   tbl=9'.ljust(30)},f,0,f,f,",
+        f"100,3,0,1,0,10,5,1000,{5 * 2**30},1.0,2.0,{scan},f,0,f,f,",
         f"100,3,1,2,0,10,5,1000,{2 * 2**30},1.0,2.0,{'aggr'.ljust(30)},f,{2**31},f,f,",
     ]
     header = (
@@ -149,7 +151,7 @@ def test_classifier_cross_statement_rules():
             "ddl",
             "create or replace function f_py (a int) returns int stable\n"
             "as $$ return a $$ language plpythonu",
-        ),  # fmt: skip
+        ),
         ("select", "select f_py(x) from mart.m"),
         ("copy", "copy stage.a from 's3://b/p/' iam_role default format as parquet"),
         ("copy", "copy stage.a from 's3://b/p/' iam_role default csv gzip"),
