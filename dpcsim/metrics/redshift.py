@@ -181,7 +181,10 @@ def scaling_datapoints(
     t, busy = processing_clusters(records.timeline)
     active = sample_step(t, busy, grid_s, sampling=sampling)
     grid = np.asarray(grid_s, dtype="float64")
-    seconds = _integral(t, busy, grid + MINUTE_S) - _integral(t, busy, grid)
+    if t.size:
+        seconds = _integral(t, busy, grid + MINUTE_S) - _integral(t, busy, grid)
+    else:
+        seconds = np.zeros(grid.size)  # an empty timeline: nothing processed
     dims = {"ClusterIdentifier": cluster_id}
     return concat_points(
         [
