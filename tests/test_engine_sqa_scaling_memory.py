@@ -231,3 +231,17 @@ def test_memory_split_changes_results_on_generated_days():
 def _batch_exec_s(result) -> float:
     q = result.queries
     return float(q.loc[q["queue"] == "batch", "exec_s"].sum())
+
+
+def test_generated_spill_matches_the_fleet_ratio():
+    # Redset, fleet-wide hourly means: spilled / scanned p10 0.23, median 0.39,
+    # p90 0.64 (workload-calibration.md). Three generated days per seed, three
+    # seeds: each week-part lands inside the fleet's p10-p90 band.
+    ratios = []
+    for seed in (1, 2, 3):
+        w = workload_pkg.generate_dpc_workload(
+            workload_pkg.DPCWorkloadSpec(days=3), rng=seed
+        )
+        q = w.queries
+        ratios.append(q["spilled_mb"].sum() / q["scanned_mb"].sum())
+    assert all(0.23 <= r <= 0.64 for r in ratios), ratios

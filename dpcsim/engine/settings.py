@@ -246,12 +246,14 @@ class ClusterSettings:
     def scaling_supported(self) -> bool:
         """Whether the main cluster can use Concurrency Scaling at all.
 
-        AWS requires a multi-node cluster of at most 32 compute nodes (facts
-        2.5; every node type of :data:`NODE_MEMORY_GIB` qualifies). Otherwise
+        AWS requires a multi-node cluster of at most 32 compute nodes of a
+        supported node type (facts 2.5; ``concurrency_scaling`` in
+        ``dpcsim/data/node_types.toml``). Otherwise
         scaling stays off whatever the queues and
         ``max_concurrency_scaling_clusters`` say.
         """
-        return 2 <= self.node_count <= CS_MAX_NODES
+        supported = bool(NODE_TYPES[self.node_type]["concurrency_scaling"])
+        return supported and 2 <= self.node_count <= CS_MAX_NODES
 
     @property
     def is_ra3(self) -> bool:

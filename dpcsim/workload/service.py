@@ -7,7 +7,11 @@ lognormal mixture per class: a single exponential cannot give the fleet's shape
 volumes in :mod:`dpcsim.workload.elt` and :mod:`dpcsim.workload.adhoc`, are what
 the calibration tests hold to the published figures. Memory, scan and spill
 figures follow from the execution time so that long queries are also the
-memory-hungry ones.
+memory-hungry ones; their scale (:data:`MEMORY_SCALE`) is calibrated so that the
+spill at the DPC design's slot memory over the data scanned matches Redset's
+fleet-wide median hour, spilled / scanned = 0.39 (van Renen et al., "Why TPC is
+not enough: an analysis of the Amazon Redshift fleet", VLDB 2024; data set
+amazon-science/redset; the figure as tabulated in workload-calibration.md).
 """
 
 from __future__ import annotations
