@@ -67,6 +67,18 @@ source_file : string
     The file the row was read from (``generated`` for synthetic rows).
 source_row : int64
     1-based data row number within ``source_file`` (header excluded).
+cpu_s : float64
+    CPU time [s] (QMR ``query_cpu_time``, SVL_QUERY_METRICS_SUMMARY); NaN
+    when unknown.
+scan_rows, join_rows, nested_loop_rows, return_rows : float64
+    Row counts (QMR ``scan_row_count``, ``join_row_count``,
+    ``nested_loop_join_row_count``, ``return_row_count``); NaN when unknown.
+cs_eligible : bool
+    The query may run on a Concurrency Scaling cluster as far as its SQL and
+    the log tell (no temporary table, interleaved sort key, Python UDF, system
+    table, write after DDL in its transaction, MERGE, ...;
+    :mod:`dpcsim.logs.cs_eligibility`). The statement type and node type rules
+    (writes on RA3 only) are applied by the engine on top. True when unknown.
 """
 
 from __future__ import annotations
@@ -146,6 +158,12 @@ DTYPES: Final[dict[str, str]] = {
     "scanned_mb": "float64",
     "source_file": "string",
     "source_row": "int64",
+    "cpu_s": "float64",
+    "scan_rows": "float64",
+    "join_rows": "float64",
+    "nested_loop_rows": "float64",
+    "return_rows": "float64",
+    "cs_eligible": "bool",
 }
 
 COLUMNS: Final = tuple(DTYPES)
@@ -168,6 +186,12 @@ _FILL: Final[dict[str, object]] = {
     "spilled_mb": np.nan,
     "scanned_mb": np.nan,
     "source_file": "generated",
+    "cpu_s": np.nan,
+    "scan_rows": np.nan,
+    "join_rows": np.nan,
+    "nested_loop_rows": np.nan,
+    "return_rows": np.nan,
+    "cs_eligible": True,
 }
 
 

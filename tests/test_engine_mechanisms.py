@@ -47,6 +47,8 @@ def workload(rows):
 
 
 def run(rows, queues, *, sqa=None, **settings):
+    # Exact traces: the perfect predictor unless a test asks for another.
+    settings.setdefault("sqa_predictor", "perfect")
     cfg = WLMConfig(queues=tuple(queues), sqa=sqa)
     res = simulate(workload(rows), cfg, ClusterSettings(**settings), rng=1)
     s = res.summary
@@ -215,7 +217,7 @@ def test_qmr_hop_on_queue_time_is_ignored_but_abort_applies():
 def test_sqa_runs_short_query_that_would_wait():
     queues = [QueueConfig(name="q", query_concurrency=1)]
     sqa = SQAConfig(enabled=True, max_execution_time=5000)
-    res, q = run([(0, 100), (1, 1), (2, 8)], queues, sqa=sqa)
+    res, q = run([(0, 100), (1, 1), (2, 8)], queues, sqa=sqa, sqa_predictor="perfect")
     assert (times(q, 2), q.loc[2, "ran_on"]) == ((1, 2), "sqa")
     assert (times(q, 3), q.loc[3, "ran_on"]) == ((100, 108), "main")  # too long
     assert res.summary["sqa"]["runs"] == 1
@@ -300,9 +302,9 @@ def test_memory_aware_slowdown():
         (0, 10, {"mem_mb": 8000.0}),
         (0, 10, {"mem_mb": 32768.0, "slot_count": 2}),
     ]
-    _, q = run(rows, queues, memory_model="spill")
+    _, q = run(rows, queues)  # on by default where mem_mb is known
     assert q.end_s.tolist() == [15.0, 10.0, 10.0]
-    _, q = run(rows, queues)  # off by default
+    _, q = run(rows, queues, memory_model="off")
     assert q.end_s.tolist() == [10.0, 10.0, 10.0]
 
 

@@ -58,6 +58,8 @@ def frame(rows):
 
 
 def run(rows, queues, *, sqa=None, superusers=(), **settings):
+    # Exact traces: the perfect predictor unless a test asks for another.
+    settings.setdefault("sqa_predictor", "perfect")
     """Simulate and return (result, queries indexed by query_id)."""
     cfg = WLMConfig(queues=tuple(queues), sqa=sqa)
     df = frame(rows)

@@ -120,7 +120,7 @@ def test_output_meets_the_datapoints_contract():
     assert points["unit"].notna().all()
 
 
-def test_engine_scaling_frame_is_spread_over_minutes():
+def test_scaling_metrics_count_processing_not_idle_or_billed_time():
     sim = sim_queries([{"query_id": 1, "queue": "batch", "arrival_s": 30.0,
                         "start_s": 30.0, "end_s": 150.0, "ran_on": "cs"}])  # fmt: skip
     result = FakeSimResult(
@@ -139,10 +139,10 @@ def test_engine_scaling_frame_is_spread_over_minutes():
     cs = "ClusterIdentifier=dpc-learning"
     seconds = points[(points["metric_name"] == "ConcurrencyScalingSeconds")
                      & (points["dimensions"] == cs)]["value"]  # fmt: skip
-    per_s = 120.0 / 170.0
-    assert seconds.tolist() == pytest.approx(
-        [30 * per_s, 60 * per_s, 60 * per_s, 20 * per_s, 60.0]
-    )
+    # The query runs on the scaling cluster from 30 s to 150 s: those seconds,
+    # not the idle time until the stop at 200 s nor the billed minimums.
+    assert seconds.tolist() == pytest.approx([30.0, 60.0, 30.0, 0.0, 0.0])
     active = points[points["metric_name"] == "ConcurrencyScalingActiveClusters"]
-    # instant samples at 0, 60, 120, 180, 240 s: the engine's own cluster count
-    assert active["value"].tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]
+    # instant samples at 0, 60, 120, 180, 240 s: at 180 s the cluster is up
+    # but processes nothing, so it is not an active cluster
+    assert active["value"].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]

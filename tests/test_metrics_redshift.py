@@ -72,7 +72,8 @@ def test_minute_timestamps_and_units():
     assert units["WLMQueueWaitTime"] == "Milliseconds"
     assert units["WLMQueryDuration"] == "Microseconds"
     assert units["WLMQueriesCompletedPerSecond"] == "Count/Second"
-    assert units["ConcurrencyScalingSeconds"] == "Seconds"
+    # AWS lists ConcurrencyScalingSeconds in Count (seconds of active processing).
+    assert units["ConcurrencyScalingSeconds"] == "Count"
     assert units["PercentageDiskSpaceUsed"] == "Percent"
     assert str(points["timestamp"].dtype) == "datetime64[us, UTC]"
 
@@ -91,10 +92,10 @@ def test_five_minute_metrics():
     assert _series(points, "WLMQueriesCompletedPerSecond", adhoc) == [1 / 300]
 
 
-def test_scaling_seconds_billed_minimum():
+def test_scaling_seconds_count_active_processing_not_billing():
     points = build_metrics(_log())
-    # one 5 s activation in minute 1, billed the 60 s minimum
-    assert _series(points, "ConcurrencyScalingSeconds", CI) == [0.0, 60.0, 0.0]
+    # one 5 s activation in minute 1: 5 s of processing, although 60 s are billed
+    assert _series(points, "ConcurrencyScalingSeconds", CI) == [0.0, 5.0, 0.0]
 
 
 def test_failure_ratio_pieces_and_copy_errors():

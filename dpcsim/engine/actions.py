@@ -37,7 +37,8 @@ Actions (facts 2.2, 2.3):
   (others, QMR hop only). The WLM timeout of the queue a query was reassigned
   to counts the execution in that queue only.
 * ``statement_timeout``: the query is canceled, whether queued or running.
-* SQA eviction: the query restarts in its routed queue (see
+* SQA eviction: the query moves to its routed queue, continuing with its work
+  when a slot is free there (``sqa_eviction = "hop"``) or restarting (see
   :mod:`dpcsim.engine.sqa`).
 
 Actions are recorded as ``rule:action`` with ``hop(reassign)``,
@@ -74,6 +75,7 @@ from dpcsim.engine.records import (
     SQA,
     Recorder,
 )
+from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel
 
 __all__ = ["ARRIVE", "PS_TICK", "EngineCore", "Interrupts"]
@@ -114,6 +116,8 @@ class EngineCore(Protocol):
     learned: bool
     ps: bool
     auto: bool
+    settings: ClusterSettings
+    free: list[int]
     log_t: Callable[[float], None]
     log_c: Callable[[int], None]
 
@@ -131,6 +135,7 @@ class EngineCore(Protocol):
     def pull(self, q: int) -> None: ...
     def priority(self, i: int) -> int: ...
     def set_priority(self, i: int, rank: int) -> None: ...
+    def qmr_growth(self, i: int, q: int, per: float) -> dict[int, float]: ...
 
 
 _PRIORITIES: Final = ("highest", "high", "normal", "low", "lowest")
@@ -261,8 +266,7 @@ class Interrupts:
             rules,
             k_min=math.floor(x_off / CHECK_INTERVAL_S + 1e-9) + 1,
             queue_s=eng.rec.acc_q[i],
-            spill_per_check=eng.inp.spilled_mb[i] * per,
-            scan_per_check=eng.inp.scanned_mb[i] * per,
+            per_check=eng.qmr_growth(i, q, per),
             priority=_PRIORITIES[eng.priority(i)],
             done=done,
             stoppable=not QMR_UNSTOPPABLE[eng.st[i]],
@@ -310,9 +314,7 @@ class Interrupts:
         if kind == STMT:
             self._stop(i, OUT_CANCELED)
         elif kind == EVICT:
-            eng.release(i)
-            eng.rec.sqa_evicted[i] = 1
-            self._restart(i, eng.rec.cur_q[i])
+            self._evict(i)
         elif kind == WLM:
             if TIMEOUT_ACTION[eng.st[i]] == TIMEOUT_CANCEL:
                 self._stop(i, OUT_CANCELED)
@@ -320,6 +322,31 @@ class Interrupts:
                 self._hop(i, None)
         else:
             self._act(i, arg)
+
+    def _evict(self, i: int) -> None:
+        """Move query ``i`` from SQA to its queue (see :mod:`dpcsim.engine.sqa`)."""
+        eng = self.eng
+        q = eng.rec.cur_q[i]
+        eng.rec.sqa_evicted[i] = 1
+        keep = (
+            eng.settings.sqa_eviction == "hop"
+            and not eng.auto
+            and eng.free[q] >= eng.sc[i]
+        )
+        if not keep:
+            eng.release(i)
+            self._restart(i, q)
+            return
+        # Reassigned with the work done: take the queue's slots, then free SQA's.
+        now = eng.now()
+        eng.take_slots(i, q)
+        eng.release(i)
+        x_off, _ = self.xoff.get(i, (0.0, 0.0))
+        self.xoff[i] = (x_off, 0.0)
+        eng.rec.acc_q[i] -= now
+        eng.log_t(now)
+        eng.log_c(q * 16 + K_RUN)
+        eng.run_query(i, q, MAIN)
 
     def _act(self, i: int, r: int) -> None:
         """Apply QMR rule ``r`` of query ``i``'s queue."""

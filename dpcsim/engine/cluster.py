@@ -48,6 +48,7 @@ from dpcsim.engine.contention import VirtualClock, rate_table
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.memory import spill_factor
 from dpcsim.engine.plain import run_plain, run_plain_shared
+from dpcsim.engine.qmr import ACCRUED
 from dpcsim.engine.queues import CS_ALWAYS, CS_RA3_ONLY, SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import (
     CS,
@@ -57,6 +58,7 @@ from dpcsim.engine.records import (
     K_DEQ_RUN,
     K_END,
     K_Q_IN,
+    K_Q_OUT,
     K_RUN,
     MAIN,
     OUT_FAILED,
@@ -65,7 +67,7 @@ from dpcsim.engine.records import (
 )
 from dpcsim.engine.scaling import ScalingPool
 from dpcsim.engine.settings import ClusterSettings
-from dpcsim.engine.sqa import SQAModel
+from dpcsim.engine.sqa import SQAModel, SQAWaitList
 
 __all__ = ["Engine", "general_path"]
 
@@ -146,13 +148,17 @@ class Engine:
         self.nwait = [0] * len(tables.names)
         self.sqa = sqa
         self.sqa_free = settings.sqa_slots
-        self.mem_on = settings.memory_model == "spill"
+        # The spill model is on wherever memory demand is known (mem_mb > 0).
+        self.mem_on = settings.memory_model == "spill" and bool((q.mem_mb > 0.0).any())
         self.st_s = settings.statement_timeout_ms / 1000.0
         ra3 = settings.is_ra3
         self.cs_ok = [
             a or (ra3 and b) for a, b in zip(CS_ALWAYS, CS_RA3_ONLY, strict=True)
         ]
         self.cs_wait: list[deque[int]] = [deque() for _ in tables.names]
+        #: Per query: scaling-eligible by statement type and node type, and by
+        #: the workload's ``cs_eligible`` flag (temp tables, UDFs, ...).
+        self.cs_el = (np.asarray(self.cs_ok)[q.stmt] & q.cs_eligible).tolist()
         self.cs_pool = ScalingPool(
             env,
             max_clusters=settings.max_concurrency_scaling_clusters,
@@ -184,6 +190,10 @@ class Engine:
         self.cs_n = 0
         #: Queues where an arriving query that must wait just joins the line.
         self.join = [not c and self.st_s == 0.0 for c in self.cs_q]
+        #: Waiting queries SQA may still take when one of its slots frees.
+        self.sqa_wait = SQAWaitList(len(tables.names)) if sqa is not None else None
+        if sqa is not None:
+            self.join = [j and k >= self.nq for k, j in enumerate(self.join)]
         odd = q.cache_hit | (q.slots > np.asarray(tables.slots)[q.queue])
         #: Cache hits and queries wanting more slots than their queue has.
         self.odd = odd.tolist() if odd.any() else None
@@ -502,7 +512,7 @@ class Engine:
 
     def wait(self, i: int, q: int) -> None:
         """Run on a scaling cluster, or join the queue (and ask for a cluster)."""
-        scal = self.scaling_on and self.t.scaling[q] and self.cs_ok[self.st[i]]
+        scal = self.scaling_on and self.t.scaling[q] and self.cs_el[i]
         if scal:
             c = self.cs_pool.take(self._pool(q), self.sc[i])
             if c >= 0:
@@ -524,6 +534,8 @@ class Engine:
             self.cs_pool.request()
         if self.st_s > 0.0:
             self.irq.arm_queue_timeout(i, e)
+        if self.sqa_wait is not None:
+            self._sqa_candidate(i, q, e)
 
     def _enqueue(self, q: int, e: int) -> None:
         """Append entry ``e`` to queue ``q``'s waiting line."""
@@ -542,6 +554,40 @@ class Engine:
         self.log_c(self.t.sqa * 16 + K_RUN)
         self.run_query(i, self.t.sqa, SQA)
         return True
+
+    # -- SQA from the waiting line (see dpcsim.engine.sqa) ----------------------
+    def _sqa_candidate(self, i: int, q: int, e: int) -> None:
+        """Keep waiting entry ``e`` of query ``i`` for SQA if it may go there."""
+        sqa = self.sqa
+        assert sqa is not None
+        assert self.sqa_wait is not None
+        if (
+            q < self.nq
+            and SQA_ELIGIBLE[self.st[i]]
+            and not self.rec.sqa_evicted[i]
+            and sqa.predicted_s(i) < sqa.max_s
+        ):
+            self.sqa_wait.add(q, e)
+
+    def _sqa_pull(self) -> None:
+        """Move the longest-waiting SQA candidates onto free SQA slots."""
+        assert self.sqa_wait is not None
+        while self.sqa_free:
+            found = self.sqa_wait.pop_oldest(self.ent, self.n, self.arr)
+            if found is None:
+                return
+            e, q = found
+            i = e if e < self.n else e % self.n
+            self.take_entry(i, q)
+            now = self.env._now
+            self.log_t(now)
+            self.log_c(q * 16 + K_Q_OUT)
+            self.sqa_free -= 1
+            self.log_t(now)
+            self.log_c(self.t.sqa * 16 + K_RUN)
+            self.run_query(i, self.t.sqa, SQA)
+            if self.waitq[q]:
+                self.pull(q)
 
     # -- running --------------------------------------------------------------
     def run_query(self, i: int, q: int, where: int) -> None:
@@ -575,6 +621,20 @@ class Engine:
         held = self.t.slot_mem_mb[q] * self.sc[i]
         return spill_factor(held, self.mem[i], self.settings.spill_penalty)
 
+    def qmr_growth(self, i: int, q: int, per: float) -> dict[int, float]:
+        """Growth per QMR check of query ``i``'s accrued metrics in queue ``q``.
+
+        ``per`` is checks' share of the execution (10 s / execution time).
+        Under the spill model the spill is the simulated one: the memory the
+        query wants beyond what its slots hold [MB].
+        """
+        out = {ACCRUED[m]: float(v[i]) * per for m, v in self.inp.qmr_metrics.items()}
+        want = self.mem[i]
+        if self.mem_on and want > 0.0:
+            held = self.t.slot_mem_mb[q] * self.sc[i]
+            out[ACCRUED["query_temp_blocks_to_disk"]] = max(want - held, 0.0) * per
+        return out
+
     def release(self, i: int) -> None:
         """Free the slots query ``i`` holds and start whoever can use them."""
         rec = self.rec
@@ -587,6 +647,8 @@ class Engine:
         elif where == SQA:
             self.log_c(self.t.sqa * 16 + K_END)
             self.sqa_free += 1
+            if self.sqa_wait is not None:
+                self._sqa_pull()
         else:
             self.log_c(q * 16 + K_CS_END)
             c = self.cluster[i]
@@ -617,7 +679,7 @@ class Engine:
             ent[i] = -1
             free -= s
             self.nwait[q] -= 1
-            if self.cs_q[q] and self.cs_ok[self.st[i]]:
+            if self.cs_q[q] and self.cs_el[i]:
                 self.cs_n -= 1
             now = self.env._now
             self.log_t(now)
@@ -641,7 +703,7 @@ class Engine:
         """Remove query ``i`` from queue ``q``'s waiting count (entry goes stale)."""
         self.ent[i] = -1
         self.nwait[q] -= 1
-        if self.cs_q[q] and self.cs_ok[self.st[i]]:
+        if self.cs_q[q] and self.cs_el[i]:
             self.cs_n -= 1
 
     def can_reassign(self, i: int, q: int, target: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,20 @@ from dpcsim.schema import validate_workload as _validate
 from dpcsim.wlm import RoutingResult, WLMConfig, next_matching_queue, route_workload
 from dpcsim.wlm.routing import split_groups
 
-__all__ = ["QueryArrays", "arrival_us", "prepare"]
+__all__ = ["QMR_COLUMNS", "QueryArrays", "arrival_us", "prepare"]
+
+#: QMR metric accrued over a query's execution -> the workload column carrying
+#: its total (SVL_QUERY_METRICS_SUMMARY; units as the metric: s, 1 MB blocks
+#: = MB, rows).
+QMR_COLUMNS: Final[dict[str, str]] = {
+    "query_cpu_time": "cpu_s",
+    "query_blocks_read": "scanned_mb",
+    "query_temp_blocks_to_disk": "spilled_mb",
+    "scan_row_count": "scan_rows",
+    "join_row_count": "join_rows",
+    "nested_loop_join_row_count": "nested_loop_rows",
+    "return_row_count": "return_rows",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +54,11 @@ class QueryArrays:
         Memory wanted, spilled and scanned [MB]; NaN when unknown.
     cache_hit
         Answered from the result cache.
+    cs_eligible
+        The workload's ``cs_eligible`` flag (True when the column is absent).
+    qmr_metrics
+        QMR metric name -> per-query total over the execution (NaN unknown),
+        for the metrics the workload carries (:data:`QMR_COLUMNS`).
     logged_abort
         The log shows the query aborted (an error or a user cancel).
     fingerprint
@@ -71,6 +90,8 @@ class QueryArrays:
     spilled_mb: np.ndarray
     scanned_mb: np.ndarray
     cache_hit: np.ndarray
+    cs_eligible: np.ndarray
+    qmr_metrics: dict[str, np.ndarray]
     logged_abort: np.ndarray
     fingerprint: np.ndarray
     query_id: np.ndarray
@@ -205,6 +226,12 @@ def _build(
         spilled_mb=col("spilled_mb", np.nan, "float64"),
         scanned_mb=col("scanned_mb", np.nan, "float64"),
         cache_hit=col("cache_hit", False, "bool"),
+        cs_eligible=col("cs_eligible", True, "bool"),
+        qmr_metrics={
+            m: col(c, np.nan, "float64")
+            for m, c in QMR_COLUMNS.items()
+            if c in frame.columns
+        },
         logged_abort=col("aborted", False, "bool"),
         fingerprint=np.asarray(fp_id, dtype=np.int64),
         query_id=qid,

@@ -9,12 +9,20 @@ metric is ``a + b k``:
 
 * ``query_execution_time`` [s]: ``a = 0, b = 10`` (execution only);
 * ``query_queue_time`` [s]: the query's queue time so far, constant;
-* ``query_temp_blocks_to_disk`` [1 MB blocks] from ``spilled_mb`` and
-  ``query_blocks_read`` [1 MB blocks] from ``scanned_mb``: accrued linearly over
-  the execution, ``b = 10 * total / execution time``;
+* the metrics SVL_QUERY_METRICS_SUMMARY reports as totals of the query
+  (:data:`ACCRUED`: ``query_cpu_time`` [s], ``query_blocks_read`` and
+  ``query_temp_blocks_to_disk`` [1 MB blocks], ``scan_row_count``,
+  ``join_row_count``, ``nested_loop_join_row_count``, ``return_row_count``
+  [rows]) are accrued linearly over the execution from the workload's totals,
+  ``b = 10 * total / execution time`` (an approximation: Redshift's metrics
+  grow step by step). Under the spill model the spill is the simulated one
+  (:mod:`dpcsim.engine.memory`);
 * ``query_priority`` (auto WLM): the current priority, compared with ``=``;
-* every other metric, and the two above when the workload lacks them, is
-  unknown and never holds.
+* every other metric (``query_cpu_usage_percent``, ``cpu_skew``, ``io_skew``,
+  ``segment_execution_time``, Spectrum metrics), and an accrued metric the
+  workload does not carry, is unknown: a predicate on it never holds, and the
+  rule is listed as *never evaluated* in the run summary
+  (:func:`never_evaluated`) rather than silently never firing.
 
 Each predicate then holds on an interval of checks, a rule on the intersection
 of its predicates' intervals. When several rules hold at the same check the
@@ -29,18 +37,20 @@ unavailable. What the action does is the engine's job
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from dpcsim.wlm import QMRRule
 
 __all__ = [
+    "ACCRUED",
     "CHECK_INTERVAL_S",
     "SEVERITY",
     "CompiledRule",
     "compile_rules",
     "first_firing",
+    "never_evaluated",
 ]
 
 #: Seconds between two QMR evaluations of a running query.
@@ -55,12 +65,23 @@ SEVERITY: Final[dict[str, int]] = {
 }
 
 M_EXEC, M_QUEUE, M_SPILL, M_SCAN, M_PRIO, M_UNKNOWN = range(6)
+M_CPU, M_SCAN_ROWS, M_JOIN_ROWS, M_NL_ROWS, M_RETURN_ROWS = range(6, 11)
+
+#: Metrics accrued over the execution from a per-query total -> metric code.
+ACCRUED: Final[dict[str, int]] = {
+    "query_cpu_time": M_CPU,
+    "query_blocks_read": M_SCAN,
+    "query_temp_blocks_to_disk": M_SPILL,
+    "scan_row_count": M_SCAN_ROWS,
+    "join_row_count": M_JOIN_ROWS,
+    "nested_loop_join_row_count": M_NL_ROWS,
+    "return_row_count": M_RETURN_ROWS,
+}
 _METRIC: Final = {
     "query_execution_time": M_EXEC,
     "query_queue_time": M_QUEUE,
-    "query_temp_blocks_to_disk": M_SPILL,
-    "query_blocks_read": M_SCAN,
     "query_priority": M_PRIO,
+    **ACCRUED,
 }
 _INF: Final = math.inf
 
@@ -109,8 +130,7 @@ def first_firing(
     *,
     k_min: int,
     queue_s: float,
-    spill_per_check: float,
-    scan_per_check: float,
+    per_check: Mapping[int, float],
     priority: str,
     done: Collection[int] = (),
     stoppable: bool = True,
@@ -125,8 +145,9 @@ def first_firing(
         First check to consider (>= 1).
     queue_s
         The query's queue time so far [s].
-    spill_per_check, scan_per_check
-        Growth per check of the spill and scan metrics [MB]; NaN if unknown.
+    per_check
+        Metric code of an accrued metric (:data:`ACCRUED`) -> its growth per
+        check; missing or NaN = unknown.
     priority
         The query's current priority name.
     done
@@ -142,7 +163,7 @@ def first_firing(
             continue
         lo, hi = float(k_min), _INF
         for metric, op, value in rule.predicates:
-            a, b = _line(metric, queue_s, spill_per_check, scan_per_check)
+            a, b = _line(metric, queue_s, per_check)
             plo, phi = _span(a, b, op, value, priority, metric)
             lo, hi = max(lo, plo), min(hi, phi)
         if lo <= hi:
@@ -161,18 +182,51 @@ def _neg(name: str) -> tuple[int, ...]:
 
 
 def _line(
-    metric: int, queue_s: float, spill: float, scan: float
+    metric: int, queue_s: float, per_check: Mapping[int, float]
 ) -> tuple[float, float]:
     """Return ``(a, b)`` with the metric at check k equal to ``a + b k``."""
     if metric == M_EXEC:
         return 0.0, CHECK_INTERVAL_S
     if metric == M_QUEUE:
         return queue_s, 0.0
-    if metric == M_SPILL:
-        return 0.0, spill
-    if metric == M_SCAN:
-        return 0.0, scan
+    if metric in per_check:
+        return 0.0, per_check[metric]
     return math.nan, 0.0
+
+
+def never_evaluated(
+    queues: Sequence[tuple[str, Sequence[QMRRule]]], carried: Collection[str]
+) -> list[dict[str, object]]:
+    """Rules with a predicate on a metric the run cannot evaluate.
+
+    Parameters
+    ----------
+    queues
+        ``(queue name, rules)`` per queue.
+    carried
+        Accrued metrics (:data:`ACCRUED` names) the workload carries for at
+        least one query.
+
+    Returns
+    -------
+    list of dict
+        ``{"queue", "rule", "metrics"}`` per rule, ``metrics`` the names it
+        tests that are unknown to the model or missing from the workload.
+    """
+    out: list[dict[str, object]] = []
+    for queue, rules in queues:
+        for rule in rules:
+            missing = sorted(
+                {
+                    p.metric_name
+                    for p in rule.predicate
+                    if p.metric_name not in _METRIC
+                    or (p.metric_name in ACCRUED and p.metric_name not in carried)
+                }
+            )
+            if missing:
+                out.append({"queue": queue, "rule": rule.rule_name, "metrics": missing})
+    return out
 
 
 def _span(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -29,37 +30,40 @@ __all__ = [
     "CS_MAX_NODES",
     "NODE_MEMORY_GIB",
     "NODE_PRICE_USD_PER_HOUR",
+    "NODE_TYPES",
     "RA3_NODE_TYPES",
     "SECTIONS",
     "ClusterSettings",
     "read_cluster_settings",
 ]
 
+
+def _node_types() -> dict[str, dict[str, Any]]:
+    """Read the bundled node-type table (``dpcsim/data/node_types.toml``)."""
+    text = (resources.files("dpcsim") / "data" / "node_types.toml").read_text("utf-8")
+    return {str(v["name"]): dict(v) for v in tomllib.loads(text).values()}
+
+
+#: Node type -> its row of ``dpcsim/data/node_types.toml`` (memory, price, sources).
+NODE_TYPES: Final[dict[str, dict[str, Any]]] = _node_types()
+
 #: Memory per node [GiB] by node type (AWS node-type specifications).
 NODE_MEMORY_GIB: Final[dict[str, float]] = {
-    "ra3.xlplus": 32.0,
-    "ra3.4xlarge": 96.0,
-    "ra3.16xlarge": 384.0,
-    "dc2.large": 15.0,
-    "dc2.8xlarge": 244.0,
+    k: float(v["memory_gib"]) for k, v in NODE_TYPES.items()
 }
 
 #: On-demand price per node-hour [USD], us-east-1 list prices; Concurrency Scaling
 #: bills a scaling cluster at the main cluster's on-demand rate. Override with
 #: ``cs_price_usd_per_node_hour`` for another region.
 NODE_PRICE_USD_PER_HOUR: Final[dict[str, float]] = {
-    "ra3.xlplus": 1.086,
-    "ra3.4xlarge": 3.26,
-    "ra3.16xlarge": 13.04,
-    "dc2.large": 0.25,
-    "dc2.8xlarge": 4.80,
+    k: float(v["price_usd_per_node_hour"]) for k, v in NODE_TYPES.items()
 }
 
 #: Most compute nodes a main cluster may have to use Concurrency Scaling.
 CS_MAX_NODES: Final = 32
 
 #: Node types on which Concurrency Scaling also runs writes.
-RA3_NODE_TYPES: Final = frozenset({"ra3.xlplus", "ra3.4xlarge", "ra3.16xlarge"})
+RA3_NODE_TYPES: Final = frozenset(k for k, v in NODE_TYPES.items() if v["ra3"])
 
 #: TOML table -> the setting keys it may hold.
 SECTIONS: Final[dict[str, tuple[str, ...]]] = {
@@ -73,7 +77,13 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "cs_free_credit_cap_s",
         "cs_price_usd_per_node_hour",
     ),
-    "sqa": ("sqa_slots", "sqa_predictor", "sqa_noise_sigma", "sqa_prior_s"),
+    "sqa": (
+        "sqa_slots",
+        "sqa_predictor",
+        "sqa_noise_sigma",
+        "sqa_prior_s",
+        "sqa_eviction",
+    ),
     "memory": ("memory_model", "spill_penalty", "wlm_memory_fraction"),
     "auto_wlm": (
         "auto_max_concurrency",
@@ -116,6 +126,7 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     Bound("cs_price_usd_per_node_hour", 0.0, also=(None,)),
     Bound("sqa_slots", 1, 50, integer=True),
     OneOf("sqa_predictor", ("perfect", "noisy", "learned")),
+    OneOf("sqa_eviction", ("hop", "restart")),
     OneOf("memory_model", ("off", "spill")),
     Bound("wlm_memory_fraction", 0.0, 1.0, lo_open=True),
     Bound("auto_max_concurrency", 1, 1000, integer=True),
@@ -151,9 +162,11 @@ class ClusterSettings:
         Minimum billed per activation that ran queries [s] (one minute).
     cs_free_credit_start_s, cs_free_credit_cap_s
         Free-credit balance at t = 0 and its cap [s] (credits accrue one hour per
-        24 h of main-cluster time; the 30 h cap, the default, is UNCONFIRMED
-        on AWS's own pages, and credits carry over rather than expire at month
-        end, which a third-party source claims, also UNCONFIRMED).
+        24 h of main-cluster time; the 30 h cap is UNCONFIRMED on AWS's own
+        pages, and credits carry over rather than expire at month end, which a
+        third-party source claims, also UNCONFIRMED). The start balance defaults
+        to the cap: a cluster that has run for 30 days or more without using
+        scaling holds a full balance; set 0 for a new cluster.
     cs_price_usd_per_node_hour
         Price of scaling after free credits [USD per node-hour]; None = the
         us-east-1 on-demand price of ``node_type``.
@@ -161,14 +174,25 @@ class ClusterSettings:
         Slots of the SQA service class (UNCONFIRMED: undocumented by AWS; 5
         assumed).
     sqa_predictor, sqa_noise_sigma, sqa_prior_s
-        SQA run-time prediction: ``perfect``; ``noisy`` = true time times a
-        lognormal error with log-sd ``sqa_noise_sigma``; ``learned`` = mean of
-        past execution times of the same fingerprint, ``sqa_prior_s`` [s] before
-        any was seen.
+        SQA run-time prediction. ``learned`` (default; AWS predicts with a model
+        that learns from the workload): mean of the execution times of the same
+        fingerprint completed earlier in the run, ``sqa_prior_s`` [s] before any
+        was seen (UNCONFIRMED: AWS's model is not documented). ``perfect`` (the
+        true time, a what-if) and ``noisy`` (true time times a lognormal error
+        with log-sd ``sqa_noise_sigma``).
+    sqa_eviction
+        What a query evicted from SQA keeps (AWS documents only the move to
+        the first matching queue): ``hop`` = reassigned with its work when the
+        queue has a free slot, else restarted; ``restart`` = always restarted
+        (see :mod:`dpcsim.engine.sqa`).
     memory_model, spill_penalty, wlm_memory_fraction
-        ``spill`` turns on memory-aware service time (see
-        :mod:`dpcsim.engine.memory`); ``wlm_memory_fraction`` is the share of
-        node memory WLM hands to user queues.
+        ``spill`` (default) stretches the execution of a query whose memory
+        demand ``mem_mb`` is known and exceeds the memory of its slots (see
+        :mod:`dpcsim.engine.memory`); queries without ``mem_mb`` are never
+        slowed, so a workload without memory figures runs as under ``off``.
+        ``spill_penalty`` (1.0, an assumption: AWS gives no factor) is the extra
+        run time at zero memory; ``wlm_memory_fraction`` is the share of node
+        memory WLM hands to user queues.
     auto_max_concurrency, auto_default_mem_mb
         Auto WLM: cap on concurrently running queries (only with
         ``contention_model = "none"``; with contention, admission is by memory
@@ -195,14 +219,15 @@ class ClusterSettings:
     cs_start_delay_s: float = 10.0
     cs_idle_stop_s: float = 300.0
     cs_min_billed_s: float = 60.0
-    cs_free_credit_start_s: float = 0.0
+    cs_free_credit_start_s: float = 30 * 3600.0
     cs_free_credit_cap_s: float = 30 * 3600.0
     cs_price_usd_per_node_hour: float | None = None
     sqa_slots: int = 5
-    sqa_predictor: Predictor = "perfect"
+    sqa_predictor: Predictor = "learned"
     sqa_noise_sigma: float = 0.5
     sqa_prior_s: float = 5.0
-    memory_model: MemoryModel = "off"
+    sqa_eviction: Literal["hop", "restart"] = "hop"
+    memory_model: MemoryModel = "spill"
     spill_penalty: float = 1.0
     wlm_memory_fraction: float = 1.0
     auto_max_concurrency: int = 15
@@ -258,12 +283,14 @@ class ClusterSettings:
     def scaling_supported(self) -> bool:
         """Whether the main cluster can use Concurrency Scaling at all.
 
-        AWS requires a multi-node cluster of at most 32 compute nodes (facts
-        2.5; every node type of :data:`NODE_MEMORY_GIB` qualifies). Otherwise
+        AWS requires a multi-node cluster of at most 32 compute nodes of a
+        supported node type (facts 2.5; ``concurrency_scaling`` in
+        ``dpcsim/data/node_types.toml``). Otherwise
         scaling stays off whatever the queues and
         ``max_concurrency_scaling_clusters`` say.
         """
-        return 2 <= self.node_count <= CS_MAX_NODES
+        supported = bool(NODE_TYPES[self.node_type]["concurrency_scaling"])
+        return supported and 2 <= self.node_count <= CS_MAX_NODES
 
     @property
     def is_ra3(self) -> bool:

@@ -11,6 +11,7 @@ from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import QueryArrays, prepare
+from dpcsim.engine.qmr import never_evaluated
 from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult, summarize
@@ -22,7 +23,32 @@ from dpcsim.errors import InputError
 from dpcsim.schema import STATEMENT_TYPES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
 
-__all__ = ["logged_end_s", "simulate", "solo_demand_s"]
+__all__ = [
+    "carried_metrics",
+    "logged_end_s",
+    "qmr_never_evaluated",
+    "simulate",
+    "solo_demand_s",
+]
+
+
+def carried_metrics(arrays: QueryArrays, spill_model: bool) -> set[str]:
+    """Accrued QMR metrics some query of ``arrays`` has a value for.
+
+    ``query_temp_blocks_to_disk`` also counts when the spill model simulates
+    the spill (``spill_model``).
+    """
+    carried = {m for m, v in arrays.qmr_metrics.items() if bool(np.isfinite(v).any())}
+    if spill_model:
+        carried.add("query_temp_blocks_to_disk")
+    return carried
+
+
+def qmr_never_evaluated(
+    config: WLMConfig, carried: set[str]
+) -> list[dict[str, object]]:
+    """QMR rules on metrics this run cannot evaluate (see :mod:`~dpcsim.engine.qmr`)."""
+    return never_evaluated([(q.name, q.rules) for q in config.queues], carried)
 
 
 def simulate(
@@ -148,6 +174,9 @@ def simulate(
     )
     codes = eng.rec.codes(tables.names, arrays.cache_hit)
     summary = summarize(codes, scaling, money, None if sqa is None else sqa.max_s)
+    summary["qmr_never_evaluated"] = qmr_never_evaluated(
+        config, carried_metrics(arrays, eng.mem_on)
+    )
     return SimResult(
         queries=queries,
         timeline=eng.rec.timeline_frame(tables.names),

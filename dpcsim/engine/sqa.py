@@ -1,13 +1,24 @@
-"""Short Query Acceleration: the maximum run time and the run-time predictor.
+"""Short Query Acceleration: the maximum run time, the predictor, the waiting line.
 
 SQA (service class 14) runs an eligible query (SELECT or CTAS routed to a user
 queue) in its own slots when the query would otherwise wait in its WLM queue
-and its *predicted* run time is below the SQA maximum (facts 2.4). The engine
-decides at arrival: when every SQA slot is busy the query waits in its WLM
-queue like any other and is not considered for SQA again. A query that runs
-past the maximum is evicted to its queue and restarts there from the beginning
-(its SQA work is lost, a new attempt), since Redshift moves it to the first
-matching WLM queue.
+and its *predicted* run time is below the SQA maximum (facts 2.4, 7.1: AWS
+routes a query to SQA "when ... the query is waiting in a WLM queue"). The
+engine therefore considers a query twice: at arrival, when it cannot start in
+its queue and an SQA slot is free; and while it waits, whenever an SQA slot
+frees: the longest-waiting predicted-short query of any user queue moves to SQA
+(:class:`SQAWaitList`). The prediction is made once, when the query joins the
+queue (AWS predicts at planning, before the query runs).
+
+Eviction. AWS: "If a query runs longer than the SQA maximum run time, WLM moves
+the query to the first matching WLM queue" (wlm-short-query-acceleration.html;
+STL_WLM_QUERY then shows the SQA attempt with ``final_state = 'Evicted'``). AWS
+does not say whether the work done on SQA is kept. ``sqa_eviction`` in the
+cluster settings chooses: ``hop`` (default) treats the move like a WLM-timeout
+hop of a read-only query (wlm-queue-hopping.html): when the queue has a free
+slot for the query it is *reassigned* and continues with the work it has done;
+otherwise it *restarts* there, waiting in line with all its work to redo.
+``restart`` always restarts. An evicted query is never taken by SQA again.
 
 The maximum is ``max_execution_time`` of the SQA object [ms] when set. With 0
 (dynamic, AWS's default) AWS learns it from the workload; dpcsim uses AWS's
@@ -15,28 +26,42 @@ documented rule of thumb for a fixed value: the 70th percentile of the
 execution time of the eligible queries of the whole workload plus 2 s, clamped
 to [2, 20] s (:func:`dynamic_max_s`).
 
+The SQA slot count is not documented by AWS: ``sqa_slots`` (default 5) is an
+assumption, and results on SQA depend on it.
+
 Predictors (``sqa_predictor`` in the cluster settings):
 
-* ``perfect``: the true execution time;
+* ``learned`` (the default; AWS uses a learned model that "improves as SQA
+  learns from your query patterns"): the mean execution time of the queries
+  with the same ``fingerprint`` that completed earlier in the run (causal: a
+  query's own and later executions never count), ``sqa_prior_s`` before the
+  first one and for queries without a fingerprint;
+* ``perfect``: the true execution time (a what-if: no real predictor is);
 * ``noisy``: the true time times ``exp(N(0, sqa_noise_sigma))``. The normal
   deviate of query ``k`` (its index in arrival order over the whole run) is
   drawn by Box-Muller from the two first words of block ``k`` of a Philox
   counter stream keyed once from the run's ``rng`` (:func:`noise_factors`), so
   a query's draw does not depend on how the run is cut into windows
-  (:mod:`dpcsim.engine.stream`);
-* ``learned``: the mean execution time of the queries with the same
-  ``fingerprint`` that completed earlier in the run, ``sqa_prior_s`` before the
-  first one (and for queries without a fingerprint).
+  (:mod:`dpcsim.engine.stream`).
 """
 
 from __future__ import annotations
 
 from array import array
+from collections import deque
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
 
-__all__ = ["DYNAMIC_CLAMP_S", "SQAModel", "dynamic_max_s", "noise_factors", "noise_key"]
+__all__ = [
+    "DYNAMIC_CLAMP_S",
+    "SQAModel",
+    "SQAWaitList",
+    "dynamic_max_s",
+    "noise_factors",
+    "noise_key",
+]
 
 #: Clamp of the dynamic maximum [s].
 DYNAMIC_CLAMP_S: Final = (2.0, 20.0)
@@ -165,3 +190,42 @@ class SQAModel:
             self.count[f] += 1
             if self.observed is not None:
                 self.observed.append((i, exec_s))
+
+
+class SQAWaitList:
+    """Waiting entries SQA may take, one line per queue, in joining order.
+
+    An entry is ``query + n * generation`` as in the engine's queues; an entry
+    whose query left the queue since (it started, was canceled or moved) is
+    stale and dropped when met (``ent[query] != entry``).
+
+    Parameters
+    ----------
+    n_queues
+        Number of engine queues.
+    """
+
+    def __init__(self, n_queues: int) -> None:
+        self.lines: list[deque[int]] = [deque() for _ in range(n_queues)]
+
+    def add(self, q: int, e: int) -> None:
+        """Append waiting entry ``e`` of queue ``q``."""
+        self.lines[q].append(e)
+
+    def pop_oldest(
+        self, ent: Sequence[int], n: int, arrival_s: Sequence[float]
+    ) -> tuple[int, int] | None:
+        """Remove and return ``(entry, queue)`` of the earliest arrival, or None."""
+        best, best_q, best_key = -1, -1, (0.0, 0)
+        for q, line in enumerate(self.lines):
+            while line and ent[line[0] % n] != line[0]:
+                line.popleft()
+            if line:
+                i = line[0] % n
+                key = (arrival_s[i], i)
+                if best < 0 or key < best_key:
+                    best, best_q, best_key = line[0], q, key
+        if best < 0:
+            return None
+        self.lines[best_q].popleft()
+        return best, best_q

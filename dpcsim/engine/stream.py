@@ -74,6 +74,7 @@ from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult
 from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.settings import ClusterSettings
+from dpcsim.engine.simulate import carried_metrics, qmr_never_evaluated
 from dpcsim.engine.sqa import SQAModel, noise_key
 from dpcsim.engine.streamparts import Chunk, ChunkSource, Totals, dynamic_sqa_max_s
 from dpcsim.schema import STATEMENT_TYPES
@@ -138,6 +139,7 @@ def simulate_stream(
     src = ChunkSource(chunks)
     totals = Totals(keep_waits)
     counters = {"windows": 0, "reruns": 0, "max_held": 0}
+    carried: set[str] = set()
     size = window
     while True:
         frame = src.take(size)
@@ -146,6 +148,7 @@ def simulate_stream(
         final = src.done and len(frame) == src.n_pending
         counters["max_held"] = max(counters["max_held"], len(frame))
         eng, arrays = run.window(frame)
+        carried |= carried_metrics(arrays, eng.mem_on)
         cut = arrays.n if final else _last_cut(eng, arrays)
         if cut == 0:
             counters["reruns"] += 1
@@ -158,7 +161,9 @@ def simulate_stream(
     if stats is not None:
         stats.update(counters)
     scaling, money = run.bill_all()
-    return totals.summary(run.tables.names, run.max_s, scaling, money)
+    summary = totals.summary(run.tables.names, run.max_s, scaling, money)
+    summary["qmr_never_evaluated"] = qmr_never_evaluated(config, carried)
+    return summary
 
 
 class _Run:

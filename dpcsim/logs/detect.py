@@ -200,6 +200,106 @@ SPECS: Final[tuple[TableSpec, ...]] = (
         "user_id,query_id,arrival_timestamp,queue_duration_ms,"
         "execution_duration_ms,query_type",
     ),
+    # Per-query memory, spill and QMR metrics (dpcsim.logs.query_metrics).
+    _spec(
+        "svl_query_metrics_summary",
+        "userid,query,service_class,query_cpu_time,query_blocks_read,"
+        "query_execution_time,query_cpu_usage_percent,query_temp_blocks_to_disk,"
+        "segment_execution_time,cpu_skew,io_skew,scan_row_count,join_row_count,"
+        "nested_loop_join_row_count,return_row_count,spectrum_scan_row_count,"
+        "spectrum_scan_size_mb,query_queue_time",
+        {
+            **dict.fromkeys(("userid", "query", "service_class"), _I),
+            **dict.fromkeys(
+                (
+                    "query_cpu_time",
+                    "query_blocks_read",
+                    "query_execution_time",
+                    "query_cpu_usage_percent",
+                    "query_temp_blocks_to_disk",
+                    "segment_execution_time",
+                    "cpu_skew",
+                    "io_skew",
+                    "scan_row_count",
+                    "join_row_count",
+                    "nested_loop_join_row_count",
+                    "return_row_count",
+                    "spectrum_scan_row_count",
+                    "spectrum_scan_size_mb",
+                    "query_queue_time",
+                ),
+                "float",
+            ),
+        },
+        "query,query_temp_blocks_to_disk,query_blocks_read",
+        "query",
+    ),
+    _spec(
+        "svl_query_summary",
+        "userid,query,stm,seg,step,maxtime,avgtime,rows,bytes,rate_row,rate_byte,"
+        "label,is_diskbased,workmem,is_rrscan,is_delayed_scan,rows_pre_filter",
+        {
+            **dict.fromkeys(
+                ("userid", "query", "stm", "seg", "step", "maxtime", "avgtime"), _I
+            ),
+            **dict.fromkeys(
+                (
+                    "rows",
+                    "bytes",
+                    "rate_row",
+                    "rate_byte",
+                    "workmem",
+                    "rows_pre_filter",
+                ),
+                "float",
+            ),
+            "is_diskbased": "bool",
+        },
+        "query,workmem,is_diskbased",
+        "query,stm,bytes,label,is_diskbased,workmem",
+    ),
+    _spec(
+        "sys_query_detail",
+        "user_id,query_id,child_query_sequence,stream_id,segment_id,step_id,"
+        "step_name,table_id,table_name,is_rrscan,start_time,end_time,duration,"
+        "alert,input_bytes,input_rows,output_bytes,output_rows,blocks_read,"
+        "blocks_write,local_read_io,remote_read_io,spilled_block_local_disk,"
+        "spilled_block_remote_disk",
+        {
+            **dict.fromkeys(
+                (
+                    "user_id",
+                    "query_id",
+                    "child_query_sequence",
+                    "stream_id",
+                    "segment_id",
+                    "step_id",
+                    "table_id",
+                ),
+                _I,
+            ),
+            **dict.fromkeys(
+                (
+                    "duration",
+                    "input_bytes",
+                    "input_rows",
+                    "output_bytes",
+                    "output_rows",
+                    "blocks_read",
+                    "blocks_write",
+                    "local_read_io",
+                    "remote_read_io",
+                    "spilled_block_local_disk",
+                    "spilled_block_remote_disk",
+                ),
+                "float",
+            ),
+            "start_time": _T,
+            "end_time": _T,
+        },
+        "query_id,spilled_block_local_disk",
+        "query_id,spilled_block_local_disk,spilled_block_remote_disk",
+    ),
     _spec(
         "stl_load_errors",
         "userid,slice,tbl,starttime,session,query,filename,line_number,colname,"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ from tqdm import tqdm
 
 from dpcsim.errors import InputError
 from dpcsim.logs.combine import combine_logs
+from dpcsim.logs.cs_eligibility import cs_eligibility, reason_counts
+from dpcsim.logs.query_metrics import attach_metrics
 from dpcsim.logs.reader import ReadResult, read_export
 from dpcsim.logs.rejects import empty_rejects
 from dpcsim.logs.users import UserDirectory, apply_users, read_role_groups, read_users
@@ -64,6 +66,9 @@ class IngestSummary:
         Queries per routing path (empty without a WLM config).
     per_file
         File -> (table, rows read, rejected).
+    cs_ineligible_by_reason
+        Queries kept off Concurrency Scaling per reason
+        (:mod:`dpcsim.logs.cs_eligibility`), and those without SQL text.
     """
 
     rows_read: int
@@ -74,6 +79,7 @@ class IngestSummary:
     per_queue: dict[str, int] = field(default_factory=dict)
     per_path: dict[str, int] = field(default_factory=dict)
     per_file: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    cs_ineligible_by_reason: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The summary as printable lines."""
@@ -96,6 +102,10 @@ class IngestSummary:
         paths = {k: v for k, v in self.per_path.items() if v}
         if paths:
             out.append("  per routing path: " + _counts(paths))
+        if self.cs_ineligible_by_reason:
+            out.append(
+                "  not scaling-eligible: " + _counts(self.cs_ineligible_by_reason)
+            )
         out += [f"warning: {w}" for w in self.warnings]
         return out
 
@@ -183,12 +193,14 @@ def ingest(
     queries = _unique_queries(frames, strict, extra_rejects)
     if directory is not None and len(queries):
         queries = apply_users(queries, directory)
+    queries = attach_metrics(queries, [r.rows for r in results if r.kind == "metrics"])
     warnings += _order_warning(queries)
     workload = Workload(
         queries=validate_workload(queries) if len(queries) else empty_workload(),
         elt_runs=_side(results, "elt_runs", ELT_RUN_DTYPES, "start_at"),
         load_errors=_side(results, "load_errors", LOAD_ERROR_DTYPES, "error_at"),
     )
+    workload, cs_reasons = _classify_cs(workload)
     supers = directory.superusers if directory is not None else frozenset()
     per_path: dict[str, int] = {}
     if wlm is not None and len(workload.queries):
@@ -198,6 +210,7 @@ def ingest(
         ignore_index=True,
     )
     summary = _summary(results, rejects, workload, warnings, per_path)
+    summary = replace(summary, cs_ineligible_by_reason=cs_reasons)
     return IngestResult(
         workload=workload, rejects=rejects, summary=summary, superusers=supers
     )
@@ -319,6 +332,18 @@ def _side(
         return empty_frame(dtypes)
     frame = pd.concat(frames, ignore_index=True).astype(dtypes)
     return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def _classify_cs(workload: Workload) -> tuple[Workload, dict[str, int]]:
+    """Set ``cs_eligible`` from the SQL and the log; count the reasons."""
+    frame = workload.queries
+    if not len(frame):
+        return workload, {}
+    eligible, reason = cs_eligibility(frame)
+    queries = frame.copy()
+    queries["cs_eligible"] = eligible
+    counts = reason_counts(reason, frame["query_text"])
+    return replace(workload, queries=queries), counts
 
 
 def _route(

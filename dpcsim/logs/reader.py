@@ -14,6 +14,7 @@ from typing import Final
 import pandas as pd
 
 from dpcsim.logs.combine import combine_logs
+from dpcsim.logs.query_metrics import METRIC_TABLES, read_query_metrics
 from dpcsim.logs.redset import read_redset
 from dpcsim.logs.rejects import empty_rejects
 from dpcsim.logs.side_tables import read_load_errors, read_stepfunctions
@@ -40,6 +41,7 @@ _KINDS: Final = {
     "redset": "queries",
     "stl_load_errors": "load_errors",
     "stepfunctions_executions": "elt_runs",
+    **dict.fromkeys(METRIC_TABLES, "metrics"),
 }
 
 
@@ -52,11 +54,13 @@ class ReadResult:
     table
         Detected table: ``svl_qlog``, ``stl_query``, ``stl_wlm_query``,
         ``sys_query_history``, ``redset``, ``stl_load_errors``,
-        ``stepfunctions_executions``, ``users``, ``pg_group``, ``user_groups``
-        or ``role_groups``.
+        ``stepfunctions_executions``, ``svl_query_metrics_summary``,
+        ``svl_query_summary``, ``sys_query_detail``, ``users``, ``pg_group``,
+        ``user_groups`` or ``role_groups``.
     kind
         What ``rows`` holds: ``qlog`` (query-log rows), ``attempts`` (WLM
-        attempts), ``queries`` (canonical columns), ``load_errors``,
+        attempts), ``queries`` (canonical columns), ``metrics`` (per-query
+        memory, spill and QMR metrics), ``load_errors``,
         ``elt_runs`` or ``users`` (the parsed columns as read).
     source
         The file.
@@ -131,6 +135,10 @@ def read_export(path: Path | str, *, strict: bool = False) -> ReadResult:
         rows, rejects = read_redset(parsed, strict=strict)
     elif table == "stl_load_errors":
         rows, rejects = read_load_errors(parsed, strict=strict)
+    elif table in METRIC_TABLES:
+        # Step rows are aggregated per query: count the file's rows, not the output.
+        rows, rejects = read_query_metrics(parsed, strict=strict)
+        return ReadResult(table, "metrics", str(path), rows, rejects, len(parsed.frame))
     else:
         return ReadResult(
             table, "users", str(path), parsed.frame, empty_rejects(), len(parsed.frame)

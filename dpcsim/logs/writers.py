@@ -218,7 +218,9 @@ def write_exports(
     dict
         ``svl_qlog`` -> svl_qlog.csv.gz, ``stl_wlm_query`` -> stl_wlm_query.csv.gz,
         ``users`` -> users.csv, ``stepfunctions_executions`` ->
-        stepfunctions_executions.json, ``stl_load_errors`` -> stl_load_errors.csv.
+        stepfunctions_executions.json, ``stl_load_errors`` -> stl_load_errors.csv,
+        and, when the workload has memory or spill figures, ``svl_query_summary``
+        and ``svl_query_metrics_summary`` (``.csv.gz``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -233,7 +235,27 @@ def write_exports(
         "stl_load_errors": write_stl_load_errors(
             workload.load_errors, out / "stl_load_errors.csv"
         ),
+        **_metric_exports(q, out),
     }
+
+
+def _metric_exports(q: pd.DataFrame, out: Path) -> dict[str, Path]:
+    """SVL_QUERY_SUMMARY / SVL_QUERY_METRICS_SUMMARY when the workload has figures."""
+    from dpcsim.logs.metric_writers import (
+        write_svl_query_metrics_summary,
+        write_svl_query_summary,
+    )
+
+    files: dict[str, Path] = {}
+    if q["mem_mb"].notna().any():
+        files["svl_query_summary"] = write_svl_query_summary(
+            q, out / "svl_query_summary.csv.gz"
+        )
+    if q[["spilled_mb", "scanned_mb"]].notna().any(axis=None):
+        files["svl_query_metrics_summary"] = write_svl_query_metrics_summary(
+            q, out / "svl_query_metrics_summary.csv.gz"
+        )
+    return files
 
 
 def _write_csv(table: pa.Table, header: str, path: Path) -> Path:

@@ -12,10 +12,15 @@ cadence: value):
   queries that *completed* in the period;
 * ``WLMQueriesCompletedPerSecond``, Count/Second, 5 min: completed in the
   period / 300 s;
-* ``ConcurrencyScalingActiveClusters``, Count, 1 min: active scaling clusters,
-  sampled;
-* ``ConcurrencyScalingSeconds``, Seconds, 1 min: billed scaling seconds in the
-  minute;
+* ``ConcurrencyScalingActiveClusters``, Count, 1 min: scaling clusters
+  *processing queries*, sampled (AWS: "the number of concurrency scaling
+  clusters that are actively processing queries"; a cluster that is up but
+  idle, waiting to stop, is not counted; see :func:`processing_clusters`);
+* ``ConcurrencyScalingSeconds``, Count, 1 min: seconds of active query
+  processing on scaling clusters in the minute (AWS: "the number of seconds
+  used by concurrency scaling clusters that have active query processing
+  activity", unit Count; facts 7.5). Billed seconds (one-minute minimum per
+  activation) are a cost figure of the run summary, not this metric;
 * ``PercentageDiskSpaceUsed``, Percent, 1 min: the storage model
   (:mod:`dpcsim.metrics.storage`) at the minute start.
 
@@ -26,9 +31,7 @@ under ``{ClusterIdentifier, service class}`` (``WLMQueueLength``) or
 ``{ClusterIdentifier, wlmid}`` (the others). 5-minute averages are published only
 for periods with at least one qualifying query (an average of nothing is
 undefined); counts and gauges are published every minute, zeros included.
-Result-cache hits never enter WLM and are left out. A scaling activation's
-``billed_s`` is spread over the minutes it spans in proportion to its time in
-each (all of it in its first minute when it has no duration).
+Result-cache hits never enter WLM and are left out.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from dpcsim.metrics.records import RunRecords
 from dpcsim.metrics.series import (
     MINUTE_S,
     Sampling,
+    _integral,
+    _value_at,
     period_index,
     sample_step,
     step_function,
@@ -173,17 +178,39 @@ def scaling_datapoints(
     sampling: Sampling = "instant",
 ) -> pd.DataFrame:
     """``ConcurrencyScalingActiveClusters`` (sampled) and ``...Seconds`` (billed)."""
-    tl = records.timeline
-    steps = step_function(tl["t_s"].to_numpy(), tl["cs_clusters"].to_numpy())
-    active = sample_step(*steps, grid_s, sampling=sampling)
-    billed = _spread_billed(records.scaling, grid_s)
+    t, busy = processing_clusters(records.timeline)
+    active = sample_step(t, busy, grid_s, sampling=sampling)
+    grid = np.asarray(grid_s, dtype="float64")
+    if t.size:
+        seconds = _integral(t, busy, grid + MINUTE_S) - _integral(t, busy, grid)
+    else:
+        seconds = np.zeros(grid.size)  # an empty timeline: nothing processed
     dims = {"ClusterIdentifier": cluster_id}
     return concat_points(
         [
             _points(stamps, active, "ConcurrencyScalingActiveClusters", dims, "Count"),
-            _points(stamps, billed, "ConcurrencyScalingSeconds", dims, "Seconds"),
+            _points(stamps, seconds, "ConcurrencyScalingSeconds", dims, "Count"),
         ]
     )
+
+
+def processing_clusters(timeline: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Step function of the scaling clusters processing queries (cluster-wide).
+
+    ``min(active clusters, queries running on scaling)``: exact with one
+    scaling cluster (AWS's default ``max_concurrency_scaling_clusters``); with
+    several it assumes the queries are spread over the active clusters, an
+    upper bound (the timeline does not say which cluster runs which query).
+    """
+    if not len(timeline):
+        return np.zeros(0), np.zeros(0)
+    t_run, running = _total_step(timeline, "running_cs")
+    t_up, up = step_function(
+        timeline["t_s"].to_numpy(), timeline["cs_clusters"].to_numpy()
+    )
+    t = np.union1d(t_run, t_up)
+    both = np.minimum(_value_at(t_run, running, t), _value_at(t_up, up, t))
+    return t, both
 
 
 def disk_datapoints(
@@ -226,26 +253,6 @@ def _period_mean(
     counts = np.bincount(idx[inside], minlength=periods.size)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def _spread_billed(scaling: pd.DataFrame, grid_s: np.ndarray) -> np.ndarray:
-    """Billed seconds per grid minute, spread by each activation's overlap."""
-    out = np.zeros(len(grid_s))
-    lo = np.asarray(grid_s, dtype="float64")
-    for start, end, billed in scaling[["start_s", "end_s", "billed_s"]].itertuples(
-        index=False
-    ):
-        # Only the minutes the activation spans: [first, last] grid indices.
-        first = max(int(np.searchsorted(lo, start, side="right")) - 1, 0)
-        last = int(np.searchsorted(lo, end, side="left"))
-        if end <= start:
-            if lo.size and lo[first] <= start < lo[first] + MINUTE_S:
-                out[first] += billed
-            continue
-        window = lo[first:last]
-        overlap = np.minimum(window + MINUTE_S, end) - np.maximum(window, start)
-        out[first:last] += billed * np.clip(overlap, 0.0, None) / (end - start)
-    return out
 
 
 def _total_step(timeline: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:

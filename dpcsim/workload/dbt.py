@@ -136,9 +136,14 @@ def model_chain(
     t = t0 + np.concatenate([[0.0], np.cumsum(exec_s[:-1] + gaps[1:])])
     aborted = np.zeros(t.size, dtype=bool)
     aborted[-1] = fail
+    # dbt-redshift's incremental strategies (microbatch, delete+insert) stage
+    # each batch in a temporary table ("<model>__dbt_tmp") that the delete and
+    # the insert read: such statements stay on the main cluster (no Concurrency
+    # Scaling on temporary tables). The generated SQL leaves the staging out.
     rows.add(t_s=t, exec_s=exec_s, statement_type=types, user_name=DBT_USER,
              query_text=texts, fingerprint=fps, query_group=ELT_QUERY_GROUP,
-             aborted=aborted, mem_scale_mb=400.0, session=session)  # fmt: skip
+             aborted=aborted, mem_scale_mb=400.0, session=session,
+             cs_eligible=model.materialized == "table")  # fmt: skip
     end = float(t[-1] + exec_s[-1])
     if fail:
         return end

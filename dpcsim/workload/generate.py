@@ -21,6 +21,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from dpcsim.logs.cs_eligibility import cs_eligibility
 from dpcsim.schema import Workload, validate_workload
 from dpcsim.workload.adhoc import learner_queries
 from dpcsim.workload.catalog import (
@@ -175,6 +176,8 @@ def _canonical(
             "cache_hit": cached,
             "fingerprint": frame["fingerprint"],
             "query_text": frame["query_text"],
+            "cs_eligible": frame["cs_eligible"].to_numpy(dtype=bool)
+            & cs_eligibility(frame)[0],
             "mem_mb": np.where(cached, 1.0, mem),
             "scanned_mb": np.where(cached, 0.0, scanned),
             "spilled_mb": np.where(cached, 0.0, spilled),

@@ -30,6 +30,7 @@ ROW_COLUMNS: Final[dict[str, str]] = {
     "slot_count": "int64",
     "mem_scale_mb": "float64",
     "session": "int64",
+    "cs_eligible": "bool",
 }
 
 
@@ -62,6 +63,7 @@ class Rows:
         slot_count: int = 1,
         mem_scale_mb: float = 120.0,
         session: np.ndarray | int = -1,
+        cs_eligible: bool = True,
     ) -> np.ndarray:
         """Append a block; scalars broadcast. Return the block's row numbers.
 
@@ -84,6 +86,7 @@ class Rows:
             "slot_count": slot_count,
             "mem_scale_mb": mem_scale_mb,
             "session": session,
+            "cs_eligible": cs_eligible,
         }
         self._blocks.append({k: _broadcast(v, n) for k, v in block.items()})
         rows = np.arange(self.count, self.count + n)
