@@ -18,6 +18,9 @@ from dpcsim.engine import ClusterSettings, simulate
 from dpcsim.wlm import QMRPredicate, QMRRule, QueueConfig, SQAConfig, WLMConfig
 from dpcsim.wlm.design import dpc_design_config
 
+# Hand-made traces with fixed demands: each query needs exactly its exec_s.
+pytestmark = pytest.mark.usefixtures("fixed_demands")
+
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 SQA5 = SQAConfig(enabled=True, max_execution_time=5000)
 

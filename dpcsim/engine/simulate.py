@@ -11,6 +11,7 @@ from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import QueryArrays, prepare
+from dpcsim.engine.memory import spill_factor
 from dpcsim.engine.qmr import never_evaluated
 from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import strings
@@ -25,6 +26,7 @@ from dpcsim.wlm import RoutingResult, WLMConfig
 
 __all__ = [
     "carried_metrics",
+    "in_memory_demand_s",
     "logged_end_s",
     "qmr_never_evaluated",
     "simulate",
@@ -59,6 +61,7 @@ def simulate(
     rng: np.random.Generator | int | None = None,
     routing: RoutingResult | None = None,
     replay: Replay = "session",
+    recorded: WLMConfig | None = None,
 ) -> SimResult:
     """Simulate ``workload`` under the WLM ``config`` on a cluster.
 
@@ -83,6 +86,13 @@ def simulate(
         arrive after the previous one ends plus the logged think time
         (:mod:`dpcsim.engine.sessions`); ``open``: every statement at its
         logged arrival.
+    recorded
+        The WLM configuration the log was recorded under (None: ``config``).
+        With observed demands and the spill model, a logged execution time
+        includes the spill at the memory the query held then; it is divided
+        out at the recorded queue's slot memory (:func:`in_memory_demand_s`),
+        so a what-if memory split changes the spill and the recording one
+        reproduces the log.
 
     Returns
     -------
@@ -108,7 +118,12 @@ def simulate(
     tables = QueueTables.from_config(config, settings)
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
-        demand = replace(arrays, exec_s=solo_demand_s(arrays, settings))
+        solo = solo_demand_s(arrays, settings)
+        if settings.memory_model == "spill":
+            solo = in_memory_demand_s(
+                solo, arrays, workload, recorded, tables, settings
+            )
+        demand = replace(arrays, exec_s=solo)
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
     sqa = None
@@ -184,6 +199,40 @@ def simulate(
         summary=summary,
         start_at=arrays.start_at,
     )
+
+
+def in_memory_demand_s(
+    demand_s: np.ndarray,
+    arrays: QueryArrays,
+    workload: Workload | pd.DataFrame,
+    recorded: WLMConfig | None,
+    tables: QueueTables,
+    settings: ClusterSettings,
+) -> np.ndarray:
+    """Logged demands [s] with the recorded spill divided out.
+
+    A query held ``slot_mem_mb`` of its recorded queue times its slots; short
+    of its ``mem_mb`` it ran :func:`~dpcsim.engine.memory.spill_factor` times
+    longer. ``recorded`` None means the log was recorded under the
+    configuration being replayed (its routing is ``arrays.queue`` and its
+    slot memory ``tables``).
+    """
+    if not bool((arrays.mem_mb > 0.0).any()):
+        return demand_s
+    if recorded is None:
+        queue, slot_mem = arrays.queue, tables.slot_mem_mb
+    else:
+        rec_arrays = prepare(workload, recorded, None)
+        queue = rec_arrays.queue
+        slot_mem = QueueTables.from_config(recorded, settings).slot_mem_mb
+    out = demand_s.copy()
+    penalty = settings.spill_penalty
+    for i in np.flatnonzero(arrays.mem_mb > 0.0):
+        q = int(queue[i])
+        if q < len(slot_mem):
+            held = slot_mem[q] * int(arrays.slots[i])
+            out[i] /= spill_factor(held, float(arrays.mem_mb[i]), penalty)
+    return out
 
 
 def logged_end_s(arrays: QueryArrays) -> np.ndarray:

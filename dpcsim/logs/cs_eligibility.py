@@ -168,11 +168,12 @@ def _references(
     n = len(frame)
     out = np.zeros(n, dtype=bool)
     texts = lower.to_pylist()
-    session = (
-        frame["session_id"].to_numpy()
-        if per_session and "session_id" in frame
-        else None
-    )
+    session = None
+    if per_session and "session_id" in frame:
+        ids = frame["session_id"]
+        # A row whose session the log does not give may be in any session.
+        known = ids.notna().to_numpy(dtype=bool)
+        session = np.where(known, ids.fillna(-1).to_numpy(dtype=np.int64), -1)
     made: dict[str, list[int]] = {}
     for pattern in creators:
         hits = _match(lower, pattern) & (only if only is not None else True)
@@ -186,7 +187,10 @@ def _references(
         first = min(rows)
         ref[: first + 1] = False
         if session is not None:
-            ref &= np.isin(session, session[rows])
+            same = np.isin(session, session[rows]) | (session < 0)
+            if (session[rows] < 0).any():
+                same[:] = True
+            ref &= same
         out |= ref
     return out
 
