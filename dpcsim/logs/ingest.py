@@ -24,7 +24,7 @@ from tqdm import tqdm
 from dpcsim.errors import InputError
 from dpcsim.logs.combine import combine_logs
 from dpcsim.logs.reader import ReadResult, read_export
-from dpcsim.logs.rejects import empty_rejects
+from dpcsim.logs.rejects import empty_rejects, rejects_frame
 from dpcsim.logs.users import UserDirectory, apply_users, read_role_groups, read_users
 from dpcsim.schema import (
     ELT_RUN_DTYPES,
@@ -291,14 +291,13 @@ def _duplicate_rejects(rows: pd.DataFrame, strict: bool) -> pd.DataFrame:
             location=f"row {first['source_row']}, column 'query'",
         )
     shown = rows.drop(columns=["source_file", "source_row"]).astype("string").fillna("")
-    return pd.DataFrame(
-        {
-            "source_file": rows["source_file"].astype("string").to_numpy(),
-            "source_row": rows["source_row"].to_numpy(dtype="int64"),
-            "reason": "duplicate query id",
-            "raw": shown.agg(",".join, axis=1).to_numpy(),
-        }
-    ).astype({"source_file": "string", "reason": "string", "raw": "string"})
+    return rejects_frame(
+        source_file=rows["source_file"].astype("string").to_numpy(),
+        source_row=rows["source_row"].to_numpy(dtype="int64"),
+        column="query",
+        reason="duplicate query id",
+        raw=shown.agg(",".join, axis=1).to_numpy(),
+    )
 
 
 def _order_warning(queries: pd.DataFrame) -> list[str]:

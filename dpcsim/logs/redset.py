@@ -138,6 +138,6 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             "scanned_mb": num("mbytes_scanned", 1.0),
             "spilled_mb": num("mbytes_spilled", 1.0),
             "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "source_row": parsed.source_rows(),
         }
     )

@@ -142,7 +142,7 @@ def _normalise(parsed: Parsed) -> pd.DataFrame:
             "final_state": text("final_state"),
             "service_class_name": text("service_class_name").replace("", pd.NA),
             "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "source_row": parsed.source_rows(),
         }
     ).astype(ATTEMPT_DTYPES)
 

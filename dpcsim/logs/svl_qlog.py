@@ -121,7 +121,7 @@ def _normalise(parsed: Parsed, elapsed_us: np.ndarray) -> pd.DataFrame:
             else np.zeros(n, bool),
             "ran_on_cs": cs,
             "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "source_row": parsed.source_rows(),
         }
     ).astype(QLOG_DTYPES)
 

@@ -89,7 +89,7 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             "fingerprint": fingerprints(text),
             "query_text": text,
             "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "source_row": parsed.source_rows(),
         }
     )
     if "service_class_id" in f:
