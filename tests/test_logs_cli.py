@@ -31,7 +31,14 @@ def test_ingest_writes_outputs_and_summary(tmp_path, capsys):
     assert "rows read: 8 (accepted 3 + rejected 5)" in text
     assert "rejected, unparseable time: 1" in text
     rejects = pd.read_csv(out / "rejects.csv")
-    assert list(rejects.columns) == ["source_file", "source_row", "reason", "raw"]
+    assert list(rejects.columns) == [
+        "source_file",
+        "source_row",
+        "line",
+        "column",
+        "reason",
+        "raw",
+    ]
     assert len(rejects) == 5
     w = read_workload(out)
     assert len(w.queries) == 2
@@ -44,7 +51,7 @@ def test_rejects_header_only_when_clean(tmp_path):
     assert main(["-q", "ingest", str(FIX / "svl_qlog.csv"), "--out", str(out)]) == 0
     assert (
         out / "rejects.csv"
-    ).read_text().strip() == "source_file,source_row,reason,raw"
+    ).read_text().strip() == "source_file,source_row,line,column,reason,raw"
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
@@ -67,7 +74,7 @@ def test_strict_exit_2_names_row(tmp_path, capsys):
         str(tmp_path / "o"),
     ]
     assert main(args) == 2
-    assert "row 2, column 'starttime'" in capsys.readouterr().err
+    assert "line 3, column 'starttime'" in capsys.readouterr().err
 
 
 def test_refuses_non_empty_out_without_force(tmp_path, capsys):

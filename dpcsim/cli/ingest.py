@@ -19,7 +19,8 @@ Outputs in --out DIR:
   workload.parquet      canonical queries (exec_s / queue_s [s], arrival_at UTC)
   elt_runs.parquet      Step Functions runs (when there are any)
   load_errors.parquet   STL_LOAD_ERRORS rows (when there are any)
-  rejects.csv           rejected rows: source_file, source_row, reason, raw
+  rejects.csv           rejected rows: source_file, source_row, line, column,
+                        reason, raw (the record as it stands in the file)
                         (always written; header only when nothing was rejected)
 and prints the summary: rows read = accepted + rejected (by reason), warnings,
 queries per queue and per routing path. Bad input exits 2 with a one-line message;

@@ -170,7 +170,7 @@ def iter_blocks(
             data = carry + chunk if carry else chunk
             if not data:
                 break
-            starts, ends, end_lines, cut = _records(data, eof)
+            starts, ends, end_lines, cut = _records(data, eof, base_line)
             if cut < 0:  # no complete record yet: read more
                 if eof:
                     break
@@ -192,7 +192,7 @@ def iter_blocks(
                 if eof and not carry:
                     break
                 data = carry
-                starts, ends, end_lines, cut = _records(data, eof)
+                starts, ends, end_lines, cut = _records(data, eof, base_line)
                 if cut < 0:
                     continue
                 keep = (ends > starts) & ~(
@@ -233,7 +233,7 @@ def _byte_at(data: bytes, positions: np.ndarray, value: int) -> np.ndarray:
 
 
 def _records(
-    data: bytes, eof: bool
+    data: bytes, eof: bool, base_line: int = 1
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Record spans in ``data`` (which starts at a record start).
 
@@ -254,8 +254,8 @@ def _records(
         tail_open = quotes.size % 2 == 1
         if tail_open:
             last = int(bounds[-1]) + 1 if bounds.size else 0
-            line = int(bounds_idx[-1]) + 2 if bounds.size else 1
-            raise _unclosed(line, data[last : last + 200])
+            line = int(bounds_idx[-1]) + 1 if bounds.size else 0
+            raise _unclosed(base_line + line, data[last : last + 200])
         if not bounds.size or int(bounds[-1]) != len(data) - 1:
             ends = np.r_[bounds, len(data)].astype(np.int64)
             end_lines = np.r_[bounds_idx, newlines.size].astype(np.int64)

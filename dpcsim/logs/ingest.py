@@ -38,7 +38,7 @@ from dpcsim.schema import (
 if TYPE_CHECKING:
     from dpcsim.wlm.config import WLMConfig
 
-__all__ = ["IngestResult", "IngestSummary", "ingest"]
+__all__ = ["IngestResult", "IngestSummary", "expand_paths", "ingest"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +142,8 @@ def ingest(
     ----------
     paths
         Export files (query logs, STL_LOAD_ERRORS, Step Functions JSON; user
-        exports given here are used as ``users``).
+        exports given here are used as ``users``), or folders of them (UNLOAD
+        part files).
     users
         User/group exports or a ready :class:`UserDirectory`.
     role_groups
@@ -162,6 +163,7 @@ def ingest(
     """
     if not paths:
         raise InputError("no export files given; expected at least one log file")
+    paths = expand_paths(paths)
     # The context manager erases the bar before an InputError reaches the caller.
     with tqdm(
         paths, desc="ingest", unit="file", disable=not progress, leave=False
@@ -201,6 +203,42 @@ def ingest(
     return IngestResult(
         workload=workload, rejects=rejects, summary=summary, superusers=supers
     )
+
+
+def expand_paths(paths: Sequence[Path | str]) -> list[Path]:
+    """Files of ``paths``, a folder standing for the files in it (sorted by name).
+
+    ``UNLOAD`` writes a folder of part files (``0000_part_00``, ...); dot files,
+    ``_SUCCESS``-style markers and UNLOAD's ``manifest`` are not exports.
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, or a folder with no export files.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and not p.name.startswith((".", "_"))
+                and not p.name.endswith("manifest")
+            )
+            if not files:
+                raise InputError(
+                    "folder holds no export files; expected UNLOAD part files or "
+                    "CSV exports",
+                    source=str(path),
+                )
+            out += files
+        elif not path.exists():
+            raise InputError("no such file; expected an export file", source=str(path))
+        else:
+            out.append(path)
+    return out
 
 
 def _directory(
