@@ -42,9 +42,12 @@ __all__ = [
     "BLOCK_BYTES",
     "BadRecord",
     "Block",
-    "fetch_records",
-    "iter_blocks",
+    "RecordIndex",
+    "RawBlock",
+    "iter_raw_blocks",
     "parse_block",
+    "read_block",
+    "scan_block",
     "split_fields",
 ]
 
@@ -129,28 +132,34 @@ def _read(stream: Any, path: Path, size: int) -> bytes:
     return data
 
 
-def iter_blocks(
-    path: Path,
-    *,
-    gzip_: bool,
-    width: int,
-    names: list[str],
-    block_bytes: int = BLOCK_BYTES,
-) -> Iterator[Block]:
-    """Yield blocks of whole data records after the header.
+@dataclass(frozen=True, slots=True)
+class RawBlock:
+    """Whole records of the file, as bytes, cut by a cheap quote count.
 
-    Parameters
+    Attributes
     ----------
-    path
-        The CSV export.
-    gzip_
-        Decompress gzip.
-    width
-        Fields per record (the header's).
-    names
-        Header column names (for naming the column of an undecodable value).
-    block_bytes
-        Bytes read at a time [B].
+    data
+        The bytes (starting at a record start, ending after a record's newline or
+        at the end of the file).
+    offset
+        Offset of ``data[0]`` in the decompressed file [B].
+    line
+        Line of ``data[0]`` [1-based].
+    """
+
+    data: bytes
+    offset: int
+    line: int
+
+
+def iter_raw_blocks(
+    path: Path, *, gzip_: bool, block_bytes: int = BLOCK_BYTES
+) -> Iterator[RawBlock]:
+    """Yield the data records after the header in blocks cut at record boundaries.
+
+    The cut is the last newline with an even number of quotes before it in the
+    block, found with ``bytes.rfind``/``bytes.count`` from the end (C speed, no
+    per-byte arrays). A record longer than a block makes the next read larger.
 
     Raises
     ------
@@ -159,9 +168,8 @@ def iter_blocks(
     """
     with _open(path, gzip_) as stream:
         carry = b""
-        base_offset = 0  # file offset of carry[0]
-        base_line = 1  # line of carry[0]
-        ordinal = 0  # data records seen so far (header = 0)
+        offset = 0
+        line = 1
         header_left = True
         eof = False
         while not eof:
@@ -169,57 +177,134 @@ def iter_blocks(
             eof = not chunk
             data = carry + chunk if carry else chunk
             if not data:
-                break
-            starts, ends, end_lines, cut = _records(data, eof, base_line)
-            if cut < 0:  # no complete record yet: read more
-                if eof:
-                    break
-                carry = data
-                continue
-            keep = (ends > starts) & ~((ends - starts == 1) & _byte_at(data, starts, _CR))
+                return
             if header_left:
-                if not keep.any():
+                end = _first_boundary(data)
+                if end < 0:
                     if eof:
-                        break
+                        return  # header only, no line end
                     carry = data
                     continue
-                # Drop everything up to the header's line end, then rescan.
-                header_end = int(ends[int(np.flatnonzero(keep)[0])]) + 1
-                base_line += data.count(b"\n", 0, header_end)
-                base_offset += header_end
-                carry = data[header_end:]
+                line += data.count(b"\n", 0, end + 1)
+                offset += end + 1
+                data = data[end + 1 :]
                 header_left = False
-                if eof and not carry:
-                    break
-                data = carry
-                starts, ends, end_lines, cut = _records(data, eof, base_line)
-                if cut < 0:
+            quotes = data.count(b'"')
+            if eof:
+                if quotes % 2:
+                    _records(data, True, line)  # raises, naming the line
+                cut = len(data)
+            else:
+                cut = _last_boundary(data, quotes) + 1
+                if cut <= 0:
+                    carry = data
                     continue
-                keep = (ends > starts) & ~(
-                    (ends - starts == 1) & _byte_at(data, starts, _CR)
-                )
-            lines = np.empty(starts.size, dtype=np.int64)
-            lines[0:1] = base_line
-            lines[1:] = base_line + end_lines[:-1] + 1
-            ordinals = np.zeros(starts.size, dtype=np.int64)
-            ordinals[keep] = ordinal + np.arange(1, int(keep.sum()) + 1)
-            ordinal += int(keep.sum())
-            yield _clean_block(
-                data[:cut],
-                starts[keep],
-                ends[keep],
-                lines[keep],
-                ordinals[keep],
-                base_offset,
-                width,
-                names,
-            )
-            consumed = data[:cut]
-            base_line += consumed.count(b"\n")
-            base_offset += cut
+            if cut:
+                yield RawBlock(data[:cut] if cut < len(data) else data, offset, line)
+                line += data.count(b"\n", 0, cut)
+                offset += cut
             carry = data[cut:]
-        if carry and not eof:  # pragma: no cover - loop only ends at eof
-            raise AssertionError("unread bytes")
+
+
+def _first_boundary(data: bytes) -> int:
+    """Offset of the first record-ending newline (-1 when none)."""
+    pos = data.find(b"\n")
+    while pos >= 0 and data.count(b'"', 0, pos) % 2:
+        pos = data.find(b"\n", pos + 1)
+    return pos
+
+
+def _last_boundary(data: bytes, quotes: int) -> int:
+    """Offset of the last newline with an even quote count before it (-1: none)."""
+    pos = len(data)
+    after = 0
+    while True:
+        nxt = data.rfind(b"\n", 0, pos)
+        if nxt < 0:
+            return -1
+        after += data.count(b'"', nxt, pos)
+        pos = nxt
+        if (quotes - after) % 2 == 0:
+            return pos
+
+
+def scan_block(raw: RawBlock, *, width: int, names: list[str], ordinal: int) -> Block:
+    """Find every record of a raw block; take out wrong field counts and bad UTF-8.
+
+    Parameters
+    ----------
+    raw
+        The block.
+    width
+        Fields per record (the header's).
+    names
+        Header column names (for naming the column of an undecodable value).
+    ordinal
+        Data records before this block.
+    """
+    data = raw.data
+    starts, ends, end_lines, _ = _records(data, True, raw.line)
+    keep = (ends > starts) & ~((ends - starts == 1) & _byte_at(data, starts, _CR))
+    lines = np.empty(starts.size, dtype=np.int64)
+    lines[0:1] = raw.line
+    lines[1:] = raw.line + end_lines[:-1] + 1
+    ordinals = ordinal + np.cumsum(keep)
+    return _clean_block(
+        data,
+        starts[keep],
+        ends[keep],
+        lines[keep],
+        ordinals[keep],
+        raw.offset,
+        width,
+        names,
+    )
+
+
+def read_block(
+    raw: RawBlock,
+    *,
+    names: list[str],
+    options: pacsv.ConvertOptions,
+    ordinal: int,
+) -> tuple[pa.Table, Block | None]:
+    """Parse a raw block; scan it record by record only when a record is bad.
+
+    Returns
+    -------
+    (table, scanned)
+        The parsed rows and, when the block needed a scan (a record with the
+        wrong field count or undecodable bytes), the scanned :class:`Block` whose
+        ``bad`` lists the records taken out. ``None`` means every record parsed.
+
+    Raises
+    ------
+    pyarrow.ArrowInvalid
+        A value that does not convert to its column type (callers re-read the
+        block as text).
+    """
+    invalid: list[object] = []
+
+    def skip(row: object) -> str:
+        invalid.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(raw.data),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, invalid_row_handler=skip
+            ),
+            convert_options=options,
+        )
+        if not invalid:
+            return table, None
+    except pa.ArrowInvalid as exc:
+        if "utf8" not in str(exc).lower():
+            raise
+    block = scan_block(raw, width=len(names), names=names, ordinal=ordinal)
+    return parse_block(block, names, options), block
 
 
 def _byte_at(data: bytes, positions: np.ndarray, value: int) -> np.ndarray:
@@ -388,32 +473,106 @@ def parse_block(
     )
 
 
-def fetch_records(
-    path: Path, *, gzip_: bool, offsets: np.ndarray, lengths: np.ndarray
-) -> list[str]:
-    """The raw text of records at the given file offsets, in the order given."""
-    if not offsets.size:
-        return []
-    order = np.argsort(offsets, kind="stable")
-    out: list[str] = [""] * offsets.size
-    with _open(path, gzip_) as stream:
-        pos = 0
-        for i in order:
-            start, size = int(offsets[i]), int(lengths[i])
-            if start > pos:
-                skip = start - pos
-                while skip:
-                    got = len(_read(stream, path, min(skip, BLOCK_BYTES)))
+@dataclass(slots=True)
+class _Span:
+    """Where one parsed block's rows came from."""
+
+    row_start: int
+    rows: int
+    offset: int
+    length: int
+    line: int
+    ordinal: int
+    scanned: Block | None
+    raw: bytes | None
+
+
+@dataclass(slots=True)
+class RecordIndex:
+    """Maps parsed rows back to their records: line numbers and raw text.
+
+    Clean blocks keep only their span (offset, length, first line); a row's line
+    and text are found on demand by re-reading and scanning its block, which only
+    happens for rejected rows.
+    """
+
+    path: Path
+    gzip_: bool
+    names: list[str]
+    _spans: list[_Span] = field(default_factory=list)
+    _rows: int = 0
+
+    def add(self, raw: RawBlock, rows: int, ordinal: int, scanned: Block | None) -> None:
+        """Record a parsed block of ``rows`` rows after ``ordinal`` data records."""
+        self._spans.append(
+            _Span(
+                self._rows,
+                rows,
+                raw.offset,
+                len(raw.data),
+                raw.line,
+                ordinal,
+                scanned,
+                raw.data if scanned is not None else None,
+            )
+        )
+        self._rows += rows
+
+    def ordinals(self) -> np.ndarray:
+        """Data record number of every row [1-based]."""
+        parts = [
+            s.scanned.ordinals
+            if s.scanned is not None
+            else s.ordinal + np.arange(1, s.rows + 1, dtype=np.int64)
+            for s in self._spans
+        ]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def describe(self, positions: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """(start line, raw record text) of the rows at ``positions``."""
+        positions = np.asarray(positions, dtype=np.int64)
+        lines = np.zeros(positions.size, dtype=np.int64)
+        texts = [""] * positions.size
+        if not positions.size:
+            return lines, texts
+        starts = np.array([s.row_start for s in self._spans], dtype=np.int64)
+        which = np.searchsorted(starts, positions, side="right") - 1
+        needed = sorted({int(w) for w in which})
+        reread = self._reread([i for i in needed if self._spans[i].raw is None])
+        for i in needed:
+            span = self._spans[i]
+            data = span.raw if span.raw is not None else reread[i]
+            block = span.scanned or scan_block(
+                RawBlock(data, span.offset, span.line),
+                width=len(self.names),
+                names=self.names,
+                ordinal=span.ordinal,
+            )
+            for k in np.flatnonzero(which == i):
+                local = int(positions[k]) - span.row_start
+                lines[k] = int(block.lines[local])
+                rel = int(block.offsets[local]) - span.offset
+                piece = data[rel : rel + int(block.lengths[local])]
+                texts[k] = piece.decode("utf-8", "replace").rstrip("\r")
+        return lines, texts
+
+    def _reread(self, indexes: list[int]) -> dict[int, bytes]:
+        """The bytes of the given spans, read again in one pass over the file."""
+        out: dict[int, bytes] = {}
+        if not indexes:
+            return out
+        with _open(self.path, self.gzip_) as stream:
+            pos = 0
+            for i in indexes:
+                span = self._spans[i]
+                while pos < span.offset:
+                    got = len(_read(stream, self.path, min(span.offset - pos, BLOCK_BYTES)))
                     if not got:
                         break
-                    skip -= got
-                pos = start
-            if start < pos:  # overlapping request: cannot happen for distinct rows
-                continue
-            raw = _read(stream, path, size)
-            pos += len(raw)
-            out[i] = raw.decode("utf-8", "replace").rstrip("\r")
-    return out
+                    pos += got
+                out[i] = _read(stream, self.path, span.length)
+                pos += len(out[i])
+        return out
 
 
 def split_fields(raw: str) -> list[str]:

@@ -120,8 +120,11 @@ class Checks:
         taken = self.parsed.bad
         if self.strict:
             first_row = int(np.flatnonzero(bad)[0]) if bad.any() else -1
-            lines = self.parsed.line_numbers()
-            row_line = int(lines[first_row]) if first_row >= 0 else None
+            row_line = (
+                int(self.parsed.describe(np.array([first_row]))[0][0])
+                if first_row >= 0
+                else None
+            )
             if taken and (row_line is None or taken[0].line < row_line):
                 b = taken[0]
                 raise InputError(
@@ -140,13 +143,14 @@ class Checks:
             reason[issue.mask] = issue.reason
             column[issue.mask] = issue.column
         rows = np.flatnonzero(bad)
+        lines, raws = self.parsed.describe(rows)
         found = rejects_frame(
             source_file=self.parsed.source,
             source_row=self.parsed.source_rows()[rows],
-            line=self.parsed.line_numbers()[rows],
+            line=lines,
             column=column[rows],
             reason=reason[rows],
-            raw=self._raw(rows),
+            raw=raws if raws is not None else _raw_lines(self._display(), rows),
         )
         early = rejects_frame(
             source_file=self.parsed.source,
@@ -160,14 +164,6 @@ class Checks:
         out = out.sort_values("line", kind="stable").reset_index(drop=True)
         return ~bad, out
 
-    def _raw(self, rows: np.ndarray) -> list[str]:
-        """The rejected records as they stand in the file (CSV) or re-rendered."""
-        if not rows.size:
-            return []
-        if self.parsed.fetch is not None:
-            return self.parsed.fetch(rows)
-        return _raw_lines(self._display(), rows)
-
     def _display(self) -> pd.DataFrame:
         """The rows as read (text when the typed parse failed)."""
         return self.parsed.raw if self.parsed.raw is not None else self.parsed.frame
@@ -176,17 +172,16 @@ class Checks:
         """Raise InputError for ``row`` (0-based) with its first failed check."""
         issue = next(i for i in self._issues if i.mask[row])
         value: object = self._display()[issue.column].iloc[row]
-        if self.parsed.fetch is not None:
-            raw = self.parsed.fetch(np.array([row]))[0]
-            fields = split_fields(raw)
-            names = [c.strip().lower() for c in self.parsed.header]
+        lines, raws = self.parsed.describe(np.array([row]))
+        if raws is not None:
+            fields = split_fields(raws[0])
+            names = self.parsed.header
             if issue.column in names and len(fields) == len(names):
                 value = fields[names.index(issue.column)].strip()
-        line = int(self.parsed.line_numbers()[row])
         raise InputError(
             f"{issue.reason}: {issue.column}={_show(value)}; expected {issue.expected}",
             source=self.parsed.source,
-            location=f"line {line}, column {issue.column!r}",
+            location=f"line {int(lines[0])}, column {issue.column!r}",
         )
 
 

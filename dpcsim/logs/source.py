@@ -33,9 +33,9 @@ from dpcsim.errors import InputError
 from dpcsim.logs.csvblocks import (
     BLOCK_BYTES,
     BadRecord,
-    fetch_records,
-    iter_blocks,
-    parse_block,
+    RecordIndex,
+    iter_raw_blocks,
+    read_block,
 )
 from dpcsim.logs.detect import Kind, TableSpec, detect_table
 from dpcsim.logs.shapes import shape_hint
@@ -96,14 +96,12 @@ class Parsed:
         The same rows as text (parquet only, when the typed read failed).
     issues
         Values that failed to convert.
-    lines
-        Line each row's record starts on [1-based] (CSV; ``None`` for parquet).
-    ordinals
-        Data record number of each row [1-based, counting records taken out].
     bad
         Records taken out before parsing (wrong field count, undecodable bytes).
-    fetch
-        Raw record text of rows by position (CSV), as it stands in the file.
+    index
+        Rows -> records of the file (CSV; ``None`` for parquet).
+    header
+        The header's column names (CSV).
     """
 
     source: str
@@ -111,23 +109,26 @@ class Parsed:
     frame: pd.DataFrame
     raw: pd.DataFrame | None = None
     issues: list[Issue] = field(default_factory=list)
-    lines: np.ndarray | None = None
-    ordinals: np.ndarray | None = None
     bad: list[BadRecord] = field(default_factory=list)
-    fetch: Callable[[np.ndarray], list[str]] | None = None
+    index: RecordIndex | None = None
     header: list[str] = field(default_factory=list)
+    _ordinals: np.ndarray | None = None
 
     def source_rows(self) -> np.ndarray:
         """Data record number of each row [1-based]."""
-        if self.ordinals is not None:
-            return self.ordinals
-        return np.arange(1, len(self.frame) + 1, dtype=np.int64)
+        if self._ordinals is None:
+            self._ordinals = (
+                self.index.ordinals()
+                if self.index is not None
+                else np.arange(1, len(self.frame) + 1, dtype=np.int64)
+            )
+        return self._ordinals
 
-    def line_numbers(self) -> np.ndarray:
-        """Line each row starts on [1-based; parquet: the row number + 1]."""
-        if self.lines is not None:
-            return self.lines
-        return np.arange(2, len(self.frame) + 2, dtype=np.int64)
+    def describe(self, rows: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
+        """(start line, raw record text) of ``rows``; text ``None`` for parquet."""
+        if self.index is not None:
+            return self.index.describe(rows)
+        return np.asarray(rows, dtype=np.int64) + 2, None
 
     @property
     def rows_read(self) -> int:
@@ -225,34 +226,33 @@ def parse_file(
     schema = pa.schema([(c, typed[c]) for c in wanted])
     tables: list[pa.Table] = []
     issues: list[tuple[np.ndarray, Issue]] = []
-    lines: list[np.ndarray] = []
-    ordinals: list[np.ndarray] = []
-    offsets: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
     bad: list[BadRecord] = []
+    index = RecordIndex(path, gzip_, names)
     rows = 0
+    ordinal = 0
+    typed_options = _convert_options(typed)
     try:
-        for block in iter_blocks(
-            path, gzip_=gzip_, width=len(names), names=names, block_bytes=block_bytes
-        ):
-            bad.extend(block.bad)
-            if not block.lines.size:
-                continue
+        for raw_block in iter_raw_blocks(path, gzip_=gzip_, block_bytes=block_bytes):
             try:
-                table = parse_block(block, names, _convert_options(typed))
-            except pa.ArrowInvalid:
-                raw = _to_pandas(
-                    _trim(parse_block(block, names, _convert_options(text)))
+                table, scanned = read_block(
+                    raw_block, names=names, options=typed_options, ordinal=ordinal
                 )
-                frame, found = _coerce(raw, spec)
+            except pa.ArrowInvalid:
+                text_table, scanned = read_block(
+                    raw_block,
+                    names=names,
+                    options=_convert_options(text),
+                    ordinal=ordinal,
+                )
+                frame, found = _coerce(_to_pandas(_trim(text_table)), spec)
                 table = _from_coerced(frame, schema)
                 issues += [(np.flatnonzero(i.mask) + rows, i) for i in found]
+            taken = scanned.bad if scanned is not None else []
+            bad.extend(taken)
+            index.add(raw_block, table.num_rows, ordinal, scanned)
             tables.append(table)
             rows += table.num_rows
-            lines.append(block.lines)
-            ordinals.append(block.ordinals)
-            offsets.append(block.offsets)
-            lengths.append(block.lengths)
+            ordinal += table.num_rows + len(taken)
     except InputError as exc:
         if exc.source is None:
             raise InputError(
@@ -275,24 +275,14 @@ def parse_file(
         )
         for c, i in first.items()
     ]
-    offs = _cat(offsets)
-    lens = _cat(lengths)
-
-    def fetch(positions: np.ndarray) -> list[str]:
-        return fetch_records(
-            path, gzip_=gzip_, offsets=offs[positions], lengths=lens[positions]
-        )
-
     return Parsed(
         str(path),
         spec,
         _to_pandas(_trim(table)),
         None,
         merged,
-        lines=_cat(lines),
-        ordinals=_cat(ordinals),
         bad=bad,
-        fetch=fetch,
+        index=index,
         header=names,
     )
 

@@ -1,7 +1,9 @@
 """SYS_QUERY_HISTORY: one row per query with the queue/execution split built in.
 
 Units: ``queue_time``, ``execution_time``, ``elapsed_time`` [µs]; times UTC.
-``status`` ``failed``/``canceled`` -> ``aborted``; ``result_cache_hit`` ->
+``status`` ``failed``/``canceled`` -> ``aborted``; rows still ``running``,
+``queued``, ``planning`` or ``returning`` are rejected with that reason (their
+times are not final, so replaying them as finished short queries would be wrong); ``result_cache_hit`` ->
 ``cache_hit``; ``query_label`` -> ``query_group``; ``query_type`` gives the
 statement type (coarse types such as ``COMMAND`` fall back to the text);
 ``compute_type`` ``secondary`` (when exported) -> ``ran_on_cs``;
@@ -24,6 +26,8 @@ __all__ = ["read_sys_query_history"]
 
 _US: Final = 1e6
 _ABORTED: Final = ("failed", "canceled", "cancelled", "aborted")
+#: Statuses of a query that has not finished: its times are not final.
+_UNFINISHED: Final = ("running", "queued", "planning", "returning")
 
 
 def read_sys_query_history(
@@ -56,6 +60,15 @@ def read_sys_query_history(
             "end before start",
             "end_time >= start_time",
         )
+    if "status" in f:
+        status = f["status"].astype("string").str.strip().str.lower()
+        for state in _UNFINISHED:
+            checks.add(
+                (status == state).to_numpy(dtype=bool, na_value=False),
+                "status",
+                f"query still {state}: execution_time is not final",
+                "a finished query (success, failed or canceled)",
+            )
     checks.unique("query_id", "each query_id once")
     ok, rejects = checks.finish()
     return _canonical(parsed).loc[ok].reset_index(drop=True), rejects
