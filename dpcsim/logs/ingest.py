@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from dpcsim.errors import InputError
-from dpcsim.logs.combine import combine_logs
+from dpcsim.logs.combine import NOT_REPLAYED, combine_with_exclusions
 from dpcsim.logs.reader import ReadResult, read_export
 from dpcsim.logs.rejects import empty_rejects, rejects_frame
 from dpcsim.logs.users import UserDirectory, apply_users, read_role_groups, read_users
@@ -64,6 +64,10 @@ class IngestSummary:
         Queries per routing path (empty without a WLM config).
     per_file
         File -> (table, rows read, rejected).
+    not_replayed
+        Queries read correctly but left out of the replay, per reason (system and
+        maintenance service classes, leader-node statements, stored-procedure
+        CALL rows); they are in ``rejects.csv`` with a ``not replayed:`` reason.
     """
 
     rows_read: int
@@ -74,6 +78,7 @@ class IngestSummary:
     per_queue: dict[str, int] = field(default_factory=dict)
     per_path: dict[str, int] = field(default_factory=dict)
     per_file: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+    not_replayed: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The summary as printable lines."""
@@ -88,6 +93,10 @@ class IngestSummary:
         ]
         out += [
             f"  rejected, {k}: {v}" for k, v in sorted(self.rejected_by_reason.items())
+        ]
+        out += [
+            f"  not replayed (takes no user-queue slot), {k}: {v}"
+            for k, v in sorted(self.not_replayed.items())
         ]
         out.append(f"queries: {self.queries}")
         if self.per_queue:
@@ -179,7 +188,8 @@ def ingest(
     attempts = _dedupe(
         parts["attempts"], ["query_id", "service_class"], strict, extra_rejects
     )
-    combined, warnings = combine_logs(qlog, attempts)
+    combined, warnings, not_replayed = combine_with_exclusions(qlog, attempts)
+    extra_rejects.append(not_replayed)
     frames = [combined] if len(combined.columns) else []
     frames += [r.rows for r in parts["queries"]]
     queries = _unique_queries(frames, strict, extra_rejects)
@@ -387,14 +397,20 @@ def _summary(
     """Account for every row read."""
     counted = [r for r in results if r.kind != "users"]
     rows_read = sum(r.rows_read for r in counted)
-    by_reason = dict(Counter(rejects["reason"].astype(str)))
+    reasons = rejects["reason"].astype(str)
+    skipped = reasons.str.startswith(NOT_REPLAYED).to_numpy()
+    by_reason = dict(Counter(reasons[~skipped]))
+    not_replayed = {
+        k[len(NOT_REPLAYED) :]: v for k, v in Counter(reasons[skipped]).items()
+    }
+    real = rejects.loc[~skipped]
     queue = workload.queries["queue"].astype("string").fillna("<unknown>")
     file_rejects: dict[str, int] = {
-        str(k): int(v) for k, v in rejects["source_file"].value_counts().items()
+        str(k): int(v) for k, v in real["source_file"].value_counts().items()
     }
     return IngestSummary(
         rows_read=rows_read,
-        accepted=rows_read - len(rejects),
+        accepted=rows_read - len(real),
         rejected_by_reason=by_reason,
         queries=len(workload.queries),
         # Query-log warnings come from the join, which knows whether WLM rows exist.
@@ -407,6 +423,7 @@ def _summary(
             for k, v in queue.value_counts(sort=False).sort_index().items()
         },
         per_path=per_path,
+        not_replayed=not_replayed,
         per_file={
             r.source: (r.table, r.rows_read, file_rejects.get(r.source, 0))
             for r in counted

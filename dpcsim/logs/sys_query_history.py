@@ -88,6 +88,9 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             "user_id": as_int64(f["user_id"]),
             "user_name": _text(f, "user_name").replace("", pd.NA),
             "query_group": label,
+            "session_id": f["session_id"].astype("Float64").astype("Int64")
+            if "session_id" in f
+            else pd.Series(pd.NA, index=f.index, dtype="Int64"),
             "statement_type": statement_types_from_query_type(f["query_type"], text),
             "exec_s": f["execution_time"].to_numpy(dtype="float64", na_value=0) / _US,
             "queue_s": f["queue_time"].to_numpy(dtype="float64", na_value=0) / _US,
