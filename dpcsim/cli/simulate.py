@@ -140,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
         paths = [Path(p) for p in args.workload]
         workload, routing = _load_workload(paths, config, quiet=quiet)
+        if not quiet:
+            _print_replay_notes(workload, config, routing)
         steps.update()
         outputs = simulate_run(
             workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
@@ -335,6 +337,17 @@ def _load_workload(
     result: Workload = ingested.workload
     routing = route_workload(config, result.queries, superusers=ingested.superusers)
     return result, routing
+
+
+def _print_replay_notes(workload: Workload, config: Any, routing: Any) -> None:
+    """Routing paths and the workload's caveats, on every run (stderr)."""
+    from dpcsim.logs.replay_notes import replay_warnings, routing_report
+
+    lines, warnings = routing_report(config, workload.queries, routing=routing)
+    for line in lines:
+        print(line, file=sys.stderr)
+    for warning in [*replay_warnings(workload.queries), *warnings]:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _export_files(path: Path) -> list[Path]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -147,7 +148,7 @@ class RawBlock:
         Line of ``data[0]`` [1-based].
     """
 
-    data: bytes
+    data: bytes | memoryview
     offset: int
     line: int
 
@@ -160,50 +161,71 @@ def iter_raw_blocks(
     The cut is the last newline with an even number of quotes before it in the
     block, found with ``bytes.rfind``/``bytes.count`` from the end (C speed, no
     per-byte arrays). A record longer than a block makes the next read larger.
+    The next block is read (and decompressed) in a thread while the caller parses
+    this one. Blocks carry ``line = 0``: line numbers are only needed for
+    rejected rows, and :meth:`RecordIndex.base_lines` finds them then.
 
     Raises
     ------
     InputError
         A quoted value that is never closed (the file is not CSV past that line).
     """
-    with _open(path, gzip_) as stream:
+    with _open(path, gzip_) as stream, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_read, stream, path, block_bytes)
         carry = b""
         offset = 0
-        line = 1
         header_left = True
         eof = False
         while not eof:
-            chunk = _read(stream, path, block_bytes)
+            chunk = pending.result()
             eof = not chunk
-            data = carry + chunk if carry else chunk
+            if not eof:
+                pending = pool.submit(_read, stream, path, block_bytes)
+            data: bytes | memoryview = carry + chunk if carry else chunk
             if not data:
                 return
             if header_left:
-                end = _first_boundary(data)
+                view = bytes(data)
+                end = _first_boundary(view)
                 if end < 0:
                     if eof:
                         return  # header only, no line end
-                    carry = data
+                    carry = view
                     continue
-                line += data.count(b"\n", 0, end + 1)
                 offset += end + 1
-                data = data[end + 1 :]
+                data = memoryview(view)[end + 1 :]
                 header_left = False
-            quotes = data.count(b'"')
+            whole = data if isinstance(data, bytes) else bytes(data)
+            quotes = whole.count(b'"')
             if eof:
                 if quotes % 2:
-                    _records(data, True, line)  # raises, naming the line
-                cut = len(data)
+                    line = _count_lines(path, gzip_, offset)
+                    _records(whole, True, line)  # raises, naming the line
+                cut = len(whole)
             else:
-                cut = _last_boundary(data, quotes) + 1
+                cut = _last_boundary(whole, quotes) + 1
                 if cut <= 0:
-                    carry = data
+                    carry = whole
                     continue
             if cut:
-                yield RawBlock(data[:cut] if cut < len(data) else data, offset, line)
-                line += data.count(b"\n", 0, cut)
+                body = memoryview(whole)[:cut] if cut < len(whole) else whole
+                yield RawBlock(body, offset, 0)
                 offset += cut
-            carry = data[cut:]
+            carry = whole[cut:]
+
+
+def _count_lines(path: Path, gzip_: bool, offset: int) -> int:
+    """Line [1-based] that byte ``offset`` of the decompressed file is on."""
+    lines = 1
+    with _open(path, gzip_) as stream:
+        pos = 0
+        while pos < offset:
+            chunk = _read(stream, path, min(BLOCK_BYTES, offset - pos))
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            pos += len(chunk)
+    return lines
 
 
 def _first_boundary(data: bytes) -> int:
@@ -242,7 +264,7 @@ def scan_block(raw: RawBlock, *, width: int, names: list[str], ordinal: int) -> 
     ordinal
         Data records before this block.
     """
-    data = raw.data
+    data = bytes(raw.data)
     starts, ends, end_lines, _ = _records(data, True, raw.line)
     keep = (ends > starts) & ~((ends - starts == 1) & _byte_at(data, starts, _CR))
     lines = np.empty(starts.size, dtype=np.int64)
@@ -501,6 +523,7 @@ class RecordIndex:
     names: list[str]
     _spans: list[_Span] = field(default_factory=list)
     _rows: int = 0
+    _base: list[int] | None = None
 
     def add(self, raw: RawBlock, rows: int, ordinal: int, scanned: Block | None) -> None:
         """Record a parsed block of ``rows`` rows after ``ordinal`` data records."""
@@ -513,10 +536,41 @@ class RecordIndex:
                 raw.line,
                 ordinal,
                 scanned,
-                raw.data if scanned is not None else None,
+                bytes(raw.data) if scanned is not None else None,
             )
         )
         self._rows += rows
+
+    def base_lines(self) -> list[int]:
+        """Line [1-based] each block starts on (one pass over the file, cached)."""
+        if self._base is None:
+            base: list[int] = []
+            lines = 1
+            with _open(self.path, self.gzip_) as stream:
+                pos = 0
+                for span in self._spans:
+                    while pos < span.offset:
+                        want = min(BLOCK_BYTES, span.offset - pos)
+                        chunk = _read(stream, self.path, want)
+                        if not chunk:
+                            break
+                        lines += chunk.count(b"\n")
+                        pos += len(chunk)
+                    base.append(lines)
+            self._base = base
+        return self._base
+
+    def bad_records(self) -> list[BadRecord]:
+        """Records taken out of scanned blocks, with their lines in the file."""
+        spans = [(i, s) for i, s in enumerate(self._spans) if s.scanned is not None]
+        found = [(i, b) for i, s in spans for b in s.scanned.bad]  # type: ignore[union-attr]
+        if not found:
+            return []
+        base = self.base_lines()
+        return [
+            BadRecord(b.line + base[i], b.ordinal, b.raw, b.column, b.reason, b.expected)
+            for i, b in found
+        ]
 
     def ordinals(self) -> np.ndarray:
         """Data record number of every row [1-based]."""
@@ -539,6 +593,7 @@ class RecordIndex:
         which = np.searchsorted(starts, positions, side="right") - 1
         needed = sorted({int(w) for w in which})
         reread = self._reread([i for i in needed if self._spans[i].raw is None])
+        base = self.base_lines()
         for i in needed:
             span = self._spans[i]
             data = span.raw if span.raw is not None else reread[i]
@@ -550,7 +605,7 @@ class RecordIndex:
             )
             for k in np.flatnonzero(which == i):
                 local = int(positions[k]) - span.row_start
-                lines[k] = int(block.lines[local])
+                lines[k] = int(block.lines[local]) + base[i]
                 rel = int(block.offsets[local]) - span.offset
                 piece = data[rel : rel + int(block.lengths[local])]
                 texts[k] = piece.decode("utf-8", "replace").rstrip("\r")

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from dpcsim.errors import InputError
 from dpcsim.logs.combine import NOT_REPLAYED, combine_with_exclusions
 from dpcsim.logs.reader import ReadResult, read_export
 from dpcsim.logs.rejects import empty_rejects, rejects_frame
+from dpcsim.logs.sql_type import partial_evidence
 from dpcsim.logs.users import UserDirectory, apply_users, read_role_groups, read_users
 from dpcsim.schema import (
     ELT_RUN_DTYPES,
@@ -183,12 +185,15 @@ def ingest(
     parts = {
         k: [r for r in results if r.kind == k] for k in ("qlog", "attempts", "queries")
     }
+    _refuse_mixed_id_spaces(results)
     extra_rejects: list[pd.DataFrame] = []
-    qlog = _dedupe(parts["qlog"], ["query_id"], strict, extra_rejects)
+    qlog_parts, text_warnings = _merge_qlog_tables(parts["qlog"])
+    qlog = _dedupe(qlog_parts, ["query_id"], strict, extra_rejects)
     attempts = _dedupe(
         parts["attempts"], ["query_id", "service_class"], strict, extra_rejects
     )
     combined, warnings, not_replayed = combine_with_exclusions(qlog, attempts)
+    warnings = text_warnings + warnings
     extra_rejects.append(not_replayed)
     frames = [combined] if len(combined.columns) else []
     frames += [r.rows for r in parts["queries"]]
@@ -196,6 +201,7 @@ def ingest(
     if directory is not None and len(queries):
         queries = apply_users(queries, directory)
     warnings += _order_warning(queries)
+    warnings += _partial_warning(queries)
     workload = Workload(
         queries=validate_workload(queries) if len(queries) else empty_workload(),
         elt_runs=_side(results, "elt_runs", ELT_RUN_DTYPES, "start_at"),
@@ -249,6 +255,72 @@ def expand_paths(paths: Sequence[Path | str]) -> list[Path]:
         else:
             out.append(path)
     return out
+
+
+def _refuse_mixed_id_spaces(results: list[ReadResult]) -> None:
+    """SYS_QUERY_HISTORY's ``query_id`` is not STL/SVL's ``query``: never mix them."""
+    sys_files = [r.source for r in results if r.table == "sys_query_history"]
+    stl_files = [
+        r.source
+        for r in results
+        if r.table in ("svl_qlog", "stl_query", "stl_wlm_query")
+    ]
+    if sys_files and stl_files:
+        raise InputError(
+            "SYS_QUERY_HISTORY's query_id is another id space than the query column "
+            f"of SVL_QLOG/STL_QUERY/STL_WLM_QUERY ({', '.join(stl_files)}): the same "
+            "statement would be counted twice or joined to the wrong one; expected "
+            "either SYS_QUERY_HISTORY alone or the STL/SVL tables, in separate "
+            "ingest runs",
+            source=sys_files[0],
+        )
+
+
+def _merge_qlog_tables(
+    results: list[ReadResult],
+) -> tuple[list[ReadResult], list[str]]:
+    """SVL_QLOG and STL_QUERY rows of the same query: keep the longer text.
+
+    SVL_QLOG keeps 60 characters of the SQL, STL_QUERY up to 4000; a query in
+    both is one query, whatever the order the files were given in.
+    """
+    tables = {r.table for r in results}
+    if not {"svl_qlog", "stl_query"} <= tables:
+        return results, []
+    frame = pd.concat([r.rows for r in results], ignore_index=True)
+    length = frame["text"].astype("string").str.len().fillna(-1).to_numpy()
+    from_stl = np.concatenate(
+        [np.full(len(r.rows), r.table == "stl_query") for r in results]
+    )
+    order = np.lexsort((~from_stl, -length))  # longest text first, STL_QUERY on ties
+    ranked = frame.iloc[order]
+    table_of = np.concatenate([np.full(len(r.rows), r.table) for r in results])[order]
+    # Only pairs across the two tables merge; repeats within one table stay repeats.
+    key = ranked["query_id"].astype("string") + "|" + pd.Series(
+        table_of, index=ranked.index
+    )
+    within = key.duplicated(keep="first").to_numpy()
+    across = ranked["query_id"].duplicated(keep="first").to_numpy() & ~within
+    merged = int(across.sum())
+    kept = ranked.loc[~across].sort_index(kind="stable")
+    first = results[0]
+    combined = ReadResult(
+        "svl_qlog+stl_query",
+        "qlog",
+        first.source,
+        kept.reset_index(drop=True),
+        first.rejects,
+        len(kept),
+    )
+    msg = (
+        [
+            f"{merged} queries are in both SVL_QLOG and STL_QUERY: one row each, "
+            "with the longer SQL text"
+        ]
+        if merged
+        else []
+    )
+    return [combined], msg
 
 
 def _directory(
@@ -346,6 +418,22 @@ def _duplicate_rejects(rows: pd.DataFrame, strict: bool) -> pd.DataFrame:
         reason="duplicate query id",
         raw=shown.agg(",".join, axis=1).to_numpy(),
     )
+
+
+def _partial_warning(queries: pd.DataFrame) -> list[str]:
+    """Count statements typed from partial evidence (text cut inside a comment)."""
+    if not len(queries) or "query_text" not in queries:
+        return []
+    text = pa.array(queries["query_text"].astype("string").array, type=pa.string())
+    cut = partial_evidence(text)
+    if not cut:
+        return []
+    return [
+        f"{cut} statements were classified from partial evidence: their logged text "
+        "ends inside a leading comment (a dbt JSON comment cut at SVL_QLOG's 60 "
+        "characters), so the dbt node type decided where the comment names it, "
+        "else 'other'; give STL_QUERY or SYS_QUERY_HISTORY for the full text"
+    ]
 
 
 def _order_warning(queries: pd.DataFrame) -> list[str]:

@@ -40,7 +40,7 @@ from dpcsim.logs.csvblocks import (
 from dpcsim.logs.detect import Kind, TableSpec, detect_table
 from dpcsim.logs.shapes import shape_hint
 
-__all__ = ["Issue", "Parsed", "as_int64", "parse_file", "read_json", "sniff"]
+__all__ = ["Issue", "Parsed", "as_int64", "constant_strings", "parse_file", "read_json", "sniff"]
 
 _GZIP: Final = b"\x1f\x8b"
 _PARQUET: Final = b"PAR1"
@@ -226,7 +226,6 @@ def parse_file(
     schema = pa.schema([(c, typed[c]) for c in wanted])
     tables: list[pa.Table] = []
     issues: list[tuple[np.ndarray, Issue]] = []
-    bad: list[BadRecord] = []
     index = RecordIndex(path, gzip_, names)
     rows = 0
     ordinal = 0
@@ -248,7 +247,6 @@ def parse_file(
                 table = _from_coerced(frame, schema)
                 issues += [(np.flatnonzero(i.mask) + rows, i) for i in found]
             taken = scanned.bad if scanned is not None else []
-            bad.extend(taken)
             index.add(raw_block, table.num_rows, ordinal, scanned)
             tables.append(table)
             rows += table.num_rows
@@ -264,6 +262,7 @@ def parse_file(
             f"unreadable CSV ({exc}); expected CSV as psql --csv writes it",
             source=str(path),
         ) from None
+    bad = index.bad_records()
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     first = {j.column: j for _, j in issues}
     merged = [
@@ -423,6 +422,13 @@ def _convert(text: pd.Series, kind: Kind) -> pd.Series:
         if kind == "float"
         else num.astype("Float64").astype("float64")
     )
+
+
+def constant_strings(value: str, n: int) -> pd.Series:
+    """A ``string`` Series of ``n`` copies of ``value``, built in Arrow (no list)."""
+    arr = pa.repeat(pa.scalar(value, pa.string()), n)
+    out = arr.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    return pd.Series(out.array, dtype="string")
 
 
 def as_int64(values: pd.Series) -> np.ndarray:

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dpcsim.logs.rejects import Checks
-from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.logs.sql_type import analyze_text, arrow_to_strings
 
 __all__ = ["QLOG_DTYPES", "qlog_to_queries", "read_qlog"]
@@ -107,7 +107,7 @@ def _normalise(parsed: Parsed, elapsed_us: np.ndarray) -> pd.DataFrame:
         )
     else:
         cs = np.zeros(n, dtype=bool)
-    label = f["label"] if "label" in f else pd.Series(["default"] * n, dtype="string")
+    label = f["label"] if "label" in f else constant_strings("default", n)
     return pd.DataFrame(
         {
             "query_id": as_int64(f["query"]),
@@ -126,7 +126,7 @@ def _normalise(parsed: Parsed, elapsed_us: np.ndarray) -> pd.DataFrame:
             else np.zeros(n, bool),
             "ran_on_cs": cs,
             "from_sp_call": _nullable_int(f, "from_sp_call"),
-            "source_file": pd.Series([parsed.source] * n, dtype="string"),
+            "source_file": constant_strings(parsed.source, n),
             "source_row": parsed.source_rows(),
         }
     ).astype(QLOG_DTYPES)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.logs.rejects import Checks
-from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.logs.sql_type import fingerprints, statement_types_from_query_type
 
 __all__ = ["read_sys_query_history"]
@@ -104,7 +104,7 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             .to_numpy(dtype=bool, na_value=False),
             "fingerprint": fingerprints(text),
             "query_text": text,
-            "source_file": pd.Series([parsed.source] * n, dtype="string"),
+            "source_file": constant_strings(parsed.source, n),
             "source_row": parsed.source_rows(),
         }
     )
