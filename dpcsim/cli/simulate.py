@@ -140,8 +140,6 @@ def run(args: argparse.Namespace) -> int:
     with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
         paths = [Path(p) for p in args.workload]
         workload, routing = _load_workload(paths, config, quiet=quiet)
-        if not quiet:
-            _print_replay_notes(workload, config, routing)
         steps.update()
         outputs = simulate_run(
             workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
@@ -151,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         steps.update()
     if not quiet:
         print(format_run(outputs))
+        _print_replay_notes(workload, config, routing)
         names = sorted(p.name for p in out_dir.iterdir())
         print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
@@ -340,12 +339,12 @@ def _load_workload(
 
 
 def _print_replay_notes(workload: Workload, config: Any, routing: Any) -> None:
-    """Routing paths and the workload's caveats, on every run (stderr)."""
+    """Routing paths (stdout) and the workload's caveats (stderr), on every run."""
     from dpcsim.logs.replay_notes import replay_warnings, routing_report
 
     lines, warnings = routing_report(config, workload.queries, routing=routing)
     for line in lines:
-        print(line, file=sys.stderr)
+        print(f"\n{line}")
     for warning in [*replay_warnings(workload.queries), *warnings]:
         print(f"warning: {warning}", file=sys.stderr)
 

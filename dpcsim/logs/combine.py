@@ -95,6 +95,9 @@ def combine_with_exclusions(
                 "their child statements (from_sp_call) hold the WLM slots"
             )
             qlog = qlog.loc[~is_call].reset_index(drop=True)
+    if attempts is not None and not len(attempts) and qlog is not None:
+        # An STL_WLM_QUERY export with no rows says nothing about these queries.
+        attempts = None
     if attempts is None:
         if qlog is None:
             return pd.DataFrame(), warnings, _concat(excluded)
