@@ -37,7 +37,13 @@ from dpcsim.metrics.datapoints import (
     validate_datapoints,
 )
 
-__all__ = ["alarms_from_document", "read_alarms", "read_metrics"]
+__all__ = [
+    "alarms_from_document",
+    "canonical_dimensions",
+    "read_alarms",
+    "read_metrics",
+    "unmatched_alarms",
+]
 
 METRICS_FILE = "metrics.parquet"
 
@@ -122,9 +128,82 @@ def read_alarms(
     return alarms_from_document(document, source=str(path), parameters=parameters)
 
 
+def canonical_dimensions(cells: pd.Series) -> pd.Series:
+    """``dimensions`` cells as sets: names sorted, blanks around names/values dropped.
+
+    CloudWatch identifies a metric by its dimension *set*, so
+    ``QueueName=batch;ClusterIdentifier=x`` and ``ClusterIdentifier=x; QueueName=batch``
+    are the same metric.
+
+    Examples
+    --------
+    >>> canonical_dimensions(pd.Series(["QueueName=batch; ClusterIdentifier=x"])).tolist()
+    ['ClusterIdentifier=x;QueueName=batch']
+    """
+    codes, uniques = pd.factorize(cells.fillna(""))
+    canon = [_canonical_cell(str(v)) for v in uniques]
+    return pd.Series(
+        pd.array(canon, dtype="string")[codes] if len(canon) else [],
+        index=cells.index,
+        dtype="string",
+    )
+
+
+def _canonical_cell(cell: str) -> str:
+    """One ``Name=Value;...`` cell in canonical order (see :func:`canonical_dimensions`)."""
+    pairs = []
+    for part in cell.split(";"):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((name.strip(), value.strip()))
+    return ";".join(f"{n}={v}" for n, v in sorted(pairs))
+
+
+def unmatched_alarms(alarms: list[AlarmSpec], datapoints: pd.DataFrame) -> list[str]:
+    """One message per alarm whose metric (or a math input) matches no datapoint.
+
+    Without this an alarm on a metric the data does not hold would show only as
+    INSUFFICIENT_DATA, with nothing saying the names or dimensions did not match.
+    """
+    have = set(
+        zip(
+            datapoints["namespace"].astype(str),
+            datapoints["metric_name"].astype(str),
+            datapoints["dimensions"].fillna("").astype(str),
+            strict=True,
+        )
+    )
+    out: list[str] = []
+    for alarm in alarms:
+        metrics = [alarm.metric] if alarm.metric is not None else []
+        metrics += [q.metric_stat for q in alarm.queries if q.metric_stat is not None]
+        for m in metrics:
+            key = (m.namespace, m.metric_name, m.dimensions)
+            if key not in have:
+                near = sorted(
+                    d for ns, name, d in have if (ns, name) == key[:2]
+                )[:3]
+                hint = f"; the data has it with {near}" if near else ""
+                out.append(
+                    f"alarm {alarm.name!r}: {m.namespace}/{m.metric_name} "
+                    f"{{{m.dimensions}}} matches no datapoint{hint}"
+                )
+    return out
+
+
 def read_metrics(path: str | Path) -> pd.DataFrame:
-    """Read metric data: a run directory, tidy CSV/parquet, or GetMetricData JSON."""
-    path = Path(path)
+    """Read metric data: a run directory, tidy CSV/parquet, or GetMetricData JSON.
+
+    ``dimensions`` cells are put in canonical order (:func:`canonical_dimensions`).
+    """
+    frame = _read_metrics(Path(path))
+    frame["dimensions"] = canonical_dimensions(frame["dimensions"])
+    return frame
+
+
+def _read_metrics(path: Path) -> pd.DataFrame:
+    """Read metric data without canonicalising the dimensions."""
     if path.is_dir():
         target = path / METRICS_FILE
         if not target.exists():

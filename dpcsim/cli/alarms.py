@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from dpcsim.alarms import (
@@ -49,6 +50,7 @@ from dpcsim.alarms import (
     read_metrics,
     write_alarm_run,
 )
+from dpcsim.alarms.io import unmatched_alarms
 from dpcsim.alarms.spec import AlarmSpec
 from dpcsim.cli._progress import show_progress
 
@@ -116,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     alarms = load_alarms(args.alarms, args.account)
     datapoints = read_metrics(args.metrics)
+    for message in unmatched_alarms(alarms, datapoints):
+        print(f"warning: {message}", file=sys.stderr)
     options = EvaluationOptions(range_extra=args.range_extra)
     progress = show_progress(args)
     result = evaluate_alarms(alarms, datapoints, options=options, progress=progress)

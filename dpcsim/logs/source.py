@@ -248,7 +248,8 @@ def parse_file(
                 issues += [(np.flatnonzero(i.mask) + rows, i) for i in found]
             taken = scanned.bad if scanned is not None else []
             index.add(raw_block, table.num_rows, ordinal, scanned)
-            tables.append(table)
+            # Trim char(n) padding per block: a padded column is never held whole.
+            tables.append(_trim(table))
             rows += table.num_rows
             ordinal += table.num_rows + len(taken)
     except InputError as exc:
@@ -277,7 +278,7 @@ def parse_file(
     return Parsed(
         str(path),
         spec,
-        _to_pandas(_trim(table)),
+        _to_pandas(table),
         None,
         merged,
         bad=bad,
