@@ -1,4 +1,4 @@
-"""Metric CSVs from real tools: dimension cells in any order, alarms that match nothing."""
+"""Metric CSVs from real tools: dimensions in any order; alarms matching nothing."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def _csv(tmp_path, cell):
         f'2024-03-01T00:0{i}:00Z,AWS/Redshift,WLMQueueLength,"{cell}",{i}'
         for i in range(3)
     ]
-    path.write_text("timestamp,namespace,metric_name,dimensions,value\n" + "\n".join(rows) + "\n")
+    path.write_text(
+        "timestamp,namespace,metric_name,dimensions,value\n" + "\n".join(rows) + "\n"
+    )
     return path
 
 
@@ -42,9 +44,12 @@ def test_dimension_cells_are_sets(tmp_path):
 
 
 def test_alarm_matching_no_datapoint_is_named(tmp_path):
-    data = read_metrics(_csv(tmp_path, "ClusterIdentifier=dpc-learning;QueueName=batch"))
+    data = read_metrics(
+        _csv(tmp_path, "ClusterIdentifier=dpc-learning;QueueName=batch")
+    )
     (msg,) = unmatched_alarms([parse_alarm(ALARM)], data)
-    assert "Alert-WLM-Queue" in msg and "matches no datapoint" in msg
+    assert "Alert-WLM-Queue" in msg
+    assert "matches no datapoint" in msg
     assert "ClusterIdentifier=dpc-learning;QueueName=batch" in msg
 
 

@@ -44,9 +44,11 @@ def test_undecodable_byte_rejects_only_its_row(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes(data)
     res = read_export(path)
-    assert res.rows_read == 7 and len(res.rows) == 6
+    assert res.rows_read == 7
+    assert len(res.rows) == 6
     (reject,) = res.rejects.itertuples()
-    assert reject.line == 3 and reject.column == "substring"
+    assert reject.line == 3
+    assert reject.column == "substring"
     assert "undecodable byte b'\\xff'" in reject.reason
     with pytest.raises(
         InputError, match=r"latin\.csv, line 3, column 'substring': undecodable byte"
@@ -140,7 +142,11 @@ def test_short_row_is_one_reject_with_its_raw_line(tmp_path):
     res = read_export(path)
     assert len(res.rows) == 7
     (reject,) = res.rejects.itertuples()
-    assert (reject.line, reject.raw, reject.reason) == (9, "100,1", "too few fields (2)")
+    assert (reject.line, reject.raw, reject.reason) == (
+        9,
+        "100,1",
+        "too few fields (2)",
+    )
     with pytest.raises(InputError, match=r"short\.csv, line 9: too few fields"):
         read_export(path, strict=True)
 

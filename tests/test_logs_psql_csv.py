@@ -28,10 +28,20 @@ from dpcsim.errors import InputError
 from dpcsim.logs import ingest, read_export
 from dpcsim.logs.source import parse_file
 
-STL_QUERY = (
-    "userid,query,label,xid,pid,database,querytxt,starttime,endtime,aborted,"
-    "insert_pristine,concurrency_scaling_status"
-).split(",")
+STL_QUERY = [
+    "userid",
+    "query",
+    "label",
+    "xid",
+    "pid",
+    "database",
+    "querytxt",
+    "starttime",
+    "endtime",
+    "aborted",
+    "insert_pristine",
+    "concurrency_scaling_status",
+]
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0)
 
 
@@ -39,7 +49,7 @@ def _sql(i: int) -> str:
     """Multi-line SQL of varying shape (a comma, quotes, a CR LF now and then)."""
     body = f"select a, b\n  from mart.t{i % 7}\n where s = 'it''s \"{i}\"'"
     if i % 5 == 0:
-        body = f"/* {{\"app\": \"dbt\", \"node_id\": \"model.x{i}\"}} */\n" + body
+        body = f'/* {{"app": "dbt", "node_id": "model.x{i}"}} */\n' + body
     if i % 11 == 0:
         body = body.replace("\n", "\r\n")
     return body
@@ -89,7 +99,9 @@ def _line_of_record(text: str, k: int) -> int:
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[list[object]]]:
     rows = _rows(9_000)
-    path = write_psql_csv(tmp_path_factory.mktemp("q") / "stl_query.csv", STL_QUERY, rows)
+    path = write_psql_csv(
+        tmp_path_factory.mktemp("q") / "stl_query.csv", STL_QUERY, rows
+    )
     assert path.stat().st_size > 1 << 20  # larger than pyarrow's parse block
     return path, rows
 
@@ -99,7 +111,8 @@ def test_multiline_text_read_whole_at_any_size(big, block_bytes):
     path, rows = big
     kwargs = {} if block_bytes is None else {"block_bytes": block_bytes}
     parsed = parse_file(path, **kwargs)
-    assert len(parsed.frame) == len(rows) and not parsed.bad
+    assert len(parsed.frame) == len(rows)
+    assert not parsed.bad
     want = [str(r[6]).strip() for r in rows]
     assert parsed.frame["querytxt"].tolist() == want
     text = path.read_bytes().decode()
@@ -107,7 +120,8 @@ def test_multiline_text_read_whole_at_any_size(big, block_bytes):
     lines, raws = parsed.describe(picks)
     for k, line, raw in zip(picks, lines, raws, strict=True):
         assert line == _line_of_record(text, int(k) + 1)
-        assert raw in text and raw.split(",")[1] == str(rows[k][1])
+        assert raw in text
+        assert raw.split(",")[1] == str(rows[k][1])
     assert parsed.frame["query"].tolist() == [r[1] for r in rows]
 
 
@@ -115,7 +129,8 @@ def test_gzip_multiline_and_whole_second_timestamps(tmp_path, big):
     _, rows = big
     path = write_psql_csv(tmp_path / "stl_query.csv.gz", STL_QUERY, rows[:3000])
     res = read_export(path)
-    assert len(res.rows) == 3000 and res.rejects.empty
+    assert len(res.rows) == 3000
+    assert res.rejects.empty
     # psql drops a zero fraction: 12:00:00 reads as 12:00:00.000000
     assert res.rows["start_at"].iloc[0].isoformat() == "2024-03-01T12:00:00+00:00"
 
@@ -137,7 +152,8 @@ def test_one_bad_row_is_one_reject_with_its_raw_line(tmp_path, big):
     path = tmp_path / "stl_query.csv"
     path.write_bytes(first + extra + b"\n" + broken + b"\n" + rest)
     res = read_export(path)
-    assert len(res.rows) == 2000 and res.rows_read == 2002
+    assert len(res.rows) == 2000
+    assert res.rows_read == 2002
     rj = res.rejects.sort_values("line").reset_index(drop=True)
     text = path.read_bytes().decode("utf-8", "replace")
     assert rj["raw"].iloc[0] == extra.decode()
@@ -158,9 +174,12 @@ def test_conversion_failure_keeps_raw_record_and_line(tmp_path, big):
     path = write_psql_csv(tmp_path / "stl_query.csv", STL_QUERY, rows)
     res = read_export(path)
     (rj,) = res.rejects.itertuples()
-    assert rj.reason == "unparseable time" and rj.column == "starttime"
+    assert rj.reason == "unparseable time"
+    assert rj.column == "starttime"
     text = path.read_bytes().decode()
-    assert rj.raw in text and "25:61:00" in rj.raw and "\n" in rj.raw
+    assert rj.raw in text
+    assert "25:61:00" in rj.raw
+    assert "\n" in rj.raw
     assert rj.line == _line_of_record(text, 701)
     with pytest.raises(InputError, match=rf"line {rj.line}, column 'starttime'"):
         read_export(path, strict=True)
@@ -169,7 +188,9 @@ def test_conversion_failure_keeps_raw_record_and_line(tmp_path, big):
 def test_unclosed_quote_fails_naming_its_line(tmp_path):
     path = tmp_path / "stl_query.csv"
     path.write_text(psql_csv(STL_QUERY, _rows(3)) + '1,2,x,1,1,dev,"select\n')
-    with pytest.raises(InputError, match=r"stl_query\.csv, line 12: a quoted value is never closed"):
+    with pytest.raises(
+        InputError, match=r"stl_query\.csv, line 12: a quoted value is never closed"
+    ):
         read_export(path)
 
 
@@ -192,7 +213,9 @@ def test_wrong_shapes_get_a_hint(tmp_path, text, seen):
     with pytest.raises(InputError) as info:
         read_export(path)
     msg = str(info.value)
-    assert seen in msg and "psql --csv" in msg and "FORMAT CSV HEADER" in msg
+    assert seen in msg
+    assert "psql --csv" in msg
+    assert "FORMAT CSV HEADER" in msg
     assert "closest is" not in msg
 
 

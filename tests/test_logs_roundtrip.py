@@ -101,9 +101,12 @@ def test_roundtrip_svl_qlog_and_stl_wlm_query(tmp_path, rows):
     # No WLM row and no cache hit: a leader-node statement, not replayed but counted.
     replayed = (original["service_class"].notna() | original["cache_hit"]).to_numpy()
     leader = int((~replayed).sum())
-    assert result.summary.not_replayed.get(
-        "no STL_WLM_QUERY row (a leader-node statement)", 0
-    ) == leader
+    assert (
+        result.summary.not_replayed.get(
+            "no STL_WLM_QUERY row (a leader-node statement)", 0
+        )
+        == leader
+    )
     original = original.loc[replayed].reset_index(drop=True)
     pd.testing.assert_frame_equal(back[KEPT], original[KEPT])
     has_wlm = original["service_class"].notna().to_numpy()

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (a table of statements as tools send them, one per line)
 """Statement types of real-world SQL shapes (dbt, Airflow, BI tools, psql, procedures).
 
 Each row is a statement as a tool sends it (comments, quoting and case as
@@ -13,16 +14,40 @@ import pytest
 
 from dpcsim.logs.sql_type import classify_statements, partial_evidence
 
-DBT = '/* {"app": "dbt", "dbt_version": "1.8.0", "profile_name": "dpc", "target_name": "prod", "node_id": "model.dpc.fct_progress"} */\n'  # noqa: E501
+DBT = '/* {"app": "dbt", "dbt_version": "1.8.0", "profile_name": "dpc", "target_name": "prod", "node_id": "model.dpc.fct_progress"} */\n'
 
 SHAPES = [
     # dbt
-    (DBT + 'create  table\n    "dev"."mart"."fct_progress__dbt_tmp"\n  as (\n    select 1\n  );', "ctas"),  # noqa: E501
-    (DBT + 'insert into "dev"."mart"."fct_progress" ("id", "n")\n    (select "id", "n" from "fct_progress__dbt_tmp")', "insert"),  # noqa: E501
-    (DBT + 'delete from "dev"."mart"."fct_progress"\n    where (id) in (select (id) from "fct_progress__dbt_tmp");', "delete"),  # noqa: E501
-    (DBT + 'alter table "dev"."mart"."fct_progress__dbt_tmp" rename to "fct_progress"', "ddl"),  # noqa: E501
-    (DBT + "create view \"dev\".\"mart\".\"v_x__dbt_tmp\" as (\n  select 'create table as select' as s\n);", "ddl"),  # noqa: E501
-    (DBT + "select count(*) as failures from (select id from mart.fct where id is null) dbt_internal_test", "select"),  # noqa: E501
+    (
+        DBT
+        + 'create  table\n    "dev"."mart"."fct_progress__dbt_tmp"\n  as (\n    select 1\n  );',
+        "ctas",
+    ),
+    (
+        DBT
+        + 'insert into "dev"."mart"."fct_progress" ("id", "n")\n    (select "id", "n" from "fct_progress__dbt_tmp")',
+        "insert",
+    ),
+    (
+        DBT
+        + 'delete from "dev"."mart"."fct_progress"\n    where (id) in (select (id) from "fct_progress__dbt_tmp");',
+        "delete",
+    ),
+    (
+        DBT
+        + 'alter table "dev"."mart"."fct_progress__dbt_tmp" rename to "fct_progress"',
+        "ddl",
+    ),
+    (
+        DBT
+        + 'create view "dev"."mart"."v_x__dbt_tmp" as (\n  select \'create table as select\' as s\n);',
+        "ddl",
+    ),
+    (
+        DBT
+        + "select count(*) as failures from (select id from mart.fct where id is null) dbt_internal_test",
+        "select",
+    ),
     (DBT + "begin;", "utility"),
     # cut at SVL_QLOG's 60 characters: nothing left to decide from
     (DBT[:60], "other"),
@@ -30,10 +55,22 @@ SHAPES = [
     ('/* {"app": "dbt", "node_id": "model.dpc.fct_progress", "dbt_v', "ctas"),
     ('/* {"app": "dbt", "node_id": "test.dpc.not_null_fct_id"} */ select 1', "select"),
     # Airflow / ELT
-    ("COPY stage.events FROM 's3://dpc/events/2024/03/01/' IAM_ROLE default FORMAT AS JSON 'auto';", "copy"),  # noqa: E501
-    ("UNLOAD ('select * from mart.fct where note = ''insert''') TO 's3://dpc/out/' IAM_ROLE default FORMAT CSV HEADER", "unload"),  # noqa: E501
-    ("-- airflow task: load_events\nINSERT INTO stage.events SELECT * FROM stage.events_tmp", "insert"),  # noqa: E501
-    ("MERGE INTO mart.dim_learner USING stage.learner s ON dim_learner.id = s.id WHEN MATCHED THEN UPDATE SET name = s.name", "insert"),  # noqa: E501
+    (
+        "COPY stage.events FROM 's3://dpc/events/2024/03/01/' IAM_ROLE default FORMAT AS JSON 'auto';",
+        "copy",
+    ),
+    (
+        "UNLOAD ('select * from mart.fct where note = ''insert''') TO 's3://dpc/out/' IAM_ROLE default FORMAT CSV HEADER",
+        "unload",
+    ),
+    (
+        "-- airflow task: load_events\nINSERT INTO stage.events SELECT * FROM stage.events_tmp",
+        "insert",
+    ),
+    (
+        "MERGE INTO mart.dim_learner USING stage.learner s ON dim_learner.id = s.id WHEN MATCHED THEN UPDATE SET name = s.name",
+        "insert",
+    ),
     ("UPDATE mart.dim_course SET title = 'delete me' WHERE id = 3", "update"),
     ("DELETE FROM stage.tmp WHERE note = 'select'", "delete"),
     ("TRUNCATE stage.events_tmp", "ddl"),
@@ -42,8 +79,11 @@ SHAPES = [
     ("ANALYZE COMPRESSION stage.events", "analyze"),
     ("padb_fetch_sample: select count(*) from stage.events", "analyze"),
     # temp tables
-    ("CREATE TEMP TABLE t_batch AS SELECT * FROM stage.events WHERE d = '2024-03-01'", "ctas"),  # noqa: E501
-    ("create temporary table t (id int, note varchar(20) default 'known as x')", "ddl"),  # noqa: E501
+    (
+        "CREATE TEMP TABLE t_batch AS SELECT * FROM stage.events WHERE d = '2024-03-01'",
+        "ctas",
+    ),
+    ("create temporary table t (id int, note varchar(20) default 'known as x')", "ddl"),
     ("CREATE TABLE t (s VARCHAR(20) DEFAULT 'known as x')", "ddl"),
     ("create table t (d date default cast('2024-01-01' as date))", "ddl"),
     ("SELECT id, name INTO TEMP TABLE t_learners FROM mart.dim_learner", "ctas"),
@@ -51,7 +91,10 @@ SHAPES = [
     # BI tools
     ("SELECT 'insert into audit' AS label", "select"),
     ('SELECT "delete", "update" FROM mart."insert"', "select"),
-    ("WITH recent AS (SELECT * FROM log WHERE action = 'delete') SELECT count(*) FROM recent", "select"),  # noqa: E501
+    (
+        "WITH recent AS (SELECT * FROM log WHERE action = 'delete') SELECT count(*) FROM recent",
+        "select",
+    ),
     ("WITH src AS (SELECT 1 AS id) INSERT INTO mart.t SELECT id FROM src", "insert"),
     ("/* Tableau */ (SELECT 1)", "select"),
     ("select * from t where c = 'it''s -- not a comment' and d = 1", "select"),
@@ -72,7 +115,10 @@ SHAPES = [
     ("CLOSE c1", "utility"),
     # stored procedures
     ("CALL mart.sp_refresh('insert')", "utility"),
-    ("CREATE OR REPLACE PROCEDURE sp_x() AS $$ BEGIN INSERT INTO t SELECT 1; END; $$ LANGUAGE plpgsql", "ddl"),  # noqa: E501
+    (
+        "CREATE OR REPLACE PROCEDURE sp_x() AS $$ BEGIN INSERT INTO t SELECT 1; END; $$ LANGUAGE plpgsql",
+        "ddl",
+    ),
     ("GRANT SELECT ON mart.fct TO GROUP dpc_learners", "ddl"),
     ("DROP TABLE IF EXISTS stage.tmp", "ddl"),
     ("", "other"),

@@ -137,7 +137,8 @@ def canonical_dimensions(cells: pd.Series) -> pd.Series:
 
     Examples
     --------
-    >>> canonical_dimensions(pd.Series(["QueueName=batch; ClusterIdentifier=x"])).tolist()
+    >>> cells = pd.Series(["QueueName=batch; ClusterIdentifier=x"])
+    >>> canonical_dimensions(cells).tolist()
     ['ClusterIdentifier=x;QueueName=batch']
     """
     codes, uniques = pd.factorize(cells.fillna(""))
@@ -150,7 +151,7 @@ def canonical_dimensions(cells: pd.Series) -> pd.Series:
 
 
 def _canonical_cell(cell: str) -> str:
-    """One ``Name=Value;...`` cell in canonical order (see :func:`canonical_dimensions`)."""
+    """One ``Name=Value;...`` cell in canonical order (:func:`canonical_dimensions`)."""
     pairs = []
     for part in cell.split(";"):
         if not part.strip():
@@ -181,9 +182,7 @@ def unmatched_alarms(alarms: list[AlarmSpec], datapoints: pd.DataFrame) -> list[
         for m in metrics:
             key = (m.namespace, m.metric_name, m.dimensions)
             if key not in have:
-                near = sorted(
-                    d for ns, name, d in have if (ns, name) == key[:2]
-                )[:3]
+                near = sorted(d for ns, name, d in have if (ns, name) == key[:2])[:3]
                 hint = f"; the data has it with {near}" if near else ""
                 out.append(
                     f"alarm {alarm.name!r}: {m.namespace}/{m.metric_name} "

@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow as pa
 
 from dpcsim.logs.rejects import empty_rejects, rejects_frame
-
 from dpcsim.logs.sql_type import analyze_text
 from dpcsim.logs.sql_type import arrow_to_strings as _strings
 from dpcsim.logs.stl_wlm_query import restart_summary, tasks_from_attempts

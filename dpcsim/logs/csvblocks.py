@@ -43,8 +43,8 @@ __all__ = [
     "BLOCK_BYTES",
     "BadRecord",
     "Block",
-    "RecordIndex",
     "RawBlock",
+    "RecordIndex",
     "iter_raw_blocks",
     "parse_block",
     "read_block",
@@ -378,14 +378,14 @@ def _records(
     return starts, ends, end_lines, cut
 
 
-class _Unclosed(InputError):
+class _UnclosedError(InputError):
     """Raised with the line only; the caller adds the file."""
 
 
 def _unclosed(line: int, head: bytes) -> InputError:
     """Error for a quote opened and never closed."""
     text = head.decode("utf-8", "replace").splitlines()[0] if head else ""
-    return _Unclosed(
+    return _UnclosedError(
         f"a quoted value is never closed (record starting {text[:80]!r}); expected "
         "CSV as psql --csv or UNLOAD ... FORMAT CSV writes it, with every "
         "opening quote closed",
@@ -427,17 +427,17 @@ def _clean_block(
         )
     drop = np.zeros(starts.size, dtype=bool)
     drop[wrong] = True
-    for i, pos in _undecodable(data, starts):
-        if drop[i]:
+    for k, pos in _undecodable(data, starts):
+        if drop[k]:
             continue
-        drop[i] = True
-        col = int(np.searchsorted(outside, pos) - np.searchsorted(outside, starts[i]))
+        drop[k] = True
+        col = int(np.searchsorted(outside, pos) - np.searchsorted(outside, starts[k]))
         name = names[col] if 0 <= col < len(names) else ""
-        raw = data[starts[i] : ends[i]].decode("utf-8", "replace").rstrip("\r")
+        raw = data[starts[k] : ends[k]].decode("utf-8", "replace").rstrip("\r")
         bad.append(
             BadRecord(
-                int(lines[i]),
-                int(ordinals[i]),
+                int(lines[k]),
+                int(ordinals[k]),
                 raw,
                 name,
                 f"undecodable byte {data[pos : pos + 1]!r} in {name or 'a value'} "
@@ -447,7 +447,9 @@ def _clean_block(
         )
     if drop.any():
         keep = ~drop
-        pieces = [data[s : e + 1] for s, e in zip(starts[keep], ends[keep], strict=True)]
+        pieces = [
+            data[s : e + 1] for s, e in zip(starts[keep], ends[keep], strict=True)
+        ]
         data = b"".join(p if p.endswith(b"\n") else p + b"\n" for p in pieces)
         starts, ends = starts[keep], ends[keep]
         lines, ordinals = lines[keep], ordinals[keep]
@@ -525,7 +527,9 @@ class RecordIndex:
     _rows: int = 0
     _base: list[int] | None = None
 
-    def add(self, raw: RawBlock, rows: int, ordinal: int, scanned: Block | None) -> None:
+    def add(
+        self, raw: RawBlock, rows: int, ordinal: int, scanned: Block | None
+    ) -> None:
         """Record a parsed block of ``rows`` rows after ``ordinal`` data records."""
         self._spans.append(
             _Span(
@@ -568,7 +572,9 @@ class RecordIndex:
             return []
         base = self.base_lines()
         return [
-            BadRecord(b.line + base[i], b.ordinal, b.raw, b.column, b.reason, b.expected)
+            BadRecord(
+                b.line + base[i], b.ordinal, b.raw, b.column, b.reason, b.expected
+            )
             for i, b in found
         ]
 
@@ -621,7 +627,9 @@ class RecordIndex:
             for i in indexes:
                 span = self._spans[i]
                 while pos < span.offset:
-                    got = len(_read(stream, self.path, min(span.offset - pos, BLOCK_BYTES)))
+                    got = len(
+                        _read(stream, self.path, min(span.offset - pos, BLOCK_BYTES))
+                    )
                     if not got:
                         break
                     pos += got

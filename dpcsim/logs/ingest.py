@@ -296,8 +296,10 @@ def _merge_qlog_tables(
     ranked = frame.iloc[order]
     table_of = np.concatenate([np.full(len(r.rows), r.table) for r in results])[order]
     # Only pairs across the two tables merge; repeats within one table stay repeats.
-    key = ranked["query_id"].astype("string") + "|" + pd.Series(
-        table_of, index=ranked.index
+    key = (
+        ranked["query_id"].astype("string")
+        + "|"
+        + pd.Series(table_of, index=ranked.index)
     )
     within = key.duplicated(keep="first").to_numpy()
     across = ranked["query_id"].duplicated(keep="first").to_numpy() & ~within

@@ -19,7 +19,6 @@ import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -40,7 +39,15 @@ from dpcsim.logs.csvblocks import (
 from dpcsim.logs.detect import Kind, TableSpec, detect_table
 from dpcsim.logs.shapes import shape_hint
 
-__all__ = ["Issue", "Parsed", "as_int64", "constant_strings", "parse_file", "read_json", "sniff"]
+__all__ = [
+    "Issue",
+    "Parsed",
+    "as_int64",
+    "constant_strings",
+    "parse_file",
+    "read_json",
+    "sniff",
+]
 
 _GZIP: Final = b"\x1f\x8b"
 _PARQUET: Final = b"PAR1"

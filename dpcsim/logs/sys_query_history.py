@@ -3,7 +3,8 @@
 Units: ``queue_time``, ``execution_time``, ``elapsed_time`` [µs]; times UTC.
 ``status`` ``failed``/``canceled`` -> ``aborted``; rows still ``running``,
 ``queued``, ``planning`` or ``returning`` are rejected with that reason (their
-times are not final, so replaying them as finished short queries would be wrong); ``result_cache_hit`` ->
+times are not final: replaying them as finished short queries would be wrong);
+``result_cache_hit`` ->
 ``cache_hit``; ``query_label`` -> ``query_group``; ``query_type`` gives the
 statement type (coarse types such as ``COMMAND`` fall back to the text);
 ``compute_type`` ``secondary`` (when exported) -> ``ran_on_cs``;
