@@ -146,7 +146,7 @@ def write_users(
     users = queries.loc[queries["user_name"].notna(), cols].drop_duplicates("user_name")
     rows: list[tuple[int, str, str, str]] = []
     for uid, name, groups in users.sort_values("user_id").itertuples(index=False):
-        flag = "true" if name in superusers else "false"
+        flag = "t" if name in superusers else "f"  # psql prints booleans as t/f
         names = [] if groups is pd.NA or not groups else str(groups).split(",")
         rows.extend((int(uid), str(name), flag, g.strip()) for g in names or [""])
     frame = pd.DataFrame(rows, columns=USERS_HEADER.split(","))
