@@ -116,3 +116,25 @@ def test_ingest_routes_with_wlm_config(tmp_path, capsys):
     assert (
         "  per routing path: query_group 1, user_group 2, default_no_match 2\n" in text
     )
+
+
+def test_force_replaces_only_what_ingest_wrote(tmp_path):
+    out = tmp_path / "o"
+    args = ["-q", "ingest", str(FIX / "svl_qlog.csv"), "--out", str(out)]
+    assert main([*args, "--users", str(FIX / "users_join.csv")]) == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "elt_runs.parquet").write_bytes(b"stale")  # as if an earlier run wrote it
+    manifest = json.loads((out / ".dpcsim-manifest.json").read_text())
+    manifest["files"].append("elt_runs.parquet")
+    (out / ".dpcsim-manifest.json").write_text(json.dumps(manifest))
+    assert main([*args, "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "elt_runs.parquet").exists()
+
+
+def test_failing_ingest_leaves_no_output(tmp_path):
+    out = tmp_path / "o"
+    bad = ["-q", "ingest", str(FIX / "svl_qlog_bad_rows.csv"), "--strict"]
+    assert main([*bad, "--out", str(out)]) == 2
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []

@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
         paths = [Path(p) for p in args.workload]
         workload, routing = _load_workload(paths, config, quiet=quiet)
+        require_queries(workload.queries, ", ".join(map(str, paths)))
         steps.update()
         outputs = simulate_run(
             workload, config, settings, seed=args.seed, routing=routing, alarms=alarms
@@ -336,6 +337,13 @@ def _load_workload(
     result: Workload = ingested.workload
     routing = route_workload(config, result.queries, superusers=ingested.superusers)
     return result, routing
+
+
+def require_queries(queries: pd.DataFrame, source: str) -> None:
+    """An empty workload is bad input (exit 2), never a run evaluated in 1970."""
+    from dpcsim.logs.replay_notes import require_queries as check
+
+    check(queries, source)
 
 
 def _print_replay_notes(workload: Workload, config: Any, routing: Any) -> None:

@@ -17,11 +17,30 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from dpcsim.errors import InputError
+
 if TYPE_CHECKING:
     from dpcsim.wlm.config import WLMConfig
     from dpcsim.wlm.routing import RoutingResult
 
-__all__ = ["replay_warnings", "routing_report"]
+__all__ = ["replay_warnings", "require_queries", "routing_report"]
+
+
+def require_queries(queries: pd.DataFrame, source: str) -> None:
+    """Refuse to replay a workload with no queries (header only, all rejected).
+
+    Raises
+    ------
+    InputError
+        ``no queries to replay``, naming ``source``.
+    """
+    if not len(queries):
+        raise InputError(
+            "no queries to replay: the workload is empty (a header-only export, "
+            "or every row rejected: see rejects.csv of dpcsim ingest); expected "
+            "at least one query",
+            source=source,
+        )
 
 
 def replay_warnings(queries: pd.DataFrame) -> list[str]:
