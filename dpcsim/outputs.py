@@ -34,7 +34,7 @@ MANIFEST: Final = ".dpcsim-manifest.json"
 
 
 def written_files(folder: Path) -> list[str]:
-    """The files a previous dpcsim run wrote in ``folder`` (its manifest; [] if none)."""
+    """Files a previous dpcsim run wrote in ``folder`` (its manifest; [] if none)."""
     path = folder / MANIFEST
     if not path.is_file():
         return []
@@ -76,9 +76,7 @@ def output_folder(target: Path, *, force: bool) -> Iterator[Path]:
 
 def _publish(staging: Path, target: Path) -> None:
     """Move the staged files into ``target`` and write its manifest."""
-    new = sorted(
-        str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file()
-    )
+    new = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
     _write_manifest(staging, new)
     if not target.exists() or not any(target.iterdir()):
         if target.exists():

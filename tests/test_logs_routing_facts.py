@@ -117,8 +117,20 @@ def test_svl_qlog_and_stl_query_keep_the_longer_text(tmp_path, stl_first):
     stl = write_psql_csv(
         tmp_path / "stl_query.csv",
         header,
-        [[100, 1, "default", 5001, 30100, "dev", char(long_sql, 4000), T0,
-          T0 + dt.timedelta(seconds=1), 0]],  # fmt: skip
+        [
+            [
+                100,
+                1,
+                "default",
+                5001,
+                30100,
+                "dev",
+                char(long_sql, 4000),
+                T0,
+                T0 + dt.timedelta(seconds=1),
+                0,
+            ]
+        ],
     )
     svl = write_psql_csv(tmp_path / "svl_qlog.csv", QLOG, [_qlog(1, long_sql)])
     files = [stl, svl] if stl_first else [svl, stl]
@@ -156,7 +168,9 @@ def test_superuser_and_roles_survive_the_canonical_workload(tmp_path, exports):
     from_raw = route_workload(config, raw.workload.queries, superusers=raw.superusers)
     from_parquet = route_workload(config, back)
     assert from_parquet.queue.tolist() == from_raw.queue.tolist()
-    assert dict(zip(back["query_id"], from_parquet.queue, strict=True))[8] == "superuser"
+    assert (
+        dict(zip(back["query_id"], from_parquet.queue, strict=True))[8] == "superuser"
+    )
 
 
 def test_replay_notes_count_upper_bounds_and_unmatched_groups(exports):
@@ -167,7 +181,9 @@ def test_replay_notes_count_upper_bounds_and_unmatched_groups(exports):
     assert lines[0].startswith("routing paths: ")
     (unmatched,) = warnings
     assert "match none of the workload's users" in unmatched
-    assert f"{len(alone)} of {len(alone)} queries fell to the default queue" in unmatched
+    assert (
+        f"{len(alone)} of {len(alone)} queries fell to the default queue" in unmatched
+    )
 
 
 def test_no_caveats_for_a_split_workload(exports):
