@@ -55,3 +55,51 @@ def test_alarm_matching_no_datapoint_is_named(tmp_path):
 
 def test_canonical_keeps_empty():
     assert canonical_dimensions(pd.Series(["", None])).tolist() == ["", ""]
+
+
+def test_get_metric_data_output_with_its_queries(tmp_path):
+    import json
+
+    from dpcsim.cli import main
+
+    queries = [
+        {
+            "Id": "q1",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/Redshift",
+                    "MetricName": "WLMQueueLength",
+                    "Dimensions": ALARM["Dimensions"][::-1],
+                },
+                "Period": 300,
+                "Stat": "Maximum",
+            },
+        }
+    ]
+    output = {
+        "MetricDataResults": [
+            {
+                "Id": "q1",
+                "Label": "WLMQueueLength",
+                "Timestamps": [
+                    "2024-03-01T00:05:00+00:00",
+                    "2024-03-01T00:00:00+00:00",
+                ],
+                "Values": [9.0, 1.0],
+                "StatusCode": "Complete",
+            }
+        ],
+        "Messages": [],
+    }
+    (tmp_path / "q.json").write_text(json.dumps(queries))
+    (tmp_path / "out.json").write_text(json.dumps(output))
+    data = read_metrics(tmp_path / "out.json", queries=tmp_path / "q.json")
+    assert data["dimensions"].iloc[0] == "ClusterIdentifier=x;QueueName=batch"
+    assert sorted(data["value"]) == [1.0, 9.0]
+    assert unmatched_alarms([parse_alarm(ALARM)], data) == []
+    (tmp_path / "a.json").write_text(json.dumps(ALARM))
+    code = main(["-q", "alarms", "--alarms", str(tmp_path / "a.json"),
+                 "--metrics", str(tmp_path / "out.json"),
+                 "--queries", str(tmp_path / "q.json"),
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 0

@@ -32,6 +32,8 @@ from dpcsim.alarms.cfn import alarm_requests_from_template, is_template
 from dpcsim.alarms.spec import AlarmSpec, parse_alarm
 from dpcsim.errors import InputError
 from dpcsim.metrics.datapoints import (
+    _result_frame,
+    concat_datapoints,
     read_datapoints_csv,
     read_get_metric_data,
     validate_datapoints,
@@ -191,14 +193,67 @@ def unmatched_alarms(alarms: list[AlarmSpec], datapoints: pd.DataFrame) -> list[
     return out
 
 
-def read_metrics(path: str | Path) -> pd.DataFrame:
+def read_metrics(
+    path: str | Path, *, queries: str | Path | None = None
+) -> pd.DataFrame:
     """Read metric data: a run directory, tidy CSV/parquet, or GetMetricData JSON.
 
-    ``dimensions`` cells are put in canonical order (:func:`canonical_dimensions`).
+    ``queries`` is the GetMetricData request that produced ``path`` (the AWS
+    CLI's output does not carry it): a list of MetricDataQueries, as
+    ``--metric-data-queries file://...`` takes it, or an object holding
+    ``MetricDataQueries`` (``--cli-input-json``). ``dimensions`` cells are put in
+    canonical order (:func:`canonical_dimensions`).
     """
-    frame = _read_metrics(Path(path))
+    if queries is not None:
+        frame = _get_metric_data_with_queries(Path(path), Path(queries))
+    else:
+        frame = _read_metrics(Path(path))
     frame["dimensions"] = canonical_dimensions(frame["dimensions"])
     return frame
+
+
+def _json_file(path: Path) -> Any:
+    """Parse a JSON file, with errors naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(2, "No such file", str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc})", source=str(path)) from None
+
+
+def _get_metric_data_with_queries(results: Path, queries: Path) -> pd.DataFrame:
+    """GetMetricData output joined with the request's queries by ``Id``."""
+    request = _json_file(queries)
+    listed = request.get("MetricDataQueries") if isinstance(request, dict) else request
+    if not isinstance(listed, list):
+        raise InputError(
+            "expected a list of MetricDataQueries or an object holding "
+            "'MetricDataQueries' (the GetMetricData request)",
+            source=str(queries),
+        )
+    response = _json_file(results)
+    if not isinstance(response, dict) or not isinstance(
+        response.get("MetricDataResults"), list
+    ):
+        raise InputError(
+            "expected GetMetricData output with a 'MetricDataResults' list",
+            source=str(results),
+        )
+    by_id = {q.get("Id"): q for q in listed if isinstance(q, dict)}
+    frames = []
+    for i, result in enumerate(response["MetricDataResults"]):
+        where = f"MetricDataResults[{i}]"
+        got = result.get("Id") if isinstance(result, dict) else result
+        if got not in by_id:
+            raise InputError(
+                f"result Id {got!r} matches no query Id in {queries}; expected the "
+                f"request's Ids {sorted(map(str, by_id))}",
+                source=str(results),
+                location=where,
+            )
+        frames.append(_result_frame(result, by_id[got], str(results), where))
+    return concat_datapoints(frames)
 
 
 def _read_metrics(path: Path) -> pd.DataFrame:

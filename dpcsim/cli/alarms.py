@@ -77,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run folder, datapoints CSV/parquet, GetMetricData JSON",
     )
     parser.add_argument(
+        "--queries",
+        type=Path,
+        metavar="QUERIES.json",
+        help="the GetMetricData request's MetricDataQueries, when --metrics is "
+        "the AWS CLI's output (which does not carry them)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=Path("."),
@@ -117,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, write the history and summary, print the summary."""
     quiet = getattr(args, "quiet", False)
     alarms = load_alarms(args.alarms, args.account)
-    datapoints = read_metrics(args.metrics)
+    datapoints = read_metrics(args.metrics, queries=args.queries)
     for message in unmatched_alarms(alarms, datapoints):
         print(f"warning: {message}", file=sys.stderr)
     options = EvaluationOptions(range_extra=args.range_extra)
