@@ -38,7 +38,6 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from dpcsim.alarms import (
@@ -125,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     alarms = load_alarms(args.alarms, args.account)
     datapoints = read_metrics(args.metrics, queries=args.queries)
-    for message in unmatched_alarms(alarms, datapoints):
-        print(f"warning: {message}", file=sys.stderr)
+    unmatched = unmatched_alarms(alarms, datapoints)
     options = EvaluationOptions(range_extra=args.range_extra)
     progress = show_progress(args)
     result = evaluate_alarms(alarms, datapoints, options=options, progress=progress)
@@ -135,5 +133,9 @@ def run(args: argparse.Namespace) -> int:
         from dpcsim.cli._tables import format_alarm_summary
 
         print(format_alarm_summary(result.summary))
+        # Said beside the summary: an alarm with no data would otherwise show
+        # only as INSUFFICIENT_DATA.
+        for message in unmatched:
+            print(f"note: {message}")
         print(f"\nwrote {paths['history']} and {paths['summary']}")
     return 0

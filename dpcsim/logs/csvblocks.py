@@ -127,7 +127,7 @@ def _read(stream: Any, path: Path, size: int) -> bytes:
         data: bytes = stream.read(size)
     except OSError as exc:  # e.g. a truncated gzip stream
         raise InputError(
-            f"unreadable gzip data ({exc}); expected a complete gzip CSV export",
+            f"unreadable gzip CSV ({exc}); expected a complete gzip CSV export",
             source=str(path),
         ) from None
     return data
@@ -326,6 +326,10 @@ def read_block(
         if "utf8" not in str(exc).lower():
             raise
     block = scan_block(raw, width=len(names), names=names, ordinal=ordinal)
+    if not block.lines.size:  # every record of the block was taken out
+        types = options.column_types
+        empty = {c: pa.array([], types[c]) for c in options.include_columns}
+        return pa.table(empty), block
     return parse_block(block, names, options), block
 
 

@@ -454,7 +454,10 @@ def _head_lines(path: Path, *, gzip_: bool) -> tuple[str, str]:
     try:
         with opener(path, "rb") as fh:
             first = fh.readline(1 << 20)
-            second = fh.readline(1 << 20)
+            try:
+                second = fh.readline(1 << 20)
+            except (OSError, EOFError):  # only used for hints; the read reports it
+                second = b""
     except (OSError, EOFError) as exc:
         raise InputError(
             f"unreadable gzip data ({exc}); expected a gzip CSV", source=str(path)
