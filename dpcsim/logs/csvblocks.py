@@ -145,12 +145,15 @@ class RawBlock:
     offset
         Offset of ``data[0]`` in the decompressed file [B].
     line
-        Line of ``data[0]`` [1-based].
+        Line of ``data[0]`` [1-based; 0 when not yet known].
+    quotes
+        Quote characters in ``data`` (-1 when not counted).
     """
 
     data: bytes | memoryview
     offset: int
     line: int
+    quotes: int = -1
 
 
 def iter_raw_blocks(
@@ -209,7 +212,8 @@ def iter_raw_blocks(
                     continue
             if cut:
                 body = memoryview(whole)[:cut] if cut < len(whole) else whole
-                yield RawBlock(body, offset, 0)
+                inside = quotes if cut == len(whole) else whole.count(b'"', 0, cut)
+                yield RawBlock(body, offset, 0, inside)
                 offset += cut
             carry = whole[cut:]
 
@@ -314,9 +318,11 @@ def read_block(
     try:
         table = pacsv.read_csv(
             pa.py_buffer(raw.data),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
+            # A block without a quote cannot hold a quoted newline: pyarrow may
+            # then split it into chunks at any newline and parse them in parallel.
             parse_options=pacsv.ParseOptions(
-                newlines_in_values=True, invalid_row_handler=skip
+                newlines_in_values=raw.quotes != 0, invalid_row_handler=skip
             ),
             convert_options=options,
         )
