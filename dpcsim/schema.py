@@ -23,6 +23,12 @@ user_name : string
 user_groups : string
     Comma-separated database groups of the user (``pg_group``), ``<NA>`` when
     unknown (routing then falls back, see :mod:`dpcsim.wlm.routing`).
+user_roles : string
+    Comma-separated RBAC roles granted to the user (``svv_user_grants``),
+    ``<NA>`` when unknown; WLM ``user_role`` routing matches them.
+is_superuser : bool
+    The user is a superuser (``pg_user.usesuper``): with ``query_group`` set to
+    ``superuser`` its queries go to the superuser queue. False when unknown.
 query_group : string
     The ``SET query_group`` label; ``default`` when none was set.
 session_id : Int64
@@ -139,6 +145,8 @@ DTYPES: Final[dict[str, str]] = {
     "user_id": "int64",
     "user_name": "string",
     "user_groups": "string",
+    "user_roles": "string",
+    "is_superuser": "bool",
     "query_group": "string",
     "session_id": "Int64",
     "statement_type": "string",
@@ -176,6 +184,7 @@ OPTIONAL_COLUMNS: Final = tuple(c for c in COLUMNS if c not in REQUIRED_COLUMNS)
 _FILL: Final[dict[str, object]] = {
     "user_id": 0,
     "query_group": "default",
+    "is_superuser": False,
     "exec_is_upper_bound": False,
     "queue_s": np.nan,
     "slot_count": 1,

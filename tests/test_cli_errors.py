@@ -100,7 +100,7 @@ CASES = {
     ),
     "ingest-directory": (
         ["ingest", "@folder.csv", "--out", "@o"],
-        ["folder.csv", "is a directory; expected a file"],
+        ["folder.csv", "folder holds no export files"],
     ),
     "ingest-empty": (["ingest", "@empty.csv", "--out", "@o"], ["empty.csv", "empty"]),
     "ingest-unknown-header": (
@@ -120,7 +120,7 @@ CASES = {
         ["truncated.json.gz", "gzip", "expected"],
     ),
     "ingest-latin1": (
-        ["ingest", "@latin1.csv", "--out", "@o"],
+        ["ingest", "@latin1.csv", "--strict", "--out", "@o"],
         ["latin1.csv", "line 2", "\\xe9", "expected UTF-8"],
     ),
     "ingest-out-not-empty": (
@@ -363,7 +363,7 @@ def test_no_progress_bars_when_stderr_is_not_a_terminal(
     files: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Not --quiet: the bars are off only because capsys is not a terminal.
-    argv = ["ingest", str(files / "latin1.csv"), "--out", str(files / "o")]
+    argv = ["ingest", str(files / "latin1.csv"), "--strict", "--out", str(files / "o")]
     line = _error(capsys, argv)
     assert "\r" not in line
     assert "%|" not in line

@@ -31,7 +31,14 @@ def test_ingest_writes_outputs_and_summary(tmp_path, capsys):
     assert "rows read: 8 (accepted 3 + rejected 5)" in text
     assert "rejected, unparseable time: 1" in text
     rejects = pd.read_csv(out / "rejects.csv")
-    assert list(rejects.columns) == ["source_file", "source_row", "reason", "raw"]
+    assert list(rejects.columns) == [
+        "source_file",
+        "source_row",
+        "line",
+        "column",
+        "reason",
+        "raw",
+    ]
     assert len(rejects) == 5
     w = read_workload(out)
     assert len(w.queries) == 2
@@ -44,7 +51,7 @@ def test_rejects_header_only_when_clean(tmp_path):
     assert main(["-q", "ingest", str(FIX / "svl_qlog.csv"), "--out", str(out)]) == 0
     assert (
         out / "rejects.csv"
-    ).read_text().strip() == "source_file,source_row,reason,raw"
+    ).read_text().strip() == "source_file,source_row,line,column,reason,raw"
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
@@ -67,7 +74,7 @@ def test_strict_exit_2_names_row(tmp_path, capsys):
         str(tmp_path / "o"),
     ]
     assert main(args) == 2
-    assert "row 2, column 'starttime'" in capsys.readouterr().err
+    assert "line 3, column 'starttime'" in capsys.readouterr().err
 
 
 def test_refuses_non_empty_out_without_force(tmp_path, capsys):
@@ -109,3 +116,25 @@ def test_ingest_routes_with_wlm_config(tmp_path, capsys):
     assert (
         "  per routing path: query_group 1, user_group 2, default_no_match 2\n" in text
     )
+
+
+def test_force_replaces_only_what_ingest_wrote(tmp_path):
+    out = tmp_path / "o"
+    args = ["-q", "ingest", str(FIX / "svl_qlog.csv"), "--out", str(out)]
+    assert main([*args, "--users", str(FIX / "users_join.csv")]) == 0
+    (out / "notes.txt").write_text("mine")
+    (out / "elt_runs.parquet").write_bytes(b"stale")  # as if an earlier run wrote it
+    manifest = json.loads((out / ".dpcsim-manifest.json").read_text())
+    manifest["files"].append("elt_runs.parquet")
+    (out / ".dpcsim-manifest.json").write_text(json.dumps(manifest))
+    assert main([*args, "--force"]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert not (out / "elt_runs.parquet").exists()
+
+
+def test_failing_ingest_leaves_no_output(tmp_path):
+    out = tmp_path / "o"
+    bad = ["-q", "ingest", str(FIX / "svl_qlog_bad_rows.csv"), "--strict"]
+    assert main([*bad, "--out", str(out)]) == 2
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []

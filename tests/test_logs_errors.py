@@ -37,16 +37,23 @@ def test_missing_required_column():
     assert "column 'userid'" in msg
 
 
-def test_undecodable_bytes_name_line(tmp_path):
+def test_undecodable_byte_rejects_only_its_row(tmp_path):
     data = (
         (FIX / "svl_qlog.csv").read_bytes().replace(b"select count", b"sel\xffct count")
     )
     path = tmp_path / "latin.csv"
     path.write_bytes(data)
+    res = read_export(path)
+    assert res.rows_read == 7
+    assert len(res.rows) == 6
+    (reject,) = res.rejects.itertuples()
+    assert reject.line == 3
+    assert reject.column == "substring"
+    assert "undecodable byte b'\\xff'" in reject.reason
     with pytest.raises(
-        InputError, match=r"latin\.csv, line 3: undecodable byte b'\\xff'"
+        InputError, match=r"latin\.csv, line 3, column 'substring': undecodable byte"
     ):
-        read_export(path)
+        read_export(path, strict=True)
 
 
 def test_undecodable_bytes_in_gzip(tmp_path):
@@ -55,8 +62,8 @@ def test_undecodable_bytes_in_gzip(tmp_path):
         (FIX / "svl_qlog.csv").read_bytes().replace(b"fct_b where", b"fct_\xe9 where")
     )
     path.write_bytes(gzip.compress(data))
-    with pytest.raises(InputError, match=r"latin\.csv\.gz, line 8: .*expected UTF-8"):
-        read_export(path)
+    with pytest.raises(InputError, match=r"latin\.csv\.gz, line 8, .*expected UTF-8"):
+        read_export(path, strict=True)
 
 
 def test_bad_rows_rejected_with_reasons():
@@ -90,7 +97,7 @@ def test_strict_stops_at_first_bad_row():
         read_export(FIX / "svl_qlog_bad_rows.csv", strict=True)
     msg = str(info.value)
     assert "svl_qlog_bad_rows.csv" in msg
-    assert "row 2" in msg
+    assert "line 3" in msg
     assert "column 'starttime'" in msg
     assert "25:61:00" in msg
     assert "expected a UTC timestamp" in msg
@@ -124,18 +131,24 @@ def test_wlm_negative_and_end_before_start(tmp_path):
         1: "negative duration",
         6: "end before start",
     }
-    with pytest.raises(InputError, match=r"row 1, column 'total_exec_time'.*'-1'"):
+    with pytest.raises(InputError, match=r"line 2, column 'total_exec_time'.*'-1'"):
         read_export(path, strict=True)
 
 
-def test_malformed_csv_row(tmp_path):
+def test_short_row_is_one_reject_with_its_raw_line(tmp_path):
     path = tmp_path / "short.csv"
     text = (FIX / "svl_qlog.csv").read_text() + "100,1\n"
     path.write_text(text)
-    with pytest.raises(
-        InputError, match=r"short\.csv: malformed CSV row.*expected 13 fields"
-    ):
-        read_export(path)
+    res = read_export(path)
+    assert len(res.rows) == 7
+    (reject,) = res.rejects.itertuples()
+    assert (reject.line, reject.raw, reject.reason) == (
+        9,
+        "100,1",
+        "too few fields (2)",
+    )
+    with pytest.raises(InputError, match=r"short\.csv, line 9: too few fields"):
+        read_export(path, strict=True)
 
 
 def test_stepfunctions_not_a_list(tmp_path):

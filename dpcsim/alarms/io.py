@@ -32,12 +32,20 @@ from dpcsim.alarms.cfn import alarm_requests_from_template, is_template
 from dpcsim.alarms.spec import AlarmSpec, parse_alarm
 from dpcsim.errors import InputError
 from dpcsim.metrics.datapoints import (
+    _result_frame,
+    concat_datapoints,
     read_datapoints_csv,
     read_get_metric_data,
     validate_datapoints,
 )
 
-__all__ = ["alarms_from_document", "read_alarms", "read_metrics"]
+__all__ = [
+    "alarms_from_document",
+    "canonical_dimensions",
+    "read_alarms",
+    "read_metrics",
+    "unmatched_alarms",
+]
 
 METRICS_FILE = "metrics.parquet"
 
@@ -122,9 +130,134 @@ def read_alarms(
     return alarms_from_document(document, source=str(path), parameters=parameters)
 
 
-def read_metrics(path: str | Path) -> pd.DataFrame:
-    """Read metric data: a run directory, tidy CSV/parquet, or GetMetricData JSON."""
-    path = Path(path)
+def canonical_dimensions(cells: pd.Series) -> pd.Series:
+    """``dimensions`` cells as sets: names sorted, blanks around names/values dropped.
+
+    CloudWatch identifies a metric by its dimension *set*, so
+    ``QueueName=batch;ClusterIdentifier=x`` and ``ClusterIdentifier=x; QueueName=batch``
+    are the same metric.
+
+    Examples
+    --------
+    >>> cells = pd.Series(["QueueName=batch; ClusterIdentifier=x"])
+    >>> canonical_dimensions(cells).tolist()
+    ['ClusterIdentifier=x;QueueName=batch']
+    """
+    codes, uniques = pd.factorize(cells.fillna(""))
+    canon = [_canonical_cell(str(v)) for v in uniques]
+    return pd.Series(
+        pd.array(canon, dtype="string")[codes] if len(canon) else [],
+        index=cells.index,
+        dtype="string",
+    )
+
+
+def _canonical_cell(cell: str) -> str:
+    """One ``Name=Value;...`` cell in canonical order (:func:`canonical_dimensions`)."""
+    pairs = []
+    for part in cell.split(";"):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((name.strip(), value.strip()))
+    return ";".join(f"{n}={v}" for n, v in sorted(pairs))
+
+
+def unmatched_alarms(alarms: list[AlarmSpec], datapoints: pd.DataFrame) -> list[str]:
+    """One message per alarm whose metric (or a math input) matches no datapoint.
+
+    Without this an alarm on a metric the data does not hold would show only as
+    INSUFFICIENT_DATA, with nothing saying the names or dimensions did not match.
+    """
+    have = set(
+        zip(
+            datapoints["namespace"].astype(str),
+            datapoints["metric_name"].astype(str),
+            datapoints["dimensions"].fillna("").astype(str),
+            strict=True,
+        )
+    )
+    out: list[str] = []
+    for alarm in alarms:
+        metrics = [alarm.metric] if alarm.metric is not None else []
+        metrics += [q.metric_stat for q in alarm.queries if q.metric_stat is not None]
+        for m in metrics:
+            key = (m.namespace, m.metric_name, m.dimensions)
+            if key not in have:
+                near = sorted(d for ns, name, d in have if (ns, name) == key[:2])[:3]
+                hint = f"; the data has it with {near}" if near else ""
+                out.append(
+                    f"alarm {alarm.name!r}: {m.namespace}/{m.metric_name} "
+                    f"{{{m.dimensions}}} matches no datapoint{hint}"
+                )
+    return out
+
+
+def read_metrics(
+    path: str | Path, *, queries: str | Path | None = None
+) -> pd.DataFrame:
+    """Read metric data: a run directory, tidy CSV/parquet, or GetMetricData JSON.
+
+    ``queries`` is the GetMetricData request that produced ``path`` (the AWS
+    CLI's output does not carry it): a list of MetricDataQueries, as
+    ``--metric-data-queries file://...`` takes it, or an object holding
+    ``MetricDataQueries`` (``--cli-input-json``). ``dimensions`` cells are put in
+    canonical order (:func:`canonical_dimensions`).
+    """
+    if queries is not None:
+        frame = _get_metric_data_with_queries(Path(path), Path(queries))
+    else:
+        frame = _read_metrics(Path(path))
+    frame["dimensions"] = canonical_dimensions(frame["dimensions"])
+    return frame
+
+
+def _json_file(path: Path) -> Any:
+    """Parse a JSON file, with errors naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(2, "No such file", str(path)) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc})", source=str(path)) from None
+
+
+def _get_metric_data_with_queries(results: Path, queries: Path) -> pd.DataFrame:
+    """GetMetricData output joined with the request's queries by ``Id``."""
+    request = _json_file(queries)
+    listed = request.get("MetricDataQueries") if isinstance(request, dict) else request
+    if not isinstance(listed, list):
+        raise InputError(
+            "expected a list of MetricDataQueries or an object holding "
+            "'MetricDataQueries' (the GetMetricData request)",
+            source=str(queries),
+        )
+    response = _json_file(results)
+    if not isinstance(response, dict) or not isinstance(
+        response.get("MetricDataResults"), list
+    ):
+        raise InputError(
+            "expected GetMetricData output with a 'MetricDataResults' list",
+            source=str(results),
+        )
+    by_id = {q.get("Id"): q for q in listed if isinstance(q, dict)}
+    frames = []
+    for i, result in enumerate(response["MetricDataResults"]):
+        where = f"MetricDataResults[{i}]"
+        got = result.get("Id") if isinstance(result, dict) else result
+        if got not in by_id:
+            raise InputError(
+                f"result Id {got!r} matches no query Id in {queries}; expected the "
+                f"request's Ids {sorted(map(str, by_id))}",
+                source=str(results),
+                location=where,
+            )
+        frames.append(_result_frame(result, by_id[got], str(results), where))
+    return concat_datapoints(frames)
+
+
+def _read_metrics(path: Path) -> pd.DataFrame:
+    """Read metric data without canonicalising the dimensions."""
     if path.is_dir():
         target = path / METRICS_FILE
         if not target.exists():

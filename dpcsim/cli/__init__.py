@@ -108,6 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             code: int = args._run(args)
     except InputError as exc:
         return _fail(args.command, str(exc), 2)
+    except BrokenPipeError:
+        # The reader of stdout went away (``dpcsim simulate ... | head``): the
+        # output files are written; stop quietly, and keep Python's final flush
+        # of the closed pipe from printing a traceback.
+        _silence_stdout()
+        return 0
     except OSError as exc:
         message, code = _os_error_message(exc)
         return _fail(args.command, message, code)
@@ -122,6 +128,18 @@ def _warning_printer(command: str) -> Callable[..., None]:
         print(f"dpcsim {command}: warning: {text}", file=sys.stderr)
 
     return show
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null (after its reader closed the pipe)."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _fail(command: str, message: str, code: int) -> int:

@@ -49,6 +49,7 @@ from dpcsim.alarms import (
     read_metrics,
     write_alarm_run,
 )
+from dpcsim.alarms.io import unmatched_alarms
 from dpcsim.alarms.spec import AlarmSpec
 from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._progress import show_progress
@@ -76,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="SOURCE",
         help="run folder, datapoints CSV/parquet, GetMetricData JSON",
+    )
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        metavar="QUERIES.json",
+        help="the GetMetricData request's MetricDataQueries, when --metrics is "
+        "the AWS CLI's output (which does not carry them)",
     )
     parser.add_argument(
         "--out",
@@ -121,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, write the history and summary, print the summary."""
     quiet = getattr(args, "quiet", False)
     alarms = load_alarms(args.alarms, args.account, load_design(args.design))
-    datapoints = read_metrics(args.metrics)
+    datapoints = read_metrics(args.metrics, queries=args.queries)
+    unmatched = unmatched_alarms(alarms, datapoints)
     options = EvaluationOptions(range_extra=args.range_extra)
     progress = show_progress(args)
     result = evaluate_alarms(alarms, datapoints, options=options, progress=progress)
@@ -130,5 +139,9 @@ def run(args: argparse.Namespace) -> int:
         from dpcsim.cli._tables import format_alarm_summary
 
         print(format_alarm_summary(result.summary))
+        # Said beside the summary: an alarm with no data would otherwise show
+        # only as INSUFFICIENT_DATA.
+        for message in unmatched:
+            print(f"note: {message}")
         print(f"\nwrote {paths['history']} and {paths['summary']}")
     return 0

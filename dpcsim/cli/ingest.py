@@ -19,12 +19,15 @@ Outputs in --out DIR:
   workload.parquet      canonical queries (exec_s / queue_s [s], arrival_at UTC)
   elt_runs.parquet      Step Functions runs (when there are any)
   load_errors.parquet   STL_LOAD_ERRORS rows (when there are any)
-  rejects.csv           rejected rows: source_file, source_row, reason, raw
+  rejects.csv           rejected rows: source_file, source_row, line, column,
+                        reason, raw (the record as it stands in the file)
                         (always written; header only when nothing was rejected)
 and prints the summary: rows read = accepted + rejected (by reason), warnings,
 queries per queue and per routing path. Bad input exits 2 with a one-line message;
---strict stops at the first bad row. An existing non-empty --out is refused unless
---force.
+--strict stops at the first bad row, naming its line. An existing non-empty --out
+is refused unless --force, which replaces the files an earlier ingest wrote there
+(listed in .dpcsim-manifest.json) and leaves other files alone; a failing ingest
+leaves --out untouched.
 
 Example
   dpcsim wlm design --out wlm.json
@@ -38,11 +41,11 @@ import argparse
 from pathlib import Path
 
 from dpcsim.cli._design import add_design_argument
-from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress
 from dpcsim.designs import load_design
 from dpcsim.logs.ingest import IngestResult, ingest
 from dpcsim.logs.store import write_workload
+from dpcsim.outputs import output_folder
 
 NAME = "ingest"
 HELP = "read Redshift exports (SVL_QLOG, STL_WLM_QUERY, ...) into workload.parquet"
@@ -51,7 +54,11 @@ HELP = "read Redshift exports (SVL_QLOG, STL_WLM_QUERY, ...) into workload.parqu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ingest options."""
     parser.add_argument(
-        "logs", nargs="+", type=Path, metavar="LOGS", help="export files"
+        "logs",
+        nargs="+",
+        type=Path,
+        metavar="LOGS",
+        help="export files, or folders of them (UNLOAD part files)",
     )
     parser.add_argument(
         "--users",
@@ -86,17 +93,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Ingest, write the outputs and print the summary."""
-    out = prepare_out_dir(Path(args.out), force=bool(args.force))
+    out = Path(args.out)
     quiet = getattr(args, "quiet", False)
-    result = ingest(
-        args.logs,
-        users=args.users,
-        role_groups=args.role_groups,
-        wlm=load_design(args.design).wlm if str(args.wlm) == "design" else args.wlm,
-        strict=args.strict,
-        progress=show_progress(args),
-    )
-    written = write_ingest(out, result)
+    # Written to a folder beside --out and moved in whole: a failure leaves --out
+    # as it was, and --force removes what an earlier ingest wrote there.
+    with output_folder(out, force=bool(args.force)) as staging:
+        result = ingest(
+            args.logs,
+            users=args.users,
+            role_groups=args.role_groups,
+            wlm=load_design(args.design).wlm if str(args.wlm) == "design" else args.wlm,
+            strict=args.strict,
+            progress=show_progress(args),
+        )
+        staged = write_ingest(staging, result)
+    written = [out / p.name for p in staged]
     if not quiet:
         for line in result.summary.lines():
             print(line)

@@ -73,6 +73,7 @@ from dpcsim.designs import Design, load_design
 from dpcsim.engine import ClusterSettings
 from dpcsim.engine.settings import read_cluster_settings
 from dpcsim.errors import InputError
+from dpcsim.logs.replay_notes import replay_warnings, require_queries, routing_report
 from dpcsim.run import RUN_FILES, Run
 from dpcsim.run_stream import stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
         paths = [Path(p) for p in args.workload]
         workload, routing = _load_workload(paths, config, quiet=quiet)
+        require_queries(workload.queries, ", ".join(map(str, paths)))
         steps.update()
         run_ = Run.simulate(
             workload,
@@ -173,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         steps.update()
     if not quiet:
         print(format_run(run_))
+        _print_replay_notes(workload, config, routing)
         names = sorted(p.name for p in out_dir.iterdir())
         print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
@@ -267,6 +270,17 @@ def _load_workload(
     result: Workload = ingested.workload
     routing = route_workload(config, result.queries, superusers=ingested.superusers)
     return result, routing
+
+
+def _print_replay_notes(
+    workload: Workload, config: WLMConfig, routing: RoutingResult | None
+) -> None:
+    """Routing paths (stdout) and the workload's caveats (stderr), on every run."""
+    lines, warnings = routing_report(config, workload.queries, routing=routing)
+    for line in lines:
+        print(f"\n{line}")
+    for warning in [*replay_warnings(workload.queries), *warnings]:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _export_files(path: Path) -> list[Path]:

@@ -339,6 +339,21 @@ SPECS: Final[tuple[TableSpec, ...]] = (
     ),
     _spec("user_groups", "user,group", {}, "user,group", "user,group"),
     _spec("role_groups", "role,group", {}, "role,group", "role,group"),
+    _spec(
+        "svv_user_grants",
+        "user_id,user_name,role_id,role_name,admin_option",
+        {"user_id": _I, "role_id": _I, "admin_option": "bool"},
+        "user_name,role_name",
+        "user_name,role_name",
+    ),
+    _spec(
+        "svv_role_grants",
+        "role_id,role_name,granted_role_id,granted_role_name",
+        {"role_id": _I, "granted_role_id": _I},
+        "role_name,granted_role_name",
+        "role_name,granted_role_name",
+    ),
+    _spec("user_roles", "user,role", {}, "user,role", "user,role"),
 )
 
 _BY_NAME: Final = {s.name: s for s in SPECS}

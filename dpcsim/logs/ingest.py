@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from tqdm import tqdm
 
 from dpcsim.errors import InputError
-from dpcsim.logs.combine import combine_logs
+from dpcsim.logs.combine import NOT_REPLAYED, combine_with_exclusions
 from dpcsim.logs.cs_eligibility import cs_eligibility, reason_counts
 from dpcsim.logs.query_metrics import attach_metrics
 from dpcsim.logs.reader import ReadResult, read_export
-from dpcsim.logs.rejects import empty_rejects
+from dpcsim.logs.rejects import empty_rejects, rejects_frame
+from dpcsim.logs.sql_type import partial_evidence
 from dpcsim.logs.users import UserDirectory, apply_users, read_role_groups, read_users
 from dpcsim.schema import (
     ELT_RUN_DTYPES,
@@ -40,7 +42,7 @@ from dpcsim.schema import (
 if TYPE_CHECKING:
     from dpcsim.wlm.config import WLMConfig
 
-__all__ = ["IngestResult", "IngestSummary", "ingest"]
+__all__ = ["IngestResult", "IngestSummary", "expand_paths", "ingest"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +71,10 @@ class IngestSummary:
     cs_ineligible_by_reason
         Queries kept off Concurrency Scaling per reason
         (:mod:`dpcsim.logs.cs_eligibility`), and those without SQL text.
+    not_replayed
+        Queries read correctly but left out of the replay, per reason (system and
+        maintenance service classes, leader-node statements, stored-procedure
+        CALL rows); they are in ``rejects.csv`` with a ``not replayed:`` reason.
     """
 
     rows_read: int
@@ -80,6 +86,7 @@ class IngestSummary:
     per_path: dict[str, int] = field(default_factory=dict)
     per_file: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     cs_ineligible_by_reason: dict[str, int] = field(default_factory=dict)
+    not_replayed: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The summary as printable lines."""
@@ -94,6 +101,10 @@ class IngestSummary:
         ]
         out += [
             f"  rejected, {k}: {v}" for k, v in sorted(self.rejected_by_reason.items())
+        ]
+        out += [
+            f"  not replayed (takes no user-queue slot), {k}: {v}"
+            for k, v in sorted(self.not_replayed.items())
         ]
         out.append(f"queries: {self.queries}")
         if self.per_queue:
@@ -152,7 +163,8 @@ def ingest(
     ----------
     paths
         Export files (query logs, STL_LOAD_ERRORS, Step Functions JSON; user
-        exports given here are used as ``users``).
+        exports given here are used as ``users``), or folders of them (UNLOAD
+        part files).
     users
         User/group exports or a ready :class:`UserDirectory`.
     role_groups
@@ -172,6 +184,7 @@ def ingest(
     """
     if not paths:
         raise InputError("no export files given; expected at least one log file")
+    paths = expand_paths(paths)
     # The context manager erases the bar before an InputError reaches the caller.
     with tqdm(
         paths, desc="ingest", unit="file", disable=not progress, leave=False
@@ -182,12 +195,16 @@ def ingest(
     parts = {
         k: [r for r in results if r.kind == k] for k in ("qlog", "attempts", "queries")
     }
+    _refuse_mixed_id_spaces(results)
     extra_rejects: list[pd.DataFrame] = []
-    qlog = _dedupe(parts["qlog"], ["query_id"], strict, extra_rejects)
+    qlog_parts, text_warnings = _merge_qlog_tables(parts["qlog"])
+    qlog = _dedupe(qlog_parts, ["query_id"], strict, extra_rejects)
     attempts = _dedupe(
         parts["attempts"], ["query_id", "service_class"], strict, extra_rejects
     )
-    combined, warnings = combine_logs(qlog, attempts)
+    combined, warnings, not_replayed = combine_with_exclusions(qlog, attempts)
+    warnings = text_warnings + warnings
+    extra_rejects.append(not_replayed)
     frames = [combined] if len(combined.columns) else []
     frames += [r.rows for r in parts["queries"]]
     queries = _unique_queries(frames, strict, extra_rejects)
@@ -195,6 +212,7 @@ def ingest(
         queries = apply_users(queries, directory)
     queries = attach_metrics(queries, [r.rows for r in results if r.kind == "metrics"])
     warnings += _order_warning(queries)
+    warnings += _partial_warning(queries)
     workload = Workload(
         queries=validate_workload(queries) if len(queries) else empty_workload(),
         elt_runs=_side(results, "elt_runs", ELT_RUN_DTYPES, "start_at"),
@@ -214,6 +232,110 @@ def ingest(
     return IngestResult(
         workload=workload, rejects=rejects, summary=summary, superusers=supers
     )
+
+
+def expand_paths(paths: Sequence[Path | str]) -> list[Path]:
+    """Files of ``paths``, a folder standing for the files in it (sorted by name).
+
+    ``UNLOAD`` writes a folder of part files (``0000_part_00``, ...); dot files,
+    ``_SUCCESS``-style markers and UNLOAD's ``manifest`` are not exports.
+
+    Raises
+    ------
+    InputError
+        A path that does not exist, or a folder with no export files.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file()
+                and not p.name.startswith((".", "_"))
+                and not p.name.endswith("manifest")
+            )
+            if not files:
+                raise InputError(
+                    "folder holds no export files; expected UNLOAD part files or "
+                    "CSV exports",
+                    source=str(path),
+                )
+            out += files
+        elif not path.exists():
+            raise InputError("no such file; expected an export file", source=str(path))
+        else:
+            out.append(path)
+    return out
+
+
+def _refuse_mixed_id_spaces(results: list[ReadResult]) -> None:
+    """SYS_QUERY_HISTORY's ``query_id`` is not STL/SVL's ``query``: never mix them."""
+    sys_files = [r.source for r in results if r.table == "sys_query_history"]
+    stl_files = [
+        r.source
+        for r in results
+        if r.table in ("svl_qlog", "stl_query", "stl_wlm_query")
+    ]
+    if sys_files and stl_files:
+        raise InputError(
+            "SYS_QUERY_HISTORY's query_id is another id space than the query column "
+            f"of SVL_QLOG/STL_QUERY/STL_WLM_QUERY ({', '.join(stl_files)}): the same "
+            "statement would be counted twice or joined to the wrong one; expected "
+            "either SYS_QUERY_HISTORY alone or the STL/SVL tables, in separate "
+            "ingest runs",
+            source=sys_files[0],
+        )
+
+
+def _merge_qlog_tables(
+    results: list[ReadResult],
+) -> tuple[list[ReadResult], list[str]]:
+    """SVL_QLOG and STL_QUERY rows of the same query: keep the longer text.
+
+    SVL_QLOG keeps 60 characters of the SQL, STL_QUERY up to 4000; a query in
+    both is one query, whatever the order the files were given in.
+    """
+    tables = {r.table for r in results}
+    if not {"svl_qlog", "stl_query"} <= tables:
+        return results, []
+    frame = pd.concat([r.rows for r in results], ignore_index=True)
+    length = frame["text"].astype("string").str.len().fillna(-1).to_numpy()
+    from_stl = np.concatenate(
+        [np.full(len(r.rows), r.table == "stl_query") for r in results]
+    )
+    order = np.lexsort((~from_stl, -length))  # longest text first, STL_QUERY on ties
+    ranked = frame.iloc[order]
+    table_of = np.concatenate([np.full(len(r.rows), r.table) for r in results])[order]
+    # Only pairs across the two tables merge; repeats within one table stay repeats.
+    key = (
+        ranked["query_id"].astype("string")
+        + "|"
+        + pd.Series(table_of, index=ranked.index)
+    )
+    within = key.duplicated(keep="first").to_numpy()
+    across = ranked["query_id"].duplicated(keep="first").to_numpy() & ~within
+    merged = int(across.sum())
+    kept = ranked.loc[~across].sort_index(kind="stable")
+    first = results[0]
+    combined = ReadResult(
+        "svl_qlog+stl_query",
+        "qlog",
+        first.source,
+        kept.reset_index(drop=True),
+        first.rejects,
+        len(kept),
+    )
+    msg = (
+        [
+            f"{merged} queries are in both SVL_QLOG and STL_QUERY: one row each, "
+            "with the longer SQL text"
+        ]
+        if merged
+        else []
+    )
+    return [combined], msg
 
 
 def _directory(
@@ -304,14 +426,29 @@ def _duplicate_rejects(rows: pd.DataFrame, strict: bool) -> pd.DataFrame:
             location=f"row {first['source_row']}, column 'query'",
         )
     shown = rows.drop(columns=["source_file", "source_row"]).astype("string").fillna("")
-    return pd.DataFrame(
-        {
-            "source_file": rows["source_file"].astype("string").to_numpy(),
-            "source_row": rows["source_row"].to_numpy(dtype="int64"),
-            "reason": "duplicate query id",
-            "raw": shown.agg(",".join, axis=1).to_numpy(),
-        }
-    ).astype({"source_file": "string", "reason": "string", "raw": "string"})
+    return rejects_frame(
+        source_file=rows["source_file"].astype("string").to_numpy(),
+        source_row=rows["source_row"].to_numpy(dtype="int64"),
+        column="query",
+        reason="duplicate query id",
+        raw=shown.agg(",".join, axis=1).to_numpy(),
+    )
+
+
+def _partial_warning(queries: pd.DataFrame) -> list[str]:
+    """Count statements typed from partial evidence (text cut inside a comment)."""
+    if not len(queries) or "query_text" not in queries:
+        return []
+    text = pa.array(queries["query_text"].astype("string").array, type=pa.string())
+    cut = partial_evidence(text)
+    if not cut:
+        return []
+    return [
+        f"{cut} statements were classified from partial evidence: their logged text "
+        "ends inside a leading comment (a dbt JSON comment cut at SVL_QLOG's 60 "
+        "characters), so the dbt node type decided where the comment names it, "
+        "else 'other'; give STL_QUERY or SYS_QUERY_HISTORY for the full text"
+    ]
 
 
 def _order_warning(queries: pd.DataFrame) -> list[str]:
@@ -375,14 +512,20 @@ def _summary(
     """Account for every row read."""
     counted = [r for r in results if r.kind != "users"]
     rows_read = sum(r.rows_read for r in counted)
-    by_reason = dict(Counter(rejects["reason"].astype(str)))
+    reasons = rejects["reason"].astype(str)
+    skipped = reasons.str.startswith(NOT_REPLAYED).to_numpy()
+    by_reason = dict(Counter(reasons[~skipped]))
+    not_replayed = {
+        k[len(NOT_REPLAYED) :]: v for k, v in Counter(reasons[skipped]).items()
+    }
+    real = rejects.loc[~skipped]
     queue = workload.queries["queue"].astype("string").fillna("<unknown>")
     file_rejects: dict[str, int] = {
-        str(k): int(v) for k, v in rejects["source_file"].value_counts().items()
+        str(k): int(v) for k, v in real["source_file"].value_counts().items()
     }
     return IngestSummary(
         rows_read=rows_read,
-        accepted=rows_read - len(rejects),
+        accepted=rows_read - len(real),
         rejected_by_reason=by_reason,
         queries=len(workload.queries),
         # Query-log warnings come from the join, which knows whether WLM rows exist.
@@ -395,6 +538,7 @@ def _summary(
             for k, v in queue.value_counts(sort=False).sort_index().items()
         },
         per_path=per_path,
+        not_replayed=not_replayed,
         per_file={
             r.source: (r.table, r.rows_read, file_rejects.get(r.source, 0))
             for r in counted

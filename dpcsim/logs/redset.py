@@ -32,7 +32,7 @@ import pandas as pd
 
 from dpcsim.errors import InputError
 from dpcsim.logs.rejects import Checks
-from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.logs.sql_type import statement_types_from_query_type
 
 __all__ = ["ELT_SHARE", "read_redset", "redset_query_groups"]
@@ -137,7 +137,7 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             "fingerprint": fingerprint.mask(fingerprint == ""),
             "scanned_mb": num("mbytes_scanned", 1.0),
             "spilled_mb": num("mbytes_spilled", 1.0),
-            "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "source_file": constant_strings(parsed.source, n),
+            "source_row": parsed.source_rows(),
         }
     )

@@ -18,7 +18,7 @@ import pandas as pd
 from dpcsim.errors import InputError
 from dpcsim.logs.detect import TableSpec
 from dpcsim.logs.rejects import Checks, empty_rejects
-from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.schema import ELT_RUN_DTYPES, LOAD_ERROR_DTYPES
 
 __all__ = ["read_load_errors", "read_stepfunctions"]
@@ -65,7 +65,7 @@ def read_load_errors(
             else pd.Series(pd.NA, index=f.index, dtype="string"),
             "err_code": as_int64(f["err_code"]),
             "err_reason": f["err_reason"].astype("string"),
-            "source_file": pd.Series([parsed.source] * n, dtype="string"),
+            "source_file": constant_strings(parsed.source, n),
         }
     ).astype(LOAD_ERROR_DTYPES)
     return out.loc[ok].reset_index(drop=True), rejects

@@ -29,9 +29,25 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from dpcsim.errors import InputError
+from dpcsim.logs.csvblocks import (
+    BLOCK_BYTES,
+    BadRecord,
+    RecordIndex,
+    iter_raw_blocks,
+    read_block,
+)
 from dpcsim.logs.detect import Kind, TableSpec, detect_table
+from dpcsim.logs.shapes import shape_hint
 
-__all__ = ["Issue", "Parsed", "as_int64", "parse_file", "read_json", "sniff"]
+__all__ = [
+    "Issue",
+    "Parsed",
+    "as_int64",
+    "constant_strings",
+    "parse_file",
+    "read_json",
+    "sniff",
+]
 
 _GZIP: Final = b"\x1f\x8b"
 _PARQUET: Final = b"PAR1"
@@ -84,10 +100,15 @@ class Parsed:
         One column per known column present: int64 / float64 (NaN for null) /
         ``datetime64[us, UTC]`` / ``string`` (trimmed) / ``boolean``.
     raw
-        The same rows as text, kept only when the typed parse failed (for
-        reporting rejected rows); otherwise ``None``.
+        The same rows as text (parquet only, when the typed read failed).
     issues
         Values that failed to convert.
+    bad
+        Records taken out before parsing (wrong field count, undecodable bytes).
+    index
+        Rows -> records of the file (CSV; ``None`` for parquet).
+    header
+        The header's column names (CSV).
     """
 
     source: str
@@ -95,6 +116,31 @@ class Parsed:
     frame: pd.DataFrame
     raw: pd.DataFrame | None = None
     issues: list[Issue] = field(default_factory=list)
+    bad: list[BadRecord] = field(default_factory=list)
+    index: RecordIndex | None = None
+    header: list[str] = field(default_factory=list)
+    _ordinals: np.ndarray | None = None
+
+    def source_rows(self) -> np.ndarray:
+        """Data record number of each row [1-based]."""
+        if self._ordinals is None:
+            self._ordinals = (
+                self.index.ordinals()
+                if self.index is not None
+                else np.arange(1, len(self.frame) + 1, dtype=np.int64)
+            )
+        return self._ordinals
+
+    def describe(self, rows: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
+        """(start line, raw record text) of ``rows``; text ``None`` for parquet."""
+        if self.index is not None:
+            return self.index.describe(rows)
+        return np.asarray(rows, dtype=np.int64) + 2, None
+
+    @property
+    def rows_read(self) -> int:
+        """Data records in the file, including those taken out before parsing."""
+        return len(self.frame) + len(self.bad)
 
 
 def sniff(path: Path) -> str:
@@ -141,8 +187,15 @@ def sniff_bytes(path: Path) -> str:
     return "gzip" if head == _GZIP else "csv"
 
 
-def parse_file(path: Path, fmt: str | None = None) -> Parsed:
+def parse_file(
+    path: Path, fmt: str | None = None, *, block_bytes: int = BLOCK_BYTES
+) -> Parsed:
     """Detect the table of a CSV/gzip/parquet export and parse it with typed columns.
+
+    CSV is read in blocks cut at record boundaries (:mod:`dpcsim.logs.csvblocks`),
+    so quoted multi-line values work at any size; a record with the wrong number
+    of fields or an undecodable byte becomes a :class:`BadRecord` and the rest of
+    the file is read.
 
     Parameters
     ----------
@@ -150,64 +203,135 @@ def parse_file(path: Path, fmt: str | None = None) -> Parsed:
         The export file.
     fmt
         Format from :func:`sniff`, if already known.
+    block_bytes
+        Bytes per parsed block [B] (tests use small blocks to cross boundaries).
 
     Raises
     ------
     InputError
-        Empty file, no header, undecodable bytes, unknown table or a missing
-        required column.
+        Empty file, no header, a wrong export shape (psql aligned or unaligned
+        output, UNLOAD pipe text, no header row), unknown table, a missing
+        required column, or a quoted value never closed.
     """
     fmt = fmt or sniff(path)
     if fmt == "parquet":
         return _parse_parquet(path)
-    header = _header(path, gzip_=fmt == "gzip")
-    spec = detect_table(header, source=str(path))
-    names = [h.strip().lower() for h in header]
+    gzip_ = fmt == "gzip"
+    header, second = _head_lines(path, gzip_=gzip_)
+    header_fields = next(csv.reader(io.StringIO(header)))
+    try:
+        spec = detect_table(header_fields, source=str(path))
+    except InputError as exc:
+        hint = shape_hint(header, second)
+        if hint is None:
+            raise
+        raise InputError(hint, source=str(path), location="line 1") from exc
+    names = [h.strip().lower() for h in header_fields]
     wanted = [c for c in spec.columns if c in names]
+    typed = {c: _ARROW_TYPES[spec.columns[c]] for c in wanted}
+    text = dict.fromkeys(wanted, pa.string())
+    schema = pa.schema([(c, typed[c]) for c in wanted])
+    tables: list[pa.Table] = []
+    issues: list[tuple[np.ndarray, Issue]] = []
+    index = RecordIndex(path, gzip_, names)
+    rows = 0
+    ordinal = 0
+    typed_options = _convert_options(typed)
     try:
-        table = _read_csv(
-            path, fmt, names, {c: _ARROW_TYPES[spec.columns[c]] for c in wanted}
-        )
+        for raw_block in iter_raw_blocks(path, gzip_=gzip_, block_bytes=block_bytes):
+            try:
+                table, scanned = read_block(
+                    raw_block, names=names, options=typed_options, ordinal=ordinal
+                )
+            except pa.ArrowInvalid:
+                text_table, scanned = read_block(
+                    raw_block,
+                    names=names,
+                    options=_convert_options(text),
+                    ordinal=ordinal,
+                )
+                frame, found = _coerce(_to_pandas(_trim(text_table)), spec)
+                table = _from_coerced(frame, schema)
+                issues += [(np.flatnonzero(i.mask) + rows, i) for i in found]
+            taken = scanned.bad if scanned is not None else []
+            index.add(raw_block, table.num_rows, ordinal, scanned)
+            # Trim char(n) padding per block: a padded column is never held whole.
+            tables.append(_trim(table))
+            rows += table.num_rows
+            ordinal += table.num_rows + len(taken)
+    except InputError as exc:
+        if exc.source is None:
+            raise InputError(
+                str(exc).split(": ", 1)[-1], source=str(path), location=exc.location
+            ) from None
+        raise
     except pa.ArrowInvalid as exc:
-        _raise_structural(exc, path, fmt, len(names))
-        try:
-            raw = _read_csv(path, fmt, names, dict.fromkeys(wanted, pa.string()))
-        except pa.ArrowInvalid as again:
-            _raise_structural(again, path, fmt, len(names))
-            raise InputError(f"unreadable CSV ({again})", source=str(path)) from None
-        raw_frame = _to_pandas(_trim(raw))
-        frame, issues = _coerce(raw_frame, spec)
-        return Parsed(str(path), spec, frame, raw_frame, issues)
-    return Parsed(str(path), spec, _to_pandas(_trim(table)))
-
-
-def _read_csv(
-    path: Path, fmt: str, names: list[str], types: dict[str, pa.DataType]
-) -> pa.Table:
-    """Parse CSV (gzip by magic) keeping only the ``types`` columns."""
-    source: Any = pa.input_stream(
-        str(path), compression="gzip" if fmt == "gzip" else None
-    )
-    try:
-        with source as stream:
-            return pacsv.read_csv(
-                stream,
-                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types,
-                    include_columns=list(types),
-                    null_values=["", "NULL", "\\N"],
-                    strings_can_be_null=False,
-                    true_values=_TRUE,
-                    false_values=_FALSE,
-                ),
-            )
-    except OSError as exc:  # pyarrow's IO errors, e.g. a truncated gzip stream
-        kind = "gzip CSV" if fmt == "gzip" else "CSV"
         raise InputError(
-            f"unreadable {kind} ({exc}); expected a complete {kind} export",
+            f"unreadable CSV ({exc}); expected CSV as psql --csv writes it",
             source=str(path),
         ) from None
+    bad = index.bad_records()
+    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    first = {j.column: j for _, j in issues}
+    merged = [
+        Issue(
+            _mask(rows, np.concatenate([r for r, j in issues if j.column == c])),
+            c,
+            i.reason,
+            i.expected,
+        )
+        for c, i in first.items()
+    ]
+    return Parsed(
+        str(path),
+        spec,
+        _to_pandas(table),
+        None,
+        merged,
+        bad=bad,
+        index=index,
+        header=names,
+    )
+
+
+def _cat(parts: list[np.ndarray]) -> np.ndarray:
+    """Concatenate int64 arrays (empty -> empty)."""
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _mask(n: int, rows: np.ndarray) -> np.ndarray:
+    """Boolean mask of length ``n`` true at ``rows``."""
+    out = np.zeros(n, dtype=bool)
+    out[rows] = True
+    return out
+
+
+def _convert_options(types: dict[str, pa.DataType]) -> pacsv.ConvertOptions:
+    """psql's conventions: NULL as an empty field, t/f booleans."""
+    return pacsv.ConvertOptions(
+        column_types=types,
+        include_columns=list(types),
+        null_values=["", "NULL", "\\N"],
+        strings_can_be_null=False,
+        true_values=_TRUE,
+        false_values=_FALSE,
+    )
+
+
+def _from_coerced(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """A coerced pandas block back to the typed Arrow schema (failed values null)."""
+    cols = []
+    for f in schema:
+        col = frame[f.name]
+        if pa.types.is_timestamp(f.type):
+            arr = pa.array(
+                col.dt.tz_convert(None).to_numpy(dtype="datetime64[us]"),
+                pa.timestamp("us"),
+            )
+        else:
+            arr = pa.array(col, from_pandas=True).cast(f.type)
+        cols.append(arr)
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def _parse_parquet(path: Path) -> Parsed:
@@ -308,6 +432,13 @@ def _convert(text: pd.Series, kind: Kind) -> pd.Series:
     )
 
 
+def constant_strings(value: str, n: int) -> pd.Series:
+    """A ``string`` Series of ``n`` copies of ``value``, built in Arrow (no list)."""
+    arr = pa.repeat(pa.scalar(value, pa.string()), n)
+    out = arr.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    return pd.Series(out.array, dtype="string")
+
+
 def as_int64(values: pd.Series) -> np.ndarray:
     """Integer column as int64 with missing -> 0 (readers reject those rows)."""
     if values.dtype == np.dtype("int64"):
@@ -317,12 +448,16 @@ def as_int64(values: pd.Series) -> np.ndarray:
     return out
 
 
-def _header(path: Path, *, gzip_: bool) -> list[str]:
-    """Return the header row's column names."""
+def _head_lines(path: Path, *, gzip_: bool) -> tuple[str, str]:
+    """The header line and the line after it (empty when absent)."""
     opener: Any = gzip.open if gzip_ else open
     try:
         with opener(path, "rb") as fh:
             first = fh.readline(1 << 20)
+            try:
+                second = fh.readline(1 << 20)
+            except (OSError, EOFError):  # only used for hints; the read reports it
+                second = b""
     except (OSError, EOFError) as exc:
         raise InputError(
             f"unreadable gzip data ({exc}); expected a gzip CSV", source=str(path)
@@ -343,7 +478,7 @@ def _header(path: Path, *, gzip_: bool) -> list[str]:
             source=str(path),
             location="line 1",
         )
-    return next(csv.reader(io.StringIO(line)))
+    return line.rstrip("\r\n"), second.decode("utf-8", "replace").rstrip("\r\n")
 
 
 def _text(path: Path, *, gzip_: bool) -> str:
@@ -367,23 +502,3 @@ def _text(path: Path, *, gzip_: bool) -> str:
             source=str(path),
             location=f"line {line}",
         ) from None
-
-
-def _raise_structural(exc: Exception, path: Path, fmt: str, width: int) -> None:
-    """Raise InputError for undecodable bytes or rows with the wrong field count."""
-    text = str(exc)
-    if "utf8" in text.lower():
-        _raise_undecodable(path, gzip_=fmt == "gzip")
-    if "CSV parse error" in text:
-        detail = text.split("CSV parse error:", 1)[1].strip()
-        raise InputError(
-            f"malformed CSV row ({detail[:300]}); expected {width} fields per row "
-            "like the header (quote values that contain commas)",
-            source=str(path),
-        )
-
-
-def _raise_undecodable(path: Path, *, gzip_: bool) -> None:
-    """Locate the first non-UTF-8 byte and raise InputError naming its line."""
-    _text(path, gzip_=gzip_)
-    raise InputError("undecodable text; expected UTF-8", source=str(path))

@@ -36,6 +36,7 @@ __all__ = [
     "arrow_to_strings",
     "classify_statements",
     "fingerprints",
+    "partial_evidence",
     "statement_types_from_query_type",
 ]
 
@@ -102,11 +103,36 @@ QUERY_TYPES: Final[dict[str, str | None]] = {
 
 _COMMENT_BLOCK: Final = r"/\*(?s:.*?)\*/"
 _COMMENT_LINE: Final = r"--[^\n]*"
+#: One left-to-right pass over the tokens that must not decide the type: string
+#: literals ('...' with '' escapes, E'..' included), quoted identifiers ("..."),
+#: dollar-quoted bodies ($$...$$), block and line comments. An unterminated one
+#: (SVL_QLOG cuts text at 60 characters) runs to the end of the text.
+_OPAQUE: Final = (
+    r"'(?:[^']|'')*(?:'|$)"
+    r'|"(?:[^"]|"")*(?:"|$)'
+    r"|\$\$(?s:.*?)(?:\$\$|$)"
+    r"|/\*(?s:.*?)(?:\*/|$)"
+    r"|--[^\n]*"
+)
 _CTAS: Final = (
-    r"^(create\s+((local\s+)?(temp|temporary)\s+)?table\b(?s:.*?)\bas\b"
-    r"|select\b(?s:.*?)\binto\s+(?:(temp|temporary|table)\s+)*[a-z_\"#])"
+    r"^(create\s+((local\s+)?(temp|temporary)\s+)?table\b(?s:.*?)"
+    r"\bas\s*(?:\(\s*)*(?:select|with|values)\b"
+    r"|select\b(?s:.*?)\binto\s+(?:(temp|temporary|table)\s+)*[a-z_#])"
 )
 _WITH_MAIN: Final = r"^with\b(?s:.*?)\b(?P<main>insert|update|delete)\b"
+#: dbt node type (``"node_id": "model.project.name"``) -> statement type, for
+#: text cut before its dbt comment ended. dbt runs a ``model`` as CREATE TABLE AS
+#: (table and first incremental runs) or INSERT/MERGE; ``ctas`` is the most
+#: frequent in dbt-redshift logs. ``test`` nodes are SELECTs, ``seed`` INSERTs,
+#: ``snapshot`` MERGE-like INSERT/UPDATE. A documented heuristic, counted.
+DBT_NODE_TYPES: Final[dict[str, str]] = {
+    "model": "ctas",
+    "test": "select",
+    "seed": "insert",
+    "snapshot": "insert",
+    "analysis": "select",
+}
+_DBT_NODE: Final = r'"node_id"\s*:\s*"(?P<kind>[a-z_]+)\.'
 
 
 def _clean(text: pa.Array) -> pa.Array:
@@ -117,12 +143,22 @@ def _clean(text: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(out, r"^[\s(;]+", "")
 
 
+def _tokens(text: pa.Array) -> pa.Array:
+    """Lower-cased text with literals, quoted names and comments blanked [pyarrow]."""
+    out = pc.utf8_lower(pc.fill_null(text, ""))
+    out = pc.replace_substring_regex(out, _OPAQUE, " ")
+    return pc.replace_substring_regex(out, r"^[\s(;]+", "")
+
+
 _KEYS: Final = pa.array(list(KEYWORDS), pa.string())
 _VALUES: Final = pa.array([*KEYWORDS.values(), "other"], pa.string())
+_DBT_KEYS: Final = pa.array(list(DBT_NODE_TYPES), pa.string())
+_DBT_VALUES: Final = pa.array([*DBT_NODE_TYPES.values(), "other"], pa.string())
 
 
-def _classify_distinct(cleaned: pa.Array) -> pa.Array:
-    """Statement types of cleaned distinct texts, all in pyarrow (no per-row Python)."""
+def _classify_distinct(raw: pa.Array) -> pa.Array:
+    """Statement types of distinct texts, all in pyarrow (no per-row Python)."""
+    cleaned = _tokens(raw)
     first = pc.struct_field(pc.extract_regex(cleaned, r"^(?P<w>[a-z_]*)"), [0])
     # Unknown words index the trailing "other" entry of _VALUES.
     pos = pc.fill_null(pc.index_in(first, value_set=_KEYS), len(KEYWORDS))
@@ -135,7 +171,33 @@ def _classify_distinct(cleaned: pa.Array) -> pa.Array:
         out,
     )
     out = pc.if_else(pc.match_substring_regex(cleaned, _CTAS), "ctas", out)
-    return pc.if_else(pc.starts_with(cleaned, "padb_fetch_sample"), "analyze", out)
+    out = pc.if_else(pc.starts_with(cleaned, "padb_fetch_sample"), "analyze", out)
+    partial = _partial(raw, cleaned)
+    dbt = pc.struct_field(
+        pc.extract_regex(pc.utf8_lower(pc.fill_null(raw, "")), _DBT_NODE), [0]
+    )
+    dbt_type = _DBT_VALUES.take(
+        pc.fill_null(pc.index_in(dbt, value_set=_DBT_KEYS), len(DBT_NODE_TYPES))
+    )
+    return pc.if_else(pc.and_(partial, pc.is_valid(dbt)), dbt_type, out)
+
+
+def _partial(raw: pa.Array, cleaned: pa.Array) -> pa.Array:
+    """Texts left with no statement once an unterminated comment is removed."""
+    lowered = pc.utf8_lower(pc.fill_null(raw, ""))
+    opens = pc.match_substring_regex(lowered, r"^[\s(;]*/\*")
+    unterminated = pc.invert(pc.match_substring_regex(lowered, r"\*/"))
+    return pc.and_(pc.and_(opens, unterminated), pc.equal(cleaned, ""))
+
+
+def partial_evidence(text: pa.Array | pa.ChunkedArray) -> int:
+    """How many texts were cut inside a leading comment (classified from partial
+    evidence: the dbt node type when the comment names it, else ``other``)."""
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks() if text.num_chunks else pa.array([], pa.string())
+    encoded = pc.dictionary_encode(text.cast(pa.string()))
+    flags = _partial(encoded.dictionary, _tokens(encoded.dictionary))
+    return int(pc.sum(flags.take(encoded.indices)).as_py() or 0)
 
 
 def analyze_text(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
@@ -148,7 +210,7 @@ def analyze_text(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
         text = text.combine_chunks() if text.num_chunks else pa.array([], pa.string())
     encoded = pc.dictionary_encode(text.cast(pa.string()))
     cleaned = _clean(encoded.dictionary)
-    types = _classify_distinct(cleaned).take(encoded.indices)
+    types = _classify_distinct(encoded.dictionary).take(encoded.indices)
     prints = _fingerprint_distinct(cleaned).take(encoded.indices)
     return pc.fill_null(types, "other"), prints
 

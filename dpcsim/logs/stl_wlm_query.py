@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.logs.rejects import Checks
-from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.wlm.limits import SQA_SERVICE_CLASS
 
 __all__ = [
@@ -139,8 +139,8 @@ def _normalise(parsed: Parsed) -> pd.DataFrame:
             "exec_s": f["total_exec_time"].to_numpy(dtype="float64", na_value=0) / _US,
             "final_state": text("final_state"),
             "service_class_name": text("service_class_name").replace("", pd.NA),
-            "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "source_file": constant_strings(parsed.source, n),
+            "source_row": parsed.source_rows(),
         }
     ).astype(ATTEMPT_DTYPES)
 

@@ -7,9 +7,11 @@ affects. Joined with STL_WLM_QUERY (:mod:`dpcsim.logs.combine`) they give the
 queue/execution split. Units: ``elapsed`` [µs], times UTC with µs.
 
 The normalised frame (:data:`QLOG_DTYPES`) is shared by both tables:
-``query_id``, ``user_id``, ``start_at``, ``end_at``, ``elapsed_s`` [s],
+``query_id``, ``user_id``, ``session_id`` (``pid``: a session is one backend
+process), ``start_at``, ``end_at``, ``elapsed_s`` [s],
 ``aborted``, ``label``, ``text``, ``cache_hit`` (``source_query`` set),
-``ran_on_cs``, ``source_file``, ``source_row``.
+``ran_on_cs``, ``from_sp_call`` (the CALL a stored-procedure child belongs to),
+``source_file``, ``source_row``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dpcsim.logs.rejects import Checks
-from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.logs.sql_type import analyze_text, arrow_to_strings
 
 __all__ = ["QLOG_DTYPES", "qlog_to_queries", "read_qlog"]
@@ -29,6 +31,7 @@ __all__ = ["QLOG_DTYPES", "qlog_to_queries", "read_qlog"]
 QLOG_DTYPES: Final[dict[str, str]] = {
     "query_id": "int64",
     "user_id": "int64",
+    "session_id": "Int64",
     "start_at": "datetime64[us, UTC]",
     "end_at": "datetime64[us, UTC]",
     "elapsed_s": "float64",
@@ -37,6 +40,7 @@ QLOG_DTYPES: Final[dict[str, str]] = {
     "text": "string",
     "cache_hit": "bool",
     "ran_on_cs": "bool",
+    "from_sp_call": "Int64",
     "source_file": "string",
     "source_row": "int64",
 }
@@ -103,11 +107,12 @@ def _normalise(parsed: Parsed, elapsed_us: np.ndarray) -> pd.DataFrame:
         )
     else:
         cs = np.zeros(n, dtype=bool)
-    label = f["label"] if "label" in f else pd.Series(["default"] * n, dtype="string")
+    label = f["label"] if "label" in f else constant_strings("default", n)
     return pd.DataFrame(
         {
             "query_id": as_int64(f["query"]),
             "user_id": as_int64(f["userid"]),
+            "session_id": _nullable_int(f, "pid"),
             "start_at": f["starttime"],
             "end_at": end,
             "elapsed_s": elapsed_us / _US,
@@ -120,8 +125,9 @@ def _normalise(parsed: Parsed, elapsed_us: np.ndarray) -> pd.DataFrame:
             if "source_query" in f
             else np.zeros(n, bool),
             "ran_on_cs": cs,
-            "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "from_sp_call": _nullable_int(f, "from_sp_call"),
+            "source_file": constant_strings(parsed.source, n),
+            "source_row": parsed.source_rows(),
         }
     ).astype(QLOG_DTYPES)
 
@@ -146,6 +152,7 @@ def qlog_to_queries(qlog: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             "arrival_at": qlog["start_at"],
             "user_id": qlog["user_id"],
             "query_group": qlog["label"],
+            "session_id": qlog["session_id"],
             "statement_type": arrow_to_strings(types, qlog.index),
             "exec_s": qlog["elapsed_s"],
             "exec_is_upper_bound": True,
@@ -166,6 +173,13 @@ def qlog_to_queries(qlog: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             "time, which includes queueing (an upper bound; exec_is_upper_bound=True)"
         )
     return out, warnings
+
+
+def _nullable_int(f: pd.DataFrame, col: str) -> pd.Series:
+    """An integer column as ``Int64`` (``<NA>`` when missing or absent)."""
+    if col not in f:
+        return pd.Series(pd.NA, index=f.index, dtype="Int64")
+    return f[col].astype("Float64").astype("Int64")
 
 
 def _span_us(start: pd.Series, end: pd.Series) -> np.ndarray:

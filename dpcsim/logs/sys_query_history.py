@@ -1,7 +1,10 @@
 """SYS_QUERY_HISTORY: one row per query with the queue/execution split built in.
 
 Units: ``queue_time``, ``execution_time``, ``elapsed_time`` [µs]; times UTC.
-``status`` ``failed``/``canceled`` -> ``aborted``; ``result_cache_hit`` ->
+``status`` ``failed``/``canceled`` -> ``aborted``; rows still ``running``,
+``queued``, ``planning`` or ``returning`` are rejected with that reason (their
+times are not final: replaying them as finished short queries would be wrong);
+``result_cache_hit`` ->
 ``cache_hit``; ``query_label`` -> ``query_group``; ``query_type`` gives the
 statement type (coarse types such as ``COMMAND`` fall back to the text);
 ``compute_type`` ``secondary`` (when exported) -> ``ran_on_cs``;
@@ -17,13 +20,15 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.logs.rejects import Checks
-from dpcsim.logs.source import Parsed, as_int64
+from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.logs.sql_type import fingerprints, statement_types_from_query_type
 
 __all__ = ["read_sys_query_history"]
 
 _US: Final = 1e6
 _ABORTED: Final = ("failed", "canceled", "cancelled", "aborted")
+#: Statuses of a query that has not finished: its times are not final.
+_UNFINISHED: Final = ("running", "queued", "planning", "returning")
 
 
 def read_sys_query_history(
@@ -56,6 +61,15 @@ def read_sys_query_history(
             "end before start",
             "end_time >= start_time",
         )
+    if "status" in f:
+        status = f["status"].astype("string").str.strip().str.lower()
+        for state in _UNFINISHED:
+            checks.add(
+                (status == state).to_numpy(dtype=bool, na_value=False),
+                "status",
+                f"query still {state}: execution_time is not final",
+                "a finished query (success, failed or canceled)",
+            )
     checks.unique("query_id", "each query_id once")
     ok, rejects = checks.finish()
     return _canonical(parsed).loc[ok].reset_index(drop=True), rejects
@@ -75,6 +89,9 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             "user_id": as_int64(f["user_id"]),
             "user_name": _text(f, "user_name").replace("", pd.NA),
             "query_group": label,
+            "session_id": f["session_id"].astype("Float64").astype("Int64")
+            if "session_id" in f
+            else pd.Series(pd.NA, index=f.index, dtype="Int64"),
             "statement_type": statement_types_from_query_type(f["query_type"], text),
             "exec_s": f["execution_time"].to_numpy(dtype="float64", na_value=0) / _US,
             "queue_s": f["queue_time"].to_numpy(dtype="float64", na_value=0) / _US,
@@ -88,8 +105,8 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             .to_numpy(dtype=bool, na_value=False),
             "fingerprint": fingerprints(text),
             "query_text": text,
-            "source_file": pd.Series([parsed.source] * n, dtype="string"),
-            "source_row": np.arange(1, n + 1, dtype="int64"),
+            "source_file": constant_strings(parsed.source, n),
+            "source_row": parsed.source_rows(),
         }
     )
     if "service_class_id" in f:

@@ -8,7 +8,10 @@ Accepted inputs (detected from the header):
 * ``pg_user`` itself (``usesysid,usename,usesuper,...``) plus ``pg_group``
   (``groname,grosysid,grolist`` with ``grolist`` like ``{101,102}``);
 * a simple ``user,group`` CSV;
-* a ``role,group`` CSV: IAM roles to groups.
+* a ``role,group`` CSV: IAM roles to groups;
+* RBAC roles: an export of ``svv_user_grants`` (``user_name,role_name``) or a
+  ``user,role`` CSV, with ``svv_role_grants`` (``role_name,granted_role_name``)
+  for roles granted to roles.
 
 The design maps ``user_group`` per IAM role: a database user named
 ``IAMR:<role>`` (how Redshift names users that sign in through an IAM role) gets
@@ -55,12 +58,15 @@ class UserDirectory:
         Names of superusers (``usesuper``).
     role_groups
         IAM role name -> groups (applied to users named ``IAMR:<role>``).
+    user_roles
+        ``usename`` -> its RBAC roles, nested grants expanded (sorted).
     """
 
     names: Mapping[int, str] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     superusers: frozenset[str] = frozenset()
     role_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    user_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def groups_of(self, user_name: str) -> tuple[str, ...]:
         """The user's own groups plus its IAM role's groups (sorted, unique)."""
@@ -94,6 +100,8 @@ def read_users(
     by_id: dict[int, set[str]] = {}
     superusers: set[str] = set()
     roles: dict[str, set[str]] = {}
+    granted: dict[str, set[str]] = {}
+    nested: dict[str, set[str]] = {}
     for path in [paths] if isinstance(paths, Path | str) else paths:
         parsed = parse_file(Path(path))
         f = parsed.frame
@@ -105,6 +113,12 @@ def read_users(
             _add_pairs(groups, f["user"], f["group"])
         elif parsed.spec.name == "role_groups":
             _add_pairs(roles, f["role"], f["group"])
+        elif parsed.spec.name == "svv_user_grants":
+            _add_pairs(granted, f["user_name"], f["role_name"])
+        elif parsed.spec.name == "user_roles":
+            _add_pairs(granted, f["user"], f["role"])
+        elif parsed.spec.name == "svv_role_grants":
+            _add_pairs(nested, f["role_name"], f["granted_role_name"])
         else:
             raise InputError(
                 f"is a {parsed.spec.name} export; expected users/groups "
@@ -129,7 +143,20 @@ def read_users(
         groups={k: tuple(sorted(v)) for k, v in groups.items()},
         superusers=frozenset(superusers),
         role_groups={k: tuple(sorted(v)) for k, v in roles.items()},
+        user_roles={k: _expand_roles(v, nested) for k, v in granted.items()},
     )
+
+
+def _expand_roles(direct: set[str], nested: Mapping[str, set[str]]) -> tuple[str, ...]:
+    """Roles granted directly plus every role they are granted (transitively)."""
+    seen: set[str] = set()
+    todo = list(direct)
+    while todo:
+        role = todo.pop()
+        if role not in seen:
+            seen.add(role)
+            todo.extend(nested.get(role, ()))
+    return tuple(sorted(seen))
 
 
 def read_role_groups(
@@ -153,7 +180,9 @@ def read_role_groups(
 
 
 def apply_users(queries: pd.DataFrame, users: UserDirectory) -> pd.DataFrame:
-    """Fill ``user_name`` (from ``user_id``) and ``user_groups`` (from the name).
+    """Fill ``user_name`` (from ``user_id``), ``user_groups``, ``is_superuser`` and
+    ``user_roles`` (from the name), so routing from the canonical workload alone
+    equals routing from the raw exports.
 
     Names already in the log win; groups from the directory (plus IAM role groups)
     replace missing ones. Work is per distinct user, not per row.
@@ -171,6 +200,17 @@ def apply_users(queries: pd.DataFrame, users: UserDirectory) -> pd.DataFrame:
     if "user_groups" in out:
         groups = out["user_groups"].astype("string").fillna(groups)
     out["user_groups"] = groups
+    if users.superusers:
+        known = name.isin(list(users.superusers)).to_numpy(dtype=bool, na_value=False)
+        if "is_superuser" in out:
+            known |= out["is_superuser"].fillna(False).to_numpy(dtype=bool)
+        out["is_superuser"] = known
+    if users.user_roles:
+        joined_roles = {k: ",".join(v) for k, v in users.user_roles.items() if v}
+        roles = name.map(joined_roles).astype("string")
+        if "user_roles" in out:
+            roles = out["user_roles"].astype("string").fillna(roles)
+        out["user_roles"] = roles
     return out
 
 

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from dpcsim.schema import Workload
 
@@ -146,7 +145,7 @@ def write_users(
     users = queries.loc[queries["user_name"].notna(), cols].drop_duplicates("user_name")
     rows: list[tuple[int, str, str, str]] = []
     for uid, name, groups in users.sort_values("user_id").itertuples(index=False):
-        flag = "true" if name in superusers else "false"
+        flag = "t" if name in superusers else "f"  # psql prints booleans as t/f
         names = [] if groups is pd.NA or not groups else str(groups).split(",")
         rows.extend((int(uid), str(name), flag, g.strip()) for g in names or [""])
     frame = pd.DataFrame(rows, columns=USERS_HEADER.split(","))
@@ -259,18 +258,56 @@ def _metric_exports(q: pd.DataFrame, out: Path) -> dict[str, Path]:
 
 
 def _write_csv(table: pa.Table, header: str, path: Path) -> Path:
-    """Write a header line and CSV rows (gzip when the name ends in .gz)."""
+    """Write a header line and rows as ``psql --csv`` does (gzip for ``.gz``).
+
+    psql quotes a value only when it holds a comma, a quote, CR or LF (a quote
+    inside is doubled), writes NULL as an empty field, booleans as ``t``/``f``
+    and timestamps as PostgreSQL prints them (trailing zero microseconds
+    dropped, no fraction when zero).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    sink = pa.BufferOutputStream()
-    sink.write((header + "\n").encode())
+    body = b""
     if table.num_rows:
-        pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
-    data = sink.getvalue().to_pybytes()
+        fields = [_psql_field(col) for col in table.columns]
+        lines = pc.binary_join_element_wise(*fields, ",")
+        # Each line plus its newline; the values buffer is then the file body.
+        ended = pc.binary_join_element_wise(lines, "", "\n").cast(pa.large_string())
+        offsets = np.frombuffer(ended.buffers()[1], dtype=np.int64)
+        first, last = offsets[ended.offset], offsets[ended.offset + len(ended)]
+        body = ended.buffers()[2].to_pybytes()[first:last]
+    data = (header + "\n").encode() + body
     if path.suffix == ".gz":
         # mtime=0 keeps the bytes reproducible for the same workload.
         data = gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
     path.write_bytes(data)
     return path
+
+
+_NEEDS_QUOTES: Final = r'[,"\r\n]'
+
+
+def _psql_field(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One column as psql --csv text (empty for NULL)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_large_string(col.type):
+        col = col.cast(pa.string())
+    kind = col.type
+    if pa.types.is_boolean(kind):
+        text = pc.if_else(col, "t", "f")
+    elif pa.types.is_timestamp(kind):
+        text = pc.strftime(col.cast(pa.timestamp("us")), format="%Y-%m-%d %H:%M:%S")
+        # strftime's %S carries the fraction; PostgreSQL drops trailing zeros.
+        text = pc.replace_substring_regex(text, r"(\.\d*?)0+$", r"\1")
+        text = pc.replace_substring_regex(text, r"\.$", "")
+    elif pa.types.is_string(kind):
+        quoted = pc.binary_join_element_wise(
+            '"', pc.replace_substring(col, '"', '""'), '"', ""
+        )
+        text = pc.if_else(pc.match_substring_regex(col, _NEEDS_QUOTES), quoted, col)
+    else:
+        text = col.cast(pa.string())
+    return pc.fill_null(text.cast(pa.string()), "")
 
 
 def _ts(values: pd.Series) -> pa.Array:

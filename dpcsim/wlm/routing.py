@@ -328,7 +328,10 @@ def _superuser_rows(
     n: int,
 ) -> np.ndarray:
     """Rows of a superuser whose query group is ``superuser``."""
-    if not superusers or "user_name" not in queries.columns:
+    flagged = "is_superuser" in queries.columns and bool(
+        queries["is_superuser"].to_numpy(dtype=bool, na_value=False).any()
+    )
+    if not (superusers or flagged) or "user_name" not in queries.columns:
         return np.zeros(n, dtype=bool)
     labels = np.array([_is_superuser_label(str(v)) for v in q_uniq])  # type: ignore[attr-defined]
     by_label = np.zeros(n, dtype=bool)
@@ -337,6 +340,8 @@ def _superuser_rows(
     is_su = (
         queries["user_name"].isin(list(superusers)).to_numpy(dtype=bool, na_value=False)
     )
+    if "is_superuser" in queries.columns:
+        is_su = is_su | queries["is_superuser"].to_numpy(dtype=bool, na_value=False)
     return by_label & is_su
 
 
