@@ -342,7 +342,7 @@ class _executor:
                 return
             shared = client.scatter(ctx, broadcast=True)
             futures = [client.submit(run_task, t, shared, pure=False) for t in tasks]
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 yield fut.result()
 
         return run

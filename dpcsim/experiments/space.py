@@ -399,9 +399,21 @@ def _decision_points(
 ) -> list[dict[str, Any]]:
     """Decision points: structured splits become one axis each, then sampled."""
     axes: dict[str, list[Any]] = {}
-    plain = {k: v for k, v in raw.items() if k not in ("slots", "memory")}
+    is_split = {
+        "slots": isinstance(raw.get("slots"), Mapping) and "total" in raw["slots"],
+        "memory": "memory" in raw,
+    }
+    plain: dict[str, Any] = {}
+    for key, value in raw.items():
+        if is_split.get(key, False):
+            continue
+        # TOML reads ``slots.adhoc = [...]`` as a nested table.
+        if isinstance(value, Mapping) and key not in ("points",):
+            plain.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            plain[key] = value
     for key in ("slots", "memory"):
-        if key in raw:
+        if is_split[key]:
             split = _split(raw[key], key, base, source)
             axes[f"{key}_split"] = split
     for name, value in plain.items():
