@@ -41,8 +41,12 @@ def test_comparisons_follow_the_documented_example() -> None:
     ],
 )
 def test_if_follows_the_documented_tables(text: str, want: list[float]) -> None:
-    got = _eval(text, metric1=[1, 1, 0, 0, NA], metric2=[30, NA, 0, 0, 30],
-                metric3=[0, 0, 20, NA, 20])  # fmt: skip
+    got = _eval(
+        text,
+        metric1=[1, 1, 0, 0, NA],
+        metric2=[30, NA, 0, 0, 30],
+        metric3=[0, 0, 20, NA, 20],
+    )
     assert _same(got, want)
 
 
@@ -53,8 +57,11 @@ def test_if_without_false_value_drops_false_points() -> None:
 
 def test_minimum_volume_guard() -> None:
     """The failure-ratio guard: no ratio in an hour with fewer than 20 queries."""
-    got = _eval("IF(attempted >= 20, failed / attempted, 0)",
-                failed=[1, 3, 0, NA], attempted=[4, 60, 0, 30])  # fmt: skip
+    got = _eval(
+        "IF(attempted >= 20, failed / attempted, 0)",
+        failed=[1, 3, 0, NA],
+        attempted=[4, 60, 0, 30],
+    )
     assert _same(got, [0, 0.05, 0, 0])
 
 

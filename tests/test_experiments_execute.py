@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _experiments_fixtures import context, small_workload
 
 from dpcsim.experiments import run_sweep, space_from_dict
 from dpcsim.experiments.space import run_key
-from _experiments_fixtures import context, small_workload
 
 SPACE = {
     "sweep": {"seed": 3, "replications": 2},
@@ -44,7 +44,9 @@ def _planned_keys() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def local(workload_path: Path, tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def local(
+    workload_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> pd.DataFrame:
     out = tmp_path_factory.mktemp("local")
     report = run_sweep(space_from_dict(SPACE), context(workload_path), out, workers=1)
     assert report.failures == 0
@@ -71,8 +73,9 @@ def test_common_random_numbers_across_decisions(local: pd.DataFrame) -> None:
 def test_process_pool_gives_identical_results(
     local: pd.DataFrame, workload_path: Path, tmp_path: Path
 ) -> None:
-    report = run_sweep(space_from_dict(SPACE), context(workload_path), tmp_path,
-                       workers=2, per_task=2)  # fmt: skip
+    report = run_sweep(
+        space_from_dict(SPACE), context(workload_path), tmp_path, workers=2, per_task=2
+    )
     pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
 
 
@@ -81,11 +84,19 @@ def test_dask_local_cluster_gives_identical_results(
 ) -> None:
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(
-        host="127.0.0.1", dashboard_address=None, n_workers=2, processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        n_workers=2,
+        processes=True,
         threads_per_worker=1,
-    ) as cluster:  # fmt: skip
-        report = run_sweep(space_from_dict(SPACE), context(workload_path), tmp_path,
-                           scheduler=cluster.scheduler_address, per_task=2)  # fmt: skip
+    ) as cluster:
+        report = run_sweep(
+            space_from_dict(SPACE),
+            context(workload_path),
+            tmp_path,
+            scheduler=cluster.scheduler_address,
+            per_task=2,
+        )
     pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
 
 
@@ -105,8 +116,14 @@ def test_sigkill_of_the_driver_resumes_without_loss_or_duplicates(
 ) -> None:
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, str(workload_path), str(tmp_path),
-         str(root / "tests")],
+        [
+            sys.executable,
+            "-c",
+            DRIVER,
+            str(workload_path),
+            str(tmp_path),
+            str(root / "tests"),
+        ],
         cwd=root,
     )
     runs = tmp_path / "runs"
@@ -120,8 +137,9 @@ def test_sigkill_of_the_driver_resumes_without_loss_or_duplicates(
     proc.wait()
     before = {p.stem for p in runs.glob("*.parquet")}
     assert 5 <= len(before) < 16
-    report = run_sweep(space_from_dict(SPACE), context(workload_path), tmp_path,
-                       workers=1)  # fmt: skip
+    report = run_sweep(
+        space_from_dict(SPACE), context(workload_path), tmp_path, workers=1
+    )
     assert report.runs_skipped == len(before)
     assert report.runs_done == 16 - len(before)
     assert report.results["run_key"].is_unique

@@ -31,9 +31,16 @@ def test_slot_splits_are_every_composition() -> None:
 
 def test_constraints_filter_the_split_and_baseline_is_added() -> None:
     space = space_from_dict(
-        {"decisions": {"slots": {"total": 12, "queues": ["batch", "admin", "adhoc"],
-                                 "constraints": ["adhoc <= 5", "admin >= 2"]}}}
-    )  # fmt: skip
+        {
+            "decisions": {
+                "slots": {
+                    "total": 12,
+                    "queues": ["batch", "admin", "adhoc"],
+                    "constraints": ["adhoc <= 5", "admin >= 2"],
+                }
+            }
+        }
+    )
     swept = space.decisions[1:]
     assert all(d["slots.adhoc"] <= 5 and d["slots.admin"] >= 2 for d in swept)
     assert all(sum(d.values()) == 12 for d in swept)
@@ -53,10 +60,15 @@ def test_memory_grid_sums_to_100() -> None:
 
 def test_lhs_samples_each_axis_stratum_once() -> None:
     space = space_from_dict(
-        {"assumptions": {"method": "lhs", "samples": 8,
-                         "cs_start_delay_s": {"low": 0.0, "high": 80.0},
-                         "sqa_slots": [1, 2, 3, 4, 5, 6, 7, 8]}}
-    )  # fmt: skip
+        {
+            "assumptions": {
+                "method": "lhs",
+                "samples": 8,
+                "cs_start_delay_s": {"low": 0.0, "high": 80.0},
+                "sqa_slots": [1, 2, 3, 4, 5, 6, 7, 8],
+            }
+        }
+    )
     delays = sorted(p["cs_start_delay_s"] for p in space.assumptions)
     # Latin hypercube: one sample in each tenth-width stratum of the range.
     assert [int(d // 10) for d in delays] == list(range(8))
@@ -64,7 +76,9 @@ def test_lhs_samples_each_axis_stratum_once() -> None:
 
 
 def test_assumptions_map_onto_settings_fields_by_name() -> None:
-    settings = apply_assumption(ClusterSettings(), {"sqa_slots": 3, "spill_penalty": 2.0})
+    settings = apply_assumption(
+        ClusterSettings(), {"sqa_slots": 3, "spill_penalty": 2.0}
+    )
     assert settings.sqa_slots == 3
     assert settings.spill_penalty == 2.0
 
@@ -72,10 +86,16 @@ def test_assumptions_map_onto_settings_fields_by_name() -> None:
 def test_decision_changes_only_what_it_names() -> None:
     base = dpc_design_config()
     config, settings = apply_decision(
-        base, ClusterSettings(),
-        {"slots.adhoc": 4, "concurrency_scaling.adhoc": "auto",
-         "max_concurrency_scaling_clusters": 3, "timeout_s.adhoc": 600, "sqa": False},
-    )  # fmt: skip
+        base,
+        ClusterSettings(),
+        {
+            "slots.adhoc": 4,
+            "concurrency_scaling.adhoc": "auto",
+            "max_concurrency_scaling_clusters": 3,
+            "timeout_s.adhoc": 600,
+            "sqa": False,
+        },
+    )
     adhoc = config.queues[config.queue_names.index("adhoc")]
     assert adhoc.query_concurrency == 4
     assert adhoc.concurrency_scaling == "auto"
@@ -105,10 +125,14 @@ def test_example_space_file_reads() -> None:
         ("[sweep]\nreplications = 0\n", "sweep.replications"),
         ("[sweep]\nreplicas = 3\n", "sweep.replicas"),
         ("[decisions]\nslotz.adhoc = [1]\n", "decisions.slotz.adhoc"),
-        ("[decisions.slots]\ntotal = 9\nconstraints = ['adhoc <== 5']\n",
-         "decisions.slots.constraints"),
-        ("[decisions.slots]\ntotal = 9\nconstraints = ['nosuch <= 5']\n",
-         "decisions.slots.constraints"),
+        (
+            "[decisions.slots]\ntotal = 9\nconstraints = ['adhoc <== 5']\n",
+            "decisions.slots.constraints",
+        ),
+        (
+            "[decisions.slots]\ntotal = 9\nconstraints = ['nosuch <= 5']\n",
+            "decisions.slots.constraints",
+        ),
         ("[scenarios]\ngrowht = [1.0]\n", "scenarios.growht"),
         ("[assumptions]\nsqa_slotz = [3]\n", "assumptions.sqa_slotz"),
         ("[assumptions]\nsqa_slots = [0]\n", "assumptions"),

@@ -33,8 +33,16 @@ def _results(values: dict[str, list[float]], metric: str = "x") -> pd.DataFrame:
     rows = []
     for config, xs in values.items():
         for r, x in enumerate(xs):
-            rows.append({"config_id": config, "scenario_id": "s", "assumption_id": "a",
-                         "replication": r, "status": "ok", f"metric.{metric}": x})  # fmt: skip
+            rows.append(
+                {
+                    "config_id": config,
+                    "scenario_id": "s",
+                    "assumption_id": "a",
+                    "replication": r,
+                    "status": "ok",
+                    f"metric.{metric}": x,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -47,8 +55,13 @@ def test_summary_rows_state_their_level() -> None:
 
 
 def test_sequential_rule_asks_for_more_only_where_wide() -> None:
-    frame = _results({"tight": [10.0, 10.1, 9.9, 10.0], "wide": [1.0, 9.0, 3.0, 12.0],
-                      "constant": [0.0, 0.0, 0.0, 0.0]})  # fmt: skip
+    frame = _results(
+        {
+            "tight": [10.0, 10.1, 9.9, 10.0],
+            "wide": [1.0, 9.0, 3.0, 12.0],
+            "constant": [0.0, 0.0, 0.0, 0.0],
+        }
+    )
     wide = groups_needing_more(frame, target_rel_half_width=0.1, level=0.95)
     assert wide == [("wide", "s", "a")]
 
@@ -58,17 +71,25 @@ def test_paired_differences_use_common_numbers_and_correct_for_many() -> None:
     rng = np.random.default_rng(5)
     noise = rng.normal(0.0, 5.0, size=10)
     jitter = [rng.normal(0.0, 0.1, size=10) for _ in range(3)]
-    frame = _results({"base": list(100 + noise),
-                      "better": list(99.5 + noise + jitter[0]),
-                      "same1": list(100 + noise + jitter[1]),
-                      "same2": list(100 + noise + jitter[2])})  # fmt: skip
+    frame = _results(
+        {
+            "base": list(100 + noise),
+            "better": list(99.5 + noise + jitter[0]),
+            "same1": list(100 + noise + jitter[1]),
+            "same2": list(100 + noise + jitter[2]),
+        }
+    )
     diff = paired_differences(frame, "base", ["x"], level=0.95).set_index("config_id")
     assert diff.loc["better", "significant"]
     assert diff.loc["better", "ci_high"] < 0
     # Three comparisons: the intervals are at the Bonferroni level 1 - 0.05 / 3.
     assert np.isclose(diff["adjusted_level"].iloc[0], 1 - 0.05 / 3)
     # Without common numbers (independent noise) the same shift is lost in noise.
-    indep = _results({"base": list(100 + noise),
-                      "better": list(99.5 + rng.normal(0.0, 5.0, size=10))})  # fmt: skip
+    indep = _results(
+        {
+            "base": list(100 + noise),
+            "better": list(99.5 + rng.normal(0.0, 5.0, size=10)),
+        }
+    )
     lost = paired_differences(indep, "base", ["x"]).set_index("config_id")
     assert lost.loc["better", "ci_high"] - lost.loc["better", "ci_low"] > 2.0

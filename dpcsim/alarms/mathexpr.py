@@ -46,9 +46,9 @@ it. An alarm that sees a missing result applies TreatMissingData.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -276,6 +276,15 @@ def _eval(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
     return _binary(kind, args[0], args[1])
 
 
+#: Reducer of each of MIN/MAX/AVG/SUM.
+_REDUCE: Final[dict[str, Callable[..., Any]]] = {
+    "MIN": np.min,
+    "MAX": np.max,
+    "AVG": np.mean,
+    "SUM": np.sum,
+}
+
+
 def _reduce(kind: str, arg: Node, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
     """MIN/MAX/AVG/SUM: a scalar over one series, or a series over an array."""
     if arg.kind == "array":
@@ -284,15 +293,13 @@ def _reduce(kind: str, arg: Node, env: Mapping[str, np.ndarray]) -> np.ndarray |
         stack = np.stack([np.broadcast_to(i, (length,)) for i in items])
         none = np.isnan(stack).all(axis=0)
         filled = np.nan_to_num(stack, nan=0.0)
-        reducer = {"MIN": np.min, "MAX": np.max, "AVG": np.mean, "SUM": np.sum}[kind]
-        out = np.where(none, np.nan, reducer(filled, axis=0))
+        out = np.where(none, np.nan, _REDUCE[kind](filled, axis=0))
         return out if any(i.ndim for i in items) else float(out[0])
     value = np.asarray(_eval(arg, env), dtype=np.float64)
     present = value[~np.isnan(value)] if value.ndim else value.reshape(1)
     if present.size == 0:
         return float("nan")
-    reducers = {"MIN": np.min, "MAX": np.max, "AVG": np.mean, "SUM": np.sum}
-    return float(reducers[kind](present))
+    return float(_REDUCE[kind](present))
 
 
 def _if(

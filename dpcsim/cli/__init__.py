@@ -21,7 +21,16 @@ from dpcsim.errors import InputError
 __all__ = ["main"]
 
 #: Subcommand modules under ``dpcsim.cli``, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "generate", "ingest", "wlm", "simulate", "alarms")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "generate",
+    "ingest",
+    "wlm",
+    "simulate",
+    "alarms",
+    "sweep",
+    "recommend",
+)
 
 
 #: The end of ``dpcsim --help``: the usual chain of commands.

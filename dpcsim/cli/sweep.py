@@ -47,35 +47,51 @@ HELP = "sweep WLM decisions x scenarios x assumptions with replications"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``sweep`` options."""
-    parser.add_argument("--workload", required=True, metavar="W",
-                        help="workload.parquet or its folder")  # fmt: skip
-    parser.add_argument("--space", required=True, metavar="SPACE.toml",
-                        help="the space file")  # fmt: skip
+    parser.add_argument(
+        "--workload", required=True, metavar="W", help="workload.parquet or its folder"
+    )
+    parser.add_argument(
+        "--space", required=True, metavar="SPACE.toml", help="the space file"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="sweep folder")
-    parser.add_argument("--replications", type=int, metavar="N",
-                        help="replications per point")  # fmt: skip
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="local worker processes (default: one per core)")  # fmt: skip
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="Dask scheduler address")  # fmt: skip
-    parser.add_argument("--replicate", choices=("bootstrap", "regenerate"),
-                        default="bootstrap", help="replication method")  # fmt: skip
-    parser.add_argument("--days", type=int, metavar="N",
-                        help="days per regenerated week")  # fmt: skip
-    parser.add_argument("--wlm", default="design", metavar="FILE|design",
-                        help="base WLM configuration")  # fmt: skip
+    parser.add_argument(
+        "--replications", type=int, metavar="N", help="replications per point"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local worker processes (default: one per core)",
+    )
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address")
+    parser.add_argument(
+        "--replicate",
+        choices=("bootstrap", "regenerate"),
+        default="bootstrap",
+        help="replication method",
+    )
+    parser.add_argument(
+        "--days", type=int, metavar="N", help="days per regenerated week"
+    )
+    parser.add_argument(
+        "--wlm", default="design", metavar="FILE|design", help="base WLM configuration"
+    )
     parser.add_argument("--settings", metavar="TOML", help="base cluster settings")
-    parser.add_argument("--alarms", default="design", metavar="FILE|design|none",
-                        help="alarms evaluated on every run")  # fmt: skip
+    parser.add_argument(
+        "--alarms",
+        default="design",
+        metavar="FILE|design|none",
+        help="alarms evaluated on every run",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Read the space, run or resume the sweep, print a summary."""
+    import tomllib
+
     from dpcsim.cli.simulate import _load_config, _load_settings
     from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
     from dpcsim.experiments.outcomes import EltWindow
-
-    import tomllib
 
     workload = Path(args.workload)
     if not workload.exists():
@@ -91,14 +107,17 @@ def run(args: argparse.Namespace) -> int:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", source=str(args.space)) from None
-    space = space_from_dict(data, source=str(args.space), text=text, base=config,
-                            settings=settings)  # fmt: skip
+    space = space_from_dict(
+        data, source=str(args.space), text=text, base=config, settings=settings
+    )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", source=str(out))
     if out.is_dir() and any(out.iterdir()) and not (out / "runs").is_dir():
-        raise InputError("folder is not empty and holds no sweep; expected a new "
-                         "or a sweep folder", source=str(out))  # fmt: skip
+        raise InputError(
+            "folder is not empty and holds no sweep; expected a new or a sweep folder",
+            source=str(out),
+        )
     obj = space.objectives
     ctx = SweepContext(
         workload_path=str(workload.resolve()),
@@ -107,24 +126,37 @@ def run(args: argparse.Namespace) -> int:
         base_wlm=config.to_json(),
         base_settings=settings.to_dict(),
         alarms=_alarm_requests(str(args.alarms)),
-        window=EltWindow(start=obj.elt_window[0], end=obj.elt_window[1],
-                         timezone=obj.timezone),  # fmt: skip
+        window=EltWindow(
+            start=obj.elt_window[0], end=obj.elt_window[1], timezone=obj.timezone
+        ),
         days=args.days,
     )
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps(context_dict(ctx), indent=2,
-                                               sort_keys=True) + "\n")  # fmt: skip
-    report = run_sweep(space, ctx, out, replications=args.replications,
-                       workers=args.workers, scheduler=args.scheduler,
-                       progress=show_progress(args))  # fmt: skip
+    (out / "sweep.json").write_text(
+        json.dumps(context_dict(ctx), indent=2, sort_keys=True) + "\n"
+    )
+    report = run_sweep(
+        space,
+        ctx,
+        out,
+        replications=args.replications,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=show_progress(args),
+    )
     if not getattr(args, "quiet", False):
-        print(f"{len(space.decisions)} decisions x {len(space.scenarios)} scenarios x "
-              f"{len(space.assumptions)} assumptions")
-        print(f"runs: {report.runs_done} done now, {report.runs_skipped} already "
-              f"done, {report.failures} failed; {report.wall_s:.1f} s wall, "
-              f"{report.run_s:.1f} s in runs")
-        print(f"wrote results.parquet ({len(report.results)} runs) and stats.csv "
-              f"to {out}")
+        print(
+            f"{len(space.decisions)} decisions x {len(space.scenarios)} scenarios x "
+            f"{len(space.assumptions)} assumptions"
+        )
+        print(
+            f"runs: {report.runs_done} done now, {report.runs_skipped} already "
+            f"done, {report.failures} failed; {report.wall_s:.1f} s wall, "
+            f"{report.run_s:.1f} s in runs"
+        )
+        print(
+            f"wrote results.parquet ({len(report.results)} runs) and stats.csv to {out}"
+        )
     return 0
 
 

@@ -146,13 +146,25 @@ def plan_tasks(
                     d
                     for d in space.decisions
                     if run_key(d, scenario, assumption, r) not in done
-                    and (only is None or (axis_id("c", d), axis_id("s", scenario),
-                                          axis_id("a", assumption)) in only)  # fmt: skip
+                    and (
+                        only is None
+                        or (
+                            axis_id("c", d),
+                            axis_id("s", scenario),
+                            axis_id("a", assumption),
+                        )
+                        in only
+                    )
                 ]
                 for i in range(0, len(todo), per_task):
-                    tasks.append(Task(replication=r, scenario=scenario,
-                                      assumption=assumption,
-                                      decisions=tuple(todo[i : i + per_task])))  # fmt: skip
+                    tasks.append(
+                        Task(
+                            replication=r,
+                            scenario=scenario,
+                            assumption=assumption,
+                            decisions=tuple(todo[i : i + per_task]),
+                        )
+                    )
     return tasks
 
 
@@ -185,9 +197,15 @@ def run_task(task: Task, ctx: SweepContext) -> list[dict[str, Any]]:
             try:
                 config, settings = apply_decision(base_config, settings0, decision)
                 routing = _routing(ctx, task, workload, config)
-                metrics = simulate_outcomes(workload, config, settings, seed=seed,
-                                            routing=routing, alarms=alarms,
-                                            window=ctx.window)  # fmt: skip
+                metrics = simulate_outcomes(
+                    workload,
+                    config,
+                    settings,
+                    seed=seed,
+                    routing=routing,
+                    alarms=alarms,
+                    window=ctx.window,
+                )
                 row.update({f"metric.{k}": v for k, v in sorted(metrics.items())})
             except Exception as exc:  # recorded, the sweep goes on
                 row.update(status="failed", error=_error_text(exc))
@@ -238,7 +256,7 @@ def run_sweep(
     started = time.perf_counter()
     tasks = plan_tasks(space, range(n0), done, per_task=per_task)
     count, run_s, failures = 0, 0.0, 0
-    with _executor(workers, scheduler) as submit, _bar(progress) as bar:
+    with _Executor(workers, scheduler) as submit, _Bar(progress) as bar:
         reps = n0
         while True:
             bar.total = (bar.total or 0) + sum(len(t.decisions) for t in tasks)
@@ -257,13 +275,19 @@ def run_sweep(
                 break
             results = store.load()
             metrics = _reported_metrics(results)
-            wide = set(groups_needing_more(
-                results, target_rel_half_width=space.target_rel_half_width,
-                level=space.level, metrics=metrics))  # fmt: skip
+            wide = set(
+                groups_needing_more(
+                    results,
+                    target_rel_half_width=space.target_rel_half_width,
+                    level=space.level,
+                    metrics=metrics,
+                )
+            )
             if not wide:
                 break
-            tasks = plan_tasks(space, [reps], store.done_keys(), only=wide,
-                               per_task=per_task)  # fmt: skip
+            tasks = plan_tasks(
+                space, [reps], store.done_keys(), only=wide, per_task=per_task
+            )
             reps += 1
     results = store.load()
     store.write_results(results)
@@ -302,7 +326,7 @@ class _Submit:
         return self.run(tasks, ctx)
 
 
-class _executor:
+class _Executor:
     """Context manager giving a submit function for the chosen executor."""
 
     def __init__(self, workers: int | None, scheduler: str | None):
@@ -334,15 +358,16 @@ class _executor:
             raise InputError(
                 "--scheduler needs dask.distributed: pip install 'dpcsim[distributed]'"
             ) from None
-        client = Client(self.scheduler, set_as_default=False)
+        client = Client(self.scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
         self._close = client.close
 
         def run(tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
             if not tasks:
                 return
-            shared = client.scatter(ctx, broadcast=True)
+            shared = client.scatter(ctx, broadcast=True)  # type: ignore[no-untyped-call]
             futures = [client.submit(run_task, t, shared, pure=False) for t in tasks]
-            for fut in as_completed(futures, loop=client.loop):
+            done = as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call]
+            for fut in done:
                 yield fut.result()
 
         return run
@@ -351,7 +376,7 @@ class _executor:
         self._close()
 
 
-class _bar:
+class _Bar:
     """A tqdm bar, or a silent stand-in."""
 
     def __init__(self, enabled: bool):
@@ -377,8 +402,11 @@ def _row_head(decision: dict[str, Any], task: Task, seed: int) -> dict[str, Any]
         "error": "",
         "seed": str(seed),
     }
-    for prefix, point in (("decision", decision), ("scenario", task.scenario),
-                          ("assumption", task.assumption)):  # fmt: skip
+    for prefix, point in (
+        ("decision", decision),
+        ("scenario", task.scenario),
+        ("assumption", task.assumption),
+    ):
         for name, value in sorted(point.items()):
             row[f"{prefix}.{name}"] = value
     return row
@@ -413,7 +441,9 @@ def replicator(ctx: SweepContext) -> Replicator:
             spec = with_days(spec, ctx.days)
         return RegenerateWeeks(spec, ctx.root)
     if ctx.replicate != "bootstrap":
-        raise InputError(f"replicate {ctx.replicate!r}: expected bootstrap or regenerate")
+        raise InputError(
+            f"replicate {ctx.replicate!r}: expected bootstrap or regenerate"
+        )
     return BootstrapDays(_base_workload(ctx), ctx.root, ctx.window.timezone)
 
 
@@ -421,8 +451,14 @@ _REPLICATORS: dict[tuple[Any, ...], Replicator] = {}
 
 
 def _scenario_workload(ctx: SweepContext, r: int, scenario: dict[str, Any]) -> Workload:
-    key = (ctx.workload_path, ctx.replicate, ctx.root, ctx.days, r,
-           json.dumps(scenario, sort_keys=True))  # fmt: skip
+    key = (
+        ctx.workload_path,
+        ctx.replicate,
+        ctx.root,
+        ctx.days,
+        r,
+        json.dumps(scenario, sort_keys=True),
+    )
     if key in _WEEKS:
         _WEEKS.move_to_end(key)
         return _WEEKS[key][0]
@@ -438,15 +474,31 @@ def _scenario_workload(ctx: SweepContext, r: int, scenario: dict[str, Any]) -> W
     return workload
 
 
-def _routing(ctx: SweepContext, task: Task, workload: Workload, config: WLMConfig) -> Any:
+def _routing(
+    ctx: SweepContext, task: Task, workload: Workload, config: WLMConfig
+) -> Any:
     """Route once per replication, scenario and routing-relevant queue set."""
     signature = tuple(
-        (q.name, q.user_group, q.user_group_wild_card, q.user_role,
-         q.user_role_wild_card, q.query_group, q.query_group_wild_card)
+        (
+            q.name,
+            q.user_group,
+            q.user_group_wild_card,
+            q.user_role,
+            q.user_role_wild_card,
+            q.query_group,
+            q.query_group_wild_card,
+        )
         for q in config.queues
-    )  # fmt: skip
-    key = (ctx.workload_path, ctx.replicate, ctx.root, ctx.days, task.replication,
-           json.dumps(task.scenario, sort_keys=True), signature)  # fmt: skip
+    )
+    key = (
+        ctx.workload_path,
+        ctx.replicate,
+        ctx.root,
+        ctx.days,
+        task.replication,
+        json.dumps(task.scenario, sort_keys=True),
+        signature,
+    )
     if key not in _ROUTES:
         _ROUTES[key] = route_workload(config, workload.queries)
         while len(_ROUTES) > _CACHE_SIZE * 2:

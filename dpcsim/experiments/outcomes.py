@@ -91,8 +91,9 @@ def simulate_outcomes(
     elt_ids
         Query ids of the ELT's statements (default: from :func:`elt_mask`).
     """
-    run = simulate_run(workload, config, settings, seed=seed, routing=routing,
-                       alarms=alarms)  # fmt: skip
+    run = simulate_run(
+        workload, config, settings, seed=seed, routing=routing, alarms=alarms
+    )
     if elt_ids is None:
         elt_ids = workload.queries["query_id"].to_numpy()[elt_mask(workload.queries)]
     return outcome_metrics(run, config.queue_names, window or EltWindow(), elt_ids)
@@ -135,7 +136,9 @@ def outcome_metrics(
         lat = latency[mask & np.isfinite(latency)]
         for p in (50, 95, 99):
             out[f"wait_p{p}_s.{name}"] = float(np.percentile(w, p)) if w.size else 0.0
-        out[f"latency_p95_s.{name}"] = float(np.percentile(lat, 95)) if lat.size else 0.0
+        out[f"latency_p95_s.{name}"] = (
+            float(np.percentile(lat, 95)) if lat.size else 0.0
+        )
     out.update(_elt(q, run.result.start_at, window, elt_ids))
     outcome = q["outcome"].astype(str).to_numpy()
     arrived = max(len(q), 1)
@@ -147,7 +150,9 @@ def outcome_metrics(
     out["cost_usd"] = float(scaling.get("cost_usd", 0.0))
     actions = q["qmr_actions"].astype(str).to_numpy() if "qmr_actions" in q else None
     qmr = (outcome == "aborted") & (
-        np.char.find(actions.astype(str), "abort") >= 0 if actions is not None else False
+        np.char.find(actions.astype(str), "abort") >= 0
+        if actions is not None
+        else False
     )
     out["qmr_aborted"] = float(np.sum(qmr))
     out["evicted"] = float(q["sqa_evicted"].to_numpy(bool).sum())
@@ -176,8 +181,9 @@ def _elt(
     night = (local_arrival - pd.Timedelta(minutes=w_start)).normalize()
     frame = pd.DataFrame({"night": night, "end": pd.DatetimeIndex(end)})
     finish = frame.groupby("night", sort=True)["end"].max()
-    window_start = finish.index + pd.Timedelta(minutes=w_start)
-    window_end = finish.index + pd.Timedelta(minutes=w_end)
+    nights = pd.DatetimeIndex(finish.index)
+    window_start = nights + pd.Timedelta(minutes=w_start)
+    window_end = nights + pd.Timedelta(minutes=w_end)
     finish_utc = pd.DatetimeIndex(finish.to_numpy()).tz_localize(None)
     start_utc = pd.DatetimeIndex(window_start).tz_convert("UTC").tz_localize(None)
     end_utc = pd.DatetimeIndex(window_end).tz_convert("UTC").tz_localize(None)

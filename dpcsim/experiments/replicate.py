@@ -169,7 +169,10 @@ def _day_index(at: pd.Series, first: pd.Timestamp) -> np.ndarray:
     if not len(at):
         return np.zeros(0, dtype=np.int64)
     local = at.dt.tz_convert(first.tz)
-    return ((local - first) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
+    days: np.ndarray = ((local - first) // pd.Timedelta(days=1)).to_numpy(
+        dtype=np.int64
+    )
+    return days
 
 
 def _concat(parts: list[pd.DataFrame], like: pd.DataFrame) -> pd.DataFrame:

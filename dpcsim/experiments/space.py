@@ -79,7 +79,12 @@ _PLAIN_DECISIONS: Final = (
     "sqa",
     "sqa_max_s",
 )
-_PER_QUEUE_DECISIONS: Final = ("slots", "memory_pct", "concurrency_scaling", "timeout_s")
+_PER_QUEUE_DECISIONS: Final = (
+    "slots",
+    "memory_pct",
+    "concurrency_scaling",
+    "timeout_s",
+)
 _CONSTRAINT: Final = re.compile(
     r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d*)?)\s*$"
 )
@@ -223,17 +228,31 @@ def space_from_dict(
         The base WLM configuration and settings (default: the DPC design and
         AWS defaults), used to resolve the baseline decision.
     """
-    _known(data, ("sweep", "decisions", "scenarios", "assumptions", "objectives"),
-           "", source)  # fmt: skip
+    _known(
+        data,
+        ("sweep", "decisions", "scenarios", "assumptions", "objectives"),
+        "",
+        source,
+    )
     sweep = _table(data, "sweep", source)
-    _known(sweep, ("seed", "replications", "max_replications",
-                   "target_rel_half_width", "level"), "sweep", source)  # fmt: skip
+    _known(
+        sweep,
+        ("seed", "replications", "max_replications", "target_rel_half_width", "level"),
+        "sweep",
+        source,
+    )
     seed = _int(sweep.get("seed", 0), "sweep.seed", source, 0)
     reps = _int(sweep.get("replications", 5), "sweep.replications", source, 1)
-    cap = _int(sweep.get("max_replications", reps), "sweep.max_replications", source,
-               reps)  # fmt: skip
-    rel = _float(sweep.get("target_rel_half_width", 0.1),
-                 "sweep.target_rel_half_width", source, 0.0, math.inf)  # fmt: skip
+    cap = _int(
+        sweep.get("max_replications", reps), "sweep.max_replications", source, reps
+    )
+    rel = _float(
+        sweep.get("target_rel_half_width", 0.1),
+        "sweep.target_rel_half_width",
+        source,
+        0.0,
+        math.inf,
+    )
     level = _float(sweep.get("level", 0.95), "sweep.level", source, 0.5, 0.999999)
     if base is None:
         from dpcsim.wlm import dpc_design_config
@@ -245,11 +264,23 @@ def space_from_dict(
     baseline = baseline_decision(base, settings, decisions[0] if decisions else {})
     if baseline not in decisions:
         decisions.insert(0, baseline)
-    scenarios = _points(_table(data, "scenarios", source), "scenarios", source, seed,
-                        allowed=tuple(SCENARIO_AXES))  # fmt: skip
-    setting_names = tuple(f.name for f in fields(ClusterSettings) if f.name != "storage")
-    assumptions = _points(_table(data, "assumptions", source), "assumptions", source,
-                          seed, allowed=setting_names)  # fmt: skip
+    scenarios = _points(
+        _table(data, "scenarios", source),
+        "scenarios",
+        source,
+        seed,
+        allowed=tuple(SCENARIO_AXES),
+    )
+    setting_names = tuple(
+        f.name for f in fields(ClusterSettings) if f.name != "storage"
+    )
+    assumptions = _points(
+        _table(data, "assumptions", source),
+        "assumptions",
+        source,
+        seed,
+        allowed=setting_names,
+    )
     for point in assumptions:
         apply_assumption(settings, point, source=source)
     return Space(
@@ -353,7 +384,9 @@ def apply_decision(
     if "max_concurrency_scaling_clusters" in point:
         settings = replace(
             settings,
-            max_concurrency_scaling_clusters=int(point["max_concurrency_scaling_clusters"]),
+            max_concurrency_scaling_clusters=int(
+                point["max_concurrency_scaling_clusters"]
+            ),
         )
     return config, settings
 
@@ -367,8 +400,11 @@ def apply_assumption(
     try:
         return replace(settings, **dict(point))
     except (InputError, TypeError, ValueError) as exc:
-        raise InputError(f"assumption point {dict(point)}: {exc}", source=source,
-                         location="assumptions") from None  # fmt: skip
+        raise InputError(
+            f"assumption point {dict(point)}: {exc}",
+            source=source,
+            location="assumptions",
+        ) from None
 
 
 def _qmr_timeout_s(rules: Sequence[QMRRule]) -> int:
@@ -379,14 +415,18 @@ def _qmr_timeout_s(rules: Sequence[QMRRule]) -> int:
     return 0
 
 
-def _with_timeout(rules: Sequence[QMRRule], queue: str, seconds: int) -> tuple[QMRRule, ...]:
+def _with_timeout(
+    rules: Sequence[QMRRule], queue: str, seconds: int
+) -> tuple[QMRRule, ...]:
     """Replace the queue's execution-time abort rule by one at ``seconds`` (0: none)."""
     kept = tuple(
         r
         for r in rules
-        if not (r.action == "abort"
-                and any(p.metric_name == "query_execution_time" for p in r.predicate))
-    )  # fmt: skip
+        if not (
+            r.action == "abort"
+            and any(p.metric_name == "query_execution_time" for p in r.predicate)
+        )
+    )
     if seconds <= 0:
         return kept
     pred = QMRPredicate(metric_name="query_execution_time", operator=">", value=seconds)
@@ -450,9 +490,7 @@ def _decision_points(
     return out
 
 
-def _split(
-    raw: Any, key: str, base: WLMConfig, source: str
-) -> list[dict[str, int]]:
+def _split(raw: Any, key: str, base: WLMConfig, source: str) -> list[dict[str, int]]:
     where = f"decisions.{key}"
     if not isinstance(raw, Mapping):
         raise InputError(f"{raw!r}: expected a table", source=source, location=where)
@@ -470,12 +508,16 @@ def _split(
         minimum = _int(raw.get("min_pct", step), f"{where}.min_pct", source, 1)
         splits = slot_splits(100, queues, minimum, step)
         prefix = "memory_pct"
-    checks = [_constraint(c, f"{where}.constraints", source) for c in
-              _list(raw.get("constraints", []), f"{where}.constraints", source)]  # fmt: skip
+    checks = [
+        _constraint(c, f"{where}.constraints", source)
+        for c in _list(raw.get("constraints", []), f"{where}.constraints", source)
+    ]
     out = []
     for split in splits:
         values = dict(zip(queues, split, strict=True))
-        if all(_OPS[op](values.get(name, math.nan), bound) for name, op, bound in checks):
+        if all(
+            _OPS[op](values.get(name, math.nan), bound) for name, op, bound in checks
+        ):
             out.append({f"{prefix}.{q}": v for q, v in values.items()})
     for name, _, _ in checks:
         if name not in queues:
@@ -485,26 +527,40 @@ def _split(
                 location=f"{where}.constraints",
             )
     if not out:
-        raise InputError("no split satisfies the constraints", source=source,
-                         location=where)  # fmt: skip
+        raise InputError(
+            "no split satisfies the constraints", source=source, location=where
+        )
     return out
 
 
-def _queues(raw: Mapping[str, Any], where: str, base: WLMConfig, source: str) -> list[str]:
-    queues = [str(q) for q in _list(raw.get("queues", list(base.queue_names)),
-                                    f"{where}.queues", source)]  # fmt: skip
+def _queues(
+    raw: Mapping[str, Any], where: str, base: WLMConfig, source: str
+) -> list[str]:
+    queues = [
+        str(q)
+        for q in _list(
+            raw.get("queues", list(base.queue_names)), f"{where}.queues", source
+        )
+    ]
     for q in queues:
         if q not in base.queue_names:
-            raise InputError(f"queue {q!r}: expected one of {list(base.queue_names)}",
-                             source=source, location=f"{where}.queues")  # fmt: skip
+            raise InputError(
+                f"queue {q!r}: expected one of {list(base.queue_names)}",
+                source=source,
+                location=f"{where}.queues",
+            )
     return queues
 
 
 def _constraint(text: Any, where: str, source: str) -> tuple[str, str, float]:
     match = _CONSTRAINT.match(str(text))
     if not isinstance(text, str) or match is None:
-        raise InputError(f"constraint {text!r}: expected 'name <op> number' with op "
-                         "one of <= >= < > == !=", source=source, location=where)  # fmt: skip
+        raise InputError(
+            f"constraint {text!r}: expected 'name <op> number' with op "
+            "one of <= >= < > == !=",
+            source=source,
+            location=where,
+        )
     return match.group(1), match.group(2), float(match.group(3))
 
 
@@ -523,15 +579,19 @@ def _points(
         if name in ("method", "samples", "points"):
             continue
         _allowed(name, allowed, kind, source)
-        axes[name] = value if _is_range(value) else _values(value, f"{kind}.{name}",
-                                                           source)  # fmt: skip
+        axes[name] = (
+            value if _is_range(value) else _values(value, f"{kind}.{name}", source)
+        )
     return _sample(axes, method, raw, kind, source, seed) or [{}]
 
 
 def _allowed(name: str, allowed: Sequence[str], kind: str, source: str) -> None:
     if name not in allowed:
-        raise InputError(f"unknown {kind[:-1]} {name!r}; expected one of {list(allowed)}",
-                         source=source, location=f"{kind}.{name}")  # fmt: skip
+        raise InputError(
+            f"unknown {kind[:-1]} {name!r}; expected one of {list(allowed)}",
+            source=source,
+            location=f"{kind}.{name}",
+        )
 
 
 def _sample(
@@ -548,10 +608,15 @@ def _sample(
     if method == "cartesian":
         for name in names:
             if _is_range(axes[name]):
-                raise InputError("a {low, high} range needs method random or lhs",
-                                 source=source, location=f"{kind}.{name}")  # fmt: skip
-        return [dict(zip(names, combo, strict=True))
-                for combo in itertools.product(*(axes[n] for n in names))]  # fmt: skip
+                raise InputError(
+                    "a {low, high} range needs method random or lhs",
+                    source=source,
+                    location=f"{kind}.{name}",
+                )
+        return [
+            dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(axes[n] for n in names))
+        ]
     samples = _int(raw.get("samples"), f"{kind}.samples", source, 1)
     # One stream per block kind, so adding scenarios does not move decisions.
     block = ("decisions", "scenarios", "assumptions").index(kind)
@@ -561,9 +626,9 @@ def _sample(
     else:
         from scipy.stats import qmc
 
-        u = qmc.LatinHypercube(d=len(names), rng=np.random.default_rng(sequence)).random(
-            samples
-        )
+        u = qmc.LatinHypercube(
+            d=len(names), rng=np.random.default_rng(sequence)
+        ).random(samples)
     out = []
     for row in u:
         point: dict[str, Any] = {}
@@ -582,20 +647,28 @@ def _is_range(value: Any) -> bool:
     return isinstance(value, Mapping) and set(value) == {"low", "high"}
 
 
-def _list_points(raw: Mapping[str, Any], kind: str, source: str) -> list[dict[str, Any]]:
+def _list_points(
+    raw: Mapping[str, Any], kind: str, source: str
+) -> list[dict[str, Any]]:
     points = _list(raw.get("points"), f"{kind}.points", source)
     for i, p in enumerate(points):
         if not isinstance(p, Mapping):
-            raise InputError(f"{p!r}: expected a table", source=source,
-                             location=f"{kind}.points[{i}]")  # fmt: skip
+            raise InputError(
+                f"{p!r}: expected a table",
+                source=source,
+                location=f"{kind}.points[{i}]",
+            )
     return [dict(p) for p in points]
 
 
 def _method(raw: Mapping[str, Any], kind: str, source: str) -> str:
     method = raw.get("method", "cartesian")
     if method not in METHODS:
-        raise InputError(f"{method!r}: expected one of {list(METHODS)}", source=source,
-                         location=f"{kind}.method")  # fmt: skip
+        raise InputError(
+            f"{method!r}: expected one of {list(METHODS)}",
+            source=source,
+            location=f"{kind}.method",
+        )
     return str(method)
 
 
@@ -605,20 +678,26 @@ def _objectives(raw: Mapping[str, Any], source: str) -> Objectives:
     kwargs: dict[str, Any] = {}
     for name in ("max_alarm_transitions", "adhoc_p95_wait_s"):
         if name in raw:
-            kwargs[name] = _float(raw[name], f"objectives.{name}", source, 0.0, math.inf)
+            kwargs[name] = _float(
+                raw[name], f"objectives.{name}", source, 0.0, math.inf
+            )
     for name in ("elt_on_time_probability", "robust_share"):
         if name in raw:
             kwargs[name] = _float(raw[name], f"objectives.{name}", source, 0.0, 1.0)
     if "alarms" in raw:
-        kwargs["alarms"] = tuple(str(a) for a in _list(raw["alarms"], "objectives.alarms",
-                                                       source))  # fmt: skip
+        kwargs["alarms"] = tuple(
+            str(a) for a in _list(raw["alarms"], "objectives.alarms", source)
+        )
     if "elt_window" in raw:
         window = _list(raw["elt_window"], "objectives.elt_window", source)
         if len(window) != 2 or not all(
             isinstance(w, str) and re.fullmatch(r"\d\d:\d\d", w) for w in window
         ):
-            raise InputError(f"{window!r}: expected two 'HH:MM' strings", source=source,
-                             location="objectives.elt_window")  # fmt: skip
+            raise InputError(
+                f"{window!r}: expected two 'HH:MM' strings",
+                source=source,
+                location="objectives.elt_window",
+            )
         kwargs["elt_window"] = (window[0], window[1])
     if "timezone" in raw:
         kwargs["timezone"] = str(raw["timezone"])
@@ -632,19 +711,25 @@ def _table(data: Mapping[str, Any], key: str, source: str) -> Mapping[str, Any]:
     return value
 
 
-def _known(raw: Mapping[str, Any], names: Sequence[str], where: str, source: str) -> None:
+def _known(
+    raw: Mapping[str, Any], names: Sequence[str], where: str, source: str
+) -> None:
     for key in raw:
         if key not in names:
             loc = f"{where}.{key}" if where else key
-            raise InputError(f"unknown key {key!r}; expected one of {list(names)}",
-                             source=source, location=loc)  # fmt: skip
+            raise InputError(
+                f"unknown key {key!r}; expected one of {list(names)}",
+                source=source,
+                location=loc,
+            )
 
 
 def _values(value: Any, where: str, source: str) -> list[Any]:
     values = value if isinstance(value, list) else [value]
     if not values:
-        raise InputError("empty list; expected at least one value", source=source,
-                         location=where)  # fmt: skip
+        raise InputError(
+            "empty list; expected at least one value", source=source, location=where
+        )
     return values
 
 
@@ -656,15 +741,23 @@ def _list(value: Any, where: str, source: str) -> list[Any]:
 
 def _int(value: Any, where: str, source: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InputError(f"{value!r}: expected an integer >= {minimum}", source=source,
-                         location=where)  # fmt: skip
+        raise InputError(
+            f"{value!r}: expected an integer >= {minimum}",
+            source=source,
+            location=where,
+        )
     return value
 
 
 def _float(value: Any, where: str, source: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (
-        low <= float(value) <= high
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (low <= float(value) <= high)
     ):
-        raise InputError(f"{value!r}: expected a number in [{low}, {high}]",
-                         source=source, location=where)  # fmt: skip
+        raise InputError(
+            f"{value!r}: expected a number in [{low}, {high}]",
+            source=source,
+            location=where,
+        )
     return float(value)

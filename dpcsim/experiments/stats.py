@@ -104,8 +104,10 @@ def paired_differences(
     rows = []
     for key, group in ok.loc[ok["config_id"] != baseline_config_id].groupby(GROUP):
         config_id, scenario_id, assumption_id = key
-        ref = base.loc[(base["scenario_id"] == scenario_id)
-                       & (base["assumption_id"] == assumption_id)]  # fmt: skip
+        ref = base.loc[
+            (base["scenario_id"] == scenario_id)
+            & (base["assumption_id"] == assumption_id)
+        ]
         merged = group.merge(ref, on="replication", suffixes=("", "_base"))
         for m in metrics:
             col = f"metric.{m}"
@@ -123,12 +125,34 @@ def paired_differences(
             p = float(sps.ttest_1samp(d, 0.0).pvalue)
         else:
             p = 1.0 if n == 0 or mean == 0.0 else 0.0
-        out.append((config_id, scenario_id, assumption_id, m, n, mean, low, high,
-                    level, adjusted, p))  # fmt: skip
+        out.append(
+            (
+                config_id,
+                scenario_id,
+                assumption_id,
+                m,
+                n,
+                mean,
+                low,
+                high,
+                level,
+                adjusted,
+                p,
+            )
+        )
     frame = pd.DataFrame(
         out,
-        columns=[*GROUP, "metric", "n", "mean_diff", "ci_low", "ci_high", "level",
-                 "adjusted_level", "p_value"],  # fmt: skip
+        columns=[
+            *GROUP,
+            "metric",
+            "n",
+            "mean_diff",
+            "ci_low",
+            "ci_high",
+            "level",
+            "adjusted_level",
+            "p_value",
+        ],
     )
     frame["p_adjusted"] = _holm(frame["p_value"].to_numpy(dtype=np.float64))
     frame["significant"] = frame["p_adjusted"] < 1.0 - level

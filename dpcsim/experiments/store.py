@@ -18,6 +18,7 @@ present there, so no run is redone or duplicated.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -28,10 +29,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ResultStore"]
+__all__ = ["ResultStore", "write_recommendation"]
 
-_FIRST = ["run_key", "config_id", "scenario_id", "assumption_id", "replication",
-          "status", "error", "seed"]  # fmt: skip
+_FIRST = [
+    "run_key",
+    "config_id",
+    "scenario_id",
+    "assumption_id",
+    "replication",
+    "status",
+    "error",
+    "seed",
+]
 
 
 class ResultStore:
@@ -82,7 +91,8 @@ class ResultStore:
         frame = pd.concat(frames, ignore_index=True)
         rest = sorted(c for c in frame.columns if c not in _FIRST)
         cols = [c for c in _FIRST if c in frame.columns] + rest
-        return frame[cols].sort_values("run_key", kind="stable").reset_index(drop=True)
+        out: pd.DataFrame = frame[cols].sort_values("run_key", kind="stable")
+        return out.reset_index(drop=True)
 
     def write_results(self, frame: pd.DataFrame) -> Path:
         """Write results.parquet atomically."""
@@ -95,6 +105,22 @@ class ResultStore:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         return path
+
+
+def write_recommendation(rec: Any, out_dir: str | Path) -> list[Path]:
+    """Write recommendation.json, pareto.csv, headroom.csv, alarm_tuning.csv."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "recommendation.json", out / "pareto.csv", out / "headroom.csv"]
+    paths[0].write_text(
+        json.dumps(rec.document, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    rec.pareto.to_csv(paths[1], index=False)
+    rec.headroom.to_csv(paths[2], index=False)
+    if rec.alarm_tuning is not None:
+        paths.append(out / "alarm_tuning.csv")
+        rec.alarm_tuning.to_csv(paths[-1], index=False)
+    return paths
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> Path:
