@@ -192,6 +192,9 @@ def recommend(
             "HIGH" if rank <= 2 else ("MEDIUM" if rank <= 4 else "LOW")
         )
     text = _verdict_text(holds, chosen, baseline_id, headroom)
+    failing = _failing_objectives(meets, baseline_id, obj)
+    if failing:
+        text += " Under normal load the baseline misses: " + "; ".join(failing) + "."
     document = {
         "verdict": {"holds": holds, "text": text},
         "baseline_config_id": baseline_id,
@@ -694,6 +697,30 @@ def _verdict_text(
         else f"the recommended configuration is {chosen}"
     )
     return f"The design's 50/30/20 {part}{growth}; {rec}."
+
+
+def _failing_objectives(
+    meets: pd.DataFrame, config_id: str, obj: Objectives
+) -> list[str]:
+    """The objectives ``config_id`` misses, with the mean against the target."""
+    rows = meets.loc[meets["config_id"] == config_id]
+    out = []
+    if not rows["ok_alarms"].all():
+        out.append(
+            f"alarm transitions {rows['alarms'].max():.1f} > "
+            f"{obj.max_alarm_transitions:g}"
+        )
+    if not rows["ok_elt"].all():
+        out.append(
+            f"ELT nights on time {rows['elt_on_time'].min():.2f} < "
+            f"{obj.elt_on_time_probability:g}"
+        )
+    if not rows["ok_wait"].all():
+        out.append(
+            f"adhoc p95 wait {rows['adhoc_p95_wait_s'].max():.1f} s > "
+            f"{obj.adhoc_p95_wait_s:g} s"
+        )
+    return out
 
 
 def _jsonable(value: Any) -> Any:

@@ -109,7 +109,7 @@ class Objectives:
     alarms
         Alarms the objective counts (empty: every alarm of the run).
     elt_on_time_probability
-        Least share of replications with every ELT night inside its window.
+        Least share of ELT nights finished inside the window.
     adhoc_p95_wait_s
         Most adhoc p95 queue wait [s].
     robust_share
@@ -117,6 +117,8 @@ class Objectives:
         every objective (1.0: all of them).
     elt_window
         The ELT window ``("HH:MM", "HH:MM")`` local time, and ``timezone``.
+        The design starts the ELT at 02:00 JST and names no deadline; 09:00,
+        the start of the learners' day, is assumed.
     """
 
     max_alarm_transitions: float = 0.0
@@ -124,7 +126,7 @@ class Objectives:
     elt_on_time_probability: float = 0.9
     adhoc_p95_wait_s: float = 60.0
     robust_share: float = 1.0
-    elt_window: tuple[str, str] = ("02:00", "06:00")
+    elt_window: tuple[str, str] = ("02:00", "09:00")
     timezone: str = "Asia/Tokyo"
 
 
