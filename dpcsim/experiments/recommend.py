@@ -468,6 +468,30 @@ def _record_best(
         actions = [f"Deploy {chosen}: {decisions[chosen]}."]
     else:
         axis = _deciding_assumption(meets, space)
+        if axis.startswith("none"):
+            failing = sorted(
+                {
+                    o
+                    for c in meets["config_id"].unique()
+                    for o in _failing_objectives(meets, c, space.objectives)
+                }
+            )
+            obs = (
+                "No configuration meets every objective under any assumption point "
+                "tried, so no assumption decides it; missed: "
+                + "; ".join(failing)
+                + "."
+            )
+            return _record(
+                "WLM-CONFIG",
+                "The WLM configuration to deploy",
+                obs,
+                [
+                    "Revisit the objectives or the workload: no WLM decision "
+                    "in the space meets them."
+                ],
+                {**evidence, "deciding_assumption": None},
+            )
         obs = (
             "No configuration meets every objective under the required share of "
             f"assumption points; the deciding assumption is {axis}."
@@ -484,7 +508,7 @@ def _record_best(
 
 def _deciding_assumption(meets: pd.DataFrame, space: Space) -> str:
     ids = {axis_id("a", a): a for a in space.assumptions}
-    best, spread_best = "none (no assumption axis)", -1.0
+    best, spread_best = "none", 0.0
     names = sorted({k for a in space.assumptions for k in a})
     for name in names:
         rate = meets.assign(_v=[str(ids[a].get(name)) for a in meets["assumption_id"]])
@@ -539,9 +563,17 @@ def _record_pareto(pareto: pd.DataFrame) -> dict[str, Any]:
 
 def _record_headroom(headroom: pd.DataFrame) -> dict[str, Any]:
     queue = headroom.loc[headroom["target"] == "Alert-WLM-Queue"]
-    text = ", ".join(
-        f"{r.config_id}: x{r.growth_at_failure:.2f}" for r in queue.itertuples()
-    )
+    parts = []
+    for config_id, growth in zip(
+        queue["config_id"], queue["growth_at_failure"].astype(float), strict=True
+    ):
+        at = (
+            f"x{growth:.2f}"
+            if math.isfinite(growth)
+            else f"beyond x{GROWTH_RANGE[1]:g}"
+        )
+        parts.append(f"{config_id}: {at}")
+    text = ", ".join(parts)
     return _record(
         "HEADROOM",
         "Growth the configurations absorb",

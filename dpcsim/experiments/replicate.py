@@ -27,7 +27,7 @@ import pandas as pd
 
 from dpcsim.schema import Workload, validate_workload
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
-from dpcsim.workload.whatif import scale_arrivals, shift_elt
+from dpcsim.workload.whatif import elt_mask, scale_arrivals, shift_elt
 
 __all__ = [
     "SOURCES",
@@ -148,15 +148,22 @@ class RegenerateWeeks:
 def apply_scenario(
     workload: Workload, scenario: dict[str, object], root: int, replication: int
 ) -> Workload:
-    """The workload under one scenario (growth, ELT shift), with common numbers."""
+    """The workload under one scenario (growth, ELT shift), with common numbers.
+
+    ``growth`` multiplies the arrival rate of every statement but the ELT's
+    (:func:`~dpcsim.workload.whatif.scale_arrivals`, thinning below 1,
+    superposed resampled days above); ``elt_shift_min`` moves the ELT.
+    """
     out = workload
     shift = float(scenario.get("elt_shift_min", 0.0))  # type: ignore[arg-type]
     if shift:
         out = shift_elt(out, shift)
     growth = float(scenario.get("growth", 1.0))  # type: ignore[arg-type]
     if growth != 1.0:
+        # The nightly ELT runs once a night whatever the load: growth scales the
+        # other arrivals (learners, maintenance, admin), not the ELT's statements.
         gen = np.random.default_rng(stream(root, replication, "growth"))
-        out = scale_arrivals(out, growth, gen)
+        out = scale_arrivals(out, growth, gen, where=~elt_mask(out.queries))
     return out
 
 

@@ -70,7 +70,7 @@ __all__ = [
 METHODS: Final = ("cartesian", "list", "random", "lhs")
 #: Scenario axes and their meaning (units in the names).
 SCENARIO_AXES: Final[dict[str, str]] = {
-    "growth": "arrival-rate multiplier (thinning below 1, resampled days above)",
+    "growth": "arrival-rate multiplier of all but the ELT's statements",
     "elt_shift_min": "nightly ELT start shift [min]",
 }
 #: Decision axes outside the structured slot/memory splits.
