@@ -60,6 +60,7 @@ __all__ = [
     "SweepContext",
     "SweepReport",
     "Task",
+    "clear_caches",
     "plan_tasks",
     "run_sweep",
     "run_task",
@@ -173,6 +174,12 @@ _BASE: dict[str, Workload] = {}
 _WEEKS: OrderedDict[tuple[Any, ...], tuple[Workload, Any]] = OrderedDict()
 _ROUTES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _CACHE_SIZE = 4
+
+
+def clear_caches() -> None:
+    """Forget this process's cached log, replications and routings."""
+    for cache in (_BASE, _WEEKS, _ROUTES, _REPLICATORS):
+        cache.clear()
 
 
 def run_task(task: Task, ctx: SweepContext) -> list[dict[str, Any]]:
