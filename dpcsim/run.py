@@ -231,6 +231,7 @@ class Run:
         account_id: str = "123456789012",
         end_at: pd.Timestamp | None = None,
         replay: Replay = "session",
+        recorded: WLMConfig | None = None,
     ) -> Run:
         """Simulate ``workload`` under ``config``, measure it and evaluate alarms.
 
@@ -266,11 +267,21 @@ class Run:
             ``"session"``: a statement of a known session arrives at its
             predecessor's end plus the logged think time; ``"open"``: every
             statement at its logged instant (see :mod:`dpcsim.engine.sessions`).
+        recorded
+            The configuration the log was recorded under (None: ``config``); the
+            engine divides the logged spill out at its memory (see
+            :func:`dpcsim.engine.simulate`).
         """
         seed = _seed(rng)
         settings = ClusterSettings() if settings is None else settings
         result = simulate(
-            workload, config, settings, rng=seed, routing=routing, replay=replay
+            workload,
+            config,
+            settings,
+            rng=seed,
+            routing=routing,
+            replay=replay,
+            recorded=recorded,
         )
         datapoints = build_metrics(
             result,

@@ -1,16 +1,36 @@
 """A metric-math subset: parse an ``Expression`` and evaluate it over numpy series.
 
 Grammar (CloudWatch precedence; ``^`` binds tighter than unary minus as in
-CloudWatch's ``-2^2 = -4``)::
+CloudWatch's ``-2^2 = -4``; CloudWatch documents no precedence between the
+logical and comparison operators, the conventional one is used)::
 
-    expr    := term (("+" | "-") term)*
+    expr    := andexpr (("OR" | "||") andexpr)*
+    andexpr := cmp (("AND" | "&&") cmp)*
+    cmp     := sum (("==" | "!=" | "<=" | ">=" | "<" | ">") sum)?
+    sum     := term (("+" | "-") term)*
     term    := unary (("*" | "/") unary)*
     unary   := ("-" | "+") unary | power
     power   := primary ("^" unary)?
-    primary := NUMBER | ID | FUNC "(" expr ("," expr)* ")" | "(" expr ")"
+    primary := NUMBER | ID | FUNC "(" arg ("," arg)* ")" | "(" expr ")"
+    arg     := expr | "[" expr ("," expr)* "]"
 
 Functions: ``FILL(x, v)`` (replace missing points of ``x`` by ``v``, a number or
-another series), ``ABS(x)``. Missing datapoints are NaN.
+another series), ``ABS(x)``, ``IF(condition, true_value[, false_value])`` and
+``MIN``, ``MAX``, ``AVG``, ``SUM`` of one series (a scalar over every point of
+the series) or of an array ``[a, b, ...]`` (a series, point by point). Missing
+datapoints are NaN.
+
+Comparison and logical operators ("Using metric math", *Comparison and logical
+operators*) give 1 (true) or 0 (false) per point; between two series a
+timestamp only one of them has counts the other as 0, as for arithmetic.
+``IF`` follows *Using IF expressions*: a condition point is true when it is not
+0; a missing condition point gives no point; true with a missing
+``true_value`` point gives 0; false with a missing (or omitted)
+``false_value`` drops the point. A scalar ``MIN(m1)`` etc. is taken over the
+whole evaluated series here, whereas CloudWatch takes it over the points an
+alarm fetches (AWS advises against such scalars in alarms for that reason).
+The array forms treat a missing point as 0 (documented for ``AVG``) unless
+every series misses it.
 
 Missing points follow "Using metric math", *Basic arithmetic functions*:
 "Missing values in a time series are treated as 0. If the value of a data point
@@ -26,9 +46,9 @@ it. An alarm that sees a missing result applies TreatMissingData.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -38,14 +58,32 @@ __all__ = ["Node", "evaluate", "parse_expression", "referenced_ids"]
 
 _TOKEN: Final = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
-    r"|(?P<id>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>[-+*/^(),]))"
+    r"|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>==|!=|<=|>=|&&|\|\||[-+*/^(),<>\[\]]))"
 )
-_FUNCTIONS: Final[dict[str, int]] = {"FILL": 2, "ABS": 1}
+#: Function name -> (fewest, most) arguments.
+_FUNCTIONS: Final[dict[str, tuple[int, int]]] = {
+    "FILL": (2, 2),
+    "ABS": (1, 1),
+    "IF": (2, 3),
+    "MIN": (1, 1),
+    "MAX": (1, 1),
+    "AVG": (1, 1),
+    "SUM": (1, 1),
+}
+_REDUCERS: Final = ("MIN", "MAX", "AVG", "SUM")
+_COMPARISONS: Final = ("==", "!=", "<=", ">=", "<", ">")
+#: Logical operator spellings -> node kind.
+_LOGICAL: Final[dict[str, str]] = {"AND": "AND", "&&": "AND", "OR": "OR", "||": "OR"}
 
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """An expression node: ``kind`` is num, id, neg, + - * / ^ or a function."""
+    """An expression node.
+
+    ``kind`` is num, id, neg, array, an operator (+ - * / ^, a comparison,
+    AND, OR) or a function name.
+    """
 
     kind: str
     value: float = 0.0
@@ -92,7 +130,33 @@ class _Parser:
             raise InputError(f"expression {self.text!r}: unexpected {self.peek()!r}")
         return node
 
+    def _logical(self, word: str) -> bool:
+        tok = self.peek()
+        return tok is not None and _LOGICAL.get(tok[1].upper(), "") == word
+
     def expr(self) -> Node:
+        node = self.and_expr()
+        while self._logical("OR"):
+            self.take()
+            node = Node("OR", args=(node, self.and_expr()))
+        return node
+
+    def and_expr(self) -> Node:
+        node = self.comparison()
+        while self._logical("AND"):
+            self.take()
+            node = Node("AND", args=(node, self.comparison()))
+        return node
+
+    def comparison(self) -> Node:
+        node = self.sum()
+        tok = self.peek()
+        if tok is not None and tok[0] == "op" and tok[1] in _COMPARISONS:
+            self.take()
+            node = Node(tok[1], args=(node, self.sum()))
+        return node
+
+    def sum(self) -> Node:
         node = self.term()
         while (tok := self.peek()) is not None and tok[1] in "+-" and tok[0] == "op":
             self.take()
@@ -127,6 +191,8 @@ class _Parser:
         if kind == "num":
             return Node("num", value=float(text))
         if kind == "id":
+            if text.upper() in _LOGICAL:
+                raise InputError(f"expression {self.text!r}: unexpected {text!r}")
             if self.peek() == ("op", "("):
                 return self.call(text)
             return Node("id", name=text)
@@ -144,16 +210,34 @@ class _Parser:
                 f"(supported: {sorted(_FUNCTIONS)})"
             )
         self.take("(")
-        args = [self.expr()]
+        args = [self.argument(func)]
         while self.peek() == ("op", ","):
             self.take()
-            args.append(self.expr())
+            args.append(self.argument(func))
         self.take(")")
-        if len(args) != _FUNCTIONS[func]:
+        low, high = _FUNCTIONS[func]
+        if not low <= len(args) <= high:
+            count = str(low) if low == high else f"{low} to {high}"
             raise InputError(
-                f"expression {self.text!r}: {func} takes {_FUNCTIONS[func]} argument(s)"
+                f"expression {self.text!r}: {func} takes {count} argument(s)"
             )
         return Node(func, args=tuple(args))
+
+    def argument(self, func: str) -> Node:
+        """One function argument; an array ``[a, b]`` only for MIN/MAX/AVG/SUM."""
+        if self.peek() != ("op", "["):
+            return self.expr()
+        if func not in _REDUCERS:
+            raise InputError(
+                f"expression {self.text!r}: {func} does not take an array [...]"
+            )
+        self.take("[")
+        items = [self.expr()]
+        while self.peek() == ("op", ","):
+            self.take()
+            items.append(self.expr())
+        self.take("]")
+        return Node("array", args=tuple(items))
 
 
 def parse_expression(text: str) -> Node:
@@ -177,7 +261,11 @@ def _eval(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
         return node.value
     if kind == "id":
         return env[node.name]
+    if kind in _REDUCERS:
+        return _reduce(kind, node.args[0], env)
     args = [_eval(a, env) for a in node.args]
+    if kind == "IF":
+        return _if(*args)
     if kind == "neg":
         return -np.asarray(args[0])
     if kind == "ABS":
@@ -188,10 +276,54 @@ def _eval(node: Node, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
     return _binary(kind, args[0], args[1])
 
 
+#: Reducer of each of MIN/MAX/AVG/SUM.
+_REDUCE: Final[dict[str, Callable[..., Any]]] = {
+    "MIN": np.min,
+    "MAX": np.max,
+    "AVG": np.mean,
+    "SUM": np.sum,
+}
+
+
+def _reduce(kind: str, arg: Node, env: Mapping[str, np.ndarray]) -> np.ndarray | float:
+    """MIN/MAX/AVG/SUM: a scalar over one series, or a series over an array."""
+    if arg.kind == "array":
+        items = [np.asarray(_eval(a, env), dtype=np.float64) for a in arg.args]
+        length = max((i.size for i in items if i.ndim), default=1)
+        stack = np.stack([np.broadcast_to(i, (length,)) for i in items])
+        none = np.isnan(stack).all(axis=0)
+        filled = np.nan_to_num(stack, nan=0.0)
+        out = np.where(none, np.nan, _REDUCE[kind](filled, axis=0))
+        return out if any(i.ndim for i in items) else float(out[0])
+    value = np.asarray(_eval(arg, env), dtype=np.float64)
+    present = value[~np.isnan(value)] if value.ndim else value.reshape(1)
+    if present.size == 0:
+        return float("nan")
+    return float(_REDUCE[kind](present))
+
+
+def _if(
+    condition: np.ndarray | float,
+    true_value: np.ndarray | float,
+    false_value: np.ndarray | float = float("nan"),
+) -> np.ndarray | float:
+    """IF as "Using IF expressions" defines it (see the module docstring)."""
+    cond = np.asarray(condition, dtype=np.float64)
+    yes = np.asarray(true_value, dtype=np.float64)
+    no = np.asarray(false_value, dtype=np.float64)
+    # True with a missing true point gives 0; false with a missing false point
+    # (or none given) drops the point; a missing condition point drops it.
+    yes = np.nan_to_num(yes, nan=0.0) if yes.ndim else yes
+    out = np.where(cond != 0.0, yes, no)
+    out = np.where(np.isnan(cond), np.nan, out)
+    return out if out.ndim else float(out)
+
+
 def _binary(
     kind: str, left: np.ndarray | float, right: np.ndarray | float
 ) -> np.ndarray | float:
-    """One arithmetic operator with CloudWatch's missing-point rules."""
+    """One arithmetic, comparison or logical operator with CloudWatch's missing-point
+    rules."""
     a = np.asarray(left, dtype=np.float64)
     b = np.asarray(right, dtype=np.float64)
     neither: np.ndarray | None = None
@@ -207,14 +339,35 @@ def _binary(
         out = a * b
     elif kind == "/":
         out = a / b
-    else:
+    elif kind == "^":
         out = np.power(a, b)
+    else:
+        out = _compare(kind, a, b).astype(np.float64)
+        # A series compared with a scalar keeps the series' timestamps only.
+        out = np.where(np.isnan(a) | np.isnan(b), np.nan, out)
     out = np.asarray(out, dtype=np.float64)
     if neither is not None:
         out = np.where(neither, np.nan, out)
     # Division by zero (or overflow) drops the point.
     out = np.where(np.isfinite(out), out, np.nan)
     return out if out.ndim else float(out)
+
+
+def _compare(kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A comparison or logical operator: a boolean array (1 true, 0 false)."""
+    if kind == "AND":
+        return np.asarray((a != 0.0) & (b != 0.0))
+    if kind == "OR":
+        return np.asarray((a != 0.0) | (b != 0.0))
+    ops = {
+        "==": np.equal,
+        "!=": np.not_equal,
+        "<=": np.less_equal,
+        ">=": np.greater_equal,
+        "<": np.less,
+        ">": np.greater,
+    }
+    return np.asarray(ops[kind](a, b))
 
 
 def evaluate(node: Node, env: Mapping[str, np.ndarray], length: int) -> np.ndarray:

@@ -29,6 +29,8 @@ COMMANDS: tuple[str, ...] = (
     "wlm",
     "simulate",
     "calibrate",
+    "sweep",
+    "recommend",
     "alarms",
     "emit",
     "deploy",

@@ -1,0 +1,103 @@
+"""Recommend a WLM configuration and alarm settings from a finished sweep.
+
+Reads the sweep folder, checks every configuration against the space file's
+objectives (robust over the assumption axes), builds the Pareto front,
+measures headroom by bisection over growth, evaluates a time-of-day schedule
+and Redshift Advisor's WLM rule on the baseline, tunes the alarms, and prints
+a short verdict.
+
+Inputs
+  --sweep DIR         a folder written by dpcsim sweep
+  --replications N    replications of the headroom and tuning runs (default 3)
+  --no-tuning         skip alarm tuning
+Outputs (in --out DIR)
+  recommendation.json  verdict {holds, text}, baseline_config_id,
+                       recommended_config_id, recommended {wlm_json,
+                       max_concurrency_scaling_clusters}, recommendations
+                       [{id, title, observation, impact_ranking,
+                       recommended_actions, evidence}]
+  pareto.csv           config_id, cost_usd, elt_lateness_min, adhoc_p95_wait_s
+                       (+ _ci_low, _ci_high), on_front, indistinguishable_from_best
+  headroom.csv         config_id, target, kind (objective|alarm),
+                       growth_at_failure, ci_low, ci_high
+  alarm_tuning.csv     alarm, threshold, period_s, evaluation_periods,
+                       datapoints_to_alarm, treat_missing_data, variant,
+                       false_alarms_per_week, fa_ci_low, fa_ci_high,
+                       detection_delay_min, missed, incidents, selected
+
+Example
+  dpcsim recommend --sweep sweep --out recommend
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dpcsim.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dpcsim.experiments import SweepContext
+
+NAME = "recommend"
+HELP = "recommend a WLM configuration and alarm settings from a sweep"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the ``recommend`` options."""
+    parser.add_argument("--sweep", required=True, metavar="DIR", help="sweep folder")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--replications",
+        type=int,
+        default=3,
+        metavar="N",
+        help="replications of headroom and tuning runs",
+    )
+    parser.add_argument("--no-tuning", action="store_true", help="skip alarm tuning")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the sweep, recommend, write the files, print the verdict."""
+    from dpcsim.experiments.recommend import load_sweep, recommend
+    from dpcsim.experiments.store import write_recommendation
+
+    if args.replications < 2:
+        raise InputError(f"--replications {args.replications}: expected >= 2")
+    space, ctx, results = load_sweep(args.sweep)
+    tuning = None
+    if not args.no_tuning and ctx.alarms:
+        tuning = _tune(ctx, args.replications)
+    rec = recommend(space, ctx, results, replications=args.replications, tuning=tuning)
+    paths = write_recommendation(rec, args.out)
+    if not getattr(args, "quiet", False):
+        print(rec.document["verdict"]["text"])
+        for item in rec.document["recommendations"]:
+            print(
+                f"- [{item['impact_ranking']}] {item['title']}: {item['observation']}"
+            )
+        print(f"wrote {', '.join(p.name for p in paths)} to {args.out}")
+    return 0
+
+
+def _tune(ctx: SweepContext, replications: int) -> pd.DataFrame:
+    from dpcsim.engine import ClusterSettings
+    from dpcsim.experiments.tuning import tune_alarms
+    from dpcsim.wlm import WLMConfig
+    from dpcsim.workload import DPCWorkloadSpec
+
+    path = Path(ctx.workload_path)
+    spec_file = (path if path.is_dir() else path.parent) / "spec.json"
+    spec = DPCWorkloadSpec()
+    if spec_file.is_file():
+        raw = json.loads(spec_file.read_text(encoding="utf-8"))
+        spec = DPCWorkloadSpec.from_dict(raw.get("spec", raw), source=str(spec_file))
+    config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
+    settings = ClusterSettings.from_dict(dict(ctx.base_settings))
+    return tune_alarms(
+        ctx.alarms, spec, config, settings, root=ctx.root, replications=replications
+    )

@@ -1,0 +1,525 @@
+"""Run a sweep: plan the runs, execute them locally or on Dask, publish each one.
+
+:func:`run_sweep` plans every (decision, scenario, assumption, replication)
+run of a :class:`~dpcsim.experiments.space.Space`, skips the keys already in
+the store, and executes the rest in **tasks**: one task is one replication of
+one scenario and assumption for a batch of decisions, so a worker builds that
+replication's workload once (bootstrap or regeneration, then the scenario) and
+routes it once per distinct routing (queue list and routing rules; slots and
+memory do not change routing), then replays it under each decision.
+
+Executors: ``workers=1`` runs in this process; ``workers>1`` a process pool of
+that many workers (default one per core); ``scheduler="HOST:PORT"`` a Dask
+distributed cluster (``dask scheduler`` / ``dask worker``), where every worker
+must be able to read the workload path. Each run is published to the store as
+soon as its task returns; a run that raises is recorded ``failed`` with its
+error and seed and does not stop the sweep. The sequential rule then adds
+replications to the groups whose intervals are still wider than the target,
+up to ``max_replications``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dpcsim.engine import ClusterSettings
+from dpcsim.errors import InputError
+from dpcsim.experiments.outcomes import EltWindow, simulate_outcomes
+from dpcsim.experiments.replicate import (
+    BootstrapDays,
+    RegenerateWeeks,
+    Replicator,
+    apply_scenario,
+    engine_seed,
+)
+from dpcsim.experiments.space import (
+    Space,
+    apply_assumption,
+    apply_decision,
+    axis_id,
+    run_key,
+)
+from dpcsim.experiments.stats import groups_needing_more, summarize
+from dpcsim.experiments.store import ResultStore
+from dpcsim.schema import Workload
+from dpcsim.wlm import WLMConfig, route_workload
+
+__all__ = [
+    "SweepContext",
+    "SweepReport",
+    "Task",
+    "clear_caches",
+    "plan_tasks",
+    "run_sweep",
+    "run_task",
+]
+
+#: Decisions per task: enough to amortise building a replication's workload,
+#: few enough to spread a sweep over the workers.
+DECISIONS_PER_TASK = 25
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepContext:
+    """What every worker needs to rebuild any run from its key (picklable).
+
+    Attributes
+    ----------
+    workload_path
+        The canonical workload (``workload.parquet`` or its folder).
+    replicate
+        ``bootstrap`` (whole days of the log) or ``regenerate`` (generator
+        spec from ``spec.json`` next to the workload).
+    root
+        Root seed.
+    base_wlm
+        The base ``wlm_json_configuration`` (list), decisions apply to it.
+    base_settings
+        The base cluster settings (``ClusterSettings.to_dict()``).
+    alarms
+        PutMetricAlarm requests to evaluate on every run.
+    window
+        The ELT window.
+    days
+        Days per regenerated week (None: the spec's).
+    """
+
+    workload_path: str
+    replicate: str
+    root: int
+    base_wlm: list[dict[str, Any]]
+    base_settings: dict[str, Any]
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+    window: EltWindow = field(default_factory=EltWindow)
+    days: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    """One replication of one scenario and assumption, for a batch of decisions."""
+
+    replication: int
+    scenario: dict[str, Any]
+    assumption: dict[str, Any]
+    decisions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepReport:
+    """What :func:`run_sweep` did."""
+
+    results: pd.DataFrame
+    stats: pd.DataFrame
+    runs_done: int
+    runs_skipped: int
+    failures: int
+    wall_s: float
+    run_s: float  # sum of the runs' own times [s]
+    replications: dict[str, int]
+
+
+def plan_tasks(
+    space: Space,
+    replications: Sequence[int],
+    done: set[str],
+    *,
+    only: set[tuple[str, str, str]] | None = None,
+    per_task: int = DECISIONS_PER_TASK,
+) -> list[Task]:
+    """Tasks for the runs of ``replications`` not in ``done``, by replication."""
+    tasks = []
+    for r in replications:
+        for scenario in space.scenarios:
+            for assumption in space.assumptions:
+                todo = [
+                    d
+                    for d in space.decisions
+                    if run_key(d, scenario, assumption, r) not in done
+                    and (
+                        only is None
+                        or (
+                            axis_id("c", d),
+                            axis_id("s", scenario),
+                            axis_id("a", assumption),
+                        )
+                        in only
+                    )
+                ]
+                for i in range(0, len(todo), per_task):
+                    tasks.append(
+                        Task(
+                            replication=r,
+                            scenario=scenario,
+                            assumption=assumption,
+                            decisions=tuple(todo[i : i + per_task]),
+                        )
+                    )
+    return tasks
+
+
+# Per-process caches: a worker keeps the log, recent replications and routings.
+_BASE: dict[str, Workload] = {}
+_WEEKS: OrderedDict[tuple[Any, ...], tuple[Workload, Any]] = OrderedDict()
+_ROUTES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def clear_caches() -> None:
+    """Forget this process's cached log, replications and routings."""
+    for cache in (_BASE, _WEEKS, _ROUTES, _REPLICATORS):
+        cache.clear()
+
+
+def run_task(task: Task, ctx: SweepContext) -> list[dict[str, Any]]:
+    """Run every decision of ``task``; one result row per run (never raises)."""
+    rows = []
+    try:
+        workload = _scenario_workload(ctx, task.replication, task.scenario)
+        base_config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
+        base_settings = ClusterSettings.from_dict(dict(ctx.base_settings))
+        alarms = _alarm_specs(ctx.alarms)
+        settings0 = apply_assumption(base_settings, task.assumption)
+        setup_error = None
+    except Exception as exc:  # a replication that cannot be built fails its runs
+        setup_error = _error_text(exc)
+    seed = engine_seed(ctx.root, task.replication)
+    for decision in task.decisions:
+        row = _row_head(decision, task, seed)
+        started = time.perf_counter()
+        if setup_error is not None:
+            row.update(status="failed", error=setup_error)
+        else:
+            try:
+                config, settings = apply_decision(base_config, settings0, decision)
+                routing = _routing(ctx, task, workload, config)
+                metrics = simulate_outcomes(
+                    workload,
+                    config,
+                    settings,
+                    seed=seed,
+                    routing=routing,
+                    alarms=alarms,
+                    window=ctx.window,
+                    recorded=base_config,
+                )
+                row.update({f"metric.{k}": v for k, v in sorted(metrics.items())})
+            except Exception as exc:  # recorded, the sweep goes on
+                row.update(status="failed", error=_error_text(exc))
+        row["run_s"] = time.perf_counter() - started
+        rows.append(row)
+    return rows
+
+
+def run_sweep(
+    space: Space,
+    ctx: SweepContext,
+    out_dir: str | Path,
+    *,
+    replications: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    per_task: int = DECISIONS_PER_TASK,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepReport:
+    """Run (or resume) a sweep into ``out_dir``; return results and statistics.
+
+    Parameters
+    ----------
+    space
+        What to sweep.
+    ctx
+        How to rebuild any run (workload, replication method, base config).
+    out_dir
+        The sweep folder (see :mod:`dpcsim.experiments.store`).
+    replications
+        Replications per point (default ``space.replications``); the
+        sequential rule may add more, up to ``space.max_replications``.
+    workers
+        Local processes (default: one per core; 1 runs in this process).
+    scheduler
+        A Dask scheduler address; overrides ``workers``.
+    progress
+        Show a progress bar (runs done, ETA, failures).
+    """
+    store = ResultStore(out_dir)
+    if space.source:
+        store.write_text("space.toml", space.source)
+    n0 = replications or space.replications
+    cap = max(space.max_replications, n0)
+    done = store.done_keys()
+    skipped = len(done)
+    started = time.perf_counter()
+    tasks = plan_tasks(space, range(n0), done, per_task=per_task)
+    count, run_s, failures = 0, 0.0, 0
+    with _Executor(workers, scheduler) as submit, _Bar(progress) as bar:
+        reps = n0
+        while True:
+            bar.total = (bar.total or 0) + sum(len(t.decisions) for t in tasks)
+            bar.refresh()
+            for rows in submit(tasks, ctx):
+                for row in rows:
+                    store.publish(row)
+                    count += 1
+                    run_s += float(row.get("run_s", 0.0))
+                    failures += row["status"] != "ok"
+                    if on_row is not None:
+                        on_row(row)
+                bar.update(len(rows))
+                bar.set_postfix(failures=failures)
+            if reps >= cap:
+                break
+            results = store.load()
+            metrics = _reported_metrics(results)
+            wide = set(
+                groups_needing_more(
+                    results,
+                    target_rel_half_width=space.target_rel_half_width,
+                    level=space.level,
+                    metrics=metrics,
+                )
+            )
+            if not wide:
+                break
+            tasks = plan_tasks(
+                space, [reps], store.done_keys(), only=wide, per_task=per_task
+            )
+            reps += 1
+    results = store.load()
+    store.write_results(results)
+    table = summarize(results, space.level)
+    store.write_text("stats.csv", table.to_csv(index=False))
+    per_group = results.groupby("config_id")["replication"].nunique()
+    return SweepReport(
+        results=results,
+        stats=table,
+        runs_done=count,
+        runs_skipped=skipped,
+        failures=int((results["status"] != "ok").sum()) if len(results) else 0,
+        wall_s=time.perf_counter() - started,
+        run_s=run_s,
+        replications={str(k): int(v) for k, v in per_group.items()},
+    )
+
+
+def _reported_metrics(results: pd.DataFrame) -> list[str]:
+    """The metrics the sequential rule watches: the objectives' and cost."""
+    names = []
+    for col in results.columns:
+        m = col.removeprefix("metric.")
+        if m.startswith(("wait_p95_s.", "elt_finish_min", "cost_usd")):
+            names.append(m)
+    return names
+
+
+class _Submit:
+    """Callable yielding each task's rows as tasks finish."""
+
+    def __init__(self, run: Callable[[list[Task], SweepContext], Iterator[Any]]):
+        self.run = run
+
+    def __call__(self, tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
+        return self.run(tasks, ctx)
+
+
+class _Executor:
+    """Context manager giving a submit function for the chosen executor."""
+
+    def __init__(self, workers: int | None, scheduler: str | None):
+        self.workers = workers or os.cpu_count() or 1
+        self.scheduler = scheduler
+        self._close: Callable[[], None] = lambda: None
+
+    def __enter__(self) -> _Submit:
+        if self.scheduler:
+            return _Submit(self._dask())
+        if self.workers <= 1:
+            return _Submit(lambda tasks, ctx: (run_task(t, ctx) for t in tasks))
+        pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+        self._close = lambda: pool.shutdown(wait=False, cancel_futures=True)
+
+        def run(tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
+            pending: set[Future[Any]] = {pool.submit(run_task, t, ctx) for t in tasks}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    yield fut.result()
+
+        return _Submit(run)
+
+    def _dask(self) -> Callable[[list[Task], SweepContext], Iterator[Any]]:
+        try:
+            from distributed import Client, as_completed
+        except ImportError:
+            raise InputError(
+                "--scheduler needs dask.distributed: pip install 'dpcsim[distributed]'"
+            ) from None
+        client = Client(self.scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
+        self._close = client.close
+
+        def run(tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
+            if not tasks:
+                return
+            shared = client.scatter(ctx, broadcast=True)  # type: ignore[no-untyped-call]
+            futures = [client.submit(run_task, t, shared, pure=False) for t in tasks]
+            done = as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call]
+            for fut in done:
+                yield fut.result()
+
+        return run
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+
+class _Bar:
+    """A tqdm bar, or a silent stand-in."""
+
+    def __init__(self, enabled: bool):
+        from tqdm import tqdm
+
+        self.tqdm = tqdm(total=0, unit="run", desc="sweep", disable=not enabled)
+
+    def __enter__(self) -> Any:
+        return self.tqdm
+
+    def __exit__(self, *exc: object) -> None:
+        self.tqdm.close()
+
+
+def _row_head(decision: dict[str, Any], task: Task, seed: int) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "run_key": run_key(decision, task.scenario, task.assumption, task.replication),
+        "config_id": axis_id("c", decision),
+        "scenario_id": axis_id("s", task.scenario),
+        "assumption_id": axis_id("a", task.assumption),
+        "replication": int(task.replication),
+        "status": "ok",
+        "error": "",
+        "seed": str(seed),
+    }
+    for prefix, point in (
+        ("decision", decision),
+        ("scenario", task.scenario),
+        ("assumption", task.assumption),
+    ):
+        for name, value in sorted(point.items()):
+            row[f"{prefix}.{name}"] = value
+    return row
+
+
+def _error_text(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {Path(last[0].filename).name}:{last[0].lineno}" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _base_workload(ctx: SweepContext) -> Workload:
+    if ctx.workload_path not in _BASE:
+        from dpcsim import logs
+
+        _BASE.clear()
+        _BASE[ctx.workload_path] = logs.read_workload(ctx.workload_path)
+    return _BASE[ctx.workload_path]
+
+
+def replicator(ctx: SweepContext) -> Replicator:
+    """The replication method of a sweep."""
+    if ctx.replicate == "regenerate":
+        from dpcsim.experiments.replicate import with_days
+        from dpcsim.workload import DPCWorkloadSpec
+
+        path = Path(ctx.workload_path)
+        spec_file = (path if path.is_dir() else path.parent) / "spec.json"
+        raw = json.loads(spec_file.read_text(encoding="utf-8"))
+        spec = DPCWorkloadSpec.from_dict(raw.get("spec", raw))
+        if ctx.days is not None:
+            spec = with_days(spec, ctx.days)
+        return RegenerateWeeks(spec, ctx.root)
+    if ctx.replicate != "bootstrap":
+        raise InputError(
+            f"replicate {ctx.replicate!r}: expected bootstrap or regenerate"
+        )
+    return BootstrapDays(_base_workload(ctx), ctx.root, ctx.window.timezone)
+
+
+_REPLICATORS: dict[tuple[Any, ...], Replicator] = {}
+
+
+def _scenario_workload(ctx: SweepContext, r: int, scenario: dict[str, Any]) -> Workload:
+    key = (
+        ctx.workload_path,
+        ctx.replicate,
+        ctx.root,
+        ctx.days,
+        r,
+        json.dumps(scenario, sort_keys=True),
+    )
+    if key in _WEEKS:
+        _WEEKS.move_to_end(key)
+        return _WEEKS[key][0]
+    rkey = key[:4]
+    if rkey not in _REPLICATORS:
+        _REPLICATORS.clear()
+        _REPLICATORS[rkey] = replicator(ctx)
+    week = _REPLICATORS[rkey].week(r)
+    workload = apply_scenario(week, scenario, ctx.root, r)
+    _WEEKS[key] = (workload, None)
+    while len(_WEEKS) > _CACHE_SIZE:
+        _WEEKS.popitem(last=False)
+    return workload
+
+
+def _routing(
+    ctx: SweepContext, task: Task, workload: Workload, config: WLMConfig
+) -> Any:
+    """Route once per replication, scenario and routing-relevant queue set."""
+    signature = tuple(
+        (
+            q.name,
+            q.user_group,
+            q.user_group_wild_card,
+            q.user_role,
+            q.user_role_wild_card,
+            q.query_group,
+            q.query_group_wild_card,
+        )
+        for q in config.queues
+    )
+    key = (
+        ctx.workload_path,
+        ctx.replicate,
+        ctx.root,
+        ctx.days,
+        task.replication,
+        json.dumps(task.scenario, sort_keys=True),
+        signature,
+    )
+    if key not in _ROUTES:
+        _ROUTES[key] = route_workload(config, workload.queries)
+        while len(_ROUTES) > _CACHE_SIZE * 2:
+            _ROUTES.popitem(last=False)
+    return _ROUTES[key]
+
+
+def _alarm_specs(requests: list[dict[str, Any]]) -> list[Any]:
+    if not requests:
+        return []
+    key = ("alarms", json.dumps(requests, sort_keys=True, default=str))
+    if key not in _ROUTES:
+        from dpcsim.alarms import alarms_from_document
+
+        _ROUTES[key] = alarms_from_document(requests, source="sweep alarms")
+    return list(_ROUTES[key])

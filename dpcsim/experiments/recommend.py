@@ -1,0 +1,779 @@
+"""The recommendation: what to deploy, how robustly, with how much headroom.
+
+:func:`recommend` reads a sweep folder (results.parquet, space.toml,
+sweep.json) and returns the tables and records ``dpcsim recommend`` writes:
+
+- **objectives** (from the space file, defaults from the design): no
+  transition to ALARM of the objective alarms under normal load, every ELT
+  night inside its window with at least the stated probability, adhoc p95
+  wait at most the stated value. "Normal load" is the scenario with growth 1
+  and no ELT shift (else the first scenario).
+- **robustness**: a configuration qualifies when it meets every objective
+  under at least ``robust_share`` of the assumption points tried; among those
+  the lowest mean cost wins (ties: lower adhoc p95 wait). When none
+  qualifies, the assumption axis whose value changes the most verdicts is
+  named.
+- **Pareto front** of cost vs ELT lateness vs adhoc p95 wait (means under
+  normal load over every assumption point, t intervals), with the
+  configurations whose paired differences against the best on all three are
+  not significant (Bonferroni-corrected) marked indistinguishable.
+- **headroom** of the recommended and the baseline configuration: the
+  growth at which each objective first fails and each alarm starts firing
+  daily (at least one transition per simulated day), by bisection over growth
+  with replications; the interval is the bracket between the largest growth
+  that passes with confidence (the metric's interval entirely on the good
+  side) and the smallest that fails with confidence.
+- a **time-of-day schedule** candidate: the configuration best for the ELT
+  window at night and the best for adhoc waits by day (slots, memory and
+  scaling are dynamic WLM properties, so no reboot); its figures are composed
+  from the two configurations' runs, so the transition itself (running
+  queries keep their memory, slots are added as memory frees) is not
+  simulated and the record says so.
+- **Redshift Advisor's WLM rule** (fewer slots where a queue's slots stay
+  idle: slots cut to the queue's peak concurrency on the main cluster in the
+  baseline run) applied to the baseline, with its simulated effect. AWS does
+  not publish the rule's exact thresholds (UNCONFIRMED); this is the reading
+  the rule's description gives.
+- the **verdict** on "does the design hold": the baseline against every
+  objective per growth scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dpcsim.engine import ClusterSettings
+from dpcsim.errors import InputError
+from dpcsim.experiments.execute import SweepContext, Task, run_task
+from dpcsim.experiments.outcomes import EltWindow
+from dpcsim.experiments.space import (
+    Objectives,
+    Space,
+    apply_decision,
+    axis_id,
+    space_from_dict,
+)
+from dpcsim.experiments.stats import mean_ci, paired_differences
+from dpcsim.wlm import WLMConfig
+
+__all__ = [
+    "HEADROOM_COLUMNS",
+    "PARETO_METRICS",
+    "Recommendation",
+    "load_sweep",
+    "recommend",
+]
+
+#: pareto.csv metric name -> results column.
+PARETO_METRICS = {
+    "cost_usd": "metric.cost_usd",
+    "elt_lateness_min": "metric.elt_lateness_min",
+    "adhoc_p95_wait_s": "metric.wait_p95_s.adhoc",
+}
+HEADROOM_COLUMNS = [
+    "config_id",
+    "target",
+    "kind",
+    "growth_at_failure",
+    "ci_low",
+    "ci_high",
+]
+#: Growth range the headroom bisection searches.
+GROWTH_RANGE = (1.0, 4.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    """What ``dpcsim recommend`` writes."""
+
+    document: dict[str, Any]  # recommendation.json
+    pareto: pd.DataFrame
+    headroom: pd.DataFrame
+    alarm_tuning: pd.DataFrame | None
+    verdict_table: pd.DataFrame
+
+
+def load_sweep(folder: str | Path) -> tuple[Space, SweepContext, pd.DataFrame]:
+    """The space, context and results of a sweep folder."""
+    import tomllib
+
+    root = Path(folder)
+    for name in ("results.parquet", "space.toml", "sweep.json"):
+        if not (root / name).is_file():
+            raise InputError(
+                f"no {name}; expected a folder written by dpcsim sweep",
+                source=str(root),
+            )
+    raw = json.loads((root / "sweep.json").read_text(encoding="utf-8"))
+    raw["window"] = EltWindow(**raw["window"])
+    ctx = SweepContext(**raw)
+    base = WLMConfig.from_json(json.dumps(ctx.base_wlm))
+    settings = ClusterSettings.from_dict(dict(ctx.base_settings))
+    text = (root / "space.toml").read_text(encoding="utf-8")
+    space = space_from_dict(
+        tomllib.loads(text),
+        source=str(root / "space.toml"),
+        text=text,
+        base=base,
+        settings=settings,
+    )
+    results = pd.read_parquet(root / "results.parquet")
+    return space, ctx, results
+
+
+def recommend(
+    space: Space,
+    ctx: SweepContext,
+    results: pd.DataFrame,
+    *,
+    replications: int = 3,
+    headroom_steps: int = 4,
+    tuning: pd.DataFrame | None = None,
+) -> Recommendation:
+    """Build the recommendation from a finished sweep (see module docstring)."""
+    obj = space.objectives
+    ok = results.loc[results["status"] == "ok"].copy()
+    if ok.empty:
+        raise InputError("the sweep has no successful run to recommend from")
+    baseline_id = axis_id("c", space.baseline)
+    normal_id = _normal_scenario(space)
+    normal = ok.loc[ok["scenario_id"] == normal_id]
+    meets = _meets(normal, obj)
+    robust = meets.groupby("config_id")["meets"].mean()
+    qualified = robust[robust >= obj.robust_share - 1e-12].index.tolist()
+    means = normal.groupby("config_id")[list(PARETO_METRICS.values())].mean()
+    pareto = _pareto(normal, means, qualified, space.level)
+    if qualified:
+        order = means.loc[qualified].sort_values(
+            ["metric.cost_usd", "metric.wait_p95_s.adhoc"], kind="stable"
+        )
+        chosen = str(order.index[0])
+    else:
+        chosen = baseline_id
+    decisions = {axis_id("c", d): d for d in space.decisions}
+    base_config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
+    base_settings = ClusterSettings.from_dict(dict(ctx.base_settings))
+    config, settings = apply_decision(base_config, base_settings, decisions[chosen])
+    headroom = pd.concat(
+        [
+            _headroom(ctx, decisions[c], c, obj, replications, headroom_steps)
+            for c in dict.fromkeys([chosen, baseline_id])
+        ],
+        ignore_index=True,
+    )
+    verdict_table = _verdict_table(ok, space, baseline_id)
+    holds = bool(
+        verdict_table.loc[verdict_table["scenario_id"] == normal_id, "meets_all"].all()
+    )
+    records = [
+        _record_best(
+            chosen, baseline_id, qualified, robust, means, meets, space, decisions
+        ),
+        _record_verdict(holds, verdict_table, headroom, baseline_id),
+        _record_pareto(pareto),
+        _record_headroom(headroom),
+        _record_schedule(normal, decisions, means, chosen),
+        _record_advisor(
+            ctx, decisions[baseline_id], baseline_id, normal, obj, replications
+        ),
+    ]
+    if tuning is not None:
+        records.append(_record_tuning(tuning))
+    for rank, rec in enumerate(records, start=1):
+        rec["impact_ranking"] = (
+            "HIGH" if rank <= 2 else ("MEDIUM" if rank <= 4 else "LOW")
+        )
+    text = _verdict_text(holds, chosen, baseline_id, headroom)
+    failing = _failing_objectives(meets, baseline_id, obj)
+    if failing:
+        text += " Under normal load the baseline misses: " + "; ".join(failing) + "."
+    document = {
+        "verdict": {"holds": holds, "text": text},
+        "baseline_config_id": baseline_id,
+        "recommended_config_id": chosen,
+        "recommended": {
+            "wlm_json": config.to_json(),
+            "max_concurrency_scaling_clusters": int(
+                settings.max_concurrency_scaling_clusters
+            ),
+            "decision": decisions[chosen],
+        },
+        "objectives": {
+            "max_alarm_transitions": obj.max_alarm_transitions,
+            "alarms": list(obj.alarms),
+            "elt_on_time_probability": obj.elt_on_time_probability,
+            "elt_window": list(obj.elt_window),
+            "timezone": obj.timezone,
+            "adhoc_p95_wait_s": obj.adhoc_p95_wait_s,
+            "robust_share": obj.robust_share,
+            "level": space.level,
+        },
+        "recommendations": records,
+    }
+    return Recommendation(
+        document=_jsonable(document),
+        pareto=pareto,
+        headroom=headroom,
+        alarm_tuning=tuning,
+        verdict_table=verdict_table,
+    )
+
+
+def _normal_scenario(space: Space) -> str:
+    for s in space.scenarios:
+        if float(s.get("growth", 1.0)) == 1.0 and float(s.get("elt_shift_min", 0)) == 0:
+            return axis_id("s", s)
+    return axis_id("s", space.scenarios[0])
+
+
+def _alarm_columns(frame: pd.DataFrame, obj: Objectives) -> list[str]:
+    cols = [c for c in frame.columns if c.startswith("metric.alarm_transitions.")]
+    if obj.alarms:
+        cols = [
+            c for c in cols if c.removeprefix("metric.alarm_transitions.") in obj.alarms
+        ]
+    return cols
+
+
+def _meets(frame: pd.DataFrame, obj: Objectives) -> pd.DataFrame:
+    """Per config and assumption point: the objectives' means and whether all hold."""
+    alarm_cols = _alarm_columns(frame, obj)
+    data = frame.assign(_alarms=frame[alarm_cols].sum(axis=1) if alarm_cols else 0.0)
+    g = data.groupby(["config_id", "assumption_id"])
+    out = pd.DataFrame(
+        {
+            "alarms": g["_alarms"].mean(),
+            "elt_on_time": g["metric.elt_on_time"].mean(),
+            "adhoc_p95_wait_s": g["metric.wait_p95_s.adhoc"].mean(),
+        }
+    )
+    out["ok_alarms"] = out["alarms"] <= obj.max_alarm_transitions
+    out["ok_elt"] = out["elt_on_time"] >= obj.elt_on_time_probability
+    out["ok_wait"] = out["adhoc_p95_wait_s"] <= obj.adhoc_p95_wait_s
+    out["meets"] = out[["ok_alarms", "ok_elt", "ok_wait"]].all(axis=1)
+    return out.reset_index()
+
+
+def _pareto(
+    normal: pd.DataFrame, means: pd.DataFrame, qualified: list[str], level: float
+) -> pd.DataFrame:
+    rows = []
+    for config_id, group in normal.groupby("config_id", sort=True):
+        row: dict[str, Any] = {"config_id": config_id}
+        for name, col in PARETO_METRICS.items():
+            _, mean, low, high = mean_ci(group[col].to_numpy(dtype=np.float64), level)
+            row |= {name: mean, f"{name}_ci_low": low, f"{name}_ci_high": high}
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    values = frame[list(PARETO_METRICS)].to_numpy(dtype=np.float64)
+    front = np.ones(len(frame), dtype=bool)
+    for i in range(len(frame)):
+        dominated = np.all(values <= values[i], axis=1) & np.any(
+            values < values[i], axis=1
+        )
+        front[i] = not dominated.any()
+    frame["on_front"] = front
+    pool = [c for c in qualified if c in set(frame["config_id"])] or list(
+        frame.loc[front, "config_id"]
+    )
+    best = str(means.loc[pool].sort_values(list(PARETO_METRICS.values())).index[0])
+    diffs = paired_differences(normal, best, list(PARETO_METRICS.values()), level=level)
+    diffs["metric"] = "metric." + diffs["metric"].str.removeprefix("metric.")
+    significant = diffs.groupby("config_id")["significant"].any()
+    frame["indistinguishable_from_best"] = [
+        c == best or not bool(significant.get(c, True)) for c in frame["config_id"]
+    ]
+    return frame
+
+
+def _evaluate_growth(
+    ctx: SweepContext, decision: dict[str, Any], growth: float, reps: int
+) -> pd.DataFrame:
+    rows = []
+    for r in range(reps):
+        task = Task(
+            replication=r,
+            scenario={"growth": round(growth, 4)},
+            assumption={},
+            decisions=(decision,),
+        )
+        rows.extend(run_task(task, ctx))
+    return pd.DataFrame(rows)
+
+
+def _headroom(
+    ctx: SweepContext,
+    decision: dict[str, Any],
+    config_id: str,
+    obj: Objectives,
+    reps: int,
+    steps: int,
+) -> pd.DataFrame:
+    """Growth at which each objective fails and each alarm fires daily."""
+    cache: dict[float, pd.DataFrame] = {}
+
+    def at(g: float) -> pd.DataFrame:
+        key = round(g, 4)
+        if key not in cache:
+            cache[key] = _evaluate_growth(ctx, decision, key, reps)
+        return cache[key]
+
+    first = at(GROWTH_RANGE[0])
+    days = _days(ctx)
+    targets: list[tuple[str, str, str, float, bool]] = [
+        (
+            "adhoc_p95_wait_s",
+            "objective",
+            "metric.wait_p95_s.adhoc",
+            obj.adhoc_p95_wait_s,
+            True,
+        ),
+        (
+            "elt_on_time",
+            "objective",
+            "metric.elt_on_time",
+            obj.elt_on_time_probability,
+            False,
+        ),
+    ]
+    for col in sorted(
+        c for c in first.columns if c.startswith("metric.alarm_transitions.")
+    ):
+        targets.append(
+            (
+                col.removeprefix("metric.alarm_transitions."),
+                "alarm",
+                col,
+                float(days),
+                True,
+            )
+        )
+    rows = []
+    for name, kind, col, limit, upper in targets:
+
+        def verdict(
+            g: float, col: str = col, limit: float = limit, upper: bool = upper
+        ) -> tuple[bool, bool, bool]:
+            x = at(g)
+            if col not in x or x["status"].ne("ok").all():
+                return True, True, False
+            _, mean, low, high = mean_ci(x[col].to_numpy(dtype=np.float64), 0.95)
+            low = mean if not math.isfinite(low) else low
+            high = mean if not math.isfinite(high) else high
+            if upper:  # fails when the metric exceeds the limit
+                return mean > limit, low > limit, high <= limit
+            return mean < limit, high < limit, low >= limit
+
+        lo, hi = GROWTH_RANGE
+        fail_lo, _, _ = verdict(lo)
+        if fail_lo:
+            rows.append((config_id, name, kind, lo, lo, lo))
+            continue
+        fail_hi, _, _ = verdict(hi)
+        if not fail_hi:
+            rows.append((config_id, name, kind, math.inf, hi, math.inf))
+            continue
+        for _ in range(steps):
+            mid = (lo + hi) / 2.0
+            if verdict(mid)[0]:
+                hi = mid
+            else:
+                lo = mid
+        evaluated = sorted(cache)
+        sure_pass = [g for g in evaluated if verdict(g)[2]]
+        sure_fail = [g for g in evaluated if verdict(g)[1]]
+        ci_low = max([g for g in sure_pass if g <= hi], default=GROWTH_RANGE[0])
+        ci_high = min([g for g in sure_fail if g >= lo], default=math.inf)
+        rows.append((config_id, name, kind, (lo + hi) / 2.0, ci_low, ci_high))
+    return pd.DataFrame(rows, columns=HEADROOM_COLUMNS)
+
+
+def _days(ctx: SweepContext) -> int:
+    from dpcsim.experiments.execute import _scenario_workload
+
+    w = _scenario_workload(ctx, 0, {})
+    span = w.queries["arrival_at"].max() - w.queries["arrival_at"].min()
+    return max(1, round(float(span / pd.Timedelta(days=1))))
+
+
+def _verdict_table(ok: pd.DataFrame, space: Space, baseline_id: str) -> pd.DataFrame:
+    base = ok.loc[ok["config_id"] == baseline_id]
+    meets = []
+    for s in space.scenarios:
+        sid = axis_id("s", s)
+        m = _meets(base.loc[base["scenario_id"] == sid], space.objectives)
+        for row in m.itertuples(index=False):
+            meets.append(
+                {
+                    "scenario_id": sid,
+                    "growth": float(s.get("growth", 1.0)),
+                    "elt_shift_min": float(s.get("elt_shift_min", 0.0)),
+                    "assumption_id": row.assumption_id,
+                    "alarm_transitions": row.alarms,
+                    "elt_on_time": row.elt_on_time,
+                    "adhoc_p95_wait_s": row.adhoc_p95_wait_s,
+                    "meets_all": bool(row.meets),
+                }
+            )
+    return pd.DataFrame(meets)
+
+
+def _record(
+    id_: str,
+    title: str,
+    observation: str,
+    actions: list[str],
+    evidence: Mapping[str, Any],
+) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "title": title,
+        "observation": observation,
+        "impact_ranking": "",
+        "recommended_actions": actions,
+        "evidence": dict(evidence),
+    }
+
+
+def _record_best(
+    chosen: str,
+    baseline_id: str,
+    qualified: list[str],
+    robust: pd.Series,
+    means: pd.DataFrame,
+    meets: pd.DataFrame,
+    space: Space,
+    decisions: Mapping[str, Any],
+) -> dict[str, Any]:
+    evidence: dict[str, Any] = {
+        "qualified_configs": len(qualified),
+        "configs": int(robust.size),
+        "share_of_assumptions_met": {str(k): float(v) for k, v in robust.items()},
+        "means_normal_load": means.loc[chosen].to_dict(),
+    }
+    if qualified:
+        obs = (
+            f"{len(qualified)} of {robust.size} configurations meet every objective "
+            f"under at least {space.objectives.robust_share:.0%} of the assumption "
+            f"points; {chosen} is the cheapest of them."
+        )
+        actions = [f"Deploy {chosen}: {decisions[chosen]}."]
+    else:
+        axis = _deciding_assumption(meets, space)
+        if axis.startswith("none"):
+            failing = sorted(
+                {
+                    o
+                    for c in meets["config_id"].unique()
+                    for o in _failing_objectives(meets, c, space.objectives)
+                }
+            )
+            obs = (
+                "No configuration meets every objective under any assumption point "
+                "tried, so no assumption decides it; missed: "
+                + "; ".join(failing)
+                + "."
+            )
+            return _record(
+                "WLM-CONFIG",
+                "The WLM configuration to deploy",
+                obs,
+                [
+                    "Revisit the objectives or the workload: no WLM decision "
+                    "in the space meets them."
+                ],
+                {**evidence, "deciding_assumption": None},
+            )
+        obs = (
+            "No configuration meets every objective under the required share of "
+            f"assumption points; the deciding assumption is {axis}."
+        )
+        actions = [
+            f"Pin down {axis} (measure it on the cluster) before choosing.",
+            "Keep the baseline until then.",
+        ]
+        evidence["deciding_assumption"] = axis
+    return _record(
+        "WLM-CONFIG", "The WLM configuration to deploy", obs, actions, evidence
+    )
+
+
+def _deciding_assumption(meets: pd.DataFrame, space: Space) -> str:
+    ids = {axis_id("a", a): a for a in space.assumptions}
+    best, spread_best = "none", 0.0
+    names = sorted({k for a in space.assumptions for k in a})
+    for name in names:
+        rate = meets.assign(_v=[str(ids[a].get(name)) for a in meets["assumption_id"]])
+        by_value = rate.groupby("_v")["meets"].mean()
+        spread = float(by_value.max() - by_value.min()) if len(by_value) > 1 else 0.0
+        if spread > spread_best:
+            best, spread_best = name, spread
+    return best
+
+
+def _record_verdict(
+    holds: bool, table: pd.DataFrame, headroom: pd.DataFrame, baseline_id: str
+) -> dict[str, Any]:
+    by_growth = table.groupby("growth")["meets_all"].mean()
+    obs = (
+        "The design's WLM configuration meets every objective under normal load."
+        if holds
+        else "The design's WLM configuration misses an objective under normal load."
+    )
+    return _record(
+        "DESIGN-HOLDS",
+        "Does the design's 50/30/20 hold?",
+        obs,
+        ["Re-run the sweep with your own logs (dpcsim ingest) before deploying."],
+        {
+            "share_meeting_all_by_growth": {
+                str(k): float(v) for k, v in by_growth.items()
+            },
+            "table": table.to_dict(orient="records"),
+            "headroom": headroom.loc[headroom["config_id"] == baseline_id].to_dict(
+                orient="records"
+            ),
+        },
+    )
+
+
+def _record_pareto(pareto: pd.DataFrame) -> dict[str, Any]:
+    front = pareto.loc[pareto["on_front"], "config_id"].tolist()
+    tied = pareto.loc[pareto["indistinguishable_from_best"], "config_id"].tolist()
+    return _record(
+        "PARETO",
+        "Cost, ELT lateness and adhoc wait trade-off",
+        f"{len(front)} configurations are on the Pareto front; {len(tied)} are "
+        "statistically indistinguishable from the best.",
+        [
+            "Choose among the indistinguishable ones on other grounds (fewer slots, "
+            "simpler)."
+        ],
+        {"front": front, "indistinguishable": tied},
+    )
+
+
+def _record_headroom(headroom: pd.DataFrame) -> dict[str, Any]:
+    queue = headroom.loc[headroom["target"] == "Alert-WLM-Queue"]
+    parts = []
+    for config_id, growth in zip(
+        queue["config_id"], queue["growth_at_failure"].astype(float), strict=True
+    ):
+        at = (
+            f"x{growth:.2f}"
+            if math.isfinite(growth)
+            else f"beyond x{GROWTH_RANGE[1]:g}"
+        )
+        parts.append(f"{config_id}: {at}")
+    text = ", ".join(parts)
+    return _record(
+        "HEADROOM",
+        "Growth the configurations absorb",
+        "The design's resize trigger (WLM waiting a daily event: Alert-WLM-Queue "
+        f"firing every day) is reached at growth {text or 'beyond the range'}.",
+        ["Plan the resize before the smallest growth at failure."],
+        {"headroom": headroom.to_dict(orient="records")},
+    )
+
+
+def _record_schedule(
+    normal: pd.DataFrame, decisions: Mapping[str, Any], means: pd.DataFrame, chosen: str
+) -> dict[str, Any]:
+    night = str(means["metric.elt_lateness_min"].idxmin())
+    day = str(means["metric.wait_p95_s.adhoc"].idxmin())
+    lateness = means["metric.elt_lateness_min"].astype(float)
+    wait = means["metric.wait_p95_s.adhoc"].astype(float)
+    composed = {
+        "elt_lateness_min": float(lateness[night]),
+        "adhoc_p95_wait_s": float(wait[day]),
+    }
+    single = {
+        "elt_lateness_min": float(lateness[chosen]),
+        "adhoc_p95_wait_s": float(wait[chosen]),
+    }
+    better = (
+        composed["elt_lateness_min"] < single["elt_lateness_min"]
+        or composed["adhoc_p95_wait_s"] < single["adhoc_p95_wait_s"]
+    )
+    return _record(
+        "SCHEDULE",
+        "A time-of-day WLM schedule (candidate)",
+        f"Night (ELT window) {night}, day {day}: "
+        + ("improves on" if better and night != day else "does not improve on")
+        + f" the best single configuration {chosen}. Figures are composed from the "
+        "two configurations' runs: the transition is not simulated.",
+        [
+            "Change only dynamic properties (slots, memory, timeout, SQA, scaling) "
+            "at the window edges, e.g. with a scheduled modify-cluster-parameter-group."
+        ],
+        {
+            "night_config": decisions[night],
+            "day_config": decisions[day],
+            "composed": composed,
+            "best_single": single,
+            "transition_simulated": False,
+        },
+    )
+
+
+def _record_advisor(
+    ctx: SweepContext,
+    decision: dict[str, Any],
+    baseline_id: str,
+    normal: pd.DataFrame,
+    obj: Objectives,
+    reps: int,
+) -> dict[str, Any]:
+    from dpcsim.engine import simulate
+    from dpcsim.experiments.execute import _scenario_workload
+
+    base_config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
+    settings = ClusterSettings.from_dict(dict(ctx.base_settings))
+    config, settings = apply_decision(base_config, settings, decision)
+    week = _scenario_workload(ctx, 0, {})
+    timeline = simulate(week, config, settings, rng=0).timeline
+    main = timeline.assign(main=timeline["running"] - timeline["running_cs"])
+    peak = main.groupby("queue")["main"].max()
+    advised = dict(decision)
+    cuts = {}
+    for q in config.queues:
+        used = int(peak.get(q.name, 0))
+        if q.queue_type == "manual" and used < q.query_concurrency:
+            advised[f"slots.{q.name}"] = max(used, 1)
+            cuts[q.name] = (q.query_concurrency, max(used, 1))
+    effect: dict[str, Any] = {}
+    if cuts:
+        runs = pd.concat(
+            [
+                pd.DataFrame(
+                    run_task(
+                        Task(
+                            replication=r,
+                            scenario={},
+                            assumption={},
+                            decisions=(advised,),
+                        ),
+                        ctx,
+                    )
+                )
+                for r in range(reps)
+            ],
+            ignore_index=True,
+        )
+        base = normal.loc[normal["config_id"] == baseline_id]
+        for name, col in PARETO_METRICS.items():
+            if col in runs:
+                effect[name] = {
+                    "advisor": float(runs[col].mean()),
+                    "baseline": float(base[col].mean()),
+                }
+    obs = (
+        "Advisor's rule (fewer slots where they stay idle) would cut "
+        + (", ".join(f"{q} {a}->{b}" for q, (a, b) in cuts.items()) or "nothing")
+        + " in the baseline."
+    )
+    return _record(
+        "ADVISOR-WLM",
+        "Redshift Advisor's WLM rule on the baseline (reference)",
+        obs,
+        ["Compare with the recommended configuration before following Advisor."],
+        {
+            "peak_main_concurrency": {str(k): int(v) for k, v in peak.items()},
+            "advised_decision": advised,
+            "effect": effect,
+        },
+    )
+
+
+def _record_tuning(tuning: pd.DataFrame) -> dict[str, Any]:
+    chosen = tuning.loc[tuning["selected"]]
+    lines = [
+        f"{r.alarm}: {r.variant}, threshold {r.threshold:g}, period "
+        f"{r.period_s} s, {r.datapoints_to_alarm}/{r.evaluation_periods}, "
+        f"{r.treat_missing_data}: {r.false_alarms_per_week:.1f} false alarms/week, "
+        f"{r.missed}/{r.incidents} incidents missed"
+        for r in chosen.itertuples()
+    ]
+    return _record(
+        "ALARM-TUNING",
+        "Alarm settings with the fewest false alarms",
+        "; ".join(lines),
+        ["Deploy the selected alarm settings."],
+        {"selected": chosen.to_dict(orient="records")},
+    )
+
+
+def _verdict_text(
+    holds: bool, chosen: str, baseline_id: str, headroom: pd.DataFrame
+) -> str:
+    base = headroom.loc[headroom["config_id"] == baseline_id]
+    objective = base.loc[base["kind"] == "objective", "growth_at_failure"]
+    first = float(objective.min()) if len(objective) else math.inf
+    part = "holds under normal load" if holds else "does not hold under normal load"
+    growth = (
+        f"; its first objective fails at growth x{first:.2f}"
+        if math.isfinite(first)
+        else "; no objective fails up to growth x4"
+    )
+    rec = (
+        "it is also the recommendation"
+        if chosen == baseline_id
+        else f"the recommended configuration is {chosen}"
+    )
+    return f"The design's 50/30/20 {part}{growth}; {rec}."
+
+
+def _failing_objectives(
+    meets: pd.DataFrame, config_id: str, obj: Objectives
+) -> list[str]:
+    """The objectives ``config_id`` misses, with the mean against the target."""
+    rows = meets.loc[meets["config_id"] == config_id]
+    out = []
+    if not rows["ok_alarms"].all():
+        out.append(
+            f"alarm transitions {rows['alarms'].max():.1f} > "
+            f"{obj.max_alarm_transitions:g}"
+        )
+    if not rows["ok_elt"].all():
+        out.append(
+            f"ELT nights on time {rows['elt_on_time'].min():.2f} < "
+            f"{obj.elt_on_time_probability:g}"
+        )
+    if not rows["ok_wait"].all():
+        out.append(
+            f"adhoc p95 wait {rows['adhoc_p95_wait_s'].max():.1f} s > "
+            f"{obj.adhoc_p95_wait_s:g} s"
+        )
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def with_objectives(space: Space, **changes: Any) -> Space:
+    """``space`` with some objectives changed."""
+    return replace(space, objectives=replace(space.objectives, **changes))
+
+
+def objective_alarms(names: Sequence[str]) -> tuple[str, ...]:
+    """Alarm names as a tuple (for building objectives in Python)."""
+    return tuple(names)
