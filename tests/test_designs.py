@@ -25,8 +25,8 @@ def test_dpc_design_is_the_default_and_matches_the_packaged_files():
     assert d.sns_topic == "dpc-alerts"
     assert d.elt.queue == "batch"
     assert d.elt.query_group == "elt"
-    assert (d.elt.window_start, d.elt.window_end) == ("02:00", "03:30")
-    assert d.elt.window_min == 90.0
+    assert (d.elt.window_start, d.elt.window_end) == ("02:00", "09:00")
+    assert d.elt.window_min == 420.0
     packaged = json.loads((DATA / "dpc_design_alarms.json").read_text())
     assert d.alarm_requests("123456789012") == packaged
     assert d.alarm_requests("123456789012") == dpc_design_alarms("123456789012")
