@@ -11,6 +11,7 @@ per (time, queue) keeping the state after the last change at that instant.
 from __future__ import annotations
 
 from array import array
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "OUT_FAILED",
     "SQA",
     "Recorder",
+    "StateLog",
 ]
 
 MAIN, CS, SQA = 0, 1, 2
@@ -178,6 +180,10 @@ class Recorder:
 
     def timeline_frame(self, names: tuple[str, ...]) -> pd.DataFrame:
         """Build the timeline: one row per (time, queue) state change."""
+        return self.state_log(names).frame()
+
+    def state_log(self, names: tuple[str, ...]) -> StateLog:
+        """The timeline as code arrays (no strings; see :class:`StateLog`)."""
         t = np.asarray(self.log_t, dtype=np.float64)
         code = np.asarray(self.log_c, dtype=np.int64)
         q, kind = code >> 4, code & 15
@@ -193,14 +199,59 @@ class Recorder:
             tq = t[sel]
             # Keep the state after the last change of this queue at each instant.
             keep[sel] = np.r_[tq[1:] != tq[:-1], True]
+        return StateLog(
+            names=tuple(names),
+            t_s=t[keep],
+            queue=q[keep],
+            queued=state[0][keep],
+            running=state[1][keep],
+            running_cs=state[2][keep],
+            cs_clusters=clusters[keep].astype(np.int16),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateLog:
+    """The engine's state-change log as arrays: the timeline before any strings.
+
+    One entry per (time, queue) change, in time order; the values hold after
+    the change. :meth:`frame` is the ``timeline`` frame of a
+    :class:`~dpcsim.engine.SimResult`; metrics read the arrays directly, so a
+    run that does not write its timeline never builds the string column.
+
+    Attributes
+    ----------
+    names
+        Queue name by engine queue index.
+    t_s
+        Change times [s from the run's start].
+    queue
+        Engine queue index per change.
+    queued, running, running_cs
+        Queries queued, running (main + scaling) and running on scaling in
+        the queue after the change [count].
+    cs_clusters
+        Active scaling clusters, cluster-wide, after the change [count].
+    """
+
+    names: tuple[str, ...]
+    t_s: np.ndarray
+    queue: np.ndarray
+    queued: np.ndarray
+    running: np.ndarray
+    running_cs: np.ndarray
+    cs_clusters: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """The timeline frame (``t_s, queue, queued, running, running_cs, cs_clusters``)."""
         return pd.DataFrame(
             {
-                "t_s": t[keep],
-                "queue": strings(names, q[keep]),
-                "queued": state[0][keep],
-                "running": state[1][keep],
-                "running_cs": state[2][keep],
-                "cs_clusters": clusters[keep].astype(np.int16),
+                "t_s": self.t_s,
+                "queue": strings(self.names, self.queue),
+                "queued": self.queued,
+                "running": self.running,
+                "running_cs": self.running_cs,
+                "cs_clusters": self.cs_clusters,
             }
         )
 

@@ -1,4 +1,11 @@
-"""``simulate``: run a workload through a WLM configuration on a cluster."""
+"""``simulate``: run a workload through a WLM configuration on a cluster.
+
+:func:`simulate` is :func:`prepare_inputs` (validate, route and turn the
+workload into the engine's arrays) followed by :func:`simulate_arrays` (the
+event loop and its records). A sweep prepares once per workload and
+configuration and replays the same arrays under many settings and seeds; the
+arrays are never modified by a run.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ import pandas as pd
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
-from dpcsim.engine.inputs import prepare
+from dpcsim.engine.inputs import QueryArrays, prepare
 from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult, summarize
@@ -17,7 +24,7 @@ from dpcsim.engine.sqa import SQAModel, dynamic_max_s, noise_key
 from dpcsim.schema import STATEMENT_TYPES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
 
-__all__ = ["simulate"]
+__all__ = ["prepare_inputs", "simulate", "simulate_arrays"]
 
 
 def simulate(
@@ -58,9 +65,40 @@ def simulate(
     InputError
         On a malformed workload or routing.
     """
+    arrays = prepare_inputs(workload, config, routing=routing)
+    return simulate_arrays(arrays, config, settings, rng=rng)
+
+
+def prepare_inputs(
+    workload: Workload | pd.DataFrame,
+    config: WLMConfig,
+    *,
+    routing: RoutingResult | None = None,
+) -> QueryArrays:
+    """Validate and route ``workload`` into the engine's input arrays.
+
+    The arrays depend on the workload and ``config`` only (not on settings or
+    the seed), so one preparation serves every replay of a sweep.
+    """
+    return prepare(workload, config, routing)
+
+
+def simulate_arrays(
+    arrays: QueryArrays,
+    config: WLMConfig,
+    settings: ClusterSettings | None = None,
+    *,
+    rng: np.random.Generator | int | None = None,
+) -> SimResult:
+    """Replay prepared arrays (:func:`prepare_inputs` of the same ``config``).
+
+    Same result as :func:`simulate` on the workload the arrays came from; the
+    arrays are only read. The timeline is kept as a
+    :class:`~dpcsim.engine.records.StateLog` and built into a frame on first
+    access of :attr:`SimResult.timeline`.
+    """
     settings = settings or ClusterSettings()
     gen = np.random.default_rng(rng)
-    arrays = prepare(workload, config, routing)
     tables = QueueTables.from_config(config, settings)
     sqa = None
     if config.sqa is not None and config.sqa.enabled:
@@ -121,7 +159,7 @@ def simulate(
     summary = summarize(codes, scaling, money, None if sqa is None else sqa.max_s)
     return SimResult(
         queries=queries,
-        timeline=eng.rec.timeline_frame(tables.names),
+        timeline=eng.rec.state_log(tables.names),
         scaling=scaling,
         summary=summary,
         start_at=arrays.start_at,

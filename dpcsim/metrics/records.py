@@ -216,7 +216,10 @@ def records_from_sim(
     queries.insert(3, "query_group", text["query_group"].to_numpy())
     queries.insert(4, "query_text", text["query_text"].to_numpy())
     queries["scanned_mb"] = text["scanned_mb"].to_numpy(dtype="float64")
-    timeline = _normalise_timeline(result.timeline)
+    log = getattr(result, "state_log", None)
+    timeline = (
+        _normalise_timeline(result.timeline) if log is None else _log_timeline(log)
+    )
     scaling = pd.DataFrame(
         {c: result.scaling[c].to_numpy(dtype="float64") for c in _SCALING_COLS}
     )
@@ -337,6 +340,32 @@ def _normalise_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("t_s", kind="stable").reset_index(drop=True)
 
 
+def _log_timeline(log: Any) -> pd.DataFrame:
+    """Timeline frame straight from the engine's :class:`StateLog` arrays.
+
+    The queue column is categorical (codes into the engine's queue names)
+    instead of strings: the gauges select rows by queue and never need the
+    text per row. The log is in time order already; it is sorted (stably)
+    only when it is not.
+    """
+    t = np.asarray(log.t_s, dtype="float64")
+    names = list(log.names)
+    queue = pd.Categorical.from_codes(np.asarray(log.queue, dtype="int64"), names)
+    out = pd.DataFrame(
+        {
+            "t_s": t,
+            "queue": queue,
+            "queued": np.asarray(log.queued, dtype="int32"),
+            "running": np.asarray(log.running, dtype="int32"),
+            "running_cs": np.asarray(log.running_cs, dtype="int32"),
+            "cs_clusters": np.asarray(log.cs_clusters, dtype="int16"),
+        }
+    )
+    if t.size > 1 and not bool((t[1:] >= t[:-1]).all()):
+        out = out.sort_values("t_s", kind="stable").reset_index(drop=True)
+    return out
+
+
 def _start_at(workload: Workload) -> pd.Timestamp:
     """Clock zero: the workload's start, or the first side-table event if empty."""
     if len(workload.queries):
@@ -373,20 +402,65 @@ def _logged_end(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:
 
 
 def _workload_text(workload: Workload | None, query_id: pd.Series) -> pd.DataFrame:
-    """Logged ``query_group``, ``query_text`` and ``scanned_mb`` by query id."""
+    """Logged ``query_group``, ``query_text`` and ``scanned_mb`` by query id.
+
+    Positional takes of the three columns only (the engine keeps the log's
+    row order when it is sorted by arrival, as every reader writes it); the
+    first row of a repeated query id wins, as ``drop_duplicates`` keeps it.
+    """
     if workload is None:
         na = pd.array([pd.NA] * len(query_id), dtype="string")
         nan = np.full(len(query_id), np.nan)
         return pd.DataFrame({"query_group": na, "query_text": na, "scanned_mb": nan})
-    lookup = workload.queries.drop_duplicates("query_id").set_index("query_id")
-    found = lookup.reindex(query_id.to_numpy())
+    q = workload.queries
+    wanted = query_id.to_numpy(dtype="int64")
+    logged = q["query_id"].to_numpy(dtype="int64")
+    if np.array_equal(wanted, logged) and _unique_sorted_or_distinct(logged):
+        rows = None
+    else:
+        index = pd.Index(logged)
+        if not index.is_unique:
+            first = ~index.duplicated(keep="first")
+            index = index[first]
+            positions = np.flatnonzero(first)
+        else:
+            positions = np.arange(len(index))
+        found = index.get_indexer(wanted)
+        rows = np.where(found >= 0, positions[np.clip(found, 0, None)], -1)
     return pd.DataFrame(
         {
-            "query_group": found["query_group"].astype("string").to_numpy(),
-            "query_text": found["query_text"].astype("string").to_numpy(),
-            "scanned_mb": found["scanned_mb"].to_numpy(dtype="float64"),
+            "query_group": _take_string(q["query_group"], rows),
+            "query_text": _take_string(q["query_text"], rows),
+            "scanned_mb": _take_float(q["scanned_mb"], rows),
         }
     )
+
+
+def _unique_sorted_or_distinct(ids: np.ndarray) -> bool:
+    """True when ``ids`` has no repeats (cheap when sorted, as logs are)."""
+    if ids.size < 2:
+        return True
+    steps = np.diff(ids)
+    if (steps > 0).all():
+        return True
+    return bool(np.unique(ids).size == ids.size)
+
+
+def _take_string(column: pd.Series, rows: np.ndarray | None) -> Any:
+    """``column`` as ``string`` values at ``rows`` (-1: missing); None: all."""
+    values = column.astype("string").array
+    if rows is None:
+        return values
+    return values.take(rows, allow_fill=True)
+
+
+def _take_float(column: pd.Series, rows: np.ndarray | None) -> np.ndarray:
+    """``column`` as float64 at ``rows`` (-1: NaN); None: all."""
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    if rows is None:
+        return values
+    out = values[np.clip(rows, 0, None)] if values.size else np.full(rows.size, np.nan)
+    return np.where(rows >= 0, out, np.nan)
 
 
 def _elt_runs(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:

@@ -250,7 +250,7 @@ def _spread_billed(scaling: pd.DataFrame, grid_s: np.ndarray) -> np.ndarray:
 
 def _total_step(timeline: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Cluster-wide step function: the sum over queues of ``column``."""
-    diffs = timeline.groupby("queue", sort=False)[column].diff()
+    diffs = timeline.groupby("queue", sort=False, observed=True)[column].diff()
     deltas = diffs.where(diffs.notna(), timeline[column]).to_numpy(dtype="float64")
     return step_function(timeline["t_s"].to_numpy(), np.cumsum(deltas))
 
