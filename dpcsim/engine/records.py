@@ -243,7 +243,7 @@ class StateLog:
     cs_clusters: np.ndarray
 
     def frame(self) -> pd.DataFrame:
-        """The timeline frame (``t_s, queue, queued, running, running_cs, cs_clusters``)."""
+        """The timeline frame (columns as :attr:`SimResult.timeline`)."""
         return pd.DataFrame(
             {
                 "t_s": self.t_s,

@@ -9,6 +9,9 @@ arrays are never modified by a run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+
 import numpy as np
 import pandas as pd
 
@@ -89,14 +92,18 @@ def simulate_arrays(
     settings: ClusterSettings | None = None,
     *,
     rng: np.random.Generator | int | None = None,
+    phase: Callable[[str], AbstractContextManager[None]] | None = None,
 ) -> SimResult:
     """Replay prepared arrays (:func:`prepare_inputs` of the same ``config``).
 
     Same result as :func:`simulate` on the workload the arrays came from; the
     arrays are only read. The timeline is kept as a
     :class:`~dpcsim.engine.records.StateLog` and built into a frame on first
-    access of :attr:`SimResult.timeline`.
+    access of :attr:`SimResult.timeline`. ``phase(name)``, when given, is
+    entered around the event loop (``engine``) and the building of the
+    records (``records``), for a caller's phase timings.
     """
+    timed = phase if phase is not None else _untimed
     settings = settings or ClusterSettings()
     gen = np.random.default_rng(rng)
     tables = QueueTables.from_config(config, settings)
@@ -121,9 +128,27 @@ def simulate_arrays(
             noise_key=noise_key(gen) if settings.sqa_predictor == "noisy" else 0,
         )
     cls = AutoEngine if config.is_auto else Engine
-    eng = cls(arrays, tables, settings, sqa)
-    eng.run()
-    eng.drop_inputs()
+    with timed("engine"):
+        eng = cls(arrays, tables, settings, sqa)
+        eng.run()
+        eng.drop_inputs()
+    with timed("records"):
+        return _result(eng, arrays, tables, settings, sqa)
+
+
+def _untimed(name: str) -> AbstractContextManager[None]:
+    """No timing (the default ``phase``)."""
+    return nullcontext()
+
+
+def _result(
+    eng: Engine | AutoEngine,
+    arrays: QueryArrays,
+    tables: QueueTables,
+    settings: ClusterSettings,
+    sqa: SQAModel | None,
+) -> SimResult:
+    """The run's records, scaling bill and summary."""
     # An error or a user cancel belongs to the statement, not to WLM: a query the
     # log shows aborted fails again when the replay lets it run to its logged end.
     eng.rec.fail_where_completed(arrays.logged_abort)

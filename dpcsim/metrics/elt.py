@@ -122,8 +122,15 @@ def step_functions_delay_min(elt_runs: pd.DataFrame, grid_s: np.ndarray) -> np.n
 
 
 def mart_table_writes(queries: pd.DataFrame) -> pd.DataFrame:
-    """Completed writes to ``mart.*``: ``table`` and ``end_s`` [s], by time."""
-    table = mart_tables(queries["query_text"])
+    """Completed writes to ``mart.*``: ``table`` and ``end_s`` [s], by time.
+
+    The table comes from ``query_text`` (:func:`mart_tables`), or from a
+    precomputed ``mart_table`` column when the records carry one.
+    """
+    if "mart_table" in queries.columns:
+        table = queries["mart_table"].astype("string")
+    else:
+        table = mart_tables(queries["query_text"])
     done = queries["outcome"].eq("completed").to_numpy(bool)
     end_s = queries["end_s"].to_numpy(dtype="float64")
     keep = done & table.notna().to_numpy(bool) & np.isfinite(end_s)
