@@ -63,6 +63,7 @@ _DELTAS: Final = np.array(
     + [(0, 0, 0, 0)] * 5,
     dtype=np.int64,
 )
+_DELTAS32: Final = _DELTAS.astype(np.int32)
 
 
 class Recorder:
@@ -187,25 +188,25 @@ class Recorder:
         t = np.asarray(self.log_t, dtype=np.float64)
         code = np.asarray(self.log_c, dtype=np.int64)
         q, kind = code >> 4, code & 15
-        clusters = np.cumsum(_DELTAS[:, 3][kind])
-        d = [_DELTAS[:, c].astype(np.int32)[kind] for c in range(3)]
-        state = [np.empty(t.size, np.int32) for _ in range(3)]
+        deltas = _DELTAS32[kind]  # one row of (queued, running, cs, clusters) each
+        clusters = np.cumsum(deltas[:, 3])
+        state = np.empty((t.size, 3), np.int32)
         keep = np.empty(t.size, bool)
         queues = np.unique(q)
         for qq in queues:
             sel = slice(None) if queues.size == 1 else np.flatnonzero(q == qq)
-            for c in range(3):
-                state[c][sel] = np.cumsum(d[c][sel])
+            state[sel] = np.cumsum(deltas[sel, :3], axis=0)
             tq = t[sel]
             # Keep the state after the last change of this queue at each instant.
             keep[sel] = np.r_[tq[1:] != tq[:-1], True]
+        kept = state[keep]
         return StateLog(
             names=tuple(names),
             t_s=t[keep],
             queue=q[keep],
-            queued=state[0][keep],
-            running=state[1][keep],
-            running_cs=state[2][keep],
+            queued=np.ascontiguousarray(kept[:, 0]),
+            running=np.ascontiguousarray(kept[:, 1]),
+            running_cs=np.ascontiguousarray(kept[:, 2]),
             cs_clusters=clusters[keep].astype(np.int16),
         )
 
