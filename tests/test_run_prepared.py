@@ -189,3 +189,31 @@ def test_a_subcommand_imports_no_other_subcommand():
     )
     # simulate itself reads alarm files through dpcsim.cli.alarms on demand only.
     assert done.stdout.strip() == ""
+
+
+def test_sort_points_equals_a_stable_sort_on_the_four_keys():
+    from dpcsim.metrics.points import concat_points, points, sort_points
+
+    rng = np.random.default_rng(11)
+    stamps = pd.date_range("2025-01-06", periods=50, freq="min", tz="UTC")
+    frames = []
+    for k in range(30):
+        metric = ["WLMQueueLength", "WLMRunningQueries", "CPUUtilization"][k % 3]
+        dims = {"QueueName": ["adhoc", "batch"][k % 2]} if k % 5 else None
+        take = np.sort(rng.choice(50, 10, replace=False))
+        if k % 7 == 0:
+            take = take[::-1]  # a run whose times go backwards
+        frames.append(
+            points(
+                stamps[take],
+                rng.normal(size=10).round(1),
+                namespace=["AWS/Redshift", "Custom/DPC"][k % 4 == 0],
+                metric_name=metric,
+                dimensions=dims,
+                unit="Count",
+            )
+        )
+    frame = concat_points(frames)
+    keys = ["namespace", "metric_name", "dimensions", "timestamp"]
+    expected = frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(sort_points(frame), expected)

@@ -20,7 +20,7 @@ import pandas as pd
 from dpcsim.designs import Design, ELTContract, default_design
 from dpcsim.errors import InputError
 from dpcsim.metrics.custom import custom_datapoints
-from dpcsim.metrics.points import concat_points
+from dpcsim.metrics.points import concat_points, sort_points
 from dpcsim.metrics.records import (
     MetricInputs,
     RunRecords,
@@ -182,9 +182,7 @@ def build_metrics(
             elt_cadence_min=elt_cadence_min,
         ),
     ]  # fmt: skip
-    out = concat_points(frames)
-    keys = ["namespace", "metric_name", "dimensions", "timestamp"]
-    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+    return sort_points(concat_points(frames))
 
 
 def _storage_settings(
