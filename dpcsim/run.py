@@ -84,7 +84,27 @@ class QueueSummary:
     @classmethod
     def from_queries(cls, rows: pd.DataFrame) -> QueueSummary:
         """Summarize simulated query records (``queue_s``, ``ran_on``, ``outcome``)."""
-        wait_s = rows["queue_s"].to_numpy(dtype=np.float64)
+        return cls.from_codes(
+            rows["queue_s"].to_numpy(dtype=np.float64),
+            _Codes.of(rows["outcome"]),
+            _Codes.of(rows["ran_on"]),
+        )
+
+    @classmethod
+    def from_codes(
+        cls,
+        wait_s: np.ndarray,
+        outcome: _Codes,
+        ran_on: _Codes,
+        rows: np.ndarray | None = None,
+    ) -> QueueSummary:
+        """Summarize the queries at ``rows`` (a boolean mask; None: all).
+
+        ``outcome`` and ``ran_on`` are the factorized columns of the whole
+        run, so a run's queues share one factorization.
+        """
+        if rows is not None:
+            wait_s = wait_s[rows]
         wait_s = wait_s[np.isfinite(wait_s)]
         stats: dict[str, float | None] = {"mean": None, "max": None}
         stats |= {f"p{p}": None for p in PERCENTILES}
@@ -94,10 +114,11 @@ class QueueSummary:
             values = np.percentile(wait_s, PERCENTILES)
             for p, value in zip(PERCENTILES, values, strict=True):
                 stats[f"p{p}"] = float(value)
-        ran_on = dict.fromkeys(RAN_ON, 0)
-        for name, count in rows["ran_on"].value_counts(sort=False).items():
-            ran_on[str(name)] = int(count)
-        return cls(counts=_outcome_counts(rows), ran_on=ran_on, wait_s=stats)
+        placed = dict.fromkeys(RAN_ON, 0)
+        placed |= ran_on.counts(rows)
+        counts = outcome.counts(rows)
+        n = _size(outcome, rows)
+        return cls(counts=_counts(n, counts), ran_on=placed, wait_s=stats)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``summary.json`` form: counts, ``ran_on`` and ``wait_s``."""
@@ -171,17 +192,21 @@ class RunSummary:
     def from_result(cls, result: SimResult, *, seed: int) -> RunSummary:
         """Summarize a simulation result run with ``seed``."""
         queries = result.queries
+        wait_s = queries["queue_s"].to_numpy(dtype=np.float64)
+        outcome = _Codes.of(queries["outcome"])
+        ran_on = _Codes.of(queries["ran_on"])
+        queue = _Codes.of(queries["queue"])
         by_queue = {
-            str(name): QueueSummary.from_queries(rows)
-            for name, rows in queries.groupby("queue", sort=True, observed=True)
+            name: QueueSummary.from_codes(wait_s, outcome, ran_on, queue.codes == k)
+            for k, name in sorted(enumerate(queue.names), key=lambda kv: kv[1])
         }
         engine_scaling = result.summary["scaling"]
         scaling = result.scaling
         return cls(
             seed=int(seed),
             start_at=pd.Timestamp(result.start_at),
-            queries=_outcome_counts(queries),
-            all_queues=QueueSummary.from_queries(queries),
+            queries=_counts(len(queries), outcome.counts(None)),
+            all_queues=QueueSummary.from_codes(wait_s, outcome, ran_on),
             by_queue=by_queue,
             scaling=ScalingSummary(
                 activations=len(scaling),
@@ -581,12 +606,40 @@ class PhaseTimer:
         return "phases [s]: " + ", ".join([*parts, f"total {total:.3f}"])
 
 
-def _outcome_counts(queries: pd.DataFrame) -> dict[str, int]:
+def _counts(arrived: int, found: Mapping[str, int]) -> dict[str, int]:
     """Arrived plus one count per outcome (the four standard ones always present)."""
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for name, count in queries["outcome"].value_counts(sort=False).items():
-        counts[str(name)] = int(count)
-    return {"arrived": len(queries), **dict(sorted(counts.items()))}
+    counts = dict.fromkeys(OUTCOMES, 0) | dict(found)
+    return {"arrived": arrived, **dict(sorted(counts.items()))}
+
+
+def _size(codes: _Codes, rows: np.ndarray | None) -> int:
+    """Number of queries at ``rows`` (None: all)."""
+    return int(codes.codes.size if rows is None else np.count_nonzero(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class _Codes:
+    """A string column factorized once: codes (-1 for missing) and names."""
+
+    codes: np.ndarray
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Codes:
+        codes, uniques = pd.factorize(column, sort=False)
+        return cls(np.asarray(codes), tuple(str(u) for u in uniques))
+
+    def counts(self, rows: np.ndarray | None) -> dict[str, int]:
+        """Count per name at ``rows``, in order of first appearance, none zero."""
+        codes = self.codes if rows is None else self.codes[rows]
+        codes = codes[codes >= 0]
+        if not codes.size:
+            return {}
+        found, first = np.unique(codes, return_index=True)
+        tally = np.bincount(codes, minlength=len(self.names))
+        return {
+            self.names[int(k)]: int(tally[k]) for k in found[np.argsort(first)].tolist()
+        }
 
 
 def _seed(rng: np.random.Generator | int | None) -> int:

@@ -63,7 +63,7 @@ _DELTAS: Final = np.array(
     + [(0, 0, 0, 0)] * 5,
     dtype=np.int64,
 )
-_DELTAS32: Final = _DELTAS.astype(np.int32)
+_DELTAS32_T: Final = np.ascontiguousarray(_DELTAS.astype(np.int32).T)
 
 
 class Recorder:
@@ -188,25 +188,30 @@ class Recorder:
         t = np.asarray(self.log_t, dtype=np.float64)
         code = np.asarray(self.log_c, dtype=np.int64)
         q, kind = code >> 4, code & 15
-        deltas = _DELTAS32[kind]  # one row of (queued, running, cs, clusters) each
-        clusters = np.cumsum(deltas[:, 3])
-        state = np.empty((t.size, 3), np.int32)
+        # One gather into a (4, n) array: rows queued, running, cs, clusters,
+        # each contiguous, so the cumulative sums run along memory.
+        deltas = _DELTAS32_T[:, kind]
+        clusters = np.cumsum(deltas[3], dtype=np.int32)
+        state = np.empty((3, t.size), np.int32)
         keep = np.empty(t.size, bool)
         queues = np.unique(q)
-        for qq in queues:
-            sel = slice(None) if queues.size == 1 else np.flatnonzero(q == qq)
-            state[sel] = np.cumsum(deltas[sel, :3], axis=0)
+        if queues.size <= 1:
+            np.cumsum(deltas[:3], axis=1, dtype=np.int32, out=state)
+            keep[:-1] = t[1:] != t[:-1]
+            keep[-1:] = True
+        for qq in queues if queues.size > 1 else ():
+            sel = np.flatnonzero(q == qq)
+            state[:, sel] = np.cumsum(deltas[:3, sel], axis=1, dtype=np.int32)
             tq = t[sel]
             # Keep the state after the last change of this queue at each instant.
             keep[sel] = np.r_[tq[1:] != tq[:-1], True]
-        kept = state[keep]
         return StateLog(
             names=tuple(names),
             t_s=t[keep],
             queue=q[keep],
-            queued=np.ascontiguousarray(kept[:, 0]),
-            running=np.ascontiguousarray(kept[:, 1]),
-            running_cs=np.ascontiguousarray(kept[:, 2]),
+            queued=state[0][keep],
+            running=state[1][keep],
+            running_cs=state[2][keep],
             cs_clusters=clusters[keep].astype(np.int16),
         )
 

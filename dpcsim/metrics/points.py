@@ -49,7 +49,7 @@ def points(
         The metric's identity; ``dimensions`` None means none.
     """
     n = len(stamps)
-    ts = pd.DatetimeIndex(stamps).tz_convert("UTC").as_unit("us")
+    ts = _utc_us(stamps)
     return pd.DataFrame(
         {
             "timestamp": ts.array,
@@ -60,6 +60,21 @@ def points(
             "unit": _repeat(unit, n),
         }
     )
+
+
+#: The last stamps converted and their UTC-microsecond form: the series of one
+#: run share one minute grid, so most calls convert the same (immutable) index.
+_LAST_STAMPS: list[tuple[pd.DatetimeIndex, pd.DatetimeIndex]] = []
+
+
+def _utc_us(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """``stamps`` in UTC at microsecond resolution (the last result reused)."""
+    if _LAST_STAMPS and _LAST_STAMPS[0][0] is stamps:
+        return _LAST_STAMPS[0][1]
+    ts = pd.DatetimeIndex(stamps).tz_convert("UTC").as_unit("us")
+    if isinstance(stamps, pd.DatetimeIndex):
+        _LAST_STAMPS[:] = [(stamps, ts)]
+    return ts
 
 
 def _repeat(text: str, n: int) -> Any:
