@@ -262,29 +262,31 @@ def records_from_sim(
     """
     sim = result.queries
     start_at = pd.Timestamp(result.start_at)
-    queries = pd.DataFrame(
-        {
-            "query_id": sim["query_id"].to_numpy(dtype="int64"),
-            "queue": sim["queue"].astype("string"),
-            "statement_type": sim["statement_type"].astype("string"),
-            "arrival_s": sim["arrival_s"].to_numpy(dtype="float64"),
-            "start_s": sim["start_s"].to_numpy(dtype="float64"),
-            "end_s": sim["end_s"].to_numpy(dtype="float64"),
-            "outcome": sim["outcome"].astype("string"),
-            "ran_on": sim["ran_on"].astype("string"),
-            "cache_hit": sim["cache_hit"].to_numpy(bool),
-        }
-    )
     if workload is not None and (inputs is None or inputs.start_at != start_at):
         inputs = MetricInputs.of(workload, start_at)
     if workload is None:
         inputs = None
-    text = _workload_text(inputs, queries["query_id"])
-    queries.insert(3, "query_group", text["query_group"].to_numpy())
-    queries.insert(4, "query_text", text["query_text"].to_numpy())
-    queries["scanned_mb"] = text["scanned_mb"].to_numpy(dtype="float64")
+    query_id = sim["query_id"].to_numpy(dtype="int64")
+    text = _workload_text(inputs, pd.Series(query_id))
+    # Built in final column order from arrays: the texts stay Arrow strings
+    # (a to_numpy would make a Python object per query and re-infer them).
+    columns: dict[str, Any] = {
+        "query_id": query_id,
+        "queue": sim["queue"].astype("string").array,
+        "statement_type": sim["statement_type"].astype("string").array,
+        "query_group": text["query_group"].array,
+        "query_text": text["query_text"].array,
+        "arrival_s": sim["arrival_s"].to_numpy(dtype="float64"),
+        "start_s": sim["start_s"].to_numpy(dtype="float64"),
+        "end_s": sim["end_s"].to_numpy(dtype="float64"),
+        "outcome": sim["outcome"].astype("string").array,
+        "ran_on": sim["ran_on"].astype("string").array,
+        "cache_hit": sim["cache_hit"].to_numpy(bool),
+        "scanned_mb": text["scanned_mb"].to_numpy(dtype="float64"),
+    }
     if inputs is not None:
-        queries["mart_table"] = text["mart_table"].to_numpy()
+        columns["mart_table"] = text["mart_table"].array
+    queries = pd.DataFrame(columns)
     log = getattr(result, "state_log", None)
     timeline = (
         _normalise_timeline(result.timeline) if log is None else _log_timeline(log)
