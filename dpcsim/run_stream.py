@@ -148,7 +148,9 @@ def stream_parquet_run(
     """
 
     def chunks() -> Iterator[pd.DataFrame]:
-        source = pq.ParquetFile(path)
+        # pre_buffer=False: the default read-ahead keeps every row group read so
+        # far alive until the file is closed, so peak memory grew with the run.
+        source = pq.ParquetFile(path, pre_buffer=False)
         for batch in source.iter_batches(batch_size=batch_rows):
             yield batch.to_pandas()
 

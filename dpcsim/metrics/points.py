@@ -93,13 +93,25 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     n = len(frame)
     if n == 0:
         return frame.reset_index(drop=True)
-    codes = [pd.factorize(frame[c], sort=False) for c in _KEY_COLUMNS]
-    stacked = np.stack([c for c, _ in codes])
-    change = np.ones(n, dtype=bool)
-    change[1:] = (stacked[:, 1:] != stacked[:, :-1]).any(axis=0)
+    # One key column at a time, keeping only its values at run starts: a
+    # frame of millions of datapoints holds no stacked code matrix.
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    factorized = []
+    for col in _KEY_COLUMNS:
+        codes, uniques = pd.factorize(frame[col], sort=False)
+        change[1:] |= codes[1:] != codes[:-1]
+        small = np.int16 if len(uniques) < 2**15 else np.int64
+        factorized.append((codes.astype(small), uniques))
     starts = np.flatnonzero(change)
+    del change
     ends = np.append(starts[1:], n)
-    keys = [tuple(str(uniques[c[i]]) for c, uniques in codes) for i in starts.tolist()]
+    names = [
+        [str(v) for v in np.asarray(uniques, dtype=object)[codes[starts]]]
+        for codes, uniques in factorized
+    ]
+    del factorized
+    keys = list(zip(*names, strict=True))
     groups: dict[tuple[str, ...], list[int]] = {}
     for run, key in enumerate(keys):
         groups.setdefault(key, []).append(run)
