@@ -159,6 +159,12 @@ def stream_parquet_run(
     max_s = dynamic_sqa_max_s(chunks(), config) if dynamic else None
     with ParquetSink(out_dir) as sink:
         summary: dict[str, Any] = simulate_stream(
-            chunks(), config, settings, sink=sink, rng=seed, sqa_max_s=max_s
+            chunks(),
+            config,
+            settings,
+            sink=sink,
+            rng=seed,
+            sqa_max_s=max_s,
+            quantiles="histogram",
         )
     return summary
