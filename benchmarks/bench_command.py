@@ -179,8 +179,9 @@ def _stream(root: Path, n: int, t_heapq: float, *, large: bool) -> list[str]:
     lines = [
         f"(b) dpcsim simulate --stream, {n:,} queries: {t_stream:.2f} s = "
         f"{ratio:.2f} x heapq (target <= {TARGET_STREAM}) {ok}; peak {peak:,.0f} MiB",
-        "    (the stream writes queries/timeline/scaling and the engine summary; "
-        "metrics and alarms on a stream are not implemented yet)",
+        "    (the stream writes queries/timeline/scaling and the engine summary, "
+        "wait percentiles from a fixed log-histogram within 0.1 %; metrics and "
+        "alarms on a stream are not built yet)",
     ]
     if large:
         big = 10 * n

@@ -125,7 +125,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream",
         action="store_true",
         help="replay a workload.parquet too big for memory in batches; writes "
-        "queries/timeline/scaling parquet and the engine summary, no metrics",
+        "queries/timeline/scaling parquet and the engine summary (wait "
+        "percentiles within 0.1 %%, from a fixed-memory histogram), no metrics",
     )
     parser.add_argument(
         "--timeline",
