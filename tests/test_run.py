@@ -52,6 +52,7 @@ def test_write_equals_the_cli_output_byte_for_byte(run_, tmp_path):
     wlm = tmp_path / "wlm.json"
     wlm.write_text(json.dumps(dpc_design_config().to_json()), encoding="utf-8")
     args = ["--workload", str(tmp_path / "w"), "--wlm", str(wlm), "--seed", "7"]
+    args.append("--timeline")  # Run.write writes the timeline by default
     assert main(["--quiet", "simulate", *args, "--out", str(tmp_path / "cli")]) == 0
     run_.write(tmp_path / "lib")
     cli = sorted(p.name for p in (tmp_path / "cli").iterdir())

@@ -30,23 +30,29 @@ Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   queries.parquet   one row per query: query_id, queue, arrival_s, queue_s [s],
                     start_s, end_s, exec_s [s], ran_on (main|cs|sqa), attempts,
                     hops, outcome, ...; times in seconds from the workload start.
-  timeline.parquet  one row per state change: t_s [s], queue, queued, running,
-                    running_cs, cs_clusters.
+  timeline.parquet  only with --timeline: one row per state change: t_s [s],
+                    queue, queued, running, running_cs, cs_clusters (the
+                    metrics are computed from the engine's state log either
+                    way; not written by default since the report and the
+                    metrics do not need it).
   scaling.parquet   one row per Concurrency Scaling activation: start_s, end_s,
                     busy_s, billed_s [s].
   summary.json      counts by outcome and queue (arrived = completed + aborted +
                     canceled + failed), wait percentiles per queue [s], scaling
                     seconds (billed, free-credit and paid) and cost [USD]
                     (dpcsim.run.RunSummary).
-  metrics.parquet   the CloudWatch datapoints the run would have published, one
-                    row per datapoint: timestamp (UTC), namespace, metric_name,
-                    dimensions (Name=Value;...), value, unit (AWS/Redshift
-                    WLM metrics and the Custom/DPC metrics; see dpcsim.metrics).
+  metrics.parquet   the CloudWatch datapoints the run would have published
+                    (not with --no-metrics), one row per datapoint:
+                    timestamp (UTC), namespace, metric_name, dimensions
+                    (Name=Value;...), value, unit (AWS/Redshift WLM metrics
+                    and the Custom/DPC metrics; see dpcsim.metrics).
   alarm_history.csv, alarm_summary.csv
                     with --alarms: every minute's alarm state and, per alarm,
                     transitions to ALARM, time in ALARM [s] and first alarm time.
 
-The same inputs and seed give byte-identical files. Prints, per queue, the
+The same inputs and seed give byte-identical files. --timings prints the
+seconds of each phase (read, route, prepare, engine, records, metrics,
+alarms, write) on stderr. Prints, per queue, the
 outcomes, queue-wait percentiles [s] and where queries ran, then the alarm
 summary.
 
@@ -74,7 +80,7 @@ from dpcsim.engine import ClusterSettings
 from dpcsim.engine.settings import read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.logs.replay_notes import replay_warnings, require_queries, routing_report
-from dpcsim.run import RUN_FILES, Run
+from dpcsim.run import SIMULATE_FILES, PhaseTimer, Run
 from dpcsim.run_stream import stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config, route_workload
@@ -82,8 +88,9 @@ from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config, route_workload
 NAME = "simulate"
 HELP = "replay a workload through a WLM configuration"
 
-#: Files written into --out (plus the alarm CSVs with --alarms).
-OUTPUT_FILES = RUN_FILES
+#: Files written into --out by default (plus the alarm CSVs with --alarms;
+#: timeline.parquet with --timeline; no metrics.parquet with --no-metrics).
+OUTPUT_FILES = SIMULATE_FILES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +129,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream",
         action="store_true",
         help="replay a workload.parquet too big for memory in batches; writes "
-        "queries/timeline/scaling parquet and the engine summary, no metrics",
+        "queries/timeline/scaling parquet and the engine summary (wait "
+        "percentiles within 0.1 %%, from a fixed-memory histogram), no metrics",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also write timeline.parquet (one row per queue state change)",
+    )
+    parser.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="bare replay: no metrics.parquet and no alarm back-test",
+    )
+    parser.add_argument(
+        "--timings",
+        action="store_true",
+        help="print the seconds of each phase on stderr",
     )
     parser.add_argument(
         "--replay",
@@ -155,9 +179,12 @@ def run(args: argparse.Namespace) -> int:
             )
         return _run_streaming(args, config, settings)
     out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
+    timer = PhaseTimer()
+    measure = bool(getattr(args, "metrics", True))
     with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
         paths = [Path(p) for p in args.workload]
-        workload, routing = _load_workload(paths, config, quiet=quiet)
+        with timer.phase("read"):
+            workload, routing = _load_workload(paths, config, quiet=quiet)
         require_queries(workload.queries, ", ".join(map(str, paths)))
         steps.update()
         run_ = Run.simulate(
@@ -169,10 +196,16 @@ def run(args: argparse.Namespace) -> int:
             alarms=alarms or (),
             design=design,
             replay=replay or "session",
+            metrics=measure,
+            timer=timer,
         )
         steps.update()
-        run_.write(out_dir)
+        run_.write(
+            out_dir, timeline=bool(getattr(args, "timeline", False)), timer=timer
+        )
         steps.update()
+    if getattr(args, "timings", False):
+        print(f"dpcsim simulate: {timer.line()}", file=sys.stderr)
     if not quiet:
         print(format_run(run_))
         _print_replay_notes(workload, config, routing)

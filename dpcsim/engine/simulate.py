@@ -1,7 +1,16 @@
-"""``simulate``: run a workload through a WLM configuration on a cluster."""
+"""``simulate``: run a workload through a WLM configuration on a cluster.
+
+:func:`simulate` is :func:`prepare_inputs` (validate, route and turn the
+workload into the engine's arrays) followed by :func:`simulate_arrays` (the
+event loop and its records). A sweep prepares once per workload and
+configuration and replays the same arrays under many settings and seeds; the
+arrays are never modified by a run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 
 import numpy as np
@@ -28,8 +37,10 @@ __all__ = [
     "carried_metrics",
     "in_memory_demand_s",
     "logged_end_s",
+    "prepare_inputs",
     "qmr_never_evaluated",
     "simulate",
+    "simulate_arrays",
     "solo_demand_s",
 ]
 
@@ -107,6 +118,58 @@ def simulate(
     InputError
         On a malformed workload or routing.
     """
+    arrays = prepare_inputs(workload, config, routing=routing)
+    recorded_queue = (
+        None if recorded is None else prepare_inputs(workload, recorded).queue
+    )
+    return simulate_arrays(
+        arrays,
+        config,
+        settings,
+        rng=rng,
+        replay=replay,
+        recorded=recorded,
+        recorded_queue=recorded_queue,
+    )
+
+
+def prepare_inputs(
+    workload: Workload | pd.DataFrame,
+    config: WLMConfig,
+    *,
+    routing: RoutingResult | None = None,
+) -> QueryArrays:
+    """Validate and route ``workload`` into the engine's input arrays.
+
+    The arrays depend on the workload and ``config`` only (not on settings or
+    the seed), so one preparation serves every replay of a sweep.
+    """
+    return prepare(workload, config, routing)
+
+
+def simulate_arrays(
+    arrays: QueryArrays,
+    config: WLMConfig,
+    settings: ClusterSettings | None = None,
+    *,
+    rng: np.random.Generator | int | None = None,
+    phase: Callable[[str], AbstractContextManager[None]] | None = None,
+    replay: Replay = "session",
+    recorded: WLMConfig | None = None,
+    recorded_queue: np.ndarray | None = None,
+) -> SimResult:
+    """Replay prepared arrays (:func:`prepare_inputs` of the same ``config``).
+
+    Same result as :func:`simulate` on the workload the arrays came from; the
+    arrays are only read. The timeline is kept as a
+    :class:`~dpcsim.engine.records.StateLog` and built into a frame on first
+    access of :attr:`SimResult.timeline`. ``phase(name)``, when given, is
+    entered around the event loop (``engine``) and the building of the
+    records (``records``), for a caller's phase timings. ``replay`` and
+    ``recorded`` are :func:`simulate`'s; ``recorded_queue`` is each query's
+    queue under ``recorded`` (``prepare_inputs(workload, recorded).queue``).
+    """
+    timed = phase if phase is not None else _untimed
     settings = settings or ClusterSettings()
     if replay not in REPLAY_MODES:
         raise InputError(
@@ -114,14 +177,13 @@ def simulate(
             location="replay",
         )
     gen = np.random.default_rng(rng)
-    arrays = prepare(workload, config, routing)
     tables = QueueTables.from_config(config, settings)
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
         solo = solo_demand_s(arrays, settings)
         if settings.memory_model == "spill":
             solo = in_memory_demand_s(
-                solo, arrays, workload, recorded, tables, settings
+                solo, arrays, recorded, recorded_queue, tables, settings
             )
         demand = replace(arrays, exec_s=solo)
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
@@ -147,15 +209,35 @@ def simulate(
             noise_key=noise_key(gen) if settings.sqa_predictor == "noisy" else 0,
         )
     cls = AutoEngine if config.is_auto else Engine
-    eng = cls(demand, tables, settings, sqa)
-    if replay == "session":
-        succ, think = session_chain(
-            arrays.arrival_s, logged_end_s(arrays), arrays.session
-        )
-        eng.set_sessions(succ, think)
-    eng.run()
-    arrival_s = np.frombuffer(eng.arr, np.float64).copy()
-    eng.drop_inputs()
+    with timed("engine"):
+        eng = cls(demand, tables, settings, sqa)
+        if replay == "session":
+            succ, think = session_chain(
+                arrays.arrival_s, logged_end_s(arrays), arrays.session
+            )
+            eng.set_sessions(succ, think)
+        eng.run()
+        arrival_s = np.frombuffer(eng.arr, np.float64).copy()
+        eng.drop_inputs()
+    with timed("records"):
+        return _result(eng, arrays, arrival_s, config, tables, settings, sqa)
+
+
+def _untimed(name: str) -> AbstractContextManager[None]:
+    """No timing (the default ``phase``)."""
+    return nullcontext()
+
+
+def _result(
+    eng: Engine | AutoEngine,
+    arrays: QueryArrays,
+    arrival_s: np.ndarray,
+    config: WLMConfig,
+    tables: QueueTables,
+    settings: ClusterSettings,
+    sqa: SQAModel | None,
+) -> SimResult:
+    """The run's records, scaling bill and summary."""
     # An error or a user cancel belongs to the statement, not to WLM: a query the
     # log shows aborted fails again when the replay lets it run to its logged end.
     eng.rec.fail_where_completed(arrays.logged_abort)
@@ -194,7 +276,7 @@ def simulate(
     )
     return SimResult(
         queries=queries,
-        timeline=eng.rec.timeline_frame(tables.names),
+        timeline=eng.rec.state_log(tables.names),
         scaling=scaling,
         summary=summary,
         start_at=arrays.start_at,
@@ -204,8 +286,8 @@ def simulate(
 def in_memory_demand_s(
     demand_s: np.ndarray,
     arrays: QueryArrays,
-    workload: Workload | pd.DataFrame,
     recorded: WLMConfig | None,
+    recorded_queue: np.ndarray | None,
     tables: QueueTables,
     settings: ClusterSettings,
 ) -> np.ndarray:
@@ -219,11 +301,10 @@ def in_memory_demand_s(
     """
     if not bool((arrays.mem_mb > 0.0).any()):
         return demand_s
-    if recorded is None:
+    if recorded is None or recorded_queue is None:
         queue, slot_mem = arrays.queue, tables.slot_mem_mb
     else:
-        rec_arrays = prepare(workload, recorded, None)
-        queue = rec_arrays.queue
+        queue = recorded_queue
         slot_mem = QueueTables.from_config(recorded, settings).slot_mem_mb
     out = demand_s.copy()
     penalty = settings.spill_penalty
