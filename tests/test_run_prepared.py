@@ -174,6 +174,17 @@ def test_summaries_are_the_subcommands_own_help():
             assert SUMMARIES[name] == module.HELP, name
 
 
+def test_every_subcommand_has_its_summary_line():
+    import importlib
+
+    from dpcsim.cli import COMMANDS, SUMMARIES
+
+    assert set(SUMMARIES) == set(COMMANDS)
+    for name in COMMANDS:
+        module = importlib.import_module(f"dpcsim.cli.{name}")
+        assert SUMMARIES[name] == module.HELP, name
+
+
 def test_a_subcommand_imports_no_other_subcommand():
     code = (
         "import sys\n"
