@@ -26,6 +26,7 @@ from dpcsim.wlm import RoutingResult, WLMConfig
 
 __all__ = [
     "carried_metrics",
+    "chained_end_s",
     "in_memory_demand_s",
     "logged_end_s",
     "qmr_never_evaluated",
@@ -150,7 +151,7 @@ def simulate(
     eng = cls(demand, tables, settings, sqa)
     if replay == "session":
         succ, think = session_chain(
-            arrays.arrival_s, logged_end_s(arrays), arrays.session
+            arrays.arrival_s, chained_end_s(arrays), arrays.session
         )
         eng.set_sessions(succ, think)
     eng.run()
@@ -227,7 +228,10 @@ def in_memory_demand_s(
         slot_mem = QueueTables.from_config(recorded, settings).slot_mem_mb
     out = demand_s.copy()
     penalty = settings.spill_penalty
-    for i in np.flatnonzero(arrays.mem_mb > 0.0):
+    # SQA runs a query without the spill model (its slots' memory is not the
+    # queue's), so a query the log shows on SQA (service class 14) ran in memory.
+    on_sqa = arrays.logged_on_sqa if recorded is None else rec_arrays.logged_on_sqa
+    for i in np.flatnonzero((arrays.mem_mb > 0.0) & ~on_sqa):
         q = int(queue[i])
         if q < len(slot_mem):
             held = slot_mem[q] * int(arrays.slots[i])
@@ -239,6 +243,21 @@ def logged_end_s(arrays: QueryArrays) -> np.ndarray:
     """Logged end of each query [s]: arrival + queue_s (0 if unknown) + exec_s."""
     queue_s = np.nan_to_num(arrays.logged_queue_s, nan=0.0)
     out: np.ndarray = arrays.arrival_s + queue_s + arrays.exec_s
+    return out
+
+
+def chained_end_s(arrays: QueryArrays) -> np.ndarray:
+    """Logged end [s] of each query as the session chain measures think time from.
+
+    :func:`logged_end_s`, except that a result-cache hit ends at its logged
+    start: the replay serves it without running it (no slot, no capacity, no
+    time), so its logged time counts as think time and the next statement of
+    its session arrives at its logged instant under the recording
+    configuration.
+    """
+    queue_s = np.nan_to_num(arrays.logged_queue_s, nan=0.0)
+    busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
+    out: np.ndarray = arrays.arrival_s + queue_s + busy_s
     return out
 
 
