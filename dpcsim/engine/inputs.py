@@ -73,6 +73,9 @@ class QueryArrays:
         The log shows the query ran on a Concurrency Scaling cluster.
     logged_on_sqa
         The log shows the query ran on SQA (``service_class`` 14).
+    logged_sqa_queue_s, logged_sqa_exec_s
+        Queue and execution time [s] of the SQA attempt the log shows the
+        query evicted from before its logged one (NaN: none).
     session
         Session code (-1 = unknown), dense in order of first appearance.
     next_queue
@@ -102,6 +105,8 @@ class QueryArrays:
     logged_queue_s: np.ndarray
     logged_on_cs: np.ndarray
     logged_on_sqa: np.ndarray
+    logged_sqa_queue_s: np.ndarray
+    logged_sqa_exec_s: np.ndarray
     session: np.ndarray
     next_queue: Callable[[int, int], int | None]
     start_at: pd.Timestamp
@@ -243,6 +248,8 @@ def _build(
         logged_queue_s=col("queue_s", np.nan, "float64"),
         logged_on_cs=col("ran_on_cs", False, "bool"),
         logged_on_sqa=col("service_class", -1, "int64") == SQA_SERVICE_CLASS,
+        logged_sqa_queue_s=col("sqa_queue_s", np.nan, "float64"),
+        logged_sqa_exec_s=col("sqa_exec_s", np.nan, "float64"),
         session=session,
         next_queue=_hop_targets(frame, order, config),
         start_at=start_at,
