@@ -28,10 +28,10 @@ __all__ = [
     "carried_metrics",
     "chained_end_s",
     "in_memory_demand_s",
+    "kept_sqa_work",
     "logged_end_s",
     "qmr_never_evaluated",
     "simulate",
-    "kept_sqa_work",
     "solo_demand_s",
     "solo_parts_s",
 ]
