@@ -8,6 +8,7 @@ model) must give back every logged queue wait, open loop and session-aware.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,20 @@ from dpcsim import logs
 from dpcsim.engine.inputs import prepare
 from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.simulate import in_memory_demand_s, solo_demand_s
+from dpcsim.observe import observed_wlm_columns
 from dpcsim.schema import Workload
 from dpcsim.wlm.design import dpc_design_config
+from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
+
+
+def routed_queue(queries: pd.DataFrame, config: wlm.WLMConfig) -> np.ndarray:
+    """Engine queue index of each row, as routed under ``config``."""
+    arrays = prepare(queries, config, None)
+    out = np.empty(arrays.n, np.int64)
+    pos = pd.Index(queries["query_id"]).get_indexer(arrays.query_id)
+    out[pos] = np.minimum(arrays.queue, len(config.queues) - 1)
+    return out
+
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 BASE_AT = pd.Timestamp("2024-01-01 00:00:00", tz="UTC")
@@ -48,6 +61,28 @@ def test_sample_replays_exactly_under_its_recording_design(replay: str) -> None:
     err = _queue_error_s(sample, dpc_design_config(), replay)
     bad = int((err > 1e-3).sum())
     assert bad == 0, f"{bad} queries' waits differ, up to {np.nanmax(err):.3f} s"
+
+
+def test_small_generated_log_replays_exactly() -> None:
+    # Two generated days recorded the way the sample is, then replayed with
+    # the defaults: SQA (taken from the waiting line, one eviction),
+    # Concurrency Scaling and spill all occur, and every wait comes back.
+    config = dpc_design_config()
+    settings = engine.ClusterSettings()
+    spec = replace(DPCWorkloadSpec(), days=2)
+    raw = generate_dpc_workload(spec, 7)
+    log = observe_wlm(raw, lambda w: observed_wlm_columns(w, config, settings, rng=7))
+    q = log.queries
+    assert int((q["service_class"] == 14).sum()) > 100
+    assert int(q["ran_on_cs"].sum()) > 50
+    assert int(np.isfinite(q["sqa_exec_s"]).sum()) >= 1
+    slot_mem = np.asarray(QueueTables.from_config(config, settings).slot_mem_mb)
+    held = slot_mem[routed_queue(q, config)] * q["slot_count"].to_numpy()
+    in_queue = (q["service_class"] != 14).to_numpy()
+    assert int(((q["mem_mb"].to_numpy() > held) & in_queue).sum()) > 10
+    for replay in ("open", "session"):
+        err = _queue_error_s(log, config, replay)
+        assert int((err > 1e-3).sum()) == 0, replay
 
 
 def test_cache_hit_in_a_session_keeps_the_next_arrival() -> None:
