@@ -63,19 +63,26 @@ def test_sample_replays_exactly_under_its_recording_design(replay: str) -> None:
     assert bad == 0, f"{bad} queries' waits differ, up to {np.nanmax(err):.3f} s"
 
 
-def test_small_generated_log_replays_exactly() -> None:
+@pytest.mark.parametrize(("seed", "kept"), [(7, False), (9, True)])
+def test_small_generated_log_replays_exactly(seed: int, kept: bool) -> None:
     # Two generated days recorded the way the sample is, then replayed with
-    # the defaults: SQA (taken from the waiting line, one eviction),
-    # Concurrency Scaling and spill all occur, and every wait comes back.
+    # the defaults: SQA (taken from the waiting line, one eviction: restarted
+    # with seed 7, reassigned with its work with seed 9), Concurrency Scaling
+    # and spill all occur, and every wait comes back.
     config = dpc_design_config()
     settings = engine.ClusterSettings()
     spec = replace(DPCWorkloadSpec(), days=2)
-    raw = generate_dpc_workload(spec, 7)
-    log = observe_wlm(raw, lambda w: observed_wlm_columns(w, config, settings, rng=7))
+    raw = generate_dpc_workload(spec, seed)
+    log = observe_wlm(
+        raw, lambda w: observed_wlm_columns(w, config, settings, rng=seed)
+    )
     q = log.queries
     assert int((q["service_class"] == 14).sum()) > 100
     assert int(q["ran_on_cs"].sum()) > 50
-    assert int(np.isfinite(q["sqa_exec_s"]).sum()) >= 1
+    evicted = np.isfinite(q["sqa_exec_s"].to_numpy())
+    assert int(evicted.sum()) == 1
+    after_s = (q["queue_s"] - q["sqa_queue_s"]).to_numpy()[evicted]
+    assert bool(after_s[0] < 1e-6) is kept
     slot_mem = np.asarray(QueueTables.from_config(config, settings).slot_mem_mb)
     held = slot_mem[routed_queue(q, config)] * q["slot_count"].to_numpy()
     in_queue = (q["service_class"] != 14).to_numpy()
