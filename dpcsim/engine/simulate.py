@@ -35,13 +35,16 @@ from dpcsim.wlm import RoutingResult, WLMConfig
 
 __all__ = [
     "carried_metrics",
+    "chained_end_s",
     "in_memory_demand_s",
+    "kept_sqa_work",
     "logged_end_s",
     "prepare_inputs",
     "qmr_never_evaluated",
     "simulate",
     "simulate_arrays",
     "solo_demand_s",
+    "solo_parts_s",
 ]
 
 
@@ -180,11 +183,14 @@ def simulate_arrays(
     tables = QueueTables.from_config(config, settings)
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
-        solo = solo_demand_s(arrays, settings)
+        sqa_s, solo = solo_parts_s(arrays, settings)
         if settings.memory_model == "spill":
+            # Only the work in a queue ran under the spill model, not SQA's.
             solo = in_memory_demand_s(
                 solo, arrays, recorded, recorded_queue, tables, settings
             )
+        if not config.is_auto:
+            solo = solo + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
         demand = replace(arrays, exec_s=solo)
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
@@ -213,7 +219,7 @@ def simulate_arrays(
         eng = cls(demand, tables, settings, sqa)
         if replay == "session":
             succ, think = session_chain(
-                arrays.arrival_s, logged_end_s(arrays), arrays.session
+                arrays.arrival_s, chained_end_s(arrays), arrays.session
             )
             eng.set_sessions(succ, think)
         eng.run()
@@ -308,7 +314,10 @@ def in_memory_demand_s(
         slot_mem = QueueTables.from_config(recorded, settings).slot_mem_mb
     out = demand_s.copy()
     penalty = settings.spill_penalty
-    for i in np.flatnonzero(arrays.mem_mb > 0.0):
+    # SQA runs a query without the spill model (its slots' memory is not the
+    # queue's), so a query the log shows on SQA (service class 14) ran in memory.
+    on_sqa = arrays.logged_on_sqa
+    for i in np.flatnonzero((arrays.mem_mb > 0.0) & ~on_sqa):
         q = int(queue[i])
         if q < len(slot_mem):
             held = slot_mem[q] * int(arrays.slots[i])
@@ -317,28 +326,97 @@ def in_memory_demand_s(
 
 
 def logged_end_s(arrays: QueryArrays) -> np.ndarray:
-    """Logged end of each query [s]: arrival + queue_s (0 if unknown) + exec_s."""
+    """Logged end of each query [s]: arrival + queue_s (0 if unknown) + exec_s.
+
+    Plus the execution of an SQA attempt the query was evicted from.
+    """
     queue_s = np.nan_to_num(arrays.logged_queue_s, nan=0.0)
-    out: np.ndarray = arrays.arrival_s + queue_s + arrays.exec_s
+    sqa_s = np.nan_to_num(arrays.logged_sqa_exec_s, nan=0.0)
+    out: np.ndarray = arrays.arrival_s + queue_s + sqa_s + arrays.exec_s
+    return out
+
+
+def chained_end_s(arrays: QueryArrays) -> np.ndarray:
+    """Logged end [s] of each query as the session chain measures think time from.
+
+    :func:`logged_end_s`, except that a result-cache hit ends at its logged
+    start: the replay serves it without running it (no slot, no capacity, no
+    time), so its logged time counts as think time and the next statement of
+    its session arrives at its logged instant under the recording
+    configuration.
+    """
+    busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
+    out: np.ndarray = logged_end_s(arrays) - arrays.exec_s + busy_s
     return out
 
 
 def solo_demand_s(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
     """Solo work [s] of each query from its logged execution (demand = observed).
 
-    The logged execution runs from arrival + ``queue_s`` (0 if unknown) for
-    ``exec_s``; queries the log shows on a scaling cluster share one capacity
-    (the log does not say which scaling cluster: exact when at most one ran),
-    the others the main cluster's (:func:`~dpcsim.engine.contention.observed_to_solo`);
-    result-cache hits take no capacity.
+    The sum of :func:`solo_parts_s` for a query the engine reassigns from SQA
+    with its work (:func:`kept_sqa_work`), its final attempt's part otherwise.
     """
-    start = arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0)
+    sqa_s, main_s = solo_parts_s(arrays, settings)
+    out: np.ndarray = main_s + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
+    return out
+
+
+def kept_sqa_work(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
+    """Whether each query's evicted SQA attempt's work counts toward its demand.
+
+    With ``sqa_eviction = "hop"`` an evicted query continues with its work when
+    its queue has a slot free at once (:mod:`dpcsim.engine.sqa`): the log
+    shows no queue time after the SQA attempt (within the log's 1 µs
+    resolution). Otherwise it restarted and the SQA attempt's work was wasted.
+    """
+    if settings.sqa_eviction != "hop":
+        return np.zeros(arrays.n, bool)
+    after_s = arrays.logged_queue_s - arrays.logged_sqa_queue_s
+    kept: np.ndarray = np.isfinite(arrays.logged_sqa_exec_s) & (after_s < 1e-6)
+    return kept
+
+
+def solo_parts_s(
+    arrays: QueryArrays, settings: ClusterSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solo work [s] of each query's evicted SQA attempt and of its logged one.
+
+    The logged execution runs for ``exec_s`` from arrival + ``queue_s`` (0 if
+    unknown) + the execution of an SQA attempt it was evicted from (the log's
+    ``sqa_queue_s`` / ``sqa_exec_s``), which itself ran on the main cluster
+    from arrival + ``sqa_queue_s``. Queries the log shows on a scaling cluster
+    share one capacity (the log does not say which scaling cluster: exact
+    when at most one ran), the others the main cluster's
+    (:func:`~dpcsim.engine.contention.observed_to_solo`); result-cache hits
+    take no capacity.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(sqa_s, main_s)``: 0 in ``sqa_s`` for a query never evicted.
+    """
+    evicted = np.isfinite(arrays.logged_sqa_exec_s)
+    sqa_exec_s = np.where(evicted, arrays.logged_sqa_exec_s, 0.0)
+    start = (
+        arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0) + sqa_exec_s
+    )
     # A result-cache hit does no work on the cluster, whatever its logged time.
     busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
-    return observed_to_solo(
-        start,
-        start + busy_s,
-        arrays.logged_on_cs.astype(np.int64),
+    idx = np.flatnonzero(evicted)
+    sqa_start = arrays.arrival_s[idx] + np.nan_to_num(
+        arrays.logged_sqa_queue_s[idx], nan=0.0
+    )
+    solo = observed_to_solo(
+        np.concatenate([start, sqa_start]),
+        np.concatenate([start + busy_s, sqa_start + sqa_exec_s[idx]]),
+        np.concatenate(
+            [arrays.logged_on_cs.astype(np.int64), np.zeros(idx.size, np.int64)]
+        ),
         settings.contention_sigma,
         settings.contention_kappa,
     )
+    n = arrays.n
+    sqa_s = np.zeros(n, np.float64)
+    sqa_s[idx] = solo[n:]
+    main_s: np.ndarray = solo[:n]
+    return sqa_s, main_s
