@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.alarms import AlarmRun, AlarmSpec, alarms_from_document, evaluate_alarms
+from dpcsim.alarms.cluster import resolve_cluster_id
 from dpcsim.alarms.history import write_alarm_run
 from dpcsim.canonical import jsonable, write_json, write_parquet
-from dpcsim.designs import Design
+from dpcsim.designs import Design, default_design
 from dpcsim.engine import ClusterSettings, SimResult, simulate
 from dpcsim.engine.sessions import Replay
 from dpcsim.metrics import build_metrics
@@ -253,7 +254,9 @@ class Run:
             The cluster's design (cluster id, environment, ELT contract);
             None is the default design.
         cluster_id
-            ``ClusterIdentifier`` of the datapoints; default the design's.
+            ``ClusterIdentifier`` of the datapoints; default the one the alarms
+            name, else the design's (:func:`dpcsim.alarms.cluster.resolve_cluster_id`;
+            alarms naming two is an InputError).
         routing
             A precomputed routing (:func:`dpcsim.wlm.route_workload`) for
             ingested logs; None lets the engine route.
@@ -283,6 +286,12 @@ class Run:
             replay=replay,
             recorded=recorded,
         )
+        if alarms is None and design is not None:
+            requests = design.alarm_requests(account_id)
+            alarms = alarms_from_document(requests, source=f"design {design.name}")
+        # The user's cluster: their alarms name it (see dpcsim.alarms.cluster).
+        default_id = (design or default_design()).cluster_id
+        cluster_id = resolve_cluster_id(cluster_id, alarms, default_id)
         datapoints = build_metrics(
             result,
             workload=workload,
@@ -292,9 +301,6 @@ class Run:
             storage=settings.storage,
             end_at=end_at,
         )
-        if alarms is None and design is not None:
-            requests = design.alarm_requests(account_id)
-            alarms = alarms_from_document(requests, source=f"design {design.name}")
         alarm_run = evaluate_alarms(alarms, datapoints) if alarms else None
         return cls(
             records=result,

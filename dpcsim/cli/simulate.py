@@ -25,8 +25,14 @@ Inputs
                         alarm definitions to back-test on the run's metrics
                         (PutMetricAlarm JSON or CloudFormation; default: the
                         design's alarms).
+  --cluster-id ID       ClusterIdentifier of every simulated datapoint; default:
+                        the one the alarm definitions name (two different ones
+                        are an error), else the design's (DPC: dpc-learning).
 
-Outputs (in --out DIR; a non-empty DIR is refused unless --force)
+Outputs (in --out DIR; a non-empty DIR is refused unless --force, which replaces
+the files an earlier dpcsim run wrote there (its .dpcsim-manifest.json) and keeps
+every other file; the folder is written beside DIR and moved in whole, so a
+failing run leaves DIR as it was)
   queries.parquet   one row per query: query_id, queue, arrival_s, queue_s [s],
                     start_s, end_s, exec_s [s], ran_on (main|cs|sqa), attempts,
                     hops, outcome, ...; times in seconds from the workload start.
@@ -64,9 +70,10 @@ from pathlib import Path
 
 from dpcsim import logs
 from dpcsim.alarms import AlarmSpec
+from dpcsim.alarms.cluster import resolve_cluster_id
 from dpcsim.canonical import jsonable, write_json
 from dpcsim.cli._design import add_design_argument
-from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._files import announce_kept_files
 from dpcsim.cli._progress import show_progress, steps_bar
 from dpcsim.cli._tables import format_alarm_summary, format_table
 from dpcsim.designs import Design, load_design
@@ -74,6 +81,7 @@ from dpcsim.engine import ClusterSettings
 from dpcsim.engine.settings import read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.logs.replay_notes import replay_warnings, require_queries, routing_report
+from dpcsim.outputs import output_folder
 from dpcsim.run import RUN_FILES, Run
 from dpcsim.run_stream import stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
@@ -113,6 +121,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="alarms to evaluate on the run: a file, 'design' (default) or 'none'",
     )
     parser.add_argument(
+        "--cluster-id",
+        default=None,
+        metavar="ID",
+        help="ClusterIdentifier of the simulated datapoints (default: the one the "
+        "alarms name, else the design's)",
+    )
+    parser.add_argument(
         "--account",
         default="123456789012",
         metavar="ID",
@@ -146,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     config = _load_config(str(args.wlm), design)
     settings = _load_settings(args.settings)
     alarms = load_alarm_set(str(args.alarms), args.account, design)
+    cluster_id = resolve_cluster_id(
+        getattr(args, "cluster_id", None), alarms, design.cluster_id
+    )
     replay = getattr(args, "replay", None)
     if args.stream:
         if replay == "session":
@@ -154,8 +172,14 @@ def run(args: argparse.Namespace) -> int:
                 location="--replay",
             )
         return _run_streaming(args, config, settings)
-    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
+    out_dir = Path(args.out)
+    announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
+    # Written beside --out and moved in whole: a failure leaves --out as it was;
+    # --force removes what an earlier run wrote there and this one does not.
+    with (
+        output_folder(out_dir, force=bool(args.force)) as staging,
+        steps_bar(3, "simulate", enabled=show_progress(args)) as steps,
+    ):
         paths = [Path(p) for p in args.workload]
         workload, routing = _load_workload(paths, config, quiet=quiet)
         require_queries(workload.queries, ", ".join(map(str, paths)))
@@ -168,15 +192,16 @@ def run(args: argparse.Namespace) -> int:
             routing=routing,
             alarms=alarms or (),
             design=design,
+            cluster_id=cluster_id,
             replay=replay or "session",
         )
         steps.update()
-        run_.write(out_dir)
+        run_.write(staging)
+        names = sorted(p.name for p in staging.iterdir())
         steps.update()
     if not quiet:
         print(format_run(run_))
         _print_replay_notes(workload, config, routing)
-        names = sorted(p.name for p in out_dir.iterdir())
         print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
 
@@ -192,9 +217,12 @@ def _run_streaming(
             "--stream replays one canonical workload.parquet (run dpcsim ingest first)",
             source=" ".join(str(p) for p in paths),
         )
-    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    summary = stream_parquet_run(path, config, settings, out_dir, seed=args.seed)
-    write_json(jsonable(summary), out_dir / "summary.json")
+    out_dir = Path(args.out)
+    quiet = bool(getattr(args, "quiet", False))
+    announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
+    with output_folder(out_dir, force=bool(args.force)) as staging:
+        summary = stream_parquet_run(path, config, settings, staging, seed=args.seed)
+        write_json(jsonable(summary), staging / "summary.json")
     if not getattr(args, "quiet", False):
         counts = {k: summary.get(k) for k in ("arrived", *OUTCOMES)}
         print("streamed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
