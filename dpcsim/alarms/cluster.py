@@ -15,13 +15,13 @@ from dpcsim.alarms.queries import MetricStatSpec
 from dpcsim.alarms.spec import AlarmSpec
 from dpcsim.errors import InputError
 
-__all__ = ["alarm_cluster_ids", "resolve_cluster_id"]
+__all__ = ["alarm_cluster_ids", "alarm_metrics", "resolve_cluster_id"]
 
 #: The dimension that names a Redshift cluster in AWS/Redshift and Custom metrics.
 CLUSTER_DIMENSION = "ClusterIdentifier"
 
 
-def _metrics(alarm: AlarmSpec) -> list[MetricStatSpec]:
+def alarm_metrics(alarm: AlarmSpec) -> list[MetricStatSpec]:
     """The metric of a single-metric alarm, or every metric input of a math alarm."""
     if alarm.metric is not None:
         return [alarm.metric]
@@ -32,7 +32,7 @@ def alarm_cluster_ids(alarms: Iterable[AlarmSpec]) -> dict[str, list[str]]:
     """``ClusterIdentifier`` value -> names of the alarms that use it (sorted)."""
     found: dict[str, set[str]] = {}
     for alarm in alarms:
-        for metric in _metrics(alarm):
+        for metric in alarm_metrics(alarm):
             for pair in metric.dimensions.split(";"):
                 name, _, value = pair.partition("=")
                 if name.strip() == CLUSTER_DIMENSION and value.strip():

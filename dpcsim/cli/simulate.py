@@ -25,6 +25,14 @@ Inputs
                         alarm definitions to back-test on the run's metrics
                         (PutMetricAlarm JSON or CloudFormation; default: the
                         design's alarms).
+  --storage CSV [CSV ...]
+                        psql --csv exports of stv_partitions or svv_table_info:
+                        the starting usage and capacity of the storage model
+                        behind PercentageDiskSpaceUsed. The model runs only with
+                        storage inputs (these, or [storage] initial_used_gb and
+                        capacity_gb in --settings) or [storage] model = "on";
+                        otherwise a storage alarm is "not evaluated: no storage
+                        data".
   --cluster-id ID       ClusterIdentifier of every simulated datapoint; default:
                         the one the alarm definitions name (two different ones
                         are an error), else the design's (DPC: dpc-learning).
@@ -66,6 +74,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from dpcsim import logs
@@ -81,6 +90,8 @@ from dpcsim.engine import ClusterSettings
 from dpcsim.engine.settings import read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.logs.replay_notes import replay_warnings, require_queries, routing_report
+from dpcsim.logs.storage_exports import read_storage_export
+from dpcsim.metrics.storage import storage_from_table
 from dpcsim.outputs import output_folder
 from dpcsim.run import RUN_FILES, Run
 from dpcsim.run_stream import stream_parquet_run
@@ -121,6 +132,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="alarms to evaluate on the run: a file, 'design' (default) or 'none'",
     )
     parser.add_argument(
+        "--storage",
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="psql --csv export(s) of stv_partitions or svv_table_info: the "
+        "starting usage and capacity of the storage model",
+    )
+    parser.add_argument(
         "--cluster-id",
         default=None,
         metavar="ID",
@@ -159,7 +178,9 @@ def run(args: argparse.Namespace) -> int:
     # typo costs nothing and the error is the only line on stderr.
     design = load_design(args.design)
     config = _load_config(str(args.wlm), design)
-    settings = _load_settings(args.settings)
+    settings = with_storage_exports(
+        _load_settings(args.settings), getattr(args, "storage", None)
+    )
     alarms = load_alarm_set(str(args.alarms), args.account, design)
     cluster_id = resolve_cluster_id(
         getattr(args, "cluster_id", None), alarms, design.cluster_id
@@ -247,6 +268,29 @@ def load_alarm_set(
     from dpcsim.cli.alarms import load_alarms
 
     return load_alarms(value, account, design)
+
+
+def with_storage_exports(
+    settings: ClusterSettings, exports: list[str] | None
+) -> ClusterSettings:
+    """``settings`` with the usage and capacity read from storage exports.
+
+    The exports' values replace the ``[storage]`` table's (later files win);
+    the table is checked here, before any output is written.
+    """
+    table = dict(settings.storage)
+    for path in exports or ():
+        table |= read_storage_export(path)
+    source = ", ".join(exports) if exports else "[storage]"
+    if exports and "capacity_gb" not in table:
+        raise InputError(
+            "the export gives the used space but no capacity (every pct_used is "
+            "0 or NULL); expected an stv_partitions export too, or [storage] "
+            "capacity_gb in --settings",
+            source=source,
+        )
+    storage_from_table(table, source=source)
+    return replace(settings, storage=table)
 
 
 def _load_config(value: str, design: Design) -> WLMConfig:
