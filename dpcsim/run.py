@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.alarms import AlarmRun, AlarmSpec, alarms_from_document, evaluate_alarms
+from dpcsim.alarms.cluster import resolve_cluster_id
 from dpcsim.alarms.history import write_alarm_run
 from dpcsim.canonical import jsonable, write_json, write_parquet
-from dpcsim.designs import Design
+from dpcsim.designs import Design, default_design
 from dpcsim.engine import ClusterSettings, SimResult
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.sessions import Replay
@@ -295,7 +296,9 @@ class Run:
             The cluster's design (cluster id, environment, ELT contract);
             None is the default design.
         cluster_id
-            ``ClusterIdentifier`` of the datapoints; default the design's.
+            ``ClusterIdentifier`` of the datapoints; default the one the alarms
+            name, else the design's (:func:`dpcsim.alarms.cluster.resolve_cluster_id`;
+            alarms naming two is an InputError).
         routing
             A precomputed routing (:func:`dpcsim.wlm.route_workload`) for
             ingested logs; None lets the engine route.
@@ -377,6 +380,9 @@ class Run:
         if alarms is None and design is not None:
             requests = design.alarm_requests(account_id)
             alarms = alarms_from_document(requests, source=f"design {design.name}")
+        # The user's cluster: their alarms name it (see dpcsim.alarms.cluster).
+        default_id = (design or default_design()).cluster_id
+        cluster_id = resolve_cluster_id(cluster_id, alarms, default_id)
         return PreparedRun(
             workload=workload,
             config=config,

@@ -12,7 +12,8 @@
      through the evaluator on the replay's metrics.
 
 Inputs
-  --sample DIR   the exports to ingest (default: the bundled data/sample)
+  --sample DIR   the exports to ingest (default: the bundled sample,
+                 dpcsim.sample_dir())
   --seed S       engine seed (default 0)
   --design FILE  the cluster's design (default dpc; see dpcsim.designs.read)
 Outputs (in --out DIR; a non-empty DIR is refused unless --force)
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dpcsim.bundled import sample_dir
 from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._files import prepare_out_dir
 from dpcsim.cli._progress import show_progress
@@ -54,8 +56,8 @@ from dpcsim.wlm import describe
 NAME = "demo"
 HELP = "ingest, simulate and back-test the alarms on the bundled sample"
 
-#: The bundled sample, next to the package in a source checkout.
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+#: The bundled sample: package data, found in a wheel as in a checkout.
+SAMPLE_DIR = sample_dir()
 #: Export files of a sample folder, as a cluster's export job names them.
 EXPORT_PATTERNS = ("svl_qlog*", "stl_wlm_query*", "users*", "stepfunctions*",
                    "stl_load_errors*")  # fmt: skip
@@ -64,7 +66,7 @@ EXPORT_PATTERNS = ("svl_qlog*", "stl_wlm_query*", "users*", "stepfunctions*",
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``demo`` options."""
     parser.add_argument("--sample", type=Path, default=SAMPLE_DIR, metavar="DIR",
-                        help="folder of exports (default: data/sample)")  # fmt: skip
+                        help="exports (default: the bundled sample)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="engine seed (default 0)")  # fmt: skip
     add_design_argument(parser)

@@ -34,7 +34,7 @@ from dpcsim.metrics.redshift import (
     scaling_datapoints,
 )
 from dpcsim.metrics.series import SAMPLINGS, Sampling, minute_grid
-from dpcsim.metrics.storage import StorageSettings
+from dpcsim.metrics.storage import StorageSettings, storage_from_table
 from dpcsim.schema import Workload
 
 __all__ = ["build_metrics", "to_records"]
@@ -115,8 +115,11 @@ def build_metrics(
     cluster_id
         ``ClusterIdentifier`` dimension value (default: the design's).
     storage
-        :class:`StorageSettings`, or the raw ``[storage]`` settings table
-        (``ClusterSettings.storage``); None uses the defaults.
+        :class:`StorageSettings` (the model, run as given), or the raw
+        ``[storage]`` settings table (``ClusterSettings.storage``: the model
+        runs only with storage inputs or ``model = "on"``, see
+        :func:`dpcsim.metrics.storage.storage_from_table`); None: no storage
+        data, so no ``PercentageDiskSpaceUsed``.
     sampling
         How per-minute gauges are sampled: ``instant`` (default), ``max`` or
         ``mean`` (see :mod:`dpcsim.metrics.series`).
@@ -173,9 +176,9 @@ def build_metrics(
         scaling_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling
         ),
-        disk_datapoints(
+        *([] if settings is None else [disk_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, storage=settings
-        ),
+        )]),
         custom_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, environment=environment,
             copy_error_default=copy_error_default,
@@ -187,10 +190,8 @@ def build_metrics(
 
 def _storage_settings(
     storage: StorageSettings | Mapping[str, Any] | None,
-) -> StorageSettings:
-    """Normalise the ``storage`` argument."""
-    if storage is None:
-        return StorageSettings()
-    if isinstance(storage, StorageSettings):
+) -> StorageSettings | None:
+    """The storage model to run, or None: no storage data, no disk metric."""
+    if storage is None or isinstance(storage, StorageSettings):
         return storage
-    return StorageSettings.from_dict(dict(storage))
+    return storage_from_table(storage)
