@@ -115,6 +115,7 @@ def test_cli_writes_settings_fit_and_fidelity(tmp_path: Path, capsys) -> None:
     # recording's curve: test_replay_under_the_design_is_exact).
     assert printed[-1].startswith("fidelity: good - 100.0% of 28,945 queries")
     assert sorted(p.name for p in out.iterdir()) == [
+        ".dpcsim-manifest.json",
         "fidelity.csv",
         "fit.json",
         "settings.toml",

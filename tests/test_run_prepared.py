@@ -39,7 +39,12 @@ def design():
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """The run's files, without the manifest only the CLI writes."""
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.name != ".dpcsim-manifest.json"
+    }
 
 
 def test_prepared_runs_write_the_same_bytes_as_simulate(day, design, tmp_path):
