@@ -150,6 +150,9 @@ class Engine:
         self.sqa_free = settings.sqa_slots
         # The spill model is on wherever memory demand is known (mem_mb > 0).
         self.mem_on = settings.memory_model == "spill" and bool((q.mem_mb > 0.0).any())
+        #: Spill factor of each query in its first queue (spill_factor on arrays:
+        #: the same IEEE operations), so a start there looks it up.
+        self.fac0 = self._first_queue_spill(q, tables, settings) if self.mem_on else []
         self.st_s = settings.statement_timeout_ms / 1000.0
         ra3 = settings.is_ra3
         self.cs_ok = [
@@ -224,6 +227,21 @@ class Engine:
         self.think: list[float] = []
         self.open_idx: list[int] = []
         self.irq = Interrupts(self)
+
+    @staticmethod
+    def _first_queue_spill(
+        q: QueryArrays, tables: QueueTables, settings: ClusterSettings
+    ) -> list[float]:
+        """:func:`spill_factor` of every query in its first queue (its slots)."""
+        held = np.asarray(tables.slot_mem_mb, np.float64)[q.queue] * q.slots.astype(
+            np.float64
+        )
+        mem = q.mem_mb
+        known = mem > 0.0  # False for NaN as well
+        with np.errstate(divide="ignore", invalid="ignore"):
+            short = np.maximum(0.0, 1.0 - held / np.where(known, mem, 1.0))
+        fac = np.where(known, 1.0 + settings.spill_penalty * short, 1.0)
+        return fac.tolist()  # type: ignore[no-any-return]
 
     # -- driver ---------------------------------------------------------------
     def run(self) -> None:
@@ -602,7 +620,7 @@ class Engine:
             self.cur_q[i] = q
         dur = self.rem[i]
         if self.mem_on and where != SQA:
-            dur *= self.spill(i, q)
+            dur *= self.fac0[i] if q == self.q0[i] else self.spill(i, q)
         if where == MAIN and self.plain[q]:
             if self.ps:
                 self.ps_start(i, where, now, dur)
