@@ -256,7 +256,7 @@ class Engine:
         heap, irq = self.heap, self.irq
         arrive = self._arrive if self.auto else self._arrive_manual
         fin, cur_q, sc = self.end, self.cur_q, self.sc
-        fire = self._dispatch if (self.ps or self.succ is not None) else irq.fire
+        acc_q = self.acc_q
         chain = self._chain if self.succ is not None else None
         tick = self._tick
         walk: Any = enumerate(arr)
@@ -290,10 +290,17 @@ class Engine:
                     if chain is not None:
                         chain(ev, now)
                 elif kind is tuple:
-                    if ev[1] == PS_TICK:
+                    k = ev[1]
+                    if k == PS_TICK:
                         tick(ev[0], ev[2])
+                    elif k == ARRIVE:
+                        # A session's next statement arrives.
+                        j = ev[0]
+                        arr[j] = now
+                        acc_q[j] = -now
+                        arrive(j, now)
                     else:
-                        fire(ev)
+                        irq.fire(ev)
                 else:
                     callbacks, ev.callbacks = ev.callbacks, None
                     for callback in callbacks:
@@ -316,22 +323,6 @@ class Engine:
         )
 
     # -- engine events: shared capacity and session arrivals -------------------
-    def _dispatch(self, ev: tuple[int, int, int, int]) -> None:
-        """Hand a tuple event to its owner (clock tick, arrival or interrupt)."""
-        kind = ev[1]
-        if kind == PS_TICK:
-            self._tick(ev[0], ev[2])
-        elif kind == ARRIVE:
-            i, now = ev[0], self.env._now
-            self.arr[i] = now
-            self.acc_q[i] = -now
-            if self.auto:
-                self._arrive(i, now)
-            else:
-                self._arrive_manual(i, now)
-        else:
-            self.irq.fire(ev)
-
     def set_sessions(self, succ: np.ndarray, think_s: np.ndarray) -> None:
         """Replay sessions: query ``succ[i]`` arrives ``think_s`` after ``i`` ends.
 
@@ -370,9 +361,13 @@ class Engine:
         f = v + work / w
         heap = ck.heap
         heappush(heap, (f, stamp, i))
-        ck.n += 1
+        ck.n = m = ck.n + 1
         ck.w += w
-        ck._set_rate()
+        speed = ck.speed
+        if m < len(speed):
+            ck.r = speed[m] * m / ck.w  # VirtualClock._set_rate inlined
+        else:
+            ck._set_rate()
         live = self.live
         live[i] = stamp
         self.psv[i] = (f, w, c)
@@ -441,7 +436,7 @@ class Engine:
             clock.n, clock.w, clock.r, clock.v, clock.t = 0, 0.0, 0.0, 0.0, now
             self.tick_at[c] = _INF
             self.tick_gen[c] = g + 1
-            self.irq.end(i, now)  # a query it starts pushes its own tick
+            self._end(i, now)  # a query it starts pushes its own tick
             return
         done = clock.pop_finished(now, live, self.tick_exact[c])
         if not done:
@@ -453,8 +448,48 @@ class Engine:
         self.tick_at[c] = _INF  # ends below may start queries: any tick is sooner
         self.tick_gen[c] += 1
         for i in done:
-            self.irq.end(i, now)
+            self._end(i, now)
         self._reschedule(c, now)
+
+    def _end(self, i: int, now: float) -> None:
+        """:meth:`Interrupts.end` with :meth:`release` of a main query inlined."""
+        irq = self.irq
+        irq.seg.pop(i, None)
+        self.end[i] = now
+        if self.ran[i] == MAIN:
+            q = self.cur_q[i]
+            self.log_t(now)
+            self.log_c(q * 16 + K_END)
+            if self.auto:
+                self._release_main(i, q)
+            else:
+                self.free[q] += self.sc[i]  # _release_main inlined
+                if self.waitq[q]:
+                    self.pull(q)
+        else:
+            self.release(i)
+        irq.xoff.pop(i, None)
+        irq.done.pop(i, None)
+        if self.learned:
+            sqa = self.sqa
+            assert sqa is not None
+            f = sqa.fp[i]
+            if f >= 0 and sqa.observed is None:
+                sqa.sum_s[f] += self.exe[i]  # SQAModel.observe inlined
+                sqa.count[f] += 1
+            elif f >= 0:
+                sqa.observe(i, self.exe[i])
+        succ = self.succ
+        if succ is not None:
+            # _chain inlined (set_sessions makes it the recorder's ``after``).
+            j = succ[i]
+            if j >= 0:
+                heappush(
+                    self.heap,
+                    (now + self.think[j], NORMAL, self.eid(), (j, ARRIVE, 0, 0)),
+                )
+        elif self.rec.after is not None:
+            self.rec.after(i, now)
 
     def drop_inputs(self) -> None:
         """Free the loop's per-query arrays once the run is over (lower peak)."""
