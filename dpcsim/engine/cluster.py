@@ -256,7 +256,7 @@ class Engine:
         heap, irq = self.heap, self.irq
         arrive = self._arrive if self.auto else self._arrive_manual
         fin, cur_q, sc = self.end, self.cur_q, self.sc
-        acc_q = self.acc_q
+        acc_q, tick_gen = self.acc_q, self.tick_gen
         chain = self._chain if self.succ is not None else None
         tick = self._tick
         walk: Any = enumerate(arr)
@@ -292,7 +292,8 @@ class Engine:
                 elif kind is tuple:
                     k = ev[1]
                     if k == PS_TICK:
-                        tick(ev[0], ev[2])
+                        if ev[2] == tick_gen[ev[0]]:  # else stale: skip the call
+                            tick(ev[0], ev[2])
                     elif k == ARRIVE:
                         # A session's next statement arrives.
                         j = ev[0]
@@ -442,9 +443,19 @@ class Engine:
         if not done:
             self._reschedule(c, now)  # woke early: a start slowed the head
             return
+        speed = clock.speed
         for i in done:
             del live[i]
-            clock.finish(psv.pop(i)[1])
+            # VirtualClock.finish (_drop, _set_rate) inlined.
+            clock.n = m = clock.n - 1
+            clock.w -= psv.pop(i)[1]
+            if m == 0:
+                clock.v, clock.w, clock.r = 0.0, 0.0, 0.0
+                heap.clear()
+            elif m < len(speed):
+                clock.r = speed[m] * m / clock.w
+            else:
+                clock._set_rate()
         self.tick_at[c] = _INF  # ends below may start queries: any tick is sooner
         self.tick_gen[c] += 1
         for i in done:
