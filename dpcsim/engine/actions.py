@@ -95,6 +95,10 @@ PS_TICK, ARRIVE = 5, 6
 Q_TIMEOUT = 7
 
 
+#: Execution offsets of a query that has not been interrupted yet [s].
+_NO_OFFSETS: Final = (0.0, 0.0)
+
+
 class EngineCore(Protocol):
     """What :class:`Interrupts` needs of an engine (the seam between them)."""
 
@@ -175,45 +179,49 @@ class Interrupts:
         ps = eng.ps
         if ps:
             eng.ps_start(i, where, now, dur)
-        best, kind, arg = (math.inf if ps else now + dur), END, -1
-        if eng.st_s > 0.0:
-            t = eng.arr[i] + eng.st_s
+        inf = math.inf
+        best, kind, arg = (inf if ps else now + dur), END, -1
+        st_s = eng.st_s
+        if st_s > 0.0:
+            t = eng.arr[i] + st_s
             if t < best:
                 best, kind = t, STMT
-        x_off, qx_off = self.xoff.get(i, (0.0, 0.0))
+        x_off, qx_off = self.xoff.get(i, _NO_OFFSETS)
         if where == SQA:
             t = now + self.evict_s
             if t < best:
                 best, kind = t, EVICT
         else:
-            rules = eng.t.rules[q]
-            if rules and (force or x_off + dur > self.lower[q]):
-                fire = self._qmr(i, q, rules, x_off, dur)
-                if fire is not None and now + fire[0] - x_off < best:
-                    best, kind, arg = now + fire[0] - x_off, QMR, fire[1]
-            elif rules and ps:
-                t = now + self.lower[q] - 0.5 * CHECK_INTERVAL_S - x_off
-                if t < best:
-                    best, kind = t, RECHECK
-            to = eng.t.timeout_s[q]
+            tables = eng.t
+            rules = tables.rules[q]
+            if rules:
+                if force or x_off + dur > self.lower[q]:
+                    fire = self._qmr(i, q, rules, x_off, dur)
+                    if fire is not None and now + fire[0] - x_off < best:
+                        best, kind, arg = now + fire[0] - x_off, QMR, fire[1]
+                elif ps:
+                    t = now + self.lower[q] - 0.5 * CHECK_INTERVAL_S - x_off
+                    if t < best:
+                        best, kind = t, RECHECK
+            to = tables.timeout_s[q]
             if to > 0.0 and TIMEOUT_ACTION[eng.st[i]] != TIMEOUT_KEEP:
                 t = now + to - qx_off
                 if t < best:
                     best, kind = t, WLM
         rem = eng.rem[i]
-        self.token += 1
-        self.seg[i] = (now, dur / rem if rem > 0.0 else 1.0, self.token)
-        if best == math.inf:
+        self.token = token = self.token + 1
+        self.seg[i] = (now, dur / rem if rem > 0.0 else 1.0, token)
+        if best == inf:
             return  # shared capacity, no interrupt: the clock ends the query
         if kind == RECHECK:
-            heappush(self.rechecks, (best, i, self.token))
+            heappush(self.rechecks, (best, i, token))
             if best < self.recheck_at:
                 self._arm_rechecks(best, now)
             return
         # What env.timeout(delay, value) would schedule, without the event.
         heappush(
             eng.heap,
-            (now + max(best - now, 0.0), NORMAL, eng.eid(), (i, kind, arg, self.token)),
+            (now + max(best - now, 0.0), NORMAL, eng.eid(), (i, kind, arg, token)),
         )
 
     def _arm_rechecks(self, at: float, now: float) -> None:

@@ -150,6 +150,9 @@ class Engine:
         self.sqa_free = settings.sqa_slots
         # The spill model is on wherever memory demand is known (mem_mb > 0).
         self.mem_on = settings.memory_model == "spill" and bool((q.mem_mb > 0.0).any())
+        #: Spill factor of each query in its first queue (spill_factor on arrays:
+        #: the same IEEE operations), so a start there looks it up.
+        self.fac0 = self._first_queue_spill(q, tables, settings) if self.mem_on else []
         self.st_s = settings.statement_timeout_ms / 1000.0
         ra3 = settings.is_ra3
         self.cs_ok = [
@@ -225,6 +228,21 @@ class Engine:
         self.open_idx: list[int] = []
         self.irq = Interrupts(self)
 
+    @staticmethod
+    def _first_queue_spill(
+        q: QueryArrays, tables: QueueTables, settings: ClusterSettings
+    ) -> list[float]:
+        """:func:`spill_factor` of every query in its first queue (its slots)."""
+        held = np.asarray(tables.slot_mem_mb, np.float64)[q.queue] * q.slots.astype(
+            np.float64
+        )
+        mem = q.mem_mb
+        known = mem > 0.0  # False for NaN as well
+        with np.errstate(divide="ignore", invalid="ignore"):
+            short = np.maximum(0.0, 1.0 - held / np.where(known, mem, 1.0))
+        fac = np.where(known, 1.0 + settings.spill_penalty * short, 1.0)
+        return fac.tolist()  # type: ignore[no-any-return]
+
     # -- driver ---------------------------------------------------------------
     def run(self) -> None:
         """Process every arrival and event; return when the schedule is empty."""
@@ -238,7 +256,7 @@ class Engine:
         heap, irq = self.heap, self.irq
         arrive = self._arrive if self.auto else self._arrive_manual
         fin, cur_q, sc = self.end, self.cur_q, self.sc
-        fire = self._dispatch if (self.ps or self.succ is not None) else irq.fire
+        acc_q, tick_gen = self.acc_q, self.tick_gen
         chain = self._chain if self.succ is not None else None
         tick = self._tick
         walk: Any = enumerate(arr)
@@ -272,10 +290,18 @@ class Engine:
                     if chain is not None:
                         chain(ev, now)
                 elif kind is tuple:
-                    if ev[1] == PS_TICK:
-                        tick(ev[0], ev[2])
+                    k = ev[1]
+                    if k == PS_TICK:
+                        if ev[2] == tick_gen[ev[0]]:  # else stale: skip the call
+                            tick(ev[0], ev[2])
+                    elif k == ARRIVE:
+                        # A session's next statement arrives.
+                        j = ev[0]
+                        arr[j] = now
+                        acc_q[j] = -now
+                        arrive(j, now)
                     else:
-                        fire(ev)
+                        irq.fire(ev)
                 else:
                     callbacks, ev.callbacks = ev.callbacks, None
                     for callback in callbacks:
@@ -298,22 +324,6 @@ class Engine:
         )
 
     # -- engine events: shared capacity and session arrivals -------------------
-    def _dispatch(self, ev: tuple[int, int, int, int]) -> None:
-        """Hand a tuple event to its owner (clock tick, arrival or interrupt)."""
-        kind = ev[1]
-        if kind == PS_TICK:
-            self._tick(ev[0], ev[2])
-        elif kind == ARRIVE:
-            i, now = ev[0], self.env._now
-            self.arr[i] = now
-            self.acc_q[i] = -now
-            if self.auto:
-                self._arrive(i, now)
-            else:
-                self._arrive_manual(i, now)
-        else:
-            self.irq.fire(ev)
-
     def set_sessions(self, succ: np.ndarray, think_s: np.ndarray) -> None:
         """Replay sessions: query ``succ[i]`` arrives ``think_s`` after ``i`` ends.
 
@@ -352,9 +362,13 @@ class Engine:
         f = v + work / w
         heap = ck.heap
         heappush(heap, (f, stamp, i))
-        ck.n += 1
+        ck.n = m = ck.n + 1
         ck.w += w
-        ck._set_rate()
+        speed = ck.speed
+        if m < len(speed):
+            ck.r = speed[m] * m / ck.w  # VirtualClock._set_rate inlined
+        else:
+            ck._set_rate()
         live = self.live
         live[i] = stamp
         self.psv[i] = (f, w, c)
@@ -423,20 +437,70 @@ class Engine:
             clock.n, clock.w, clock.r, clock.v, clock.t = 0, 0.0, 0.0, 0.0, now
             self.tick_at[c] = _INF
             self.tick_gen[c] = g + 1
-            self.irq.end(i, now)  # a query it starts pushes its own tick
+            self._end(i, now)  # a query it starts pushes its own tick
             return
         done = clock.pop_finished(now, live, self.tick_exact[c])
         if not done:
             self._reschedule(c, now)  # woke early: a start slowed the head
             return
+        speed = clock.speed
         for i in done:
             del live[i]
-            clock.finish(psv.pop(i)[1])
+            # VirtualClock.finish (_drop, _set_rate) inlined.
+            clock.n = m = clock.n - 1
+            clock.w -= psv.pop(i)[1]
+            if m == 0:
+                clock.v, clock.w, clock.r = 0.0, 0.0, 0.0
+                heap.clear()
+            elif m < len(speed):
+                clock.r = speed[m] * m / clock.w
+            else:
+                clock._set_rate()
         self.tick_at[c] = _INF  # ends below may start queries: any tick is sooner
         self.tick_gen[c] += 1
         for i in done:
-            self.irq.end(i, now)
+            self._end(i, now)
         self._reschedule(c, now)
+
+    def _end(self, i: int, now: float) -> None:
+        """:meth:`Interrupts.end` with :meth:`release` of a main query inlined."""
+        irq = self.irq
+        irq.seg.pop(i, None)
+        self.end[i] = now
+        if self.ran[i] == MAIN:
+            q = self.cur_q[i]
+            self.log_t(now)
+            self.log_c(q * 16 + K_END)
+            if self.auto:
+                self._release_main(i, q)
+            else:
+                self.free[q] += self.sc[i]  # _release_main inlined
+                if self.waitq[q]:
+                    self.pull(q)
+        else:
+            self.release(i)
+        irq.xoff.pop(i, None)
+        irq.done.pop(i, None)
+        if self.learned:
+            sqa = self.sqa
+            assert sqa is not None
+            f = sqa.fp[i]
+            if f >= 0 and sqa.observed is None:
+                sqa.sum_s[f] += self.exe[i]  # SQAModel.observe inlined
+                sqa.count[f] += 1
+            elif f >= 0:
+                sqa.observe(i, self.exe[i])
+        succ = self.succ
+        if succ is not None:
+            # _chain inlined (set_sessions makes it the recorder's ``after``).
+            j = succ[i]
+            if j >= 0:
+                heappush(
+                    self.heap,
+                    (now + self.think[j], NORMAL, self.eid(), (j, ARRIVE, 0, 0)),
+                )
+        elif self.rec.after is not None:
+            self.rec.after(i, now)
 
     def drop_inputs(self) -> None:
         """Free the loop's per-query arrays once the run is over (lower peak)."""
@@ -602,7 +666,7 @@ class Engine:
             self.cur_q[i] = q
         dur = self.rem[i]
         if self.mem_on and where != SQA:
-            dur *= self.spill(i, q)
+            dur *= self.fac0[i] if q == self.q0[i] else self.spill(i, q)
         if where == MAIN and self.plain[q]:
             if self.ps:
                 self.ps_start(i, where, now, dur)

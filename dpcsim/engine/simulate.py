@@ -20,7 +20,6 @@ from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import QueryArrays, prepare
-from dpcsim.engine.memory import spill_factor
 from dpcsim.engine.qmr import never_evaluated
 from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import strings
@@ -317,11 +316,13 @@ def in_memory_demand_s(
     # SQA runs a query without the spill model (its slots' memory is not the
     # queue's), so a query the log shows on SQA (service class 14) ran in memory.
     on_sqa = arrays.logged_on_sqa
-    for i in np.flatnonzero((arrays.mem_mb > 0.0) & ~on_sqa):
-        q = int(queue[i])
-        if q < len(slot_mem):
-            held = slot_mem[q] * int(arrays.slots[i])
-            out[i] /= spill_factor(held, float(arrays.mem_mb[i]), penalty)
+    # spill_factor on arrays: the same IEEE operations in the same order.
+    queue = np.asarray(queue, np.int64)
+    slot_mem_arr = np.asarray(slot_mem, np.float64)
+    idx = np.flatnonzero((arrays.mem_mb > 0.0) & ~on_sqa & (queue < len(slot_mem)))
+    held = slot_mem_arr[queue[idx]] * arrays.slots[idx].astype(np.float64)
+    mem_mb = arrays.mem_mb[idx]
+    out[idx] /= 1.0 + penalty * np.maximum(0.0, 1.0 - held / mem_mb)
     return out
 
 
