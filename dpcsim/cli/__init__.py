@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 #: Subcommand modules under ``dpcsim.cli``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "plan",
     "demo",
     "generate",
     "ingest",
@@ -41,7 +42,9 @@ COMMANDS: tuple[str, ...] = (
 #: The end of ``dpcsim --help``: the usual chain of commands.
 EPILOG = """\
 examples:
-  dpcsim demo --out reports/demo           the whole job on the bundled sample
+  dpcsim plan --out reports/plan           the whole job on the bundled sample
+  dpcsim plan --workload exports/ --wlm current.json --out plan
+                                           the whole job on your own exports
   dpcsim generate --days 2 --seed 1 --out gen
   dpcsim wlm design --out wlm.json
   dpcsim ingest gen/*.csv.gz gen/users.csv gen/stepfunctions_executions.json \\
