@@ -19,9 +19,10 @@ writing its part of the run folder (the contract in :mod:`dpcsim.report.folder`)
 each. Every file but ``timings.json`` depends only on the inputs and the seed:
 two runs with the same inputs and seed write the same bytes.
 
-Sizes (:data:`QUICK` and :data:`FULL`) were measured on the bundled one-week
-sample on 2 shared cores: the full plan finishes in about 3 minutes and the
-quick one in under a minute (README.md, "Timings").
+Sizes (:data:`QUICK` and :data:`FULL`) were set by timing the bundled one-week
+sample on 2 cores shared with other work (README.md, "Timings"): the full plan
+sweeps 5 decisions x 3 growth factors x 3 assumption points x 2 replications
+(90 runs), the quick one 2 x 2 x 1 x 2 (8 runs).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ EXPORT_PATTERNS: Final = (
     "users*",
     "groups*",
     "roles*",
+    "role_grants*",
     "pg_user*",
     "pg_group*",
     "stepfunctions*",
@@ -186,16 +188,16 @@ QUICK: Final = PlanSizes(
 FULL: Final = PlanSizes(
     replications=2,
     max_replications=2,
-    splits=3,
+    splits=2,
     scaling_axis=True,
     sqa_axis=True,
     growth=(1.0, 1.5, 2.0),
     sqa_slots=(5, 3),
     sigma_points=2,
     recommend_replications=2,
-    tuning_replications=3,
-    elt_replications=3,
-    bootstrap=100,
+    tuning_replications=2,
+    elt_replications=2,
+    bootstrap=30,
 )
 
 #: progress(stage, seconds): called once per finished stage.
@@ -811,21 +813,11 @@ def write_run_json(
         "quick": bool(options.quick),
         "settings": settings.to_dict(),
         "sizes": {k: _plain(getattr(sizes, k)) for k in PlanSizes.__slots__},
-        "assumptions": {
-            "contention": {
-                "sigma": float(fit.sigma),
-                "kappa": float(fit.kappa),
-                "identifiable": bool(fit.identifiable),
-                "source": "calibration/fit.json"
-                if fit.identifiable
-                else "defaults (the log does not identify the curve)",
-            },
-            "swept": {
-                name: sorted(
-                    {_plain(p.get(name)) for p in space.assumptions if name in p}
-                )
-                for name in sorted({n for p in space.assumptions for n in p})
-            },
+        "assumptions": _assumptions(settings, space, fit),
+        "method": {
+            "contention": "calibration/fit.json"
+            if fit.identifiable
+            else "defaults (the log does not identify the curve)",
             "replication": "bootstrap over whole days of the log",
             "regenerated_weeks": "ingest/spec.json"
             if (out / "ingest" / "spec.json").is_file()
@@ -858,6 +850,26 @@ def write_run_json(
         )
     _write(out / "run.json", json.dumps(_finite(body), indent=2, sort_keys=True) + "\n")
     return body
+
+
+def _assumptions(settings: ClusterSettings, space: Any, fit: Any) -> dict[str, Any]:
+    """Assumption (a ClusterSettings field) -> the value the baseline used, and
+    the values the sweep tried: the report's "assumptions" table."""
+    names = sorted({n for p in space.assumptions for n in p} | {"contention_kappa"})
+    out: dict[str, Any] = {}
+    for name in names:
+        used = _plain(getattr(settings, name))
+        tried = sorted({_plain(p[name]) for p in space.assumptions if name in p})
+        text = f"{used:.4g}" if isinstance(used, float) else str(used)
+        if name.startswith("contention_"):
+            text += " (fitted)" if fit.identifiable else " (default)"
+        if len(tried) > 1:
+            shown = ", ".join(
+                f"{v:.4g}" if isinstance(v, float) else str(v) for v in tried
+            )
+            text += f"; swept {shown}"
+        out[name] = text
+    return out
 
 
 # ------------------------------------------------------------------------- plan

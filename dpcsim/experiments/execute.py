@@ -366,15 +366,15 @@ class _Executor:
             raise InputError(
                 "--scheduler needs dask.distributed: pip install 'dpcsim[distributed]'"
             ) from None
-        client = Client(self.scheduler, set_as_default=False)  # type: ignore[no-untyped-call]
+        client = Client(self.scheduler, set_as_default=False)  # type: ignore[no-untyped-call,unused-ignore]
         self._close = client.close
 
         def run(tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
             if not tasks:
                 return
-            shared = client.scatter(ctx, broadcast=True)  # type: ignore[no-untyped-call]
+            shared = client.scatter(ctx, broadcast=True)  # type: ignore[no-untyped-call,unused-ignore]
             futures = [client.submit(run_task, t, shared, pure=False) for t in tasks]
-            done = as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call]
+            done = as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call,unused-ignore]
             for fut in done:
                 yield fut.result()
 

@@ -427,6 +427,18 @@ def _headroom_blocks(ctx: ReportContext) -> list[Any]:
             .sort_values("growth_at_failure")
             .iloc[0]
         )
+        growth = float(first["growth_at_failure"])
+        if not np.isfinite(growth):
+            # headroom.csv writes inf when nothing fails within the searched range.
+            searched = float(first["ci_low"])
+            blocks.append(
+                Paragraph(
+                    f"{label} ({config_id}): {first['target']} does not fire daily "
+                    f"up to {searched:g}x the evidence window's load, the largest "
+                    "growth searched; no resize is indicated in that range."
+                )
+            )
+            continue
         text = (
             f"{label} ({config_id}): {first['target']} starts firing daily at "
             f"{ci(first['growth_at_failure'], first['ci_low'], first['ci_high'], 2)}x "
