@@ -1012,19 +1012,38 @@ def verdict_lines(result: PlanResult) -> list[str]:
         + str(doc["verdict"]["text"])
     )
     lines += _evidence_lines(out, base_id, rec_id)
-    if rec_id == base_id:
-        lines.append(
-            "Deploy: the design's configuration as written (no better one found)."
-        )
+    decision = dict(doc["recommended"].get("decision", {}))
+    changes = _decision_changes(out, base_id, decision)
+    if rec_id == base_id or not changes:
+        lines.append("Deploy: the design's WLM configuration as written.")
     else:
-        decision = doc["recommended"].get("decision", {})
-        what = ", ".join(f"{k}={v}" for k, v in sorted(decision.items()))
-        lines.append(f"Deploy instead: {rec_id} ({what}).")
+        lines.append(f"Deploy instead ({rec_id}): " + "; ".join(changes) + ".")
     best, why = _best_definition(result.elt_delay)
     lines.append(f"ELTExecutionDelay: publish Definition={best} ({why}).")
     lines.append(f"Deployable files: {out / 'deploy'} (apply as CHANGES.md says).")
     lines.append(f"Report: {result.report_html} and {result.report_md.name}.")
     return lines
+
+
+def _decision_changes(
+    out: Path, base_id: str, decision: Mapping[str, Any]
+) -> list[str]:
+    """``name: design value -> recommended value`` for every decision that differs."""
+    path = out / "sweep" / "results.parquet"
+    if not path.is_file():
+        return [f"{k} = {v}" for k, v in sorted(decision.items())]
+    results = pd.read_parquet(path)
+    base = results[results["config_id"] == base_id]
+    changes = []
+    for name, value in sorted(decision.items()):
+        column = f"decision.{name}"
+        if base.empty or column not in base:
+            changes.append(f"{name} = {value}")
+            continue
+        before = base[column].iloc[0]
+        if str(before) != str(value):
+            changes.append(f"{name}: {before} -> {value}")
+    return changes
 
 
 def _evidence_lines(out: Path, base_id: str, rec_id: str) -> list[str]:
@@ -1049,7 +1068,8 @@ def _evidence_lines(out: Path, base_id: str, rec_id: str) -> list[str]:
             rows = stats[(stats["config_id"] == cid) & (stats["metric"] == metric)]
             if rows.empty:
                 continue
-            lo, hi = rows["ci_low"].min(), rows["ci_high"].max()
+            # A t interval of a wait, share or cost may reach below 0; none can.
+            lo, hi = max(rows["ci_low"].min(), 0.0), rows["ci_high"].max()
             parts.append(
                 f"{name} {rows['mean'].mean():.3g}{unit} (95 % CI {lo:.3g} to {hi:.3g})"
             )

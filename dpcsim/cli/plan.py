@@ -130,11 +130,15 @@ def options_from_args(args: argparse.Namespace) -> object:
 def run(args: argparse.Namespace) -> int:
     """Run every stage, one line per stage on stderr, then print the verdict."""
     from dpcsim.cli._files import prepare_out_dir
-    from dpcsim.plan import PlanOptions, plan, verdict_lines
+    from dpcsim.designs import load_design
+    from dpcsim.plan import PlanOptions, export_files, plan, sample_dir, verdict_lines
 
     options = options_from_args(args)
     assert isinstance(options, PlanOptions)
     quiet = bool(getattr(args, "quiet", False))
+    # Bad inputs fail here, in one line, before anything is written.
+    export_files(list(options.workload) or [sample_dir()])
+    load_design(options.design)
     out = prepare_out_dir(args.out, force=bool(args.force))
     count = len(STAGES)
     done = [0]
