@@ -1006,9 +1006,8 @@ def verdict_lines(result: PlanResult) -> list[str]:
     base_id = str(doc["baseline_config_id"])
     rec_id = str(doc["recommended_config_id"])
     lines.append(
-        "The design's WLM split "
-        + ("holds" if holds else "does not hold")
-        + " under the logged load: "
+        "Does the design's WLM split hold under the logged load? "
+        + ("Yes. " if holds else "No. ")
         + str(doc["verdict"]["text"])
     )
     lines += _evidence_lines(out, base_id, rec_id)
