@@ -306,7 +306,19 @@ def plot_pareto(
         s=30,
         zorder=3,
     )
-    ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
+    lateness = pareto["elt_lateness_min"].to_numpy(float)
+    if np.nanmax(lateness, initial=0.0) > np.nanmin(lateness, initial=0.0):
+        ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
+    else:
+        # One value: a colour bar would only show a made-up range around it.
+        ax.text(
+            0.01,
+            0.01,
+            f"ELT lateness {np.nanmax(lateness, initial=0.0):g} min "
+            "for every configuration",
+            transform=ax.transAxes,
+            fontsize=8,
+        )
     front = pareto[as_flags(pareto["on_front"])].sort_values("cost_usd")
     ax.plot(
         front["cost_usd"],
@@ -335,6 +347,12 @@ def plot_pareto(
             zorder=4,
             label=f"{text}: {config_id}",
         )
+    # Neither a cost nor a wait is below 0 (a t interval may reach there).
+    ax.set_ylim(bottom=0.0)
+    if np.nanmax(x, initial=0.0) <= 0.0:
+        ax.set_xlim(-0.05, 1.0)
+    else:
+        ax.set_xlim(left=0.0)
     ax.set_title("Cost against adhoc p95 wait (bars: 95 % intervals)")
     ax.set_xlabel("Concurrency Scaling cost [USD per simulated week]")
     ax.set_ylabel("adhoc p95 wait [s]")
