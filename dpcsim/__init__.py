@@ -5,10 +5,12 @@ workload (:mod:`dpcsim.workload`) -> the WLM configuration and routing
 (:mod:`dpcsim.wlm`) -> the discrete-event engine (:mod:`dpcsim.engine`) ->
 CloudWatch metrics (:mod:`dpcsim.metrics`) -> alarm evaluation
 (:mod:`dpcsim.alarms`). Importing the package has no side effects.
+:func:`sample_dir` is the folder of the bundled one-week sample (package data).
 """
 
 from __future__ import annotations
 
+from dpcsim.bundled import sample_dir
 from dpcsim.errors import InputError
 from dpcsim.schema import COLUMNS, STATEMENT_TYPES, validate_workload
 
@@ -19,5 +21,6 @@ __all__ = [
     "STATEMENT_TYPES",
     "InputError",
     "__version__",
+    "sample_dir",
     "validate_workload",
 ]

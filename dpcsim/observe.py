@@ -48,9 +48,10 @@ def observed_wlm_columns(
     Returns
     -------
     pandas.DataFrame
-        ``query_id``, ``queue_s`` [s], ``exec_s`` [s], ``service_class``
-        (14 for SQA),
-        ``queue`` and ``ran_on_cs``, one row per query (its first attempt).
+        ``query_id``, ``queue_s`` [s] (all attempts), ``exec_s`` [s] (the
+        final attempt), ``service_class`` (14 for SQA), ``queue``,
+        ``ran_on_cs`` and ``sqa_queue_s`` / ``sqa_exec_s`` [s] (an SQA attempt
+        the query was evicted from, NaN when none), one row per query.
     """
     recording = replace(settings or ClusterSettings(), contention_demand="solo")
     result = simulate(workload, config, recording, rng=rng, replay="open")
@@ -61,6 +62,20 @@ def observed_wlm_columns(
     service_class = rec["queue"].map(classes).astype("Int64")
     ran_on = rec["ran_on"].astype(str).to_numpy()
     service_class = service_class.mask(ran_on == "sqa", SQA_SERVICE_CLASS)
+    exec_s = rec["exec_s"].to_numpy(dtype=np.float64)
+    # An SQA eviction is two attempts in STL_WLM_QUERY: the SQA one ran from its
+    # first start for the SQA maximum (eviction is in real time), then the
+    # query waited in its queue and ran its final attempt.
+    evicted = rec["sqa_evicted"].to_numpy(dtype=bool)
+    sqa_max_s = result.summary["sqa"]["max_s"]
+    sqa_exec_s = np.where(evicted, sqa_max_s if sqa_max_s is not None else 0.0, np.nan)
+    sqa_queue_s = np.where(
+        evicted,
+        rec["start_s"].to_numpy(dtype=np.float64)
+        - rec["arrival_s"].to_numpy(dtype=np.float64),
+        np.nan,
+    )
+    exec_s = np.where(evicted, exec_s - np.nan_to_num(sqa_exec_s), exec_s)
     return pd.DataFrame(
         {
             "query_id": rec["query_id"].to_numpy(dtype=np.int64),
@@ -71,10 +86,12 @@ def observed_wlm_columns(
                 workload.queries.set_index("query_id")
                 .loc[rec["query_id"], "exec_s"]
                 .to_numpy(dtype=np.float64),
-                rec["exec_s"].to_numpy(dtype=np.float64),
+                exec_s,
             ),
             "service_class": service_class.to_numpy(),
             "queue": rec["queue"].astype("string").to_numpy(),
             "ran_on_cs": ran_on == "cs",
+            "sqa_queue_s": sqa_queue_s,
+            "sqa_exec_s": sqa_exec_s,
         }
     )

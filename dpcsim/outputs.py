@@ -27,7 +27,7 @@ from typing import Final
 
 from dpcsim.errors import InputError
 
-__all__ = ["MANIFEST", "output_folder", "written_files"]
+__all__ = ["MANIFEST", "output_folder", "unrecorded_files", "written_files"]
 
 #: Name of the manifest of the files dpcsim wrote in a folder.
 MANIFEST: Final = ".dpcsim-manifest.json"
@@ -44,6 +44,21 @@ def written_files(folder: Path) -> list[str]:
         return []
     files = data.get("files", []) if isinstance(data, dict) else []
     return [str(f) for f in files if isinstance(f, str)]
+
+
+def unrecorded_files(folder: Path) -> list[str]:
+    """Files in ``folder`` its manifest does not list: never removed by ``force``.
+
+    Without a manifest (a folder dpcsim did not write, or wrote before it kept
+    one) every file is unrecorded: ``force`` replaces those a run writes under
+    the same name and keeps the rest.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    recorded = {*written_files(folder), MANIFEST}
+    present = (str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    return sorted(name for name in present if name not in recorded)
 
 
 @contextmanager

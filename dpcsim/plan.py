@@ -34,7 +34,6 @@ import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
@@ -258,14 +257,10 @@ class PlanResult:
 
 
 def sample_dir() -> Path:
-    """The bundled sample: package data if installed with it, else the checkout's."""
-    try:
-        packaged = Path(str(resources.files("dpcsim") / "data" / "sample"))
-    except (ModuleNotFoundError, TypeError):  # pragma: no cover - zip imports
-        packaged = Path("/nonexistent")
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[1] / "data" / "sample"
+    """The bundled one-week sample (package data; :func:`dpcsim.bundled.sample_dir`)."""
+    from dpcsim.bundled import sample_dir as bundled
+
+    return bundled()
 
 
 def export_files(paths: Sequence[Path]) -> list[Path]:

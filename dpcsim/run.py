@@ -12,7 +12,9 @@ to the callers (:mod:`dpcsim.cli.simulate`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -21,18 +23,26 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.alarms import AlarmRun, AlarmSpec, alarms_from_document, evaluate_alarms
+from dpcsim.alarms.cluster import resolve_cluster_id
 from dpcsim.alarms.history import write_alarm_run
 from dpcsim.canonical import jsonable, write_json, write_parquet
-from dpcsim.designs import Design
-from dpcsim.engine import ClusterSettings, SimResult, simulate
+from dpcsim.designs import Design, default_design
+from dpcsim.engine import ClusterSettings, SimResult
+from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.sessions import Replay
-from dpcsim.metrics import build_metrics
+from dpcsim.engine.simulate import prepare_inputs, simulate_arrays
+from dpcsim.metrics import MetricInputs, build_metrics
+from dpcsim.metrics.datapoints import empty_datapoints
+from dpcsim.schema import COLUMNS as ENGINE_COLUMNS
 from dpcsim.schema import OUTCOMES, RAN_ON, Workload
-from dpcsim.wlm import WLMConfig
+from dpcsim.wlm import WLMConfig, route_workload
 
 __all__ = [
     "PERCENTILES",
     "RUN_FILES",
+    "SIMULATE_FILES",
+    "PhaseTimer",
+    "PreparedRun",
     "QueueSummary",
     "Run",
     "RunSummary",
@@ -49,6 +59,8 @@ RUN_FILES: Final = (
     "summary.json",
     "metrics.parquet",
 )
+#: Files ``dpcsim simulate`` writes by default (the timeline only with --timeline).
+SIMULATE_FILES: Final = tuple(f for f in RUN_FILES if f != "timeline.parquet")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +86,27 @@ class QueueSummary:
     @classmethod
     def from_queries(cls, rows: pd.DataFrame) -> QueueSummary:
         """Summarize simulated query records (``queue_s``, ``ran_on``, ``outcome``)."""
-        wait_s = rows["queue_s"].to_numpy(dtype=np.float64)
+        return cls.from_codes(
+            rows["queue_s"].to_numpy(dtype=np.float64),
+            _Codes.of(rows["outcome"]),
+            _Codes.of(rows["ran_on"]),
+        )
+
+    @classmethod
+    def from_codes(
+        cls,
+        wait_s: np.ndarray,
+        outcome: _Codes,
+        ran_on: _Codes,
+        rows: np.ndarray | None = None,
+    ) -> QueueSummary:
+        """Summarize the queries at ``rows`` (a boolean mask; None: all).
+
+        ``outcome`` and ``ran_on`` are the factorized columns of the whole
+        run, so a run's queues share one factorization.
+        """
+        if rows is not None:
+            wait_s = wait_s[rows]
         wait_s = wait_s[np.isfinite(wait_s)]
         stats: dict[str, float | None] = {"mean": None, "max": None}
         stats |= {f"p{p}": None for p in PERCENTILES}
@@ -84,10 +116,11 @@ class QueueSummary:
             values = np.percentile(wait_s, PERCENTILES)
             for p, value in zip(PERCENTILES, values, strict=True):
                 stats[f"p{p}"] = float(value)
-        ran_on = dict.fromkeys(RAN_ON, 0)
-        for name, count in rows["ran_on"].value_counts(sort=False).items():
-            ran_on[str(name)] = int(count)
-        return cls(counts=_outcome_counts(rows), ran_on=ran_on, wait_s=stats)
+        placed = dict.fromkeys(RAN_ON, 0)
+        placed |= ran_on.counts(rows)
+        counts = outcome.counts(rows)
+        n = _size(outcome, rows)
+        return cls(counts=_counts(n, counts), ran_on=placed, wait_s=stats)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``summary.json`` form: counts, ``ran_on`` and ``wait_s``."""
@@ -161,17 +194,21 @@ class RunSummary:
     def from_result(cls, result: SimResult, *, seed: int) -> RunSummary:
         """Summarize a simulation result run with ``seed``."""
         queries = result.queries
+        wait_s = queries["queue_s"].to_numpy(dtype=np.float64)
+        outcome = _Codes.of(queries["outcome"])
+        ran_on = _Codes.of(queries["ran_on"])
+        queue = _Codes.of(queries["queue"])
         by_queue = {
-            str(name): QueueSummary.from_queries(rows)
-            for name, rows in queries.groupby("queue", sort=True, observed=True)
+            name: QueueSummary.from_codes(wait_s, outcome, ran_on, queue.codes == k)
+            for k, name in sorted(enumerate(queue.names), key=lambda kv: kv[1])
         }
         engine_scaling = result.summary["scaling"]
         scaling = result.scaling
         return cls(
             seed=int(seed),
             start_at=pd.Timestamp(result.start_at),
-            queries=_outcome_counts(queries),
-            all_queues=QueueSummary.from_queries(queries),
+            queries=_counts(len(queries), outcome.counts(None)),
+            all_queues=QueueSummary.from_codes(wait_s, outcome, ran_on),
             by_queue=by_queue,
             scaling=ScalingSummary(
                 activations=len(scaling),
@@ -215,6 +252,8 @@ class Run:
     summary: RunSummary
     seed: int
     settings: ClusterSettings
+    #: False for a bare replay (``metrics=False``): no datapoints were built.
+    measured: bool = True
 
     @classmethod
     def simulate(
@@ -232,8 +271,12 @@ class Run:
         end_at: pd.Timestamp | None = None,
         replay: Replay = "session",
         recorded: WLMConfig | None = None,
+        metrics: bool = True,
+        timer: PhaseTimer | None = None,
     ) -> Run:
         """Simulate ``workload`` under ``config``, measure it and evaluate alarms.
+
+        The same as :meth:`prepare` then :meth:`simulate_prepared`.
 
         Parameters
         ----------
@@ -253,7 +296,9 @@ class Run:
             The cluster's design (cluster id, environment, ELT contract);
             None is the default design.
         cluster_id
-            ``ClusterIdentifier`` of the datapoints; default the design's.
+            ``ClusterIdentifier`` of the datapoints; default the one the alarms
+            name, else the design's (:func:`dpcsim.alarms.cluster.resolve_cluster_id`;
+            alarms naming two is an InputError).
         routing
             A precomputed routing (:func:`dpcsim.wlm.route_workload`) for
             ingested logs; None lets the engine route.
@@ -271,38 +316,151 @@ class Run:
             The configuration the log was recorded under (None: ``config``); the
             engine divides the logged spill out at its memory (see
             :func:`dpcsim.engine.simulate`).
+        metrics
+            False skips the datapoints and alarms (a bare replay: empty
+            ``datapoints``, no ``alarm_run``, no ``metrics.parquet``).
+        timer
+            A :class:`PhaseTimer` that records the seconds of each phase.
         """
-        seed = _seed(rng)
-        settings = ClusterSettings() if settings is None else settings
-        result = simulate(
+        prepared = cls.prepare(
             workload,
             config,
             settings,
-            rng=seed,
+            design,
             routing=routing,
+            alarms=alarms,
             replay=replay,
             recorded=recorded,
-        )
-        datapoints = build_metrics(
-            result,
-            workload=workload,
-            design=design,
             cluster_id=cluster_id,
-            queues=config.queue_names,
-            storage=settings.storage,
+            account_id=account_id,
             end_at=end_at,
+            metrics=metrics,
+            timer=timer,
         )
+        return cls.simulate_prepared(prepared, rng=rng, metrics=metrics, timer=timer)
+
+    @classmethod
+    def prepare(
+        cls,
+        workload: Workload,
+        config: WLMConfig,
+        settings: ClusterSettings | None = None,
+        design: Design | None = None,
+        *,
+        routing: Any = None,
+        alarms: Sequence[AlarmSpec] | None = None,
+        cluster_id: str | None = None,
+        account_id: str = "123456789012",
+        end_at: pd.Timestamp | None = None,
+        metrics: bool = True,
+        timer: PhaseTimer | None = None,
+        replay: Replay = "session",
+        recorded: WLMConfig | None = None,
+    ) -> PreparedRun:
+        """Route the workload and compute what every run of it shares, once.
+
+        A sweep calls this once per workload and configuration, then
+        :meth:`simulate_prepared` per setting and seed: the workload is not
+        routed, its engine arrays not rebuilt and the metrics' per-workload
+        inputs (texts, mart tables, logged ends, side tables) not recomputed.
+        Parameters as in :meth:`simulate`; ``settings`` is the default of
+        :meth:`simulate_prepared`; ``metrics=False`` skips the metric inputs.
+        """
+        clock = PhaseTimer() if timer is None else timer
+        frame = workload.queries
+        if routing is None and all(c in frame.columns for c in ENGINE_COLUMNS):
+            with clock.phase("route"):
+                routing = route_workload(config, frame)
+        with clock.phase("prepare"):
+            arrays = prepare_inputs(workload, config, routing=routing)
+            recorded_queue = (
+                None if recorded is None else prepare_inputs(workload, recorded).queue
+            )
+            inputs = MetricInputs.of(workload, arrays.start_at) if metrics else None
         if alarms is None and design is not None:
             requests = design.alarm_requests(account_id)
             alarms = alarms_from_document(requests, source=f"design {design.name}")
-        alarm_run = evaluate_alarms(alarms, datapoints) if alarms else None
+        # The user's cluster: their alarms name it (see dpcsim.alarms.cluster).
+        default_id = (design or default_design()).cluster_id
+        cluster_id = resolve_cluster_id(cluster_id, alarms, default_id)
+        return PreparedRun(
+            workload=workload,
+            config=config,
+            settings=ClusterSettings() if settings is None else settings,
+            design=design,
+            arrays=arrays,
+            metric_inputs=inputs,
+            alarms=tuple(alarms) if alarms else (),
+            cluster_id=cluster_id,
+            end_at=end_at,
+            replay=replay,
+            recorded=recorded,
+            recorded_queue=recorded_queue,
+        )
+
+    @classmethod
+    def simulate_prepared(
+        cls,
+        prepared: PreparedRun,
+        settings: ClusterSettings | None = None,
+        *,
+        rng: np.random.Generator | int | None = None,
+        metrics: bool = True,
+        timer: PhaseTimer | None = None,
+    ) -> Run:
+        """Replay a :class:`PreparedRun`; the same run :meth:`simulate` returns.
+
+        Parameters
+        ----------
+        prepared
+            From :meth:`prepare`; only read, so one serves many runs.
+        settings
+            Cluster settings of this run; None is the prepared ones.
+        rng, metrics, timer
+            As in :meth:`simulate`.
+        """
+        clock = PhaseTimer() if timer is None else timer
+        seed = _seed(rng)
+        settings = prepared.settings if settings is None else settings
+        config = prepared.config
+        result = simulate_arrays(
+            prepared.arrays,
+            config,
+            settings,
+            rng=seed,
+            phase=clock.phase,
+            replay=prepared.replay,
+            recorded=prepared.recorded,
+            recorded_queue=prepared.recorded_queue,
+        )
+        with clock.phase("records"):
+            summary = RunSummary.from_result(result, seed=seed)
+        datapoints = empty_datapoints()
+        alarm_run = None
+        measured = metrics
+        if metrics:
+            with clock.phase("metrics"):
+                datapoints = build_metrics(
+                    result,
+                    workload=prepared.workload,
+                    design=prepared.design,
+                    cluster_id=prepared.cluster_id,
+                    queues=config.queue_names,
+                    storage=settings.storage,
+                    end_at=prepared.end_at,
+                    inputs=prepared.metric_inputs,
+                )
+            with clock.phase("alarms"):
+                alarms = prepared.alarms
+                alarm_run = evaluate_alarms(alarms, datapoints) if alarms else None
         return cls(
             records=result,
             datapoints=datapoints,
             alarm_run=alarm_run,
-            summary=RunSummary.from_result(result, seed=seed),
+            summary=summary,
             seed=seed,
             settings=settings,
+            measured=measured,
         )
 
     def queue_table(self) -> pd.DataFrame:
@@ -385,30 +543,142 @@ class Run:
             )
         return self.alarm_run.summary.copy()
 
-    def write(self, out_dir: str | Path) -> None:
+    def write(
+        self,
+        out_dir: str | Path,
+        *,
+        timeline: bool = True,
+        timer: PhaseTimer | None = None,
+    ) -> None:
         """Write the files ``dpcsim simulate`` writes into ``out_dir`` (created).
 
-        ``queries``, ``timeline``, ``scaling`` and ``metrics`` parquet,
-        ``summary.json`` and, with alarms, ``alarm_history.csv`` and
-        ``alarm_summary.csv``; existing files are overwritten. The same run
-        gives the same bytes.
+        ``queries``, ``timeline`` (unless ``timeline=False``), ``scaling`` and
+        ``metrics`` parquet (not for a bare replay), ``summary.json`` and,
+        with alarms, ``alarm_history.csv`` and ``alarm_summary.csv``; existing
+        files are overwritten. The same run gives the same bytes.
         """
+        clock = PhaseTimer() if timer is None else timer
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for name in ("queries", "timeline", "scaling"):
-            write_parquet(getattr(self.records, name), out / f"{name}.parquet")
-        write_json(self.summary.to_dict(), out / "summary.json")
-        write_parquet(self.datapoints, out / "metrics.parquet")
-        if self.alarm_run is not None:
-            write_alarm_run(self.alarm_run, out, force=True)
+        with clock.phase("write"):
+            names = (
+                ("queries", "timeline", "scaling")
+                if timeline
+                else ("queries", "scaling")
+            )
+            for name in names:
+                write_parquet(getattr(self.records, name), out / f"{name}.parquet")
+            write_json(self.summary.to_dict(), out / "summary.json")
+            if self.measured:
+                write_parquet(self.datapoints, out / "metrics.parquet")
+            if self.alarm_run is not None:
+                write_alarm_run(self.alarm_run, out, force=True)
 
 
-def _outcome_counts(queries: pd.DataFrame) -> dict[str, int]:
+@dataclass(frozen=True, kw_only=True)
+class PreparedRun:
+    """A workload routed and prepared for many runs (:meth:`Run.prepare`).
+
+    Attributes
+    ----------
+    workload, config, design
+        What was prepared.
+    settings
+        Default cluster settings of :meth:`Run.simulate_prepared`.
+    arrays
+        The engine's input arrays (:func:`dpcsim.engine.simulate.prepare_inputs`).
+    metric_inputs
+        The metrics' per-workload inputs (:class:`dpcsim.metrics.MetricInputs`);
+        None when prepared with ``metrics=False``.
+    alarms
+        Alarm specs evaluated on every run's datapoints (may be empty).
+    cluster_id, end_at, replay, recorded
+        As in :meth:`Run.simulate`.
+    recorded_queue
+        Each query's queue under ``recorded`` (None without one).
+    """
+
+    workload: Workload
+    config: WLMConfig
+    settings: ClusterSettings
+    design: Design | None
+    arrays: QueryArrays
+    metric_inputs: MetricInputs | None
+    alarms: tuple[AlarmSpec, ...]
+    cluster_id: str | None
+    end_at: pd.Timestamp | None
+    replay: Replay = "session"
+    recorded: WLMConfig | None = None
+    recorded_queue: np.ndarray | None = None
+
+
+class PhaseTimer:
+    """Wall seconds per phase of a run (``read``, ``route``, ``prepare``, ...).
+
+    Examples
+    --------
+    >>> timer = PhaseTimer()
+    >>> with timer.phase("read"):
+    ...     pass
+    >>> list(timer.seconds)
+    ['read']
+    """
+
+    def __init__(self) -> None:
+        #: Phase name -> accumulated wall time [s], in first-entered order.
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Add the wall time of the ``with`` body to phase ``name``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+
+    def line(self) -> str:
+        """One line: ``phases [s]: read 0.41, route 0.05, ... total 2.10``."""
+        parts = [f"{k} {v:.3f}" for k, v in self.seconds.items()]
+        total = sum(self.seconds.values())
+        return "phases [s]: " + ", ".join([*parts, f"total {total:.3f}"])
+
+
+def _counts(arrived: int, found: Mapping[str, int]) -> dict[str, int]:
     """Arrived plus one count per outcome (the four standard ones always present)."""
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for name, count in queries["outcome"].value_counts(sort=False).items():
-        counts[str(name)] = int(count)
-    return {"arrived": len(queries), **dict(sorted(counts.items()))}
+    counts = dict.fromkeys(OUTCOMES, 0) | dict(found)
+    return {"arrived": arrived, **dict(sorted(counts.items()))}
+
+
+def _size(codes: _Codes, rows: np.ndarray | None) -> int:
+    """Number of queries at ``rows`` (None: all)."""
+    return int(codes.codes.size if rows is None else np.count_nonzero(rows))
+
+
+@dataclass(frozen=True, slots=True)
+class _Codes:
+    """A string column factorized once: codes (-1 for missing) and names."""
+
+    codes: np.ndarray
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, column: pd.Series) -> _Codes:
+        codes, uniques = pd.factorize(column, sort=False)
+        return cls(np.asarray(codes), tuple(str(u) for u in uniques))
+
+    def counts(self, rows: np.ndarray | None) -> dict[str, int]:
+        """Count per name at ``rows``, in order of first appearance, none zero."""
+        codes = self.codes if rows is None else self.codes[rows]
+        codes = codes[codes >= 0]
+        if not codes.size:
+            return {}
+        found, first = np.unique(codes, return_index=True)
+        tally = np.bincount(codes, minlength=len(self.names))
+        return {
+            self.names[int(k)]: int(tally[k]) for k in found[np.argsort(first)].tolist()
+        }
 
 
 def _seed(rng: np.random.Generator | int | None) -> int:

@@ -85,6 +85,13 @@ cs_eligible : bool
     table, write after DDL in its transaction, MERGE, ...;
     :mod:`dpcsim.logs.cs_eligibility`). The statement type and node type rules
     (writes on RA3 only) are applied by the engine on top. True when unknown.
+sqa_queue_s, sqa_exec_s : float64
+    Queue and execution time [s] of an SQA attempt the query was evicted from
+    before its logged one (STL_WLM_QUERY service class 14 with ``final_state =
+    'Evicted'``); NaN when it was not. ``queue_s`` then sums both attempts'
+    queue times and ``exec_s`` is the final attempt's, as
+    :func:`dpcsim.logs.stl_wlm_query.tasks_from_attempts` folds them; with
+    these two the log places both attempts in time.
 """
 
 from __future__ import annotations
@@ -172,6 +179,8 @@ DTYPES: Final[dict[str, str]] = {
     "nested_loop_rows": "float64",
     "return_rows": "float64",
     "cs_eligible": "bool",
+    "sqa_queue_s": "float64",
+    "sqa_exec_s": "float64",
 }
 
 COLUMNS: Final = tuple(DTYPES)
@@ -201,6 +210,8 @@ _FILL: Final[dict[str, object]] = {
     "nested_loop_rows": np.nan,
     "return_rows": np.nan,
     "cs_eligible": True,
+    "sqa_queue_s": np.nan,
+    "sqa_exec_s": np.nan,
 }
 
 

@@ -78,10 +78,15 @@ def test_perturbed_log_is_reported_as_it_is(sample: Workload) -> None:
     queries = sample.queries.copy()
     bumped = np.arange(len(queries)) % 20 == 0
     queries.loc[bumped, "queue_s"] += 5.0
+    # Open loop: a session replay would also move a bumped query's successor
+    # (its think time is measured from the bumped, 5 s later logged end).
+    queries["session_id"] = pd.array([pd.NA] * len(queries), dtype="Int64")
     fidelity = replay_fidelity(Workload(queries=queries), dpc_design_config())
     total = fidelity.table.set_index("queue").loc["all"]
     assert total["within_1s_pct"] == pytest.approx(100.0 * (1 - bumped.mean()))
-    assert total["mae_s"] == pytest.approx(5.0 * bumped.mean())
+    # The 5 s also move the bumped queries' logged executions, so the solo work
+    # recovered for them and their neighbours moves a little: within 5 %.
+    assert total["mae_s"] == pytest.approx(5.0 * bumped.mean(), rel=0.05)
     assert fidelity.level == "fair"
     assert fidelity.verdict.startswith("fidelity: fair - 95.0% of 28,945 queries")
 
@@ -104,8 +109,13 @@ def test_cli_writes_settings_fit_and_fidelity(tmp_path: Path, capsys) -> None:
                  "--bootstrap", "20", "--out", str(out)])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[-1].startswith("fidelity: exact")
+    # The replay runs under the fitted curve, not the recording's: SQA's
+    # dynamic maximum and learned predictions are taken on solo work, which
+    # depends on the curve, so a few SQA decisions differ (exact under the
+    # recording's curve: test_replay_under_the_design_is_exact).
+    assert printed[-1].startswith("fidelity: good - 100.0% of 28,945 queries")
     assert sorted(p.name for p in out.iterdir()) == [
+        ".dpcsim-manifest.json",
         "fidelity.csv",
         "fit.json",
         "settings.toml",
@@ -119,10 +129,12 @@ def test_cli_writes_settings_fit_and_fidelity(tmp_path: Path, capsys) -> None:
     for key in ("sigma_ci", "kappa_ci"):
         assert len(fit[key]) == 2
     assert fit["sigma"] == settings["contention"]["sigma"]
-    # The sample was generated without contention: the intervals hold zero.
+    # The sample was recorded under the default curve: the intervals hold it.
+    recorded = json.loads((SAMPLE_DIR / "spec.json").read_text("utf-8"))
+    assert "sigma 0.02, kappa 0.0044" in recorded["observed_wlm"]
     assert fit["identifiable"] is True
-    assert fit["sigma_ci"][0] == 0.0
-    assert fit["kappa_ci"][0] == 0.0
+    assert fit["sigma_ci"][0] <= 0.02 <= fit["sigma_ci"][1]
+    assert fit["kappa_ci"][0] <= 0.0044 <= fit["kappa_ci"][1]
     assert (
         fit["n_queries_used"] + sum(fit["excluded"].values()) == fit["n_queries_total"]
     )
@@ -148,7 +160,13 @@ def test_cli_rebuilds_the_configuration_from_exports(tmp_path: Path, capsys) -> 
         ["calibrate", "--workload", *exports, "--bootstrap", "10", "--out", str(out)]
     )
     assert code == 0
-    assert capsys.readouterr().out.splitlines()[-1].startswith("fidelity: exact")
+    # These three exports lack what the recording decided on: sessions, the
+    # memory demands (SVL_QUERY_SUMMARY), the generator's query shapes (the
+    # learned SQA predictor groups by fingerprint; SVL_QLOG keeps 60
+    # characters) and the evicted SQA attempts, and the replay runs under the
+    # fitted curve: close, not exact.
+    verdict = capsys.readouterr().out.splitlines()[-1]
+    assert verdict.startswith("fidelity: good - 99."), verdict
     rebuilt = json.loads((out / "wlm_reconstructed.json").read_text("utf-8"))
     assert [q.get("name") for q in rebuilt if "name" in q] == [
         "batch",

@@ -74,7 +74,7 @@ def test_the_chain_reads_well_and_reconciles(
     assert total.split()[1] == str(n)
     assert "concurrency scaling:" in text
     assert "first ALARM (UTC)" in text
-    assert f"wrote 7 files to {run}: alarm_history.csv" in text
+    assert f"wrote 6 files to {run}: alarm_history.csv" in text
     for junk in ("nan", "NaN", "NaT", "None"):
         assert junk not in text
 

@@ -11,6 +11,7 @@ import pytest
 
 from dpcsim import logs
 from dpcsim.cli import main
+from dpcsim.outputs import MANIFEST
 from dpcsim.schema import Workload, validate_workload
 from dpcsim.wlm.design import dpc_design_config
 
@@ -72,7 +73,7 @@ def test_outputs_exist_and_reconcile(inputs, tmp_path):
     assert set(queries.columns) >= REQUIRED
     assert len(queries) == 400
     assert queries["query_id"].is_unique
-    assert pq.read_table(out / "timeline.parquet").num_rows > 0
+    assert not (out / "timeline.parquet").exists()  # only with --timeline
     assert {"start_s", "billed_s"} <= set(pq.read_schema(out / "scaling.parquet").names)
     summary = json.loads((out / "summary.json").read_text())
     counts = summary["queries"]
@@ -104,9 +105,35 @@ def test_prints_a_table(inputs, tmp_path, capsys):
     assert "batch" in printed
 
 
+def test_timeline_is_written_on_demand_and_changes_no_other_file(inputs, tmp_path):
+    assert _run(inputs, tmp_path / "plain") == 0
+    assert _run(inputs, tmp_path / "tl", "--timeline") == 0
+    timeline = pq.read_table(tmp_path / "tl" / "timeline.parquet").to_pandas()
+    assert len(timeline) > 0
+    assert timeline["t_s"].is_monotonic_increasing
+    for path in (tmp_path / "plain").iterdir():
+        if path.name == MANIFEST:  # lists the files, so it names the timeline
+            continue
+        assert path.read_bytes() == (tmp_path / "tl" / path.name).read_bytes()
+
+
+def test_no_metrics_is_the_same_replay_without_metrics(inputs, tmp_path, capsys):
+    assert _run(inputs, tmp_path / "full") == 0
+    assert _run(inputs, tmp_path / "bare", "--no-metrics", "--timings") == 0
+    bare = tmp_path / "bare"
+    assert not (bare / "metrics.parquet").exists()
+    assert not (bare / "alarm_history.csv").exists()
+    for name in ("queries.parquet", "scaling.parquet", "summary.json"):
+        assert (bare / name).read_bytes() == (tmp_path / "full" / name).read_bytes()
+    err = capsys.readouterr().err
+    assert "phases [s]: read" in err
+    assert "engine" in err
+    assert "metrics" not in err
+
+
 def test_same_seed_gives_identical_bytes(inputs, tmp_path):
-    assert _run(inputs, tmp_path / "a") == 0
-    assert _run(inputs, tmp_path / "b") == 0
+    assert _run(inputs, tmp_path / "a", "--timeline") == 0
+    assert _run(inputs, tmp_path / "b", "--timeline") == 0
     for name in (
         "queries.parquet",
         "timeline.parquet",
@@ -229,7 +256,7 @@ def test_alarms_none_skips_the_alarm_files(inputs, tmp_path):
 
 
 def test_stream_writes_the_same_records_as_the_in_memory_run(inputs, tmp_path):
-    assert _run(inputs, tmp_path / "mem", "--alarms", "none") == 0
+    assert _run(inputs, tmp_path / "mem", "--alarms", "none", "--timeline") == 0
     assert _run(inputs, tmp_path / "stream", "--stream") == 0
     for name in ("queries", "timeline", "scaling"):
         a = pq.read_table(tmp_path / "mem" / f"{name}.parquet").to_pandas()

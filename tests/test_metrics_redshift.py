@@ -64,7 +64,8 @@ def test_gauges_per_sampling(sampling, batch_len, batch_run, adhoc_run, total_le
 
 
 def test_minute_timestamps_and_units():
-    points = build_metrics(_log())
+    # The storage model asked for: PercentageDiskSpaceUsed is published.
+    points = build_metrics(_log(), storage={"model": "on"})
     mine = points[points["metric_name"] == "WLMQueueLength"]
     stamps = sorted(set(mine["timestamp"]))
     assert stamps == [START, at(60), at(120)]

@@ -63,7 +63,11 @@ def _points() -> pd.DataFrame:
     ]
     for r in rows:
         r["statement_type"] = "select"
-    return build_metrics(workload(rows), service_classes={"batch": 6, "adhoc": 7})
+    return build_metrics(
+        workload(rows),
+        service_classes={"batch": 6, "adhoc": 7},
+        storage={"model": "on"},  # the storage model too (off without inputs)
+    )
 
 
 def test_redshift_metrics_use_only_documented_dimension_sets() -> None:

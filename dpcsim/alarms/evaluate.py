@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from dpcsim.alarms.coverage import not_evaluated
 from dpcsim.alarms.grid import (
     EvalGrid,
     MetricTable,
@@ -268,4 +269,8 @@ def evaluate_alarms(
         alarms, desc="alarms", unit="alarm", disable=not progress, leave=False
     ) as bar:
         results = [evaluate_alarm(a, table, options=options, span_us=span) for a in bar]
-    return build_run(results)
+    run = build_run(results)
+    # An alarm on a metric the data never holds says so beside its state.
+    notes = not_evaluated(alarms, datapoints)
+    run.summary["note"] = [notes.get(str(n), "") for n in run.summary["alarm_name"]]
+    return run

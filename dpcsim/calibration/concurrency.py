@@ -81,6 +81,10 @@ def execution_intervals(queries: pd.DataFrame) -> ExecutionIntervals:
     # Logs count in microseconds: rounding to them makes a start logged at
     # another query's end tie with it exactly instead of overlapping by an ulp.
     start_raw = arrival_s + np.where(unknown_wait, 0.0, queue_s)
+    if "sqa_exec_s" in queries.columns:
+        # The logged attempt of a query evicted from SQA starts after its SQA one.
+        sqa_s = queries["sqa_exec_s"].to_numpy(dtype=np.float64, na_value=np.nan)
+        start_raw = start_raw + np.nan_to_num(sqa_s, nan=0.0)
     start_s = np.round(start_raw, 6)
     end_s = np.round(start_raw + queries["exec_s"].to_numpy(dtype=np.float64), 6)
     cluster = queries["ran_on_cs"].to_numpy(dtype=bool).astype(np.int64)

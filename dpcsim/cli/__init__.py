@@ -38,6 +38,28 @@ COMMANDS: tuple[str, ...] = (
     "report",
 )
 
+#: One-line help of subcommands, so that ``dpcsim --help`` and a run of one
+#: subcommand import only that subcommand's module (each imports most of the
+#: library). A command missing here is imported to read its ``HELP``; a test
+#: checks these equal the modules' own.
+SUMMARIES: dict[str, str] = {
+    "plan": "the main job: ingest, calibrate, sweep, recommend, emit, report",
+    "demo": "alias of dpcsim plan (on the bundled sample unless --workload is given)",
+    "generate": "generate a synthetic DPC workload as AWS export files",
+    "ingest": (
+        "read Redshift exports (SVL_QLOG, STL_WLM_QUERY, ...) into workload.parquet"
+    ),
+    "wlm": "check a wlm_json_configuration, or write the DPC design's",
+    "simulate": "replay a workload through a WLM configuration",
+    "calibrate": "fit contention from a log and measure replay fidelity",
+    "sweep": "sweep WLM decisions x scenarios x assumptions with replications",
+    "recommend": "recommend a WLM configuration and alarm settings from a sweep",
+    "alarms": "evaluate CloudWatch alarms on metric data (back-test)",
+    "emit": "write the checked deployable files (WLM JSON, alarms, dashboard, CFN)",
+    "deploy": "dry-run or --apply an emitted folder with boto3",
+    "report": "build report.html and report.md from a run folder",
+}
+
 
 #: The end of ``dpcsim --help``: the usual chain of commands.
 EPILOG = """\
@@ -64,8 +86,15 @@ def _load(name: str) -> ModuleType:
     return importlib.import_module(f"dpcsim.cli.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level parser with every subcommand registered."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Return the top-level parser with every subcommand registered.
+
+    With ``argv``, only the subcommand it names is imported and given its
+    options; the others are listed by their :data:`SUMMARIES` line (a
+    subcommand without one is imported). Without ``argv`` every subcommand
+    is imported.
+    """
+    selected = _selected_command(argv)
     parser = argparse.ArgumentParser(
         prog="dpcsim",
         description=(
@@ -82,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
+        if argv is not None and name != selected and name in SUMMARIES:
+            sub.add_parser(name, help=SUMMARIES[name])
+            continue
         module = _load(name)
         p = sub.add_parser(
             module.NAME,
@@ -102,9 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _selected_command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand ``argv`` names: its first argument that is not an option."""
+    for arg in argv or ():
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 failure, 2 bad input)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         with warnings.catch_warnings():

@@ -53,12 +53,20 @@ def _scaling_line(scaling: ScalingSummary) -> str:
 
 
 def format_alarm_summary(summary: pd.DataFrame) -> str:
-    """One line per alarm: final state, transitions to ALARM, hours in ALARM."""
+    """One line per alarm: final state, transitions to ALARM, hours in ALARM.
+
+    An alarm the data cannot evaluate (its ``note``, e.g. "not evaluated: no
+    storage data") shows the note instead.
+    """
     lines = [
         f"{'alarm':<22} {'final state':<18} {'->ALARM':>7} {'h in ALARM':>10}"
         "  first ALARM (UTC)"
     ]
     for row in summary.to_dict("records"):
+        note = row.get("note")
+        if isinstance(note, str) and note:
+            lines.append(f"{row['alarm_name']:<22} {note}")
+            continue
         first = row["first_alarm_at"]
         when = "-" if pd.isna(first) else pd.Timestamp(first).strftime("%Y-%m-%d %H:%M")
         hours = float(row["time_in_alarm_s"]) / 3600

@@ -60,10 +60,11 @@ from pathlib import Path
 from typing import Any
 
 from dpcsim.cli._design import add_design_argument
-from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._files import announce_kept_files
 from dpcsim.cli.simulate import _export_files, _load_config, _load_settings
 from dpcsim.designs import load_design
 from dpcsim.errors import InputError
+from dpcsim.outputs import output_folder
 from dpcsim.schema import Workload
 
 NAME = "calibrate"
@@ -117,22 +118,25 @@ def run(args: argparse.Namespace) -> int:
     settings = _load_settings(args.settings)
     paths = [Path(p) for p in args.workload]
     workload, routing = _read_log(paths, config, quiet=quiet)
-    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    result = calibrate(
-        workload,
-        config=config,
-        settings=settings,
-        routing=routing,
-        seed=int(args.seed),
-        n_boot=int(args.bootstrap),
-        source=str(paths[0]),
-    )
-    _write(out_dir / "settings.toml", result.fit.settings_toml())
-    _write(out_dir / "fit.json", result.fit_json())
-    _write(out_dir / "fidelity.csv", result.fidelity.to_csv())
-    if result.reconstruction is not None:
-        text = canonical_json(result.config.to_json())
-        _write(out_dir / "wlm_reconstructed.json", text.rstrip("\n") + "\n")
+    out_dir = Path(args.out)
+    announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
+    # Written beside --out and moved in whole (see dpcsim.outputs).
+    with output_folder(out_dir, force=bool(args.force)) as staging:
+        result = calibrate(
+            workload,
+            config=config,
+            settings=settings,
+            routing=routing,
+            seed=int(args.seed),
+            n_boot=int(args.bootstrap),
+            source=str(paths[0]),
+        )
+        _write(staging / "settings.toml", result.fit.settings_toml())
+        _write(staging / "fit.json", result.fit_json())
+        _write(staging / "fidelity.csv", result.fidelity.to_csv())
+        if result.reconstruction is not None:
+            text = canonical_json(result.config.to_json())
+            _write(staging / "wlm_reconstructed.json", text.rstrip("\n") + "\n")
     if not quiet:
         print(_fit_line(result.fit))
         print(result.fidelity.verdict)

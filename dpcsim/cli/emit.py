@@ -133,12 +133,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build, check and write the files; print what was written."""
-    from dpcsim.cli._files import prepare_out_dir
+    from dpcsim.cli._files import announce_kept_files
     from dpcsim.emit import emit
+    from dpcsim.outputs import output_folder
 
     inputs = build_inputs(args)
-    out = prepare_out_dir(args.out, force=bool(args.force))
-    bundle = emit(inputs, out)
+    out = Path(args.out)
+    quiet = bool(getattr(args, "quiet", False))
+    announce_kept_files(out, force=bool(args.force), quiet=quiet)
+    # Written beside --out and moved in whole (see dpcsim.outputs).
+    with output_folder(out, force=bool(args.force)) as staging:
+        bundle = emit(inputs, staging)
     if not getattr(args, "quiet", False):
         for warning in bundle.warnings:
             print(f"warning: {warning}")

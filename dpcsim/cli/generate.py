@@ -47,11 +47,12 @@ from typing import Any
 import numpy as np
 
 from dpcsim.canonical import write_json
-from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._files import announce_kept_files
 from dpcsim.cli._progress import show_progress, steps_bar
 from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.observe import observed_wlm_columns
+from dpcsim.outputs import output_folder
 from dpcsim.schema import Workload
 from dpcsim.wlm import dpc_design_config
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
@@ -106,8 +107,13 @@ def run(args: argparse.Namespace) -> int:
 
     quiet = bool(getattr(args, "quiet", False))
     spec = build_spec(args)
-    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    with steps_bar(3, "generate", enabled=show_progress(args)) as steps:
+    out_dir = Path(args.out)
+    announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
+    # Written beside --out and moved in whole (see dpcsim.outputs).
+    with (
+        output_folder(out_dir, force=bool(args.force)) as staging,
+        steps_bar(3, "generate", enabled=show_progress(args)) as steps,
+    ):
         workload = generate_dpc_workload(spec, args.seed)
         steps.update()
         observed = "none"
@@ -125,10 +131,10 @@ def run(args: argparse.Namespace) -> int:
                 f"{settings.contention_sigma}, kappa {settings.contention_kappa})"
             )
         steps.update()
-        write_exports(workload, out_dir)
-        write_workload(workload, out_dir, side_tables="always")
+        write_exports(workload, staging)
+        write_workload(workload, staging, side_tables="always")
         meta = {"seed": args.seed, "observed_wlm": observed, "spec": spec.to_dict()}
-        write_json(meta, out_dir / "spec.json")
+        write_json(meta, staging / "spec.json")
         steps.update()
     if not quiet:
         _print_summary(workload, out_dir)

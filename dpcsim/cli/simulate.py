@@ -25,28 +25,48 @@ Inputs
                         alarm definitions to back-test on the run's metrics
                         (PutMetricAlarm JSON or CloudFormation; default: the
                         design's alarms).
+  --storage CSV [CSV ...]
+                        psql --csv exports of stv_partitions or svv_table_info:
+                        the starting usage and capacity of the storage model
+                        behind PercentageDiskSpaceUsed. The model runs only with
+                        storage inputs (these, or [storage] initial_used_gb and
+                        capacity_gb in --settings) or [storage] model = "on";
+                        otherwise a storage alarm is "not evaluated: no storage
+                        data".
+  --cluster-id ID       ClusterIdentifier of every simulated datapoint; default:
+                        the one the alarm definitions name (two different ones
+                        are an error), else the design's (DPC: dpc-learning).
 
-Outputs (in --out DIR; a non-empty DIR is refused unless --force)
+Outputs (in --out DIR; a non-empty DIR is refused unless --force, which replaces
+the files an earlier dpcsim run wrote there (its .dpcsim-manifest.json) and keeps
+every other file; the folder is written beside DIR and moved in whole, so a
+failing run leaves DIR as it was)
   queries.parquet   one row per query: query_id, queue, arrival_s, queue_s [s],
                     start_s, end_s, exec_s [s], ran_on (main|cs|sqa), attempts,
                     hops, outcome, ...; times in seconds from the workload start.
-  timeline.parquet  one row per state change: t_s [s], queue, queued, running,
-                    running_cs, cs_clusters.
+  timeline.parquet  only with --timeline: one row per state change: t_s [s],
+                    queue, queued, running, running_cs, cs_clusters (the
+                    metrics are computed from the engine's state log either
+                    way; not written by default since the report and the
+                    metrics do not need it).
   scaling.parquet   one row per Concurrency Scaling activation: start_s, end_s,
                     busy_s, billed_s [s].
   summary.json      counts by outcome and queue (arrived = completed + aborted +
                     canceled + failed), wait percentiles per queue [s], scaling
                     seconds (billed, free-credit and paid) and cost [USD]
                     (dpcsim.run.RunSummary).
-  metrics.parquet   the CloudWatch datapoints the run would have published, one
-                    row per datapoint: timestamp (UTC), namespace, metric_name,
-                    dimensions (Name=Value;...), value, unit (AWS/Redshift
-                    WLM metrics and the Custom/DPC metrics; see dpcsim.metrics).
+  metrics.parquet   the CloudWatch datapoints the run would have published
+                    (not with --no-metrics), one row per datapoint:
+                    timestamp (UTC), namespace, metric_name, dimensions
+                    (Name=Value;...), value, unit (AWS/Redshift WLM metrics
+                    and the Custom/DPC metrics; see dpcsim.metrics).
   alarm_history.csv, alarm_summary.csv
                     with --alarms: every minute's alarm state and, per alarm,
                     transitions to ALARM, time in ALARM [s] and first alarm time.
 
-The same inputs and seed give byte-identical files. Prints, per queue, the
+The same inputs and seed give byte-identical files. --timings prints the
+seconds of each phase (read, route, prepare, engine, records, metrics,
+alarms, write) on stderr. Prints, per queue, the
 outcomes, queue-wait percentiles [s] and where queries ran, then the alarm
 summary.
 
@@ -60,13 +80,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from dpcsim import logs
 from dpcsim.alarms import AlarmSpec
+from dpcsim.alarms.cluster import resolve_cluster_id
 from dpcsim.canonical import jsonable, write_json
 from dpcsim.cli._design import add_design_argument
-from dpcsim.cli._files import prepare_out_dir
+from dpcsim.cli._files import announce_kept_files
 from dpcsim.cli._progress import show_progress, steps_bar
 from dpcsim.cli._tables import format_alarm_summary, format_table
 from dpcsim.designs import Design, load_design
@@ -74,7 +96,10 @@ from dpcsim.engine import ClusterSettings
 from dpcsim.engine.settings import read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.logs.replay_notes import replay_warnings, require_queries, routing_report
-from dpcsim.run import RUN_FILES, Run
+from dpcsim.logs.storage_exports import read_storage_export
+from dpcsim.metrics.storage import storage_from_table
+from dpcsim.outputs import output_folder
+from dpcsim.run import SIMULATE_FILES, PhaseTimer, Run
 from dpcsim.run_stream import stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config, route_workload
@@ -82,8 +107,9 @@ from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config, route_workload
 NAME = "simulate"
 HELP = "replay a workload through a WLM configuration"
 
-#: Files written into --out (plus the alarm CSVs with --alarms).
-OUTPUT_FILES = RUN_FILES
+#: Files written into --out by default (plus the alarm CSVs with --alarms;
+#: timeline.parquet with --timeline; no metrics.parquet with --no-metrics).
+OUTPUT_FILES = SIMULATE_FILES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +139,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="alarms to evaluate on the run: a file, 'design' (default) or 'none'",
     )
     parser.add_argument(
+        "--storage",
+        nargs="+",
+        default=None,
+        metavar="CSV",
+        help="psql --csv export(s) of stv_partitions or svv_table_info: the "
+        "starting usage and capacity of the storage model",
+    )
+    parser.add_argument(
+        "--cluster-id",
+        default=None,
+        metavar="ID",
+        help="ClusterIdentifier of the simulated datapoints (default: the one the "
+        "alarms name, else the design's)",
+    )
+    parser.add_argument(
         "--account",
         default="123456789012",
         metavar="ID",
@@ -122,7 +163,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream",
         action="store_true",
         help="replay a workload.parquet too big for memory in batches; writes "
-        "queries/timeline/scaling parquet and the engine summary, no metrics",
+        "queries/timeline/scaling parquet and the engine summary (wait "
+        "percentiles within 0.1 %%, from a fixed-memory histogram), no metrics",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also write timeline.parquet (one row per queue state change)",
+    )
+    parser.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="bare replay: no metrics.parquet and no alarm back-test",
+    )
+    parser.add_argument(
+        "--timings",
+        action="store_true",
+        help="print the seconds of each phase on stderr",
     )
     parser.add_argument(
         "--replay",
@@ -144,8 +202,13 @@ def run(args: argparse.Namespace) -> int:
     # typo costs nothing and the error is the only line on stderr.
     design = load_design(args.design)
     config = _load_config(str(args.wlm), design)
-    settings = _load_settings(args.settings)
+    settings = with_storage_exports(
+        _load_settings(args.settings), getattr(args, "storage", None)
+    )
     alarms = load_alarm_set(str(args.alarms), args.account, design)
+    cluster_id = resolve_cluster_id(
+        getattr(args, "cluster_id", None), alarms, design.cluster_id
+    )
     replay = getattr(args, "replay", None)
     if args.stream:
         if replay == "session":
@@ -154,10 +217,19 @@ def run(args: argparse.Namespace) -> int:
                 location="--replay",
             )
         return _run_streaming(args, config, settings)
-    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    with steps_bar(3, "simulate", enabled=show_progress(args)) as steps:
+    out_dir = Path(args.out)
+    timer = PhaseTimer()
+    measure = bool(getattr(args, "metrics", True))
+    announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
+    # Written beside --out and moved in whole: a failure leaves --out as it was;
+    # --force removes what an earlier run wrote there and this one does not.
+    with (
+        output_folder(out_dir, force=bool(args.force)) as staging,
+        steps_bar(3, "simulate", enabled=show_progress(args)) as steps,
+    ):
         paths = [Path(p) for p in args.workload]
-        workload, routing = _load_workload(paths, config, quiet=quiet)
+        with timer.phase("read"):
+            workload, routing = _load_workload(paths, config, quiet=quiet)
         require_queries(workload.queries, ", ".join(map(str, paths)))
         steps.update()
         run_ = Run.simulate(
@@ -168,15 +240,22 @@ def run(args: argparse.Namespace) -> int:
             routing=routing,
             alarms=alarms or (),
             design=design,
+            cluster_id=cluster_id,
             replay=replay or "session",
+            metrics=measure,
+            timer=timer,
         )
         steps.update()
-        run_.write(out_dir)
+        run_.write(
+            staging, timeline=bool(getattr(args, "timeline", False)), timer=timer
+        )
+        names = sorted(p.name for p in staging.iterdir())
         steps.update()
+    if getattr(args, "timings", False):
+        print(f"dpcsim simulate: {timer.line()}", file=sys.stderr)
     if not quiet:
         print(format_run(run_))
         _print_replay_notes(workload, config, routing)
-        names = sorted(p.name for p in out_dir.iterdir())
         print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
 
@@ -192,9 +271,12 @@ def _run_streaming(
             "--stream replays one canonical workload.parquet (run dpcsim ingest first)",
             source=" ".join(str(p) for p in paths),
         )
-    out_dir = prepare_out_dir(Path(args.out), force=bool(args.force))
-    summary = stream_parquet_run(path, config, settings, out_dir, seed=args.seed)
-    write_json(jsonable(summary), out_dir / "summary.json")
+    out_dir = Path(args.out)
+    quiet = bool(getattr(args, "quiet", False))
+    announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
+    with output_folder(out_dir, force=bool(args.force)) as staging:
+        summary = stream_parquet_run(path, config, settings, staging, seed=args.seed)
+        write_json(jsonable(summary), staging / "summary.json")
     if not getattr(args, "quiet", False):
         counts = {k: summary.get(k) for k in ("arrived", *OUTCOMES)}
         print("streamed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -219,6 +301,29 @@ def load_alarm_set(
     from dpcsim.cli.alarms import load_alarms
 
     return load_alarms(value, account, design)
+
+
+def with_storage_exports(
+    settings: ClusterSettings, exports: list[str] | None
+) -> ClusterSettings:
+    """``settings`` with the usage and capacity read from storage exports.
+
+    The exports' values replace the ``[storage]`` table's (later files win);
+    the table is checked here, before any output is written.
+    """
+    table = dict(settings.storage)
+    for path in exports or ():
+        table |= read_storage_export(path)
+    source = ", ".join(exports) if exports else "[storage]"
+    if exports and "capacity_gb" not in table:
+        raise InputError(
+            "the export gives the used space but no capacity (every pct_used is "
+            "0 or NULL); expected an stv_partitions export too, or [storage] "
+            "capacity_gb in --settings",
+            source=source,
+        )
+    storage_from_table(table, source=source)
+    return replace(settings, storage=table)
 
 
 def _load_config(value: str, design: Design) -> WLMConfig:

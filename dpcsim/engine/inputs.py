@@ -18,6 +18,7 @@ from dpcsim.errors import InputError
 from dpcsim.schema import COLUMNS, REQUIRED_COLUMNS, STATEMENT_TYPES, Workload
 from dpcsim.schema import validate_workload as _validate
 from dpcsim.wlm import RoutingResult, WLMConfig, next_matching_queue, route_workload
+from dpcsim.wlm.limits import SQA_SERVICE_CLASS
 from dpcsim.wlm.routing import split_groups
 
 __all__ = ["QMR_COLUMNS", "QueryArrays", "arrival_us", "prepare"]
@@ -70,6 +71,11 @@ class QueryArrays:
         ``exec_s``, the logged execution interval.
     logged_on_cs
         The log shows the query ran on a Concurrency Scaling cluster.
+    logged_on_sqa
+        The log shows the query ran on SQA (``service_class`` 14).
+    logged_sqa_queue_s, logged_sqa_exec_s
+        Queue and execution time [s] of the SQA attempt the log shows the
+        query evicted from before its logged one (NaN: none).
     session
         Session code (-1 = unknown), dense in order of first appearance.
     next_queue
@@ -98,6 +104,9 @@ class QueryArrays:
     task_id: np.ndarray
     logged_queue_s: np.ndarray
     logged_on_cs: np.ndarray
+    logged_on_sqa: np.ndarray
+    logged_sqa_queue_s: np.ndarray
+    logged_sqa_exec_s: np.ndarray
     session: np.ndarray
     next_queue: Callable[[int, int], int | None]
     start_at: pd.Timestamp
@@ -238,6 +247,9 @@ def _build(
         task_id=col("task_id", 0, "int64") if "task_id" in frame.columns else qid,
         logged_queue_s=col("queue_s", np.nan, "float64"),
         logged_on_cs=col("ran_on_cs", False, "bool"),
+        logged_on_sqa=col("service_class", -1, "int64") == SQA_SERVICE_CLASS,
+        logged_sqa_queue_s=col("sqa_queue_s", np.nan, "float64"),
+        logged_sqa_exec_s=col("sqa_exec_s", np.nan, "float64"),
         session=session,
         next_queue=_hop_targets(frame, order, config),
         start_at=start_at,

@@ -31,6 +31,7 @@ __all__ = [
     "SQA",
     "Recorder",
     "RunCodes",
+    "StateLog",
 ]
 
 MAIN, CS, SQA = 0, 1, 2
@@ -61,6 +62,7 @@ _DELTAS: Final = np.array(
     + [(0, 0, 0, 0)] * 5,
     dtype=np.int64,
 )
+_DELTAS32_T: Final = np.ascontiguousarray(_DELTAS.astype(np.int32).T)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,29 +216,83 @@ class Recorder:
 
     def timeline_frame(self, names: tuple[str, ...]) -> pd.DataFrame:
         """Build the timeline: one row per (time, queue) state change."""
+        return self.state_log(names).frame()
+
+    def state_log(self, names: tuple[str, ...]) -> StateLog:
+        """The timeline as code arrays (no strings; see :class:`StateLog`)."""
         t = np.asarray(self.log_t, dtype=np.float64)
         code = np.asarray(self.log_c, dtype=np.int64)
         q, kind = code >> 4, code & 15
-        clusters = np.cumsum(_DELTAS[:, 3][kind])
-        d = [_DELTAS[:, c].astype(np.int32)[kind] for c in range(3)]
-        state = [np.empty(t.size, np.int32) for _ in range(3)]
+        # One gather into a (4, n) array: rows queued, running, cs, clusters,
+        # each contiguous, so the cumulative sums run along memory.
+        deltas = _DELTAS32_T[:, kind]
+        clusters = np.cumsum(deltas[3], dtype=np.int32)
+        state = np.empty((3, t.size), np.int32)
         keep = np.empty(t.size, bool)
         queues = np.unique(q)
-        for qq in queues:
-            sel = slice(None) if queues.size == 1 else np.flatnonzero(q == qq)
-            for c in range(3):
-                state[c][sel] = np.cumsum(d[c][sel])
+        if queues.size <= 1:
+            np.cumsum(deltas[:3], axis=1, dtype=np.int32, out=state)
+            keep[:-1] = t[1:] != t[:-1]
+            keep[-1:] = True
+        for qq in queues if queues.size > 1 else ():
+            sel = np.flatnonzero(q == qq)
+            state[:, sel] = np.cumsum(deltas[:3, sel], axis=1, dtype=np.int32)
             tq = t[sel]
             # Keep the state after the last change of this queue at each instant.
             keep[sel] = np.r_[tq[1:] != tq[:-1], True]
+        return StateLog(
+            names=tuple(names),
+            t_s=t[keep],
+            queue=q[keep],
+            queued=state[0][keep],
+            running=state[1][keep],
+            running_cs=state[2][keep],
+            cs_clusters=clusters[keep].astype(np.int16),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateLog:
+    """The engine's state-change log as arrays: the timeline before any strings.
+
+    One entry per (time, queue) change, in time order; the values hold after
+    the change. :meth:`frame` is the ``timeline`` frame of a
+    :class:`~dpcsim.engine.SimResult`; metrics read the arrays directly, so a
+    run that does not write its timeline never builds the string column.
+
+    Attributes
+    ----------
+    names
+        Queue name by engine queue index.
+    t_s
+        Change times [s from the run's start].
+    queue
+        Engine queue index per change.
+    queued, running, running_cs
+        Queries queued, running (main + scaling) and running on scaling in
+        the queue after the change [count].
+    cs_clusters
+        Active scaling clusters, cluster-wide, after the change [count].
+    """
+
+    names: tuple[str, ...]
+    t_s: np.ndarray
+    queue: np.ndarray
+    queued: np.ndarray
+    running: np.ndarray
+    running_cs: np.ndarray
+    cs_clusters: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        """The timeline frame (columns as :attr:`SimResult.timeline`)."""
         return pd.DataFrame(
             {
-                "t_s": t[keep],
-                "queue": strings(names, q[keep]),
-                "queued": state[0][keep],
-                "running": state[1][keep],
-                "running_cs": state[2][keep],
-                "cs_clusters": clusters[keep].astype(np.int16),
+                "t_s": self.t_s,
+                "queue": strings(self.names, self.queue),
+                "queued": self.queued,
+                "running": self.running,
+                "running_cs": self.running_cs,
+                "cs_clusters": self.cs_clusters,
             }
         )
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dpcsim.engine.records import LOCATIONS, OUTCOMES, RunCodes
+from dpcsim.engine.records import LOCATIONS, OUTCOMES, RunCodes, StateLog
 from dpcsim.engine.scaling import Bill
 
 __all__ = ["RunCodes", "SimResult", "elt_finish_times", "percentiles", "summarize"]
 
 
-@dataclass(frozen=True)
 class SimResult:
     """What :func:`~dpcsim.engine.simulate` returns.
 
@@ -29,7 +27,11 @@ class SimResult:
     timeline
         One row per state change of a queue (or ``sqa``): ``t_s, queue,
         queued, running`` (main + scaling), ``running_cs, cs_clusters``
-        (active scaling clusters, cluster-wide, after the change).
+        (active scaling clusters, cluster-wide, after the change). Built on
+        first access when the result was made from a :class:`StateLog`.
+    state_log
+        The same timeline as code arrays (:class:`StateLog`), or None when
+        the result was given a timeline frame.
     scaling
         One row per scaling-cluster activation: ``cluster, start_s, end_s,
         busy_s, billed_s``.
@@ -39,11 +41,40 @@ class SimResult:
         UTC instant of ``t_s == 0``.
     """
 
-    queries: pd.DataFrame
-    timeline: pd.DataFrame
-    scaling: pd.DataFrame
-    summary: dict[str, Any]
-    start_at: pd.Timestamp
+    __slots__ = ("_timeline", "queries", "scaling", "start_at", "state_log", "summary")
+
+    def __init__(
+        self,
+        queries: pd.DataFrame,
+        timeline: pd.DataFrame | StateLog,
+        scaling: pd.DataFrame,
+        summary: dict[str, Any],
+        start_at: pd.Timestamp,
+    ) -> None:
+        self.queries = queries
+        self.scaling = scaling
+        self.summary = summary
+        self.start_at = start_at
+        self.state_log: StateLog | None = None
+        self._timeline: pd.DataFrame | None = None
+        if isinstance(timeline, StateLog):
+            self.state_log = timeline
+        else:
+            self._timeline = timeline
+
+    @property
+    def timeline(self) -> pd.DataFrame:
+        """The timeline frame (see the class docstring)."""
+        if self._timeline is None:
+            assert self.state_log is not None
+            self._timeline = self.state_log.frame()
+        return self._timeline
+
+    def __repr__(self) -> str:
+        return (
+            f"SimResult(queries={len(self.queries)} rows, "
+            f"scaling={len(self.scaling)} rows, start_at={self.start_at!r})"
+        )
 
 
 def summarize(

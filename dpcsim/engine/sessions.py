@@ -10,6 +10,9 @@ statement arrives at the previous statement's simulated end plus the logged
 first statement keeps its logged arrival. A statement that the log shows
 arriving before the previous one ended (think time < 0: the session ran them
 concurrently) is not chained: it keeps its logged arrival and starts a new chain.
+The engine serves a result-cache hit at once, so the chain measures think time
+from a hit's start (:func:`dpcsim.engine.simulate.chained_end_s`), and from
+the end of the final attempt of a query evicted from SQA.
 Replaying a log under the configuration that recorded it thus reproduces the
 logged arrivals.
 """

@@ -1,7 +1,16 @@
-"""``simulate``: run a workload through a WLM configuration on a cluster."""
+"""``simulate``: run a workload through a WLM configuration on a cluster.
+
+:func:`simulate` is :func:`prepare_inputs` (validate, route and turn the
+workload into the engine's arrays) followed by :func:`simulate_arrays` (the
+event loop and its records). A sweep prepares once per workload and
+configuration and replays the same arrays under many settings and seeds; the
+arrays are never modified by a run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 
 import numpy as np
@@ -26,11 +35,16 @@ from dpcsim.wlm import RoutingResult, WLMConfig
 
 __all__ = [
     "carried_metrics",
+    "chained_end_s",
     "in_memory_demand_s",
+    "kept_sqa_work",
     "logged_end_s",
+    "prepare_inputs",
     "qmr_never_evaluated",
     "simulate",
+    "simulate_arrays",
     "solo_demand_s",
+    "solo_parts_s",
 ]
 
 
@@ -107,6 +121,58 @@ def simulate(
     InputError
         On a malformed workload or routing.
     """
+    arrays = prepare_inputs(workload, config, routing=routing)
+    recorded_queue = (
+        None if recorded is None else prepare_inputs(workload, recorded).queue
+    )
+    return simulate_arrays(
+        arrays,
+        config,
+        settings,
+        rng=rng,
+        replay=replay,
+        recorded=recorded,
+        recorded_queue=recorded_queue,
+    )
+
+
+def prepare_inputs(
+    workload: Workload | pd.DataFrame,
+    config: WLMConfig,
+    *,
+    routing: RoutingResult | None = None,
+) -> QueryArrays:
+    """Validate and route ``workload`` into the engine's input arrays.
+
+    The arrays depend on the workload and ``config`` only (not on settings or
+    the seed), so one preparation serves every replay of a sweep.
+    """
+    return prepare(workload, config, routing)
+
+
+def simulate_arrays(
+    arrays: QueryArrays,
+    config: WLMConfig,
+    settings: ClusterSettings | None = None,
+    *,
+    rng: np.random.Generator | int | None = None,
+    phase: Callable[[str], AbstractContextManager[None]] | None = None,
+    replay: Replay = "session",
+    recorded: WLMConfig | None = None,
+    recorded_queue: np.ndarray | None = None,
+) -> SimResult:
+    """Replay prepared arrays (:func:`prepare_inputs` of the same ``config``).
+
+    Same result as :func:`simulate` on the workload the arrays came from; the
+    arrays are only read. The timeline is kept as a
+    :class:`~dpcsim.engine.records.StateLog` and built into a frame on first
+    access of :attr:`SimResult.timeline`. ``phase(name)``, when given, is
+    entered around the event loop (``engine``) and the building of the
+    records (``records``), for a caller's phase timings. ``replay`` and
+    ``recorded`` are :func:`simulate`'s; ``recorded_queue`` is each query's
+    queue under ``recorded`` (``prepare_inputs(workload, recorded).queue``).
+    """
+    timed = phase if phase is not None else _untimed
     settings = settings or ClusterSettings()
     if replay not in REPLAY_MODES:
         raise InputError(
@@ -114,15 +180,17 @@ def simulate(
             location="replay",
         )
     gen = np.random.default_rng(rng)
-    arrays = prepare(workload, config, routing)
     tables = QueueTables.from_config(config, settings)
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
-        solo = solo_demand_s(arrays, settings)
+        sqa_s, solo = solo_parts_s(arrays, settings)
         if settings.memory_model == "spill":
+            # Only the work in a queue ran under the spill model, not SQA's.
             solo = in_memory_demand_s(
-                solo, arrays, workload, recorded, tables, settings
+                solo, arrays, recorded, recorded_queue, tables, settings
             )
+        if not config.is_auto:
+            solo = solo + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
         demand = replace(arrays, exec_s=solo)
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
@@ -147,15 +215,35 @@ def simulate(
             noise_key=noise_key(gen) if settings.sqa_predictor == "noisy" else 0,
         )
     cls = AutoEngine if config.is_auto else Engine
-    eng = cls(demand, tables, settings, sqa)
-    if replay == "session":
-        succ, think = session_chain(
-            arrays.arrival_s, logged_end_s(arrays), arrays.session
-        )
-        eng.set_sessions(succ, think)
-    eng.run()
-    arrival_s = np.frombuffer(eng.arr, np.float64).copy()
-    eng.drop_inputs()
+    with timed("engine"):
+        eng = cls(demand, tables, settings, sqa)
+        if replay == "session":
+            succ, think = session_chain(
+                arrays.arrival_s, chained_end_s(arrays), arrays.session
+            )
+            eng.set_sessions(succ, think)
+        eng.run()
+        arrival_s = np.frombuffer(eng.arr, np.float64).copy()
+        eng.drop_inputs()
+    with timed("records"):
+        return _result(eng, arrays, arrival_s, config, tables, settings, sqa)
+
+
+def _untimed(name: str) -> AbstractContextManager[None]:
+    """No timing (the default ``phase``)."""
+    return nullcontext()
+
+
+def _result(
+    eng: Engine | AutoEngine,
+    arrays: QueryArrays,
+    arrival_s: np.ndarray,
+    config: WLMConfig,
+    tables: QueueTables,
+    settings: ClusterSettings,
+    sqa: SQAModel | None,
+) -> SimResult:
+    """The run's records, scaling bill and summary."""
     # An error or a user cancel belongs to the statement, not to WLM: a query the
     # log shows aborted fails again when the replay lets it run to its logged end.
     eng.rec.fail_where_completed(arrays.logged_abort)
@@ -194,7 +282,7 @@ def simulate(
     )
     return SimResult(
         queries=queries,
-        timeline=eng.rec.timeline_frame(tables.names),
+        timeline=eng.rec.state_log(tables.names),
         scaling=scaling,
         summary=summary,
         start_at=arrays.start_at,
@@ -204,8 +292,8 @@ def simulate(
 def in_memory_demand_s(
     demand_s: np.ndarray,
     arrays: QueryArrays,
-    workload: Workload | pd.DataFrame,
     recorded: WLMConfig | None,
+    recorded_queue: np.ndarray | None,
     tables: QueueTables,
     settings: ClusterSettings,
 ) -> np.ndarray:
@@ -219,15 +307,17 @@ def in_memory_demand_s(
     """
     if not bool((arrays.mem_mb > 0.0).any()):
         return demand_s
-    if recorded is None:
+    if recorded is None or recorded_queue is None:
         queue, slot_mem = arrays.queue, tables.slot_mem_mb
     else:
-        rec_arrays = prepare(workload, recorded, None)
-        queue = rec_arrays.queue
+        queue = recorded_queue
         slot_mem = QueueTables.from_config(recorded, settings).slot_mem_mb
     out = demand_s.copy()
     penalty = settings.spill_penalty
-    for i in np.flatnonzero(arrays.mem_mb > 0.0):
+    # SQA runs a query without the spill model (its slots' memory is not the
+    # queue's), so a query the log shows on SQA (service class 14) ran in memory.
+    on_sqa = arrays.logged_on_sqa
+    for i in np.flatnonzero((arrays.mem_mb > 0.0) & ~on_sqa):
         q = int(queue[i])
         if q < len(slot_mem):
             held = slot_mem[q] * int(arrays.slots[i])
@@ -236,28 +326,97 @@ def in_memory_demand_s(
 
 
 def logged_end_s(arrays: QueryArrays) -> np.ndarray:
-    """Logged end of each query [s]: arrival + queue_s (0 if unknown) + exec_s."""
+    """Logged end of each query [s]: arrival + queue_s (0 if unknown) + exec_s.
+
+    Plus the execution of an SQA attempt the query was evicted from.
+    """
     queue_s = np.nan_to_num(arrays.logged_queue_s, nan=0.0)
-    out: np.ndarray = arrays.arrival_s + queue_s + arrays.exec_s
+    sqa_s = np.nan_to_num(arrays.logged_sqa_exec_s, nan=0.0)
+    out: np.ndarray = arrays.arrival_s + queue_s + sqa_s + arrays.exec_s
+    return out
+
+
+def chained_end_s(arrays: QueryArrays) -> np.ndarray:
+    """Logged end [s] of each query as the session chain measures think time from.
+
+    :func:`logged_end_s`, except that a result-cache hit ends at its logged
+    start: the replay serves it without running it (no slot, no capacity, no
+    time), so its logged time counts as think time and the next statement of
+    its session arrives at its logged instant under the recording
+    configuration.
+    """
+    busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
+    out: np.ndarray = logged_end_s(arrays) - arrays.exec_s + busy_s
     return out
 
 
 def solo_demand_s(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
     """Solo work [s] of each query from its logged execution (demand = observed).
 
-    The logged execution runs from arrival + ``queue_s`` (0 if unknown) for
-    ``exec_s``; queries the log shows on a scaling cluster share one capacity
-    (the log does not say which scaling cluster: exact when at most one ran),
-    the others the main cluster's (:func:`~dpcsim.engine.contention.observed_to_solo`);
-    result-cache hits take no capacity.
+    The sum of :func:`solo_parts_s` for a query the engine reassigns from SQA
+    with its work (:func:`kept_sqa_work`), its final attempt's part otherwise.
     """
-    start = arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0)
+    sqa_s, main_s = solo_parts_s(arrays, settings)
+    out: np.ndarray = main_s + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
+    return out
+
+
+def kept_sqa_work(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
+    """Whether each query's evicted SQA attempt's work counts toward its demand.
+
+    With ``sqa_eviction = "hop"`` an evicted query continues with its work when
+    its queue has a slot free at once (:mod:`dpcsim.engine.sqa`): the log
+    shows no queue time after the SQA attempt (within the log's 1 µs
+    resolution). Otherwise it restarted and the SQA attempt's work was wasted.
+    """
+    if settings.sqa_eviction != "hop":
+        return np.zeros(arrays.n, bool)
+    after_s = arrays.logged_queue_s - arrays.logged_sqa_queue_s
+    kept: np.ndarray = np.isfinite(arrays.logged_sqa_exec_s) & (after_s < 1e-6)
+    return kept
+
+
+def solo_parts_s(
+    arrays: QueryArrays, settings: ClusterSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solo work [s] of each query's evicted SQA attempt and of its logged one.
+
+    The logged execution runs for ``exec_s`` from arrival + ``queue_s`` (0 if
+    unknown) + the execution of an SQA attempt it was evicted from (the log's
+    ``sqa_queue_s`` / ``sqa_exec_s``), which itself ran on the main cluster
+    from arrival + ``sqa_queue_s``. Queries the log shows on a scaling cluster
+    share one capacity (the log does not say which scaling cluster: exact
+    when at most one ran), the others the main cluster's
+    (:func:`~dpcsim.engine.contention.observed_to_solo`); result-cache hits
+    take no capacity.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(sqa_s, main_s)``: 0 in ``sqa_s`` for a query never evicted.
+    """
+    evicted = np.isfinite(arrays.logged_sqa_exec_s)
+    sqa_exec_s = np.where(evicted, arrays.logged_sqa_exec_s, 0.0)
+    start = (
+        arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0) + sqa_exec_s
+    )
     # A result-cache hit does no work on the cluster, whatever its logged time.
     busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
-    return observed_to_solo(
-        start,
-        start + busy_s,
-        arrays.logged_on_cs.astype(np.int64),
+    idx = np.flatnonzero(evicted)
+    sqa_start = arrays.arrival_s[idx] + np.nan_to_num(
+        arrays.logged_sqa_queue_s[idx], nan=0.0
+    )
+    solo = observed_to_solo(
+        np.concatenate([start, sqa_start]),
+        np.concatenate([start + busy_s, sqa_start + sqa_exec_s[idx]]),
+        np.concatenate(
+            [arrays.logged_on_cs.astype(np.int64), np.zeros(idx.size, np.int64)]
+        ),
         settings.contention_sigma,
         settings.contention_kappa,
     )
+    n = arrays.n
+    sqa_s = np.zeros(n, np.float64)
+    sqa_s[idx] = solo[n:]
+    main_s: np.ndarray = solo[:n]
+    return sqa_s, main_s

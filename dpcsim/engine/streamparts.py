@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
+from dpcsim.engine.quantiles import LogHistogram
 from dpcsim.engine.queues import SQA_ELIGIBLE
 from dpcsim.engine.records import Recorder, RunCodes
 from dpcsim.engine.result import percentiles, summarize
@@ -94,8 +95,11 @@ class ChunkSource:
 class Totals:
     """The run's summary, accumulated slice by slice."""
 
-    def __init__(self, keep_waits: bool) -> None:
-        self.keep_waits = keep_waits
+    def __init__(self, keep_waits: bool, *, histogram: bool = False) -> None:
+        self.keep_waits = keep_waits and not histogram
+        #: Queue index -> wait histogram (key -1: all queues), when streaming
+        #: quantiles replace the kept waits.
+        self.histograms: dict[int, LogHistogram] | None = {} if histogram else None
         self.counts: dict[str, Any] = {}
         self.queue: list[np.ndarray] = []
         self.queue_s: list[np.ndarray] = []
@@ -127,6 +131,13 @@ class Totals:
         if self.keep_waits:
             self.queue.append(part["queue"].copy())
             self.queue_s.append(part["queue_s"].copy())
+        if self.histograms is not None:
+            hists = self.histograms
+            hists.setdefault(-1, LogHistogram()).add(part["queue_s"])
+            for q in np.unique(part["queue"]).tolist():
+                hists.setdefault(int(q), LogHistogram()).add(
+                    part["queue_s"][part["queue"] == q]
+                )
 
     def summary(
         self,
@@ -145,6 +156,12 @@ class Totals:
         for name, entry in by_queue.items():
             sel = queue_s[queue == names.index(name)] if self.keep_waits else None
             entry["wait_s"] = none if sel is None else percentiles(sel)
+        if self.histograms is not None:
+            empty = LogHistogram()
+            out["wait_s"] = self.histograms.get(-1, empty).summary()
+            for name, entry in by_queue.items():
+                hist = self.histograms.get(names.index(name), empty)
+                entry["wait_s"] = hist.summary()
         out["by_queue"] = dict(sorted(by_queue.items()))
         out["sqa"]["max_s"] = None if sqa_max_s is None else float(sqa_max_s)
         out["scaling"] = {

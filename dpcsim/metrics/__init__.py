@@ -45,6 +45,7 @@ from dpcsim.metrics.elt import (
     step_functions_delay_min,
 )
 from dpcsim.metrics.records import (
+    MetricInputs,
     RunRecords,
     records_from_sim,
     records_from_workload,
@@ -75,6 +76,7 @@ __all__ = [
     "OPTIONAL_DATAPOINT_DTYPES",
     "REDSHIFT_NAMESPACE",
     "SAMPLINGS",
+    "MetricInputs",
     "RunRecords",
     "Sampling",
     "StorageSettings",

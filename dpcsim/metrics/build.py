@@ -20,8 +20,13 @@ import pandas as pd
 from dpcsim.designs import Design, ELTContract, default_design
 from dpcsim.errors import InputError
 from dpcsim.metrics.custom import custom_datapoints
-from dpcsim.metrics.points import concat_points
-from dpcsim.metrics.records import RunRecords, records_from_sim, records_from_workload
+from dpcsim.metrics.points import concat_points, sort_points
+from dpcsim.metrics.records import (
+    MetricInputs,
+    RunRecords,
+    records_from_sim,
+    records_from_workload,
+)
 from dpcsim.metrics.redshift import (
     disk_datapoints,
     queue_gauge_datapoints,
@@ -29,7 +34,7 @@ from dpcsim.metrics.redshift import (
     scaling_datapoints,
 )
 from dpcsim.metrics.series import SAMPLINGS, Sampling, minute_grid
-from dpcsim.metrics.storage import StorageSettings
+from dpcsim.metrics.storage import StorageSettings, storage_from_table
 from dpcsim.schema import Workload
 
 __all__ = ["build_metrics", "to_records"]
@@ -38,7 +43,11 @@ _SIM_ATTRS = ("queries", "timeline", "scaling", "start_at")
 
 
 def to_records(
-    source: Any, workload: Workload | None = None, *, elt: ELTContract | None = None
+    source: Any,
+    workload: Workload | None = None,
+    *,
+    elt: ELTContract | None = None,
+    inputs: MetricInputs | None = None,
 ) -> RunRecords:
     """Turn a SimResult, an observed Workload or RunRecords into RunRecords.
 
@@ -53,6 +62,9 @@ def to_records(
     elt
         For a SimResult: the ELT contract (queue and query group of the ELT);
         default the default design's.
+    inputs
+        For a SimResult: the workload's :class:`MetricInputs`, computed once
+        for many runs; None computes them.
 
     Raises
     ------
@@ -64,7 +76,7 @@ def to_records(
     if isinstance(source, Workload):
         return records_from_workload(source)
     if all(hasattr(source, a) for a in _SIM_ATTRS):
-        return records_from_sim(source, workload, elt=elt)
+        return records_from_sim(source, workload, elt=elt, inputs=inputs)
     raise InputError(
         f"metrics source of type {type(source).__name__}; expected a SimResult, "
         "a Workload or RunRecords",
@@ -86,6 +98,7 @@ def build_metrics(
     copy_error_default: float | None = None,
     end_at: pd.Timestamp | None = None,
     elt_cadence_min: float | None = None,
+    inputs: MetricInputs | None = None,
 ) -> pd.DataFrame:
     """All datapoints of a run, one code path for simulated and observed runs.
 
@@ -102,8 +115,11 @@ def build_metrics(
     cluster_id
         ``ClusterIdentifier`` dimension value (default: the design's).
     storage
-        :class:`StorageSettings`, or the raw ``[storage]`` settings table
-        (``ClusterSettings.storage``); None uses the defaults.
+        :class:`StorageSettings` (the model, run as given), or the raw
+        ``[storage]`` settings table (``ClusterSettings.storage``: the model
+        runs only with storage inputs or ``model = "on"``, see
+        :func:`dpcsim.metrics.storage.storage_from_table`); None: no storage
+        data, so no ``PercentageDiskSpaceUsed``.
     sampling
         How per-minute gauges are sampled: ``instant`` (default), ``max`` or
         ``mean`` (see :mod:`dpcsim.metrics.series`).
@@ -124,6 +140,9 @@ def build_metrics(
         The ELT's schedule interval [min]: ``ELTExecutionDelay`` is how late
         the data is against it (see :mod:`dpcsim.metrics.custom`); default
         the design's ``elt.cadence_min``.
+    inputs
+        For a SimResult: the workload's :class:`MetricInputs` (computed once
+        for the runs of a sweep); None computes them.
 
     Returns
     -------
@@ -141,7 +160,7 @@ def build_metrics(
     environment = d.environment if environment is None else environment
     if elt_cadence_min is None:
         elt_cadence_min = d.elt.cadence_min
-    records = to_records(source, workload, elt=d.elt)
+    records = to_records(source, workload, elt=d.elt, inputs=inputs)
     settings = _storage_settings(storage)
     stamps, grid_s = minute_grid(records.start_at, records.horizon_s, end_at)
     queue_names = tuple(queues)
@@ -157,26 +176,22 @@ def build_metrics(
         scaling_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling
         ),
-        disk_datapoints(
+        *([] if settings is None else [disk_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, storage=settings
-        ),
+        )]),
         custom_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, environment=environment,
             copy_error_default=copy_error_default,
             elt_cadence_min=elt_cadence_min,
         ),
     ]  # fmt: skip
-    out = concat_points(frames)
-    keys = ["namespace", "metric_name", "dimensions", "timestamp"]
-    return out.sort_values(keys, kind="stable").reset_index(drop=True)
+    return sort_points(concat_points(frames))
 
 
 def _storage_settings(
     storage: StorageSettings | Mapping[str, Any] | None,
-) -> StorageSettings:
-    """Normalise the ``storage`` argument."""
-    if storage is None:
-        return StorageSettings()
-    if isinstance(storage, StorageSettings):
+) -> StorageSettings | None:
+    """The storage model to run, or None: no storage data, no disk metric."""
+    if storage is None or isinstance(storage, StorageSettings):
         return storage
-    return StorageSettings.from_dict(dict(storage))
+    return storage_from_table(storage)

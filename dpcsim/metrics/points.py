@@ -14,15 +14,18 @@ that ``validate_datapoints`` leaves the result unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dpcsim.metrics.datapoints import DATAPOINT_DTYPES, dimensions_key
 
-__all__ = ["concat_points", "points"]
+__all__ = ["concat_points", "points", "sort_points"]
 
 _COLUMNS = (*DATAPOINT_DTYPES, "unit")
+_KEY_COLUMNS = ("namespace", "metric_name", "dimensions")
 
 
 def points(
@@ -46,17 +49,83 @@ def points(
         The metric's identity; ``dimensions`` None means none.
     """
     n = len(stamps)
-    ts = pd.DatetimeIndex(stamps).tz_convert("UTC").as_unit("us")
+    ts = _utc_us(stamps)
     return pd.DataFrame(
         {
             "timestamp": ts.array,
-            "namespace": pd.array([namespace] * n, dtype="string"),
-            "metric_name": pd.array([metric_name] * n, dtype="string"),
-            "dimensions": pd.array([dimensions_key(dimensions)] * n, dtype="string"),
+            "namespace": _repeat(namespace, n),
+            "metric_name": _repeat(metric_name, n),
+            "dimensions": _repeat(dimensions_key(dimensions), n),
             "value": np.asarray(values, dtype="float64").reshape(-1),
-            "unit": pd.array([unit] * n, dtype="string"),
+            "unit": _repeat(unit, n),
         }
     )
+
+
+#: The last stamps converted and their UTC-microsecond form: the series of one
+#: run share one minute grid, so most calls convert the same (immutable) index.
+_LAST_STAMPS: list[tuple[pd.DatetimeIndex, pd.DatetimeIndex]] = []
+
+
+def _utc_us(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """``stamps`` in UTC at microsecond resolution (the last result reused)."""
+    if _LAST_STAMPS and _LAST_STAMPS[0][0] is stamps:
+        return _LAST_STAMPS[0][1]
+    ts = pd.DatetimeIndex(stamps).tz_convert("UTC").as_unit("us")
+    if isinstance(stamps, pd.DatetimeIndex):
+        _LAST_STAMPS[:] = [(stamps, ts)]
+    return ts
+
+
+def _repeat(text: str, n: int) -> Any:
+    """``n`` copies of ``text`` as a ``string`` array, built in Arrow (no list)."""
+    return pd.array(pa.repeat(pa.scalar(text, pa.large_string()), n), dtype="string")
+
+
+def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
+    """Sort datapoints by namespace, metric, dimensions, timestamp (stable).
+
+    The same order as a stable ``sort_values`` on the four columns, without
+    comparing strings per row: the frames are concatenations of single-metric
+    runs, so runs are ordered by their key and only a key's rows are sorted
+    by time, when they are not in order already.
+    """
+    n = len(frame)
+    if n == 0:
+        return frame.reset_index(drop=True)
+    # One key column at a time, keeping only its values at run starts: a
+    # frame of millions of datapoints holds no stacked code matrix.
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    factorized = []
+    for col in _KEY_COLUMNS:
+        codes, uniques = pd.factorize(frame[col], sort=False)
+        change[1:] |= codes[1:] != codes[:-1]
+        small = np.int16 if len(uniques) < 2**15 else np.int64
+        factorized.append((codes.astype(small), uniques))
+    starts = np.flatnonzero(change)
+    del change
+    ends = np.append(starts[1:], n)
+    names = [
+        [str(v) for v in np.asarray(uniques, dtype=object)[codes[starts]]]
+        for codes, uniques in factorized
+    ]
+    del factorized
+    keys = list(zip(*names, strict=True))
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for run, key in enumerate(keys):
+        groups.setdefault(key, []).append(run)
+    stamps = pd.DatetimeIndex(frame["timestamp"]).asi8
+    parts = []
+    for key in sorted(groups):
+        runs = groups[key]
+        rows = np.concatenate([np.arange(starts[r], ends[r]) for r in runs])
+        t = stamps[rows]
+        if t.size > 1 and not bool((t[1:] >= t[:-1]).all()):
+            rows = rows[np.argsort(t, kind="stable")]
+        parts.append(rows)
+    order = np.concatenate(parts)
+    return frame.take(order).reset_index(drop=True)
 
 
 def concat_points(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

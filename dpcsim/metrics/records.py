@@ -30,12 +30,13 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.designs import ELTContract, default_design
-from dpcsim.metrics.elt import shift_elt_runs
+from dpcsim.metrics.elt import mart_tables, shift_elt_runs
 from dpcsim.schema import Workload
 
 __all__ = [
     "QUERY_COLUMNS",
     "TIMELINE_COLUMNS",
+    "MetricInputs",
     "RunRecords",
     "records_from_sim",
     "records_from_workload",
@@ -171,8 +172,66 @@ def records_from_workload(workload: Workload) -> RunRecords:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MetricInputs:
+    """What the metrics of a simulated run take from its workload, computed once.
+
+    Every run of a sweep over one workload needs the same logged texts, query
+    groups, mart tables, logged ends, ELT runs and load errors; building them
+    once (:meth:`of`) and passing them to :func:`records_from_sim` (or
+    :func:`dpcsim.metrics.build_metrics`) leaves only the per-run takes.
+
+    Attributes
+    ----------
+    start_at
+        Clock zero the side tables' times are measured from [UTC].
+    query_id
+        Logged query id per workload row.
+    query_group, query_text, mart_table
+        ``string`` arrays per workload row (the mart table each statement
+        writes, see :func:`dpcsim.metrics.elt.mart_tables`).
+    scanned_mb
+        Logged scan per workload row [MB].
+    logged_end
+        Logged ``query_id``, ``query_group``, ``arrival_s``, ``end_s`` [s].
+    elt_runs, load_errors
+        Side tables with times [s] from ``start_at`` (ELT stops unshifted).
+    """
+
+    start_at: pd.Timestamp
+    query_id: np.ndarray
+    query_group: Any
+    query_text: Any
+    mart_table: Any
+    scanned_mb: np.ndarray
+    logged_end: pd.DataFrame
+    elt_runs: pd.DataFrame
+    load_errors: pd.DataFrame
+
+    @classmethod
+    def of(cls, workload: Workload, start_at: pd.Timestamp) -> MetricInputs:
+        """Compute the inputs of ``workload`` with clock zero ``start_at``."""
+        q = workload.queries
+        start_at = pd.Timestamp(start_at)
+        return cls(
+            start_at=start_at,
+            query_id=q["query_id"].to_numpy(dtype="int64"),
+            query_group=q["query_group"].astype("string").array,
+            query_text=q["query_text"].astype("string").array,
+            mart_table=mart_tables(q["query_text"]).array,
+            scanned_mb=q["scanned_mb"].to_numpy(dtype="float64", na_value=np.nan),
+            logged_end=_logged_end(workload, start_at),
+            elt_runs=_elt_runs(workload, start_at),
+            load_errors=_load_errors(workload, start_at),
+        )
+
+
 def records_from_sim(
-    result: Any, workload: Workload | None = None, *, elt: ELTContract | None = None
+    result: Any,
+    workload: Workload | None = None,
+    *,
+    elt: ELTContract | None = None,
+    inputs: MetricInputs | None = None,
 ) -> RunRecords:
     """Take run records from a simulation result.
 
@@ -188,6 +247,10 @@ def records_from_sim(
     elt
         Which queue and query group carry the ELT; default the default
         design's (:func:`dpcsim.designs.default_design`).
+    inputs
+        :class:`MetricInputs` of ``workload`` computed earlier (a sweep's
+        runs share them); None computes them here. Ignored when their
+        ``start_at`` is not the run's.
 
     Returns
     -------
@@ -199,33 +262,44 @@ def records_from_sim(
     """
     sim = result.queries
     start_at = pd.Timestamp(result.start_at)
-    queries = pd.DataFrame(
-        {
-            "query_id": sim["query_id"].to_numpy(dtype="int64"),
-            "queue": sim["queue"].astype("string"),
-            "statement_type": sim["statement_type"].astype("string"),
-            "arrival_s": sim["arrival_s"].to_numpy(dtype="float64"),
-            "start_s": sim["start_s"].to_numpy(dtype="float64"),
-            "end_s": sim["end_s"].to_numpy(dtype="float64"),
-            "outcome": sim["outcome"].astype("string"),
-            "ran_on": sim["ran_on"].astype("string"),
-            "cache_hit": sim["cache_hit"].to_numpy(bool),
-        }
+    if workload is not None and (inputs is None or inputs.start_at != start_at):
+        inputs = MetricInputs.of(workload, start_at)
+    if workload is None:
+        inputs = None
+    query_id = sim["query_id"].to_numpy(dtype="int64")
+    text = _workload_text(inputs, pd.Series(query_id))
+    # Built in final column order from arrays: the texts stay Arrow strings
+    # (a to_numpy would make a Python object per query and re-infer them).
+    columns: dict[str, Any] = {
+        "query_id": query_id,
+        "queue": sim["queue"].astype("string").array,
+        "statement_type": sim["statement_type"].astype("string").array,
+        "query_group": text["query_group"].array,
+        "query_text": text["query_text"].array,
+        "arrival_s": sim["arrival_s"].to_numpy(dtype="float64"),
+        "start_s": sim["start_s"].to_numpy(dtype="float64"),
+        "end_s": sim["end_s"].to_numpy(dtype="float64"),
+        "outcome": sim["outcome"].astype("string").array,
+        "ran_on": sim["ran_on"].astype("string").array,
+        "cache_hit": sim["cache_hit"].to_numpy(bool),
+        "scanned_mb": text["scanned_mb"].to_numpy(dtype="float64"),
+    }
+    if inputs is not None:
+        columns["mart_table"] = text["mart_table"].array
+    queries = pd.DataFrame(columns)
+    log = getattr(result, "state_log", None)
+    timeline = (
+        _normalise_timeline(result.timeline) if log is None else _log_timeline(log)
     )
-    text = _workload_text(workload, queries["query_id"])
-    queries.insert(3, "query_group", text["query_group"].to_numpy())
-    queries.insert(4, "query_text", text["query_text"].to_numpy())
-    queries["scanned_mb"] = text["scanned_mb"].to_numpy(dtype="float64")
-    timeline = _normalise_timeline(result.timeline)
     scaling = pd.DataFrame(
         {c: result.scaling[c].to_numpy(dtype="float64") for c in _SCALING_COLS}
     )
-    elt_runs = _elt_runs(workload, start_at) if workload else _empty_elt()
-    if workload is not None:
+    elt_runs = _empty_elt() if inputs is None else inputs.elt_runs
+    if inputs is not None:
         contract = default_design().elt if elt is None else elt
         elt_runs = shift_elt_runs(
             elt_runs,
-            _logged_end(workload, start_at),
+            inputs.logged_end,
             queries,
             elt_queue=contract.queue,
             elt_query_group=contract.query_group,
@@ -235,7 +309,7 @@ def records_from_sim(
         timeline=timeline,
         scaling=scaling,
         elt_runs=elt_runs,
-        load_errors=_load_errors(workload, start_at) if workload else _empty_errors(),
+        load_errors=_empty_errors() if inputs is None else inputs.load_errors,
         start_at=start_at,
     )
 
@@ -337,6 +411,32 @@ def _normalise_timeline(timeline: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("t_s", kind="stable").reset_index(drop=True)
 
 
+def _log_timeline(log: Any) -> pd.DataFrame:
+    """Timeline frame straight from the engine's :class:`StateLog` arrays.
+
+    The queue column is categorical (codes into the engine's queue names)
+    instead of strings: the gauges select rows by queue and never need the
+    text per row. The log is in time order already; it is sorted (stably)
+    only when it is not.
+    """
+    t = np.asarray(log.t_s, dtype="float64")
+    codes: np.ndarray[Any, np.dtype[np.int64]] = np.asarray(log.queue, dtype=np.int64)
+    queue = pd.Categorical.from_codes(codes, categories=pd.Index(list(log.names)))
+    out = pd.DataFrame(
+        {
+            "t_s": t,
+            "queue": queue,
+            "queued": np.asarray(log.queued, dtype="int32"),
+            "running": np.asarray(log.running, dtype="int32"),
+            "running_cs": np.asarray(log.running_cs, dtype="int32"),
+            "cs_clusters": np.asarray(log.cs_clusters, dtype="int16"),
+        }
+    )
+    if t.size > 1 and not bool((t[1:] >= t[:-1]).all()):
+        out = out.sort_values("t_s", kind="stable").reset_index(drop=True)
+    return out
+
+
 def _start_at(workload: Workload) -> pd.Timestamp:
     """Clock zero: the workload's start, or the first side-table event if empty."""
     if len(workload.queries):
@@ -372,21 +472,65 @@ def _logged_end(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:
     )
 
 
-def _workload_text(workload: Workload | None, query_id: pd.Series) -> pd.DataFrame:
-    """Logged ``query_group``, ``query_text`` and ``scanned_mb`` by query id."""
-    if workload is None:
+def _workload_text(inputs: MetricInputs | None, query_id: pd.Series) -> pd.DataFrame:
+    """Logged ``query_group``, ``query_text``, ``scanned_mb`` and ``mart_table`` by id.
+
+    Positional takes (the engine keeps the log's row order when it is sorted
+    by arrival, as every reader writes it); the first row of a repeated query
+    id wins, as a ``drop_duplicates`` lookup keeps it.
+    """
+    if inputs is None:
         na = pd.array([pd.NA] * len(query_id), dtype="string")
         nan = np.full(len(query_id), np.nan)
         return pd.DataFrame({"query_group": na, "query_text": na, "scanned_mb": nan})
-    lookup = workload.queries.drop_duplicates("query_id").set_index("query_id")
-    found = lookup.reindex(query_id.to_numpy())
+    wanted = query_id.to_numpy(dtype="int64")
+    logged = inputs.query_id
+    rows: np.ndarray | None
+    if np.array_equal(wanted, logged) and _unique_sorted_or_distinct(logged):
+        rows = None
+    else:
+        index = pd.Index(logged)
+        if not index.is_unique:
+            first = ~index.duplicated(keep="first")
+            index = index[first]
+            positions = np.flatnonzero(first)
+        else:
+            positions = np.arange(len(index))
+        found = index.get_indexer(wanted)
+        rows = np.where(found >= 0, positions[np.clip(found, 0, None)], -1)
     return pd.DataFrame(
         {
-            "query_group": found["query_group"].astype("string").to_numpy(),
-            "query_text": found["query_text"].astype("string").to_numpy(),
-            "scanned_mb": found["scanned_mb"].to_numpy(dtype="float64"),
+            "query_group": _take(inputs.query_group, rows),
+            "query_text": _take(inputs.query_text, rows),
+            "scanned_mb": _take_float(inputs.scanned_mb, rows),
+            "mart_table": _take(inputs.mart_table, rows),
         }
     )
+
+
+def _unique_sorted_or_distinct(ids: np.ndarray) -> bool:
+    """True when ``ids`` has no repeats (cheap when sorted, as logs are)."""
+    if ids.size < 2:
+        return True
+    steps = np.diff(ids)
+    if (steps > 0).all():
+        return True
+    return bool(np.unique(ids).size == ids.size)
+
+
+def _take(values: Any, rows: np.ndarray | None) -> Any:
+    """A ``string`` array at ``rows`` (-1: missing); None: all of it."""
+    if rows is None:
+        return values
+    return values.take(rows, allow_fill=True)
+
+
+def _take_float(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """float64 ``values`` at ``rows`` (-1: NaN); None: all."""
+    if rows is None:
+        return values
+    out = values[np.clip(rows, 0, None)] if values.size else np.full(rows.size, np.nan)
+    return np.where(rows >= 0, out, np.nan)
 
 
 def _elt_runs(workload: Workload, start_at: pd.Timestamp) -> pd.DataFrame:

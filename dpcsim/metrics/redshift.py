@@ -257,7 +257,7 @@ def _period_mean(
 
 def _total_step(timeline: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Cluster-wide step function: the sum over queues of ``column``."""
-    diffs = timeline.groupby("queue", sort=False)[column].diff()
+    diffs = timeline.groupby("queue", sort=False, observed=True)[column].diff()
     deltas = diffs.where(diffs.notna(), timeline[column]).to_numpy(dtype="float64")
     return step_function(timeline["t_s"].to_numpy(), np.cumsum(deltas))
 

@@ -27,15 +27,25 @@ driven by the run's records:
   ``growth_fault_gb_per_day`` more is used, linearly in time, and nothing
   reclaims it.
 
-At equal instants loads come first, then the Spectrum move, then VACUUM. The
-percentage is not capped at 100 (a full cluster is a failure the alarm is meant
-to prevent). Parameters come from the ``[storage]`` table of the cluster
+At equal instants loads come first, then the Spectrum move, then VACUUM.
+
+The model is a model: it runs only when the user gives storage inputs or asks
+for it (:func:`storage_from_table`): a starting usage and a capacity
+(``initial_used_gb`` and ``capacity_gb``, e.g. read from an export of
+``svv_table_info`` or ``stv_partitions`` by :mod:`dpcsim.logs.storage_exports`),
+or ``model = "on"`` (the defaults below, DPC's assumed 1 TB of 2 TB). Without
+them no ``PercentageDiskSpaceUsed`` is published and a storage alarm is "not
+evaluated: no storage data". Used space beyond the capacity is not a full
+cluster but inputs that contradict each other (a cluster cannot store more
+than it holds): :func:`storage_used_gb` raises an InputError naming the instant
+and the inputs. Parameters come from the ``[storage]`` table of the cluster
 settings TOML (``ClusterSettings.storage``) via :meth:`StorageSettings.from_dict`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Final, NoReturn
 
@@ -45,10 +55,21 @@ import pandas as pd
 from dpcsim.errors import InputError
 from dpcsim.metrics.series import sample_step, step_function
 
-__all__ = ["StorageSettings", "spectrum_times_s", "storage_used_gb"]
+__all__ = [
+    "STORAGE_MODEL_CHOICES",
+    "StorageSettings",
+    "spectrum_times_s",
+    "storage_from_table",
+    "storage_used_gb",
+]
 
 #: One day [s].
 DAY_S: Final = 86400.0
+#: Values of ``[storage] model``: ``auto`` runs the model only with storage
+#: inputs (``initial_used_gb`` and ``capacity_gb``), ``on`` always, ``off`` never.
+STORAGE_MODEL_CHOICES: Final = ("auto", "on", "off")
+#: The inputs that, given together, switch the model on under ``model = "auto"``.
+_STORAGE_INPUTS: Final = ("initial_used_gb", "capacity_gb")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +78,9 @@ class StorageSettings:
 
     Attributes
     ----------
+    model
+        ``auto``, ``on`` or ``off`` (see :func:`storage_from_table`); an
+        instance built directly is a model the caller asked for.
     capacity_gb
         Capacity the percentage is taken against [GB] (> 0).
     initial_used_gb
@@ -86,6 +110,7 @@ class StorageSettings:
         When the fault starts [d after the run start] (>= 0).
     """
 
+    model: str = "on"
     capacity_gb: float = 2048.0
     initial_used_gb: float = 1024.0
     copy_gb: float = 0.05
@@ -101,11 +126,13 @@ class StorageSettings:
     growth_fault_start_day: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.model not in STORAGE_MODEL_CHOICES:
+            _fail("model", self.model, f"one of {list(STORAGE_MODEL_CHOICES)}")
         if not isinstance(self.copy_volume_from_log, bool):
             _fail("copy_volume_from_log", self.copy_volume_from_log, "true or false")
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "copy_volume_from_log":
+            if f.name in _NOT_NUMBERS:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float):
                 _fail(f.name, value, "a number")
@@ -123,7 +150,7 @@ class StorageSettings:
         if not 0.0 <= self.spectrum_hour_utc < 24.0:
             _fail("spectrum_hour_utc", self.spectrum_hour_utc, "an hour in [0, 24)")
         for f in fields(self):
-            if f.name != "copy_volume_from_log" and getattr(self, f.name) < 0:
+            if f.name not in _NOT_NUMBERS and getattr(self, f.name) < 0:
                 _fail(f.name, getattr(self, f.name), "a value >= 0")
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,6 +181,45 @@ class StorageSettings:
             return cls(**table)
         except InputError as exc:
             raise InputError(str(exc), source=source) from exc
+
+
+#: Fields of :class:`StorageSettings` that are not numbers.
+_NOT_NUMBERS: Final = frozenset({"model", "copy_volume_from_log"})
+
+
+def storage_from_table(
+    table: Mapping[str, Any], *, source: str = "[storage]"
+) -> StorageSettings | None:
+    """The storage model the ``[storage]`` table asks for, or None for none.
+
+    ``model = "on"`` runs it (missing keys at their defaults); ``"off"`` never;
+    ``"auto"`` (the default) only when the table gives a starting usage and a
+    capacity (``initial_used_gb`` and ``capacity_gb``): other keys alone do
+    not make storage data.
+
+    Raises
+    ------
+    InputError
+        Unknown keys or bad values (:meth:`StorageSettings.from_dict`), or
+        ``model = "auto"`` with only one of the two inputs.
+    """
+    settings = StorageSettings.from_dict(
+        {"model": "auto", **dict(table)}, source=source
+    )
+    if settings.model == "off":
+        return None
+    if settings.model == "on":
+        return settings
+    given = [key for key in _STORAGE_INPUTS if key in table]
+    if len(given) == 1:
+        missing = next(k for k in _STORAGE_INPUTS if k not in table)
+        raise InputError(
+            f"{given[0]} given without {missing}; expected both (a starting usage "
+            'and a capacity [GB]), or model = "on" for the model\'s defaults',
+            source=source,
+            location=missing,
+        )
+    return settings if given else None
 
 
 def storage_used_gb(
@@ -190,8 +256,36 @@ def storage_used_gb(
     base = sample_step(*step_function(t, used), np.asarray(grid_s, dtype="float64"))
     fault_days = np.clip(np.asarray(grid_s) / DAY_S - settings.growth_fault_start_day,
                          0.0, None)  # fmt: skip
-    return (
+    used_gb = (
         settings.initial_used_gb + base + settings.growth_fault_gb_per_day * fault_days
+    )
+    _check_capacity(used_gb, start_at, np.asarray(grid_s, dtype="float64"), settings)
+    return used_gb
+
+
+def _check_capacity(
+    used_gb: np.ndarray,
+    start_at: pd.Timestamp,
+    grid_s: np.ndarray,
+    settings: StorageSettings,
+) -> None:
+    """Raise when the model stores more than the capacity (inconsistent inputs)."""
+    over = np.flatnonzero(used_gb > settings.capacity_gb)
+    if not over.size:
+        return
+    first = int(over[0])
+    at = pd.Timestamp(start_at) + pd.Timedelta(seconds=float(grid_s[first]))
+    pct = 100.0 * float(used_gb[first]) / settings.capacity_gb
+    raise InputError(
+        f"the storage model's inputs are inconsistent: PercentageDiskSpaceUsed "
+        f"reaches {pct:.1f} % at {at.isoformat()} ({float(used_gb[first]):.1f} GB "
+        f"used of capacity_gb {settings.capacity_gb:g}; initial_used_gb "
+        f"{settings.initial_used_gb:g}, copy_gb {settings.copy_gb:g}, "
+        f"data_growth_factor {settings.data_growth_factor:g}, "
+        f"growth_fault_gb_per_day {settings.growth_fault_gb_per_day:g}); expected "
+        "used space within the capacity: raise capacity_gb or lower the growth",
+        source="[storage]",
+        location="capacity_gb",
     )
 
 

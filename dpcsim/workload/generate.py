@@ -45,7 +45,15 @@ FIRST_QUERY_ID: Final = 1_000_001
 #: and any of ``queue_s`` [s], ``service_class``, ``queue``, ``ran_on_cs``.
 Observer = Callable[[Workload], pd.DataFrame]
 
-_OBSERVED: Final = ("queue_s", "exec_s", "service_class", "queue", "ran_on_cs")
+_OBSERVED: Final = (
+    "queue_s",
+    "exec_s",
+    "service_class",
+    "queue",
+    "ran_on_cs",
+    "sqa_queue_s",
+    "sqa_exec_s",
+)
 
 
 def generate_dpc_workload(
@@ -102,8 +110,9 @@ def observe_wlm(workload: Workload, observe: Observer) -> Workload:
     ----------
     workload
         A workload whose ``queue_s``, ``exec_s`` (an execution time measured
-        under contention), ``service_class``, ``queue`` and ``ran_on_cs`` are
-        to be replaced.
+        under contention), ``service_class``, ``queue``, ``ran_on_cs`` and
+        ``sqa_queue_s`` / ``sqa_exec_s`` (an evicted SQA attempt) are to be
+        replaced.
     observe
         Returns a frame with ``query_id`` and any of those columns; queries it
         does not list keep their values.
