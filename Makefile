@@ -1,6 +1,6 @@
 # The two commands of the README (demo, test) plus bench. Each target sets up .venv itself:
-# `make demo` installs only the core (what the main job imports), `make test` the test
-# and lint tools as well (the `dev` extra; sizes in the README).
+# `make demo` installs the core and matplotlib (the `report` extra: the main job draws
+# the report's figures), `make test` the test and lint tools as well (the `dev` extra).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ define install
 endef
 
 $(DEMO_STAMP): pyproject.toml
-	$(call install,)
+	$(call install,[report])
 	@rm -f $(VENV)/.installed-demo-*
 	@touch $(DEMO_STAMP)
 
@@ -30,7 +30,7 @@ $(TEST_STAMP): pyproject.toml
 venv: $(TEST_STAMP)
 
 demo: $(DEMO_STAMP)
-	$(BIN)/dpcsim demo --out reports/demo --force
+	$(BIN)/dpcsim plan --out reports/demo --force
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.alarms.design import dpc_design_alarms
-from dpcsim.cli.demo import SAMPLE_DIR, export_files
 from dpcsim.designs import load_design
 from dpcsim.engine import ClusterSettings
 from dpcsim.logs import ingest
+from dpcsim.plan import export_files, sample_dir
 from dpcsim.run import Run
 from dpcsim.wlm import dpc_design_config
 
@@ -51,7 +51,7 @@ def build_report_run(root: Path) -> Path:
 def simulate_baseline(out_dir: Path, *, seed: int = 0) -> None:
     """Ingest the bundled sample, replay it under the design, write the run."""
     config = dpc_design_config()
-    ingested = ingest(export_files(SAMPLE_DIR), wlm=config)
+    ingested = ingest(export_files([sample_dir()]), wlm=config)
     run = Run.simulate(
         ingested.workload,
         config,

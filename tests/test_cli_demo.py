@@ -1,65 +1,33 @@
-"""``dpcsim demo``: the main job on the bundled sample, end to end."""
+"""``dpcsim demo`` is ``dpcsim plan`` (the run itself is tested in test_plan.py)."""
 
 from __future__ import annotations
 
-import json
-
-import pandas as pd
-
-from dpcsim.cli import main
-
-EXPECTED = {
-    "workload.parquet",
-    "elt_runs.parquet",
-    "load_errors.parquet",
-    "rejects.csv",
-    "queries.parquet",
-    "timeline.parquet",
-    "scaling.parquet",
-    "summary.json",
-    "metrics.parquet",
-    "alarm_history.csv",
-    "alarm_summary.csv",
-    "deploy",
-}
+from dpcsim.cli import build_parser, main
 
 
-def test_demo_runs_the_pipeline_on_the_sample(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    assert {p.name for p in tmp_path.iterdir()} == EXPECTED
-    out = capsys.readouterr().out
-    steps = ("1/5 ingest", "2/5 replay", "3/5 the design's alarms", "4/5", "5/5")
-    for step in steps:
-        assert step in out
-    deploy = tmp_path / "deploy"
-    for name in (
-        "wlm.json",
-        "modify-cluster-parameter-group.json",
-        "dashboard.json",
-        "template.yaml",
-        "CHANGES.md",
-        "alarms/Alert-WLM-Queue.json",
-    ):
-        assert (deploy / name).is_file(), name
-    summary = json.loads((tmp_path / "summary.json").read_text())
-    counts = summary["queries"]
-    assert counts["arrived"] == sum(
-        counts[k] for k in ("completed", "aborted", "canceled", "failed")
-    )
-    alarms = pd.read_csv(tmp_path / "alarm_summary.csv").set_index("alarm_name")
-    # The sample injects a COPY error on day 2: the COPY alarm must fire.
-    assert alarms.loc["Alert-COPY-Error", "transitions_to_alarm"] >= 1
+def _options(command: str) -> set[str]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return {
+        opt for action in sub.choices[command]._actions for opt in action.option_strings
+    }
 
 
-def test_demo_refuses_a_non_empty_out_without_force(tmp_path, capsys):
-    (tmp_path / "mine.txt").write_text("keep")
+def test_demo_takes_exactly_the_plans_options():
+    assert _options("demo") == _options("plan")
+    assert {"--workload", "--quick", "--out", "--force"} <= _options("demo")
+
+
+def test_demo_refuses_bad_arguments_like_plan(tmp_path, capsys):
+    assert main(["demo", "--workers", "0", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "--workers 0" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_demo_refuses_a_non_empty_folder_without_force(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
     assert main(["demo", "--out", str(tmp_path)]) == 2
     assert "--force" in capsys.readouterr().err
-    assert (tmp_path / "mine.txt").read_text() == "keep"
-
-
-def test_demo_names_a_folder_without_exports(tmp_path, capsys):
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    assert main(["demo", "--sample", str(empty), "--out", str(tmp_path / "o")]) == 2
-    assert "no export files" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]

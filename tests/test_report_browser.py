@@ -13,6 +13,7 @@ browser.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,18 @@ def report_run(tmp_path_factory):
     return build_report_run(tmp_path_factory.mktemp("report"))
 
 
-def test_report_loads_offline_with_every_section_and_image(report_run, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    html_path, _ = write_report(report_run)
+@dataclass(frozen=True)
+class Seen:
+    """What a browser saw of a report page."""
+
+    blocked: list[str]
+    errors: list[str]
+    images: list[list[object]]  # [complete, naturalWidth, alt] per <img>
+    headings: list[str]
+
+
+def inspect_report(sync_api, html_path: Path, shot: Path) -> Seen:
+    """Open ``html_path`` offline; record requests, errors, images, h2; screenshot."""
     url = html_path.resolve().as_uri()
     blocked: list[str] = []
     errors: list[str] = []
@@ -71,17 +81,26 @@ def test_report_loads_offline_with_every_section_and_image(report_run, tmp_path)
             "img", "els => els.map(e => [e.complete, e.naturalWidth, e.alt])"
         )
         headings = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
-        shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
+    return Seen(blocked=blocked, errors=errors, images=images, headings=headings)
 
-    assert blocked == []
-    assert errors == []
-    assert len(images) >= 8
-    undecoded = [alt for complete, width, alt in images if not (complete and width > 0)]
+
+def test_report_loads_offline_with_every_section_and_image(report_run, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    html_path, _ = write_report(report_run)
+    shot = tmp_path / "report.png"
+    seen = inspect_report(sync_api, html_path, shot)
+
+    assert seen.blocked == []
+    assert seen.errors == []
+    assert len(seen.images) >= 8
+    undecoded = [
+        alt for complete, width, alt in seen.images if not (complete and width > 0)
+    ]
     assert undecoded == []
     expected = [f"{k}. {title}" for k, title in enumerate(SECTION_TITLES, start=1)]
-    assert headings == expected
+    assert seen.headings == expected
     assert shot.stat().st_size > 50_000
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     shutil.copyfile(shot, SCREENSHOT_DIR / "report-screenshot.png")

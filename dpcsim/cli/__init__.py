@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 #: Subcommand modules under ``dpcsim.cli``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "plan",
     "demo",
     "generate",
     "ingest",
@@ -42,7 +43,8 @@ COMMANDS: tuple[str, ...] = (
 #: library). A command missing here is imported to read its ``HELP``; a test
 #: checks these equal the modules' own.
 SUMMARIES: dict[str, str] = {
-    "demo": "ingest, simulate and back-test the alarms on the bundled sample",
+    "plan": "the main job: ingest, calibrate, sweep, recommend, emit, report",
+    "demo": "alias of dpcsim plan (on the bundled sample unless --workload is given)",
     "generate": "generate a synthetic DPC workload as AWS export files",
     "ingest": (
         "read Redshift exports (SVL_QLOG, STL_WLM_QUERY, ...) into workload.parquet"
@@ -62,7 +64,9 @@ SUMMARIES: dict[str, str] = {
 #: The end of ``dpcsim --help``: the usual chain of commands.
 EPILOG = """\
 examples:
-  dpcsim demo --out reports/demo           the whole job on the bundled sample
+  dpcsim plan --out reports/plan           the whole job on the bundled sample
+  dpcsim plan --workload exports/ --wlm current.json --out plan
+                                           the whole job on your own exports
   dpcsim generate --days 2 --seed 1 --out gen
   dpcsim wlm design --out wlm.json
   dpcsim ingest gen/*.csv.gz gen/users.csv gen/stepfunctions_executions.json \\

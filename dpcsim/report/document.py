@@ -38,7 +38,8 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;
 margin:0 auto;padding:1.5rem;color:#1f2328;line-height:1.45}
 h1{font-size:1.7rem;margin-bottom:.2rem}h2{border-bottom:2px solid #d0d7de;
 padding-bottom:.2rem;margin-top:2.2rem}h3{margin-top:1.4rem}
-table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem;display:block;
+overflow-x:auto;max-width:100%}
 caption{text-align:left;font-size:.85rem;color:#57606a;padding:.2rem 0}
 th,td{border:1px solid #d0d7de;padding:.25rem .55rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}

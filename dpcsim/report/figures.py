@@ -306,7 +306,19 @@ def plot_pareto(
         s=30,
         zorder=3,
     )
-    ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
+    lateness = pareto["elt_lateness_min"].to_numpy(float)
+    if np.nanmax(lateness, initial=0.0) > np.nanmin(lateness, initial=0.0):
+        ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
+    else:
+        # One value: a colour bar would only show a made-up range around it.
+        ax.text(
+            0.01,
+            0.01,
+            f"ELT lateness {np.nanmax(lateness, initial=0.0):g} min "
+            "for every configuration",
+            transform=ax.transAxes,
+            fontsize=8,
+        )
     front = pareto[as_flags(pareto["on_front"])].sort_values("cost_usd")
     ax.plot(
         front["cost_usd"],
@@ -335,6 +347,12 @@ def plot_pareto(
             zorder=4,
             label=f"{text}: {config_id}",
         )
+    # Neither a cost nor a wait is below 0 (a t interval may reach there).
+    ax.set_ylim(bottom=0.0)
+    if np.nanmax(x, initial=0.0) <= 0.0:
+        ax.set_xlim(-0.05, 1.0)
+    else:
+        ax.set_xlim(left=0.0)
     ax.set_title("Cost against adhoc p95 wait (bars: 95 % intervals)")
     ax.set_xlabel("Concurrency Scaling cost [USD per simulated week]")
     ax.set_ylabel("adhoc p95 wait [s]")
@@ -355,17 +373,34 @@ def plot_headroom(ax: Axes, headroom: pd.DataFrame) -> Axes:
     targets = sorted(headroom["target"].astype(str).unique())
     configs = sorted(headroom["config_id"].astype(str).unique())
     height = 0.8 / max(len(configs), 1)
+    values = headroom[["growth_at_failure", "ci_low", "ci_high"]].to_numpy(float)
+    finite = values[np.isfinite(values)]
+    searched = float(finite.max()) if finite.size else 1.0
     for k, config_id in enumerate(configs):
         rows = headroom[headroom["config_id"] == config_id].set_index("target")
         y = np.arange(len(targets)) + k * height
         growth = np.array([_get(rows, t, "growth_at_failure") for t in targets])
         low = np.array([_get(rows, t, "ci_low") for t in targets])
         high = np.array([_get(rows, t, "ci_high") for t in targets])
-        ax.barh(y, growth, height=height * 0.9, label=config_id)
+        # No failure within the searched range is written as inf: draw the bar
+        # to the range's end, hatched, and label it "> end".
+        beyond = ~np.isfinite(growth)
+        shown = np.where(beyond, searched, growth)
+        bars = ax.barh(y, shown, height=height * 0.9, label=config_id)
+        for bar, out_of_range in zip(bars, beyond, strict=True):
+            if out_of_range:
+                bar.set_hatch("//")
+        for yk, value in zip(y[beyond], shown[beyond], strict=True):
+            ax.text(value, yk, f" > {searched:g}x", va="center", fontsize=7)
+        ok = np.isfinite(growth) & np.isfinite(low)
+        top = np.where(np.isfinite(high), high, searched)
         ax.errorbar(
-            growth,
-            y,
-            xerr=[growth - low, high - growth],
+            shown[ok],
+            y[ok],
+            xerr=[
+                np.maximum(shown[ok] - low[ok], 0.0),
+                np.maximum(top[ok] - shown[ok], 0.0),
+            ],
             fmt="none",
             ecolor="black",
             lw=0.8,

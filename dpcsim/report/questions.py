@@ -242,6 +242,7 @@ def _pareto_table(ctx: ReportContext) -> Table:
     rec = ctx.folder.recommend
     assert rec is not None
     pareto = rec.pareto.sort_values("cost_usd")
+    changes = _changes_from_design(ctx)
     rows = []
     for _, row in pareto.iterrows():
         role = (
@@ -255,6 +256,7 @@ def _pareto_table(ctx: ReportContext) -> Table:
             [
                 str(row["config_id"]),
                 role,
+                changes.get(str(row["config_id"]), ""),
                 ci_of(row, "cost_usd", 2),
                 ci_of(row, "elt_lateness_min", 1),
                 ci_of(row, "adhoc_p95_wait_s", 1),
@@ -266,6 +268,7 @@ def _pareto_table(ctx: ReportContext) -> Table:
         [
             "configuration",
             "",
+            "change from the design",
             "cost [USD/week]",
             "ELT lateness [min]",
             "adhoc p95 wait [s]",
@@ -275,6 +278,30 @@ def _pareto_table(ctx: ReportContext) -> Table:
         rows,
         caption="95 % intervals in brackets",
     )
+
+
+def _changes_from_design(ctx: ReportContext) -> dict[str, str]:
+    """config_id -> its decisions that differ from the design's (sweep results)."""
+    sweep = ctx.folder.sweep
+    if sweep is None:
+        return {}
+    results = sweep.results
+    columns = [c for c in results.columns if str(c).startswith("decision.")]
+    if not columns:
+        return {}
+    firsts = results.drop_duplicates("config_id").set_index("config_id")[columns]
+    if str(ctx.baseline_id) not in firsts.index.astype(str):
+        return {}
+    base = firsts.loc[firsts.index.astype(str) == str(ctx.baseline_id)].iloc[0]
+    out: dict[str, str] = {}
+    for config_id, row in firsts.iterrows():
+        diff = [
+            f"{str(c).removeprefix('decision.')} {base[c]} → {row[c]}"
+            for c in columns
+            if str(row[c]) != str(base[c])
+        ]
+        out[str(config_id)] = ", ".join(diff) or "(the design)"
+    return out
 
 
 def _baseline_figures(base: Any) -> list[Any]:
@@ -427,6 +454,18 @@ def _headroom_blocks(ctx: ReportContext) -> list[Any]:
             .sort_values("growth_at_failure")
             .iloc[0]
         )
+        growth = float(first["growth_at_failure"])
+        if not np.isfinite(growth):
+            # headroom.csv writes inf when nothing fails within the searched range.
+            searched = float(first["ci_low"])
+            blocks.append(
+                Paragraph(
+                    f"{label} ({config_id}): {first['target']} does not fire daily "
+                    f"up to {searched:g}x the evidence window's load, the largest "
+                    "growth searched; no resize is indicated in that range."
+                )
+            )
+            continue
         text = (
             f"{label} ({config_id}): {first['target']} starts firing daily at "
             f"{ci(first['growth_at_failure'], first['ci_low'], first['ci_high'], 2)}x "

@@ -1,0 +1,188 @@
+"""``dpcsim plan --quick`` on the bundled sample, end to end and in process.
+
+One quick plan (module fixture) is checked against the run-folder contract of
+:mod:`dpcsim.report.folder`, its run.json keys, its report (built, and opened in
+headless Chromium with the browser test's assertions) and its verdict; a second
+quick plan into another folder must write the same bytes in every JSON and CSV
+file except ``timings.json`` (stage times) and ``sweep/sweep.json`` (it names
+the folder's own workload path, compared with the folder name replaced).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dpcsim.cli import main
+from dpcsim.plan import PlanOptions, plan, verdict_lines
+from dpcsim.report.context import SECTION_TITLES
+from dpcsim.report.folder import read_run_folder
+
+#: Every file of the run-folder contract a plan writes.
+CONTRACT = (
+    "run.json",
+    "baseline/queries.parquet",
+    "baseline/timeline.parquet",
+    "baseline/scaling.parquet",
+    "baseline/summary.json",
+    "baseline/metrics.parquet",
+    "baseline/alarm_history.csv",
+    "baseline/alarm_summary.csv",
+    "calibration/settings.toml",
+    "calibration/fit.json",
+    "calibration/fidelity.csv",
+    "sweep/results.parquet",
+    "sweep/stats.csv",
+    "sweep/space.toml",
+    "recommend/recommendation.json",
+    "recommend/pareto.csv",
+    "recommend/headroom.csv",
+    "recommend/alarm_tuning.csv",
+    "recommend/elt_delay.csv",
+    "deploy/wlm.json",
+    "deploy/modify-cluster-parameter-group.json",
+    "deploy/dashboard.json",
+    "deploy/template.yaml",
+    "deploy/CHANGES.md",
+    "report.html",
+    "report.md",
+)
+#: Files that carry wall-clock times or the folder's own path.
+NOT_COMPARED = {"timings.json", "sweep/sweep.json"}
+
+
+def _quick(out: Path) -> object:
+    out.mkdir(parents=True, exist_ok=True)
+    # One worker runs the sweep in this process (no pool to spawn under pytest).
+    return plan(PlanOptions(quick=True, workers=1), out)
+
+
+@pytest.fixture(scope="module")
+def quick_plan(tmp_path_factory):
+    out = tmp_path_factory.mktemp("plan") / "a"
+    return _quick(out)
+
+
+def test_every_file_of_the_contract_exists(quick_plan):
+    out = quick_plan.out
+    missing = [name for name in CONTRACT if not (out / name).is_file()]
+    assert missing == []
+    assert list((out / "deploy" / "alarms").glob("*.json"))
+
+
+def test_run_json_has_the_keys_the_report_reads(quick_plan):
+    run = json.loads((quick_plan.out / "run.json").read_text())
+    for key in ("version", "seed", "settings", "assumptions", "input_hashes"):
+        assert key in run, key
+    # Hashes are of the files ingested: the sample's query log among them.
+    assert any("svl_qlog" in name for name in run["input_hashes"])
+    assert all(len(h) == 64 for h in run["input_hashes"].values())
+    design = run["design"]
+    assert design["name"]
+    assert [q["name"] for q in design["wlm_json"] if "name" in q] == [
+        "batch",
+        "admin",
+        "adhoc",
+    ]
+    assert "RedshiftStorageCapacity" in design["written_metric_names"]
+    assert design["queue_priorities"]["admin"] == "highest"
+    assert set(design["runbook_steps"]) == {"late_start", "dbt_failure", "copy_error"}
+
+
+def test_the_report_reads_every_part(quick_plan):
+    folder = read_run_folder(quick_plan.out)
+    for part in ("baseline", "calibration", "sweep", "recommend", "deploy"):
+        assert getattr(folder, part) is not None, part
+    assert folder.recommend.elt_delay is not None
+    html = quick_plan.report_html.read_text(encoding="utf-8")
+    for k, title in enumerate(SECTION_TITLES, start=1):
+        assert f"{k}. {title}" in html
+
+
+def test_elt_delay_compares_both_definitions_under_three_faults(quick_plan):
+    elt = pd.read_csv(quick_plan.out / "recommend" / "elt_delay.csv")
+    assert set(elt["definition"]) == {"StepFunctionsCompletion", "MartTableUpdate"}
+    assert set(elt["fault"]) == {"late_start", "dbt_failure", "copy_error"}
+    by = elt.set_index(["definition", "fault"])
+    # Step Functions reports SUCCEEDED when a dbt model fails: its definition
+    # cannot see the stale mart, the mart-update one must.
+    assert by.loc[("StepFunctionsCompletion", "dbt_failure"), "missed"] == 1
+    assert by.loc[("MartTableUpdate", "dbt_failure"), "missed"] == 0
+    # A 150-minute late start is past the 90-minute threshold under both.
+    assert (by.xs("late_start", level="fault")["missed"] == 0).all()
+
+
+def test_the_verdict_is_in_plain_words(quick_plan):
+    lines = verdict_lines(quick_plan)
+    text = "\n".join(lines)
+    assert "hold" in lines[0]
+    assert "ELTExecutionDelay: publish Definition=" in text
+    assert str(quick_plan.out / "deploy") in text
+    assert str(quick_plan.report_html) in text
+
+
+def test_two_quick_plans_write_the_same_bytes(quick_plan, tmp_path):
+    other = _quick(tmp_path / "b")
+    first, second = quick_plan.out, other.out
+    names = sorted(
+        p.relative_to(first).as_posix()
+        for p in first.rglob("*")
+        if p.suffix in (".json", ".csv") and "runs" not in p.parts
+    )
+    assert len(names) > 15
+    differ = []
+    for name in names:
+        if name in NOT_COMPARED:
+            continue
+        if (first / name).read_bytes() != (second / name).read_bytes():
+            differ.append(name)
+    assert differ == []
+    a = (first / "sweep/sweep.json").read_text().replace(str(first), "DIR")
+    b = (second / "sweep/sweep.json").read_text().replace(str(second), "DIR")
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--workers", "0"], "--workers 0"),
+        (["--workload", "/nonexistent/exports"], "/nonexistent/exports"),
+        (["--space", "/nonexistent/space.toml"], "space.toml"),
+        (["--seed", "-1"], "--seed -1"),
+    ],
+)
+def test_bad_arguments_give_one_line(tmp_path, capsys, argv, says):
+    code = main(["plan", *argv, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "\n" not in err
+    assert says in err
+
+
+def test_a_non_empty_out_is_refused_without_force(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
+    assert main(["plan", "--quick", "--out", str(tmp_path)]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_the_plans_report_passes_the_browser_check(quick_plan, tmp_path):
+    from test_report_browser import CHROMIUM, SCREENSHOT_DIR, inspect_report
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium: `make test` as root")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    shot = tmp_path / "plan-report.png"
+    seen = inspect_report(sync_api, quick_plan.report_html, shot)
+    assert seen.blocked == []
+    assert seen.errors == []
+    assert len(seen.images) >= 8
+    assert [alt for done, width, alt in seen.images if not (done and width > 0)] == []
+    assert seen.headings == [
+        f"{k}. {title}" for k, title in enumerate(SECTION_TITLES, start=1)
+    ]
+    assert shot.stat().st_size > 50_000
+    SCREENSHOT_DIR.mkdir(exist_ok=True)
+    (SCREENSHOT_DIR / "plan-report-screenshot.png").write_bytes(shot.read_bytes())
