@@ -144,9 +144,9 @@ def _sample_week() -> tuple[Workload, str]:
 
 def _bench_dpc() -> list[str]:
     """(b): the DPC design on the sample week vs a heapq loop of its queues."""
+    from dpcsim.designs.dpc_wlm import dpc_design_config
     from dpcsim.engine import ClusterSettings, simulate
     from dpcsim.wlm import route_workload
-    from dpcsim.wlm.design import dpc_design_config
 
     week, origin = _sample_week()
     config = dpc_design_config()

@@ -1,8 +1,9 @@
 """Streaming replay memory: peak RSS flat in run length, beside in-memory speed.
 
 A subprocess replays ``n`` queries of the full DPC design
-(:func:`dpcsim.wlm.dpc_design_config`: three queues, SQA, Concurrency Scaling,
-QMR) through :func:`dpcsim.engine.simulate_stream` with the parquet sink into a
+(:func:`dpcsim.designs.dpc_wlm.dpc_design_config`: three queues, SQA,
+Concurrency Scaling, QMR) through :func:`dpcsim.engine.simulate_stream` with the
+parquet sink into a
 temporary directory. The workload is the one-week sample (``data/sample``;
 generated in memory when absent) repeated week after week with new query ids,
 produced one week at a time: the input is never materialised. The dynamic SQA
@@ -109,8 +110,8 @@ def weeks(base: pd.DataFrame, n: int) -> Iterator[pd.DataFrame]:
 
 def _stream(n: int) -> dict[str, float]:
     from dpcsim import engine
+    from dpcsim.designs.dpc_wlm import dpc_design_config
     from dpcsim.run_stream import ParquetSink
-    from dpcsim.wlm import dpc_design_config
 
     base = _week()
     config = dpc_design_config()
@@ -127,7 +128,7 @@ def _stream(n: int) -> dict[str, float]:
 
 def _simulate(n: int) -> dict[str, float]:
     from dpcsim import engine
-    from dpcsim.wlm import dpc_design_config
+    from dpcsim.designs.dpc_wlm import dpc_design_config
 
     frame = pd.concat(list(weeks(_week(), n)), ignore_index=True)
     workload = Workload(queries=frame)

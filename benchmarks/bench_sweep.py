@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from dpcsim.alarms import dpc_design_alarms
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
 from dpcsim.experiments.execute import Task, clear_caches, run_task
-from dpcsim.wlm import dpc_design_config
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "workload.parquet"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.experiments import SweepContext
 from dpcsim.logs import write_workload
-from dpcsim.wlm import dpc_design_config
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
 
 SPEC = DPCWorkloadSpec(days=2, learners=60)

@@ -21,11 +21,11 @@ import pandas as pd
 
 from dpcsim.alarms.design import dpc_design_alarms
 from dpcsim.designs import load_design
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.logs import ingest
 from dpcsim.plan import export_files, sample_dir
 from dpcsim.run import Run
-from dpcsim.wlm import dpc_design_config
 
 BASELINE_ID = "design-50-30-20"
 RECOMMENDED_ID = "b8-a3-h7-cs2"

@@ -24,9 +24,9 @@ from dpcsim.calibration import (
     routing_by_service_class,
 )
 from dpcsim.cli import main
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.errors import InputError
 from dpcsim.schema import Workload
-from dpcsim.wlm.design import dpc_design_config
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
 

@@ -14,8 +14,8 @@ import pytest
 
 from dpcsim import logs
 from dpcsim.cli import main
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.schema import Workload, validate_workload
-from dpcsim.wlm.design import dpc_design_config
 
 BASE_AT = pd.Timestamp("2025-05-26 00:00:00", tz="UTC")
 

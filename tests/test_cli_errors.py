@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dpcsim.cli import _progress, main
-from dpcsim.wlm.design import dpc_design_config
+from dpcsim.designs.dpc_wlm import dpc_design_config
 
 #: A valid one-metric alarm, as ``put-metric-alarm --cli-input-json`` takes it.
 ALARM = {

@@ -14,8 +14,8 @@ import pytest
 
 from dpcsim import logs
 from dpcsim.cli import main
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.outputs import MANIFEST, written_files
-from dpcsim.wlm.design import dpc_design_config
 from tests.test_cli_cluster_id import _busy_adhoc
 
 SVL_QLOG_HEADER = (

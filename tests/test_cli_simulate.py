@@ -11,9 +11,9 @@ import pytest
 
 from dpcsim import logs
 from dpcsim.cli import main
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.outputs import MANIFEST
 from dpcsim.schema import Workload, validate_workload
-from dpcsim.wlm.design import dpc_design_config
 
 BASE_AT = pd.Timestamp("2025-05-26 00:00:00", tz="UTC")
 REQUIRED = {"query_id", "queue", "queue_s", "exec_s", "ran_on", "outcome"}

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from dpcsim.cli import main
-from dpcsim.wlm import WLMConfig, dpc_design_config
+from dpcsim.designs.dpc_wlm import dpc_design_config
+from dpcsim.wlm import WLMConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wlm"
 

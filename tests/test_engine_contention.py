@@ -251,8 +251,8 @@ def test_generated_log_replays_to_its_contended_exec_times() -> None:
     # design and settings (demand = observed) gives back every logged time.
     from dataclasses import replace
 
+    from dpcsim.designs.dpc_wlm import dpc_design_config
     from dpcsim.observe import observed_wlm_columns
-    from dpcsim.wlm import dpc_design_config
     from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
 
     settings = _ps(0.05, 0.01, "observed")

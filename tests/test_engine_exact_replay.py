@@ -18,12 +18,12 @@ import pytest
 import dpcsim.engine as engine
 import dpcsim.wlm as wlm
 from dpcsim import logs
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine.inputs import prepare
 from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.simulate import in_memory_demand_s, solo_demand_s
 from dpcsim.observe import observed_wlm_columns
 from dpcsim.schema import Workload
-from dpcsim.wlm.design import dpc_design_config
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
 
 

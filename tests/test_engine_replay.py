@@ -21,9 +21,9 @@ import pytest
 import dpcsim.engine as engine
 import dpcsim.workload as workload_pkg
 from dpcsim import logs
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.schema import Workload
 from dpcsim.wlm import SUPERUSER_QUEUE
-from dpcsim.wlm.design import dpc_design_config
 
 #: These tests check the fixed-demand engine: [contention] model = "none".
 pytestmark = pytest.mark.usefixtures("fixed_demands")

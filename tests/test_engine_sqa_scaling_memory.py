@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import dpcsim.workload as workload_pkg
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings, simulate
 from dpcsim.wlm import QMRPredicate, QMRRule, QueueConfig, SQAConfig, WLMConfig
-from dpcsim.wlm.design import dpc_design_config
 
 # Hand-made traces with fixed demands: each query needs exactly its exec_s.
 pytestmark = pytest.mark.usefixtures("fixed_demands")

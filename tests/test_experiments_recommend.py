@@ -12,11 +12,12 @@ from _experiments_fixtures import SPEC, context, small_workload
 
 from dpcsim.alarms import dpc_design_alarms
 from dpcsim.cli import main
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.experiments import run_sweep, space_from_dict
 from dpcsim.experiments.recommend import HEADROOM_COLUMNS, recommend
 from dpcsim.experiments.tuning import TUNING_COLUMNS, TuningGrid, tune_alarms
-from dpcsim.wlm import WLMConfig, dpc_design_config
+from dpcsim.wlm import WLMConfig
 
 SPACE = {
     "sweep": {"seed": 5, "replications": 2},

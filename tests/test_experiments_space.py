@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
 from dpcsim.experiments.space import (
@@ -16,7 +17,6 @@ from dpcsim.experiments.space import (
     slot_splits,
     space_from_dict,
 )
-from dpcsim.wlm import dpc_design_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "space.toml"
 

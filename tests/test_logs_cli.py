@@ -88,7 +88,7 @@ def test_refuses_non_empty_out_without_force(tmp_path, capsys):
 
 
 def test_ingest_routes_with_wlm_config(tmp_path, capsys):
-    from dpcsim.wlm.design import dpc_design_config
+    from dpcsim.designs.dpc_wlm import dpc_design_config
 
     wlm = tmp_path / "wlm.json"
     wlm.write_text(json.dumps(dpc_design_config().to_json()))

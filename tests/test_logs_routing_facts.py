@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from fixtures.psql import char, write_psql_csv
 
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.errors import InputError
 from dpcsim.logs import ingest, read_workload, write_workload
 from dpcsim.logs.replay_notes import replay_warnings, routing_report
 from dpcsim.logs.writers import STL_WLM_QUERY_HEADER, SVL_QLOG_HEADER
-from dpcsim.wlm import dpc_design_config, route_workload
+from dpcsim.wlm import route_workload
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0)
 QLOG = SVL_QLOG_HEADER.split(",")

@@ -166,8 +166,8 @@ def test_sim_without_workload_has_no_custom_elt_metrics():
 def test_logged_failure_stays_failed_in_a_simulation():
     # The engine replays the aborted dbt model to its logged end and marks it
     # failed: the mart must not look refreshed in the simulated metrics either.
+    from dpcsim.designs.dpc_wlm import dpc_design_config
     from dpcsim.engine import simulate
-    from dpcsim.wlm import dpc_design_config
 
     log = _dbt_failure_log()
     result = simulate(log, dpc_design_config(), rng=0)

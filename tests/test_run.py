@@ -12,11 +12,11 @@ from dpcsim import logs
 from dpcsim.alarms import design_alarm_specs
 from dpcsim.cli import main
 from dpcsim.designs import load_design
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.outputs import MANIFEST
 from dpcsim.run import Run
 from dpcsim.schema import OUTCOMES, Workload, validate_workload
-from dpcsim.wlm import dpc_design_config
 
 BASE_AT = pd.Timestamp("2025-05-26 00:00:00", tz="UTC")
 

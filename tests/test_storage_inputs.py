@@ -18,10 +18,10 @@ from fixtures.metrics.builders import workload
 
 from dpcsim import logs
 from dpcsim.cli import main
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.errors import InputError
 from dpcsim.logs.storage_exports import read_storage_export
 from dpcsim.metrics import StorageSettings, build_metrics
-from dpcsim.wlm.design import dpc_design_config
 from tests.test_cli_cluster_id import _busy_adhoc
 
 H = 3600.0

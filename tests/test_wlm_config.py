@@ -194,9 +194,11 @@ def test_errors_are_input_errors_with_source_and_location():
     assert "1 to 50" in str(err)
 
 
-@pytest.mark.parametrize("module", ["config", "routing", "design"])
+@pytest.mark.parametrize(
+    "module", ["dpcsim.wlm.config", "dpcsim.wlm.routing", "dpcsim.designs.dpc_wlm"]
+)
 def test_docstring_examples_run(module):
-    mod = importlib.import_module(f"dpcsim.wlm.{module}")
+    mod = importlib.import_module(module)
     result = doctest.testmod(mod, raise_on_error=False)
     assert result.attempted > 0
     assert result.failed == 0

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from dpcsim.wlm import (
+from dpcsim.designs.dpc_wlm import (
     DPC_ROLE_GROUPS,
     dpc_design_config,
     dpc_design_json,
     groups_for_user,
-    route,
 )
+from dpcsim.wlm import route
 from dpcsim.wlm.limits import RECOMMENDED_MAX_SLOTS
 
 

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from dpcsim.designs.dpc_wlm import dpc_design_config, dpc_design_json
 from dpcsim.errors import InputError
-from dpcsim.wlm import (
-    WLMConfig,
-    dpc_design_config,
-    dpc_design_json,
-    read_wlm_config,
-    write_wlm_json,
-)
+from dpcsim.wlm import WLMConfig, read_wlm_config, write_wlm_json
 from dpcsim.wlm.io import canonical_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wlm"

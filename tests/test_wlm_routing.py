@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.wlm import (
     PATHS,
     QueueConfig,
     WLMConfig,
-    dpc_design_config,
     next_matching_queue,
     route,
     route_workload,

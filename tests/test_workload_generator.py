@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from dpcsim.designs.dpc_wlm import DPC_ROLE_GROUPS
 from dpcsim.errors import InputError
 from dpcsim.schema import ELT_RUN_DTYPES, LOAD_ERROR_DTYPES, validate_workload
-from dpcsim.wlm.design import DPC_ROLE_GROUPS
 from dpcsim.workload import DPCWorkloadSpec, Faults, generate_dpc_workload, observe_wlm
 from dpcsim.workload.catalog import DBT_MODELS, STAGE_TABLES, VACUUM_TABLES
 from dpcsim.workload.faults import parse_fault

@@ -49,12 +49,12 @@ import numpy as np
 from dpcsim.canonical import write_json
 from dpcsim.cli._files import announce_kept_files
 from dpcsim.cli._progress import show_progress, steps_bar
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.observe import observed_wlm_columns
 from dpcsim.outputs import output_folder
 from dpcsim.schema import Workload
-from dpcsim.wlm import dpc_design_config
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload, observe_wlm
 from dpcsim.workload.faults import Faults, parse_fault
 from dpcsim.workload.spec import read_workload_spec
@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
                 ),
             )
             observed = (
-                "dpcsim.engine.simulate under dpcsim.wlm.dpc_design_config(), "
+                "dpcsim.engine.simulate under the DPC design's WLM "
+                "(dpcsim.designs.dpc_wlm.dpc_design_config()), "
                 f"contention {settings.contention_model} (sigma "
                 f"{settings.contention_sigma}, kappa {settings.contention_kappa})"
             )

@@ -23,8 +23,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.errors import InputError
-from dpcsim.wlm import dpc_design_config, read_wlm_config
+from dpcsim.wlm import read_wlm_config
 from dpcsim.wlm.describe import describe
 from dpcsim.wlm.io import canonical_json
 
@@ -52,7 +53,7 @@ Write the DPC design (batch / admin / adhoc, 50/30/20, SQA, Concurrency
 Scaling) as the JSON array for the parameter group's wlm_json_configuration.
 
 Output: the JSON on stdout, or in --out FILE (an existing FILE is refused
-unless --force). dpcsim/wlm/design.py gives the reasons for each choice.
+unless --force). dpcsim/designs/dpc_wlm.py gives the reasons for each choice.
 
 Example
   dpcsim wlm design --out wlm.json

@@ -3,9 +3,10 @@
 Gathers what the seed specifies, each piece where it is built:
 
 * WLM: batch / admin / adhoc at 50/30/20 with SQA and Concurrency Scaling
-  (:func:`dpcsim.wlm.design.dpc_design_config`, the literal "slots" reading);
+  (:func:`dpcsim.designs.dpc_wlm.dpc_design_config`, the literal "slots" reading);
 * role -> group map: the Step Functions and dbt roles join ``dpc_elt``, the DQ
-  and VACUUM Lambda roles ``dpc_admin`` (:data:`dpcsim.wlm.design.DPC_ROLE_GROUPS`);
+  and VACUUM Lambda roles ``dpc_admin``
+  (:data:`dpcsim.designs.dpc_wlm.DPC_ROLE_GROUPS`);
 * alarms: the five alarms (:mod:`dpcsim.designs.dpc_alarms`), SNS topic
   ``dpc-alerts`` in ``ap-northeast-1``;
 * dashboard: the five widgets (:mod:`dpcsim.designs.dpc_dashboard`);
@@ -35,7 +36,7 @@ from dpcsim.designs.dpc_alarms import (
     dpc_design_alarms,
 )
 from dpcsim.designs.dpc_dashboard import dpc_design_dashboard
-from dpcsim.wlm.design import (
+from dpcsim.designs.dpc_wlm import (
     ADMIN_GROUP,
     DPC_ROLE_GROUPS,
     ELT_GROUP,

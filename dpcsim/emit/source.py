@@ -2,7 +2,7 @@
 
 Everything emitted for "the design" (WLM configuration, alarms, dashboard,
 cluster, region, SNS topic, time limits) is taken here, through the current
-functions (:func:`dpcsim.wlm.design.dpc_design_config`,
+functions (:func:`dpcsim.designs.dpc_wlm.dpc_design_config`,
 :func:`dpcsim.alarms.design.dpc_design_alarms`,
 :func:`dpcsim.metrics.dashboard.dpc_design_dashboard`), so moving to a
 ``Design`` object is an edit of this module only.
@@ -59,8 +59,8 @@ def design_pieces(account_id: str = "123456789012") -> DesignPieces:
     batch "query queue timeout 2 hours" (time in the queue).
     """
     from dpcsim.alarms.design import dpc_design_alarms
+    from dpcsim.designs.dpc_wlm import dpc_design_config
     from dpcsim.metrics.dashboard import DASHBOARD_NAME, dpc_design_dashboard
-    from dpcsim.wlm.design import dpc_design_config
 
     return DesignPieces(
         wlm=dpc_design_config(),

@@ -262,7 +262,7 @@ def space_from_dict(
     )
     level = _float(sweep.get("level", 0.95), "sweep.level", source, 0.5, 0.999999)
     if base is None:
-        from dpcsim.wlm import dpc_design_config
+        from dpcsim.designs.dpc_wlm import dpc_design_config
 
         base = dpc_design_config()
     settings = settings or ClusterSettings()

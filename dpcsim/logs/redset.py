@@ -18,7 +18,7 @@ Rule turning a Redset cluster into the DPC queues (``batch`` / ``adhoc`` /
 3. everything else (users who mostly read) is a learner: user group
    ``dpc_learners``, query group ``default`` (the default queue ``adhoc``).
 
-The group names are those of :mod:`dpcsim.wlm.design`. ``user_name`` is
+The group names are those of :mod:`dpcsim.designs.dpc_wlm`. ``user_name`` is
 ``redset:<user_id>``. ``feature_fingerprint`` is the fingerprint;
 ``was_aborted`` / ``was_cached`` -> ``aborted`` / ``cache_hit``.
 """

@@ -1,10 +1,11 @@
-"""The WLM configuration: model, AWS limits, JSON form, routing and the seed design.
+"""The WLM configuration: model, AWS limits, JSON form and routing, for any design.
 
 :mod:`~dpcsim.wlm.config` holds the frozen dataclasses, :mod:`~dpcsim.wlm.limits`
 the AWS limits, :mod:`~dpcsim.wlm.validate` the checks the dataclasses run,
 :mod:`~dpcsim.wlm.codec` the ``wlm_json_configuration``
 array form, :mod:`~dpcsim.wlm.routing` queue assignment, :mod:`~dpcsim.wlm.io`
-reading and writing the JSON files and :mod:`~dpcsim.wlm.design` the DPC design.
+reading and writing the JSON files. No customer's design lives here: the DPC
+design's WLM is :mod:`dpcsim.designs.dpc_wlm`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,6 @@ from dpcsim.wlm.config import (
     WLMConfig,
 )
 from dpcsim.wlm.describe import describe
-from dpcsim.wlm.design import (
-    DPC_ROLE_GROUPS,
-    dpc_design_config,
-    dpc_design_json,
-    groups_for_user,
-)
 from dpcsim.wlm.io import read_wlm_config, write_wlm_json
 from dpcsim.wlm.limits import WLMConfigError
 from dpcsim.wlm.routing import (
@@ -35,7 +30,6 @@ from dpcsim.wlm.routing import (
 )
 
 __all__ = [
-    "DPC_ROLE_GROUPS",
     "PATHS",
     "SUPERUSER_QUEUE",
     "QMRPredicate",
@@ -46,9 +40,6 @@ __all__ = [
     "WLMConfig",
     "WLMConfigError",
     "describe",
-    "dpc_design_config",
-    "dpc_design_json",
-    "groups_for_user",
     "next_matching_queue",
     "read_wlm_config",
     "route",

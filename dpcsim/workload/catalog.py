@@ -3,7 +3,7 @@
 These constants describe *what* the nightly ELT and the learners touch; the
 generators in :mod:`dpcsim.workload.elt`, :mod:`dpcsim.workload.adhoc` and
 :mod:`dpcsim.workload.maintenance` decide *when* and *how long*. The user ->
-group mapping mirrors the WLM design (``dpcsim.wlm.design.DPC_ROLE_GROUPS``):
+group mapping mirrors the WLM design (``dpcsim.designs.dpc_wlm.DPC_ROLE_GROUPS``):
 routing by ``user_group`` per IAM role is what the seed asks for.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from dpcsim.wlm.design import DPC_ROLE_GROUPS, ELT_QUERY_GROUP, LEARNER_GROUP
+from dpcsim.designs.dpc_wlm import DPC_ROLE_GROUPS, ELT_QUERY_GROUP, LEARNER_GROUP
 
 __all__ = [
     "DBT_MODELS",
