@@ -380,21 +380,13 @@ def _trim(table: pa.Table) -> pa.Table:
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas with canonical dtypes (tz-aware UTC times, ``string``)."""
-    mapper = {pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}.get
-    if not table.num_columns:
-        return pd.DataFrame(index=pd.RangeIndex(table.num_rows))
-    cols = [
-        col.cast(pa.timestamp("us", tz="UTC"))
-        if pa.types.is_timestamp(col.type)
-        else col
-        for col in table.columns
-    ]
-    # One table-level conversion: Arrow builds the consolidated pandas blocks
-    # itself (threaded), where a dict of Series makes pandas stack them again.
-    frame: pd.DataFrame = pa.table(cols, names=table.column_names).to_pandas(
-        types_mapper=mapper
-    )
-    return frame
+    cols: dict[str, Any] = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_timestamp(col.type):
+            col = col.cast(pa.timestamp("us", tz="UTC"))
+        mapper = {pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}.get
+        cols[name] = col.to_pandas(types_mapper=mapper)
+    return pd.DataFrame(cols, index=pd.RangeIndex(table.num_rows))
 
 
 def _coerce(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, list[Issue]]:
