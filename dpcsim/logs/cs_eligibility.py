@@ -97,42 +97,49 @@ def cs_eligibility(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
         keeps the row on the main cluster (``<NA>`` when eligible).
     """
     n = len(frame)
-    types = frame["statement_type"].astype("string").fillna("other").to_numpy()
-    text = (
-        frame["query_text"].astype("string")
-        if "query_text" in frame
-        else pd.Series(pd.NA, index=frame.index, dtype="string")
+    type_codes, type_names = pd.factorize(
+        frame["statement_type"].astype("string").fillna("other")
     )
-    lower = pa.array(text.str.lower().array, type=pa.string())
-    reason = np.full(n, None, dtype=object)
+    types = np.asarray(type_names, dtype=object)[type_codes]
+    texts = _Texts(frame)
+    # Index into REASONS per row, -1 while no rule applies: integer marks are
+    # far cheaper than comparing a million-object array per rule.
+    reason_code = np.full(n, -1, dtype=np.int8)
 
     def mark(mask: np.ndarray, why: str) -> None:
-        reason[(reason == None) & mask] = why  # noqa: E711 (elementwise)
+        reason_code[(reason_code < 0) & mask] = REASONS.index(why)
 
-    mark(np.isin(types, _NOT_SCALED), REASONS[0])
+    not_scaled = np.isin(np.asarray(type_names, dtype=object), _NOT_SCALED)
+    mark(not_scaled[type_codes], REASONS[0])
     for why, pattern in _PATTERNS.items():
         if why == "temporary table":
-            mark(_match(lower, pattern), why)
-            mark(_references(frame, lower, [_CREATE_TEMP, _INTO_TEMP], True), why)
+            mark(texts.match(pattern), why)
+            mark(_references(frame, texts, [_CREATE_TEMP, _INTO_TEMP], True), why)
         elif why == "interleaved sort key":
-            mark(_match(lower, pattern), why)
-            made = _match(lower, pattern)
-            mark(_references(frame, lower, [_CREATE_TABLE], False, made), why)
+            made = texts.match(pattern)
+            mark(made, why)
+            mark(_references(frame, texts, [_CREATE_TABLE], False, made), why)
         elif why == "python or lambda udf":
-            mark(_match(lower, pattern), why)
-            py = _match(lower, r"\blanguage\s+plpythonu\b")
-            mark(_references(frame, lower, [_PY_FUNC], False, py, call=True), why)
-            mark(_references(frame, lower, [_LAMBDA_FUNC], False, call=True), why)
+            mark(texts.match(pattern), why)
+            py = texts.match(r"\blanguage\s+plpythonu\b")
+            mark(_references(frame, texts, [_PY_FUNC], False, py, call=True), why)
+            mark(_references(frame, texts, [_LAMBDA_FUNC], False, call=True), why)
         else:
-            mark(_match(lower, pattern), why)
-    special = _match(lower, r"\bidentity\s*\(|\bdiststyle\s+all\b")
-    writes = np.isin(types, _WRITES)
+            mark(texts.match(pattern), why)
+    special = texts.match(r"\bidentity\s*\(|\bdiststyle\s+all\b")
+    writes = np.isin(np.asarray(type_names, dtype=object), _WRITES)[type_codes]
     mark(
-        writes & _references(frame, lower, [_CREATE_TABLE], False, special), REASONS[6]
+        writes & _references(frame, texts, [_CREATE_TABLE], False, special), REASONS[6]
     )
     mark(_after_ddl(frame, types), REASONS[8])
-    out = pd.Series(reason, index=frame.index, dtype="string")
-    return out.isna().to_numpy(), out
+    labels = pa.array(list(REASONS), type=pa.string())
+    indices = pa.array(reason_code, mask=reason_code < 0).cast(pa.int32())
+    out = pd.Series(
+        pd.arrays.ArrowStringArray(pc.take(labels, indices)),
+        index=frame.index,
+        dtype="string",
+    )
+    return reason_code < 0, out
 
 
 def reason_counts(reason: pd.Series, text: pd.Series | None = None) -> dict[str, int]:
@@ -146,15 +153,47 @@ def reason_counts(reason: pd.Series, text: pd.Series | None = None) -> dict[str,
     return out
 
 
-def _match(lower: pa.Array, pattern: str) -> np.ndarray:
-    """Rows whose lower-cased text matches ``pattern`` (missing text: False)."""
-    hit = pc.match_substring_regex(lower, pattern)
-    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False))
+class _Texts:
+    """The lower-cased SQL texts of a frame, matched once per distinct text.
+
+    Logs repeat the same statements (dashboards, ELT templates), so a regex
+    runs over the distinct texts and is mapped back to rows by their codes.
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        n = len(frame)
+        if "query_text" in frame:
+            codes, uniques = pd.factorize(frame["query_text"].astype("string"))
+            distinct = pd.Series(uniques, dtype="string").str.lower()
+        else:
+            codes = np.full(n, -1, dtype=np.intp)
+            distinct = pd.Series([], dtype="string")
+        #: Row -> index into :attr:`distinct`; missing text maps to the
+        #: sentinel slot past the end (never matches).
+        self.codes = np.where(codes < 0, len(distinct), codes)
+        self.distinct = pa.array(distinct.array, type=pa.string())
+        self._python: list[str] | None = None
+
+    def match_distinct(self, pattern: str) -> np.ndarray:
+        """Distinct texts matching ``pattern``, plus the sentinel (False)."""
+        hit = pc.fill_null(pc.match_substring_regex(self.distinct, pattern), False)
+        return np.append(np.asarray(hit.to_numpy(zero_copy_only=False)), False)
+
+    def match(self, pattern: str) -> np.ndarray:
+        """Rows whose lower-cased text matches ``pattern`` (missing text: False)."""
+        out: np.ndarray = self.match_distinct(pattern)[self.codes]
+        return out
+
+    def text(self, code: int) -> str:
+        """One distinct lower-cased text."""
+        if self._python is None:
+            self._python = self.distinct.to_pylist()
+        return self._python[code]
 
 
 def _references(
     frame: pd.DataFrame,
-    lower: pa.Array,
+    texts: _Texts,
     creators: list[str],
     per_session: bool,
     only: np.ndarray | None = None,
@@ -167,7 +206,6 @@ def _references(
     """
     n = len(frame)
     out = np.zeros(n, dtype=bool)
-    texts = lower.to_pylist()
     session = None
     if per_session and "session_id" in frame:
         ids = frame["session_id"]
@@ -176,19 +214,27 @@ def _references(
         session = np.where(known, ids.fillna(-1).to_numpy(dtype=np.int64), -1)
     made: dict[str, list[int]] = {}
     for pattern in creators:
-        hits = _match(lower, pattern) & (only if only is not None else True)
-        for row in np.flatnonzero(hits):
-            found = re.search(pattern, texts[row], flags=re.DOTALL)
+        creates = texts.match_distinct(pattern)
+        if not creates.any():
+            continue
+        hits = creates[texts.codes] & (only if only is not None else True)
+        rows = np.flatnonzero(hits)
+        codes = texts.codes[rows]
+        # One re.search per distinct creating text, then every row holding it.
+        for code in np.unique(codes):
+            found = re.search(pattern, texts.text(int(code)), flags=re.DOTALL)
             if found:
-                made.setdefault(_bare(found.group(1)), []).append(int(row))
-    for name, rows in made.items():
+                made.setdefault(_bare(found.group(1)), []).extend(
+                    int(r) for r in rows[codes == code]
+                )
+    for name, rows_of in made.items():
         tail = r"\s*\(" if call else r"([^\w]|$)"
-        ref = _match(lower, r"(^|[^\w.])\"?" + re.escape(name) + r"\"?" + tail)
-        first = min(rows)
+        ref = texts.match(r"(^|[^\w.])\"?" + re.escape(name) + r"\"?" + tail)
+        first = min(rows_of)
         ref[: first + 1] = False
         if session is not None:
-            same = np.isin(session, session[rows]) | (session < 0)
-            if (session[rows] < 0).any():
+            same = np.isin(session, session[rows_of]) | (session < 0)
+            if (session[rows_of] < 0).any():
                 same[:] = True
             ref &= same
         out |= ref

@@ -212,7 +212,8 @@ def iter_raw_blocks(
                     continue
             if cut:
                 body = memoryview(whole)[:cut] if cut < len(whole) else whole
-                inside = quotes if cut == len(whole) else whole.count(b'"', 0, cut)
+                # The tail past the cut is short: count it, not the body again.
+                inside = quotes - whole.count(b'"', cut) if cut < len(whole) else quotes
                 yield RawBlock(body, offset, 0, inside)
                 offset += cut
             carry = whole[cut:]

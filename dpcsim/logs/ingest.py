@@ -406,7 +406,7 @@ _DEFAULTS: dict[str, object] = {
 
 def _fill_defaults(frame: pd.DataFrame) -> pd.DataFrame:
     """Fill cells left empty by concatenating tables with different columns."""
-    out = frame.copy()
+    out = frame.copy(deep=False)
     if "task_id" in out:
         out["task_id"] = out["task_id"].fillna(out["query_id"])
     for col, value in _DEFAULTS.items():
@@ -477,7 +477,7 @@ def _classify_cs(workload: Workload) -> tuple[Workload, dict[str, int]]:
     if not len(frame):
         return workload, {}
     eligible, reason = cs_eligibility(frame)
-    queries = frame.copy()
+    queries = frame.copy(deep=False)
     queries["cs_eligible"] = eligible
     counts = reason_counts(reason, frame["query_text"])
     return replace(workload, queries=queries), counts
@@ -492,7 +492,7 @@ def _route(
 
     config = read_wlm_config(wlm) if isinstance(wlm, Path | str) else wlm
     routing = route_workload(config, workload.queries, superusers=superusers)
-    queries = workload.queries.copy()
+    queries = workload.queries.copy(deep=False)
     queries["queue"] = pd.Series(
         np.asarray(routing.queue, dtype=object), dtype="string"
     )

@@ -166,7 +166,7 @@ def attach_metrics(queries: pd.DataFrame, parts: list[pd.DataFrame]) -> pd.DataF
     """
     if not parts or not len(queries):
         return queries
-    out = queries.copy()
+    out = queries.copy(deep=False)
     ids = pd.Index(out["query_id"].to_numpy())
     for col in METRIC_COLUMNS:
         current = (
