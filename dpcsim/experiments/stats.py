@@ -51,13 +51,19 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[int, float, float, float]
 
 
 def summarize(results: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """stats.csv: one row per (config, scenario, assumption, metric) over ok runs."""
+    """stats.csv: one row per (config, scenario, assumption, metric) over ok runs.
+
+    Every outcome metric is a wait, a count, a cost, a lateness or a share,
+    none below 0, so a t interval's lower end is cut at 0 (the upper end and
+    the mean are as computed).
+    """
     ok = results.loc[results["status"] == "ok"]
     rows = []
     metrics = metric_columns(results)
     for key, group in ok.groupby(GROUP, sort=True):
         for m in metrics:
             n, mean, low, high = mean_ci(group[m].to_numpy(dtype=np.float64), level)
+            low = max(low, 0.0) if np.isfinite(low) else low
             rows.append((*key, m.removeprefix("metric."), n, mean, low, high, level))
     return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
