@@ -1,0 +1,64 @@
+"""``Custom/DPC WLMCausedFailedQueries``: only the queries the cluster stopped."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+from fixtures.metrics.builders import START, workload
+
+from dpcsim.emit.catalog import check_metric
+from dpcsim.metrics.custom import custom_datapoints
+from dpcsim.metrics.records import records_from_workload
+
+CI = "dpc-learning"
+
+
+def _records(outcomes: list[str]):
+    # One query per outcome, each finishing in minute 1 (60-120 s).
+    rows = [
+        {"arrival_s": 10.0 * k, "queue_s": 0.0, "exec_s": 70.0, "queue": "batch",
+         "statement_type": "select"}
+        for k in range(len(outcomes))
+    ]  # fmt: skip
+    records = records_from_workload(workload(rows))
+    queries = records.queries.assign(outcome=pd.array(outcomes, dtype="string"))
+    return dataclasses.replace(records, queries=queries)
+
+
+def _per_minute(points: pd.DataFrame, metric: str) -> list[float]:
+    mine = points[points["metric_name"] == metric].sort_values("timestamp")
+    return mine["value"].tolist()
+
+
+def _points(outcomes: list[str]) -> pd.DataFrame:
+    stamps = pd.DatetimeIndex([START + pd.Timedelta(minutes=m) for m in range(3)])
+    grid_s = np.array([0.0, 60.0, 120.0])
+    return custom_datapoints(
+        _records(outcomes), stamps, grid_s, cluster_id=CI, environment="prod"
+    )
+
+
+def test_counts_only_queries_the_cluster_stopped():
+    # A QMR abort, a user's cancel and an SQL error the log shows (both replayed
+    # as ``failed``), and a completed query.
+    points = _points(["aborted", "failed", "failed", "completed"])
+    assert _per_minute(points, "WLMCausedFailedQueries") == [0.0, 1.0, 0.0]
+    assert _per_minute(points, "WLMFailedQueries") == [0.0, 3.0, 0.0]
+    assert _per_minute(points, "WLMAttemptedQueries") == [0.0, 4.0, 0.0]
+
+
+def test_timeout_cancels_count_and_dimensions_match_failed():
+    points = _points(["canceled", "aborted", "failed"])
+    assert _per_minute(points, "WLMCausedFailedQueries") == [0.0, 2.0, 0.0]
+    caused = points[points["metric_name"] == "WLMCausedFailedQueries"]
+    failed = points[points["metric_name"] == "WLMFailedQueries"]
+    assert set(caused["dimensions"]) == set(failed["dimensions"])
+    assert set(caused["unit"]) == {"Count"}
+
+
+def test_emit_catalog_accepts_it():
+    check_metric(
+        "Custom/DPC", "WLMCausedFailedQueries", ["ClusterIdentifier"], where="t.json"
+    )
