@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 from fixtures.metrics.builders import START, workload
 
+from dpcsim.alarms import dpc_design_alarms
+from dpcsim.emit.alarms import check_alarm_request
 from dpcsim.emit.catalog import check_metric
+from dpcsim.experiments.tuning import TuningGrid, alarm_variants
 from dpcsim.metrics.custom import custom_datapoints
 from dpcsim.metrics.records import records_from_workload
 
@@ -62,3 +65,29 @@ def test_emit_catalog_accepts_it():
     check_metric(
         "Custom/DPC", "WLMCausedFailedQueries", ["ClusterIdentifier"], where="t.json"
     )
+
+
+def _wlm_caused_variant() -> dict:
+    design = next(
+        r for r in dpc_design_alarms() if r["AlarmName"] == "Alert-Query-Failure"
+    )
+    rows = alarm_variants(design, TuningGrid())
+    return next(req for row, req in rows if row["variant"] == "wlm_caused")
+
+
+def test_tuning_variant_reads_the_published_series_and_passes_emit_checks():
+    request = _wlm_caused_variant()
+    check_alarm_request(request, source="alarms/Alert-Query-Failure.json")
+    failed = next(q for q in request["Metrics"] if q.get("Id") == "failed")
+    metric = failed["MetricStat"]["Metric"]
+    assert metric["MetricName"] == "WLMCausedFailedQueries"
+    # The series the tuned alarm selects is the one custom_datapoints publishes,
+    # and on a run without cancels it holds the QMR aborts only, as before.
+    dims = ";".join(f"{d['Name']}={d['Value']}" for d in metric["Dimensions"])
+    points = _points(["aborted", "aborted", "failed"])
+    mine = points[
+        (points["namespace"] == metric["Namespace"])
+        & (points["metric_name"] == metric["MetricName"])
+        & (points["dimensions"] == dims)
+    ]
+    assert mine.sort_values("timestamp")["value"].tolist() == [0.0, 2.0, 0.0]
