@@ -20,9 +20,10 @@ Failure-ratio variants (``Alert-Query-Failure``):
 - ``design``: ``failed / attempted`` (every aborted, canceled or failed query);
 - ``min_volume_<V>``: ``IF(attempted >= V, failed / attempted, 0)``, metric
   math's guard against quiet hours where a couple of user errors exceed 5 %;
-- ``wlm_caused``: only WLM-caused failures (WLM timeouts and QMR aborts, the
-  ``aborted`` outcome) over attempted; the publisher sends them as
-  ``Custom/DPC WLMCausedFailedQueries``.
+- ``wlm_caused``: only the queries the cluster stopped (QMR aborts and
+  timeout cancels) over attempted: ``Custom/DPC WLMCausedFailedQueries``, the
+  published metric of :mod:`dpcsim.metrics.custom`, so the tuned alarm and the
+  deployed one read the same series.
 
 Storage growth is not among the incidents: the storage model is a setting of
 :mod:`dpcsim.metrics.storage`, not a workload fault.
@@ -261,31 +262,8 @@ def _evaluate(
 ) -> list[Any]:
     seed = int(stream(root, r, "engine").generate_state(1, np.uint64)[0])
     run = simulate_run(week, config, settings, seed=seed)
-    datapoints = with_wlm_caused_failures(run.datapoints, run.records)
-    result = evaluate_alarms(list(specs), datapoints)
+    result = evaluate_alarms(list(specs), run.datapoints)
     return list(result.states)
-
-
-def with_wlm_caused_failures(datapoints: pd.DataFrame, result: Any) -> pd.DataFrame:
-    """Add ``Custom/DPC WLMCausedFailedQueries``: per minute, the queries WLM ended
-    (the ``aborted`` outcome: WLM timeout or QMR abort), on the minutes of
-    ``WLMFailedQueries``."""
-    template = datapoints.loc[datapoints["metric_name"] == "WLMFailedQueries"]
-    if template.empty:
-        return datapoints
-    q = result.queries
-    q = q.loc[~q["cache_hit"].to_numpy(bool) & (q["outcome"] == "aborted")]
-    end_at = pd.Timestamp(result.start_at) + pd.to_timedelta(
-        q["end_s"].to_numpy(), unit="s"
-    )
-    minutes = pd.DatetimeIndex(end_at).floor("min")
-    counts = pd.Series(1.0, index=minutes).groupby(level=0).sum()
-    stamps = pd.DatetimeIndex(template["timestamp"])
-    values = counts.reindex(stamps, fill_value=0.0).to_numpy()
-    extra = template.copy()
-    extra["metric_name"] = "WLMCausedFailedQueries"
-    extra["value"] = values
-    return pd.concat([datapoints, extra], ignore_index=True)
 
 
 def _incident_week(

@@ -42,6 +42,28 @@ same Lambda: over the queries that *finished* in the minute and went through WLM
 * failed = aborted + canceled + timed out (WLM timeout or QMR abort, an
   ``aborted`` row) + failed (error).
 
+``WLMCausedFailedQueries`` — unit ``Count``, dimension ``ClusterIdentifier``,
+one datapoint per minute (zeros included), same Lambda and same queries as
+``WLMFailedQueries`` (finished in the minute, result-cache hits excluded): only
+the queries the cluster stopped, not the user's own cancels or SQL errors.
+
+* QMR aborts (the ``aborted`` outcome): ``select count(distinct query) from
+  stl_wlm_rule_action where trim(action) = 'abort'``, by the query's end time;
+* timeout cancels (the ``canceled`` outcome): WLM timeout cancels (INSERT,
+  UPDATE, DELETE, UNLOAD), hops that find no matching queue, and
+  ``statement_timeout`` cancels. ``STL_WLM_QUERY.final_state`` is documented
+  as reserved, so count the ``stl_wlm_query`` rows whose trimmed
+  ``final_state`` is neither ``Completed`` nor ``Evicted`` and whose
+  ``total_exec_time`` [µs] reached the queue's ``max_execution_time`` [ms] in
+  ``stv_wlm_service_class_config``, plus the ``sys_query_history`` rows with
+  ``status = 'canceled'`` whose ``elapsed_time`` [µs] reached the session's
+  ``statement_timeout`` [ms] (its message, "canceled on user's request", is
+  the same as a user's cancel, so the elapsed time is what tells them apart).
+
+Queries whose log shows an error or a user cancel are replayed as ``failed``
+and are counted by ``WLMFailedQueries`` only. ``WLMCausedFailedQueries /
+WLMAttemptedQueries`` is the failure ratio that WLM settings can change.
+
 Provisioned WLM never rejects a query: a full queue makes queries wait, not fail
 (``Rejected`` is an internal ``STV_WLM_QUERY_STATE`` state only), so the
 design's "rejected" ratio becomes failed / attempted with metric math
@@ -74,8 +96,13 @@ __all__ = [
     "CUSTOM_NAMESPACE",
     "ELT_DEFINITIONS",
     "FAILED_OUTCOMES",
+    "WLM_CAUSED_OUTCOMES",
     "custom_datapoints",
 ]
+
+#: Outcomes ``WLMCausedFailedQueries`` counts: the queries the cluster stopped
+#: (QMR abort; WLM timeout, no-queue hop or ``statement_timeout`` cancel).
+WLM_CAUSED_OUTCOMES: Final = ("aborted", "canceled")
 
 #: Namespace of every metric of this module.
 CUSTOM_NAMESPACE: Final = "Custom/DPC"
@@ -86,6 +113,7 @@ ELT_DEFINITIONS: Final = ("StepFunctionsCompletion", "MartTableUpdate")
 CUSTOM_METRICS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
     "ELTExecutionDelay": (("Definition", "Environment"), "None"),
     "WLMFailedQueries": (("ClusterIdentifier",), "Count"),
+    "WLMCausedFailedQueries": (("ClusterIdentifier",), "Count"),
     "WLMAttemptedQueries": (("ClusterIdentifier",), "Count"),
     "CopyErrorCount": ((), "Count"),
 }
@@ -169,10 +197,12 @@ def _failure_counts(
     grid_s: np.ndarray,
     cluster_id: str,
 ) -> list[pd.DataFrame]:
-    """``WLMFailedQueries`` and ``WLMAttemptedQueries`` per minute of finish."""
+    """``WLMFailedQueries``, ``WLMCausedFailedQueries`` and ``WLMAttemptedQueries``
+    per minute of finish."""
     q = records.queries.loc[~records.queries["cache_hit"].to_numpy(bool)]
     end_s = q["end_s"].to_numpy(dtype="float64")
     failed = q["outcome"].isin(FAILED_OUTCOMES).to_numpy(bool)
+    wlm_caused = q["outcome"].isin(WLM_CAUSED_OUTCOMES).to_numpy(bool)
     dims = {"ClusterIdentifier": cluster_id}
     return [
         points(
@@ -185,6 +215,7 @@ def _failure_counts(
         )
         for name, t in (
             ("WLMFailedQueries", end_s[failed]),
+            ("WLMCausedFailedQueries", end_s[wlm_caused]),
             ("WLMAttemptedQueries", end_s),
         )
     ]
