@@ -64,7 +64,9 @@ def test_sample_replays_exactly_under_its_recording_design(replay: str) -> None:
 
 
 @pytest.mark.parametrize(("seed", "kept"), [(7, False), (9, True)])
-def test_small_generated_log_replays_exactly(seed: int, kept: bool) -> None:
+def test_small_generated_log_replays_exactly(
+    seed: int, kept: bool, tmp_path: Path
+) -> None:
     # Two generated days recorded the way the sample is, then replayed with
     # the defaults: SQA (taken from the waiting line, one eviction: restarted
     # with seed 7, reassigned with its work with seed 9), Concurrency Scaling
@@ -90,6 +92,18 @@ def test_small_generated_log_replays_exactly(seed: int, kept: bool) -> None:
     for replay in ("open", "session"):
         err = _queue_error_s(log, config, replay)
         assert int((err > 1e-3).sum()) == 0, replay
+    # The exports log the eviction as two STL_WLM_QUERY attempts, and reading
+    # them back folds it into the same row, to the microsecond.
+    back = logs.ingest(list(logs.write_exports(log, tmp_path).values()))
+    got = back.workload.queries.set_index("query_id").sort_index()
+    want = q.set_index("query_id").sort_index()
+    assert got.index.equals(want.index)
+    cols = ["sqa_queue_s", "sqa_exec_s", "queue_s"]
+    np.testing.assert_allclose(got[cols], want[cols], rtol=0, atol=1e-6)
+    one = want.index[evicted]
+    np.testing.assert_allclose(
+        got.loc[one, "exec_s"], want.loc[one, "exec_s"], atol=1e-6
+    )
 
 
 def test_cache_hit_in_a_session_keeps_the_next_arrival() -> None:

@@ -46,6 +46,11 @@ def test_join_sqa_eviction_uses_queue_attempt(joined):
     assert row["service_class"] == 7
     assert row["queue"] == "adhoc"
     assert any("SQA evictions" in w for w in joined.summary.warnings)
+    # The service class 14 attempt: no wait, evicted after 1.5 s.
+    assert (row["sqa_queue_s"], row["sqa_exec_s"]) == (0.0, 1.5)
+    # A WLM timeout restart (Evicted in a user queue) is no SQA attempt.
+    restarted = _row(joined, 1003)
+    assert restarted[["sqa_queue_s", "sqa_exec_s"]].isna().all()
 
 
 def test_join_padded_chars_trimmed_and_statement_types(joined):

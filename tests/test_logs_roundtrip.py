@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from fixtures.psql import char, write_psql_csv
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +21,7 @@ from dpcsim.logs import (
     write_svl_qlog,
     write_workload,
 )
+from dpcsim.logs.writers import STL_WLM_QUERY_HEADER, SVL_QLOG_HEADER
 from dpcsim.schema import Workload, validate_workload
 
 TEXTS = {
@@ -197,3 +200,91 @@ def test_write_exports_and_workload_store(tmp_path):
 def test_read_workload_missing(tmp_path):
     with pytest.raises(ValueError, match=r"no workload\.parquet"):
         read_workload(tmp_path)
+
+
+WLM_HEADER = STL_WLM_QUERY_HEADER.split(",")
+QLOG_HEADER = SVL_QLOG_HEADER.split(",")
+
+
+def _attempt(task, sc, start, queue_us, exec_us, state, name, user=100):
+    """One STL_WLM_QUERY row as psql --csv prints it (char(n) blank-padded)."""
+    queue_end = start + dt.timedelta(microseconds=queue_us)
+    exec_end = queue_end + dt.timedelta(microseconds=exec_us)
+    return [
+        user, 10_000_000 + task, task, task, sc, 1, start, start, queue_end,
+        queue_us, queue_end, exec_end, exec_us, exec_end, char(state, 16), 0,
+        char("n/a", 20), char(name, 64),
+    ]  # fmt: skip
+
+
+def test_sqa_eviction_read_from_psql_export_fills_sqa_columns(tmp_path):
+    t0 = dt.datetime(2024, 3, 1, 12, 0, 0, 250_000)
+    evicted_at = t0 + dt.timedelta(seconds=5.75)
+    t1 = dt.datetime(2024, 3, 1, 12, 1)
+    write_psql_csv(
+        tmp_path / "stl_wlm_query.csv",
+        WLM_HEADER,
+        [
+            # Waited 0.75 s for SQA, ran its 5 s maximum, was evicted to batch,
+            # waited 2.5 s there and ran 40 s.
+            _attempt(2001, 14, t0, 750_000, 5_000_000, "Evicted", "Short query queue"),
+            _attempt(2001, 6, evicted_at, 2_500_000, 40_000_000, "Completed", "batch"),
+            _attempt(2002, 14, t1, 0, 300_000, "Completed", "Short query queue"),
+        ],
+    )
+    end = evicted_at + dt.timedelta(seconds=42.5)
+    write_psql_csv(
+        tmp_path / "svl_qlog.csv",
+        QLOG_HEADER,
+        [
+            [100, 2001, 10_002_001, 1_073_741_924, t0, end,
+             int((end - t0).total_seconds() * 1e6), 0, char("default", 320),
+             char("select c.id,\n  count(*) from mart.fct c", 60), None,
+             "Ran on the main cluster", None],
+            [100, 2002, 10_002_002, 1_073_741_924, t1,
+             t1 + dt.timedelta(seconds=0.3), 300_000, 0, char("default", 320),
+             char("select 1", 60), None, "Ran on the main cluster", None],
+        ],
+    )  # fmt: skip
+    back = ingest([tmp_path / "svl_qlog.csv", tmp_path / "stl_wlm_query.csv"])
+    q = back.workload.queries.set_index("query_id")
+    evicted = q.loc[2001]
+    assert evicted["queue_s"] == 3.25  # both attempts' waits
+    assert evicted["exec_s"] == 40.0  # the final attempt's
+    assert (evicted["sqa_queue_s"], evicted["sqa_exec_s"]) == (0.75, 5.0)
+    assert (evicted["service_class"], evicted["queue"]) == (6, "batch")
+    assert evicted["arrival_at"] == pd.Timestamp(t0, tz="UTC")
+    # Completed on SQA: one attempt, nothing to fold.
+    assert q.loc[2002, "service_class"] == 14
+    assert q.loc[[2002], ["sqa_queue_s", "sqa_exec_s"]].isna().all(axis=None)
+
+
+def test_writer_logs_an_sqa_eviction_as_two_attempts(tmp_path):
+    q = _workload(
+        [
+            {"arrival_us": 250_000, "exec_us": 40_000_000, "queue_us": 3_250_000,
+             "stype": "select", "sc": 6, "user": 100, "label": "default",
+             "aborted": False, "cache": False, "cs": False, "slots": 2},
+        ]
+    )  # fmt: skip
+    q["sqa_queue_s"] = 0.75
+    q["sqa_exec_s"] = 5.0
+    write_stl_wlm_query(q, tmp_path / "w.csv")
+    write_svl_qlog(q, tmp_path / "q.csv")
+    sqa, batch = (tmp_path / "w.csv").read_text().splitlines()[1:]
+    assert sqa.startswith("100,10010000,10000,10000,14,1,2024-03-01 00:00:00.25,")
+    assert (
+        ",750000,2024-03-01 00:00:01,2024-03-01 00:00:06,5000000,2024-03-01 00:00:06,"
+        + "Evicted".ljust(16)
+        in sqa
+    )
+    assert sqa.endswith("," + "Short query queue".ljust(64))
+    assert batch.startswith("100,10010000,10000,10000,6,2,2024-03-01 00:00:06,")
+    assert ",2500000,2024-03-01 00:00:08.5,2024-03-01 00:00:48.5,40000000," in batch
+    assert batch.endswith("," + "batch".ljust(64))
+    # SVL_QLOG's elapsed spans both attempts: waits, the evicted run and the final.
+    qlog = (tmp_path / "q.csv").read_text().splitlines()[1]
+    assert ",2024-03-01 00:00:00.25,2024-03-01 00:00:48.5,48250000," in qlog
+    back = ingest([tmp_path / "q.csv", tmp_path / "w.csv"]).workload.queries
+    cols = ["queue_s", "exec_s", "sqa_queue_s", "sqa_exec_s", "slot_count"]
+    assert back[cols].iloc[0].tolist() == [3.25, 40.0, 0.75, 5.0, 2]

@@ -239,6 +239,8 @@ def _task_rows(
             "exec_s": tasks["exec_s"],
             "exec_is_upper_bound": False,
             "queue_s": tasks["queue_s"],
+            "sqa_queue_s": tasks["sqa_queue_s"],
+            "sqa_exec_s": tasks["sqa_exec_s"],
             "service_class": tasks["service_class"],
             "queue": tasks["queue"],
             "slot_count": tasks["slot_count"],

@@ -14,7 +14,11 @@ Rule for one task:
 * ``queue_s`` is the sum of ``total_queue_time`` over all attempts;
 * ``service_class``, ``queue`` (``service_class_name``) and ``slot_count`` come
   from the final attempt; ``aborted`` from its ``final_state`` (aborted,
-  canceled, failed, rejected).
+  canceled, failed, rejected);
+* an SQA attempt evicted before a later attempt (service class 14, ``final_state``
+  Evicted) gives ``sqa_queue_s`` / ``sqa_exec_s``, its own ``total_queue_time``
+  and ``total_exec_time`` (NaN for a task with none); it sorts before the
+  queue attempt of the same query id when both start at the same time.
 
 Units: ``total_queue_time`` / ``total_exec_time`` [µs]; times UTC with µs.
 Joining with SVL_QLOG / STL_QUERY is left to :mod:`dpcsim.logs.combine`.
@@ -154,10 +158,16 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
         Columns ``task_id``, ``query_id`` (first attempt), ``final_query_id``,
         ``user_id``, ``arrival_at``, ``exec_s``, ``queue_s``, ``service_class``,
         ``queue``, ``slot_count``, ``aborted``, ``attempts``, ``sqa_evicted``,
-        ``source_file``, ``source_row`` (of the first attempt).
+        ``sqa_queue_s``, ``sqa_exec_s`` [s], ``source_file``, ``source_row``
+        (of the first attempt).
     """
-    a = attempts.sort_values(["task_id", "start_at", "query_id"], kind="stable")
-    a = a.reset_index(drop=True)
+    not_sqa = (attempts["service_class"] != SQA_SERVICE_CLASS).to_numpy(
+        dtype=bool, na_value=True
+    )
+    a = attempts.assign(_not_sqa=not_sqa).sort_values(
+        ["task_id", "start_at", "query_id", "_not_sqa"], kind="stable"
+    )
+    a = a.drop(columns="_not_sqa").reset_index(drop=True)
     task = a["task_id"].to_numpy()
     n = task.size
     if n == 0:
@@ -170,6 +180,9 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
     evicted = (a["service_class"] == SQA_SERVICE_CLASS).to_numpy(
         dtype=bool, na_value=False
     ) & state.str.startswith("evict").to_numpy(dtype=bool, na_value=False)
+    # Only an eviction some later attempt followed is a folded SQA attempt.
+    folded = evicted.copy()
+    folded[ends] = False
     final_state = state.iloc[ends]
     return pd.DataFrame(
         {
@@ -188,6 +201,8 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
             ),
             "attempts": ends - starts + 1,
             "sqa_evicted": np.maximum.reduceat(evicted, starts) if n else evicted,
+            "sqa_queue_s": _evicted_sum(a["queue_s"], folded, starts),
+            "sqa_exec_s": _evicted_sum(a["exec_s"], folded, starts),
             "source_file": _take(a["source_file"], starts),
             "source_row": a["source_row"].to_numpy()[starts],
         }
@@ -200,6 +215,17 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
             "sqa_evicted": "bool",
         }
     )
+
+
+def _evicted_sum(
+    seconds: pd.Series, evicted: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
+    """Per task, the sum of ``seconds`` over its evicted SQA attempts (NaN if none)."""
+    if not starts.size:
+        return np.zeros(0, dtype="float64")
+    total = np.add.reduceat(np.where(evicted, seconds.to_numpy(), 0.0), starts)
+    out: np.ndarray = np.where(np.maximum.reduceat(evicted, starts), total, np.nan)
+    return out
 
 
 def _take(values: pd.Series, positions: np.ndarray) -> pd.Series:

@@ -8,8 +8,10 @@ STL_LOAD_ERRORS text columns). ``label`` (char(320)) is written unpadded to keep
 files small; readers trim either way.
 
 One canonical row (one task) becomes one SVL_QLOG row (``starttime`` = arrival,
-``endtime`` = arrival + queue + exec, ``elapsed`` in µs) and one STL_WLM_QUERY
-attempt. Rows with no service class get no STL_WLM_QUERY row, like leader-node
+``endtime`` = arrival + queue + exec + any SQA attempt's exec, ``elapsed`` in
+µs) and one STL_WLM_QUERY
+attempt (two when it was evicted from SQA: ``sqa_queue_s`` / ``sqa_exec_s``). Rows
+with no service class get no STL_WLM_QUERY row, like leader-node
 statements; they read back with ``queue_s = 0``. ``xid`` and ``pid`` are derived
 from the query and user ids (the canonical workload does not keep them).
 Reading is :mod:`dpcsim.logs.reader`'s job.
@@ -28,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dpcsim.schema import Workload
+from dpcsim.wlm.limits import SQA_SERVICE_CLASS
 
 __all__ = [
     "write_exports",
@@ -61,6 +64,8 @@ DEFAULT_STATE_MACHINE_ARN: Final = (
 GZIP_LEVEL: Final = 1
 _XID_BASE: Final = 10_000_000
 _PID_BASE: Final = 1_073_741_824
+#: ``service_class_name`` of the SQA service class (14).
+SQA_QUEUE_NAME: Final = "Short query queue"
 _CS_TEXT: Final = ("Ran on the main cluster", "Ran on a Concurrency Scaling cluster")
 
 
@@ -68,7 +73,9 @@ def write_svl_qlog(queries: pd.DataFrame, path: Path | str) -> Path:
     """Write SVL_QLOG rows (gzip when ``path`` ends in ``.gz``) and return the path."""
     q = queries
     start = _ts(q["arrival_at"])
+    # An SQA eviction's wasted run is part of the statement's elapsed time.
     total_us = _us(q["queue_s"]) + _us(q["exec_s"])
+    total_us += _us(pd.Series(np.nan_to_num(_optional(q, "sqa_exec_s"))))
     query = q["query_id"].to_numpy(dtype="int64")
     cache = q["cache_hit"].to_numpy(dtype=bool)
     table = pa.table(
@@ -97,25 +104,51 @@ def write_svl_qlog(queries: pd.DataFrame, path: Path | str) -> Path:
 
 
 def write_stl_wlm_query(queries: pd.DataFrame, path: Path | str) -> Path:
-    """Write one STL_WLM_QUERY attempt per row with a service class; return the path."""
+    """Write the STL_WLM_QUERY attempts of rows with a service class; return the path.
+
+    A row with ``sqa_exec_s`` (evicted from Short Query Acceleration) is two
+    attempts of one query id, as a cluster logs it: service class 14 with its
+    own ``sqa_queue_s`` / ``sqa_exec_s`` and ``final_state = 'Evicted'``, then
+    the queue attempt starting at the eviction with the rest of ``queue_s`` and
+    ``exec_s``. Any other row is one attempt.
+    """
     q = queries.loc[queries["service_class"].notna().to_numpy()]
-    start = _ts(q["arrival_at"])
-    queue_us = _us(q["queue_s"])
-    exec_us = _us(q["exec_s"])
+    n = len(q)
+    sqa_queue_s = _optional(q, "sqa_queue_s")
+    sqa_exec_s = _optional(q, "sqa_exec_s")
+    evicted = np.isfinite(sqa_exec_s)
+    # Attempt rows: every row's final attempt, plus an SQA attempt before each
+    # evicted one (same query id, earlier start).
+    row = np.r_[np.flatnonzero(evicted), np.arange(n)]
+    is_sqa = np.r_[np.ones(int(evicted.sum()), bool), np.zeros(n, bool)]
+    order = np.lexsort((~is_sqa, row))
+    row, is_sqa = row[order], is_sqa[order]
+    a = q.take(row)
+    arrival = _ts(a["arrival_at"])
+    sqa_queue_us = _us(pd.Series(np.where(evicted, sqa_queue_s, 0.0)[row]))
+    sqa_exec_us = _us(pd.Series(np.where(evicted, sqa_exec_s, 0.0)[row]))
+    queue_us = np.where(is_sqa, sqa_queue_us, _us(a["queue_s"]) - sqa_queue_us)
+    exec_us = np.where(is_sqa, sqa_exec_us, _us(a["exec_s"]))
+    start = _plus(arrival, np.where(is_sqa, 0, sqa_queue_us + sqa_exec_us))
     queue_end = _plus(start, queue_us)
     exec_end = _plus(queue_end, exec_us)
-    sc = q["service_class"].to_numpy(dtype="int64")
-    state = np.where(q["aborted"].to_numpy(dtype=bool), "Aborted", "Completed")
+    sc = np.where(is_sqa, SQA_SERVICE_CLASS, a["service_class"].to_numpy("int64"))
+    state = np.where(
+        is_sqa,
+        "Evicted",
+        np.where(a["aborted"].to_numpy(dtype=bool), "Aborted", "Completed"),
+    )
     priority = np.where(sc >= 100, "Normal", "n/a")
-    mem = np.rint(q["mem_mb"].to_numpy(dtype="float64", na_value=0.0) * 1_048_576)
+    mem = np.rint(a["mem_mb"].to_numpy(dtype="float64", na_value=0.0) * 1_048_576)
+    name = a["queue"].astype("string").mask(is_sqa, SQA_QUEUE_NAME)
     table = pa.table(
         {
-            "userid": q["user_id"].to_numpy(dtype="int64"),
-            "xid": _XID_BASE + q["task_id"].to_numpy(dtype="int64"),
-            "task": q["task_id"].to_numpy(dtype="int64"),
-            "query": q["query_id"].to_numpy(dtype="int64"),
+            "userid": a["user_id"].to_numpy(dtype="int64"),
+            "xid": _XID_BASE + a["task_id"].to_numpy(dtype="int64"),
+            "task": a["task_id"].to_numpy(dtype="int64"),
+            "query": a["query_id"].to_numpy(dtype="int64"),
             "service_class": sc,
-            "slot_count": q["slot_count"].to_numpy(dtype="int64"),
+            "slot_count": np.where(is_sqa, 1, a["slot_count"].to_numpy("int64")),
             "service_class_start_time": start,
             "queue_start_time": start,
             "queue_end_time": queue_end,
@@ -127,10 +160,17 @@ def write_stl_wlm_query(queries: pd.DataFrame, path: Path | str) -> Path:
             "final_state": _pad(pa.array(state, pa.string()), 16),
             "est_peak_mem": np.nan_to_num(mem).astype("int64"),
             "query_priority": _pad(pa.array(priority, pa.string()), 20),
-            "service_class_name": _pad(_text(q["queue"]), 64),
+            "service_class_name": _pad(_text(name), 64),
         }
     )
     return _write_csv(table, STL_WLM_QUERY_HEADER, Path(path))
+
+
+def _optional(q: pd.DataFrame, col: str) -> np.ndarray:
+    """A float column that may be absent (NaN then)."""
+    if col not in q:
+        return np.full(len(q), np.nan)
+    return np.asarray(q[col].to_numpy(dtype="float64", na_value=np.nan))
 
 
 def write_users(
