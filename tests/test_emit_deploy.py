@@ -67,7 +67,7 @@ def _describe_cluster_parameters(self: RedshiftResponse) -> ActionResult:
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A moto server on 127.0.0.1 (never 0.0.0.0), port chosen by the OS."""
+    """A moto server bound to 127.0.0.1 only, port chosen by the OS."""
     patch = pytest.MonkeyPatch()
     patch.setattr(
         RedshiftResponse,
