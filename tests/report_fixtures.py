@@ -23,6 +23,7 @@ from dpcsim.alarms.design import dpc_design_alarms
 from dpcsim.designs import load_design
 from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
+from dpcsim.experiments.tuning import TUNING_COLUMNS
 from dpcsim.logs import ingest
 from dpcsim.plan import export_files, sample_dir
 from dpcsim.run import Run
@@ -355,25 +356,7 @@ def _tuning() -> pd.DataFrame:
                     selected,
                 ]
             )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "alarm",
-            "threshold",
-            "period_s",
-            "evaluation_periods",
-            "datapoints_to_alarm",
-            "treat_missing_data",
-            "variant",
-            "false_alarms_per_week",
-            "fa_ci_low",
-            "fa_ci_high",
-            "detection_delay_min",
-            "missed",
-            "incidents",
-            "selected",
-        ],
-    )
+    return pd.DataFrame(rows, columns=TUNING_COLUMNS)
 
 
 def write_deploy(folder: Path) -> None:

@@ -43,6 +43,7 @@ from dpcsim.alarms.spec import TREAT_MISSING_DATA
 from dpcsim.emit.botocheck import validate_input
 from dpcsim.emit.catalog import check_metric
 from dpcsim.errors import InputError
+from dpcsim.experiments.tuning import TUNING_COLUMNS
 
 __all__ = [
     "MAX_DESCRIPTION_CHARS",
@@ -59,23 +60,6 @@ __all__ = [
 ]
 
 MAX_DESCRIPTION_CHARS: Final = 1024
-#: Columns of ``alarm_tuning.csv`` (the shape the recommender writes).
-TUNING_COLUMNS: Final = (
-    "alarm",
-    "threshold",
-    "period_s",
-    "evaluation_periods",
-    "datapoints_to_alarm",
-    "treat_missing_data",
-    "variant",
-    "false_alarms_per_week",
-    "fa_ci_low",
-    "fa_ci_high",
-    "detection_delay_min",
-    "missed",
-    "incidents",
-    "selected",
-)
 _TRUE: Final = ("true", "t", "1", "yes")
 _FALSE: Final = ("false", "f", "0", "no", "")
 

@@ -49,6 +49,7 @@ from typing import Any
 import pandas as pd
 
 from dpcsim.errors import InputError
+from dpcsim.experiments.tuning import TUNING_COLUMNS
 
 __all__ = [
     "PRODUCERS",
@@ -107,22 +108,7 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = {
         "ci_low",
         "ci_high",
     ),
-    "alarm_tuning.csv": (
-        "alarm",
-        "threshold",
-        "period_s",
-        "evaluation_periods",
-        "datapoints_to_alarm",
-        "treat_missing_data",
-        "variant",
-        "false_alarms_per_week",
-        "fa_ci_low",
-        "fa_ci_high",
-        "detection_delay_min",
-        "missed",
-        "incidents",
-        "selected",
-    ),
+    "alarm_tuning.csv": tuple(TUNING_COLUMNS),
     "elt_delay.csv": (
         "definition",
         "fault",
