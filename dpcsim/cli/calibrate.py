@@ -55,17 +55,15 @@ Examples
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._files import announce_kept_files
-from dpcsim.cli.simulate import _export_files, _load_config, _load_settings
+from dpcsim.cli.simulate import _load_config, _load_settings, _load_workload
 from dpcsim.designs import load_design
 from dpcsim.errors import InputError
 from dpcsim.outputs import output_folder
-from dpcsim.schema import Workload
 
 NAME = "calibrate"
 HELP = "fit contention from a log and measure replay fidelity"
@@ -117,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     config = None if args.wlm is None else _load_config(str(args.wlm), design)
     settings = _load_settings(args.settings)
     paths = [Path(p) for p in args.workload]
-    workload, routing = _read_log(paths, config, quiet=quiet)
+    workload, routing = _load_workload(paths, config, quiet=quiet)
     out_dir = Path(args.out)
     announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
     # Written beside --out and moved in whole (see dpcsim.outputs).
@@ -141,36 +139,6 @@ def run(args: argparse.Namespace) -> int:
         print(_fit_line(result.fit))
         print(result.fidelity.verdict)
     return 0
-
-
-def _read_log(paths: list[Path], config: Any, *, quiet: bool) -> tuple[Workload, Any]:
-    """Read a canonical workload or ingest exports (routed when ``config`` is set)."""
-    from dpcsim import logs
-    from dpcsim.wlm import route_workload
-
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(2, "No such file or directory", str(path))
-    first = paths[0]
-    canonical = first.suffix == ".parquet" or (first / "workload.parquet").is_file()
-    if len(paths) == 1 and canonical:
-        workload: Workload = logs.read_workload(first)
-        return workload, None
-    files = [f for p in paths for f in _export_files(p)]
-    if not files:
-        raise InputError("no export files found; expected log files", source=str(first))
-    ingested = logs.ingest(files, wlm=config)
-    if len(ingested.rejects) and not quiet:
-        print(
-            f"ingest: {len(ingested.rejects)} row(s) rejected (see dpcsim ingest)",
-            file=sys.stderr,
-        )
-    result: Workload = ingested.workload
-    if config is None:
-        return result, None
-    return result, route_workload(
-        config, result.queries, superusers=ingested.superusers
-    )
 
 
 def _fit_line(fit: Any) -> str:

@@ -102,7 +102,7 @@ from dpcsim.outputs import output_folder
 from dpcsim.run import SIMULATE_FILES, PhaseTimer, Run
 from dpcsim.run_stream import stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
-from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config, route_workload
+from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config
 
 NAME = "simulate"
 HELP = "replay a workload through a WLM configuration"
@@ -348,33 +348,15 @@ def _load_settings(value: str | None) -> ClusterSettings:
 
 
 def _load_workload(
-    paths: list[Path], config: WLMConfig, *, quiet: bool
+    paths: list[Path], config: WLMConfig | None, *, quiet: bool
 ) -> tuple[Workload, RoutingResult | None]:
-    """Read a canonical workload, or ingest raw exports; return it and its routing.
-
-    The routing is None for a canonical workload (the engine routes it) and, for
-    exports, the routing that honours the superusers named in the users export.
-    """
-    for path in paths:
-        if not path.exists():
-            raise FileNotFoundError(2, "No such file or directory", str(path))
-    first = paths[0]
-    canonical = first.suffix == ".parquet" or (first / "workload.parquet").is_file()
-    if len(paths) == 1 and canonical:
-        workload: Workload = logs.read_workload(first)
-        return workload, None
-    files = [f for p in paths for f in _export_files(p)]
-    if not files:
-        raise InputError("no export files found; expected log files", source=str(first))
-    ingested = logs.ingest(files, wlm=config)
-    rejected = len(ingested.rejects)
+    """:func:`dpcsim.logs.load_logs`, saying how many rows were rejected."""
+    workload, routing, rejected = logs.load_logs(paths, config)
     if rejected and not quiet:
         print(
             f"ingest: {rejected} row(s) rejected (see dpcsim ingest)", file=sys.stderr
         )
-    result: Workload = ingested.workload
-    routing = route_workload(config, result.queries, superusers=ingested.superusers)
-    return result, routing
+    return workload, routing
 
 
 def _print_replay_notes(
@@ -386,12 +368,3 @@ def _print_replay_notes(
         print(f"\n{line}")
     for warning in [*replay_warnings(workload.queries), *warnings]:
         print(f"warning: {warning}", file=sys.stderr)
-
-
-def _export_files(path: Path) -> list[Path]:
-    """A file itself, or the visible files directly inside a directory, sorted."""
-    if not path.is_dir():
-        return [path]
-    return sorted(
-        p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
-    )

@@ -11,7 +11,7 @@ canonical form as parquet.
 
 from __future__ import annotations
 
-from dpcsim.logs.ingest import IngestResult, IngestSummary, ingest
+from dpcsim.logs.ingest import IngestResult, IngestSummary, ingest, load_logs
 from dpcsim.logs.reader import ReadResult, read_export
 from dpcsim.logs.sql_type import classify_statements, fingerprints
 from dpcsim.logs.store import read_workload, write_workload
@@ -34,6 +34,7 @@ __all__ = [
     "classify_statements",
     "fingerprints",
     "ingest",
+    "load_logs",
     "read_export",
     "read_role_groups",
     "read_users",

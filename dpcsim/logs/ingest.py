@@ -41,8 +41,9 @@ from dpcsim.schema import (
 
 if TYPE_CHECKING:
     from dpcsim.wlm.config import WLMConfig
+    from dpcsim.wlm.routing import RoutingResult
 
-__all__ = ["IngestResult", "IngestSummary", "expand_paths", "ingest"]
+__all__ = ["IngestResult", "IngestSummary", "expand_paths", "ingest", "load_logs"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -231,6 +232,60 @@ def ingest(
     summary = replace(summary, cs_ineligible_by_reason=cs_reasons)
     return IngestResult(
         workload=workload, rejects=rejects, summary=summary, superusers=supers
+    )
+
+
+def load_logs(
+    paths: Sequence[Path | str], wlm: WLMConfig | None = None
+) -> tuple[Workload, RoutingResult | None, int]:
+    """A canonical workload, or exports ingested: the workload, routing, rejects.
+
+    One ``workload.parquet`` (or a folder holding one) is read as it is and not
+    routed (the engine routes it). Anything else is ingested (:func:`ingest`);
+    with ``wlm`` its routing honours the superusers the users export names.
+
+    Returns
+    -------
+    tuple
+        The workload, its routing under ``wlm`` (None for a canonical workload
+        or without ``wlm``) and the number of rejected rows.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist.
+    InputError
+        No export files, or bad ones.
+    """
+    from dpcsim.logs.store import read_workload
+    from dpcsim.wlm.routing import route_workload
+
+    given = [Path(p) for p in paths]
+    for path in given:
+        if not path.exists():
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+    first = given[0]
+    canonical = first.suffix == ".parquet" or (first / "workload.parquet").is_file()
+    if len(given) == 1 and canonical:
+        return read_workload(first), None, 0
+    files = [f for p in given for f in _visible_files(p)]
+    if not files:
+        raise InputError("no export files found; expected log files", source=str(first))
+    ingested = ingest(files, wlm=wlm)
+    routing = None
+    if wlm is not None:
+        routing = route_workload(
+            wlm, ingested.workload.queries, superusers=ingested.superusers
+        )
+    return ingested.workload, routing, len(ingested.rejects)
+
+
+def _visible_files(path: Path) -> list[Path]:
+    """A file itself, or the visible files directly inside a directory, sorted."""
+    if not path.is_dir():
+        return [path]
+    return sorted(
+        p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
     )
 
 
