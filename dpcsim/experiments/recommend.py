@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dpcsim.canonical import jsonable
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
 from dpcsim.experiments.execute import SweepContext, Task, run_task
@@ -219,7 +220,7 @@ def recommend(
         "recommendations": records,
     }
     return Recommendation(
-        document=_jsonable(document),
+        document=jsonable(document),
         pareto=pareto,
         headroom=headroom,
         alarm_tuning=tuning,
@@ -753,20 +754,6 @@ def _failing_objectives(
             f"{obj.adhoc_p95_wait_s:g} s"
         )
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def with_objectives(space: Space, **changes: Any) -> Space:

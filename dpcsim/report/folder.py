@@ -49,6 +49,8 @@ from typing import Any
 import pandas as pd
 
 from dpcsim.errors import InputError
+from dpcsim.experiments.recommend import HEADROOM_COLUMNS
+from dpcsim.experiments.stats import STATS_COLUMNS
 from dpcsim.experiments.tuning import TUNING_COLUMNS
 
 __all__ = [
@@ -81,17 +83,7 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = {
     "alarm_summary.csv": ("alarm_name", "transitions_to_alarm", "time_in_alarm_s"),
     "fidelity.csv": ("queue",),
     "results.parquet": ("run_key", "config_id", "status"),
-    "stats.csv": (
-        "config_id",
-        "scenario_id",
-        "assumption_id",
-        "metric",
-        "n",
-        "mean",
-        "ci_low",
-        "ci_high",
-        "level",
-    ),
+    "stats.csv": tuple(STATS_COLUMNS),
     "pareto.csv": (
         "config_id",
         "cost_usd",
@@ -100,14 +92,7 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = {
         "on_front",
         "indistinguishable_from_best",
     ),
-    "headroom.csv": (
-        "config_id",
-        "target",
-        "kind",
-        "growth_at_failure",
-        "ci_low",
-        "ci_high",
-    ),
+    "headroom.csv": tuple(HEADROOM_COLUMNS),
     "alarm_tuning.csv": tuple(TUNING_COLUMNS),
     "elt_delay.csv": (
         "definition",
