@@ -17,7 +17,7 @@ from fixtures.psql import char, write_psql_csv
 
 from dpcsim.cli import main
 from dpcsim.errors import InputError
-from dpcsim.logs import ingest, read_export
+from dpcsim.logs import ingest, read_export, write_exports
 from dpcsim.metrics.custom import custom_datapoints
 from dpcsim.metrics.records import records_from_workload
 from dpcsim.schema import Workload, validate_workload
@@ -371,3 +371,31 @@ def test_cli_ingest_takes_the_recorded_timeouts(tmp_path, stl_files, capsys):
     ) in text
     written = pd.read_parquet(out / "workload.parquet").set_index("query_id")
     assert written.loc[2005, "stop_cause"] == "wlm_timeout"
+
+
+def test_writers_keep_the_causes_through_a_round_trip(tmp_path, stl_files):
+    first = ingest(stl_files, recorded=RECORDED, statement_timeout_ms=60000)
+    # The writer logs every abort's final attempt as Aborted, so 2011's
+    # "Completed in WLM, aborted by the client" is not written (module docs).
+    queries = first.workload.queries
+    kept = queries.loc[queries["query_id"] != 2011].reset_index(drop=True)
+    files = write_exports(Workload(queries=kept), tmp_path / "again")
+    rules = files["stl_wlm_rule_action"].read_text().splitlines()
+    assert rules[0] == ",".join(RULE_HEADER)
+    # One row per QMR stop, char(256) rule and action padded as AWS writes them.
+    assert len(rules) == 1 + 3
+    assert ("," + "abort".ljust(256) + ",") in rules[1]
+    back = ingest(
+        [files["svl_qlog"], files["stl_wlm_query"], files["stl_wlm_rule_action"]],
+        recorded=RECORDED,
+        statement_timeout_ms=60000,
+    )
+    assert _causes(back) == {k: v for k, v in EXPECTED.items() if k != 2011}
+
+
+def test_no_rule_action_file_without_qmr_stops(tmp_path, stl_files):
+    queries = ingest(stl_files).workload.queries
+    plain = queries.loc[~queries["stop_cause"].isin(["qmr_abort", "qmr_hop"])]
+    assert "stl_wlm_rule_action" not in write_exports(
+        Workload(queries=plain.reset_index(drop=True)), tmp_path / "plain"
+    )
