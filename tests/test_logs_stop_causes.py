@@ -20,7 +20,7 @@ from dpcsim.errors import InputError
 from dpcsim.logs import ingest, read_export, write_exports
 from dpcsim.metrics.custom import custom_datapoints
 from dpcsim.metrics.records import records_from_workload
-from dpcsim.schema import Workload, validate_workload
+from dpcsim.schema import COLUMNS, Workload, validate_workload
 from dpcsim.wlm.config import WLMConfig
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0)
@@ -170,6 +170,8 @@ def _causes(result) -> dict[int, object]:
 def test_each_cause_from_the_stl_exports(stl_files):
     result = ingest(stl_files, recorded=RECORDED, statement_timeout_ms=60000)
     assert _causes(result) == EXPECTED
+    # The readers' evidence columns stay out of the canonical workload.
+    assert tuple(result.workload.queries.columns) == COLUMNS
     assert result.summary.stop_causes == {
         "qmr_abort": 2, "qmr_hop": 1, "wlm_timeout": 1, "statement_timeout": 1,
         "user_or_error": 3,

@@ -164,7 +164,9 @@ def _rule_evidence(
         index = pd.Index(pairs["query_id"].to_numpy(dtype="int64"))
         found = index.get_indexer(ids)
         tasks = pairs["task_id"].to_numpy(dtype="int64")
-        task_of = np.where(found >= 0, tasks[np.clip(found, 0, None)], ids)
+        # Task ids are their own number space: an attempt STL_WLM_QUERY does
+        # not have belongs to no task (-1) rather than to a same-numbered one.
+        task_of = np.where(found >= 0, tasks[np.clip(found, 0, None)], -1)
     is_abort = action.eq("abort").to_numpy(dtype=bool, na_value=False)
     is_hop = action.str.startswith("hop").to_numpy(dtype=bool, na_value=False)
     abort_mask = np.isin(task, task_of[is_abort])
