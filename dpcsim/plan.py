@@ -80,6 +80,7 @@ __all__ = [
 EXPORT_PATTERNS: Final = (
     "svl_qlog*",
     "stl_wlm_query*",
+    "stl_wlm_rule_action*",
     "stl_query*",
     "sys_query_history*",
     "svl_query_summary*",
@@ -293,7 +294,12 @@ def stage_ingest(
     A generator ``spec.json`` next to the exports is copied along: regenerated
     weeks (alarm tuning, ELT faults) then follow the log's own spec.
     """
-    result = ingest(list(files), wlm=recording, role_groups=dict(design.role_groups))
+    result = ingest(
+        list(files),
+        wlm=recording,
+        recorded=recording,
+        role_groups=dict(design.role_groups),
+    )
     folder = out / "ingest"
     write_workload(result.workload, folder)
     result.rejects.to_csv(folder / "rejects.csv", index=False)

@@ -92,6 +92,18 @@ sqa_queue_s, sqa_exec_s : float64
     queue times and ``exec_s`` is the final attempt's, as
     :func:`dpcsim.logs.stl_wlm_query.tasks_from_attempts` folds them; with
     these two the log places both attempts in time.
+stop_cause : string
+    Why an ``aborted`` query stopped, one of :data:`STOP_CAUSES`; ``<NA>``
+    when it completed. ``qmr_abort``: a QMR ``abort`` action
+    (STL_WLM_RULE_ACTION); ``qmr_hop``: a QMR ``hop`` that found no queue, so
+    the query was canceled; ``wlm_timeout``: the final attempt's execution
+    reached its queue's ``max_execution_time`` in the configuration the log
+    was recorded under; ``statement_timeout``: a cancel whose elapsed time
+    reached ``statement_timeout``; ``user_or_error``: every other abort (a
+    user's cancel, an SQL error, a disconnect). An abort the exports give no
+    WLM evidence for is ``user_or_error``, so the WLM-caused count built from
+    this column is a lower bound. A workload without the column gets
+    ``user_or_error`` on its aborted rows (:func:`validate_workload`).
 """
 
 from __future__ import annotations
@@ -108,11 +120,14 @@ __all__ = [
     "ELT_RUN_DTYPES",
     "FAILED_OUTCOMES",
     "LOAD_ERROR_DTYPES",
+    "NO_WLM_EVIDENCE",
     "OPTIONAL_COLUMNS",
     "OUTCOMES",
     "RAN_ON",
     "REQUIRED_COLUMNS",
     "STATEMENT_TYPES",
+    "STOP_CAUSES",
+    "STOP_CAUSE_OUTCOMES",
     "Workload",
     "empty_frame",
     "empty_workload",
@@ -143,6 +158,30 @@ OUTCOMES: Final = ("completed", "aborted", "canceled", "failed")
 FAILED_OUTCOMES: Final = OUTCOMES[1:]
 #: Where a query ran: the main cluster, a Concurrency Scaling cluster, SQA.
 RAN_ON: Final = ("main", "cs", "sqa")
+
+#: Why an aborted query stopped (the ``stop_cause`` column), most specific
+#: evidence first: a QMR abort, a QMR hop with no queue to go to, a WLM
+#: timeout, ``statement_timeout``, and anything the cluster did not cause.
+STOP_CAUSES: Final = (
+    "qmr_abort",
+    "qmr_hop",
+    "wlm_timeout",
+    "statement_timeout",
+    "user_or_error",
+)
+#: The outcome a logged stop cause replays as in run records built from a log:
+#: the cluster's own stops are ``aborted`` (QMR) or ``canceled`` (timeouts, a
+#: hop with no queue); a user's cancel or an SQL error is ``failed``, as the
+#: engine replays it.
+STOP_CAUSE_OUTCOMES: Final[dict[str, str]] = {
+    "qmr_abort": "aborted",
+    "qmr_hop": "canceled",
+    "wlm_timeout": "canceled",
+    "statement_timeout": "canceled",
+    "user_or_error": "failed",
+}
+#: The cause of an abort the exports give no WLM evidence for.
+NO_WLM_EVIDENCE: Final = "user_or_error"
 
 #: Column name -> pandas dtype, in canonical order.
 DTYPES: Final[dict[str, str]] = {
@@ -181,6 +220,7 @@ DTYPES: Final[dict[str, str]] = {
     "cs_eligible": "bool",
     "sqa_queue_s": "float64",
     "sqa_exec_s": "float64",
+    "stop_cause": "string",
 }
 
 COLUMNS: Final = tuple(DTYPES)
@@ -224,15 +264,17 @@ def validate_workload(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` in canonical column order and dtypes.
 
     Missing optional columns are added with their missing value (``task_id``
-    defaults to ``query_id``, ``source_row`` to the 1-based position). Rows are
+    defaults to ``query_id``, ``source_row`` to the 1-based position). An
+    aborted row without a ``stop_cause`` gets :data:`NO_WLM_EVIDENCE`. Rows are
     sorted by ``arrival_at`` then ``query_id`` (stable).
 
     Raises
     ------
     ValueError
         When a required column is missing, ``exec_s`` is negative or NaN,
-        ``statement_type`` is not one of :data:`STATEMENT_TYPES`, or
-        ``query_id`` repeats.
+        ``statement_type`` is not one of :data:`STATEMENT_TYPES`, ``query_id``
+        repeats, or ``stop_cause`` is not one of :data:`STOP_CAUSES` or is set
+        on a row that is not ``aborted``.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
@@ -255,10 +297,20 @@ def validate_workload(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = np.arange(1, len(frame) + 1, dtype="int64")
         else:
             out[col] = pd.Series([_FILL.get(col)] * len(frame), dtype=target)
+    out["stop_cause"] = _stop_causes(out)
     _check_values(out)
     return out.sort_values(["arrival_at", "query_id"], kind="stable").reset_index(
         drop=True
     )
+
+
+def _stop_causes(frame: pd.DataFrame) -> pd.Series:
+    """``stop_cause`` with :data:`NO_WLM_EVIDENCE` on aborted rows that lack one."""
+    cause = frame["stop_cause"]
+    unknown = frame["aborted"].to_numpy(dtype=bool) & cause.isna().to_numpy()
+    if not unknown.any():
+        return cause
+    return cause.mask(pd.Series(unknown, index=cause.index), NO_WLM_EVIDENCE)
 
 
 def _check_values(frame: pd.DataFrame) -> None:
@@ -286,6 +338,19 @@ def _check_values(frame: pd.DataFrame) -> None:
             f"row {i + 1}: query_id={frame['query_id'].iloc[i]} repeats; "
             "expected unique query ids"
         )
+    cause = frame["stop_cause"]
+    given = cause.notna().to_numpy()
+    bad_cause = given & ~cause.isin(STOP_CAUSES).to_numpy(dtype=bool, na_value=False)
+    stray = given & ~frame["aborted"].to_numpy(dtype=bool)
+    for mask, expected in (
+        (bad_cause, f"one of {list(STOP_CAUSES)} or <NA>"),
+        (stray, "<NA> on a row that is not aborted"),
+    ):
+        if mask.any():
+            i = int(np.flatnonzero(mask)[0])
+            raise ValueError(
+                f"row {i + 1}: stop_cause={cause.iloc[i]!r}; expected {expected}"
+            )
 
 
 #: Step Functions executions of the nightly ELT (from ``aws stepfunctions

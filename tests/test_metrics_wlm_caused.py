@@ -91,3 +91,36 @@ def test_tuning_variant_reads_the_published_series_and_passes_emit_checks():
         & (points["dimensions"] == dims)
     ]
     assert mine.sort_values("timestamp")["value"].tolist() == [0.0, 2.0, 0.0]
+
+
+def _logged(causes: list[str | None]):
+    rows = [
+        {"arrival_s": 10.0 * k, "queue_s": 0.0, "exec_s": 70.0, "queue": "batch",
+         "statement_type": "select", "aborted": c is not None, "stop_cause": c}
+        for k, c in enumerate(causes)
+    ]  # fmt: skip
+    return records_from_workload(workload(rows))
+
+
+def test_a_log_replays_each_stop_cause_as_its_outcome():
+    causes = ["qmr_abort", "qmr_hop", "wlm_timeout", "statement_timeout",
+              "user_or_error", None]  # fmt: skip
+    records = _logged(causes)
+    assert records.queries["outcome"].tolist() == [
+        "aborted", "canceled", "canceled", "canceled", "failed", "completed",
+    ]  # fmt: skip
+    stamps = pd.DatetimeIndex([START + pd.Timedelta(minutes=m) for m in range(3)])
+    points = custom_datapoints(
+        records, stamps, np.array([0.0, 60.0, 120.0]), cluster_id=CI,
+        environment="prod",
+    )  # fmt: skip
+    # Every abort still fails; only the four the cluster caused are WLM-caused.
+    assert _per_minute(points, "WLMFailedQueries") == [0.0, 5.0, 0.0]
+    assert _per_minute(points, "WLMCausedFailedQueries") == [0.0, 4.0, 0.0]
+
+
+def test_aborts_of_an_unvalidated_frame_without_causes_are_failed():
+    from dpcsim.metrics.records import logged_outcomes
+
+    frame = pd.DataFrame({"aborted": [True, False]})
+    assert logged_outcomes(frame).tolist() == ["failed", "completed"]

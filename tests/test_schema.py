@@ -89,3 +89,35 @@ def test_one_sqa_service_class():
     from dpcsim.wlm import limits
 
     assert stl_wlm_query.SQA_SERVICE_CLASS is limits.SQA_SERVICE_CLASS == 14
+
+
+def test_an_abort_without_a_stop_cause_has_no_wlm_evidence():
+    out = validate_workload(
+        frame(aborted=[True, False, True], stop_cause=[None, None, "wlm_timeout"])
+    )
+    causes = out.set_index("query_id")["stop_cause"].fillna("<NA>").to_dict()
+    assert causes == {1: "<NA>", 2: "user_or_error", 3: "wlm_timeout"}
+    # A frame without the column (a workload written before it existed).
+    old = validate_workload(frame(aborted=[False, True, False]))
+    causes = old.set_index("query_id")["stop_cause"].fillna("<NA>").to_dict()
+    assert causes == {1: "user_or_error", 2: "<NA>", 3: "<NA>"}
+
+
+@pytest.mark.parametrize(
+    ("aborted", "causes", "message"),
+    [
+        ([False, True, False], [None, "timeout", None], "stop_cause='timeout'"),
+        ([False, False, False], [None, "qmr_abort", None], "not aborted"),
+    ],
+)
+def test_bad_stop_causes_name_the_row(aborted, causes, message):
+    with pytest.raises(ValueError, match="row 2") as err:
+        validate_workload(frame(aborted=aborted, stop_cause=causes))
+    assert message in str(err.value)
+
+
+def test_every_stop_cause_replays_as_a_failed_outcome():
+    from dpcsim.schema import FAILED_OUTCOMES, STOP_CAUSE_OUTCOMES, STOP_CAUSES
+
+    assert tuple(STOP_CAUSE_OUTCOMES) == STOP_CAUSES
+    assert set(STOP_CAUSE_OUTCOMES.values()) == set(FAILED_OUTCOMES)

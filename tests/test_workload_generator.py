@@ -225,3 +225,11 @@ def test_parse_fault():
         parse_fault("late_start:x", f)
     with pytest.raises(InputError, match="day"):
         parse_fault("copy_error:-1", f)
+
+
+def test_generated_aborts_are_the_statements_own(week):
+    # Learner cancels, failed dbt models and COPY errors: none is WLM's doing.
+    q = week.queries
+    assert q["aborted"].any()
+    assert set(q.loc[q["aborted"], "stop_cause"]) == {"user_or_error"}
+    assert q.loc[~q["aborted"], "stop_cause"].isna().all()

@@ -4,7 +4,8 @@ Inputs (the table is detected from each file's header, gzip from its magic bytes
   SVL_QLOG / STL_QUERY (elapsed includes queueing: alone, execution times are upper
   bounds), STL_WLM_QUERY (queue/exec split, service class, restarts, SQA), their
   join on `query`, SYS_QUERY_HISTORY, Redset (per-query parquet or CSV),
-  STL_LOAD_ERRORS and `aws stepfunctions list-executions` JSON. CSV as written by
+  STL_WLM_RULE_ACTION (QMR actions: why a query was stopped), STL_LOAD_ERRORS
+  and `aws stepfunctions list-executions` JSON. CSV as written by
   `psql --csv` or `UNLOAD ... FORMAT CSV HEADER` (lowercase column names), gzip CSV
   or parquet. Units as AWS writes them: durations [µs] (Redset [ms]), timestamps
   UTC with µs.
@@ -13,7 +14,11 @@ Inputs (the table is detected from each file's header, gzip from its magic bytes
   groups (users named IAMR:<role> get the role's groups). --wlm: the
   wlm_json_configuration (bare array, JSON string or describe-cluster-parameters
   output) to route every query to its queue; ``design`` is the seed's 50/30/20
-  design.
+  design. It is taken as the configuration the log was recorded under: an abort
+  whose final attempt ran its queue's max_execution_time is a WLM timeout.
+  --statement-timeout-ms: the recorded statement_timeout; a cancel that ran that
+  long is put down to it. Every other abort without a QMR action is a user's
+  cancel or an error (stop_cause user_or_error).
 
 Outputs in --out DIR:
   workload.parquet      canonical queries (exec_s / queue_s [s], arrival_at UTC)
@@ -81,6 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_design_argument(parser)
     parser.add_argument(
+        "--statement-timeout-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="the recorded cluster's statement_timeout [ms] (0: unknown or off)",
+    )
+    parser.add_argument(
         "--strict", action="store_true", help="stop at the first bad row"
     )
     parser.add_argument(
@@ -98,11 +110,14 @@ def run(args: argparse.Namespace) -> int:
     # Written to a folder beside --out and moved in whole: a failure leaves --out
     # as it was, and --force removes what an earlier ingest wrote there.
     with output_folder(out, force=bool(args.force)) as staging:
+        wlm = load_design(args.design).wlm if str(args.wlm) == "design" else args.wlm
         result = ingest(
             args.logs,
             users=args.users,
             role_groups=args.role_groups,
-            wlm=load_design(args.design).wlm if str(args.wlm) == "design" else args.wlm,
+            wlm=wlm,
+            recorded=wlm,
+            statement_timeout_ms=args.statement_timeout_ms,
             strict=args.strict,
             progress=show_progress(args),
         )

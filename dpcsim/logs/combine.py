@@ -4,12 +4,14 @@ The join key is the query id: each WLM task's first attempt (lowest ``query``)
 gives the SQL text, user, label and arrival (``starttime``); its final attempt
 gives ``aborted`` and ``ran_on_cs`` from the query log and the execution time,
 service class and queue from STL_WLM_QUERY (see :mod:`dpcsim.logs.stl_wlm_query`
-for the per-task rule). Query-log rows of later attempts are folded into their
-task. Result-cache hits with no WLM row keep ``exec_s = elapsed`` with
-``queue_s = 0`` and replay as cache hits (no slot); WLM tasks with no query-log
-row keep their WLM figures with statement type ``other``. Rows that take no
-user-queue slot are left out of the replay and returned with their reason
-(:func:`combine_with_exclusions`). Each of these cases is counted in a warning.
+for the per-task rule), and its query id and ``final_state`` in the private
+columns :mod:`dpcsim.logs.stop_causes` reads. Query-log rows of later attempts
+are folded into their task. Result-cache hits with no WLM row keep
+``exec_s = elapsed`` with ``queue_s = 0`` and replay as cache hits (no slot);
+WLM tasks with no query-log row keep their WLM figures with statement type
+``other``. Rows that take no user-queue slot are left out of the replay and
+returned with their reason (:func:`combine_with_exclusions`). Each of these
+cases is counted in a warning.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dpcsim.logs.rejects import empty_rejects, rejects_frame
 from dpcsim.logs.sql_type import analyze_text
 from dpcsim.logs.sql_type import arrow_to_strings as _strings
 from dpcsim.logs.stl_wlm_query import restart_summary, tasks_from_attempts
+from dpcsim.logs.stop_causes import FINAL_QUERY_ID, FINAL_STATE
 from dpcsim.logs.svl_qlog import QLOG_DTYPES, qlog_to_queries
 
 __all__ = ["NOT_REPLAYED", "combine_logs", "combine_with_exclusions"]
@@ -255,6 +258,9 @@ def _task_rows(
             "query_text": text,
             "source_file": pick("source_file", pos_info, has, tasks["source_file"]),
             "source_row": pick("source_row", pos_info, has, tasks["source_row"]),
+            # Evidence for the stop cause (dpcsim.logs.stop_causes).
+            FINAL_QUERY_ID: tasks["final_query_id"],
+            FINAL_STATE: tasks["final_state"],
         }
     )
 

@@ -323,6 +323,15 @@ SPECS: Final[tuple[TableSpec, ...]] = (
         "err_code,err_reason,line_number",
         "query,starttime,filename,line_number,err_code,err_reason",
     ),
+    # QMR actions (dpcsim.logs.stl_wlm_rule_action): why a query was stopped.
+    _spec(
+        "stl_wlm_rule_action",
+        "userid,query,service_class,rule,action,recordtime,action_value,"
+        "service_class_name",
+        {**dict.fromkeys(("userid", "query", "service_class"), _I), "recordtime": _T},
+        "rule,action,recordtime",
+        "query,rule,action,recordtime",
+    ),
     _spec(
         "pg_group",
         "groname,grosysid,grolist",

@@ -2,7 +2,9 @@
 
 :func:`ingest` reads every file (:func:`dpcsim.logs.reader.read_export`), joins
 the query logs with STL_WLM_QUERY (:mod:`dpcsim.logs.combine`), rejects rows that
-repeat a query id across files, attaches users and groups, sorts by arrival, and,
+repeat a query id across files, attaches users and groups, gives each abort its
+``stop_cause`` (:mod:`dpcsim.logs.stop_causes`: STL_WLM_RULE_ACTION, the recorded
+WLM configuration's timeouts, ``statement_timeout``), sorts by arrival, and,
 given a WLM configuration, routes each query to its queue with
 :func:`dpcsim.wlm.routing.route_workload`. Every row read is either accepted or
 rejected with a reason: ``rows_read == accepted + sum(rejected_by_reason)``.
@@ -15,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -29,10 +31,13 @@ from dpcsim.logs.query_metrics import attach_metrics
 from dpcsim.logs.reader import ReadResult, read_export
 from dpcsim.logs.rejects import empty_rejects, rejects_frame
 from dpcsim.logs.sql_type import partial_evidence
+from dpcsim.logs.stl_wlm_rule_action import RULE_ACTION_DTYPES
+from dpcsim.logs.stop_causes import cause_counts, stop_causes
 from dpcsim.logs.users import UserDirectory, apply_users, read_role_groups, read_users
 from dpcsim.schema import (
     ELT_RUN_DTYPES,
     LOAD_ERROR_DTYPES,
+    NO_WLM_EVIDENCE,
     Workload,
     empty_frame,
     empty_workload,
@@ -76,6 +81,9 @@ class IngestSummary:
         Queries read correctly but left out of the replay, per reason (system and
         maintenance service classes, leader-node statements, stored-procedure
         CALL rows); they are in ``rejects.csv`` with a ``not replayed:`` reason.
+    stop_causes
+        Aborted queries per ``stop_cause`` (:mod:`dpcsim.logs.stop_causes`);
+        printed when the exports showed a WLM cause for any of them.
     """
 
     rows_read: int
@@ -88,6 +96,7 @@ class IngestSummary:
     per_file: dict[str, tuple[str, int, int]] = field(default_factory=dict)
     cs_ineligible_by_reason: dict[str, int] = field(default_factory=dict)
     not_replayed: dict[str, int] = field(default_factory=dict)
+    stop_causes: dict[str, int] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The summary as printable lines."""
@@ -118,6 +127,8 @@ class IngestSummary:
             out.append(
                 "  not scaling-eligible: " + _counts(self.cs_ineligible_by_reason)
             )
+        if set(self.stop_causes) - {NO_WLM_EVIDENCE}:
+            out.append("  aborted, by stop cause: " + _counts(self.stop_causes))
         out += [f"warning: {w}" for w in self.warnings]
         return out
 
@@ -149,12 +160,18 @@ class IngestResult:
     superusers: frozenset[str] = frozenset()
 
 
+#: ``statement_timeout``'s largest value [ms] (the parameter's allowed range).
+_MAX_STATEMENT_TIMEOUT_MS: Final = 2147483647
+
+
 def ingest(
     paths: Sequence[Path | str],
     *,
     users: Path | str | Iterable[Path | str] | UserDirectory | None = None,
     role_groups: Mapping[str, Iterable[str]] | Path | str | None = None,
     wlm: Path | str | WLMConfig | None = None,
+    recorded: Path | str | WLMConfig | None = None,
+    statement_timeout_ms: int = 0,
     strict: bool = False,
     progress: bool = False,
 ) -> IngestResult:
@@ -163,9 +180,9 @@ def ingest(
     Parameters
     ----------
     paths
-        Export files (query logs, STL_LOAD_ERRORS, Step Functions JSON; user
-        exports given here are used as ``users``), or folders of them (UNLOAD
-        part files).
+        Export files (query logs, STL_WLM_RULE_ACTION, STL_LOAD_ERRORS, Step
+        Functions JSON; user exports given here are used as ``users``), or
+        folders of them (UNLOAD part files).
     users
         User/group exports or a ready :class:`UserDirectory`.
     role_groups
@@ -173,6 +190,14 @@ def ingest(
     wlm
         ``wlm_json_configuration`` file or a :class:`~dpcsim.wlm.config.WLMConfig`:
         route every query to its queue.
+    recorded
+        The configuration the log was recorded under (file or config): its
+        queues' ``max_execution_time`` tell a WLM timeout from a user's cancel
+        (``stop_cause``, :mod:`dpcsim.logs.stop_causes`). None: no abort is
+        put down to a WLM timeout.
+    statement_timeout_ms
+        The recorded cluster's ``statement_timeout`` [ms]; 0 (unknown or off):
+        no abort is put down to it.
     strict
         Raise at the first bad row instead of rejecting.
     progress
@@ -185,6 +210,12 @@ def ingest(
     """
     if not paths:
         raise InputError("no export files given; expected at least one log file")
+    if not 0 <= statement_timeout_ms <= _MAX_STATEMENT_TIMEOUT_MS:
+        raise InputError(
+            f"statement_timeout_ms={statement_timeout_ms!r}; expected 0 (unknown or "
+            f"off) or a timeout up to {_MAX_STATEMENT_TIMEOUT_MS} [ms]",
+            location="statement_timeout_ms",
+        )
     paths = expand_paths(paths)
     # The context manager erases the bar before an InputError reaches the caller.
     with tqdm(
@@ -194,7 +225,8 @@ def ingest(
     user_files = [r.source for r in results if r.kind == "users"]
     directory = _directory(users, user_files, role_groups)
     parts = {
-        k: [r for r in results if r.kind == k] for k in ("qlog", "attempts", "queries")
+        k: [r for r in results if r.kind == k]
+        for k in ("qlog", "attempts", "queries", "rule_actions")
     }
     _refuse_mixed_id_spaces(results)
     extra_rejects: list[pd.DataFrame] = []
@@ -212,6 +244,12 @@ def ingest(
     if directory is not None and len(queries):
         queries = apply_users(queries, directory)
     queries = attach_metrics(queries, [r.rows for r in results if r.kind == "metrics"])
+    causes: dict[str, int] = {}
+    if len(queries):
+        queries, causes, more = _stop_causes(
+            queries, parts["rule_actions"], attempts, recorded, statement_timeout_ms
+        )
+        warnings += more
     warnings += _order_warning(queries)
     warnings += _partial_warning(queries)
     workload = Workload(
@@ -229,20 +267,28 @@ def ingest(
         ignore_index=True,
     )
     summary = _summary(results, rejects, workload, warnings, per_path)
-    summary = replace(summary, cs_ineligible_by_reason=cs_reasons)
+    summary = replace(summary, cs_ineligible_by_reason=cs_reasons, stop_causes=causes)
     return IngestResult(
         workload=workload, rejects=rejects, summary=summary, superusers=supers
     )
 
 
 def load_logs(
-    paths: Sequence[Path | str], wlm: WLMConfig | None = None
+    paths: Sequence[Path | str],
+    wlm: WLMConfig | None = None,
+    *,
+    recorded: WLMConfig | None = None,
+    statement_timeout_ms: int = 0,
 ) -> tuple[Workload, RoutingResult | None, int]:
     """A canonical workload, or exports ingested: the workload, routing, rejects.
 
     One ``workload.parquet`` (or a folder holding one) is read as it is and not
     routed (the engine routes it). Anything else is ingested (:func:`ingest`);
     with ``wlm`` its routing honours the superusers the users export names.
+    ``recorded`` and ``statement_timeout_ms`` (the recorded configuration and
+    ``statement_timeout`` [ms]) tell timeouts from user cancels as
+    :func:`ingest` does; ``wlm`` is the configuration routed under, which need
+    not be the recorded one, so it is never used for that.
 
     Returns
     -------
@@ -271,7 +317,9 @@ def load_logs(
     files = [f for p in given for f in _visible_files(p)]
     if not files:
         raise InputError("no export files found; expected log files", source=str(first))
-    ingested = ingest(files, wlm=wlm)
+    ingested = ingest(
+        files, wlm=wlm, recorded=recorded, statement_timeout_ms=statement_timeout_ms
+    )
     routing = None
     if wlm is not None:
         routing = route_workload(
@@ -331,12 +379,13 @@ def _refuse_mixed_id_spaces(results: list[ReadResult]) -> None:
     stl_files = [
         r.source
         for r in results
-        if r.table in ("svl_qlog", "stl_query", "stl_wlm_query")
+        if r.table in ("svl_qlog", "stl_query", "stl_wlm_query", "stl_wlm_rule_action")
     ]
     if sys_files and stl_files:
         raise InputError(
             "SYS_QUERY_HISTORY's query_id is another id space than the query column "
-            f"of SVL_QLOG/STL_QUERY/STL_WLM_QUERY ({', '.join(stl_files)}): the same "
+            "of SVL_QLOG/STL_QUERY/STL_WLM_QUERY/STL_WLM_RULE_ACTION "
+            f"({', '.join(stl_files)}): the same "
             "statement would be counted twice or joined to the wrong one; expected "
             "either SYS_QUERY_HISTORY alone or the STL/SVL tables, in separate "
             "ingest runs",
@@ -524,6 +573,35 @@ def _side(
         return empty_frame(dtypes)
     frame = pd.concat(frames, ignore_index=True).astype(dtypes)
     return frame.sort_values(key, kind="stable").reset_index(drop=True)
+
+
+def _stop_causes(
+    queries: pd.DataFrame,
+    rule_results: list[ReadResult],
+    attempts: pd.DataFrame | None,
+    recorded: Any,
+    statement_timeout_ms: int,
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """Set ``stop_cause`` from the exports' evidence; count the causes."""
+    from dpcsim.wlm.io import read_wlm_config
+
+    config = read_wlm_config(recorded) if isinstance(recorded, Path | str) else recorded
+    frames = [r.rows for r in rule_results]
+    actions = (
+        pd.concat(frames, ignore_index=True).astype(RULE_ACTION_DTYPES)
+        if frames
+        else None
+    )
+    causes, warnings = stop_causes(
+        queries,
+        rule_actions=actions,
+        attempts=attempts,
+        recorded=config,
+        statement_timeout_ms=statement_timeout_ms,
+    )
+    out = queries.copy(deep=False)
+    out["stop_cause"] = causes
+    return out, cause_counts(causes), warnings
 
 
 def _classify_cs(workload: Workload) -> tuple[Workload, dict[str, int]]:

@@ -20,6 +20,7 @@ from dpcsim.logs.rejects import empty_rejects
 from dpcsim.logs.side_tables import read_load_errors, read_stepfunctions
 from dpcsim.logs.source import parse_file, read_json, sniff
 from dpcsim.logs.stl_wlm_query import read_stl_wlm_query
+from dpcsim.logs.stl_wlm_rule_action import read_stl_wlm_rule_action
 from dpcsim.logs.svl_qlog import read_qlog
 from dpcsim.logs.sys_query_history import read_sys_query_history
 
@@ -40,6 +41,7 @@ _KINDS: Final = {
     "sys_query_history": "queries",
     "redset": "queries",
     "stl_load_errors": "load_errors",
+    "stl_wlm_rule_action": "rule_actions",
     "stepfunctions_executions": "elt_runs",
     **dict.fromkeys(METRIC_TABLES, "metrics"),
 }
@@ -54,13 +56,15 @@ class ReadResult:
     table
         Detected table: ``svl_qlog``, ``stl_query``, ``stl_wlm_query``,
         ``sys_query_history``, ``redset``, ``stl_load_errors``,
-        ``stepfunctions_executions``, ``svl_query_metrics_summary``,
-        ``svl_query_summary``, ``sys_query_detail``, ``users``, ``pg_group``,
-        ``user_groups`` or ``role_groups``.
+        ``stl_wlm_rule_action``, ``stepfunctions_executions``,
+        ``svl_query_metrics_summary``, ``svl_query_summary``,
+        ``sys_query_detail``, ``users``, ``pg_group``, ``user_groups`` or
+        ``role_groups``.
     kind
         What ``rows`` holds: ``qlog`` (query-log rows), ``attempts`` (WLM
         attempts), ``queries`` (canonical columns), ``metrics`` (per-query
-        memory, spill and QMR metrics), ``load_errors``,
+        memory, spill and QMR metrics), ``rule_actions`` (QMR actions,
+        :mod:`dpcsim.logs.stl_wlm_rule_action`), ``load_errors``,
         ``elt_runs`` or ``users`` (the parsed columns as read).
     source
         The file.
@@ -135,6 +139,8 @@ def read_export(path: Path | str, *, strict: bool = False) -> ReadResult:
         rows, rejects = read_redset(parsed, strict=strict)
     elif table == "stl_load_errors":
         rows, rejects = read_load_errors(parsed, strict=strict)
+    elif table == "stl_wlm_rule_action":
+        rows, rejects = read_stl_wlm_rule_action(parsed, strict=strict)
     elif table in METRIC_TABLES:
         # Step rows are aggregated per query: count the file's rows, not the output.
         rows, rejects = read_query_metrics(parsed, strict=strict)

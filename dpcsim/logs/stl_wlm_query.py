@@ -157,7 +157,8 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``task_id``, ``query_id`` (first attempt), ``final_query_id``,
         ``user_id``, ``arrival_at``, ``exec_s``, ``queue_s``, ``service_class``,
-        ``queue``, ``slot_count``, ``aborted``, ``attempts``, ``sqa_evicted``,
+        ``queue``, ``slot_count``, ``aborted``, ``final_state`` (the final
+        attempt's, trimmed), ``attempts``, ``sqa_evicted``,
         ``sqa_queue_s``, ``sqa_exec_s`` [s], ``source_file``, ``source_row``
         (of the first attempt).
     """
@@ -199,6 +200,7 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
             "aborted": final_state.str.contains(_ABORT_STATES).to_numpy(
                 dtype=bool, na_value=False
             ),
+            "final_state": _take(a["final_state"], ends),
             "attempts": ends - starts + 1,
             "sqa_evicted": np.maximum.reduceat(evicted, starts) if n else evicted,
             "sqa_queue_s": _evicted_sum(a["queue_s"], folded, starts),
@@ -211,6 +213,7 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
             "arrival_at": "datetime64[us, UTC]",
             "service_class": "Int64",
             "queue": "string",
+            "final_state": "string",
             "source_file": "string",
             "sqa_evicted": "bool",
         }

@@ -9,7 +9,9 @@ times are not final: replaying them as finished short queries would be wrong);
 statement type (coarse types such as ``COMMAND`` fall back to the text);
 ``compute_type`` ``secondary`` (when exported) -> ``ran_on_cs``;
 ``service_class_id`` / ``service_class_name`` (when exported) -> ``service_class``
-/ ``queue``.
+/ ``queue``. ``status``, ``elapsed_time`` and ``error_message`` are handed to
+:mod:`dpcsim.logs.stop_causes` in private columns (a QMR abort's message, a
+cancel at ``statement_timeout``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pandas as pd
 from dpcsim.logs.rejects import Checks
 from dpcsim.logs.source import Parsed, as_int64, constant_strings
 from dpcsim.logs.sql_type import fingerprints, statement_types_from_query_type
+from dpcsim.logs.stop_causes import ELAPSED_S, ERROR_MESSAGE, LOGGED_STATUS
 
 __all__ = ["read_sys_query_history"]
 
@@ -107,6 +110,13 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             "query_text": text,
             "source_file": constant_strings(parsed.source, n),
             "source_row": parsed.source_rows(),
+            # Evidence for the stop cause (dpcsim.logs.stop_causes).
+            LOGGED_STATUS: status,
+            ELAPSED_S: f["elapsed_time"].to_numpy(dtype="float64", na_value=np.nan)
+            / _US
+            if "elapsed_time" in f
+            else np.full(n, np.nan),
+            ERROR_MESSAGE: _text(f, "error_message"),
         }
     )
     if "service_class_id" in f:

@@ -14,6 +14,11 @@ attempt (two when it was evicted from SQA: ``sqa_queue_s`` / ``sqa_exec_s``). Ro
 with no service class get no STL_WLM_QUERY row, like leader-node
 statements; they read back with ``queue_s = 0``. ``xid`` and ``pid`` are derived
 from the query and user ids (the canonical workload does not keep them).
+An aborted row's attempt has ``final_state = 'Aborted'``; rows a QMR rule
+stopped (``stop_cause`` ``qmr_abort`` / ``qmr_hop``) also get their
+STL_WLM_RULE_ACTION row, and timeouts read back from the recorded limits, so
+the causes survive a round trip, except an abort whose WLM attempt completed
+(a client gone while rows were returned): it is written Aborted too.
 Reading is :mod:`dpcsim.logs.reader`'s job.
 """
 
@@ -37,6 +42,7 @@ __all__ = [
     "write_stepfunctions_executions",
     "write_stl_load_errors",
     "write_stl_wlm_query",
+    "write_stl_wlm_rule_action",
     "write_svl_qlog",
     "write_users",
 ]
@@ -55,6 +61,12 @@ STL_LOAD_ERRORS_HEADER: Final = (
     "userid,slice,tbl,starttime,session,query,filename,line_number,colname,type,"
     "col_length,position,raw_line,raw_field_value,err_code,err_reason"
 )
+STL_WLM_RULE_ACTION_HEADER: Final = (
+    "userid,query,service_class,rule,action,recordtime,action_value,service_class_name"
+)
+#: The QMR action a stop cause leaves in STL_WLM_RULE_ACTION (the other causes
+#: leave none: they are read back from the timeouts).
+RULE_ACTION_OF_CAUSE: Final = {"qmr_abort": "abort", "qmr_hop": "hop(restart)"}
 USERS_HEADER: Final = "usesysid,usename,usesuper,groname"
 DEFAULT_STATE_MACHINE_ARN: Final = (
     "arn:aws:states:ap-northeast-1:123456789012:stateMachine:dpc-elt"
@@ -166,6 +178,37 @@ def write_stl_wlm_query(queries: pd.DataFrame, path: Path | str) -> Path:
     return _write_csv(table, STL_WLM_QUERY_HEADER, Path(path))
 
 
+def write_stl_wlm_rule_action(queries: pd.DataFrame, path: Path | str) -> Path:
+    """Write the QMR ``abort`` / ``hop`` rows of the QMR-stopped queries; return it.
+
+    One row per query whose ``stop_cause`` is ``qmr_abort`` (action ``abort``)
+    or ``qmr_hop`` (``hop(restart)``), recorded at the query's end, named after
+    its cause (the canonical workload does not keep rule names).
+    """
+    cause = queries["stop_cause"].astype("string")
+    q = queries.loc[cause.isin(list(RULE_ACTION_OF_CAUSE)).to_numpy(bool)]
+    kind = q["stop_cause"].astype("string")
+    spent = (
+        _us(q["queue_s"])
+        + _us(q["exec_s"])
+        + _us(pd.Series(_optional(q, "sqa_exec_s")))
+    )
+    action = kind.map(RULE_ACTION_OF_CAUSE).astype("string")
+    table = pa.table(
+        {
+            "userid": q["user_id"].to_numpy(dtype="int64"),
+            "query": q["query_id"].to_numpy(dtype="int64"),
+            "service_class": pa.Array.from_pandas(q["service_class"].astype("Int64")),
+            "rule": _pad(_text(kind), 256),
+            "action": _pad(_text(action), 256),
+            "recordtime": _plus(_ts(q["arrival_at"]), spent),
+            "action_value": _pad(pa.array([""] * len(q), pa.string()), 256),
+            "service_class_name": _pad(_text(q["queue"]), 64),
+        }
+    )
+    return _write_csv(table, STL_WLM_RULE_ACTION_HEADER, Path(path))
+
+
 def _optional(q: pd.DataFrame, col: str) -> np.ndarray:
     """A float column that may be absent (NaN then)."""
     if col not in q:
@@ -259,7 +302,8 @@ def write_exports(
         ``users`` -> users.csv, ``stepfunctions_executions`` ->
         stepfunctions_executions.json, ``stl_load_errors`` -> stl_load_errors.csv,
         and, when the workload has memory or spill figures, ``svl_query_summary``
-        and ``svl_query_metrics_summary`` (``.csv.gz``).
+        and ``svl_query_metrics_summary`` (``.csv.gz``), and, when QMR stopped
+        any query, ``stl_wlm_rule_action`` -> stl_wlm_rule_action.csv.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -275,6 +319,18 @@ def write_exports(
             workload.load_errors, out / "stl_load_errors.csv"
         ),
         **_metric_exports(q, out),
+        **_rule_action_exports(q, out),
+    }
+
+
+def _rule_action_exports(q: pd.DataFrame, out: Path) -> dict[str, Path]:
+    """STL_WLM_RULE_ACTION when a query was stopped by QMR (else no file)."""
+    if not q["stop_cause"].isin(list(RULE_ACTION_OF_CAUSE)).any():
+        return {}
+    return {
+        "stl_wlm_rule_action": write_stl_wlm_rule_action(
+            q, out / "stl_wlm_rule_action.csv"
+        )
     }
 
 

@@ -50,9 +50,10 @@ the queries the cluster stopped, not the user's own cancels or SQL errors.
 * QMR aborts (the ``aborted`` outcome): ``select count(distinct query) from
   stl_wlm_rule_action where trim(action) = 'abort'``, by the query's end time;
 * timeout cancels (the ``canceled`` outcome): WLM timeout cancels (INSERT,
-  UPDATE, DELETE, UNLOAD), hops that find no matching queue, and
-  ``statement_timeout`` cancels. ``STL_WLM_QUERY.final_state`` is documented
-  as reserved, so count the ``stl_wlm_query`` rows whose trimmed
+  UPDATE, DELETE, UNLOAD), hops that find no matching queue (a QMR ``hop``
+  row in ``stl_wlm_rule_action`` for the last attempt of a query that
+  aborted), and ``statement_timeout`` cancels. ``STL_WLM_QUERY.final_state``
+  is documented as reserved, so count the ``stl_wlm_query`` rows whose trimmed
   ``final_state`` is neither ``Completed`` nor ``Evicted`` and whose
   ``total_exec_time`` [µs] reached the queue's ``max_execution_time`` [ms] in
   ``stv_wlm_service_class_config``, plus the ``sys_query_history`` rows with
@@ -63,6 +64,17 @@ the queries the cluster stopped, not the user's own cancels or SQL errors.
 Queries whose log shows an error or a user cancel are replayed as ``failed``
 and are counted by ``WLMFailedQueries`` only. ``WLMCausedFailedQueries /
 WLMAttemptedQueries`` is the failure ratio that WLM settings can change.
+
+A run rebuilt from a log (:func:`dpcsim.metrics.records.records_from_workload`)
+takes each abort's outcome from the workload's ``stop_cause``, which ingest
+fills from the same tables (:mod:`dpcsim.logs.stop_causes`): ``qmr_abort`` ->
+``aborted``; ``qmr_hop``, ``wlm_timeout``, ``statement_timeout`` ->
+``canceled``; ``user_or_error`` -> ``failed``. An abort the exports give no
+WLM evidence for (no STL_WLM_RULE_ACTION export, no recorded WLM
+configuration or ``statement_timeout`` given to ingest, SVL_QLOG alone, a
+Redset log) is ``user_or_error``, so the observed ``WLMCausedFailedQueries`` is
+a lower bound of what the publisher would count; ``WLMFailedQueries`` counts
+every abort either way.
 
 Provisioned WLM never rejects a query: a full queue makes queries wait, not fail
 (``Rejected`` is an internal ``STV_WLM_QUERY_STATE`` state only), so the

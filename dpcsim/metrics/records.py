@@ -10,7 +10,12 @@ The observed path reconstructs what the engine records directly:
 
 * a query arrives at ``arrival_at`` (queued), starts at ``arrival_at + queue_s``
   (running) and ends ``exec_s`` later; a missing ``queue_s`` counts as 0;
-* ``aborted`` rows get outcome ``aborted``, all others ``completed``;
+* an ``aborted`` row's outcome follows its ``stop_cause``
+  (:data:`dpcsim.schema.STOP_CAUSE_OUTCOMES`): a QMR abort is ``aborted``, a
+  WLM timeout, ``statement_timeout`` or a QMR hop with no queue is
+  ``canceled``, a user's cancel or an SQL error (``user_or_error``, also
+  any abort without a cause) is ``failed``, as the engine replays it; all
+  other rows are ``completed``;
 * result-cache hits do no WLM work, so they enter no queue counts;
 * Concurrency Scaling: the cluster has one active scaling cluster while any
   query logged ``ran_on_cs`` is running (the AWS default
@@ -31,13 +36,14 @@ import pandas as pd
 
 from dpcsim.designs import ELTContract, default_design
 from dpcsim.metrics.elt import mart_tables, shift_elt_runs
-from dpcsim.schema import Workload
+from dpcsim.schema import NO_WLM_EVIDENCE, STOP_CAUSE_OUTCOMES, Workload
 
 __all__ = [
     "QUERY_COLUMNS",
     "TIMELINE_COLUMNS",
     "MetricInputs",
     "RunRecords",
+    "logged_outcomes",
     "records_from_sim",
     "records_from_workload",
     "timeline_from_queries",
@@ -130,7 +136,7 @@ def records_from_workload(workload: Workload) -> RunRecords:
     ----------
     workload
         Canonical workload with ``arrival_at``, ``queue_s``, ``exec_s``,
-        ``queue``, ``aborted``, ``ran_on_cs`` and ``cache_hit``.
+        ``queue``, ``aborted``, ``stop_cause``, ``ran_on_cs`` and ``cache_hit``.
 
     Returns
     -------
@@ -153,7 +159,7 @@ def records_from_workload(workload: Workload) -> RunRecords:
             "arrival_s": arrival_s,
             "start_s": start_s,
             "end_s": start_s + q["exec_s"].to_numpy(dtype="float64"),
-            "outcome": np.where(q["aborted"].to_numpy(bool), "aborted", "completed"),
+            "outcome": logged_outcomes(q),
             "ran_on": np.where(q["ran_on_cs"].to_numpy(bool), "cs", "main"),
             "cache_hit": q["cache_hit"].to_numpy(bool),
             "scanned_mb": q["scanned_mb"].to_numpy(dtype="float64"),
@@ -170,6 +176,28 @@ def records_from_workload(workload: Workload) -> RunRecords:
         load_errors=_load_errors(workload, start_at),
         start_at=start_at,
     )
+
+
+def logged_outcomes(queries: pd.DataFrame) -> np.ndarray:
+    """Each logged query's outcome: ``completed``, or its stop cause's outcome.
+
+    An aborted row without a ``stop_cause`` (a frame that skipped
+    :func:`dpcsim.schema.validate_workload`) is ``failed``: no WLM evidence.
+    """
+    aborted = queries["aborted"].to_numpy(bool)
+    out = np.full(aborted.size, "completed", dtype=object)
+    if not aborted.any():
+        return out
+    cause = (
+        queries["stop_cause"].astype("string")
+        if "stop_cause" in queries
+        else pd.Series(pd.NA, index=queries.index, dtype="string")
+    )
+    outcome = cause.map(STOP_CAUSE_OUTCOMES).fillna(
+        STOP_CAUSE_OUTCOMES[NO_WLM_EVIDENCE]
+    )
+    out[aborted] = outcome.to_numpy(dtype=object)[aborted]
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.logs.cs_eligibility import cs_eligibility
-from dpcsim.schema import Workload, validate_workload
+from dpcsim.schema import NO_WLM_EVIDENCE, Workload, validate_workload
 from dpcsim.workload.adhoc import learner_queries
 from dpcsim.workload.catalog import (
     LEARNER_FIRST_USER_ID,
@@ -182,6 +182,11 @@ def _canonical(
             "exec_s": exec_s,
             "slot_count": frame["slot_count"],
             "aborted": frame["aborted"],
+            # Generated aborts are learners' own cancels, failed dbt models and
+            # COPYs with load errors: none is the cluster's doing.
+            "stop_cause": pd.Series(
+                NO_WLM_EVIDENCE, index=frame.index, dtype="string"
+            ).where(frame["aborted"].to_numpy(dtype=bool)),
             "cache_hit": cached,
             "fingerprint": frame["fingerprint"],
             "query_text": frame["query_text"],
