@@ -142,11 +142,16 @@ def test_apply_delay_setting_moves_the_switch():
     assert list(q.loc[2:4, "start_s"]) == [700.0, 700.0, 700.0]
 
 
-@pytest.mark.parametrize("contention", ["none", "usl"])
-def test_a_schedule_of_one_configuration_changes_nothing(contention):
+@pytest.mark.parametrize(
+    ("contention", "sqa_scaling"), [("none", False), ("usl", False), ("usl", True)]
+)
+def test_a_schedule_of_one_configuration_changes_nothing(contention, sqa_scaling):
     rng = np.random.default_rng(7)
     n = 400
-    arrivals = np.sort(rng.uniform(0, 3 * 86400.0 - 10_000.0, n))
+    # Busy hours 16:30-17:30 UTC on three days: the 02:00 JST switch (17:00 UTC)
+    # falls inside each, with queries running and waiting.
+    day = rng.integers(0, 3, n) * 86400.0
+    arrivals = np.sort(day + rng.uniform(16.5 * 3600.0, 17.5 * 3600.0, n))
     rows = [
         (float(a), float(e), {"query_group": g})
         for a, e, g in zip(
@@ -157,6 +162,9 @@ def test_a_schedule_of_one_configuration_changes_nothing(contention):
         )
     ]
     cfg = _two_queue((3, 60), (2, 40))
+    if sqa_scaling:  # SQA on and Concurrency Scaling on the second queue
+        q2 = replace(cfg.queues[1], concurrency_scaling="auto")
+        cfg = WLMConfig(queues=(cfg.queues[0], q2), sqa=SQAConfig())
     schedule = WLMSchedule(
         switches=(("02:00", cfg), ("09:00", cfg)), timezone="Asia/Tokyo"
     )
@@ -164,6 +172,9 @@ def test_a_schedule_of_one_configuration_changes_nothing(contention):
     res, q = _run(rows, cfg, schedule, **model)
     _, ref = _run(rows, cfg, None, **model)
     pd.testing.assert_frame_equal(q, ref)
+    assert (q["queue_s"] > 0).any()  # the switches fell on a loaded queue
+    if sqa_scaling:
+        assert {"sqa", "cs"} <= set(q["ran_on"])
     # Two a day, for as long as queries arrive or run.
     last = float(q["end_s"].max())
     due = switch_times_s(schedule, res.start_at, 4 * 86400.0, 0.0)[1:]
@@ -219,3 +230,29 @@ def test_transition_slots_arithmetic():
     # AWS's example, queue 1 after the change: 3 slots of 50 GB (150 GB).
     steps = [(4, 100.0), (3, 75.0), (2, 50.0), (1, 25.0), (0, 0.0)]
     assert [transition_slots(3, 50.0, s, mb) for s, mb in steps] == [0, 0, 1, 2, 3]
+
+
+def test_scaling_switched_on_serves_a_waiting_query():
+    off = _one_queue(1)
+    auto = WLMConfig(queues=(replace(off.queues[0], concurrency_scaling="auto"),))
+    schedule = WLMSchedule(switches=(("00:00", off), ("00:10", auto)))
+    _, q = _run([(0, 1000), (100, 50)], off, schedule, cs_start_delay_s=10.0)
+    # Waiting since 100 s with scaling off; asked for at the switch, the
+    # cluster serves after its 10 s start delay.
+    assert (q.loc[2, "start_s"], q.loc[2, "ran_on"]) == (T_SWITCH + 10.0, "cs")
+    back = WLMSchedule(switches=(("00:00", auto), ("00:10", off)))
+    _, q = _run([(0, 1000), (700, 50)], auto, back, cs_start_delay_s=10.0)
+    assert (q.loc[2, "start_s"], q.loc[2, "ran_on"]) == (1000.0, "main")
+
+
+def test_a_waiting_query_wider_than_the_new_concurrency_fails_at_the_switch():
+    three, two = _one_queue(3), _one_queue(2)
+    schedule = WLMSchedule(switches=(("00:00", three), ("00:10", two)))
+    rows = [(0, 1000), (100, 10, {"slot_count": 3}), (200, 10)]
+    res, q = _run(rows, three, schedule)
+    assert (q.loc[2, "outcome"], q.loc[2, "end_s"]) == ("failed", T_SWITCH)
+    assert q.loc[2, "queue_s"] == T_SWITCH - 100.0
+    # The line behind it moves on: one old slot holds 1/3 of the memory, the
+    # new slots are 1/2 each: one opens (2 - 1 by count, by memory 1).
+    assert q.loc[3, "start_s"] == T_SWITCH
+    assert res.summary["failed"] == 1

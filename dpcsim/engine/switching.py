@@ -46,6 +46,8 @@ What AWS does not document, and the choice made (results depend on it):
   started later take the new ones.
 * QMR metrics of an old query (its simulated spill) are computed from the
   configuration in force when they are checked.
+* A waiting query that wants more slots (``wlm_query_slot_count``) than its
+  queue's new concurrency fails at the switch, as it would on arrival.
 
 Only manual WLM is simulated (see :func:`~dpcsim.engine.schedule.check_schedule`).
 """
@@ -60,7 +62,7 @@ from dpcsim.engine.cluster import Engine
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.memory import spill_factor
 from dpcsim.engine.queues import QueueTables
-from dpcsim.engine.records import MAIN
+from dpcsim.engine.records import K_Q_OUT, MAIN, OUT_FAILED
 from dpcsim.engine.schedule import WLMSchedule, switch_times_s, transition_slots
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel
@@ -207,6 +209,7 @@ class ScheduledEngine(Engine):
             )
             self.open_slots[q] = cap
             self.free[q] = cap  # every running query is old: no new slot in use
+        self._fail_too_wide(new)
         self.t = new
         self.plain = new.plain
         self.fast = [p and not self.mem_on and not self.ps for p in new.plain]
@@ -226,6 +229,28 @@ class ScheduledEngine(Engine):
                 if state == _ACTIVE:
                     self._cs_fill(c)
             pool.request()
+
+    def _fail_too_wide(self, new: QueueTables) -> None:
+        """Fail waiting queries that want more slots than their queue now has.
+
+        On arrival such a query fails (facts 1.3); AWS does not say what
+        happens to one already waiting when the concurrency drops below its
+        ``wlm_query_slot_count``: it is assumed to fail the same way at the
+        switch rather than block its line for good.
+        """
+        n, ent, now = self.n, self.ent, self.env._now
+        for q in range(self.nq):
+            for e in list(self.waitq[q]):
+                i = e % n
+                if ent[i] != e or self.sc[i] <= new.slots[q]:
+                    continue
+                self.take_entry(i, q)
+                self.log_t(now)
+                self.log_c(q * 16 + K_Q_OUT)
+                self.rec.acc_q[i] += now
+                self.rec.finish(i, now, OUT_FAILED)
+                self.irq.xoff.pop(i, None)
+                self.irq.done.pop(i, None)
 
     def _switch_scaling(self, cs_q: list[bool]) -> None:
         """Apply the queues' new scaling modes to their waiting lines."""
