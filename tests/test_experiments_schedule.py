@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from _experiments_fixtures import context, small_workload
 
@@ -14,8 +15,14 @@ from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
 from dpcsim.experiments import run_sweep, space_from_dict
-from dpcsim.experiments.recommend import recommend
-from dpcsim.experiments.space import apply_decision, axis_id, is_schedule, schedule_of
+from dpcsim.experiments.recommend import _record_schedule, recommend
+from dpcsim.experiments.space import (
+    Objectives,
+    apply_decision,
+    axis_id,
+    is_schedule,
+    schedule_of,
+)
 
 SPACE_TOML = """
 [sweep]
@@ -147,3 +154,60 @@ def test_recommend_uses_the_simulated_schedule(tmp_path: Path) -> None:
     assert fig["difference"][0]["mean"] == pytest.approx(float(np.mean(diff)))
     # Schedules do not compete for the single best configuration.
     assert sid not in set(rec.pareto["config_id"])
+
+
+def _rows(config_id: str, wait: list[float], lateness: float) -> list[dict]:
+    return [
+        {
+            "config_id": config_id,
+            "scenario_id": "s0",
+            "assumption_id": "a0",
+            "replication": r,
+            "status": "ok",
+            "metric.cost_usd": 0.0,
+            "metric.elt_lateness_min": lateness,
+            "metric.elt_on_time": 1.0,
+            "metric.wait_p95_s.adhoc": w,
+            "metric.alarm_transitions.Alert-WLM-Queue": 0.0,
+        }
+        for r, w in enumerate(wait)
+    ]
+
+
+def test_schedule_record_prefers_a_schedule_meeting_the_objectives() -> None:
+    obj = Objectives(adhoc_p95_wait_s=30.0)
+    point = {
+        "schedule.elt.slots.adhoc": 3,
+        "schedule.day.slots.adhoc": 7,
+        "schedule.elt_at": "02:00",
+        "schedule.day_at": "09:00",
+        "schedule.timezone": "Asia/Tokyo",
+    }
+    late = dict(point, **{"schedule.day.slots.adhoc": 6})
+    decisions = {"cS": {"slots.adhoc": 5}, "cA": point, "cB": late}
+    frame = pd.DataFrame(
+        _rows("cS", [20.0, 24.0, 22.0], 0.0)
+        + _rows("cA", [10.0, 12.0, 11.0], 0.0)  # meets, 11 s less wait each night
+        + _rows("cB", [1.0, 2.0, 1.5], 0.0)  # less wait still, but
+    )
+    frame.loc[frame["config_id"] == "cB", "metric.elt_on_time"] = 0.0  # ELT late
+    means = (
+        frame.loc[frame["config_id"] == "cS"]
+        .groupby("config_id")
+        .mean(numeric_only=True)
+    )
+    rec = _record_schedule(frame, decisions, means, "cS", {"cA", "cB"}, obj, 0.95)
+    ev = rec["evidence"]
+    assert ev["transition_simulated"] is True
+    assert ev["schedule_config_id"] == "cA"  # cB misses the ELT objective
+    assert ev["meets_objectives"] is True
+    assert ev["day_config"] == {"slots.adhoc": 7}
+    diff = ev["figures"]["adhoc_p95_wait_s"]["difference"][0]
+    assert diff["mean"] == pytest.approx(-11.0)
+    assert diff["significant"]  # -10, -12, -11: a tight paired interval
+    assert "improves adhoc_p95_wait_s" in rec["observation"]
+    # Without schedule decisions: the composed fallback, labelled as such.
+    single = frame.loc[frame["config_id"] == "cS"]
+    fallback = _record_schedule(single, decisions, means, "cS", set(), obj, 0.95)
+    assert fallback["evidence"]["transition_simulated"] is False
+    assert "not simulated" in fallback["title"]
