@@ -256,3 +256,21 @@ def test_a_waiting_query_wider_than_the_new_concurrency_fails_at_the_switch():
     # new slots are 1/2 each: one opens (2 - 1 by count, by memory 1).
     assert q.loc[3, "start_s"] == T_SWITCH
     assert res.summary["failed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("memory", "b2_start"), [("cluster", 1000.0), ("queue", 600.0)]
+)
+def test_a_queue_gaining_memory_waits_for_other_queues_old_queries(memory, b2_start):
+    # Before: q1 2 slots at 50 %, q2 2 slots at 50 % (each slot 25 % of the
+    # cluster). At 00:10: q1 1 slot at 25 %, q2 3 slots at 75 % (25 % each).
+    # Two old queries in each queue hold all the memory at the switch.
+    before, after = _two_queue((2, 50), (2, 50)), _two_queue((1, 25), (3, 75))
+    schedule = WLMSchedule(switches=(("00:00", before), ("00:10", after)))
+    g = {"query_group": "q1"}
+    rows = [(0, 1000, g), (0, 1200, g), (0, 2000), (0, 3000), (100, 10)]
+    _, q = _run(rows, before, schedule, wlm_transition_memory=memory)
+    # q2 alone: 3 - 2 old slots by count, (75 % - 50 %) / 25 % by memory: one
+    # new slot at once. With the whole cluster counted, q1's old queries still
+    # hold 50 %: the slot opens when one of them ends (1000 s).
+    assert q.loc[5, "start_s"] == b2_start

@@ -31,10 +31,13 @@ What AWS does not document, and the choice made (results depend on it):
 
 * How long applying dynamic properties takes (the cluster is ``modifying``):
   the named setting ``wlm_apply_delay_s`` (default 0 s) delays every switch.
-* Memory is accounted per queue, as AWS's worked example does; AWS also says
-  total memory never exceeds 100 %, which could hold a queue's new slots back
-  until another queue's old queries end. That cross-queue wait is not
-  modelled: a queue gaining memory may open new slots earlier than Redshift.
+* Whether a queue gaining memory waits for other queues' old queries. AWS's
+  worked example accounts memory per queue (and shows one queue only); AWS
+  also says total memory use never exceeds 100 %. The named setting
+  ``wlm_transition_memory``: ``"cluster"`` (default: both hold, a new slot
+  also needs room in the cluster's memory beside every queue's old queries and
+  the new slots already added; freed memory goes to the queues in queue
+  order, an assumption) or ``"queue"`` (the per-queue accounting alone).
 * SQA and Concurrency Scaling decisions are taken with the settings in force
   when they are taken: after SQA is switched off, no query is sent to SQA and
   queries running there finish; after it is switched on, SQA takes queries from
@@ -54,6 +57,7 @@ Only manual WLM is simulated (see :func:`~dpcsim.engine.schedule.check_schedule`
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -137,6 +141,7 @@ class ScheduledEngine(Engine):
         self.old_mb = [0.0] * nq
         #: Per queue: the new configuration's open slots (transition_slots).
         self.open_slots = list(self.t.slots[:nq])
+        self.cluster_memory = settings.wlm_transition_memory == "cluster"
         #: Last arrival walked from the array [s]: switches stop after it
         #: once nothing is left to run.
         self.last_open = 0.0
@@ -204,13 +209,12 @@ class ScheduledEngine(Engine):
             self.held[q] = held
             self.old_slots[q] = slots
             self.old_mb[q] = sum(held.values())
-            cap = transition_slots(
-                new.slots[q], new.slot_mem_mb[q], slots, self.old_mb[q]
-            )
-            self.open_slots[q] = cap
-            self.free[q] = cap  # every running query is old: no new slot in use
+            # Every running query is old: no new slot exists or is in use yet.
+            self.open_slots[q] = 0
+            self.free[q] = 0
         self._fail_too_wide(new)
         self.t = new
+        self._grow()
         self.plain = new.plain
         self.fast = [p and not self.mem_on and not self.ps for p in new.plain]
         if self.mem_on:
@@ -293,18 +297,49 @@ class ScheduledEngine(Engine):
             self.old_slots[q] -= self.sc[i]
             if not held:
                 self.old_mb[q] = 0.0  # no rounding left over
-            cap = transition_slots(
-                self.t.slots[q],
-                self.t.slot_mem_mb[q],
-                self.old_slots[q],
-                self.old_mb[q],
-            )
-            self.free[q] += cap - self.open_slots[q]
-            self.open_slots[q] = cap
+            for g in self._grow():
+                if g != q and self.waitq[g]:
+                    self.pull(g)
         else:
             self.free[q] += self.sc[i]
         if self.waitq[q]:
             self.pull(q)
+
+    def _grow(self) -> list[int]:
+        """Add the new slots memory now allows; return the queues that gained.
+
+        Per queue, :func:`~dpcsim.engine.schedule.transition_slots` bounds the
+        new slots. With ``wlm_transition_memory = "cluster"`` a slot added
+        also needs room in the cluster's memory beside the old queries of
+        every queue and the new slots already added (AWS: total memory use
+        never exceeds 100 %); queues take freed memory in queue order (an
+        assumption: AWS does not say which queue's slot is added first).
+        """
+        t, nq = self.t, self.nq
+        if not any(self.old_slots):
+            # No old query left anywhere: the transition is over.
+            gained = [q for q in range(nq) if self.open_slots[q] < t.slots[q]]
+            for q in gained:
+                self.free[q] += t.slots[q] - self.open_slots[q]
+                self.open_slots[q] = t.slots[q]
+            return gained
+        room = self.settings.cluster_memory_mb - sum(self.old_mb)
+        room -= sum(self.open_slots[q] * t.slot_mem_mb[q] for q in range(nq))
+        gained = []
+        for q in range(nq):
+            m = t.slot_mem_mb[q]
+            add = (
+                transition_slots(t.slots[q], m, self.old_slots[q], self.old_mb[q])
+                - self.open_slots[q]
+            )
+            if self.cluster_memory and m > 0.0:
+                add = min(add, max(0, math.floor(room / m + 1e-9)))
+            if add > 0:
+                self.open_slots[q] += add
+                self.free[q] += add
+                room -= add * m
+                gained.append(q)
+        return gained
 
     def spill(self, i: int, q: int) -> float:
         """As :meth:`Engine.spill`, with an old query's memory as it started."""

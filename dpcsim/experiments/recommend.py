@@ -682,8 +682,10 @@ def _record_schedule(
         f"{chosen}; it {'meets' if meets_all else 'does not meet'} every objective "
         "robustly. Simulated with the switches and their transitions (running "
         "queries keep their memory, new slots open as it frees, a new timeout "
-        "applies to later starts); how long AWS takes to apply a switch is the "
-        "assumption wlm_apply_delay_s.",
+        "applies to later starts); it depends on the assumptions "
+        "wlm_apply_delay_s (how long AWS takes to apply a switch) and "
+        "wlm_transition_memory (whether a queue waits for other queues' old "
+        "queries' memory).",
         [
             f"Switch only dynamic WLM properties at {elt_at} and {day_at} {zone}, "
             "e.g. with a scheduled modify-cluster-parameter-group; the queue list "
