@@ -29,6 +29,7 @@ from dpcsim.canonical import jsonable, write_json, write_parquet
 from dpcsim.designs import Design, default_design
 from dpcsim.engine import ClusterSettings, SimResult
 from dpcsim.engine.inputs import QueryArrays
+from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.sessions import Replay
 from dpcsim.engine.simulate import prepare_inputs, simulate_arrays
 from dpcsim.metrics import MetricInputs, build_metrics
@@ -273,6 +274,7 @@ class Run:
         recorded: WLMConfig | None = None,
         metrics: bool = True,
         timer: PhaseTimer | None = None,
+        schedule: WLMSchedule | None = None,
     ) -> Run:
         """Simulate ``workload`` under ``config``, measure it and evaluate alarms.
 
@@ -321,6 +323,12 @@ class Run:
             ``datapoints``, no ``alarm_run``, no ``metrics.parquet``).
         timer
             A :class:`PhaseTimer` that records the seconds of each phase.
+        schedule
+            A time-of-day WLM schedule (:class:`dpcsim.engine.schedule.WLMSchedule`):
+            its configurations' dynamic properties (slots, memory, WLM timeout,
+            SQA, scaling mode) switch in every simulated day, with the
+            transition AWS documents; ``config`` is the static part (queues and
+            routing) every entry must share. None: ``config`` all the time.
         """
         prepared = cls.prepare(
             workload,
@@ -337,7 +345,9 @@ class Run:
             metrics=metrics,
             timer=timer,
         )
-        return cls.simulate_prepared(prepared, rng=rng, metrics=metrics, timer=timer)
+        return cls.simulate_prepared(
+            prepared, rng=rng, metrics=metrics, timer=timer, schedule=schedule
+        )
 
     @classmethod
     def prepare(
@@ -407,6 +417,7 @@ class Run:
         rng: np.random.Generator | int | None = None,
         metrics: bool = True,
         timer: PhaseTimer | None = None,
+        schedule: WLMSchedule | None = None,
     ) -> Run:
         """Replay a :class:`PreparedRun`; the same run :meth:`simulate` returns.
 
@@ -416,7 +427,7 @@ class Run:
             From :meth:`prepare`; only read, so one serves many runs.
         settings
             Cluster settings of this run; None is the prepared ones.
-        rng, metrics, timer
+        rng, metrics, timer, schedule
             As in :meth:`simulate`.
         """
         clock = PhaseTimer() if timer is None else timer
@@ -432,6 +443,7 @@ class Run:
             replay=prepared.replay,
             recorded=prepared.recorded,
             recorded_queue=prepared.recorded_queue,
+            schedule=schedule,
         )
         with clock.phase("records"):
             summary = RunSummary.from_result(result, seed=seed)

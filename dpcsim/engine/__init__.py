@@ -14,7 +14,9 @@ Universal Scalability Law, by (weighted) processor sharing on a virtual clock
 per cluster; ``model = "none"`` replays fixed demands. Session-aware replay
 (:mod:`dpcsim.engine.sessions`): a session's next statement arrives after the
 previous one ends plus the logged think time (``replay="open"`` keeps the
-logged arrivals).
+logged arrivals). A time-of-day WLM schedule (:class:`WLMSchedule`,
+``simulate(..., schedule=...)``) switches the dynamic WLM properties every
+simulated day, with AWS's documented transition (:mod:`dpcsim.engine.switching`).
 
 What the engine takes from SimPy, and what it does itself:
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 from dpcsim.engine.contention import observed_to_solo, usl_throughput
 from dpcsim.engine.result import SimResult, elt_finish_times
+from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.settings import ClusterSettings, read_cluster_settings
 from dpcsim.engine.simulate import simulate, solo_demand_s
 from dpcsim.engine.stream import dynamic_sqa_max_s, simulate_stream
@@ -44,6 +47,7 @@ from dpcsim.engine.stream import dynamic_sqa_max_s, simulate_stream
 __all__ = [
     "ClusterSettings",
     "SimResult",
+    "WLMSchedule",
     "dynamic_sqa_max_s",
     "elt_finish_times",
     "observed_to_solo",

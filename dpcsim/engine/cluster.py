@@ -227,6 +227,9 @@ class Engine:
         self.think: list[float] = []
         self.open_idx: list[int] = []
         self.irq = Interrupts(self)
+        #: Whether main-slot releases go through :meth:`_release_main` rather
+        #: than its inlined copies (auto WLM; a WLM schedule's transitions).
+        self.own_release = self.auto
 
     @staticmethod
     def _first_queue_spill(
@@ -263,7 +266,7 @@ class Engine:
         if self.succ is not None:
             walk = [(i, arr[i]) for i in self.open_idx] + [(n, _INF)]
         log_t, log_c, free, waitq = self.log_t, self.log_c, self.free, self.waitq
-        manual, release, pull = not self.auto, self._release_main, self.pull
+        manual, release, pull = not self.own_release, self._release_main, self.pull
         learned = self.learned
         arr.append(_INF)  # sentinel: after the last arrival, drain the schedule
         for i, a in walk:
@@ -471,7 +474,7 @@ class Engine:
             q = self.cur_q[i]
             self.log_t(now)
             self.log_c(q * 16 + K_END)
-            if self.auto:
+            if self.own_release:
                 self._release_main(i, q)
             else:
                 self.free[q] += self.sc[i]  # _release_main inlined

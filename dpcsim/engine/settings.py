@@ -67,7 +67,13 @@ RA3_NODE_TYPES: Final = frozenset(k for k, v in NODE_TYPES.items() if v["ra3"])
 
 #: TOML table -> the setting keys it may hold.
 SECTIONS: Final[dict[str, tuple[str, ...]]] = {
-    "cluster": ("node_type", "node_count", "statement_timeout_ms"),
+    "cluster": (
+        "node_type",
+        "node_count",
+        "statement_timeout_ms",
+        "wlm_apply_delay_s",
+        "wlm_transition_memory",
+    ),
     "concurrency_scaling": (
         "max_concurrency_scaling_clusters",
         "cs_start_delay_s",
@@ -115,6 +121,8 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     Bound("node_count", 1, 128, integer=True),
     Bound("statement_timeout_ms", 100, 2147483647, integer=True, also=(0,)),
     Bound("max_concurrency_scaling_clusters", 0, 10, integer=True),
+    Bound("wlm_apply_delay_s", 0.0),
+    OneOf("wlm_transition_memory", ("cluster", "queue")),
     Bound("cs_start_delay_s", 0.0),
     Bound("cs_idle_stop_s", 0.0),
     Bound("cs_min_billed_s", 0.0),
@@ -149,6 +157,18 @@ class ClusterSettings:
     statement_timeout_ms
         ``statement_timeout`` [ms]: queue + execution limit, 0 = off (AWS default
         0; otherwise 100..2147483647).
+    wlm_apply_delay_s
+        Time from a scheduled WLM switch until its dynamic properties are in
+        force [s] (only with a :class:`~dpcsim.engine.schedule.WLMSchedule`).
+        AWS documents only that the cluster is ``modifying`` meanwhile, not how
+        long (UNCONFIRMED); 0 s by default.
+    wlm_transition_memory
+        During a scheduled switch's transition, whether a queue's new slot also
+        needs room in the whole cluster's memory beside other queues' old
+        queries (``"cluster"``, default: AWS says total use never exceeds 100 %)
+        or only in its own queue's new memory (``"queue"``, the accounting of
+        AWS's worked example, which shows one queue). See
+        :mod:`dpcsim.engine.switching`.
     max_concurrency_scaling_clusters
         0..10 (AWS parameter default 1). Scaling runs only on a cluster of 2..32
         nodes (:attr:`scaling_supported`).
@@ -215,6 +235,8 @@ class ClusterSettings:
     node_type: str = "ra3.xlplus"
     node_count: int = 2
     statement_timeout_ms: int = 0
+    wlm_apply_delay_s: float = 0.0
+    wlm_transition_memory: Literal["cluster", "queue"] = "cluster"
     max_concurrency_scaling_clusters: int = 1
     cs_start_delay_s: float = 10.0
     cs_idle_stop_s: float = 300.0

@@ -25,9 +25,11 @@ from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult, summarize
 from dpcsim.engine.scaling import bill
+from dpcsim.engine.schedule import WLMSchedule, check_schedule
 from dpcsim.engine.sessions import REPLAY_MODES, Replay, session_chain
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel, dynamic_max_s, noise_key
+from dpcsim.engine.switching import ScheduledEngine
 from dpcsim.errors import InputError
 from dpcsim.schema import STATEMENT_TYPES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
@@ -75,6 +77,7 @@ def simulate(
     routing: RoutingResult | None = None,
     replay: Replay = "session",
     recorded: WLMConfig | None = None,
+    schedule: WLMSchedule | None = None,
 ) -> SimResult:
     """Simulate ``workload`` under the WLM ``config`` on a cluster.
 
@@ -106,6 +109,12 @@ def simulate(
         out at the recorded queue's slot memory (:func:`in_memory_demand_s`),
         so a what-if memory split changes the spill and the recording one
         reproduces the log.
+    schedule
+        A time-of-day WLM schedule (:mod:`dpcsim.engine.schedule`): its
+        configurations' dynamic properties switch in every simulated day, with
+        the transition AWS documents (:mod:`dpcsim.engine.switching`);
+        ``config`` gives the static part (queues, routing) and must agree with
+        every entry on it. None: ``config`` all the time.
 
     Returns
     -------
@@ -132,6 +141,7 @@ def simulate(
         replay=replay,
         recorded=recorded,
         recorded_queue=recorded_queue,
+        schedule=schedule,
     )
 
 
@@ -159,6 +169,7 @@ def simulate_arrays(
     replay: Replay = "session",
     recorded: WLMConfig | None = None,
     recorded_queue: np.ndarray | None = None,
+    schedule: WLMSchedule | None = None,
 ) -> SimResult:
     """Replay prepared arrays (:func:`prepare_inputs` of the same ``config``).
 
@@ -170,6 +181,7 @@ def simulate_arrays(
     records (``records``), for a caller's phase timings. ``replay`` and
     ``recorded`` are :func:`simulate`'s; ``recorded_queue`` is each query's
     queue under ``recorded`` (``prepare_inputs(workload, recorded).queue``).
+    ``schedule`` is :func:`simulate`'s.
     """
     timed = phase if phase is not None else _untimed
     settings = settings or ClusterSettings()
@@ -180,6 +192,8 @@ def simulate_arrays(
         )
     gen = np.random.default_rng(rng)
     tables = QueueTables.from_config(config, settings)
+    if schedule is not None:
+        check_schedule(schedule, config)
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
         sqa_s, solo = solo_parts_s(arrays, settings)
@@ -194,18 +208,12 @@ def simulate_arrays(
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
     sqa = None
-    if config.sqa is not None and config.sqa.enabled:
-        eligible = (
-            np.asarray(SQA_ELIGIBLE)[arrays.stmt]
-            & ~arrays.cache_hit
-            & (arrays.queue < len(config.queues))
-        )
-        fixed_ms = config.sqa.max_execution_time
-        max_s = (
-            fixed_ms / 1000.0 if fixed_ms else dynamic_max_s(demand.exec_s[eligible])
-        )
+    entries = [config] if schedule is None else list(schedule.configs)
+    sqa_max_s = [_sqa_max_s(c, arrays, demand) for c in entries]
+    on = [m for m in sqa_max_s if m is not None]
+    if on:
         sqa = SQAModel(
-            max_s=max_s,
+            max_s=on[0],
             predictor=settings.sqa_predictor,
             exec_s=demand.exec_s,
             fingerprint=arrays.fingerprint,
@@ -215,7 +223,11 @@ def simulate_arrays(
         )
     cls = AutoEngine if config.is_auto else Engine
     with timed("engine"):
-        eng = cls(demand, tables, settings, sqa)
+        if schedule is None:
+            eng = cls(demand, tables, settings, sqa)
+        else:
+            each = [QueueTables.from_config(c, settings) for c in entries]
+            eng = ScheduledEngine(demand, each, settings, sqa, sqa_max_s, schedule)
         if replay == "session":
             succ, think = session_chain(
                 arrays.arrival_s, chained_end_s(arrays), arrays.session
@@ -226,6 +238,23 @@ def simulate_arrays(
         eng.drop_inputs()
     with timed("records"):
         return _result(eng, arrays, arrival_s, config, tables, settings, sqa)
+
+
+def _sqa_max_s(
+    config: WLMConfig, arrays: QueryArrays, demand: QueryArrays
+) -> float | None:
+    """SQA maximum runtime of ``config`` [s] (dynamic: from demands); None if off."""
+    if config.sqa is None or not config.sqa.enabled:
+        return None
+    fixed_ms = config.sqa.max_execution_time
+    if fixed_ms:
+        return fixed_ms / 1000.0
+    eligible = (
+        np.asarray(SQA_ELIGIBLE)[arrays.stmt]
+        & ~arrays.cache_hit
+        & (arrays.queue < len(config.queues))
+    )
+    return dynamic_max_s(demand.exec_s[eligible])
 
 
 def _untimed(name: str) -> AbstractContextManager[None]:
@@ -279,6 +308,8 @@ def _result(
     summary["qmr_never_evaluated"] = qmr_never_evaluated(
         config, carried_metrics(arrays, eng.mem_on)
     )
+    if isinstance(eng, ScheduledEngine):
+        summary["wlm_switches"] = eng.applied
     return SimResult(
         queries=queries,
         timeline=eng.rec.state_log(tables.names),

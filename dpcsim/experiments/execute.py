@@ -50,6 +50,7 @@ from dpcsim.experiments.space import (
     apply_decision,
     axis_id,
     run_key,
+    schedule_of,
 )
 from dpcsim.experiments.stats import groups_needing_more, summarize
 from dpcsim.experiments.store import ResultStore
@@ -203,6 +204,7 @@ def run_task(task: Task, ctx: SweepContext) -> list[dict[str, Any]]:
         else:
             try:
                 config, settings = apply_decision(base_config, settings0, decision)
+                schedule = schedule_of(base_config, settings0, decision)
                 routing = _routing(ctx, task, workload, config)
                 metrics = simulate_outcomes(
                     workload,
@@ -213,6 +215,7 @@ def run_task(task: Task, ctx: SweepContext) -> list[dict[str, Any]]:
                     alarms=alarms,
                     window=ctx.window,
                     recorded=base_config,
+                    schedule=schedule,
                 )
                 row.update({f"metric.{k}": v for k, v in sorted(metrics.items())})
             except Exception as exc:  # recorded, the sweep goes on

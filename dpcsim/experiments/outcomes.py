@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dpcsim.engine import ClusterSettings
+from dpcsim.engine import ClusterSettings, WLMSchedule
 from dpcsim.run import Run
 from dpcsim.schema import Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
@@ -66,6 +66,7 @@ def simulate_outcomes(
     window: EltWindow | None = None,
     elt_ids: np.ndarray | None = None,
     recorded: WLMConfig | None = None,
+    schedule: WLMSchedule | None = None,
 ) -> dict[str, float]:
     """Simulate one run and return its outcome metrics (see module docstring).
 
@@ -85,6 +86,8 @@ def simulate_outcomes(
         Query ids of the ELT's statements (default: from :func:`elt_mask`).
     recorded
         The configuration the log was recorded under (None: ``config``).
+    schedule
+        A time-of-day WLM schedule whose static part is ``config`` (None: none).
     """
     run = simulate_run(
         workload,
@@ -94,6 +97,7 @@ def simulate_outcomes(
         routing=routing,
         alarms=alarms,
         recorded=recorded,
+        schedule=schedule,
     )
     if elt_ids is None:
         elt_ids = workload.queries["query_id"].to_numpy()[elt_mask(workload.queries)]
@@ -109,6 +113,7 @@ def simulate_run(
     routing: RoutingResult | None = None,
     alarms: Sequence[Any] | None = None,
     recorded: WLMConfig | None = None,
+    schedule: WLMSchedule | None = None,
 ) -> Run:
     """The engine run, its CloudWatch datapoints and alarm evaluation."""
     return Run.simulate(
@@ -119,6 +124,7 @@ def simulate_run(
         routing=routing,
         alarms=list(alarms) if alarms else (),
         recorded=recorded,
+        schedule=schedule,
     )
 
 

@@ -23,12 +23,19 @@ sweep.json) and returns the tables and records ``dpcsim recommend`` writes:
   with replications; the interval is the bracket between the largest growth
   that passes with confidence (the metric's interval entirely on the good
   side) and the smallest that fails with confidence.
-- a **time-of-day schedule** candidate: the configuration best for the ELT
-  window at night and the best for adhoc waits by day (slots, memory and
-  scaling are dynamic WLM properties, so no reboot); its figures are composed
-  from the two configurations' runs, so the transition itself (running
-  queries keep their memory, slots are added as memory frees) is not
-  simulated and the record says so.
+- a **time-of-day schedule** candidate (one configuration for the ELT window,
+  one for the day, differing only in dynamic WLM properties: no reboot). When
+  the space has schedule decisions (``[decisions.schedule]``), the engine
+  simulated them, switches and transitions included (running queries keep
+  their memory, new slots open as it frees, a new timeout applies to later
+  starts: :mod:`dpcsim.engine.switching`); the best schedule (by the same
+  objectives and robustness, then cost and adhoc wait) is compared with the
+  best single configuration, with paired differences, and the record says
+  ``transition_simulated: true``. Schedules do not compete for the single
+  best configuration, the Pareto front or the robustness table. Without
+  schedule decisions the record falls back to figures composed from two
+  single configurations' runs (the best for ELT lateness at night, the best
+  for adhoc waits by day), labelled ``transition_simulated: false``.
 - **Redshift Advisor's WLM rule** (fewer slots where a queue's slots stay
   idle: slots cut to the queue's peak concurrency on the main cluster in the
   baseline run) applied to the baseline, with its simulated effect. AWS does
@@ -60,6 +67,7 @@ from dpcsim.experiments.space import (
     Space,
     apply_decision,
     axis_id,
+    is_schedule,
     space_from_dict,
 )
 from dpcsim.experiments.stats import mean_ci, paired_differences
@@ -146,7 +154,10 @@ def recommend(
         raise InputError("the sweep has no successful run to recommend from")
     baseline_id = axis_id("c", space.baseline)
     normal_id = _normal_scenario(space)
-    normal = ok.loc[ok["scenario_id"] == normal_id]
+    schedule_ids = {axis_id("c", d) for d in space.decisions if is_schedule(d)}
+    normal_all = ok.loc[ok["scenario_id"] == normal_id]
+    # The single configurations; schedules are weighed in their own record.
+    normal = normal_all.loc[~normal_all["config_id"].isin(schedule_ids)]
     meets = _meets(normal, obj)
     robust = meets.groupby("config_id")["meets"].mean()
     qualified = robust[robust >= obj.robust_share - 1e-12].index.tolist()
@@ -181,7 +192,9 @@ def recommend(
         _record_verdict(holds, verdict_table, headroom, baseline_id),
         _record_pareto(pareto),
         _record_headroom(headroom),
-        _record_schedule(normal, decisions, means, chosen),
+        _record_schedule(
+            normal_all, decisions, means, chosen, schedule_ids, obj, space.level
+        ),
         _record_advisor(
             ctx, decisions[baseline_id], baseline_id, normal, obj, replications
         ),
@@ -586,8 +599,122 @@ def _record_headroom(headroom: pd.DataFrame) -> dict[str, Any]:
 
 
 def _record_schedule(
-    normal: pd.DataFrame, decisions: Mapping[str, Any], means: pd.DataFrame, chosen: str
+    normal: pd.DataFrame,
+    decisions: Mapping[str, Any],
+    means: pd.DataFrame,
+    chosen: str,
+    schedule_ids: set[str],
+    obj: Objectives,
+    level: float,
 ) -> dict[str, Any]:
+    """The schedule candidate: simulated when the sweep has schedule decisions."""
+    runs = normal.loc[normal["config_id"].isin(schedule_ids)]
+    if runs.empty:
+        return _record_composed_schedule(decisions, means, chosen)
+    meets = _meets(runs, obj)
+    robust = meets.groupby("config_id")["meets"].mean()
+    sched_means = runs.groupby("config_id")[list(PARETO_METRICS.values())].mean()
+    qualified = robust[robust >= obj.robust_share - 1e-12].index.tolist()
+    pool = sched_means.loc[qualified] if qualified else sched_means
+    keys = (
+        ["metric.cost_usd", "metric.wait_p95_s.adhoc"]
+        if qualified
+        else ["metric.elt_lateness_min", "metric.wait_p95_s.adhoc"]
+    )
+    best = str(pool.sort_values(keys, kind="stable").index[0])
+    point = decisions[best]
+    pair = normal.loc[normal["config_id"].isin([best, chosen])]
+    short = [col.removeprefix("metric.") for col in PARETO_METRICS.values()]
+    diffs = paired_differences(pair, chosen, short, level=level)
+    figures: dict[str, dict[str, Any]] = {}
+    for name, col in PARETO_METRICS.items():
+        _, s_mean, s_low, s_high = mean_ci(
+            runs.loc[runs["config_id"] == best, col].to_numpy(np.float64), level
+        )
+        _, b_mean, b_low, b_high = mean_ci(
+            normal.loc[normal["config_id"] == chosen, col].to_numpy(np.float64), level
+        )
+        d = diffs.loc[diffs["metric"] == col.removeprefix("metric.")]
+        figures[name] = {
+            "schedule": {"mean": s_mean, "ci_low": s_low, "ci_high": s_high},
+            "best_single": {"mean": b_mean, "ci_low": b_low, "ci_high": b_high},
+            "difference": [
+                {
+                    "assumption_id": a,
+                    "mean": m,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "significant": bool(sig),
+                }
+                for a, m, lo, hi, sig in zip(
+                    d["assumption_id"],
+                    d["mean_diff"],
+                    d["ci_low"],
+                    d["ci_high"],
+                    d["significant"],
+                    strict=True,
+                )
+            ],
+        }
+    better = [
+        name
+        for name in ("elt_lateness_min", "adhoc_p95_wait_s")
+        if any(x["significant"] and x["mean"] < 0 for x in figures[name]["difference"])
+    ]
+    worse = [
+        name
+        for name in PARETO_METRICS
+        if any(x["significant"] and x["mean"] > 0 for x in figures[name]["difference"])
+    ]
+    verdict = (
+        f"improves {', '.join(better)}" if better else "does not improve significantly"
+    )
+    if worse:
+        verdict += f" but worsens {', '.join(worse)}"
+    elt_at, day_at = point["schedule.elt_at"], point["schedule.day_at"]
+    zone = point["schedule.timezone"]
+    meets_all = bool(robust.get(best, 0.0) >= obj.robust_share - 1e-12)
+    return _record(
+        "SCHEDULE",
+        "A time-of-day WLM schedule (candidate)",
+        f"Schedule {best} (ELT configuration from {elt_at}, day configuration from "
+        f"{day_at} {zone}) {verdict} against the best single configuration "
+        f"{chosen}; it {'meets' if meets_all else 'does not meet'} every objective "
+        "robustly. Simulated with the switches and their transitions (running "
+        "queries keep their memory, new slots open as it frees, a new timeout "
+        "applies to later starts); it depends on the assumptions "
+        "wlm_apply_delay_s (how long AWS takes to apply a switch) and "
+        "wlm_transition_memory (whether a queue waits for other queues' old "
+        "queries' memory).",
+        [
+            f"Switch only dynamic WLM properties at {elt_at} and {day_at} {zone}, "
+            "e.g. with a scheduled modify-cluster-parameter-group; the queue list "
+            "and routing stay as they are."
+        ],
+        {
+            "schedule_config_id": best,
+            "elt_config": _schedule_part(point, "elt"),
+            "day_config": _schedule_part(point, "day"),
+            "switch_times": {"elt": elt_at, "day": day_at, "timezone": zone},
+            "best_single_config_id": chosen,
+            "meets_objectives": meets_all,
+            "figures": figures,
+            "level": level,
+            "schedules_tried": sorted(schedule_ids & set(runs["config_id"])),
+            "transition_simulated": True,
+        },
+    )
+
+
+def _schedule_part(point: Mapping[str, Any], entry: str) -> dict[str, Any]:
+    prefix = f"schedule.{entry}."
+    return {k.removeprefix(prefix): v for k, v in point.items() if k.startswith(prefix)}
+
+
+def _record_composed_schedule(
+    decisions: Mapping[str, Any], means: pd.DataFrame, chosen: str
+) -> dict[str, Any]:
+    """Fallback without schedule decisions: two configurations' runs, composed."""
     night = str(means["metric.elt_lateness_min"].idxmin())
     day = str(means["metric.wait_p95_s.adhoc"].idxmin())
     lateness = means["metric.elt_lateness_min"].astype(float)
@@ -606,11 +733,12 @@ def _record_schedule(
     )
     return _record(
         "SCHEDULE",
-        "A time-of-day WLM schedule (candidate)",
+        "A time-of-day WLM schedule (candidate, not simulated)",
         f"Night (ELT window) {night}, day {day}: "
         + ("improves on" if better and night != day else "does not improve on")
         + f" the best single configuration {chosen}. Figures are composed from the "
-        "two configurations' runs: the transition is not simulated.",
+        "two configurations' runs: the transition is not simulated (the sweep "
+        "has no schedule decision; add [decisions.schedule] to simulate it).",
         [
             "Change only dynamic properties (slots, memory, timeout, SQA, scaling) "
             "at the window edges, e.g. with a scheduled modify-cluster-parameter-group."
@@ -620,6 +748,7 @@ def _record_schedule(
             "day_config": decisions[day],
             "composed": composed,
             "best_single": single,
+            "source": "composed from two single configurations' runs",
             "transition_simulated": False,
         },
     )

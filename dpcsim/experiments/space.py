@@ -28,6 +28,18 @@ Decision axes with structure:
 - ``[decisions.memory]``: percentage grids over ``queues`` in ``step_pct``
   steps summing to 100, each at least ``min_pct``, with ``constraints``; gives
   ``memory_pct.<queue>``.
+- ``[decisions.schedule]``: time-of-day WLM schedules, each an extra decision
+  point (not crossed with the other axes). ``[[decisions.schedule.candidates]]``
+  tables hold ``elt`` (in force over the ELT window) and ``day`` (the rest of
+  the day), each a table of WLM decision values (``slots``, ``memory_pct``,
+  ``concurrency_scaling``, ``wlm_timeout_s`` per queue, ``sqa``,
+  ``sqa_max_s``: dynamic WLM properties only); ``at = ["HH:MM", "HH:MM"]``
+  (the switches to ``elt`` and to ``day``) and ``timezone`` default to the
+  objectives' ``elt_window`` and ``timezone``. A candidate becomes the point
+  ``schedule.elt.<name>``, ``schedule.day.<name>``, ``schedule.elt_at``,
+  ``schedule.day_at``, ``schedule.timezone``; :func:`schedule_of` builds its
+  :class:`~dpcsim.engine.schedule.WLMSchedule`, and the engine simulates the
+  switches and their transitions.
 
 Every run has a stable key (:func:`run_key`): a hash of its decision,
 scenario and assumption values and its replication.
@@ -49,9 +61,10 @@ from typing import Any, Final
 import numpy as np
 
 from dpcsim.designs import ELTContract
+from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.errors import InputError
-from dpcsim.wlm import QMRPredicate, QMRRule, SQAConfig, WLMConfig
+from dpcsim.wlm import QMRPredicate, QMRRule, SQAConfig, WLMConfig, WLMConfigError
 
 __all__ = [
     "METHODS",
@@ -62,8 +75,10 @@ __all__ = [
     "apply_decision",
     "axis_id",
     "baseline_decision",
+    "is_schedule",
     "read_space",
     "run_key",
+    "schedule_of",
     "slot_splits",
     "space_from_dict",
 ]
@@ -85,7 +100,20 @@ _PER_QUEUE_DECISIONS: Final = (
     "memory_pct",
     "concurrency_scaling",
     "timeout_s",
+    "wlm_timeout_s",
 )
+#: Decision kinds a schedule entry may set: dynamic WLM properties only (the
+#: QMR ``timeout_s`` rules and the cluster parameter
+#: ``max_concurrency_scaling_clusters`` are not switched by a WLM schedule).
+_SCHEDULE_KINDS: Final = (
+    "slots",
+    "memory_pct",
+    "concurrency_scaling",
+    "wlm_timeout_s",
+    "sqa",
+    "sqa_max_s",
+)
+_SCHEDULE_PREFIX: Final = "schedule."
 _CONSTRAINT: Final = re.compile(
     r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d*)?)\s*$"
 )
@@ -266,11 +294,16 @@ def space_from_dict(
 
         base = dpc_design_config()
     settings = settings or ClusterSettings()
-    decisions_raw = _table(data, "decisions", source)
+    objectives = _objectives(_table(data, "objectives", source), source, elt)
+    decisions_raw = dict(_table(data, "decisions", source))
+    schedules = _schedule_points(
+        decisions_raw.pop("schedule", None), base, settings, objectives, source
+    )
     decisions = _decision_points(decisions_raw, base, source, seed)
     baseline = baseline_decision(base, settings, decisions[0] if decisions else {})
     if baseline not in decisions:
         decisions.insert(0, baseline)
+    decisions += [p for p in schedules if p not in decisions]
     scenarios = _points(
         _table(data, "scenarios", source),
         "scenarios",
@@ -300,7 +333,7 @@ def space_from_dict(
         max_replications=cap,
         target_rel_half_width=rel,
         level=level,
-        objectives=_objectives(_table(data, "objectives", source), source, elt),
+        objectives=objectives,
         source=text,
     )
 
@@ -344,6 +377,8 @@ def baseline_decision(
                 out[name] = q.memory_percent_to_use
             elif kind == "concurrency_scaling":
                 out[name] = q.concurrency_scaling
+            elif kind == "wlm_timeout_s":
+                out[name] = q.max_execution_time // 1000
             else:
                 out[name] = _qmr_timeout_s(q.rules)
         elif name == "max_concurrency_scaling_clusters":
@@ -362,9 +397,14 @@ def apply_decision(
 
     Names: ``slots.<q>``, ``memory_pct.<q>``, ``concurrency_scaling.<q>``
     (auto | off), ``timeout_s.<q>`` (QMR abort on ``query_execution_time``
-    [s], 0 = none), ``max_concurrency_scaling_clusters``, ``sqa`` (bool),
-    ``sqa_max_s`` (0 dynamic, else 1..20 [s]).
+    [s], 0 = none), ``wlm_timeout_s.<q>`` (the WLM timeout
+    ``max_execution_time`` [s], 0 = none), ``max_concurrency_scaling_clusters``,
+    ``sqa`` (bool), ``sqa_max_s`` (0 dynamic, else 1..20 [s]). For a schedule
+    point (:func:`is_schedule`) the configuration is its ``day`` entry, the
+    static part every entry shares; :func:`schedule_of` gives the schedule.
     """
+    if is_schedule(point):
+        return apply_decision(base, settings, _schedule_entry(point, "day"))
     queues = list(base.queues)
     names = base.queue_names
     for name, value in sorted(point.items()):
@@ -379,6 +419,8 @@ def apply_decision(
             q = replace(q, memory_percent_to_use=int(value))
         elif kind == "concurrency_scaling":
             q = replace(q, concurrency_scaling=str(value))  # type: ignore[arg-type]
+        elif kind == "wlm_timeout_s":
+            q = replace(q, max_execution_time=int(value) * 1000)
         else:
             q = replace(q, rules=_with_timeout(q.rules, qname, int(value)))
         queues[i] = q
@@ -396,6 +438,129 @@ def apply_decision(
             ),
         )
     return config, settings
+
+
+def is_schedule(point: Mapping[str, Any]) -> bool:
+    """Whether a decision point is a time-of-day schedule (``schedule.*`` keys)."""
+    return any(str(k).startswith(_SCHEDULE_PREFIX) for k in point)
+
+
+def schedule_of(
+    base: WLMConfig, settings: ClusterSettings, point: Mapping[str, Any]
+) -> WLMSchedule | None:
+    """The WLM schedule of a schedule decision point (None for any other point)."""
+    if not is_schedule(point):
+        return None
+    elt, _ = apply_decision(base, settings, _schedule_entry(point, "elt"))
+    day, _ = apply_decision(base, settings, _schedule_entry(point, "day"))
+    return WLMSchedule(
+        switches=(
+            (str(point["schedule.elt_at"]), elt),
+            (str(point["schedule.day_at"]), day),
+        ),
+        timezone=str(point["schedule.timezone"]),
+    )
+
+
+def _schedule_entry(point: Mapping[str, Any], entry: str) -> dict[str, Any]:
+    """The plain decision point of a schedule's ``elt`` or ``day`` entry."""
+    prefix = f"{_SCHEDULE_PREFIX}{entry}."
+    return {k.removeprefix(prefix): v for k, v in point.items() if k.startswith(prefix)}
+
+
+def _schedule_points(
+    raw: Any,
+    base: WLMConfig,
+    settings: ClusterSettings,
+    objectives: Objectives,
+    source: str,
+) -> list[dict[str, Any]]:
+    """Decision points of ``[decisions.schedule]`` (see the module docstring)."""
+    if raw is None:
+        return []
+    where = "decisions.schedule"
+    if not isinstance(raw, Mapping):
+        raise InputError(f"{raw!r}: expected a table", source=source, location=where)
+    _known(raw, ("candidates", "at", "timezone"), where, source)
+    at = raw.get("at", list(objectives.elt_window))
+    if (
+        not isinstance(at, list)
+        or len(at) != 2
+        or not all(isinstance(t, str) and re.fullmatch(r"\d\d:\d\d", t) for t in at)
+    ):
+        raise InputError(
+            f"{at!r}: expected two 'HH:MM' strings (switch to elt, switch to day)",
+            source=source,
+            location=f"{where}.at",
+        )
+    timezone = str(raw.get("timezone", objectives.timezone))
+    candidates = _list(raw.get("candidates"), f"{where}.candidates", source)
+    if not candidates:
+        raise InputError(
+            "empty list; expected at least one {elt, day} candidate",
+            source=source,
+            location=f"{where}.candidates",
+        )
+    out = []
+    for n, cand in enumerate(candidates):
+        loc = f"{where}.candidates[{n}]"
+        if not isinstance(cand, Mapping):
+            raise InputError(f"{cand!r}: expected a table", source=source, location=loc)
+        _known(cand, ("elt", "day"), loc, source)
+        point: dict[str, Any] = {}
+        for entry in ("elt", "day"):
+            values = _schedule_values(cand.get(entry), base, f"{loc}.{entry}", source)
+            point.update(
+                {f"{_SCHEDULE_PREFIX}{entry}.{k}": v for k, v in values.items()}
+            )
+        point[f"{_SCHEDULE_PREFIX}elt_at"] = at[0]
+        point[f"{_SCHEDULE_PREFIX}day_at"] = at[1]
+        point[f"{_SCHEDULE_PREFIX}timezone"] = timezone
+        try:
+            schedule_of(base, settings, point)
+        except (InputError, WLMConfigError) as exc:
+            raise InputError(str(exc), source=source, location=loc) from None
+        out.append(point)
+    return out
+
+
+def _schedule_values(
+    raw: Any, base: WLMConfig, where: str, source: str
+) -> dict[str, Any]:
+    """One schedule entry's decision values, flattened to ``<kind>.<queue>``."""
+    if not isinstance(raw, Mapping):
+        raise InputError(
+            f"{raw!r}: expected a table of WLM decision values",
+            source=source,
+            location=where,
+        )
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, Mapping):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    for name, value in flat.items():
+        kind, _, queue = name.partition(".")
+        per_queue = kind in _PER_QUEUE_DECISIONS and queue in base.queue_names
+        plain = not queue and kind in ("sqa", "sqa_max_s")
+        if kind not in _SCHEDULE_KINDS or not (per_queue or plain):
+            raise InputError(
+                f"{name!r} cannot be switched by a WLM schedule; expected "
+                f"<kind>.<queue> with kind in {list(_SCHEDULE_KINDS[:4])} and queue "
+                f"in {list(base.queue_names)}, or sqa / sqa_max_s (dynamic WLM "
+                "properties only)",
+                source=source,
+                location=f"{where}.{name}",
+            )
+        if isinstance(value, list | Mapping):
+            raise InputError(
+                f"{value!r}: expected one value (a schedule entry is one "
+                "configuration)",
+                source=source,
+                location=f"{where}.{name}",
+            )
+    return flat
 
 
 def apply_assumption(
