@@ -145,9 +145,13 @@ def alarms_on(ctx: ReportContext, metric: str) -> set[str]:
 
 
 def ci_of(row: pd.Series, column: str, digits: int) -> str:
-    return ci(
-        row[column], row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high"), digits
-    )
+    """``column`` of a pareto.csv row with its interval. Every such metric (a
+    wait, a lateness, a cost) is at least 0, where a t interval may not be:
+    the lower end is shown clipped at 0."""
+    low = row.get(f"{column}_ci_low")
+    if low is not None and np.isfinite(float(low)):
+        low = max(float(low), 0.0)
+    return ci(row[column], low, row.get(f"{column}_ci_high"), digits)
 
 
 def short(value: Any) -> str:

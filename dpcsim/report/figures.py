@@ -399,18 +399,28 @@ def _label_points(
     y: np.ndarray,
     names: Mapping[str, str],
 ) -> None:
-    """Label each point with its configuration; coinciding points share a label."""
-    groups: dict[tuple[float, float], list[str]] = {}
-    for config_id, xi, yi in zip(pareto["config_id"].astype(str), x, y, strict=True):
-        groups.setdefault((round(float(xi), 6), round(float(yi), 6)), []).append(
-            names.get(config_id, config_id)
-        )
-    for k, ((xi, yi), labels) in enumerate(sorted(groups.items())):
+    """Label each point with its configuration; points closer than a few
+    percent of the axes' spans share one label (one line per configuration)."""
+    span_x = max(float(np.nanmax(x, initial=0.0) - np.nanmin(x, initial=0.0)), 1e-9)
+    span_y = max(float(np.nanmax(y, initial=0.0) - np.nanmin(y, initial=0.0)), 1e-9)
+    clusters: list[tuple[float, float, list[str]]] = []
+    order = np.lexsort((y, x))
+    ids = pareto["config_id"].astype(str).to_numpy()
+    for i in order:
+        label = names.get(ids[i], ids[i])
+        for cx, cy, labels in clusters:
+            if abs(x[i] - cx) <= 0.03 * span_x and abs(y[i] - cy) <= 0.08 * span_y:
+                labels.append(label)
+                break
+        else:
+            clusters.append((float(x[i]), float(y[i]), [label]))
+    for cx, cy, labels in clusters:
         ax.annotate(
             "\n".join(labels),
-            (xi, yi),
+            (cx, cy),
             textcoords="offset points",
-            xytext=(8, 6 + 10 * (k % 3)),
+            xytext=(8, 4),
+            va="bottom",
             fontsize=7,
             color="#333333",
         )

@@ -136,7 +136,7 @@ def elt_section(ctx: ReportContext) -> Section:
                 else ""
             )
             + (
-                f"; orange dotted: the tuned threshold of deploy/ ({tuned:g} min)."
+                f"; purple dash-dotted: the tuned threshold of deploy/ ({tuned:g} min)."
                 if "tuned_threshold_min" in kwargs
                 else "."
             ),
