@@ -837,6 +837,7 @@ def write_run_json(
                 "window_end": design.elt.window_end,
                 "timezone": design.elt.timezone,
             },
+            "alarms": _alarm_thresholds(design),
         },
     }
     if options.wlm is not None:
@@ -851,6 +852,30 @@ def write_run_json(
         )
     _write(out / "run.json", json.dumps(_finite(body), indent=2, sort_keys=True) + "\n")
     return body
+
+
+def _alarm_thresholds(design: Design) -> list[dict[str, Any]]:
+    """The design's alarms as written (name, metric, threshold): the report
+    draws the design's threshold, not only the tuned one of ``deploy/``."""
+    out = []
+    for req in design.alarm_requests():
+        if "Threshold" not in req:  # an anomaly band has no fixed threshold
+            continue
+        metric = req.get("MetricName")
+        for query in req.get("Metrics", []) if metric is None else []:
+            stat = query.get("MetricStat")
+            if stat:
+                metric = stat["Metric"].get("MetricName")
+                break
+        out.append(
+            {
+                "alarm_name": str(req.get("AlarmName")),
+                "metric_name": None if metric is None else str(metric),
+                "threshold": float(req["Threshold"]),
+                "comparison": str(req.get("ComparisonOperator", "")),
+            }
+        )
+    return out
 
 
 def _assumptions(settings: ClusterSettings, space: Any, fit: Any) -> dict[str, Any]:
@@ -1014,10 +1039,14 @@ def verdict_lines(result: PlanResult) -> list[str]:
     lines += _evidence_lines(out, base_id, rec_id)
     decision = dict(doc["recommended"].get("decision", {}))
     changes = _decision_changes(out, base_id, decision)
+    names = dict(doc.get("config_names", {}))
     if rec_id == base_id or not changes:
         lines.append("Deploy: the design's WLM configuration as written.")
     else:
-        lines.append(f"Deploy instead ({rec_id}): " + "; ".join(changes) + ".")
+        name = str(names.get(rec_id, rec_id))
+        lines.append(
+            f"Deploy instead ({name}; key {rec_id}): " + "; ".join(changes) + "."
+        )
     best, why = _best_definition(result.elt_delay)
     lines.append(f"ELTExecutionDelay: publish Definition={best} ({why}).")
     lines.append(f"Deployable files: {out / 'deploy'} (apply as CHANGES.md says).")

@@ -23,6 +23,7 @@ from dpcsim.alarms.design import dpc_design_alarms
 from dpcsim.designs import load_design
 from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
+from dpcsim.experiments.recommend import HEADROOM_COLUMNS
 from dpcsim.experiments.tuning import TUNING_COLUMNS
 from dpcsim.logs import ingest
 from dpcsim.plan import export_files, sample_dir
@@ -30,6 +31,17 @@ from dpcsim.run import Run
 
 BASELINE_ID = "design-50-30-20"
 RECOMMENDED_ID = "b8-a3-h7-cs2"
+#: The fixture's configurations named by their decisions (config_names).
+CONFIG_NAMES = {
+    BASELINE_ID: "batch/admin/adhoc 8/2/5, SQA on, CS on batch+admin",
+    RECOMMENDED_ID: "batch/admin/adhoc 8/2/7, SQA on, CS on batch+adhoc",
+    "b8-a5-h7-cs2": "batch/admin/adhoc 8/5/7, SQA on, CS on batch+adhoc",
+    "b6-a7-h7-cs1": "batch/admin/adhoc 6/7/7, SQA on, CS on batch",
+    "auto-wlm": "batch/admin/adhoc auto/auto/auto, SQA on, CS on batch",
+}
+#: The design's ELTExecutionDelay threshold and the tuned one of deploy/ [min].
+DESIGN_ELT_THRESHOLD_MIN = 90.0
+TUNED_ELT_THRESHOLD_MIN = 60.0
 #: The metric names as the seed design document writes them.
 WRITTEN_METRIC_NAMES = [
     "ELTExecutionDelay",
@@ -115,6 +127,14 @@ def _run_json() -> dict[str, Any]:
                 "adhoc": "medium",
                 "admin": "highest",
             },
+            "alarms": [
+                {
+                    "alarm_name": "Alert-ELT-Delay",
+                    "metric_name": "ELTExecutionDelay",
+                    "threshold": DESIGN_ELT_THRESHOLD_MIN,
+                    "comparison": "GreaterThanThreshold",
+                }
+            ],
         },
     }
 
@@ -245,26 +265,21 @@ def write_recommend(folder: Path, base_cost: float = 0.0) -> None:
     pareto["on_front"] = [True, True, False, True, False]
     pareto["indistinguishable_from_best"] = [False, True, False, False, True]
     pareto.to_csv(folder / "pareto.csv", index=False)
-    headroom = [
-        (c, t, k, g, g - 0.08, g + 0.09)
-        for c, s in ((BASELINE_ID, 1.0), (RECOMMENDED_ID, 1.35))
-        for t, k, g in (
-            ("ELT on time", "objective", 1.3 * s),
-            ("adhoc p95 wait <= 60 s", "objective", 1.1 * s),
-            ("Alert-WLM-Queue", "alarm", 1.6 * s),
-        )
-    ]
-    pd.DataFrame(
-        headroom,
-        columns=[
-            "config_id",
-            "target",
-            "kind",
-            "growth_at_failure",
-            "ci_low",
-            "ci_high",
-        ],
-    ).to_csv(folder / "headroom.csv", index=False)
+    # Robust headroom (the least favourable of 3 assumption points) beside the
+    # base assumptions'; sqa_slots=1 decides the recommendation's adhoc wait.
+    headroom = []
+    for c, s in ((BASELINE_ID, 1.0), (RECOMMENDED_ID, 1.35)):
+        for t, k, g, deciding in (
+            ("ELT on time", "objective", 1.3 * s, "none"),
+            ("adhoc p95 wait <= 60 s", "objective", 1.1 * s, "sqa_slots=1"),
+            ("Alert-WLM-Queue", "alarm", 1.6 * s, "none"),
+        ):
+            base = g if deciding == "none" else g + 0.3
+            robust = (c, t, k, g, g - 0.08, g + 0.09, deciding)
+            headroom.append((*robust, base, base - 0.08, base + 0.09, 3))
+    pd.DataFrame(headroom, columns=HEADROOM_COLUMNS).to_csv(
+        folder / "headroom.csv", index=False
+    )
     _tuning().to_csv(folder / "alarm_tuning.csv", index=False)
     pd.DataFrame(
         [
@@ -304,6 +319,7 @@ def write_recommend(folder: Path, base_cost: float = 0.0) -> None:
             },
             "baseline_config_id": BASELINE_ID,
             "recommended_config_id": RECOMMENDED_ID,
+            "config_names": CONFIG_NAMES,
             "recommended": {
                 "wlm_json": recommended_wlm(),
                 "max_concurrency_scaling_clusters": 2,
@@ -378,6 +394,8 @@ def write_deploy(folder: Path) -> None:
         },
     )
     for alarm in dpc_design_alarms():
+        if alarm.get("MetricName") == "ELTExecutionDelay":
+            alarm = {**alarm, "Threshold": TUNED_ELT_THRESHOLD_MIN}
         _write_json(folder / "alarms" / f"{alarm['AlarmName']}.json", alarm)
     _write_json(folder / "dashboard.json", {"widgets": []})
     (folder / "template.yaml").write_text(

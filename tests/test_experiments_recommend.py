@@ -201,3 +201,120 @@ def test_cli_sweep_then_recommend(
     assert "50/30/20" in printed
     for name in ("recommendation.json", "pareto.csv", "headroom.csv"):
         assert (rec / name).is_file()
+
+
+# ------------------------------------------------------- headroom under assumptions
+
+#: contention_kappa 0.03 (against the default 0.0044) makes the nightly ELT
+#: run late on the two-day workload even at today's load; the base does not.
+ROBUST_SPACE = {
+    "sweep": {"seed": 5, "replications": 2},
+    "decisions": {"slots.adhoc": [5]},
+    "scenarios": {"growth": [1.0]},
+    "assumptions": {"contention_kappa": [0.0044, 0.03]},
+    "objectives": {"adhoc_p95_wait_s": 30.0},
+}
+
+
+def test_headroom_is_the_minimum_over_the_assumptions_tried(tmp_path: Path) -> None:
+    path = small_workload(tmp_path / "w")
+    ctx = context(path, alarms=dpc_design_alarms())
+    space = space_from_dict(ROBUST_SPACE)
+    results = run_sweep(space, ctx, tmp_path / "sweep", workers=1).results
+    rec = recommend(space, ctx, results, replications=2, headroom_steps=1)
+    head = rec.headroom
+    assert list(head.columns) == HEADROOM_COLUMNS
+    # kappa 0.0044 is the base setting, so only one other point is evaluated.
+    assert set(head["assumption_points"]) == {2}
+    assert (head["growth_at_failure"] <= head["base_growth_at_failure"]).all()
+    elt = head.set_index("target").loc["elt_on_time"]
+    assert elt["growth_at_failure"] < elt["base_growth_at_failure"]
+    assert elt["deciding_assumption"] == "contention_kappa=0.03"
+    same = head["growth_at_failure"] == head["base_growth_at_failure"]
+    assert (head.loc[same, "deciding_assumption"] == "none").all()
+    record = next(r for r in rec.document["recommendations"] if r["id"] == "HEADROOM")
+    by_point = pd.DataFrame(record["evidence"]["by_assumption"])
+    assert set(by_point["assumption"]) == {"base", "contention_kappa=0.03"}
+    assert len(by_point) == 2 * len(head)
+    text = rec.document["verdict"]["text"]
+    assert "under contention_kappa=0.03, the least favourable" in text
+
+
+def test_robust_headroom_takes_the_smallest_point_and_its_bracket() -> None:
+    from dpcsim.experiments.recommend import HEADROOM_POINT_COLUMNS, robust_headroom
+
+    inf = float("inf")
+    rows = [
+        # config, point id, label, target, kind, growth, low, high
+        ("c1", "base", "base", "wait", "objective", 2.0, 1.8, 2.3),
+        ("c1", "a1", "sigma=0.04", "wait", "objective", 1.5, 1.4, 1.7),
+        ("c1", "a2", "slots=3", "wait", "objective", inf, 4.0, inf),
+        ("c1", "base", "base", "elt", "objective", 1.25, 1.0, 1.5),
+        ("c1", "a1", "sigma=0.04", "elt", "objective", 1.25, 1.1, 1.4),
+        ("c1", "a2", "slots=3", "elt", "objective", 3.0, 2.5, 4.0),
+        ("c1", "base", "base", "q", "alarm", inf, 4.0, inf),
+        ("c1", "a1", "sigma=0.04", "q", "alarm", inf, 4.0, inf),
+        ("c1", "a2", "slots=3", "q", "alarm", inf, 4.0, inf),
+    ]
+    out = robust_headroom(pd.DataFrame(rows, columns=HEADROOM_POINT_COLUMNS))
+    got = out.set_index("target")
+    assert list(out.columns) == HEADROOM_COLUMNS
+    wait = got.loc["wait"]
+    assert (wait["growth_at_failure"], wait["ci_low"], wait["ci_high"]) == (
+        1.5,
+        1.4,
+        1.7,
+    )
+    assert wait["deciding_assumption"] == "sigma=0.04"
+    assert wait["base_growth_at_failure"] == 2.0
+    # A tie with the base: the base assumptions are as bad, no other decides;
+    # the bracket still takes the smaller ends of both intervals.
+    elt = got.loc["elt"]
+    assert elt["deciding_assumption"] == "none"
+    assert (elt["ci_low"], elt["ci_high"]) == (1.0, 1.4)
+    assert got.loc["q", "growth_at_failure"] == inf
+    assert got.loc["q", "deciding_assumption"] == "none"
+    assert set(out["assumption_points"]) == {3}
+
+
+def test_headroom_points_fall_back_to_each_axis_worst_value() -> None:
+    from dpcsim.experiments.recommend import headroom_points
+
+    space = space_from_dict(
+        {
+            "decisions": {"slots.adhoc": [5]},
+            "assumptions": {
+                "contention_kappa": [0.0044, 0.01, 0.03],
+                "sqa_slots": [3, 5, 8],
+            },
+        }
+    )
+    ctx = context(Path("unused.parquet"))
+    rows = []
+    for i, a in enumerate(space.assumptions):
+        late = a["contention_kappa"] == 0.03  # the ELT misses its window
+        slow = a["sqa_slots"] == 3  # adhoc waits grow
+        for r in range(2):
+            rows.append(
+                {
+                    "config_id": "c1",
+                    "assumption_id": f"a{i}",
+                    "replication": r,
+                    "assumption.contention_kappa": a["contention_kappa"],
+                    "assumption.sqa_slots": a["sqa_slots"],
+                    "metric.elt_on_time": 0.0 if late else 1.0,
+                    "metric.elt_lateness_min": 30.0 if late else 0.0,
+                    "metric.wait_p95_s.adhoc": 90.0 if slow else 1.0 + r,
+                }
+            )
+    results = pd.DataFrame(rows)
+    # Every point but the base (kappa 0.0044, 5 SQA slots): 8 > 4.
+    few = headroom_points(space, ctx, results, ["c1"], limit=4)
+    assert few.points == ({}, {"contention_kappa": 0.03}, {"sqa_slots": 3})
+    assert few.labels == ("base", "contention_kappa=0.03", "sqa_slots=3")
+    assert "worst value" in few.selection
+    assert "8 points" in few.selection
+    every = headroom_points(space, ctx, results, ["c1"], limit=8)
+    assert len(every.points) == 9
+    assert every.points[0] == {}
+    assert every.selection == "every assumption point tried in the sweep"

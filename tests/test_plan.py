@@ -92,6 +92,32 @@ def test_run_json_has_the_keys_the_report_reads(quick_plan):
     assert set(design["runbook_steps"]) == {"late_start", "dbt_failure", "copy_error"}
 
 
+def test_run_json_keeps_the_designs_alarm_thresholds(quick_plan):
+    run = json.loads((quick_plan.out / "run.json").read_text())
+    by_metric = {a["metric_name"]: a for a in run["design"]["alarms"]}
+    # The design's ELT alarm as written (90 min), whatever deploy/ tunes it to.
+    assert by_metric["ELTExecutionDelay"]["alarm_name"] == "Alert-ELT-Delay"
+    assert by_metric["ELTExecutionDelay"]["threshold"] == 90.0
+    assert by_metric["WLMQueueLength"]["alarm_name"] == "Alert-WLM-Queue"
+
+
+def test_headroom_and_names_carry_through_the_plan(quick_plan):
+    from dpcsim.experiments.recommend import HEADROOM_COLUMNS
+
+    head = pd.read_csv(quick_plan.out / "recommend" / "headroom.csv")
+    assert list(head.columns) == HEADROOM_COLUMNS
+    assert (head["growth_at_failure"] <= head["base_growth_at_failure"]).all()
+    # --quick tries one assumption point, the fitted base: nothing else decides.
+    assert set(head["assumption_points"]) == {1}
+    assert set(head["deciding_assumption"]) == {"none"}
+    doc = quick_plan.recommendation
+    base = doc["config_names"][doc["baseline_config_id"]]
+    assert base.startswith("batch/admin/adhoc 8/3/5, SQA on")
+    md = quick_plan.report_md.read_text(encoding="utf-8")
+    finding = next(line for line in md.splitlines() if "**finding:**" in line)
+    assert "batch/admin/adhoc 8/3/5" in finding
+
+
 def test_the_report_reads_every_part(quick_plan):
     folder = read_run_folder(quick_plan.out)
     for part in ("baseline", "calibration", "sweep", "recommend", "deploy"):

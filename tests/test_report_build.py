@@ -255,3 +255,55 @@ def test_queue_plots_fall_back_to_the_metrics_without_a_timeline(run_dir):
 )  # fmt: skip
 def test_csv_flags_are_read_as_written(cell, flag):
     assert as_flag(cell) is flag
+
+
+def test_cards_name_configurations_by_their_decisions(run_dir):
+    from report_fixtures import BASELINE_ID, CONFIG_NAMES
+
+    md = _plain(_md(run_dir))
+    finding = next(line for line in md.splitlines() if "**finding:**" in line)
+    assert "8/2/5" in finding  # the design's split, in words
+    assert CONFIG_NAMES[BASELINE_ID] in finding
+    assert f"[key {BASELINE_ID}]" in finding
+    recommended = next(line for line in md.splitlines() if "**recommended:**" in line)
+    assert "**recommended:** batch/admin/adhoc 8/2/7" in recommended
+    assert f"[key {RECOMMENDED_ID}]" in recommended
+    html = build_report(run_dir)[0]
+    assert f'<div class="key">key {RECOMMENDED_ID}</div>' in html
+
+
+def test_elt_delay_is_judged_by_the_designs_threshold(run_dir):
+    from report_fixtures import DESIGN_ELT_THRESHOLD_MIN, TUNED_ELT_THRESHOLD_MIN
+
+    md = _plain(_md(run_dir))
+    design, tuned = DESIGN_ELT_THRESHOLD_MIN, TUNED_ELT_THRESHOLD_MIN
+    assert f"datapoints above {design:g} min" in md
+    assert f"the design's alarm threshold ({design:g} min)" in md
+    assert f"the tuned threshold of deploy/ ({tuned:g} min)" in md
+    # Without the design's alarms in run.json the deployable threshold is used.
+    run = json.loads((run_dir / "run.json").read_text())
+    del run["design"]["alarms"]
+    (run_dir / "run.json").write_text(json.dumps(run))
+    md = _plain(_md(run_dir))
+    assert f"datapoints above {tuned:g} min" in md
+    assert "the tuned threshold of deploy/" not in md
+
+
+def test_headroom_names_the_deciding_assumption(run_dir):
+    md = _plain(_md(run_dir))
+    # The fixture's recommendation first fails on adhoc wait under sqa_slots=1.
+    risk = next(line for line in md.splitlines() if "**risk:**" in line)
+    assert "adhoc p95 wait <= 60 s first fails at 1.49" in risk
+    assert "x load under sqa_slots=1; 1.79x under the base assumptions" in risk
+
+
+def test_pareto_without_cost_says_so(run_dir):
+    assert "cost does not separate them" not in _plain(_md(run_dir))
+    path = run_dir / "recommend" / "pareto.csv"
+    pareto = pd.read_csv(path)
+    for column in ("cost_usd", "cost_usd_ci_low", "cost_usd_ci_high"):
+        pareto[column] = 0.0
+    pareto.to_csv(path, index=False)
+    md = _plain(_md(run_dir))
+    assert "ELT lateness against adhoc p95 wait" in md
+    assert "The scaling cost is 0 USD for every configuration" in md

@@ -100,3 +100,84 @@ def test_same_data_same_png_bytes():
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     assert draw() == first
     assert b"Software" not in first
+
+
+def _delay():
+    at = pd.date_range("2025-05-26T00:00Z", periods=6, freq="1h")
+    return pd.DataFrame(
+        {
+            "timestamp": list(at) * 2,
+            "definition": ["MartTableUpdate"] * 6 + ["StepFunctionsCompletion"] * 6,
+            "value": [0, 40, 95, 120, 0, 0, 0, 0, 0, 0, 0, 0],
+        }
+    )
+
+
+def test_elt_delay_draws_the_designs_threshold_and_the_tuned_one_apart():
+    ax = figures.plot_elt_delay(
+        _ax(), _delay(), threshold_min=90.0, tuned_threshold_min=30.0
+    )
+    lines = {
+        line.get_label(): set(line.get_ydata())
+        for line in ax.get_lines()
+        if line.get_label().endswith(("min", "min (deploy/)"))
+    }
+    assert lines == {
+        "design's alarm threshold 90 min": {90.0},
+        "tuned threshold 30 min (deploy/)": {30.0},
+    }
+    only_design = figures.plot_elt_delay(_ax(), _delay(), threshold_min=90.0)
+    labels = [line.get_label() for line in only_design.get_lines()]
+    assert not any("tuned" in label for label in labels)
+
+
+def _pareto(cost):
+    frame = pd.DataFrame(
+        {
+            "config_id": ["c1", "c2", "c3"],
+            "cost_usd": cost,
+            "elt_lateness_min": [0.0, 12.0, 30.0],
+            "adhoc_p95_wait_s": [40.0, 8.0, 2.0],
+            "on_front": [True, True, True],
+        }
+    )
+    for column in ("cost_usd", "elt_lateness_min", "adhoc_p95_wait_s"):
+        frame[f"{column}_ci_low"] = frame[column] * 0.9
+        frame[f"{column}_ci_high"] = frame[column] * 1.1
+    return frame
+
+
+def test_pareto_without_any_cost_plots_lateness_against_wait():
+    ax = figures.plot_pareto(
+        _ax(), _pareto([0.0, 0.0, 0.0]), baseline="c1", recommended="c2"
+    )
+    assert ax.get_xlabel().startswith("ELT lateness")
+    (points,) = [
+        c.get_offsets() for c in ax.collections if c.get_label() == "configuration"
+    ]
+    assert [tuple(p) for p in np.asarray(points)] == [(0, 40), (12, 8), (30, 2)]
+    assert any("0 USD for all 3 configurations" in t.get_text() for t in ax.texts)
+    # The whole spread is on the axes: 33 min (30 + 10 %) and 44 s.
+    assert ax.get_xlim()[1] >= 33.0
+    assert ax.get_ylim()[1] >= 44.0
+    priced = figures.plot_pareto(_ax(), _pareto([0.0, 1.5, 3.0]))
+    assert priced.get_xlabel().startswith("Concurrency Scaling cost")
+    assert not any("0 USD" in t.get_text() for t in priced.texts)
+
+
+def test_headroom_marks_the_base_assumptions_where_they_give_more():
+    from dpcsim.experiments.recommend import HEADROOM_COLUMNS
+
+    inf = float("inf")
+    rows = [
+        ("c1", "wait", "objective", 1.5, 1.4, 1.7, "sigma=0.04", 2.0, 1.8, 2.3, 2),
+        ("c1", "elt", "objective", inf, 4.0, inf, "none", inf, 4.0, inf, 2),
+    ]
+    ax = figures.plot_headroom(_ax(), pd.DataFrame(rows, columns=HEADROOM_COLUMNS))
+    bars = sorted(p.get_width() for p in ax.patches)
+    assert bars == [1.5, 4.0]  # the robust value; inf drawn to the range's end
+    ticks = [c for c in ax.collections if c.get_label() == "base assumptions"]
+    assert len(ticks) == 1
+    offsets = np.asarray(ticks[0].get_offsets())
+    assert offsets.shape == (1, 2)  # not where the base is as low
+    assert offsets[0, 0] == 2.0

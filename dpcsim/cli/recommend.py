@@ -19,7 +19,10 @@ Outputs (in --out DIR)
   pareto.csv           config_id, cost_usd, elt_lateness_min, adhoc_p95_wait_s
                        (+ _ci_low, _ci_high), on_front, indistinguishable_from_best
   headroom.csv         config_id, target, kind (objective|alarm),
-                       growth_at_failure, ci_low, ci_high
+                       growth_at_failure, ci_low, ci_high (the minimum over
+                       the assumption points tried), deciding_assumption,
+                       base_growth_at_failure, base_ci_low, base_ci_high,
+                       assumption_points
   alarm_tuning.csv     alarm, threshold, period_s, evaluation_periods,
                        datapoints_to_alarm, treat_missing_data, variant,
                        false_alarms_per_week, fa_ci_low, fa_ci_high,

@@ -22,7 +22,11 @@ sweep.json) and returns the tables and records ``dpcsim recommend`` writes:
   daily (at least one transition per simulated day), by bisection over growth
   with replications; the interval is the bracket between the largest growth
   that passes with confidence (the metric's interval entirely on the good
-  side) and the smallest that fails with confidence.
+  side) and the smallest that fails with confidence. It is computed under the
+  base settings and every other assumption point the sweep tried (or, past
+  :data:`MAX_HEADROOM_POINTS`, each axis's worst value: :func:`headroom_points`);
+  headroom.csv reports the minimum over them as the robust headroom and names
+  the assumption point that decides it (:func:`robust_headroom`).
 - a **time-of-day schedule** candidate (one configuration for the ELT window,
   one for the day, differing only in dynamic WLM properties: no reboot). When
   the space has schedule decisions (``[decisions.schedule]``), the engine
@@ -65,6 +69,7 @@ from dpcsim.experiments.outcomes import EltWindow
 from dpcsim.experiments.space import (
     Objectives,
     Space,
+    apply_assumption,
     apply_decision,
     axis_id,
     is_schedule,
@@ -75,10 +80,16 @@ from dpcsim.wlm import WLMConfig
 
 __all__ = [
     "HEADROOM_COLUMNS",
+    "HEADROOM_POINT_COLUMNS",
     "PARETO_METRICS",
+    "HeadroomPoints",
     "Recommendation",
+    "assumption_label",
+    "decision_words",
+    "headroom_points",
     "load_sweep",
     "recommend",
+    "robust_headroom",
 ]
 
 #: pareto.csv metric name -> results column.
@@ -87,6 +98,12 @@ PARETO_METRICS = {
     "elt_lateness_min": "metric.elt_lateness_min",
     "adhoc_p95_wait_s": "metric.wait_p95_s.adhoc",
 }
+#: headroom.csv: one row per configuration and target. ``growth_at_failure``,
+#: ``ci_low`` and ``ci_high`` are the robust headroom (the minimum over the
+#: assumption points evaluated), ``deciding_assumption`` the point that gives
+#: it ("none" when the base assumptions are as low), ``base_*`` the headroom
+#: under the base assumptions, ``assumption_points`` how many points (the base
+#: included) were evaluated.
 HEADROOM_COLUMNS = [
     "config_id",
     "target",
@@ -94,9 +111,34 @@ HEADROOM_COLUMNS = [
     "growth_at_failure",
     "ci_low",
     "ci_high",
+    "deciding_assumption",
+    "base_growth_at_failure",
+    "base_ci_low",
+    "base_ci_high",
+    "assumption_points",
 ]
+#: Per-point headroom columns (recommendation.json evidence ``by_assumption``).
+HEADROOM_POINT_COLUMNS = [
+    "config_id",
+    "assumption_id",
+    "assumption",
+    "target",
+    "kind",
+    "growth_at_failure",
+    "ci_low",
+    "ci_high",
+]
+_POINT_VALUES = ["target", "kind", "growth_at_failure", "ci_low", "ci_high"]
 #: Growth range the headroom bisection searches.
 GROWTH_RANGE = (1.0, 4.0)
+#: Most assumption points (besides the base) headroom is evaluated under. Each
+#: point costs a whole bisection per configuration (about (2 + steps x targets)
+#: growth values x replications runs); beyond this many, headroom is evaluated
+#: under the base and, per assumption axis, its worst value in the sweep.
+MAX_HEADROOM_POINTS = 4
+#: ``deciding_assumption`` when no assumption point gives less headroom than
+#: the base assumptions.
+NO_DECIDING_ASSUMPTION = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +187,15 @@ def recommend(
     *,
     replications: int = 3,
     headroom_steps: int = 4,
+    max_headroom_points: int = MAX_HEADROOM_POINTS,
     tuning: pd.DataFrame | None = None,
 ) -> Recommendation:
-    """Build the recommendation from a finished sweep (see module docstring)."""
+    """Build the recommendation from a finished sweep (see module docstring).
+
+    ``replications`` and ``headroom_steps`` size each headroom bisection;
+    ``max_headroom_points`` caps the assumption points it runs under
+    (:func:`headroom_points`).
+    """
     obj = space.objectives
     ok = results.loc[results["status"] == "ok"].copy()
     if ok.empty:
@@ -174,12 +222,10 @@ def recommend(
     base_config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
     base_settings = ClusterSettings.from_dict(dict(ctx.base_settings))
     config, settings = apply_decision(base_config, base_settings, decisions[chosen])
-    headroom = pd.concat(
-        [
-            _headroom(ctx, decisions[c], c, obj, replications, headroom_steps)
-            for c in dict.fromkeys([chosen, baseline_id])
-        ],
-        ignore_index=True,
+    headroom_ids = list(dict.fromkeys([chosen, baseline_id]))
+    points = headroom_points(space, ctx, ok, headroom_ids, limit=max_headroom_points)
+    headroom, by_point = _headroom_all(
+        ctx, decisions, headroom_ids, points, obj, replications, headroom_steps
     )
     verdict_table = _verdict_table(ok, space, baseline_id)
     holds = bool(
@@ -191,7 +237,7 @@ def recommend(
         ),
         _record_verdict(holds, verdict_table, headroom, baseline_id),
         _record_pareto(pareto),
-        _record_headroom(headroom),
+        _record_headroom(headroom, by_point, points),
         _record_schedule(
             normal_all, decisions, means, chosen, schedule_ids, obj, space.level
         ),
@@ -205,7 +251,11 @@ def recommend(
         rec["impact_ranking"] = (
             "HIGH" if rank <= 2 else ("MEDIUM" if rank <= 4 else "LOW")
         )
-    text = _verdict_text(holds, chosen, baseline_id, headroom)
+    names = {
+        c: decision_words(base_config, base_settings, d)
+        for c, d in sorted(decisions.items())
+    }
+    text = _verdict_text(holds, chosen, baseline_id, headroom, points, names)
     failing = _failing_objectives(meets, baseline_id, obj)
     if failing:
         text += " Under normal load the baseline misses: " + "; ".join(failing) + "."
@@ -213,6 +263,7 @@ def recommend(
         "verdict": {"holds": holds, "text": text},
         "baseline_config_id": baseline_id,
         "recommended_config_id": chosen,
+        "config_names": names,
         "recommended": {
             "wlm_json": config.to_json(),
             "max_concurrency_scaling_clusters": int(
@@ -239,6 +290,49 @@ def recommend(
         alarm_tuning=tuning,
         verdict_table=verdict_table,
     )
+
+
+def decision_words(
+    base: WLMConfig, settings: ClusterSettings, decision: Mapping[str, Any]
+) -> str:
+    """A configuration named by its decisions, e.g. "batch/admin/adhoc 8/3/5,
+    SQA on, CS on batch" (slots per queue in WLM order; memory, timeouts and the scaling
+    cluster cap only when the decision sets them).
+
+    >>> from dpcsim.designs.dpc_wlm import dpc_design_config
+    >>> decision_words(dpc_design_config(), ClusterSettings(), {"slots.batch": 6})
+    'batch/admin/adhoc 6/3/5, SQA on, CS on batch+admin'
+    """
+    config, applied = apply_decision(base, settings, decision)
+    names = "/".join(q.name for q in config.queues)
+    slots = "/".join(
+        "auto" if q.queue_type == "auto" else str(q.query_concurrency)
+        for q in config.queues
+    )
+    parts = [f"{names} {slots}"]
+    if any(k.startswith("memory_pct.") for k in decision):
+        memory = "/".join(
+            "auto" if q.memory_percent_to_use is None else str(q.memory_percent_to_use)
+            for q in config.queues
+        )
+        parts.append(f"memory {memory} %")
+    for key, value in sorted(decision.items()):
+        if key.startswith("timeout_s."):
+            queue = key.removeprefix("timeout_s.")
+            parts.append(
+                f"{queue} timeout {int(value)} s" if value else f"{queue} no timeout"
+            )
+    if config.sqa is None or not config.sqa.enabled:
+        parts.append("SQA off")
+    elif config.sqa.max_execution_time:
+        parts.append(f"SQA on (max {config.sqa.max_execution_time // 1000} s)")
+    else:
+        parts.append("SQA on")
+    scaled = [q.name for q in config.queues if q.concurrency_scaling == "auto"]
+    parts.append("CS on " + "+".join(scaled) if scaled else "CS off")
+    if "max_concurrency_scaling_clusters" in decision and scaled:
+        parts.append(f"up to {applied.max_concurrency_scaling_clusters} CS clusters")
+    return ", ".join(parts)
 
 
 def _normal_scenario(space: Space) -> str:
@@ -309,18 +403,203 @@ def _pareto(
 
 
 def _evaluate_growth(
-    ctx: SweepContext, decision: dict[str, Any], growth: float, reps: int
+    ctx: SweepContext,
+    decision: dict[str, Any],
+    growth: float,
+    reps: int,
+    assumption: Mapping[str, Any],
 ) -> pd.DataFrame:
     rows = []
     for r in range(reps):
         task = Task(
             replication=r,
             scenario={"growth": round(growth, 4)},
-            assumption={},
+            assumption=dict(assumption),
             decisions=(decision,),
         )
         rows.extend(run_task(task, ctx))
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class HeadroomPoints:
+    """The assumption points headroom is evaluated under, and why those.
+
+    ``points[0]`` is always the base (``{}``: the sweep's base settings);
+    ``labels`` name each point by the values it changes from the base.
+    """
+
+    points: tuple[dict[str, Any], ...]
+    labels: tuple[str, ...]
+    selection: str
+
+
+def headroom_points(
+    space: Space,
+    ctx: SweepContext,
+    results: pd.DataFrame,
+    config_ids: Sequence[str],
+    *,
+    limit: int = MAX_HEADROOM_POINTS,
+) -> HeadroomPoints:
+    """The base plus every distinct assumption point tried, or, when there are
+    more than ``limit`` of them, the base plus each axis's worst value.
+
+    A point whose settings equal the base's is the base (same runs under
+    common random numbers) and is not evaluated twice. An axis's worst value
+    is the one under which ``config_ids`` meet the objectives least often in
+    the sweep (every scenario), ties broken by the higher mean adhoc p95 wait,
+    then the higher ELT lateness.
+    """
+    base = ClusterSettings.from_dict(dict(ctx.base_settings))
+    tried: list[dict[str, Any]] = []
+    seen = [base]
+    for point in space.assumptions:
+        settings = apply_assumption(base, point)
+        if settings not in seen:
+            seen.append(settings)
+            tried.append(_changed(base, point))
+    if len(tried) <= limit:
+        chosen = tried
+        selection = (
+            "every assumption point tried in the sweep"
+            if tried
+            else "the base assumptions only (the sweep tried no other point)"
+        )
+    else:
+        chosen = []
+        for name in sorted({k for a in space.assumptions for k in a}):
+            worst = _worst_value(space, results, config_ids, name)
+            if worst is None:
+                continue
+            point = _changed(base, {name: worst})
+            if point and point not in chosen:
+                chosen.append(point)
+        selection = (
+            f"the base and each axis's worst value: the sweep tried {len(tried)} "
+            f"points, more than the {limit} a headroom bisection per point and "
+            "configuration can afford"
+        )
+    points = ({}, *chosen)
+    return HeadroomPoints(
+        points=tuple(points),
+        labels=tuple(assumption_label(p) for p in points),
+        selection=selection,
+    )
+
+
+def _changed(base: ClusterSettings, point: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``point`` that differ from ``base``."""
+    return {k: v for k, v in sorted(point.items()) if getattr(base, k, object()) != v}
+
+
+def assumption_label(point: Mapping[str, Any]) -> str:
+    """``name=value`` of each assumption a point changes, or "base".
+
+    >>> assumption_label({"contention_sigma": 0.04412, "sqa_slots": 3})
+    'contention_sigma=0.04412, sqa_slots=3'
+    """
+    if not point:
+        return "base"
+    return ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in sorted(point.items())
+    )
+
+
+def _worst_value(
+    space: Space, results: pd.DataFrame, config_ids: Sequence[str], name: str
+) -> Any:
+    column = f"assumption.{name}"
+    rows = results.loc[results["config_id"].isin(list(config_ids))]
+    if column not in rows or rows.empty:
+        return None
+    meets = _meets(rows, space.objectives)
+    by_id = rows.drop_duplicates("assumption_id").set_index("assumption_id")[column]
+    meets["_value"] = meets["assumption_id"].map(by_id)
+    lateness = rows.groupby(column)["metric.elt_lateness_min"].mean()
+    table = pd.DataFrame(
+        {
+            "meets": meets.groupby("_value")["meets"].mean(),
+            "wait": meets.groupby("_value")["adhoc_p95_wait_s"].mean(),
+        }
+    )
+    table["lateness"] = lateness.reindex(table.index)
+    table = table.dropna(subset=["meets"])
+    if table.empty:
+        return None
+    table["_key"] = [str(v) for v in table.index]
+    order = table.sort_values(
+        ["meets", "wait", "lateness", "_key"],
+        ascending=[True, False, False, True],
+        kind="stable",
+    )
+    value = order.index[0]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _headroom_all(
+    ctx: SweepContext,
+    decisions: Mapping[str, dict[str, Any]],
+    config_ids: Sequence[str],
+    points: HeadroomPoints,
+    obj: Objectives,
+    reps: int,
+    steps: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(headroom.csv rows, per-point rows) of ``config_ids`` under ``points``."""
+    per_point = []
+    for c in config_ids:
+        for point, label in zip(points.points, points.labels, strict=True):
+            frame = _headroom(ctx, decisions[c], c, obj, reps, steps, point)
+            per_point.append(
+                frame.assign(
+                    assumption_id=axis_id("a", point) if point else "base",
+                    assumption=label,
+                )
+            )
+    by_point = pd.concat(per_point, ignore_index=True)[HEADROOM_POINT_COLUMNS]
+    return robust_headroom(by_point), by_point
+
+
+def robust_headroom(by_point: pd.DataFrame) -> pd.DataFrame:
+    """headroom.csv from per-point rows: the minimum over the points.
+
+    The robust growth is the smallest point's; its interval runs from the
+    smallest lower end to the smallest upper end (if every point's growth
+    lies in its interval, the minimum lies in that one). The deciding
+    assumption is the first point, in evaluation order, with the smallest
+    growth, or "none" when the base (the first point) is as small.
+    """
+    rows = []
+    for (config_id, target), group in by_point.groupby(
+        ["config_id", "target"], sort=False
+    ):
+        growth = group["growth_at_failure"].to_numpy(dtype=np.float64)
+        base = group.iloc[0]
+        low = float(np.min(growth))
+        at = int(np.argmin(growth))
+        deciding = (
+            NO_DECIDING_ASSUMPTION
+            if growth[0] <= low
+            else str(group["assumption"].iloc[at])
+        )
+        rows.append(
+            (
+                config_id,
+                target,
+                str(base["kind"]),
+                low,
+                float(group["ci_low"].min()),
+                float(group["ci_high"].min()),
+                deciding,
+                float(base["growth_at_failure"]),
+                float(base["ci_low"]),
+                float(base["ci_high"]),
+                len(group),
+            )
+        )
+    return pd.DataFrame(rows, columns=HEADROOM_COLUMNS)
 
 
 def _headroom(
@@ -330,14 +609,17 @@ def _headroom(
     obj: Objectives,
     reps: int,
     steps: int,
+    assumption: Mapping[str, Any],
 ) -> pd.DataFrame:
-    """Growth at which each objective fails and each alarm fires daily."""
+    """Growth at which each objective fails and each alarm fires daily, under
+    one assumption point (config_id, target, kind, growth_at_failure, ci_low,
+    ci_high)."""
     cache: dict[float, pd.DataFrame] = {}
 
     def at(g: float) -> pd.DataFrame:
         key = round(g, 4)
         if key not in cache:
-            cache[key] = _evaluate_growth(ctx, decision, key, reps)
+            cache[key] = _evaluate_growth(ctx, decision, key, reps, assumption)
         return cache[key]
 
     first = at(GROWTH_RANGE[0])
@@ -407,7 +689,7 @@ def _headroom(
         ci_low = max([g for g in sure_pass if g <= hi], default=GROWTH_RANGE[0])
         ci_high = min([g for g in sure_fail if g >= lo], default=math.inf)
         rows.append((config_id, name, kind, (lo + hi) / 2.0, ci_low, ci_high))
-    return pd.DataFrame(rows, columns=HEADROOM_COLUMNS)
+    return pd.DataFrame(rows, columns=HEADROOM_POINT_COLUMNS[:1] + _POINT_VALUES)
 
 
 def _days(ctx: SweepContext) -> int:
@@ -575,26 +857,47 @@ def _record_pareto(pareto: pd.DataFrame) -> dict[str, Any]:
     )
 
 
-def _record_headroom(headroom: pd.DataFrame) -> dict[str, Any]:
-    queue = headroom.loc[headroom["target"] == "Alert-WLM-Queue"]
-    parts = []
-    for config_id, growth in zip(
-        queue["config_id"], queue["growth_at_failure"].astype(float), strict=True
-    ):
-        at = (
-            f"x{growth:.2f}"
-            if math.isfinite(growth)
-            else f"beyond x{GROWTH_RANGE[1]:g}"
+def _growth_text(growth: float) -> str:
+    return f"x{growth:.2f}" if math.isfinite(growth) else f"beyond x{GROWTH_RANGE[1]:g}"
+
+
+def _robust_text(row: Any) -> str:
+    """``x1.62 (x2.10 under the base assumptions; decided by sigma=0.04)``."""
+    text = _growth_text(float(row.growth_at_failure))
+    if str(row.deciding_assumption) != NO_DECIDING_ASSUMPTION:
+        text += (
+            f" ({_growth_text(float(row.base_growth_at_failure))} under the base "
+            f"assumptions; decided by {row.deciding_assumption})"
         )
-        parts.append(f"{config_id}: {at}")
-    text = ", ".join(parts)
+    return text
+
+
+def _record_headroom(
+    headroom: pd.DataFrame, by_point: pd.DataFrame, points: HeadroomPoints
+) -> dict[str, Any]:
+    queue = headroom.loc[headroom["target"] == "Alert-WLM-Queue"]
+    text = ", ".join(f"{r.config_id}: {_robust_text(r)}" for r in queue.itertuples())
     return _record(
         "HEADROOM",
         "Growth the configurations absorb",
         "The design's resize trigger (WLM waiting a daily event: Alert-WLM-Queue "
-        f"firing every day) is reached at growth {text or 'beyond the range'}.",
+        f"firing every day) is reached at growth {text or 'beyond the range'}; "
+        f"the smallest over {len(points.points)} assumption points "
+        f"({points.selection}).",
         ["Plan the resize before the smallest growth at failure."],
-        {"headroom": headroom.to_dict(orient="records")},
+        {
+            "headroom": headroom.to_dict(orient="records"),
+            "by_assumption": by_point.to_dict(orient="records"),
+            "assumption_points": [
+                {
+                    "assumption_id": axis_id("a", p) if p else "base",
+                    "assumption": label,
+                    "values": dict(p),
+                }
+                for p, label in zip(points.points, points.labels, strict=True)
+            ],
+            "selection": points.selection,
+        },
     )
 
 
@@ -842,21 +1145,46 @@ def _record_tuning(tuning: pd.DataFrame) -> dict[str, Any]:
 
 
 def _verdict_text(
-    holds: bool, chosen: str, baseline_id: str, headroom: pd.DataFrame
+    holds: bool,
+    chosen: str,
+    baseline_id: str,
+    headroom: pd.DataFrame,
+    points: HeadroomPoints,
+    names: Mapping[str, str],
 ) -> str:
-    base = headroom.loc[headroom["config_id"] == baseline_id]
-    objective = base.loc[base["kind"] == "objective", "growth_at_failure"]
-    first = float(objective.min()) if len(objective) else math.inf
+    base = headroom.loc[
+        (headroom["config_id"] == baseline_id) & (headroom["kind"] == "objective")
+    ].sort_values("growth_at_failure", kind="stable")
     part = "holds under normal load" if holds else "does not hold under normal load"
-    growth = (
-        f"; its first objective fails at growth x{first:.2f}"
-        if math.isfinite(first)
-        else "; no objective fails up to growth x4"
-    )
+    others = len(points.points) - 1
+    tried = f"{others} other assumption point{'s' if others != 1 else ''} tried"
+    if len(base) and math.isfinite(float(base["growth_at_failure"].iloc[0])):
+        row = base.iloc[0]
+        at = _growth_text(float(row["growth_at_failure"]))
+        if others == 0:
+            growth = f"; its first objective fails at growth {at}"
+        elif str(row["deciding_assumption"]) == NO_DECIDING_ASSUMPTION:
+            growth = (
+                f"; its first objective fails at growth {at} under the base "
+                f"assumptions and no earlier under the {tried}"
+            )
+        else:
+            growth = (
+                f"; its first objective fails at growth {at} under "
+                f"{row['deciding_assumption']}, the least favourable of the "
+                f"{others + 1} assumption points tried "
+                f"({_growth_text(float(row['base_growth_at_failure']))} under the "
+                "base assumptions)"
+            )
+    else:
+        growth = f"; no objective fails up to growth x{GROWTH_RANGE[1]:g}" + (
+            f" under the base assumptions nor the {tried}" if others else ""
+        )
     rec = (
         "it is also the recommendation"
         if chosen == baseline_id
-        else f"the recommended configuration is {chosen}"
+        else f"the recommended configuration is {names.get(chosen, chosen)} "
+        f"(key {chosen})"
     )
     return f"The design's 50/30/20 {part}{growth}; {rec}."
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dpcsim.report import figures
@@ -21,7 +22,11 @@ __all__ = [
     "alarm_threshold",
     "alarms_on",
     "ci_of",
+    "config_name",
+    "config_names",
+    "design_alarm_threshold",
     "figure_block",
+    "headroom_under",
     "missing",
     "short",
 ]
@@ -97,6 +102,39 @@ def alarm_threshold(ctx: ReportContext, metric: str) -> float | None:
     return None
 
 
+def design_alarm_threshold(ctx: ReportContext, metric: str) -> float | None:
+    """Threshold of the design's own alarm on ``metric`` (run.json), or None."""
+    design = (ctx.folder.run or {}).get("design", {})
+    for alarm in design.get("alarms", []) if isinstance(design, dict) else []:
+        if isinstance(alarm, dict) and alarm.get("metric_name") == metric:
+            return float(alarm["threshold"])
+    return None
+
+
+def config_names(ctx: ReportContext) -> dict[str, str]:
+    """``config_id`` -> the configuration in words (recommendation.json
+    ``config_names``; empty for a folder written before it had them)."""
+    rec = ctx.folder.recommend.recommendation if ctx.folder.recommend else {}
+    names = rec.get("config_names", {}) if isinstance(rec, dict) else {}
+    return {str(k): str(v) for k, v in names.items()} if isinstance(names, dict) else {}
+
+
+def config_name(ctx: ReportContext, config_id: Any) -> str:
+    """A configuration named by its decisions, or its id when not named."""
+    return config_names(ctx).get(str(config_id), str(config_id))
+
+
+def headroom_under(row: pd.Series) -> str:
+    """Which assumption a headroom.csv row's robust growth comes from:
+    " under X; G under the base assumptions", or "" when the base decides it."""
+    deciding = str(row.get("deciding_assumption", "none"))
+    if deciding in ("none", "nan", ""):
+        return ""
+    base = float(row.get("base_growth_at_failure", float("nan")))
+    shown = f"{base:.2f}x" if np.isfinite(base) else "beyond the range searched"
+    return f" under {deciding}; {shown} under the base assumptions"
+
+
 def alarms_on(ctx: ReportContext, metric: str) -> set[str]:
     """Names of the deployable alarms on ``metric``."""
     return {
@@ -107,9 +145,13 @@ def alarms_on(ctx: ReportContext, metric: str) -> set[str]:
 
 
 def ci_of(row: pd.Series, column: str, digits: int) -> str:
-    return ci(
-        row[column], row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high"), digits
-    )
+    """``column`` of a pareto.csv row with its interval. Every such metric (a
+    wait, a lateness, a cost) is at least 0, where a t interval may not be:
+    the lower end is shown clipped at 0."""
+    low = row.get(f"{column}_ci_low")
+    if low is not None and np.isfinite(float(low)):
+        low = max(float(low), 0.0)
+    return ci(row[column], low, row.get(f"{column}_ci_high"), digits)
 
 
 def short(value: Any) -> str:

@@ -48,6 +48,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 flex:1}.card .k{font-size:.78rem;color:#57606a;text-transform:uppercase}
 .card .v{font-size:1.05rem;font-weight:600}.card.bad{border-left:5px solid #cf222e}
 .card.good{border-left:5px solid #1a7f37}.card.warn{border-left:5px solid #bf8700}
+.card .key{font-size:.7rem;color:#8c959f;font-family:monospace}
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eaeef2}
 figcaption{font-size:.85rem;color:#57606a}
 pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;font-size:.82rem}
@@ -72,12 +73,17 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class Card:
-    """One key figure of the first page; ``tone`` is good, bad, warn or ''."""
+    """One key figure of the first page; ``tone`` is good, bad, warn or ''.
+
+    ``key`` is an identifier shown small under the figure (a configuration's
+    hash, to find it in the CSV files).
+    """
 
     label: str
     value: str
     detail: str = ""
     tone: str = ""
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +198,10 @@ def _html_block(block: Block | str) -> str:
 def _html_card(card: Card) -> str:
     tone = f" {card.tone}" if card.tone else ""
     detail = f'<div class="d">{_h(card.detail)}</div>' if card.detail else ""
+    key = f'<div class="key">key {_h(card.key)}</div>' if card.key else ""
     return (
         f'<div class="card{tone}"><div class="k">{_h(card.label)}</div>'
-        f'<div class="v">{_h(card.value)}</div>{detail}</div>'
+        f'<div class="v">{_h(card.value)}</div>{detail}{key}</div>'
     )
 
 
@@ -240,6 +247,7 @@ def _md_block(block: Block | str) -> list[str]:
     return [
         f"- **{_m(c.label)}:** {_m(c.value)}"
         + (f" ({_m(c.detail)})" if c.detail else "")
+        + (f" [key {_m(c.key)}]" if c.key else "")
         for c in cards
     ]
 

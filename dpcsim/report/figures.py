@@ -280,8 +280,13 @@ def plot_pareto(
     *,
     baseline: str | None = None,
     recommended: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> Axes:
     """Cost against adhoc p95 wait, coloured by ELT lateness, front joined.
+
+    When every configuration costs 0 (no paid Concurrency Scaling), cost
+    separates nothing: the axes are then ELT lateness against adhoc p95 wait,
+    and the figure says that cost is 0 for every configuration.
 
     Parameters
     ----------
@@ -290,38 +295,52 @@ def plot_pareto(
         ``elt_lateness_min`` (each with ``_ci_low``/``_ci_high``), ``on_front``.
     baseline, recommended
         ``config_id`` of the design and of the recommendation, labelled.
+    names
+        ``config_id`` -> the configuration in words, for the labels (default:
+        the id). Each point is labelled when there are at most
+        :data:`MAX_POINT_LABELS`; points at the same place share one label.
     """
-    x, y = (
-        pareto["cost_usd"].to_numpy(float),
-        pareto["adhoc_p95_wait_s"].to_numpy(float),
-    )
-    xerr = _err(pareto, "cost_usd")
+    names = names or {}
+    cost = pareto["cost_usd"].to_numpy(float)
+    costless = bool(np.nanmax(cost, initial=0.0) <= 0.0)
+    x_column = "elt_lateness_min" if costless else "cost_usd"
+    x = pareto[x_column].to_numpy(float)
+    y = pareto["adhoc_p95_wait_s"].to_numpy(float)
+    xerr = _err(pareto, x_column)
     yerr = _err(pareto, "adhoc_p95_wait_s")
     ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="#999999", lw=0.8)
-    points = ax.scatter(
-        x,
-        y,
-        c=pareto["elt_lateness_min"].to_numpy(float),
-        cmap="viridis_r",
-        s=30,
-        zorder=3,
-    )
     lateness = pareto["elt_lateness_min"].to_numpy(float)
-    if np.nanmax(lateness, initial=0.0) > np.nanmin(lateness, initial=0.0):
-        ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
-    else:
-        # One value: a colour bar would only show a made-up range around it.
+    if costless:
+        ax.scatter(x, y, color="#1f77b4", s=30, zorder=3, label="configuration")
         ax.text(
             0.01,
-            0.01,
-            f"ELT lateness {np.nanmax(lateness, initial=0.0):g} min "
-            "for every configuration",
+            0.99,
+            f"Scaling cost 0 USD for all {len(pareto)} configurations "
+            "(no paid Concurrency Scaling): cost does not separate them",
             transform=ax.transAxes,
+            va="top",
             fontsize=8,
+            bbox={"facecolor": "white", "edgecolor": "#cccccc", "alpha": 0.9},
         )
-    front = pareto[as_flags(pareto["on_front"])].sort_values("cost_usd")
+    else:
+        points = ax.scatter(
+            x, y, c=lateness, cmap="viridis_r", s=30, zorder=3, label="configuration"
+        )
+        if np.nanmax(lateness, initial=0.0) > np.nanmin(lateness, initial=0.0):
+            ax.figure.colorbar(points, ax=ax, label="ELT lateness [min]")
+        else:
+            # One value: a colour bar would only show a made-up range around it.
+            ax.text(
+                0.01,
+                0.01,
+                f"ELT lateness {np.nanmax(lateness, initial=0.0):g} min "
+                "for every configuration",
+                transform=ax.transAxes,
+                fontsize=8,
+            )
+    front = pareto[as_flags(pareto["on_front"])].sort_values(x_column)
     ax.plot(
-        front["cost_usd"],
+        front[x_column],
         front["adhoc_p95_wait_s"],
         "-",
         color="#444444",
@@ -329,6 +348,7 @@ def plot_pareto(
         label="Pareto front",
         zorder=2,
     )
+    labelled = len(pareto) <= MAX_POINT_LABELS
     for config_id, marker, text in (
         (baseline, "s", "design"),
         (recommended, "*", "recommended"),
@@ -337,7 +357,7 @@ def plot_pareto(
         if config_id is None or row.empty:
             continue
         ax.scatter(
-            row["cost_usd"],
+            row[x_column],
             row["adhoc_p95_wait_s"],
             marker=marker,
             s=160,
@@ -345,31 +365,83 @@ def plot_pareto(
             edgecolors="#d62728",
             lw=1.6,
             zorder=4,
-            label=f"{text}: {config_id}",
+            label=text if labelled else f"{text}: {names.get(config_id, config_id)}",
         )
-    # Neither a cost nor a wait is below 0 (a t interval may reach there).
-    ax.set_ylim(bottom=0.0)
-    if np.nanmax(x, initial=0.0) <= 0.0:
-        ax.set_xlim(-0.05, 1.0)
+    if labelled:
+        _label_points(ax, pareto, x, y, names)
+    # Neither a cost, a lateness nor a wait is below 0 (a t interval may reach
+    # there); the axes follow the data however small, and an axis whose values
+    # are all 0 is centred on them.
+    top = float(np.nanmax(y + (yerr[1] if yerr is not None else 0.0), initial=0.0))
+    ax.set_ylim(bottom=0.0, top=top * 1.25 if top > 0 else 1.0)
+    right = float(np.nanmax(x + (xerr[1] if xerr is not None else 0.0), initial=0.0))
+    ax.set_xlim(*((-0.05 * right, right * 1.15) if right > 0 else (-1.0, 1.0)))
+    if costless:
+        ax.set_title("ELT lateness against adhoc p95 wait (bars: 95 % intervals)")
+        ax.set_xlabel("ELT lateness [min after the window end, latest night]")
     else:
-        ax.set_xlim(left=0.0)
-    ax.set_title("Cost against adhoc p95 wait (bars: 95 % intervals)")
-    ax.set_xlabel("Concurrency Scaling cost [USD per simulated week]")
+        ax.set_title("Cost against adhoc p95 wait (bars: 95 % intervals)")
+        ax.set_xlabel("Concurrency Scaling cost [USD per simulated week]")
     ax.set_ylabel("adhoc p95 wait [s]")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return ax
 
 
-def plot_headroom(ax: Axes, headroom: pd.DataFrame) -> Axes:
+#: Most points :func:`plot_pareto` labels one by one.
+MAX_POINT_LABELS = 8
+
+
+def _label_points(
+    ax: Axes,
+    pareto: pd.DataFrame,
+    x: np.ndarray,
+    y: np.ndarray,
+    names: Mapping[str, str],
+) -> None:
+    """Label each point with its configuration; points closer than a few
+    percent of the axes' spans share one label (one line per configuration)."""
+    span_x = max(float(np.nanmax(x, initial=0.0) - np.nanmin(x, initial=0.0)), 1e-9)
+    span_y = max(float(np.nanmax(y, initial=0.0) - np.nanmin(y, initial=0.0)), 1e-9)
+    clusters: list[tuple[float, float, list[str]]] = []
+    order = np.lexsort((y, x))
+    ids = pareto["config_id"].astype(str).to_numpy()
+    for i in order:
+        label = names.get(ids[i], ids[i])
+        for cx, cy, labels in clusters:
+            if abs(x[i] - cx) <= 0.03 * span_x and abs(y[i] - cy) <= 0.08 * span_y:
+                labels.append(label)
+                break
+        else:
+            clusters.append((float(x[i]), float(y[i]), [label]))
+    for cx, cy, labels in clusters:
+        ax.annotate(
+            "\n".join(labels),
+            (cx, cy),
+            textcoords="offset points",
+            xytext=(8, 4),
+            va="bottom",
+            fontsize=7,
+            color="#333333",
+        )
+
+
+def plot_headroom(
+    ax: Axes, headroom: pd.DataFrame, *, names: Mapping[str, str] | None = None
+) -> Axes:
     """Growth factor at which each objective fails or alarm fires daily.
 
     Parameters
     ----------
     headroom
         headroom.csv: ``config_id``, ``target``, ``kind``,
-        ``growth_at_failure`` [x today's load], ``ci_low``, ``ci_high``.
+        ``growth_at_failure`` [x today's load], ``ci_low``, ``ci_high`` (the
+        robust headroom, drawn as bars) and, when present,
+        ``base_growth_at_failure`` (drawn as a tick where it is larger).
+    names
+        ``config_id`` -> the configuration in words, for the legend.
     """
+    names = names or {}
     targets = sorted(headroom["target"].astype(str).unique())
     configs = sorted(headroom["config_id"].astype(str).unique())
     height = 0.8 / max(len(configs), 1)
@@ -386,12 +458,28 @@ def plot_headroom(ax: Axes, headroom: pd.DataFrame) -> Axes:
         # to the range's end, hatched, and label it "> end".
         beyond = ~np.isfinite(growth)
         shown = np.where(beyond, searched, growth)
-        bars = ax.barh(y, shown, height=height * 0.9, label=config_id)
+        bars = ax.barh(
+            y, shown, height=height * 0.9, label=names.get(config_id, config_id)
+        )
         for bar, out_of_range in zip(bars, beyond, strict=True):
             if out_of_range:
                 bar.set_hatch("//")
         for yk, value in zip(y[beyond], shown[beyond], strict=True):
             ax.text(value, yk, f" > {searched:g}x", va="center", fontsize=7)
+        if "base_growth_at_failure" in rows:
+            # The base assumptions' headroom where the robust one is smaller.
+            base = np.array([_get(rows, t, "base_growth_at_failure") for t in targets])
+            base_shown = np.where(np.isfinite(base), base, searched)
+            above = base_shown > shown + 1e-9
+            ax.scatter(
+                base_shown[above],
+                y[above],
+                marker="|",
+                s=120,
+                color="black",
+                zorder=4,
+                label="base assumptions" if k == 0 and above.any() else None,
+            )
         ok = np.isfinite(growth) & np.isfinite(low)
         top = np.where(np.isfinite(high), high, searched)
         ax.errorbar(
@@ -409,10 +497,19 @@ def plot_headroom(ax: Axes, headroom: pd.DataFrame) -> Axes:
     ax.axvline(1.0, color="#d62728", ls="--", lw=1, label="today's load")
     ax.set_yticks(np.arange(len(targets)) + 0.4 - height / 2, targets)
     ax.invert_yaxis()
-    ax.set_title("Headroom: load growth until each target fails (95 % intervals)")
+    ax.set_title(
+        "Headroom: load growth until each target fails, the least favourable "
+        "assumption point (95 % intervals)"
+    )
     ax.set_xlabel("growth factor [x the evidence window's load]")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(loc="lower right", fontsize=8, title="configuration")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=2,
+        fontsize=8,
+        title="configuration",
+    )
     return ax
 
 
@@ -479,6 +576,7 @@ def plot_elt_delay(
     delay: pd.DataFrame,
     *,
     threshold_min: float = 90.0,
+    tuned_threshold_min: float | None = None,
     faults: pd.DataFrame | None = None,
 ) -> Axes:
     """``ELTExecutionDelay`` over time under each definition, faults marked.
@@ -488,7 +586,10 @@ def plot_elt_delay(
     delay
         ``timestamp`` (UTC), ``definition``, ``value`` [min overdue].
     threshold_min
-        The alarm threshold [min], drawn as a line.
+        The design's alarm threshold [min], drawn as a red dashed line.
+    tuned_threshold_min
+        A tuned threshold [min] (the deployable alarm's), drawn as a separately
+        labelled purple dash-dotted line when given.
     faults
         Optional ``at`` (UTC) and ``fault`` of injected incidents, drawn as
         vertical lines.
@@ -505,8 +606,16 @@ def plot_elt_delay(
         color="#d62728",
         ls="--",
         lw=1,
-        label=f"alarm threshold {threshold_min:g} min",
+        label=f"design's alarm threshold {threshold_min:g} min",
     )
+    if tuned_threshold_min is not None:
+        ax.axhline(
+            tuned_threshold_min,
+            color="#9467bd",
+            ls="-.",
+            lw=1.2,
+            label=f"tuned threshold {tuned_threshold_min:g} min (deploy/)",
+        )
     if faults is not None:
         for _, fault in faults.iterrows():
             at = pd.Timestamp(fault["at"])

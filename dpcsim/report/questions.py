@@ -20,7 +20,11 @@ from dpcsim.report.context import (
     alarm_threshold,
     alarms_on,
     ci_of,
+    config_name,
+    config_names,
+    design_alarm_threshold,
     figure_block,
+    headroom_under,
     missing,
     short,
 )
@@ -110,17 +114,32 @@ def elt_section(ctx: ReportContext) -> Section:
             Note("baseline/metrics.parquet has no ELTExecutionDelay.")
         )
         return section
-    threshold = alarm_threshold(ctx, "ELTExecutionDelay")
+    # The design's threshold is the one the evidence window is judged by; the
+    # tuned one (deploy/) is drawn beside it when it differs.
+    tuned = alarm_threshold(ctx, "ELTExecutionDelay")
+    design = design_alarm_threshold(ctx, "ELTExecutionDelay")
+    threshold = design if design is not None else tuned
     section.blocks.append(_elt_baseline_table(delay, threshold))
     kwargs: dict[str, Any] = {} if threshold is None else {"threshold_min": threshold}
+    if design is not None and tuned is not None and tuned != design:
+        kwargs["tuned_threshold_min"] = tuned
     section.blocks.append(
         figure_block(
             figures.plot_elt_delay,
             delay,
             **kwargs,
             caption="ELTExecutionDelay in the evidence window (the log as recorded, "
-            "with "
-            "its own incidents), both definitions.",
+            "with its own incidents), both definitions"
+            + (
+                f"; red dashed: the design's alarm threshold ({threshold:g} min)"
+                if threshold is not None
+                else ""
+            )
+            + (
+                f"; purple dash-dotted: the tuned threshold of deploy/ ({tuned:g} min)."
+                if "tuned_threshold_min" in kwargs
+                else "."
+            ),
         )
     )
     return section
@@ -215,15 +234,24 @@ def split_section(ctx: ReportContext) -> Section:
             Paragraph(str(rec.recommendation["verdict"].get("text", "")))
         )
         section.blocks.append(_pareto_table(ctx))
+        costless = bool(
+            np.nanmax(rec.pareto["cost_usd"].to_numpy(float), initial=0.0) <= 0
+        )
         section.blocks.append(
             figure_block(
                 figures.plot_pareto,
                 rec.pareto,
                 baseline=ctx.baseline_id,
                 recommended=ctx.recommended_id,
-                caption="Every configuration of the sweep: cost against adhoc p95 "
-                "wait, "
-                "colour ELT lateness.",
+                names=config_names(ctx),
+                caption=(
+                    "Every configuration of the sweep: ELT lateness against adhoc "
+                    "p95 wait. The scaling cost is 0 USD for every configuration "
+                    "(no paid Concurrency Scaling), so cost does not separate them."
+                    if costless
+                    else "Every configuration of the sweep: cost against adhoc p95 "
+                    "wait, colour ELT lateness."
+                ),
             )
         )
     if base is None:
@@ -254,7 +282,7 @@ def _pareto_table(ctx: ReportContext) -> Table:
         )
         rows.append(
             [
-                str(row["config_id"]),
+                config_name(ctx, row["config_id"]),
                 role,
                 changes.get(str(row["config_id"]), ""),
                 ci_of(row, "cost_usd", 2),
@@ -262,6 +290,7 @@ def _pareto_table(ctx: ReportContext) -> Table:
                 ci_of(row, "adhoc_p95_wait_s", 1),
                 "yes" if as_flag(row["on_front"]) else "",
                 "yes" if as_flag(row["indistinguishable_from_best"]) else "",
+                str(row["config_id"]),
             ]
         )
     return Table(
@@ -274,9 +303,11 @@ def _pareto_table(ctx: ReportContext) -> Table:
             "adhoc p95 wait [s]",
             "on front",
             "indistinguishable from best",
+            "key",
         ],
         rows,
-        caption="95 % intervals in brackets",
+        caption="95 % intervals in brackets; key: the configuration's id in the "
+        "CSV files",
     )
 
 
@@ -302,6 +333,18 @@ def _changes_from_design(ctx: ReportContext) -> dict[str, str]:
         ]
         out[str(config_id)] = ", ".join(diff) or "(the design)"
     return out
+
+
+def _points_text(row: pd.Series) -> str:
+    """How many assumption points a headroom.csv row's growth holds under."""
+    n = row.get("assumption_points")
+    if n is None or not np.isfinite(float(n)) or int(n) <= 1:
+        return ""
+    finite = np.isfinite(float(row["growth_at_failure"]))
+    return (
+        f"{', and no earlier' if finite else ','} under any of the {int(n)} "
+        "assumption points evaluated"
+    )
 
 
 def _baseline_figures(base: Any) -> list[Any]:
@@ -432,8 +475,11 @@ def _headroom_blocks(ctx: ReportContext) -> list[Any]:
         figure_block(
             figures.plot_headroom,
             head,
-            caption="Growth factor at which each objective "
-            "first fails and each alarm starts firing daily.",
+            names=config_names(ctx),
+            caption="Growth factor at which each objective first fails and each "
+            "alarm starts firing daily: the smallest over the assumption points "
+            "evaluated (bars), with the base assumptions' value (ticks) where it "
+            "is larger.",
             size=(10, 1.5 + 0.5 * head["target"].nunique()),
         )
     ]
@@ -460,16 +506,20 @@ def _headroom_blocks(ctx: ReportContext) -> list[Any]:
             searched = float(first["ci_low"])
             blocks.append(
                 Paragraph(
-                    f"{label} ({config_id}): {first['target']} does not fire daily "
-                    f"up to {searched:g}x the evidence window's load, the largest "
-                    "growth searched; no resize is indicated in that range."
+                    f"{label} ({config_name(ctx, config_id)}): {first['target']} "
+                    f"does not fire daily up to {searched:g}x the evidence window's "
+                    "load, the largest growth searched"
+                    + _points_text(first)
+                    + "; no resize is indicated in that range."
                 )
             )
             continue
         text = (
-            f"{label} ({config_id}): {first['target']} starts firing daily at "
+            f"{label} ({config_name(ctx, config_id)}): {first['target']} starts "
+            "firing daily at "
             f"{ci(first['growth_at_failure'], first['ci_low'], first['ci_high'], 2)}x "
             "the evidence window's load"
+            + (headroom_under(first) or _points_text(first))
         )
         if not on_queue.empty:
             text += (

@@ -20,7 +20,9 @@ from dpcsim.report.context import (
     SECTION_TITLES,
     ReportContext,
     ci_of,
+    config_name,
     figure_block,
+    headroom_under,
     missing,
     short,
 )
@@ -72,14 +74,21 @@ def summary_section(ctx: ReportContext) -> Section:
         Card(
             "finding",
             "the design holds" if holds else "the design does not hold",
-            f"configuration {ctx.baseline_id}",
+            config_name(ctx, ctx.baseline_id),
             "good" if holds else "bad",
+            key=str(ctx.baseline_id),
         ),
         Card(
             "recommended",
-            str(ctx.recommended_id),
-            f"up to {rec.recommendation['recommended'].get(CS_KEY)}"
+            config_name(ctx, ctx.recommended_id),
+            (
+                "the design as written; "
+                if str(ctx.recommended_id) == str(ctx.baseline_id)
+                else ""
+            )
+            + f"up to {rec.recommendation['recommended'].get(CS_KEY)}"
             " Concurrency Scaling clusters",
+            key=str(ctx.recommended_id),
         ),
         _risk_card(ctx),
         _cost_card(ctx),
@@ -133,7 +142,8 @@ def _risk_card(ctx: ReportContext) -> Card:
         "risk",
         level,
         f"{first['target']} first fails at "
-        f"{ci(growth, first['ci_low'], first['ci_high'], 2)}x load",
+        f"{ci(growth, first['ci_low'], first['ci_high'], 2)}x load"
+        + headroom_under(first),
         tone,
     )
 
