@@ -81,6 +81,7 @@ EXPORT_PATTERNS: Final = (
     "svl_qlog*",
     "stl_wlm_query*",
     "stl_query*",
+    "stl_ddltext*",
     "sys_query_history*",
     "svl_query_summary*",
     "svl_query_metrics_summary*",
