@@ -202,3 +202,31 @@ def test_sys_query_detail_spill_gives_memory(tmp_path: Path) -> None:
     assert memory_demand_arrays(auto_arrays, auto, None, ClusterSettings()) is (
         auto_arrays
     )
+
+
+def test_stream_replay_estimates_the_same_memory(redset: Workload) -> None:
+    # With fixed demands the windowed replay is exact: the estimate must be
+    # made there too, from the same recorded slot memory.
+    from dpcsim.engine import simulate_stream
+    from dpcsim.wlm.config import SQAConfig
+
+    config = replace(
+        _batch_slots(16), sqa=SQAConfig(enabled=True, max_execution_time=5000)
+    )
+    fixed = ClusterSettings(contention_model="none")
+    whole = _exec(redset, config, settings=fixed, replay="open")
+    parts: list[pd.DataFrame] = []
+    simulate_stream(
+        [redset.queries],
+        config,
+        fixed,
+        rng=0,
+        sink=lambda r: parts.append(r.queries),
+        sqa_max_s=5.0,
+    )
+    streamed = pd.concat(parts).set_index("query_id")["exec_s"]
+    assert streamed.to_dict() == whole.to_dict()
+    # No recorded configuration given (the windowed replay takes none): the
+    # simulated one, 2048 MB a slot, is taken as the recording's, so query 1
+    # wanted 2048 + 1000 MB; its fixed demand (the logged time) is slowed.
+    assert whole[1] == pytest.approx(10.0 * (2 - 2048.0 / (2048.0 + 1000.0)))
