@@ -82,6 +82,7 @@ EXPORT_PATTERNS: Final = (
     "stl_wlm_query*",
     "stl_wlm_rule_action*",
     "stl_query*",
+    "stl_ddltext*",
     "sys_query_history*",
     "svl_query_summary*",
     "svl_query_metrics_summary*",

@@ -36,6 +36,11 @@ session_id : Int64
     ``session_id`` of SYS_QUERY_HISTORY, a generated dbt thread, Step Functions
     branch or learner session); ``<NA>`` when unknown. Session replay chains a
     session's statements (:mod:`dpcsim.engine.sessions`).
+transaction_id : Int64
+    Transaction the statement ran in (``xid`` of SVL_QLOG/STL_QUERY,
+    ``transaction_id`` of SYS_QUERY_HISTORY); ``<NA>`` when unknown. A write
+    after DDL in the same transaction is not scaling-eligible
+    (:mod:`dpcsim.logs.cs_eligibility`).
 statement_type : string
     One of :data:`STATEMENT_TYPES`.
 exec_s : float64
@@ -195,6 +200,7 @@ DTYPES: Final[dict[str, str]] = {
     "is_superuser": "bool",
     "query_group": "string",
     "session_id": "Int64",
+    "transaction_id": "Int64",
     "statement_type": "string",
     "exec_s": "float64",
     "exec_is_upper_bound": "bool",

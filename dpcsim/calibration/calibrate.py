@@ -76,7 +76,8 @@ def calibrate(
         The recording WLM configuration; None rebuilds it from the log's
         service classes (:func:`reconstruct_wlm_config`) and routes by them.
     settings
-        Cluster settings of the replay (its ``[contention]`` becomes the fit's).
+        Cluster settings the log was recorded under (None = defaults): the
+        replay runs under them, not under the fitted curve (see below).
     routing
         Routing of the rows under a given ``config``; None routes by its rules.
     seed
@@ -85,6 +86,17 @@ def calibrate(
         Bootstrap refits for the intervals.
     source
         Name of the workload in error messages.
+
+    Notes
+    -----
+    The fidelity replay uses the recording's settings, ``[contention]``
+    included, because with ``demand = "observed"`` the curve only converts
+    logged times into solo work and back, and SQA decides on solo work: its
+    dynamic maximum (p70 of the eligible queries' solo work + 2 s) and its
+    learned predictions (mean solo work of a shape) move with the curve. A
+    replay under another curve (the fitted one) changes SQA decisions the log
+    does not show and so differs from it for reasons no replay of the
+    recording can confirm; the fitted curve is in ``fit``.
     """
     fit = fit_contention(workload.queries, n_boot=n_boot, seed=seed)
     reconstruction = None
@@ -97,7 +109,6 @@ def calibrate(
         config,
         settings,
         routing=routing,
-        contention=fit.contention_table,
         seed=seed,
     )
     return Calibration(

@@ -14,9 +14,12 @@ queries whose wait the log has. The verdict is one of
 * ``fair``: at least :data:`FAIR_WITHIN_1S_PCT` % within 1 s;
 * ``poor``: otherwise.
 
-The replay applies the calibrated ``[contention]`` table when the engine's
-settings know it; an engine without a contention model replays the logged
-execution times as fixed demands, and the result says which.
+The replay runs under the given settings, with a ``[contention]`` table applied
+on top when one is passed; the result says which. :func:`dpcsim.calibration.calibrate`
+passes none: with observed demands any curve replays the recording's execution
+times, but SQA's dynamic maximum and learned predictions are taken on solo work
+and move with the curve, so only the recording's own settings reproduce its SQA
+decisions.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ cluster (main or Concurrency Scaling), the logged concurrency during it, and the
 same query shape (fingerprint) logged at different concurrencies. When the log
 cannot identify the curve (no repeated shapes, no spread of concurrency) the
 defaults are kept and the reason is written. The log is then replayed under its
-recording configuration and the simulated waits are compared with the logged
-ones.
+recording configuration and settings, and the simulated waits are compared with
+the logged ones.
 
 Inputs
   --workload W [W ...]  a canonical workload (workload.parquet or a directory
@@ -22,8 +22,11 @@ Inputs
                         per class, slots = most slots held at once, scaling on
                         where queries ran on it, SQA when class 14 appears) and
                         queries are routed by their logged class.
-  --settings TOML       cluster settings of the replay (the fitted [contention]
-                        replaces any in it).
+  --settings TOML       cluster settings the log was recorded under (default:
+                        the defaults). The fidelity replay runs under them, its
+                        [contention] included, not under the fitted curve: SQA's
+                        dynamic maximum and learned predictions are taken on
+                        solo work, which moves with the curve.
   --seed S              seed of the bootstrap and the engine (default 0).
   --bootstrap B         bootstrap refits over query shapes for the standard
                         errors and the bootstrap intervals reported beside the
@@ -83,7 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE|design",
         help="the recording wlm_json_configuration; default: rebuilt from the log",
     )
-    parser.add_argument("--settings", metavar="TOML", help="cluster settings TOML")
+    parser.add_argument(
+        "--settings", metavar="TOML", help="the recording cluster settings TOML"
+    )
     add_design_argument(parser)
     parser.add_argument(
         "--seed", type=int, default=0, metavar="S", help="random seed (default 0)"

@@ -90,7 +90,12 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "sqa_prior_s",
         "sqa_eviction",
     ),
-    "memory": ("memory_model", "spill_penalty", "wlm_memory_fraction"),
+    "memory": (
+        "memory_model",
+        "spill_penalty",
+        "wlm_memory_fraction",
+        "unspilled_memory_share",
+    ),
     "auto_wlm": (
         "auto_max_concurrency",
         "auto_default_mem_mb",
@@ -137,6 +142,7 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     OneOf("sqa_eviction", ("hop", "restart")),
     OneOf("memory_model", ("off", "spill")),
     Bound("wlm_memory_fraction", 0.0, 1.0, lo_open=True),
+    Bound("unspilled_memory_share", 0.0, 1.0),
     Bound("auto_max_concurrency", 1, 1000, integer=True),
     Bound("auto_default_mem_mb", 0.0),
     OneOf("contention_model", ("usl", "none"), name="contention.model"),
@@ -213,6 +219,13 @@ class ClusterSettings:
         ``spill_penalty`` (1.0, an assumption: AWS gives no factor) is the extra
         run time at zero memory; ``wlm_memory_fraction`` is the share of node
         memory WLM hands to user queues.
+    unspilled_memory_share
+        For a log with spill but no working memory (Redset, SYS_QUERY_DETAIL):
+        the share of the memory it held at recording that a query which did
+        not spill is taken to want (0..1; default 0.1, an assumption: the
+        bundled generator's non-spilling queries want a median 8.6 %). A query
+        that spilled X MB wants what it held + X
+        (:func:`~dpcsim.engine.memory.memory_from_spill`).
     auto_max_concurrency, auto_default_mem_mb
         Auto WLM: cap on concurrently running queries (only with
         ``contention_model = "none"``; with contention, admission is by memory
@@ -252,6 +265,7 @@ class ClusterSettings:
     memory_model: MemoryModel = "spill"
     spill_penalty: float = 1.0
     wlm_memory_fraction: float = 1.0
+    unspilled_memory_share: float = 0.1
     auto_max_concurrency: int = 15
     auto_default_mem_mb: float = 1024.0
     auto_priority_weights: tuple[float, ...] = (16.0, 8.0, 4.0, 2.0, 1.0)

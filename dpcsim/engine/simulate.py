@@ -20,6 +20,7 @@ from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import QueryArrays, prepare
+from dpcsim.engine.memory import memory_from_spill
 from dpcsim.engine.qmr import never_evaluated
 from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import strings
@@ -40,6 +41,7 @@ __all__ = [
     "in_memory_demand_s",
     "kept_sqa_work",
     "logged_end_s",
+    "memory_demand_arrays",
     "prepare_inputs",
     "qmr_never_evaluated",
     "simulate",
@@ -194,6 +196,7 @@ def simulate_arrays(
     tables = QueueTables.from_config(config, settings)
     if schedule is not None:
         check_schedule(schedule, config)
+    arrays = memory_demand_arrays(arrays, recorded or config, recorded_queue, settings)
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
         sqa_s, solo = solo_parts_s(arrays, settings)
@@ -317,6 +320,39 @@ def _result(
         summary=summary,
         start_at=arrays.start_at,
     )
+
+
+def memory_demand_arrays(
+    arrays: QueryArrays,
+    recorded: WLMConfig,
+    recorded_queue: np.ndarray | None,
+    settings: ClusterSettings,
+) -> QueryArrays:
+    """``arrays`` with a memory demand for queries whose log gives only spill.
+
+    :func:`~dpcsim.engine.memory.memory_from_spill` at the memory each query
+    held under ``recorded`` (its slot memory times its slots; routing
+    ``recorded_queue``, None = ``arrays.queue``). Queries the log shows on SQA
+    and logs recorded under auto WLM get none. ``arrays`` itself when no query
+    needs the estimate (no copy, same results as before).
+    """
+    todo = np.isnan(arrays.mem_mb) & np.isfinite(arrays.spilled_mb)
+    todo &= ~arrays.logged_on_sqa
+    if recorded.is_auto or not bool(todo.any()):
+        return arrays
+    queue = np.asarray(
+        arrays.queue if recorded_queue is None else recorded_queue, np.int64
+    )
+    slot_mem = np.asarray(
+        QueueTables.from_config(recorded, settings).slot_mem_mb, np.float64
+    )
+    user = todo & (queue < len(recorded.queues))
+    held = np.full(arrays.n, np.nan)
+    held[user] = slot_mem[queue[user]] * arrays.slots[user].astype(np.float64)
+    mem_mb = memory_from_spill(
+        arrays.mem_mb, arrays.spilled_mb, held, settings.unspilled_memory_share
+    )
+    return replace(arrays, mem_mb=mem_mb)
 
 
 def in_memory_demand_s(

@@ -74,7 +74,11 @@ from dpcsim.engine.records import strings
 from dpcsim.engine.result import SimResult
 from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.settings import ClusterSettings
-from dpcsim.engine.simulate import carried_metrics, qmr_never_evaluated
+from dpcsim.engine.simulate import (
+    carried_metrics,
+    memory_demand_arrays,
+    qmr_never_evaluated,
+)
 from dpcsim.engine.sqa import SQAModel, noise_key
 from dpcsim.engine.streamparts import Chunk, ChunkSource, Totals, dynamic_sqa_max_s
 from dpcsim.schema import STATEMENT_TYPES
@@ -217,6 +221,7 @@ class _Run:
             self.origin_us = first - first % 60_000_000
             self.start_at = pd.Timestamp(self.origin_us, unit="us", tz="UTC")
         arrays = prepare(frame, self.config, None, origin_us=self.origin_us)
+        arrays = memory_demand_arrays(arrays, self.config, None, self.settings)
         demand = arrays
         if self.observed:
             demand = replace(arrays, exec_s=self._solo(arrays))

@@ -238,6 +238,12 @@ def _task_rows(
                 has,
                 pd.Series(pd.NA, index=range(n), dtype="Int64"),
             ),
+            "transaction_id": pick(
+                "transaction_id",
+                pos_info,
+                has,
+                pd.Series(pd.NA, index=range(n), dtype="Int64"),
+            ),
             "statement_type": _strings(types),
             "exec_s": tasks["exec_s"],
             "exec_is_upper_bound": False,

@@ -12,7 +12,10 @@ main cluster when it
 * touches system or catalog tables;
 * writes to a table with an identity column or ``DISTSTYLE ALL``;
 * is a COPY of Parquet/ORC or from EMR, DynamoDB or SSH;
-* is a write after DDL in the same explicit transaction.
+* is a write after DDL in the same explicit transaction ("When non-supported
+  write statements, such as CREATE without TABLE AS, are included in an
+  explicit transaction" before supported writes, the writes stay on the main
+  cluster: concurrency-scaling.html).
 
 Eligible writes on RA3 (COPY, INSERT, DELETE, UPDATE, CTAS) and the RA3-only
 rule are applied by the engine from the statement and node types
@@ -22,7 +25,11 @@ Cross-statement rules use the log itself: a table or function name counts from
 the statement that created it onwards (``CREATE TEMP TABLE``, ``... INTERLEAVED
 SORTKEY``, ``CREATE FUNCTION ... LANGUAGE plpythonu``); temporary names only
 within the creating session when the workload has a ``session_id`` column. The
-transaction rule needs a ``transaction_id`` column. A query without SQL text
+transaction rule needs a ``transaction_id`` column (``xid`` of SVL_QLOG and
+STL_QUERY, ``transaction_id`` of SYS_QUERY_HISTORY), and the DDL itself: it is
+a row of SYS_QUERY_HISTORY, while SVL_QLOG and STL_QUERY leave DDL out, so for
+them it comes from STL_DDLTEXT (``ddl_starts``; :mod:`dpcsim.logs.ddl_text`);
+without it no write of those logs is kept off by this rule. A query without SQL text
 stays eligible (no evidence) and is counted as such. SVL_QLOG keeps only 60
 characters of text, so a reference past them is missed: join STL_QUERY
 (4000 characters) for a better classification.
@@ -81,14 +88,21 @@ _PATTERNS: Final[dict[str, str]] = {
 }
 
 
-def cs_eligibility(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+def cs_eligibility(
+    frame: pd.DataFrame, *, ddl_starts: pd.Series | None = None
+) -> tuple[np.ndarray, pd.Series]:
     """Classify each query of a canonical frame.
 
     Parameters
     ----------
     frame
         Canonical query rows (``statement_type``, ``query_text`` and, when
-        present, ``session_id``, ``transaction_id``), in arrival order.
+        present, ``session_id``, ``transaction_id``, ``arrival_at``), in
+        arrival order.
+    ddl_starts
+        Start of the first DDL statement per transaction id that is not a row
+        of ``frame`` (STL_DDLTEXT); a write of that transaction arriving after
+        it is a write after DDL.
 
     Returns
     -------
@@ -131,7 +145,7 @@ def cs_eligibility(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
     mark(
         writes & _references(frame, texts, [_CREATE_TABLE], False, special), REASONS[6]
     )
-    mark(_after_ddl(frame, types), REASONS[8])
+    mark(_after_ddl(frame, types, ddl_starts), REASONS[8])
     labels = pa.array(list(REASONS), type=pa.string())
     indices = pa.array(reason_code, mask=reason_code < 0).cast(pa.int32())
     out = pd.Series(
@@ -246,13 +260,23 @@ def _bare(name: str) -> str:
     return name.replace('"', "")
 
 
-def _after_ddl(frame: pd.DataFrame, types: np.ndarray) -> np.ndarray:
-    """Writes that follow a DDL statement in the same transaction."""
+def _after_ddl(
+    frame: pd.DataFrame, types: np.ndarray, ddl_starts: pd.Series | None = None
+) -> np.ndarray:
+    """Writes that follow a DDL statement in the same transaction.
+
+    The DDL is a row of ``frame`` or, from ``ddl_starts``, a statement of the
+    transaction that started before the write arrived.
+    """
     if "transaction_id" not in frame:
         return np.zeros(len(frame), dtype=bool)
     xid = frame["transaction_id"].to_numpy()
     known = pd.notna(xid)
     ddl = pd.Series((types == "ddl") & known).groupby(xid, dropna=False).cummax()
     seen = ddl.to_numpy(dtype=bool) & ~(types == "ddl")
+    if ddl_starts is not None and len(ddl_starts) and "arrival_at" in frame:
+        first = frame["transaction_id"].map(ddl_starts)
+        after = (frame["arrival_at"] > first).to_numpy(dtype=bool, na_value=False)
+        seen |= after
     out: np.ndarray = seen & np.isin(types, _WRITES) & known
     return out

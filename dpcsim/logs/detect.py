@@ -200,6 +200,19 @@ SPECS: Final[tuple[TableSpec, ...]] = (
         "user_id,query_id,arrival_timestamp,queue_duration_ms,"
         "execution_duration_ms,query_type",
     ),
+    # DDL the query logs leave out (dpcsim.logs.ddl_text; STL_UTILITYTEXT has
+    # the same columns and reads the same way).
+    _spec(
+        "stl_ddltext",
+        "userid,xid,pid,label,starttime,endtime,sequence,text",
+        {
+            **dict.fromkeys(("userid", "xid", "pid", "sequence"), _I),
+            "starttime": _T,
+            "endtime": _T,
+        },
+        "xid,sequence,text,starttime",
+        "xid,starttime,sequence,text",
+    ),
     # Per-query memory, spill and QMR metrics (dpcsim.logs.query_metrics).
     _spec(
         "svl_query_metrics_summary",

@@ -27,6 +27,7 @@ from tqdm import tqdm
 from dpcsim.errors import InputError
 from dpcsim.logs.combine import NOT_REPLAYED, combine_with_exclusions
 from dpcsim.logs.cs_eligibility import cs_eligibility, reason_counts
+from dpcsim.logs.ddl_text import ddl_starts
 from dpcsim.logs.query_metrics import attach_metrics
 from dpcsim.logs.reader import ReadResult, read_export
 from dpcsim.logs.rejects import empty_rejects, rejects_frame
@@ -257,7 +258,8 @@ def ingest(
         elt_runs=_side(results, "elt_runs", ELT_RUN_DTYPES, "start_at"),
         load_errors=_side(results, "load_errors", LOAD_ERROR_DTYPES, "error_at"),
     )
-    workload, cs_reasons = _classify_cs(workload)
+    ddl = ddl_starts([r.rows for r in results if r.kind == "ddl"])
+    workload, cs_reasons = _classify_cs(workload, ddl)
     supers = directory.superusers if directory is not None else frozenset()
     per_path: dict[str, int] = {}
     if wlm is not None and len(workload.queries):
@@ -604,12 +606,15 @@ def _stop_causes(
     return out, cause_counts(causes), warnings
 
 
-def _classify_cs(workload: Workload) -> tuple[Workload, dict[str, int]]:
-    """Set ``cs_eligible`` from the SQL and the log; count the reasons."""
+def _classify_cs(workload: Workload, ddl: pd.Series) -> tuple[Workload, dict[str, int]]:
+    """Set ``cs_eligible`` from the SQL and the log; count the reasons.
+
+    ``ddl``: first DDL start per transaction id from STL_DDLTEXT.
+    """
     frame = workload.queries
     if not len(frame):
         return workload, {}
-    eligible, reason = cs_eligibility(frame)
+    eligible, reason = cs_eligibility(frame, ddl_starts=ddl if len(ddl) else None)
     queries = frame.copy(deep=False)
     queries["cs_eligible"] = eligible
     counts = reason_counts(reason, frame["query_text"])

@@ -14,6 +14,7 @@ from typing import Final
 import pandas as pd
 
 from dpcsim.logs.combine import combine_logs
+from dpcsim.logs.ddl_text import read_ddl_text
 from dpcsim.logs.query_metrics import METRIC_TABLES, read_query_metrics
 from dpcsim.logs.redset import read_redset
 from dpcsim.logs.rejects import empty_rejects
@@ -42,6 +43,7 @@ _KINDS: Final = {
     "redset": "queries",
     "stl_load_errors": "load_errors",
     "stl_wlm_rule_action": "rule_actions",
+    "stl_ddltext": "ddl",
     "stepfunctions_executions": "elt_runs",
     **dict.fromkeys(METRIC_TABLES, "metrics"),
 }
@@ -56,7 +58,7 @@ class ReadResult:
     table
         Detected table: ``svl_qlog``, ``stl_query``, ``stl_wlm_query``,
         ``sys_query_history``, ``redset``, ``stl_load_errors``,
-        ``stl_wlm_rule_action``, ``stepfunctions_executions``,
+        ``stl_wlm_rule_action``, ``stepfunctions_executions``, ``stl_ddltext``,
         ``svl_query_metrics_summary``, ``svl_query_summary``,
         ``sys_query_detail``, ``users``, ``pg_group``, ``user_groups`` or
         ``role_groups``.
@@ -64,7 +66,8 @@ class ReadResult:
         What ``rows`` holds: ``qlog`` (query-log rows), ``attempts`` (WLM
         attempts), ``queries`` (canonical columns), ``metrics`` (per-query
         memory, spill and QMR metrics), ``rule_actions`` (QMR actions,
-        :mod:`dpcsim.logs.stl_wlm_rule_action`), ``load_errors``,
+        :mod:`dpcsim.logs.stl_wlm_rule_action`), ``ddl`` (statements of
+        STL_DDLTEXT, :mod:`dpcsim.logs.ddl_text`), ``load_errors``,
         ``elt_runs`` or ``users`` (the parsed columns as read).
     source
         The file.
@@ -141,6 +144,10 @@ def read_export(path: Path | str, *, strict: bool = False) -> ReadResult:
         rows, rejects = read_load_errors(parsed, strict=strict)
     elif table == "stl_wlm_rule_action":
         rows, rejects = read_stl_wlm_rule_action(parsed, strict=strict)
+    elif table == "stl_ddltext":
+        # Text pieces are joined per statement: count the file's rows.
+        rows, rejects = read_ddl_text(parsed, strict=strict)
+        return ReadResult(table, "ddl", str(path), rows, rejects, len(parsed.frame))
     elif table in METRIC_TABLES:
         # Step rows are aggregated per query: count the file's rows, not the output.
         rows, rejects = read_query_metrics(parsed, strict=strict)

@@ -8,7 +8,7 @@ queue/execution split. Units: ``elapsed`` [µs], times UTC with µs.
 
 The normalised frame (:data:`QLOG_DTYPES`) is shared by both tables:
 ``query_id``, ``user_id``, ``session_id`` (``pid``: a session is one backend
-process), ``start_at``, ``end_at``, ``elapsed_s`` [s],
+process), ``transaction_id`` (``xid``), ``start_at``, ``end_at``, ``elapsed_s`` [s],
 ``aborted``, ``label``, ``text``, ``cache_hit`` (``source_query`` set),
 ``ran_on_cs``, ``from_sp_call`` (the CALL a stored-procedure child belongs to),
 ``source_file``, ``source_row``.
@@ -32,6 +32,7 @@ QLOG_DTYPES: Final[dict[str, str]] = {
     "query_id": "int64",
     "user_id": "int64",
     "session_id": "Int64",
+    "transaction_id": "Int64",
     "start_at": "datetime64[us, UTC]",
     "end_at": "datetime64[us, UTC]",
     "elapsed_s": "float64",
@@ -113,6 +114,7 @@ def _normalise(parsed: Parsed, elapsed_us: np.ndarray) -> pd.DataFrame:
             "query_id": as_int64(f["query"]),
             "user_id": as_int64(f["userid"]),
             "session_id": _nullable_int(f, "pid"),
+            "transaction_id": _nullable_int(f, "xid"),
             "start_at": f["starttime"],
             "end_at": end,
             "elapsed_s": elapsed_us / _US,
@@ -153,6 +155,7 @@ def qlog_to_queries(qlog: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             "user_id": qlog["user_id"],
             "query_group": qlog["label"],
             "session_id": qlog["session_id"],
+            "transaction_id": qlog["transaction_id"],
             "statement_type": arrow_to_strings(types, qlog.index),
             "exec_s": qlog["elapsed_s"],
             "exec_is_upper_bound": True,

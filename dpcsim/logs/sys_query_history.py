@@ -95,6 +95,9 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             "session_id": f["session_id"].astype("Float64").astype("Int64")
             if "session_id" in f
             else pd.Series(pd.NA, index=f.index, dtype="Int64"),
+            "transaction_id": f["transaction_id"].astype("Float64").astype("Int64")
+            if "transaction_id" in f
+            else pd.Series(pd.NA, index=f.index, dtype="Int64"),
             "statement_type": statement_types_from_query_type(f["query_type"], text),
             "exec_s": f["execution_time"].to_numpy(dtype="float64", na_value=0) / _US,
             "queue_s": f["queue_time"].to_numpy(dtype="float64", na_value=0) / _US,

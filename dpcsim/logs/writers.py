@@ -12,8 +12,9 @@ One canonical row (one task) becomes one SVL_QLOG row (``starttime`` = arrival,
 µs) and one STL_WLM_QUERY
 attempt (two when it was evicted from SQA: ``sqa_queue_s`` / ``sqa_exec_s``). Rows
 with no service class get no STL_WLM_QUERY row, like leader-node
-statements; they read back with ``queue_s = 0``. ``xid`` and ``pid`` are derived
-from the query and user ids (the canonical workload does not keep them).
+statements; they read back with ``queue_s = 0``. ``xid`` is the row's
+``transaction_id`` where known, else derived from its task id (one transaction
+per statement); ``pid`` is derived from the user id.
 An aborted row's attempt has ``final_state = 'Aborted'``; rows a QMR rule
 stopped (``stop_cause`` ``qmr_abort`` / ``qmr_hop``) also get their
 STL_WLM_RULE_ACTION row, and timeouts read back from the recorded limits, so
@@ -94,7 +95,7 @@ def write_svl_qlog(queries: pd.DataFrame, path: Path | str) -> Path:
         {
             "userid": q["user_id"].to_numpy(dtype="int64"),
             "query": query,
-            "xid": _XID_BASE + q["task_id"].to_numpy(dtype="int64"),
+            "xid": _xid(q),
             "pid": _PID_BASE + q["user_id"].to_numpy(dtype="int64") % 100_000,
             "starttime": start,
             "endtime": _plus(start, total_us),
@@ -156,7 +157,7 @@ def write_stl_wlm_query(queries: pd.DataFrame, path: Path | str) -> Path:
     table = pa.table(
         {
             "userid": a["user_id"].to_numpy(dtype="int64"),
-            "xid": _XID_BASE + a["task_id"].to_numpy(dtype="int64"),
+            "xid": _xid(a),
             "task": a["task_id"].to_numpy(dtype="int64"),
             "query": a["query_id"].to_numpy(dtype="int64"),
             "service_class": sc,
@@ -207,6 +208,18 @@ def write_stl_wlm_rule_action(queries: pd.DataFrame, path: Path | str) -> Path:
         }
     )
     return _write_csv(table, STL_WLM_RULE_ACTION_HEADER, Path(path))
+
+
+def _xid(q: pd.DataFrame) -> np.ndarray:
+    """``transaction_id`` where known, else one transaction per task."""
+    derived = _XID_BASE + q["task_id"].to_numpy(dtype="int64")
+    if "transaction_id" not in q:
+        return derived
+    known = q["transaction_id"].astype("Int64")
+    out: np.ndarray = np.where(
+        known.notna().to_numpy(), known.fillna(0).to_numpy(dtype="int64"), derived
+    )
+    return out
 
 
 def _optional(q: pd.DataFrame, col: str) -> np.ndarray:
