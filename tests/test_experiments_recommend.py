@@ -318,3 +318,49 @@ def test_headroom_points_fall_back_to_each_axis_worst_value() -> None:
     assert len(every.points) == 9
     assert every.points[0] == {}
     assert every.selection == "every assumption point tried in the sweep"
+
+
+def test_pareto_marks_only_configurations_the_paired_test_cannot_tell_apart() -> None:
+    """A twin of the best (paired noise around zero) is indistinguishable; a
+    configuration 10 s worse on adhoc p95 wait in every replication is not.
+
+    Eight replications; the twin's paired differences are +-0.01 s around 0,
+    the worse one's 10 +- 0.01 s, so the Bonferroni-corrected t test cannot
+    mistake one for the other.
+    """
+    from dpcsim.experiments.recommend import _pareto
+
+    rng = np.random.default_rng(11)
+    reps = 8
+    base_wait = rng.uniform(1.0, 3.0, size=reps)
+    rows = []
+    for config_id, shift, noise in (
+        ("best", 0.0, 0.0),
+        ("twin", 0.0, 0.01),
+        ("worse", 10.0, 0.01),
+    ):
+        wait = base_wait + shift + noise * rng.standard_normal(reps)
+        for r in range(reps):
+            rows.append(
+                {
+                    "status": "ok",
+                    "config_id": config_id,
+                    "scenario_id": "normal",
+                    "assumption_id": "base",
+                    "replication": r,
+                    "metric.cost_usd": 0.0,
+                    "metric.elt_lateness_min": 0.0,
+                    "metric.wait_p95_s.adhoc": float(wait[r]),
+                }
+            )
+    normal = pd.DataFrame(rows)
+    means = normal.groupby("config_id")[
+        ["metric.cost_usd", "metric.elt_lateness_min", "metric.wait_p95_s.adhoc"]
+    ].mean()
+    frame = _pareto(normal, means, ["best", "twin", "worse"], 0.95).set_index(
+        "config_id"
+    )
+    best = str(means["metric.wait_p95_s.adhoc"].idxmin())
+    assert frame.loc[best, "indistinguishable_from_best"]
+    assert frame.loc[["best", "twin"], "indistinguishable_from_best"].all()
+    assert not frame.loc["worse", "indistinguishable_from_best"]

@@ -393,8 +393,9 @@ def _pareto(
         frame.loc[front, "config_id"]
     )
     best = str(means.loc[pool].sort_values(list(PARETO_METRICS.values())).index[0])
-    diffs = paired_differences(normal, best, list(PARETO_METRICS.values()), level=level)
-    diffs["metric"] = "metric." + diffs["metric"].str.removeprefix("metric.")
+    # paired_differences takes metric names without the results' "metric." prefix.
+    names = [col.removeprefix("metric.") for col in PARETO_METRICS.values()]
+    diffs = paired_differences(normal, best, names, level=level)
     significant = diffs.groupby("config_id")["significant"].any()
     frame["indistinguishable_from_best"] = [
         c == best or not bool(significant.get(c, True)) for c in frame["config_id"]
