@@ -21,8 +21,9 @@ two runs with the same inputs and seed write the same bytes.
 
 Sizes (:data:`QUICK` and :data:`FULL`) were set by timing the bundled one-week
 sample on 2 cores shared with other work (README.md, "Timings"): the full plan
-sweeps 5 decisions x 3 growth factors x 3 assumption points x 2 replications
-(90 runs), the quick one 2 x 2 x 1 x 2 (8 runs).
+sweeps 6 decisions (5 single configurations and one time-of-day schedule) x 3
+growth factors x 3 assumption points x 2 replications (108 runs), the quick one
+2 x 2 x 1 x 2 (8 runs).
 """
 
 from __future__ import annotations
@@ -143,6 +144,10 @@ class PlanSizes:
     scaling_axis, sqa_axis
         Whether the default space varies Concurrency Scaling of the queues
         that have it off, and SQA on/off.
+    schedule_axis
+        Whether it adds a time-of-day schedule candidate: the split with the
+        ELT queue's most slots in the ELT window, the one with its fewest by
+        day, simulated with its daily switches.
     growth
         Arrival-rate multipliers (scenarios).
     sqa_slots
@@ -161,6 +166,7 @@ class PlanSizes:
     splits: int
     scaling_axis: bool
     sqa_axis: bool
+    schedule_axis: bool
     growth: tuple[float, ...]
     sqa_slots: tuple[int, ...]
     sigma_points: int
@@ -177,6 +183,7 @@ QUICK: Final = PlanSizes(
     splits=2,
     scaling_axis=False,
     sqa_axis=False,
+    schedule_axis=False,
     growth=(1.0, 1.5),
     sqa_slots=(5,),
     sigma_points=1,
@@ -192,6 +199,7 @@ FULL: Final = PlanSizes(
     splits=2,
     scaling_axis=True,
     sqa_axis=True,
+    schedule_axis=True,
     growth=(1.0, 1.5, 2.0),
     sqa_slots=(5, 3),
     sigma_points=2,
@@ -423,6 +431,15 @@ def default_space(
                 point["sqa"] = sqa
                 points.append(point)
     assumptions = default_assumptions(fit, sizes)
+    decisions: dict[str, Any] = {"method": "list", "points": points}
+    night = max(chosen, key=lambda split: split[elt])
+    day = min(chosen, key=lambda split: split[elt])
+    if sizes.schedule_axis and night != day:
+        # The time-of-day candidate: the ELT queue's most slots during the ELT
+        # window, its fewest by day (slots are dynamic: no reboot).
+        decisions["schedule"] = {
+            "candidates": [{"elt": {"slots": night}, "day": {"slots": day}}]
+        }
     return {
         "sweep": {
             "seed": int(seed),
@@ -431,7 +448,7 @@ def default_space(
             "target_rel_half_width": 0.2,
             "level": 0.95,
         },
-        "decisions": {"method": "list", "points": points},
+        "decisions": decisions,
         "scenarios": {"growth": list(sizes.growth), "elt_shift_min": [0]},
         "assumptions": {"method": "list", "points": assumptions},
         "objectives": {
@@ -1213,6 +1230,11 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        inner = ", ".join(
+            f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()
+        )
+        return "{ " + inner + " }"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 

@@ -212,3 +212,33 @@ def test_the_plans_report_passes_the_browser_check(quick_plan, tmp_path):
     assert shot.stat().st_size > 50_000
     SCREENSHOT_DIR.mkdir(exist_ok=True)
     (SCREENSHOT_DIR / "plan-report-screenshot.png").write_bytes(shot.read_bytes())
+
+
+def test_the_full_default_space_carries_a_schedule_that_round_trips() -> None:
+    """The full plan's space has one schedule candidate: the ELT queue's most
+    slots in the ELT window, its fewest by day; space.toml reads back to the
+    same decision points."""
+    import tomllib
+    from types import SimpleNamespace
+
+    from dpcsim.designs import default_design
+    from dpcsim.experiments import space_from_dict
+    from dpcsim.plan import FULL, QUICK, default_space, space_toml
+
+    design = default_design()
+    fit = SimpleNamespace(sigma=0.02, curve=None)
+    space = default_space(design, fit, FULL, seed=3)
+    elt = design.elt.queue
+    (candidate,) = space["decisions"]["schedule"]["candidates"]
+    night, day = candidate["elt"]["slots"][elt], candidate["day"]["slots"][elt]
+    points = space["decisions"]["points"]
+    assert night == max(p[f"slots.{elt}"] for p in points)
+    assert day == min(p[f"slots.{elt}"] for p in points)
+    assert night > day
+    direct = space_from_dict(space)
+    read = space_from_dict(tomllib.loads(space_toml(space)))
+    assert read.decisions == direct.decisions
+    schedules = [p for p in read.decisions if "schedule.elt_at" in p]
+    assert len(schedules) == 1
+    assert schedules[0]["schedule.elt_at"] == design.elt.window_start
+    assert "schedule" not in default_space(design, fit, QUICK, seed=3)["decisions"]
