@@ -1087,10 +1087,22 @@ def _decision_changes(
         if base.empty or column not in base:
             changes.append(f"{name} = {value}")
             continue
-        before = base[column].iloc[0]
-        if str(before) != str(value):
-            changes.append(f"{name}: {before} -> {value}")
+        before = _as_written(base[column].iloc[0])
+        if before != _as_written(value):
+            changes.append(f"{name}: {before} -> {_as_written(value)}")
     return changes
+
+
+def _as_written(value: Any) -> Any:
+    """A decision value as written: whole floats as ints (a results column that
+    also holds NaN, e.g. for schedule points, reads back as float)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def _evidence_lines(out: Path, base_id: str, rec_id: str) -> list[str]:

@@ -196,7 +196,10 @@ def test_schedule_record_prefers_a_schedule_meeting_the_objectives() -> None:
         .groupby("config_id")
         .mean(numeric_only=True)
     )
-    rec = _record_schedule(frame, decisions, means, "cS", {"cA", "cB"}, obj, 0.95)
+    names = {"cA": "night 3 adhoc slots, day 7", "cS": "adhoc 5"}
+    rec = _record_schedule(
+        frame, decisions, means, "cS", {"cA", "cB"}, obj, 0.95, names
+    )
     ev = rec["evidence"]
     assert ev["transition_simulated"] is True
     assert ev["schedule_config_id"] == "cA"  # cB misses the ELT objective
@@ -206,8 +209,32 @@ def test_schedule_record_prefers_a_schedule_meeting_the_objectives() -> None:
     assert diff["mean"] == pytest.approx(-11.0)
     assert diff["significant"]  # -10, -12, -11: a tight paired interval
     assert "improves adhoc_p95_wait_s" in rec["observation"]
+    # Named by their decisions, the hash only as a key.
+    assert "Schedule night 3 adhoc slots, day 7 (key cA;" in rec["observation"]
+    assert "configuration adhoc 5 (key cS)" in rec["observation"]
     # Without schedule decisions: the composed fallback, labelled as such.
     single = frame.loc[frame["config_id"] == "cS"]
-    fallback = _record_schedule(single, decisions, means, "cS", set(), obj, 0.95)
+    fallback = _record_schedule(single, decisions, means, "cS", set(), obj, 0.95, names)
     assert fallback["evidence"]["transition_simulated"] is False
     assert "not simulated" in fallback["title"]
+
+
+def test_a_schedule_is_named_by_both_of_its_configurations() -> None:
+    from dpcsim.designs.dpc_wlm import dpc_design_config
+    from dpcsim.engine import ClusterSettings
+    from dpcsim.experiments.recommend import decision_words
+
+    point = {
+        "schedule.elt.slots.batch": 8,
+        "schedule.day.slots.batch": 5,
+        "schedule.day.memory_pct.batch": 40,
+        "schedule.elt_at": "02:00",
+        "schedule.day_at": "09:00",
+        "schedule.timezone": "Asia/Tokyo",
+    }
+    words = decision_words(dpc_design_config(), ClusterSettings(), point)
+    night, day = words.removeprefix("schedule (Asia/Tokyo): ").split("; ")
+    assert night.startswith("batch/admin/adhoc 8/3/5,")
+    assert night.endswith("from 02:00")
+    assert day.startswith("batch/admin/adhoc 5/3/5, memory 40/")
+    assert day.endswith("from 09:00")

@@ -242,3 +242,26 @@ def test_the_full_default_space_carries_a_schedule_that_round_trips() -> None:
     assert len(schedules) == 1
     assert schedules[0]["schedule.elt_at"] == design.elt.window_start
     assert "schedule" not in default_space(design, fit, QUICK, seed=3)["decisions"]
+
+
+def test_deploy_changes_list_only_decisions_that_differ(tmp_path: Path) -> None:
+    """A slot count read back as float (its column holds NaN for schedule
+    points) is the same decision as the int: only real changes are listed."""
+    from dpcsim.plan import _decision_changes
+
+    (tmp_path / "sweep").mkdir()
+    pd.DataFrame(
+        {
+            "config_id": ["base", "sched"],
+            "decision.slots.batch": [8.0, float("nan")],
+            "decision.concurrency_scaling.adhoc": ["off", None],
+            "decision.sqa": [True, None],
+        }
+    ).to_parquet(tmp_path / "sweep" / "results.parquet")
+    decision = {"slots.batch": 8, "concurrency_scaling.adhoc": "auto", "sqa": True}
+    assert _decision_changes(tmp_path, "base", decision) == [
+        "concurrency_scaling.adhoc: off -> auto"
+    ]
+    assert _decision_changes(tmp_path, "base", {"slots.batch": 5}) == [
+        "slots.batch: 8 -> 5"
+    ]

@@ -73,6 +73,7 @@ from dpcsim.experiments.space import (
     apply_decision,
     axis_id,
     is_schedule,
+    schedule_of,
     space_from_dict,
 )
 from dpcsim.experiments.stats import mean_ci, paired_differences
@@ -231,6 +232,10 @@ def recommend(
     holds = bool(
         verdict_table.loc[verdict_table["scenario_id"] == normal_id, "meets_all"].all()
     )
+    names = {
+        c: decision_words(base_config, base_settings, d)
+        for c, d in sorted(decisions.items())
+    }
     records = [
         _record_best(
             chosen, baseline_id, qualified, robust, means, meets, space, decisions
@@ -239,7 +244,7 @@ def recommend(
         _record_pareto(pareto),
         _record_headroom(headroom, by_point, points),
         _record_schedule(
-            normal_all, decisions, means, chosen, schedule_ids, obj, space.level
+            normal_all, decisions, means, chosen, schedule_ids, obj, space.level, names
         ),
         _record_advisor(
             ctx, decisions[baseline_id], baseline_id, normal, obj, replications
@@ -251,10 +256,6 @@ def recommend(
         rec["impact_ranking"] = (
             "HIGH" if rank <= 2 else ("MEDIUM" if rank <= 4 else "LOW")
         )
-    names = {
-        c: decision_words(base_config, base_settings, d)
-        for c, d in sorted(decisions.items())
-    }
     text = _verdict_text(holds, chosen, baseline_id, headroom, points, names)
     failing = _failing_objectives(meets, baseline_id, obj)
     if failing:
@@ -302,8 +303,28 @@ def decision_words(
     >>> from dpcsim.designs.dpc_wlm import dpc_design_config
     >>> decision_words(dpc_design_config(), ClusterSettings(), {"slots.batch": 6})
     'batch/admin/adhoc 6/3/5, SQA on, CS on batch+admin'
+
+    A schedule point names each of its configurations with its switch time.
     """
+    schedule = schedule_of(base, settings, decision)
+    if schedule is not None:
+        words = []
+        for (at, config), part in zip(schedule.switches, ("elt", "day"), strict=True):
+            prefix = f"schedule.{part}."
+            entry = {
+                k.removeprefix(prefix): v
+                for k, v in decision.items()
+                if k.startswith(prefix)
+            }
+            words.append(f"{_config_words(config, settings, entry)} from {at}")
+        return f"schedule ({schedule.timezone}): " + "; ".join(words)
     config, applied = apply_decision(base, settings, decision)
+    return _config_words(config, applied, decision)
+
+
+def _config_words(
+    config: WLMConfig, applied: ClusterSettings, decision: Mapping[str, Any]
+) -> str:
     names = "/".join(q.name for q in config.queues)
     slots = "/".join(
         "auto" if q.queue_type == "auto" else str(q.query_concurrency)
@@ -910,6 +931,7 @@ def _record_schedule(
     schedule_ids: set[str],
     obj: Objectives,
     level: float,
+    names: Mapping[str, str],
 ) -> dict[str, Any]:
     """The schedule candidate: simulated when the sweep has schedule decisions."""
     runs = normal.loc[normal["config_id"].isin(schedule_ids)]
@@ -981,10 +1003,11 @@ def _record_schedule(
     return _record(
         "SCHEDULE",
         "A time-of-day WLM schedule (candidate)",
-        f"Schedule {best} (ELT configuration from {elt_at}, day configuration from "
-        f"{day_at} {zone}) {verdict} against the best single configuration "
-        f"{chosen}; it {'meets' if meets_all else 'does not meet'} every objective "
-        "robustly. Simulated with the switches and their transitions (running "
+        f"Schedule {names.get(best, best)} (key {best}; ELT configuration from "
+        f"{elt_at}, day configuration from {day_at} {zone}) {verdict} against the "
+        f"best single configuration {names.get(chosen, chosen)} (key {chosen}); "
+        f"it {'meets' if meets_all else 'does not meet'} every objective robustly."
+        " Simulated with the switches and their transitions (running "
         "queries keep their memory, new slots open as it frees, a new timeout "
         "applies to later starts); it depends on the assumptions "
         "wlm_apply_delay_s (how long AWS takes to apply a switch) and "
