@@ -39,9 +39,21 @@ class SimResult:
         JSON-serialisable totals (see :func:`summarize`).
     start_at
         UTC instant of ``t_s == 0``.
+    codes
+        The engine's per-query code arrays the ``queue``, ``outcome`` and
+        ``ran_on`` strings of ``queries`` were built from (:class:`RunCodes`),
+        or None.
     """
 
-    __slots__ = ("_timeline", "queries", "scaling", "start_at", "state_log", "summary")
+    __slots__ = (
+        "_timeline",
+        "codes",
+        "queries",
+        "scaling",
+        "start_at",
+        "state_log",
+        "summary",
+    )
 
     def __init__(
         self,
@@ -50,8 +62,10 @@ class SimResult:
         scaling: pd.DataFrame,
         summary: dict[str, Any],
         start_at: pd.Timestamp,
+        codes: RunCodes | None = None,
     ) -> None:
         self.queries = queries
+        self.codes = codes
         self.scaling = scaling
         self.summary = summary
         self.start_at = start_at

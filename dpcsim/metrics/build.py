@@ -75,12 +75,23 @@ def to_records(
         return source
     if isinstance(source, Workload):
         return records_from_workload(source)
-    if all(hasattr(source, a) for a in _SIM_ATTRS):
+    if all(_has(source, a) for a in _SIM_ATTRS):
         return records_from_sim(source, workload, elt=elt, inputs=inputs)
     raise InputError(
         f"metrics source of type {type(source).__name__}; expected a SimResult, "
         "a Workload or RunRecords",
         location="source",
+    )
+
+
+def _has(source: Any, name: str) -> bool:
+    """Whether ``source`` has attribute ``name``, without computing a property.
+
+    (A SimResult builds its timeline frame on first access; testing for it
+    must not build it.)
+    """
+    return isinstance(getattr(type(source), name, None), property) or hasattr(
+        source, name
     )
 
 
