@@ -9,15 +9,19 @@ the output files must stay byte-identical.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dpcsim import schema
+from dpcsim.canonical import write_parquet
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import arrival_order
 from dpcsim.metrics.redshift import (
@@ -250,3 +254,36 @@ def test_a_quiet_simulate_imports_no_progress_bar_or_yaml(tmp_path):
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "run" / "metrics.parquet").is_file()
+
+
+#: Rows per row group pyarrow's ``write_table`` writes by default.
+ROW_GROUP_ROWS = 1024 * 1024
+
+
+def test_a_frame_in_arrow_chunks_writes_the_bytes_of_a_contiguous_one(tmp_path):
+    rng = np.random.default_rng(8)
+    n = ROW_GROUP_ROWS + 150_000  # two row groups
+    # Low-cardinality texts (dictionary pages) and unique ones (the writer
+    # falls back to plain pages cut by size).
+    names = rng.choice(["AWS/Redshift", "Custom/DPC", "ClusterIdentifier=x"], n)
+    ids = rng.integers(0, 10**12, n).astype(str)
+    frame = pd.DataFrame(
+        {
+            "t": np.arange(n, dtype=np.int64),
+            "name": pd.array(names, dtype="string"),
+            "id": pd.array(ids, dtype="string"),
+            "value": rng.normal(size=n),
+        }
+    )
+    cuts = [0, 1_000, 5_555, 700_001, ROW_GROUP_ROWS + 3, n]
+    chunked = pd.concat(
+        [frame.iloc[a:b] for a, b in itertools.pairwise(cuts)],
+        ignore_index=True,
+    )
+    table = pa.Table.from_pandas(chunked)
+    assert table["name"].num_chunks == table["id"].num_chunks == len(cuts) - 1
+    write_parquet(frame, tmp_path / "flat.parquet")
+    write_parquet(chunked, tmp_path / "chunked.parquet")
+    assert pq.ParquetFile(tmp_path / "flat.parquet").num_row_groups == 2
+    flat = (tmp_path / "flat.parquet").read_bytes()
+    assert (tmp_path / "chunked.parquet").read_bytes() == flat

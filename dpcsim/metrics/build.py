@@ -196,7 +196,11 @@ def build_metrics(
             elt_cadence_min=elt_cadence_min,
         ),
     ]  # fmt: skip
-    return sort_points(concat_points(frames))
+    unsorted = concat_points(frames)
+    # The parts are copied into ``unsorted``: let them go before the sort's
+    # copy, so at most two copies of the datapoints are held at once.
+    del frames
+    return sort_points(unsorted)
 
 
 def _storage_settings(
