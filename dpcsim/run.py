@@ -212,8 +212,12 @@ class RunSummary:
             outcome = _Codes.present(codes.outcome, ENGINE_OUTCOMES)
             ran_on = _Codes.present(codes.ran_on, LOCATIONS)
             queue = _Codes.present(codes.queue, codes.names)
+        all_queues = QueueSummary.from_codes(wait_s, outcome, ran_on)
         by_queue = {
-            name: QueueSummary.from_codes(wait_s, outcome, ran_on, queue.codes == k)
+            # A run of one queue: its summary is the all-queues one.
+            name: all_queues
+            if len(queue.names) == 1 and bool((queue.codes == k).all())
+            else QueueSummary.from_codes(wait_s, outcome, ran_on, queue.codes == k)
             for k, name in sorted(enumerate(queue.names), key=lambda kv: kv[1])
         }
         engine_scaling = result.summary["scaling"]
@@ -222,7 +226,7 @@ class RunSummary:
             seed=int(seed),
             start_at=pd.Timestamp(result.start_at),
             queries=_counts(len(queries), outcome.counts(None)),
-            all_queues=QueueSummary.from_codes(wait_s, outcome, ran_on),
+            all_queues=all_queues,
             by_queue=by_queue,
             scaling=ScalingSummary(
                 activations=len(scaling),

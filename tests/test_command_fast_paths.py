@@ -250,7 +250,11 @@ def test_a_quiet_simulate_imports_no_progress_bar_or_yaml(tmp_path):
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "run" / "metrics.parquet").is_file()
