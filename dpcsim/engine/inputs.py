@@ -209,8 +209,9 @@ def _build(
         if name not in frame.columns:
             return np.full(len(frame), default, dtype=dtype)
         out = np.asarray(frame[name].to_numpy(dtype=dtype, na_value=default))  # type: ignore[call-overload]
-        # A copy either way: the arrays never share memory with the frame.
-        result: np.ndarray = out.copy() if in_order else out[order]
+        # In order, the column as is (no take, no copy): the engine only reads
+        # its inputs, and a copy-on-write frame hands out read-only views.
+        result: np.ndarray = out if in_order else out[order]
         return result
 
     raw = frame["statement_type"]
