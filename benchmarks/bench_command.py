@@ -9,7 +9,7 @@ same run (the machine is shared: ratios hold, absolute seconds drift):
     plain ``heapq`` event loop of 10 slots on the same arrivals and durations
     (inputs converted outside its timing) and against the bare engine
     (``simulate_arrays``, in-process). The command's own ``--timings`` give
-    the phase breakdown (read, route, prepare, engine, records, metrics,
+    the phase breakdown (read, route, prepare, demand, engine, records, metrics,
     alarms, write) in seconds. Target: command <= 2.0 x heapq.
 (b) The same command with ``--stream``: time against the heapq loop (target
     <= 2.5 x) and peak memory; with ``DPCSIM_BENCH_10M=1`` also at
