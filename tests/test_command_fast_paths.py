@@ -35,6 +35,7 @@ from dpcsim.metrics.redshift import (
 from dpcsim.metrics.series import _value_at, sample_step, step_function
 from dpcsim.run import _Codes
 from dpcsim.schema import validate_workload
+from dpcsim.wlm.routing import _combine, _first_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -291,3 +292,31 @@ def test_a_frame_in_arrow_chunks_writes_the_bytes_of_a_contiguous_one(tmp_path):
     assert pq.ParquetFile(tmp_path / "flat.parquet").num_row_groups == 2
     flat = (tmp_path / "flat.parquet").read_bytes()
     assert (tmp_path / "chunked.parquet").read_bytes() == flat
+
+
+def _old_combine(parts):
+    """The combination of code arrays with a factorize after every part."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    for codes in parts:
+        codes = codes.astype(np.int64)
+        shifted = codes - codes.min() if len(codes) else codes
+        key = key * (int(shifted.max(initial=0)) + 1) + shifted
+        key = pd.factorize(key)[0].astype(np.int64)
+    return key
+
+
+def test_routing_combinations_and_their_first_rows_equal_the_sorted_ones():
+    rng = np.random.default_rng(12)
+    n = 3_000
+    constant = np.full(n, -1)
+    for parts in (
+        [constant, rng.integers(-1, 4, n), constant, rng.integers(0, 2, n)],
+        [constant, constant, constant],
+        [rng.integers(-1, 6, n), constant, rng.integers(-2, 1, n)],
+    ):
+        codes = _combine(parts)
+        np.testing.assert_array_equal(codes, _old_combine(parts))
+        np.testing.assert_array_equal(
+            _first_rows(codes), np.unique(codes, return_index=True)[1]
+        )
+    assert _first_rows(np.zeros(0, np.int64)).size == 0
