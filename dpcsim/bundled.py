@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 from contextlib import ExitStack
-from importlib.resources import as_file, files
 from pathlib import Path
 
 __all__ = ["sample_dir"]
@@ -29,6 +28,9 @@ def sample_dir() -> Path:
     removed at exit.
     """
     if not _RESOLVED:
+        # Imported here: importlib.resources costs every command ~20 ms.
+        from importlib.resources import as_file, files
+
         resource = files("dpcsim").joinpath("sample")
         _RESOLVED.append(Path(_KEEP.enter_context(as_file(resource))))
     return _RESOLVED[0]

@@ -96,7 +96,9 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` (without its index) with :data:`PARQUET_OPTIONS`.
 
     No per-write metadata enters the file, so the same frame gives the same
-    bytes. Returns the path.
+    bytes, whether its text columns are one Arrow array or several chunks
+    (as :func:`dpcsim.metrics.points.sort_points` leaves them; a test checks
+    it). Returns the path.
     """
     path = Path(path)
     table = pa.Table.from_pandas(frame, preserve_index=False)

@@ -29,6 +29,8 @@ from dpcsim.canonical import jsonable, write_json, write_parquet
 from dpcsim.designs import Design, default_design
 from dpcsim.engine import ClusterSettings, SimResult
 from dpcsim.engine.inputs import QueryArrays
+from dpcsim.engine.records import LOCATIONS, RunCodes
+from dpcsim.engine.records import OUTCOMES as ENGINE_OUTCOMES
 from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.sessions import Replay
 from dpcsim.engine.simulate import prepare_inputs, simulate_arrays
@@ -192,15 +194,31 @@ class RunSummary:
     engine: Mapping[str, Any]
 
     @classmethod
-    def from_result(cls, result: SimResult, *, seed: int) -> RunSummary:
-        """Summarize a simulation result run with ``seed``."""
+    def from_result(
+        cls, result: SimResult, *, seed: int, codes: RunCodes | None = None
+    ) -> RunSummary:
+        """Summarize a simulation result run with ``seed``.
+
+        ``codes``: the engine's codes of ``result.queries`` (its
+        :attr:`~dpcsim.engine.SimResult.codes`, for a result not changed
+        since), read instead of factorizing the string columns again.
+        """
         queries = result.queries
         wait_s = queries["queue_s"].to_numpy(dtype=np.float64)
-        outcome = _Codes.of(queries["outcome"])
-        ran_on = _Codes.of(queries["ran_on"])
-        queue = _Codes.of(queries["queue"])
+        if codes is None:
+            outcome = _Codes.of(queries["outcome"])
+            ran_on = _Codes.of(queries["ran_on"])
+            queue = _Codes.of(queries["queue"])
+        else:
+            outcome = _Codes.present(codes.outcome, ENGINE_OUTCOMES)
+            ran_on = _Codes.present(codes.ran_on, LOCATIONS)
+            queue = _Codes.present(codes.queue, codes.names)
+        all_queues = QueueSummary.from_codes(wait_s, outcome, ran_on)
         by_queue = {
-            name: QueueSummary.from_codes(wait_s, outcome, ran_on, queue.codes == k)
+            # A run of one queue: its summary is the all-queues one.
+            name: all_queues
+            if len(queue.names) == 1 and bool((queue.codes == k).all())
+            else QueueSummary.from_codes(wait_s, outcome, ran_on, queue.codes == k)
             for k, name in sorted(enumerate(queue.names), key=lambda kv: kv[1])
         }
         engine_scaling = result.summary["scaling"]
@@ -209,7 +227,7 @@ class RunSummary:
             seed=int(seed),
             start_at=pd.Timestamp(result.start_at),
             queries=_counts(len(queries), outcome.counts(None)),
-            all_queues=QueueSummary.from_codes(wait_s, outcome, ran_on),
+            all_queues=all_queues,
             by_queue=by_queue,
             scaling=ScalingSummary(
                 activations=len(scaling),
@@ -446,7 +464,8 @@ class Run:
             schedule=schedule,
         )
         with clock.phase("records"):
-            summary = RunSummary.from_result(result, seed=seed)
+            # The result is fresh from the engine: its codes match its frame.
+            summary = RunSummary.from_result(result, seed=seed, codes=result.codes)
         datapoints = empty_datapoints()
         alarm_run = None
         measured = metrics
@@ -487,10 +506,15 @@ class Run:
         rows["(all)"] = self.summary.all_queues
         queries = self.records.queries
         waited = queries["queue_s"].to_numpy(dtype=np.float64) > 0
-        queue_of = queries["queue"].astype(str).to_numpy()
+        # Codes, not a Python string per query.
+        queue_of = _Codes.of(queries["queue"])
+        code_of = {name: k for k, name in enumerate(queue_of.names)}
         out = []
         for name, queue in rows.items():
-            mine = waited if name == "(all)" else waited[queue_of == name]
+            if name == "(all)":
+                mine = waited
+            else:
+                mine = waited[queue_of.codes == code_of.get(name, -2)]
             row: dict[str, Any] = {"queue": name, **queue.counts}
             row["waited_pct"] = 100 * float(mine.mean()) if mine.size else np.nan
             for key in ("mean", *(f"p{p}" for p in PERCENTILES), "max"):
@@ -680,17 +704,38 @@ class _Codes:
         codes, uniques = pd.factorize(column, sort=False)
         return cls(np.asarray(codes), tuple(str(u) for u in uniques))
 
+    @classmethod
+    def present(cls, codes: np.ndarray, names: Sequence[str]) -> _Codes:
+        """Engine codes into ``names``, renumbered in order of first appearance.
+
+        The same codes and names :meth:`of` gives for the column
+        ``names[codes]``, without reading its strings.
+        """
+        codes = np.asarray(codes, dtype=np.int64)
+        if not codes.size:
+            return cls(np.zeros(0, np.int64), ())
+        found = np.flatnonzero(np.bincount(codes, minlength=len(names)))
+        first = [int(np.argmax(codes == k)) for k in found.tolist()]
+        order = found[np.argsort(first, kind="stable")]
+        renumber = np.full(len(names), -1, np.int64)
+        renumber[order] = np.arange(order.size)
+        return cls(renumber[codes], tuple(str(names[int(k)]) for k in order))
+
     def counts(self, rows: np.ndarray | None) -> dict[str, int]:
         """Count per name at ``rows``, in order of first appearance, none zero."""
         codes = self.codes if rows is None else self.codes[rows]
-        codes = codes[codes >= 0]
         if not codes.size:
             return {}
-        found, first = np.unique(codes, return_index=True)
-        tally = np.bincount(codes, minlength=len(self.names))
-        return {
-            self.names[int(k)]: int(tally[k]) for k in found[np.argsort(first)].tolist()
-        }
+        # A count per name (codes are small): no sort of the column.
+        tally = np.bincount(codes + 1, minlength=len(self.names) + 1)[1:]
+        found = np.flatnonzero(tally)
+        if rows is None or found.size <= 1:
+            # factorize numbers names in order of first appearance.
+            order = found
+        else:
+            first = [int(np.argmax(codes == k)) for k in found.tolist()]
+            order = found[np.argsort(first, kind="stable")]
+        return {self.names[int(k)]: int(tally[k]) for k in order.tolist()}
 
 
 def _seed(rng: np.random.Generator | int | None) -> int:

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from dpcsim.alarms.coverage import not_evaluated
 from dpcsim.alarms.grid import (
@@ -265,10 +264,17 @@ def evaluate_alarms(
         raise InputError(f"alarm names must be unique per Region, got {names}")
     table = MetricTable(datapoints)
     span = table.span_us
-    with tqdm(
-        alarms, desc="alarms", unit="alarm", disable=not progress, leave=False
-    ) as bar:
-        results = [evaluate_alarm(a, table, options=options, span_us=span) for a in bar]
+    if progress:
+        from tqdm import tqdm  # only for a bar: a quiet run does not import it
+
+        with tqdm(alarms, desc="alarms", unit="alarm", leave=False) as bar:
+            results = [
+                evaluate_alarm(a, table, options=options, span_us=span) for a in bar
+            ]
+    else:
+        results = [
+            evaluate_alarm(a, table, options=options, span_us=span) for a in alarms
+        ]
     run = build_run(results)
     # An alarm on a metric the data never holds says so beside its state.
     notes = not_evaluated(alarms, datapoints)

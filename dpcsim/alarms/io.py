@@ -26,7 +26,6 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import yaml
 
 from dpcsim.alarms.cfn import alarm_requests_from_template, is_template
 from dpcsim.alarms.spec import AlarmSpec, parse_alarm
@@ -52,6 +51,8 @@ METRICS_FILE = "metrics.parquet"
 
 def _load_yaml(text: str, source: str) -> Any:
     """Parse YAML, turning CloudFormation short forms (``!Ref x``) into objects."""
+    import yaml  # here: JSON alarm files and the design's alarms need no YAML
+
     loader_cls: Any = type("_CfnLoader", (yaml.SafeLoader,), {})
 
     def intrinsic(loader: Any, suffix: str, node: Any) -> dict[str, Any]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-__all__ = ["show_progress", "steps_bar"]
+__all__ = ["NoBar", "show_progress", "steps_bar"]
 
 
 def show_progress(args: argparse.Namespace) -> bool:
@@ -22,12 +23,31 @@ def show_progress(args: argparse.Namespace) -> bool:
     return bool(sys.stderr.isatty())
 
 
-def steps_bar(total: int, desc: str, *, enabled: bool) -> tqdm[NoReturn]:
+def steps_bar(total: int, desc: str, *, enabled: bool) -> tqdm[NoReturn] | NoBar:
     """A bar over ``total`` steps on stderr that clears its line when closed.
 
     Use it as a context manager so that an error closes (and erases) the bar
-    before the CLI prints its message.
+    before the CLI prints its message. Disabled, it is a :class:`NoBar` (tqdm
+    is then not imported: a quiet or redirected run does not pay for it).
     """
-    return tqdm(
-        total=total, desc=desc, disable=not enabled, file=sys.stderr, leave=False
-    )
+    if not enabled:
+        return NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+
+
+class NoBar:
+    """A disabled bar: the calls the subcommands make on a bar, doing nothing."""
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: float = 1) -> None:
+        """Advance by ``n`` steps (nothing to draw)."""
+
+    def close(self) -> None:
+        """Close the bar (nothing to erase)."""

@@ -65,7 +65,7 @@ failing run leaves DIR as it was)
                     transitions to ALARM, time in ALARM [s] and first alarm time.
 
 The same inputs and seed give byte-identical files. --timings prints the
-seconds of each phase (read, route, prepare, engine, records, metrics,
+seconds of each phase (read, route, prepare, demand, engine, records, metrics,
 alarms, write) on stderr. Prints, per queue, the
 outcomes, queue-wait percentiles [s] and where queries ran, then the alarm
 summary.

@@ -101,6 +101,8 @@ def observed_to_solo(
     start_s = np.asarray(start_s, np.float64)
     end_s = np.asarray(end_s, np.float64)
     cluster = np.asarray(cluster)
+    if not cluster.size or bool((cluster == cluster[0]).all()):
+        return _solo_one_cluster(start_s, end_s, sigma, kappa)
     work = np.zeros(start_s.size, np.float64)
     for c in np.unique(cluster):
         sel = np.flatnonzero(cluster == c)
@@ -128,8 +130,11 @@ def _solo_one_cluster(
     )
     # C(t): cumulative per-query progress; equal instants share one value.
     cum = np.concatenate([[0.0], np.cumsum(speed * seg)])
-    at_start = np.searchsorted(t, start_s, side="left")
-    at_end = np.searchsorted(t, end_s, side="left")
+    # Each instant's own sorted position: equal instants are 0 s apart, so
+    # they share one C value and any of their positions reads it.
+    position = np.empty(order.size, np.int64)
+    position[order] = np.arange(order.size)
+    at_start, at_end = position[: start_s.size], position[start_s.size :]
     out: np.ndarray = np.maximum(cum[at_end] - cum[at_start], 0.0)
     return out
 

@@ -229,7 +229,8 @@ class Recorder:
         clusters = np.cumsum(deltas[3], dtype=np.int32)
         state = np.empty((3, t.size), np.int32)
         keep = np.empty(t.size, bool)
-        queues = np.unique(q)
+        # The queues present (a count per index: no sort of the whole log).
+        queues = np.flatnonzero(np.bincount(q, minlength=self.n_queues))
         if queues.size <= 1:
             np.cumsum(deltas[:3], axis=1, dtype=np.int32, out=state)
             keep[:-1] = t[1:] != t[:-1]
@@ -240,14 +241,15 @@ class Recorder:
             tq = t[sel]
             # Keep the state after the last change of this queue at each instant.
             keep[sel] = np.r_[tq[1:] != tq[:-1], True]
+        rows = np.flatnonzero(keep)
         return StateLog(
             names=tuple(names),
-            t_s=t[keep],
-            queue=q[keep],
-            queued=state[0][keep],
-            running=state[1][keep],
-            running_cs=state[2][keep],
-            cs_clusters=clusters[keep].astype(np.int16),
+            t_s=t[rows],
+            queue=q[rows],
+            queued=state[0][rows],
+            running=state[1][rows],
+            running_cs=state[2][rows],
+            cs_clusters=clusters[rows].astype(np.int16),
         )
 
 

@@ -39,9 +39,21 @@ class SimResult:
         JSON-serialisable totals (see :func:`summarize`).
     start_at
         UTC instant of ``t_s == 0``.
+    codes
+        The engine's per-query code arrays the ``queue``, ``outcome`` and
+        ``ran_on`` strings of ``queries`` were built from (:class:`RunCodes`),
+        or None.
     """
 
-    __slots__ = ("_timeline", "queries", "scaling", "start_at", "state_log", "summary")
+    __slots__ = (
+        "_timeline",
+        "codes",
+        "queries",
+        "scaling",
+        "start_at",
+        "state_log",
+        "summary",
+    )
 
     def __init__(
         self,
@@ -50,8 +62,10 @@ class SimResult:
         scaling: pd.DataFrame,
         summary: dict[str, Any],
         start_at: pd.Timestamp,
+        codes: RunCodes | None = None,
     ) -> None:
         self.queries = queries
+        self.codes = codes
         self.scaling = scaling
         self.summary = summary
         self.start_at = start_at
@@ -91,21 +105,27 @@ def summarize(
     cost_usd).
     """
     out_n = np.bincount(codes.outcome, minlength=len(OUTCOMES))
+    wait_s = percentiles(codes.queue_s)
     by_queue: dict[str, Any] = {}
-    for qi in np.unique(codes.queue):
+    present = np.flatnonzero(np.bincount(codes.queue, minlength=len(codes.names)))
+    for qi in present:
         mask = codes.queue == qi
+        arrived = int(mask.sum())
         q_n = np.bincount(codes.outcome[mask], minlength=len(OUTCOMES))
         by_queue[codes.names[int(qi)]] = {
-            "arrived": int(mask.sum()),
+            "arrived": arrived,
             **{o: int(q_n[k]) for k, o in enumerate(OUTCOMES)},
-            "wait_s": percentiles(codes.queue_s[mask]),
+            # One queue holding every query has the run's percentiles.
+            "wait_s": dict(wait_s)
+            if arrived == mask.size
+            else percentiles(codes.queue_s[mask]),
         }
     ran_n = np.bincount(codes.ran_on, minlength=len(LOCATIONS))
     evictions = int(codes.sqa_evicted.sum())
     return {
         "arrived": int(codes.queue.size),
         **{o: int(out_n[k]) for k, o in enumerate(OUTCOMES)},
-        "wait_s": percentiles(codes.queue_s),
+        "wait_s": wait_s,
         "by_queue": dict(sorted(by_queue.items())),
         "ran_on": {o: int(ran_n[k]) for k, o in enumerate(LOCATIONS)},
         "cache_hits": int(codes.cache_hit.sum()),

@@ -179,8 +179,9 @@ def simulate_arrays(
     arrays are only read. The timeline is kept as a
     :class:`~dpcsim.engine.records.StateLog` and built into a frame on first
     access of :attr:`SimResult.timeline`. ``phase(name)``, when given, is
-    entered around the event loop (``engine``) and the building of the
-    records (``records``), for a caller's phase timings. ``replay`` and
+    entered around the solo demands from the logged times (``demand``), the
+    event loop (``engine``) and the building of the records (``records``),
+    for a caller's phase timings. ``replay`` and
     ``recorded`` are :func:`simulate`'s; ``recorded_queue`` is each query's
     queue under ``recorded`` (``prepare_inputs(workload, recorded).queue``).
     ``schedule`` is :func:`simulate`'s.
@@ -199,15 +200,16 @@ def simulate_arrays(
     arrays = memory_demand_arrays(arrays, recorded or config, recorded_queue, settings)
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
-        sqa_s, solo = solo_parts_s(arrays, settings)
-        if settings.memory_model == "spill":
-            # Only the work in a queue ran under the spill model, not SQA's.
-            solo = in_memory_demand_s(
-                solo, arrays, recorded, recorded_queue, tables, settings
-            )
-        if not config.is_auto:
-            solo = solo + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
-        demand = replace(arrays, exec_s=solo)
+        with timed("demand"):
+            sqa_s, solo = solo_parts_s(arrays, settings)
+            if settings.memory_model == "spill":
+                # Only the work in a queue ran under the spill model, not SQA's.
+                solo = in_memory_demand_s(
+                    solo, arrays, recorded, recorded_queue, tables, settings
+                )
+            if not config.is_auto:
+                solo = solo + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
+            demand = replace(arrays, exec_s=solo)
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
     sqa = None
@@ -319,6 +321,7 @@ def _result(
         scaling=scaling,
         summary=summary,
         start_at=arrays.start_at,
+        codes=codes,
     )
 
 

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from tqdm import tqdm
 
 from dpcsim.errors import InputError
 from dpcsim.logs.combine import NOT_REPLAYED, combine_with_exclusions
@@ -218,6 +217,8 @@ def ingest(
             location="statement_timeout_ms",
         )
     paths = expand_paths(paths)
+    from tqdm import tqdm  # here: reading a canonical workload does not need it
+
     # The context manager erases the bar before an InputError reaches the caller.
     with tqdm(
         paths, desc="ingest", unit="file", disable=not progress, leave=False

@@ -119,9 +119,14 @@ def _read(path: Path) -> pd.DataFrame:
             "'dpcsim ingest' or 'dpcsim generate'",
             source=str(path),
         ) from None
+    # self_destruct frees each Arrow column once converted: the table and the
+    # frame are not both held whole.
     frame: pd.DataFrame = table.to_pandas(
-        types_mapper={pa.string(): pd.StringDtype()}.get
+        types_mapper={pa.string(): pd.StringDtype()}.get,
+        self_destruct=True,
+        split_blocks=True,
     )
+    del table
     return frame
 
 

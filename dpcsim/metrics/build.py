@@ -75,12 +75,23 @@ def to_records(
         return source
     if isinstance(source, Workload):
         return records_from_workload(source)
-    if all(hasattr(source, a) for a in _SIM_ATTRS):
+    if all(_has(source, a) for a in _SIM_ATTRS):
         return records_from_sim(source, workload, elt=elt, inputs=inputs)
     raise InputError(
         f"metrics source of type {type(source).__name__}; expected a SimResult, "
         "a Workload or RunRecords",
         location="source",
+    )
+
+
+def _has(source: Any, name: str) -> bool:
+    """Whether ``source`` has attribute ``name``, without computing a property.
+
+    (A SimResult builds its timeline frame on first access; testing for it
+    must not build it.)
+    """
+    return isinstance(getattr(type(source), name, None), property) or hasattr(
+        source, name
     )
 
 
@@ -185,7 +196,11 @@ def build_metrics(
             elt_cadence_min=elt_cadence_min,
         ),
     ]  # fmt: skip
-    return sort_points(concat_points(frames))
+    unsorted = concat_points(frames)
+    # The parts are copied into ``unsorted``: let them go before the sort's
+    # copy, so at most two copies of the datapoints are held at once.
+    del frames
+    return sort_points(unsorted)
 
 
 def _storage_settings(

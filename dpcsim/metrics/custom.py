@@ -211,10 +211,13 @@ def _failure_counts(
 ) -> list[pd.DataFrame]:
     """``WLMFailedQueries``, ``WLMCausedFailedQueries`` and ``WLMAttemptedQueries``
     per minute of finish."""
-    q = records.queries.loc[~records.queries["cache_hit"].to_numpy(bool)]
-    end_s = q["end_s"].to_numpy(dtype="float64")
-    failed = q["outcome"].isin(FAILED_OUTCOMES).to_numpy(bool)
-    wlm_caused = q["outcome"].isin(WLM_CAUSED_OUTCOMES).to_numpy(bool)
+    queries = records.queries
+    # Column arrays of the non-hits only: no copy of the whole frame.
+    kept = ~queries["cache_hit"].to_numpy(bool)
+    end_s = queries["end_s"].to_numpy(dtype="float64")[kept]
+    outcome = queries["outcome"]
+    failed = outcome.isin(FAILED_OUTCOMES).to_numpy(bool)[kept]
+    wlm_caused = outcome.isin(WLM_CAUSED_OUTCOMES).to_numpy(bool)[kept]
     dims = {"ClusterIdentifier": cluster_id}
     return [
         points(

@@ -85,6 +85,11 @@ def shift_elt_runs(
     pandas.DataFrame
         A copy of ``elt_runs`` with shifted ``stop_s``.
     """
+    if not len(elt_runs):
+        # No runs to move: the copy only normalises the stop times' dtype.
+        out = elt_runs.copy()
+        out["stop_s"] = elt_runs["stop_s"].to_numpy(dtype="float64").copy()
+        return out
     merged = logged.merge(
         sim_queries[["query_id", "queue", "end_s"]].rename(columns={"end_s": "sim_s"}),
         on="query_id",

@@ -116,16 +116,20 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     for run, key in enumerate(keys):
         groups.setdefault(key, []).append(run)
     stamps = pd.DatetimeIndex(frame["timestamp"]).asi8
-    parts = []
+    pieces: list[pd.DataFrame] = []
     for key in sorted(groups):
         runs = groups[key]
         rows = np.concatenate([np.arange(starts[r], ends[r]) for r in runs])
         t = stamps[rows]
         if t.size > 1 and not bool((t[1:] >= t[:-1]).all()):
-            rows = rows[np.argsort(t, kind="stable")]
-        parts.append(rows)
-    order = np.concatenate(parts)
-    return frame.take(order).reset_index(drop=True)
+            pieces.append(frame.take(rows[np.argsort(t, kind="stable")]))
+        else:
+            # Slices, not a take: the text columns are Arrow arrays, so the
+            # result shares their buffers instead of copying every string.
+            pieces.extend(frame.iloc[starts[r] : ends[r]] for r in runs)
+    if len(pieces) == 1:
+        return pieces[0].reset_index(drop=True)
+    return pd.concat(pieces, ignore_index=True)
 
 
 def concat_points(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

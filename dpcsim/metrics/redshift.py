@@ -96,22 +96,24 @@ def queue_gauge_datapoints(
     """
     tl = records.timeline
     names = sorted(set(tl["queue"].dropna().unique()) | set(queues))
+    t_s = tl["t_s"].to_numpy(dtype="float64")
+    rows_of = _queue_rows(tl["queue"])
     frames = []
     for column, metric in (
         ("queued", "WLMQueueLength"),
         ("running", "WLMRunningQueries"),
     ):
+        state = tl[column].to_numpy()
         for name in names:
-            rows = tl.loc[(tl["queue"] == name).to_numpy(bool)]
-            steps = step_function(rows["t_s"].to_numpy(), rows[column].to_numpy())
-            values = sample_step(*steps, grid_s, sampling=sampling)
+            rows = rows_of.get(name, _NO_ROWS)
+            values = _sampled(t_s[rows], state[rows], grid_s, sampling)
             for dims in _queue_dims(metric, name, cluster_id, service_classes):
                 frames.append(_points(stamps, values, metric, dims, "Count"))
-    total = _total_step(tl, "queued")
+    total = _cluster_total(tl["queued"].to_numpy(), rows_of)
     frames.append(
         _points(
             stamps,
-            sample_step(*total, grid_s, sampling=sampling),
+            _sampled(t_s, total, grid_s, sampling),
             "WLMQueueLength",
             {"ClusterIdentifier": cluster_id},
             "Count",
@@ -133,31 +135,33 @@ def queue_period_datapoints(
     Periods are epoch-aligned 300 s windows from the one holding ``stamps[0]``
     to the one holding ``stamps[-1]``.
     """
-    q = records.queries.loc[~records.queries["cache_hit"].to_numpy(bool)]
-    start_s = q["start_s"].to_numpy(dtype="float64")
-    end_s = q["end_s"].to_numpy(dtype="float64")
+    queries = records.queries
+    # Column arrays of the non-hits only: no copy of the whole frame.
+    kept = np.flatnonzero(~queries["cache_hit"].to_numpy(bool))
+    start_s = queries["start_s"].to_numpy(dtype="float64")[kept]
+    end_s = queries["end_s"].to_numpy(dtype="float64")[kept]
+    arrival_s = queries["arrival_s"].to_numpy(dtype="float64")[kept]
+    queue = queries["queue"].take(kept)
     started = np.isfinite(start_s)
-    done = q["outcome"].eq("completed").to_numpy(bool) & started
+    done = queries["outcome"].take(kept).eq("completed").to_numpy(bool) & started
     first, last = (int(s.timestamp()) // _PERIOD_S * _PERIOD_S for s in stamps[[0, -1]])
     periods = np.arange(first, last + 1, _PERIOD_S, dtype="float64")
     period_at = pd.to_datetime(periods, unit="s", utc=True)
     frames = []
-    names = sorted(set(q["queue"].dropna().unique()) | set(queues))
+    names = sorted(set(queue.dropna().unique()) | set(queues))
+    start_period = period_index(start_s, records.start_at, _PERIOD_S)
+    end_period = period_index(end_s, records.start_at, _PERIOD_S)
     for name in names:
-        mine = (q["queue"] == name).to_numpy(bool)
+        mine = (queue == name).to_numpy(dtype=bool, na_value=False)
+        waited = mine & started
+        finished = mine & done
         waits = _period_mean(
-            period_index(start_s[mine & started], records.start_at, _PERIOD_S),
-            (start_s - q["arrival_s"].to_numpy())[mine & started] * 1e3,
-            periods,
+            start_period[waited], (start_s - arrival_s)[waited] * 1e3, periods
         )
         dur = _period_mean(
-            period_index(end_s[mine & done], records.start_at, _PERIOD_S),
-            (end_s - start_s)[mine & done] * 1e6,
-            periods,
+            end_period[finished], (end_s - start_s)[finished] * 1e6, periods
         )
-        rate = _period_count(
-            period_index(end_s[mine & done], records.start_at, _PERIOD_S), periods
-        ) / float(_PERIOD_S)
+        rate = _period_count(end_period[finished], periods) / float(_PERIOD_S)
         for metric, values, unit in (
             ("WLMQueueWaitTime", waits, "Milliseconds"),
             ("WLMQueryDuration", dur, "Microseconds"),
@@ -179,12 +183,13 @@ def scaling_datapoints(
 ) -> pd.DataFrame:
     """``ConcurrencyScalingActiveClusters`` (sampled) and ``...Seconds`` (billed)."""
     t, busy = processing_clusters(records.timeline)
-    active = sample_step(t, busy, grid_s, sampling=sampling)
     grid = np.asarray(grid_s, dtype="float64")
-    if t.size:
-        seconds = _integral(t, busy, grid + MINUTE_S) - _integral(t, busy, grid)
+    if not bool(busy.any()):
+        # Nothing ever ran on a scaling cluster: every sample and integral is 0.
+        active, seconds = np.zeros(grid.size), np.zeros(grid.size)
     else:
-        seconds = np.zeros(grid.size)  # an empty timeline: nothing processed
+        active = sample_step(t, busy, grid_s, sampling=sampling)
+        seconds = _integral(t, busy, grid + MINUTE_S) - _integral(t, busy, grid)
     dims = {"ClusterIdentifier": cluster_id}
     return concat_points(
         [
@@ -201,16 +206,19 @@ def processing_clusters(timeline: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]
     scaling cluster (AWS's default ``max_concurrency_scaling_clusters``); with
     several it assumes the queries are spread over the active clusters, an
     upper bound (the timeline does not say which cluster runs which query).
+    Both counts change on the timeline's rows, so they share its instants
+    (``timeline`` sorted by ``t_s``; the state after the last change of an
+    instant holds).
     """
     if not len(timeline):
         return np.zeros(0), np.zeros(0)
-    t_run, running = _total_step(timeline, "running_cs")
-    t_up, up = step_function(
+    rows_of = _queue_rows(timeline["queue"])
+    running = _cluster_total(timeline["running_cs"].to_numpy(), rows_of)
+    t, running = step_function(timeline["t_s"].to_numpy(), running)
+    _, up = step_function(
         timeline["t_s"].to_numpy(), timeline["cs_clusters"].to_numpy()
     )
-    t = np.union1d(t_run, t_up)
-    both = np.minimum(_value_at(t_run, running, t), _value_at(t_up, up, t))
-    return t, both
+    return t, np.minimum(running, up)
 
 
 def disk_datapoints(
@@ -234,10 +242,7 @@ def disk_datapoints(
 
 def _period_count(period_of: np.ndarray, periods: np.ndarray) -> np.ndarray:
     """Number of events in each period (events outside are ignored)."""
-    idx = np.searchsorted(periods, period_of)
-    inside = (idx < periods.size) & (
-        periods[np.clip(idx, 0, periods.size - 1)] == period_of
-    )
+    idx, inside = _period_slot(period_of, periods)
     return np.bincount(idx[inside], minlength=periods.size).astype("float64")
 
 
@@ -245,21 +250,80 @@ def _period_mean(
     period_of: np.ndarray, values: np.ndarray, periods: np.ndarray
 ) -> np.ndarray:
     """Mean of ``values`` per period; NaN for a period with none."""
-    idx = np.searchsorted(periods, period_of)
-    inside = (idx < periods.size) & (
-        periods[np.clip(idx, 0, periods.size - 1)] == period_of
-    )
+    idx, inside = _period_slot(period_of, periods)
     sums = np.bincount(idx[inside], weights=values[inside], minlength=periods.size)
     counts = np.bincount(idx[inside], minlength=periods.size)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def _total_step(timeline: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster-wide step function: the sum over queues of ``column``."""
-    diffs = timeline.groupby("queue", sort=False, observed=True)[column].diff()
-    deltas = diffs.where(diffs.notna(), timeline[column]).to_numpy(dtype="float64")
-    return step_function(timeline["t_s"].to_numpy(), np.cumsum(deltas))
+def _period_slot(
+    period_of: np.ndarray, periods: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index into ``periods`` of each period start, and whether it is one of them.
+
+    ``periods`` is ``first + k * 300`` and a period start a multiple of 300
+    (both exact in float64), so the index is ``(start - first) / 300``: the
+    position a search would find, without one.
+    """
+    if not periods.size:
+        return np.zeros(period_of.size, np.int64), np.zeros(period_of.size, bool)
+    with np.errstate(invalid="ignore"):
+        slot = (period_of - periods[0]) / _PERIOD_S
+        inside = (slot >= 0) & (slot < periods.size)
+    idx = np.where(inside, slot, 0).astype(np.int64)
+    inside &= periods[idx] == period_of
+    return idx, inside
+
+
+#: An empty row selection (a queue with no rows in the timeline).
+_NO_ROWS: np.ndarray = np.zeros(0, dtype=np.int64)
+
+
+def _queue_rows(queue: pd.Series) -> dict[str, np.ndarray]:
+    """Row positions of each queue name in a timeline's ``queue`` column.
+
+    Missing queues get no entry; the positions are ascending, so each
+    queue's rows stay in time order.
+    """
+    codes, uniques = pd.factorize(queue, sort=False)
+    codes = np.asarray(codes)
+    if len(uniques) == 1 and bool((codes == 0).all()):
+        return {str(uniques[0]): np.arange(codes.size)}
+    return {str(u): np.flatnonzero(codes == k) for k, u in enumerate(uniques)}
+
+
+def _cluster_total(state: np.ndarray, rows_of: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Cluster-wide state after each timeline row: the sum over queues.
+
+    Each row changes only its own queue's state, so the total moves by that
+    queue's change since its previous row (a queue's first row: its value).
+    Counts are integers, so the sum in int64 is exact and equals a float sum.
+    """
+    values = np.asarray(state, dtype=np.int64)
+    if [rows.size for rows in rows_of.values()] == [values.size]:
+        return values.astype("float64")  # one queue: its state is the total
+    deltas = values.copy()
+    for rows in rows_of.values():
+        if rows.size > 1:
+            deltas[rows[1:]] = np.diff(values[rows])
+    return np.cumsum(deltas).astype("float64")
+
+
+def _sampled(
+    t_s: np.ndarray, state: np.ndarray, grid_s: np.ndarray, sampling: Sampling
+) -> np.ndarray:
+    """:func:`sample_step` of the change rows ``(t_s, state)`` (sorted by time).
+
+    ``instant`` reads the state after the last row at or before each minute
+    start, which is the value :func:`step_function` keeps for that instant,
+    so the rows need no collapsing first.
+    """
+    if sampling == "instant":
+        values = np.asarray(state, dtype="float64")
+        grid = np.asarray(grid_s, dtype="float64")
+        return _value_at(np.asarray(t_s, dtype="float64"), values, grid)
+    return sample_step(*step_function(t_s, state), grid_s, sampling=sampling)
 
 
 def _queue_dims(

@@ -181,7 +181,7 @@ def route_workload(
     sc = _service_class(queries, n)
     sc[g_codes >= 0] = -2  # the observed class only matters when groups are unknown
     codes = _combine([g_codes, q_codes, r_codes, sc, su.astype(np.int64)])
-    first = np.unique(codes, return_index=True)[1]  # one row per combination
+    first = _first_rows(codes)  # one row per combination
     index = np.empty(len(first), dtype=np.int64)
     path = np.empty(len(first), dtype=np.int64)
     for k, row in enumerate(first):
@@ -354,14 +354,35 @@ def _service_class(queries: pd.DataFrame, n: int) -> np.ndarray:
 
 
 def _combine(parts: list[np.ndarray]) -> np.ndarray:
-    """Dense int64 code per distinct tuple of the given code arrays."""
+    """Dense int64 code per distinct tuple of the given code arrays.
+
+    Codes are numbered in order of first appearance (as ``pd.factorize``).
+    """
     key = np.zeros(len(parts[0]), dtype=np.int64)
     for codes in parts:
         codes = codes.astype(np.int64)
         shifted = codes - codes.min() if len(codes) else codes
-        key = key * (int(shifted.max(initial=0)) + 1) + shifted
+        width = int(shifted.max(initial=0)) + 1
+        if width == 1:
+            continue  # a constant part leaves the (already dense) key as it is
+        key = key * width + shifted
         key = pd.factorize(key)[0].astype(np.int64)
     return key
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """First row of each code, by code: ``np.unique(codes, return_index=True)[1]``.
+
+    The codes are numbered in order of first appearance (:func:`_combine`), so
+    code k first appears where the running maximum first reaches k: one
+    linear pass instead of a sort.
+    """
+    if not codes.size:
+        return np.zeros(0, dtype=np.int64)
+    new = np.empty(codes.size, dtype=bool)
+    new[0] = True
+    new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    return np.flatnonzero(new)
 
 
 def _result(

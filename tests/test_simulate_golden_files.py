@@ -1,0 +1,118 @@
+"""``dpcsim simulate`` writes the same bytes as the code before its speed work.
+
+The SHA-256 of every file of five runs (the bundled sample through the DPC
+design with and without ``--timeline``, session and open replay, with a
+storage model; an M/M/10 FIFO queue with and without metrics) were recorded
+with the code as it was before the metrics, records, demand and read paths
+were rewritten for speed (``tests/golden/simulate_files.json``). The rewritten
+paths must reproduce them exactly. Parquet bytes also depend on the pyarrow
+version (its ``created_by`` string) and pandas' metadata, so the comparison
+runs only under the versions the hashes were recorded with.
+
+Regenerate (only for an intended output change) with
+``python tests/test_simulate_golden_files.py > tests/golden/simulate_files.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from dpcsim import logs
+from dpcsim.cli import main
+from dpcsim.schema import Workload, validate_workload
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "simulate_files.json"
+BASE_AT = pd.Timestamp("2025-01-06 00:00:00", tz="UTC")
+
+
+def _fifo_workload(n: int = 20_000, seed: int = 7) -> Workload:
+    """M/M/10 at rho 0.9: busy enough that about half the queries queue."""
+    rng = np.random.default_rng(seed)
+    arrival_us = np.round(np.cumsum(rng.exponential(1 / 9.0, n)) * 1e6)
+    frame = pd.DataFrame(
+        {
+            "query_id": np.arange(1, n + 1, dtype=np.int64),
+            "arrival_at": BASE_AT + pd.to_timedelta(arrival_us.astype(np.int64), "us"),
+            "statement_type": "select",
+            "exec_s": rng.exponential(1.0, n),
+        }
+    )
+    return Workload(queries=validate_workload(frame))
+
+
+def _cases(inputs: Path) -> dict[str, list[str]]:
+    """Run name -> ``dpcsim simulate`` arguments (without ``--out``)."""
+    logs.write_workload(_fifo_workload(), inputs / "fifo")
+    fifo_wlm = inputs / "fifo.json"
+    fifo_wlm.write_text(json.dumps([{"name": "fifo", "query_concurrency": 10}]))
+    storage = inputs / "storage.toml"
+    storage.write_text("[storage]\ninitial_used_gb = 500.0\ncapacity_gb = 2000.0\n")
+    sample = ["--workload", str(SAMPLE), "--wlm", "design"]
+    fifo = ["--workload", str(inputs / "fifo"), "--wlm", str(fifo_wlm)]
+    return {
+        "sample": [*sample, "--timeline"],
+        "sample_open_seed3": [*sample, "--replay", "open", "--seed", "3"],
+        "sample_storage": [*sample, "--settings", str(storage)],
+        "fifo": [*fifo, "--timeline"],
+        "fifo_nometrics": [*fifo, "--no-metrics"],
+    }
+
+
+def _versions() -> dict[str, str]:
+    """The library versions the bytes depend on."""
+    return {"pyarrow": pa.__version__, "pandas": pd.__version__}
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    """``run/file`` -> SHA-256 of every file the five runs write under ``root``."""
+    inputs = root / "inputs"
+    inputs.mkdir()
+    out: dict[str, str] = {}
+    for name, args in _cases(inputs).items():
+        folder = root / name
+        code = main(["--quiet", "simulate", *args, "--out", str(folder), "--force"])
+        assert code == 0, name
+        for path in sorted(folder.iterdir()):
+            out[f"{name}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_simulate_files_equal_the_golden_hashes(tmp_path):
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    if golden["versions"] != _versions():
+        pytest.skip(
+            f"hashes recorded under {golden['versions']}, running {_versions()}"
+        )
+    found = file_hashes(tmp_path)
+    assert sorted(found) == sorted(golden["files"])
+    differ = [name for name, digest in found.items() if golden["files"][name] != digest]
+    assert not differ, f"files differ from the recorded bytes: {differ}"
+
+
+def test_golden_hashes_cover_every_output_and_tell_runs_apart():
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))["files"]
+    names = {key.split("/", 1)[1] for key in golden}
+    assert {"queries.parquet", "metrics.parquet", "timeline.parquet"} <= names
+    assert {"scaling.parquet", "summary.json", "alarm_history.csv"} <= names
+    # The runs differ where they should: a hash that matched everything
+    # would not be checking the metrics.
+    metrics = [v for k, v in golden.items() if k.endswith("/metrics.parquet")]
+    assert len(metrics) == len(set(metrics)) == 4
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        hashes = file_hashes(Path(tmp))
+    json.dump({"versions": _versions(), "files": hashes}, sys.stdout, indent=1)
+    sys.stdout.write("\n")
