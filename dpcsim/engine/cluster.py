@@ -48,7 +48,7 @@ from dpcsim.engine.contention import VirtualClock, rate_table
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.memory import spill_factor
 from dpcsim.engine.plain import run_plain, run_plain_shared
-from dpcsim.engine.qmr import ACCRUED
+from dpcsim.engine.qmr import ACCRUED, CHECK_INTERVAL_S
 from dpcsim.engine.queues import CS_ALWAYS, CS_RA3_ONLY, SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import (
     CS,
@@ -226,7 +226,18 @@ class Engine:
         self.succ: list[int] | None = None
         self.think: list[float] = []
         self.open_idx: list[int] = []
+        #: Their logged arrivals [s] (the queries that start a chain).
+        self.open_at: list[float] = []
         self.irq = Interrupts(self)
+        #: Shared capacity: solo work [s] below which a segment in each queue
+        #: can meet no interrupt (see _quiet_work).
+        self.quiet = self._quiet_work()
+        #: Queues where a query starting at arrival under shared capacity takes
+        #: the inlined start in _arrive_manual (plain, or quiet segments).
+        self.ps_first = [
+            self.ps and (p or w > 0.0)
+            for p, w in zip(tables.plain, self.quiet, strict=True)
+        ]
 
     @staticmethod
     def _first_queue_spill(
@@ -242,6 +253,41 @@ class Engine:
             short = np.maximum(0.0, 1.0 - held / np.where(known, mem, 1.0))
         fac = np.where(known, 1.0 + settings.spill_penalty * short, 1.0)
         return fac.tolist()  # type: ignore[no-any-return]
+
+    def _quiet_work(self) -> list[float]:
+        """Per queue: solo work [s] below which a fresh segment has no interrupt.
+
+        Under shared capacity and manual WLM, with no ``statement_timeout``, a
+        segment that starts with no execution behind it (the query's first
+        segment in its attempt) in a queue without a WLM timeout can only be
+        interrupted by its queue's QMR rules, and only once it has run until
+        their first recheck (``Interrupts.lower`` less half a check interval).
+        Every running query holds at least one slot, so at most all slots'
+        worth of queries share a cluster and each progresses at least at
+        ``X(n)/n`` for that ``n``: work below the recheck's execution time
+        times that speed (with a margin far above float rounding) ends first.
+        Such a segment needs nothing scheduled but its end, which its clock
+        gives. -1 (never) where this does not hold.
+        """
+        n_q = len(self.t.names)
+        s = self.settings
+        if (
+            not self.ps
+            or self.auto
+            or self.st_s > 0.0
+            or (self.n > 0 and int(self.inp.slots.min()) < 1)
+        ):
+            return [-1.0] * n_q
+        n_cap = sum(self.t.slots)
+        slowest = min(rate_table(n_cap, s.contention_sigma, s.contention_kappa)[1:])
+        out = []
+        for q in range(n_q):
+            lead = self.irq.lower[q] - 0.5 * CHECK_INTERVAL_S
+            if self.t.timeout_s[q] > 0.0 or not lead > 0.0:
+                out.append(-1.0)
+            else:
+                out.append(lead * slowest * (1.0 - 1e-6))
+        return out
 
     # -- driver ---------------------------------------------------------------
     def run(self) -> None:
@@ -261,7 +307,7 @@ class Engine:
         tick = self._tick
         walk: Any = enumerate(arr)
         if self.succ is not None:
-            walk = [(i, arr[i]) for i in self.open_idx] + [(n, _INF)]
+            walk = zip(self.open_idx + [n], self.open_at + [_INF], strict=True)
         log_t, log_c, free, waitq = self.log_t, self.log_c, self.free, self.waitq
         manual, release, pull = not self.auto, self._release_main, self.pull
         learned = self.learned
@@ -335,7 +381,9 @@ class Engine:
         chained[succ[succ >= 0]] = True
         self.succ = succ.tolist()
         self.think = think_s.tolist()
-        self.open_idx = np.flatnonzero(~chained).tolist()
+        first = np.flatnonzero(~chained)
+        self.open_idx = first.tolist()
+        self.open_at = self.inp.arrival_s[first].tolist()
         self.rec.after = self._chain
 
     def _chain(self, i: int, now: float) -> None:
@@ -439,28 +487,60 @@ class Engine:
             self.tick_gen[c] = g + 1
             self._end(i, now)  # a query it starts pushes its own tick
             return
-        done = clock.pop_finished(now, live, self.tick_exact[c])
-        if not done:
-            self._reschedule(c, now)  # woke early: a start slowed the head
-            return
-        speed = clock.speed
-        for i in done:
-            del live[i]
-            # VirtualClock.finish (_drop, _set_rate) inlined.
-            clock.n = m = clock.n - 1
-            clock.w -= psv.pop(i)[1]
-            if m == 0:
-                clock.v, clock.w, clock.r = 0.0, 0.0, 0.0
-                heap.clear()
-            elif m < len(speed):
-                clock.r = speed[m] * m / clock.w
-            else:
-                clock._set_rate()
-        self.tick_at[c] = _INF  # ends below may start queries: any tick is sooner
-        self.tick_gen[c] += 1
-        for i in done:
-            self._end(i, now)
-        self._reschedule(c, now)
+        # VirtualClock.pop_finished inlined (the same operations in order).
+        exact = self.tick_exact[c]
+        v = clock.v + clock.r * (now - clock.t)
+        clock.t = now
+        while heap and live.get(heap[0][2]) != heap[0][1]:
+            heappop(heap)
+        done: list[int] = []
+        if heap:
+            f0 = heap[0][0]
+            tol = 1e-12 * max(1.0, abs(v))
+            if exact:
+                v = max(v, f0)  # the head finishes now whatever the rounding
+            if exact or f0 <= v + tol:
+                while heap and heap[0][0] <= v + tol:
+                    _, stamp, i = heappop(heap)
+                    if live.get(i) == stamp:
+                        done.append(i)
+        clock.v = v
+        if done:
+            speed = clock.speed
+            for i in done:
+                del live[i]
+                # VirtualClock.finish (_drop, _set_rate) inlined.
+                clock.n = m = clock.n - 1
+                clock.w -= psv.pop(i)[1]
+                if m == 0:
+                    clock.v, clock.w, clock.r = 0.0, 0.0, 0.0
+                    heap.clear()
+                elif m < len(speed):
+                    clock.r = speed[m] * m / clock.w
+                else:
+                    clock._set_rate()
+            # Queries the ends below start on this clock push no tick of their
+            # own (-inf: none is sooner): the one pushed after them would make
+            # it stale at once.
+            self.tick_at[c] = -_INF
+            for i in done:
+                self._end(i, now)
+        # else: woke early, a start slowed the head; look again.
+        # _reschedule (VirtualClock.next_finish, _push_tick) inlined.
+        while heap and live.get(heap[0][2]) != heap[0][1]:
+            heappop(heap)
+        g = self.tick_gen[c] + 1
+        self.tick_gen[c] = g
+        self.tick_exact[c] = True
+        if heap:
+            t = clock.t + (heap[0][0] - clock.v) / clock.r
+            self.tick_at[c] = t
+            heappush(
+                self.heap,
+                (t if t > now else now, NORMAL, self.eid(), (c, PS_TICK, g, 0)),
+            )
+        else:
+            self.tick_at[c] = _INF
 
     def _end(self, i: int, now: float) -> None:
         """:meth:`Interrupts.end` with :meth:`release` of a main query inlined."""
@@ -551,6 +631,16 @@ class Engine:
                 self.acc_q[i] += now
                 self.start[i] = now
                 heappush(self.heap, (now + self.rem[i], NORMAL, self.eid(), i))
+            elif self.ps_first[q]:
+                # run_query inlined for a first start under shared capacity:
+                # ran and cur_q hold MAIN and q, and no execution is behind it.
+                self.acc_q[i] += now
+                self.start[i] = now
+                dur = self.rem[i] * self.fac0[i] if self.mem_on else self.rem[i]
+                if self.plain[q] or dur < self.quiet[q]:
+                    self.ps_start(i, MAIN, now, dur)
+                else:
+                    self.irq.schedule(i, q, MAIN, now, dur)
             else:
                 self.run_query(i, q, MAIN)
         elif self.sqa is not None and q < self.nq and self._try_sqa(i):
@@ -672,6 +762,10 @@ class Engine:
                 self.ps_start(i, where, now, dur)
             else:
                 heappush(self.heap, (now + dur, NORMAL, self.eid(), i))
+        elif where != SQA and dur < self.quiet[q] and i not in self.irq.xoff:
+            # Nothing can interrupt this segment (see _quiet_work): the
+            # cluster's clock ends it; no timer, recheck or segment record.
+            self.ps_start(i, where, now, dur)
         else:
             self.irq.schedule(i, q, where, now, dur)
 
