@@ -32,6 +32,7 @@ first time the query began running (NaN if it never did).
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -229,14 +230,14 @@ class Engine:
         #: Their logged arrivals [s] (the queries that start a chain).
         self.open_at: list[float] = []
         self.irq = Interrupts(self)
-        #: Shared capacity: solo work [s] below which a segment in each queue
-        #: can meet no interrupt (see _quiet_work).
+        #: Demand [s] below which a segment in each queue can meet no
+        #: interrupt, so only its end is scheduled (see _quiet_work).
         self.quiet = self._quiet_work()
-        #: Queues where a query starting at arrival under shared capacity takes
-        #: the inlined start in _arrive_manual (plain, or quiet segments).
-        self.ps_first = [
-            self.ps and (p or w > 0.0)
-            for p, w in zip(tables.plain, self.quiet, strict=True)
+        #: Queues where a query starting at arrival takes the inlined start in
+        #: _arrive_manual: plain under shared capacity, or quiet segments.
+        self.quick = [
+            not f and ((p and self.ps) or w > 0.0)
+            for f, p, w in zip(self.fast, tables.plain, self.quiet, strict=True)
         ]
 
     @staticmethod
@@ -255,34 +256,42 @@ class Engine:
         return fac.tolist()  # type: ignore[no-any-return]
 
     def _quiet_work(self) -> list[float]:
-        """Per queue: solo work [s] below which a fresh segment has no interrupt.
+        """Per queue: demand [s] below which a fresh segment meets no interrupt.
 
-        Under shared capacity and manual WLM, with no ``statement_timeout``, a
-        segment that starts with no execution behind it (the query's first
-        segment in its attempt) in a queue without a WLM timeout can only be
-        interrupted by its queue's QMR rules, and only once it has run until
-        their first recheck (``Interrupts.lower`` less half a check interval).
-        Every running query holds at least one slot, so at most all slots'
-        worth of queries share a cluster and each progresses at least at
-        ``X(n)/n`` for that ``n``: work below the recheck's execution time
-        times that speed (with a margin far above float rounding) ends first.
-        Such a segment needs nothing scheduled but its end, which its clock
-        gives. -1 (never) where this does not hold.
+        Under manual WLM with no ``statement_timeout``, a segment that starts
+        with no execution behind it (a query's first segment in its attempt)
+        in a queue without a WLM timeout can only be interrupted by its
+        queue's QMR rules (``Interrupts.lower``: the execution before which
+        none can fire). With fixed demands that takes a segment longer than
+        ``lower``. Under shared capacity the rules are looked at from their
+        first recheck, half a check interval before ``lower``; every running
+        query holds at least one slot, so at most all slots' worth of queries
+        share a cluster and each progresses at least at ``X(n)/n`` for that
+        ``n``: solo work below the recheck's execution time times that speed
+        (with a margin far above float rounding) has ended by then. Such a
+        segment needs nothing scheduled but its end. -1 (never) where this
+        does not hold.
         """
         n_q = len(self.t.names)
         s = self.settings
-        if (
-            not self.ps
-            or self.auto
-            or self.st_s > 0.0
-            or (self.n > 0 and int(self.inp.slots.min()) < 1)
-        ):
-            return [-1.0] * n_q
+        never = [-1.0] * n_q
+        if self.auto or self.st_s > 0.0:
+            return never
+        lower = self.irq.lower
+        if not self.ps:
+            # Demand strictly below nextafter(lower) is demand <= lower, the
+            # test Interrupts.schedule makes before it looks at the rules.
+            return [
+                -1.0 if self.t.timeout_s[q] > 0.0 else math.nextafter(lower[q], _INF)
+                for q in range(n_q)
+            ]
+        if self.n > 0 and int(self.inp.slots.min()) < 1:
+            return never
         n_cap = sum(self.t.slots)
         slowest = min(rate_table(n_cap, s.contention_sigma, s.contention_kappa)[1:])
         out = []
         for q in range(n_q):
-            lead = self.irq.lower[q] - 0.5 * CHECK_INTERVAL_S
+            lead = lower[q] - 0.5 * CHECK_INTERVAL_S
             if self.t.timeout_s[q] > 0.0 or not lead > 0.0:
                 out.append(-1.0)
             else:
@@ -307,7 +316,7 @@ class Engine:
         tick = self._tick
         walk: Any = enumerate(arr)
         if self.succ is not None:
-            walk = zip(self.open_idx + [n], self.open_at + [_INF], strict=True)
+            walk = zip([*self.open_idx, n], [*self.open_at, _INF], strict=True)
         log_t, log_c, free, waitq = self.log_t, self.log_c, self.free, self.waitq
         manual, release, pull = not self.auto, self._release_main, self.pull
         learned = self.learned
@@ -421,9 +430,10 @@ class Engine:
         live[i] = stamp
         self.psv[i] = (f, w, c)
         head = heap[0]
-        while live.get(head[2]) != head[1]:
-            heappop(heap)
-            head = heap[0]
+        if head[1] != stamp:  # else the new entry is the head, and live
+            while live.get(head[2]) != head[1]:
+                heappop(heap)
+                head = heap[0]
         t = now + (head[0] - v) / ck.r
         # A start slows the others (their finishes move later: the pending tick
         # is early, and wakes up to look again) unless weights make the rate
@@ -469,9 +479,10 @@ class Engine:
             )
 
     def _tick(self, c: int, g: int) -> None:
-        """Clock ``c``'s tick: end the queries that finish now (or look again)."""
-        if g != self.tick_gen[c]:
-            return
+        """Clock ``c``'s tick ``g``: end the queries that finish now (or look again).
+
+        The driver calls it only for the tick of the current generation.
+        """
         now = self.env._now
         clock, live, psv = self.clocks[c], self.live, self.psv
         heap = clock.heap
@@ -496,9 +507,10 @@ class Engine:
         done: list[int] = []
         if heap:
             f0 = heap[0][0]
-            tol = 1e-12 * max(1.0, abs(v))
-            if exact:
-                v = max(v, f0)  # the head finishes now whatever the rounding
+            # max(1.0, abs(v)) and max(v, f0): V is never negative.
+            tol = 1e-12 * (v if v > 1.0 else 1.0)
+            if exact and f0 > v:
+                v = f0  # the head finishes now whatever the rounding
             if exact or f0 <= v + tol:
                 while heap and heap[0][0] <= v + tol:
                     _, stamp, i = heappop(heap)
@@ -545,7 +557,9 @@ class Engine:
     def _end(self, i: int, now: float) -> None:
         """:meth:`Interrupts.end` with :meth:`release` of a main query inlined."""
         irq = self.irq
-        irq.seg.pop(i, None)
+        seg = irq.seg
+        if i in seg:
+            del seg[i]
         self.end[i] = now
         if self.ran[i] == MAIN:
             q = self.cur_q[i]
@@ -559,8 +573,11 @@ class Engine:
                     self.pull(q)
         else:
             self.release(i)
-        irq.xoff.pop(i, None)
-        irq.done.pop(i, None)
+        xoff, done = irq.xoff, irq.done
+        if i in xoff:
+            del xoff[i]
+        if i in done:
+            del done[i]
         if self.learned:
             sqa = self.sqa
             assert sqa is not None
@@ -631,16 +648,18 @@ class Engine:
                 self.acc_q[i] += now
                 self.start[i] = now
                 heappush(self.heap, (now + self.rem[i], NORMAL, self.eid(), i))
-            elif self.ps_first[q]:
-                # run_query inlined for a first start under shared capacity:
-                # ran and cur_q hold MAIN and q, and no execution is behind it.
+            elif self.quick[q]:
+                # run_query inlined for a first start: ran and cur_q hold MAIN
+                # and q, and no execution is behind it.
                 self.acc_q[i] += now
                 self.start[i] = now
                 dur = self.rem[i] * self.fac0[i] if self.mem_on else self.rem[i]
-                if self.plain[q] or dur < self.quiet[q]:
+                if not (self.plain[q] or dur < self.quiet[q]):
+                    self.irq.schedule(i, q, MAIN, now, dur)
+                elif self.ps:
                     self.ps_start(i, MAIN, now, dur)
                 else:
-                    self.irq.schedule(i, q, MAIN, now, dur)
+                    self._push_end(i, q, now, dur)
             else:
                 self.run_query(i, q, MAIN)
         elif self.sqa is not None and q < self.nq and self._try_sqa(i):
@@ -757,17 +776,31 @@ class Engine:
         dur = self.rem[i]
         if self.mem_on and where != SQA:
             dur *= self.fac0[i] if q == self.q0[i] else self.spill(i, q)
-        if where == MAIN and self.plain[q]:
+        # A segment nothing can interrupt (see _quiet_work) needs no timer,
+        # recheck or segment record: its end is scheduled as on a plain queue.
+        if where == MAIN and (
+            self.plain[q] or (dur < self.quiet[q] and i not in self.irq.xoff)
+        ):
             if self.ps:
                 self.ps_start(i, where, now, dur)
             else:
-                heappush(self.heap, (now + dur, NORMAL, self.eid(), i))
-        elif where != SQA and dur < self.quiet[q] and i not in self.irq.xoff:
-            # Nothing can interrupt this segment (see _quiet_work): the
-            # cluster's clock ends it; no timer, recheck or segment record.
-            self.ps_start(i, where, now, dur)
+                self._push_end(i, q, now, dur)
+        elif where == CS and self.ps and dur < self.quiet[q] and i not in self.irq.xoff:
+            self.ps_start(i, where, now, dur)  # the scaling cluster's clock
         else:
             self.irq.schedule(i, q, where, now, dur)
+
+    def _push_end(self, i: int, q: int, now: float, dur: float) -> None:
+        """Schedule the end of main query ``i`` at ``now + dur`` (fixed demands).
+
+        The driver ends it itself (an int entry). A quiet segment of a queue
+        that is not plain ends at the instant :meth:`Interrupts.schedule`
+        would give it, ``now + max(end - now, 0)``, to the last bit.
+        """
+        t = now + dur
+        if not self.plain[q]:
+            t = now + max(t - now, 0.0)
+        heappush(self.heap, (t, NORMAL, self.eid(), i))
 
     def _run_cs(self, i: int, q: int, c: int) -> None:
         """Start query ``i`` of queue ``q`` on scaling cluster ``c``."""
