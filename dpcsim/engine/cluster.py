@@ -215,9 +215,13 @@ class Engine:
             ]
         else:
             self.clocks = []
-        #: Running query -> stamp of its clock entry; (finish value, weight, clock).
-        self.live: dict[int, int] = {}
-        self.psv: dict[int, tuple[float, float, int]] = {}
+        #: Per query: stamp of its entry on its clock while it runs there (0:
+        #: not on a clock; stamps start at 1), and (finish value, weight,
+        #: clock) of that entry. Lists: they index faster than dicts.
+        self.live: list[int] = [0] * n if self.ps else []
+        self.psv: list[tuple[float, float, int]] = (
+            [(0.0, 0.0, 0)] * n if self.ps else []
+        )
         self.tick_gen = [0] * len(self.clocks)
         #: Real time of each clock's valid tick, and whether it is exactly its
         #: next finish (else it is early, after starts slowed the head).
@@ -431,7 +435,7 @@ class Engine:
         self.psv[i] = (f, w, c)
         head = heap[0]
         if head[1] != stamp:  # else the new entry is the head, and live
-            while live.get(head[2]) != head[1]:
+            while live[head[2]] != head[1]:
                 heappop(heap)
                 head = heap[0]
         t = now + (head[0] - v) / ck.r
@@ -450,8 +454,8 @@ class Engine:
 
     def ps_stop(self, i: int, now: float) -> float:
         """Take running query ``i`` off its clock; return its work left [s solo]."""
-        del self.live[i]
-        f, w, c = self.psv.pop(i)
+        self.live[i] = 0
+        f, w, c = self.psv[i]
         left = self.clocks[c].remove(f, w, now)
         self._reschedule(c, now)
         return left
@@ -491,8 +495,7 @@ class Engine:
             # VirtualClock.pop_finished and finish inlined.
             i = heap[0][2]
             heap.clear()
-            del live[i]
-            del psv[i]
+            live[i] = 0
             clock.n, clock.w, clock.r, clock.v, clock.t = 0, 0.0, 0.0, 0.0, now
             self.tick_at[c] = _INF
             self.tick_gen[c] = g + 1
@@ -502,7 +505,7 @@ class Engine:
         exact = self.tick_exact[c]
         v = clock.v + clock.r * (now - clock.t)
         clock.t = now
-        while heap and live.get(heap[0][2]) != heap[0][1]:
+        while heap and live[heap[0][2]] != heap[0][1]:
             heappop(heap)
         done: list[int] = []
         if heap:
@@ -514,16 +517,16 @@ class Engine:
             if exact or f0 <= v + tol:
                 while heap and heap[0][0] <= v + tol:
                     _, stamp, i = heappop(heap)
-                    if live.get(i) == stamp:
+                    if live[i] == stamp:
                         done.append(i)
         clock.v = v
         if done:
             speed = clock.speed
             for i in done:
-                del live[i]
+                live[i] = 0
                 # VirtualClock.finish (_drop, _set_rate) inlined.
                 clock.n = m = clock.n - 1
-                clock.w -= psv.pop(i)[1]
+                clock.w -= psv[i][1]
                 if m == 0:
                     clock.v, clock.w, clock.r = 0.0, 0.0, 0.0
                     heap.clear()
@@ -539,7 +542,7 @@ class Engine:
                 self._end(i, now)
         # else: woke early, a start slowed the head; look again.
         # _reschedule (VirtualClock.next_finish, _push_tick) inlined.
-        while heap and live.get(heap[0][2]) != heap[0][1]:
+        while heap and live[heap[0][2]] != heap[0][1]:
             heappop(heap)
         g = self.tick_gen[c] + 1
         self.tick_gen[c] = g
@@ -558,7 +561,7 @@ class Engine:
         """:meth:`Interrupts.end` with :meth:`release` of a main query inlined."""
         irq = self.irq
         seg = irq.seg
-        if i in seg:
+        if seg and i in seg:
             del seg[i]
         self.end[i] = now
         if self.ran[i] == MAIN:
@@ -574,9 +577,9 @@ class Engine:
         else:
             self.release(i)
         xoff, done = irq.xoff, irq.done
-        if i in xoff:
+        if xoff and i in xoff:
             del xoff[i]
-        if i in done:
+        if done and i in done:
             del done[i]
         if self.learned:
             sqa = self.sqa
@@ -656,10 +659,42 @@ class Engine:
                 dur = self.rem[i] * self.fac0[i] if self.mem_on else self.rem[i]
                 if not (self.plain[q] or dur < self.quiet[q]):
                     self.irq.schedule(i, q, MAIN, now, dur)
-                elif self.ps:
-                    self.ps_start(i, MAIN, now, dur)
-                else:
+                elif not self.ps:
                     self._push_end(i, q, now, dur)
+                else:
+                    # ps_start inlined (main cluster: clock 0; manual: weight 1).
+                    ck = self.clocks[0]
+                    v = ck.v + ck.r * (now - ck.t)
+                    ck.v, ck.t = v, now
+                    ck.stamp = stamp = ck.stamp + 1
+                    f = v + dur / 1.0
+                    heap = ck.heap
+                    heappush(heap, (f, stamp, i))
+                    ck.n = m = ck.n + 1
+                    ck.w += 1.0
+                    speed = ck.speed
+                    if m < len(speed):
+                        ck.r = speed[m] * m / ck.w
+                    else:
+                        ck._set_rate()
+                    live = self.live
+                    live[i] = stamp
+                    self.psv[i] = (f, 1.0, 0)
+                    head = heap[0]
+                    if head[1] != stamp:
+                        while live[head[2]] != head[1]:
+                            heappop(heap)
+                            head = heap[0]
+                    t = now + (head[0] - v) / ck.r
+                    at = self.tick_at[0]
+                    if t < at:
+                        g = self.tick_gen[0] + 1
+                        self.tick_gen[0] = g
+                        self.tick_at[0] = t
+                        self.tick_exact[0] = True
+                        heappush(self.heap, (t, NORMAL, self.eid(), (0, PS_TICK, g, 0)))
+                    else:
+                        self.tick_exact[0] = t == at
             else:
                 self.run_query(i, q, MAIN)
         elif self.sqa is not None and q < self.nq and self._try_sqa(i):
