@@ -10,19 +10,25 @@ its end, its ``statement_timeout``, its WLM timeout, its first QMR firing and
 just the end, pushed straight onto SimPy's event queue as
 ``(time, NORMAL, id, query index)`` (SimPy's own entry shape and ordering, with
 the index instead of an event object; the driver finishes such a query
-itself). Queues are deques of entry codes; per-query state lives in
-arrays indexed by query. What happens at a timeout, hop or QMR action is in
-:mod:`dpcsim.engine.actions`; auto WLM admission in :mod:`dpcsim.engine.autowlm`.
+itself). So does a *quiet* segment on a main queue with rules: one whose
+demand cannot reach the rules' first check, with no timeout to meet
+(:meth:`Engine._quiet_work`; the same records, tested). Queues are deques of
+entry codes; per-query state lives in arrays indexed by query. What happens at
+a timeout, hop or QMR action is in :mod:`dpcsim.engine.actions`; auto WLM
+admission in :mod:`dpcsim.engine.autowlm`.
 
 Under shared capacity (``[contention] model = "usl"``) a running query's end
 is not fixed at its start: each cluster (main, each scaling cluster) has a
 :class:`~dpcsim.engine.contention.VirtualClock`, a start or an end updates it in
 O(log n), and the engine keeps one valid tick per cluster on the event queue,
 ``(cluster, PS_TICK, generation, 0)``, at the cluster's next finish (a start
-that slows the head leaves the tick early; it wakes up and looks again).
-Interrupts stay in real time (:mod:`dpcsim.engine.actions`). Session replay
-pushes a session's next arrival, ``(query, ARRIVE, 0, 0)``, when the previous
-statement ends; only queries that start a chain are walked from the array.
+that slows the head leaves the tick early; it wakes up and looks again; the
+starts made by the ends a tick processes push no tick of their own, the one
+pushed after them being the valid one). A quiet segment here is ended by its
+clock with no interrupt scheduled. Interrupts stay in real time
+(:mod:`dpcsim.engine.actions`). Session replay pushes a session's next
+arrival, ``(query, ARRIVE, 0, 0)``, when the previous statement ends; only
+queries that start a chain are walked from the array.
 
 Timing conventions: ``queue_s`` sums the time spent waiting in WLM queues over
 all attempts, ``exec_s`` the time spent running, and

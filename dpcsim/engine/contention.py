@@ -127,11 +127,14 @@ def _solo_one_cluster(
         1.0 / (1.0 + sigma * (n_seg - 1.0) + kappa * n_seg * (n_seg - 1.0)),
         0.0,
     )
-    # C(t): cumulative per-query progress; equal instants share one value.
+    # C(t): cumulative per-query progress; equal instants share one value
+    # (a zero-length step adds exactly 0.0), so each instant's own place in
+    # the sorted order reads the same C as the first of its equals would.
     cum = np.concatenate([[0.0], np.cumsum(speed * seg)])
-    at_start = np.searchsorted(t, start_s, side="left")
-    at_end = np.searchsorted(t, end_s, side="left")
-    out: np.ndarray = np.maximum(cum[at_end] - cum[at_start], 0.0)
+    place = np.empty(order.size, np.int64)
+    place[order] = np.arange(order.size)
+    n = start_s.size
+    out: np.ndarray = np.maximum(cum[place[n:]] - cum[place[:n]], 0.0)
     return out
 
 

@@ -1,13 +1,18 @@
-"""A segment nothing can interrupt skips the interrupt machinery, records unchanged.
+"""The engine's fast paths give what the slower ones they replace give, bit for bit.
 
-Under manual WLM with no ``statement_timeout``, a query's first segment in a
-queue without a WLM timeout whose demand cannot reach the queue's first QMR
-check (``Engine._quiet_work``) gets no timer, recheck or segment record: its
-clock (shared capacity) or a plain end event (fixed demands) ends it. These
-tests compare such runs with runs in which every segment takes the interrupt
-path (``_quiet_work`` patched to "never"), record by record, state log and
-summary, on workloads where QMR rules do fire, so a wrong classification
-would change an outcome.
+Quiet segments. Under manual WLM with no ``statement_timeout``, a query's
+first segment in a queue without a WLM timeout whose demand cannot reach the
+queue's first QMR check (``Engine._quiet_work``) gets no timer, recheck or
+segment record: its clock (shared capacity) or a plain end event (fixed
+demands) ends it. These tests compare such runs with runs in which every
+segment takes the interrupt path (``_quiet_work`` patched to "never"), record
+by record, state log and summary, on workloads where QMR rules do fire, so a
+wrong classification would change an outcome.
+
+Observed to solo work. :func:`~dpcsim.engine.contention.observed_to_solo`
+reads each instant's cumulative progress at its own place in the sorted
+order; the reference below looks it up by binary search (the first of equal
+instants), on inputs full of ties.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from dpcsim.designs import load_design
 from dpcsim.engine import ClusterSettings, SimResult, simulate
 from dpcsim.engine.actions import Interrupts
 from dpcsim.engine.cluster import Engine
+from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import prepare
 from dpcsim.engine.queues import QueueTables
 from dpcsim.schema import Workload, validate_workload
@@ -168,3 +174,38 @@ def test_quiet_bound_holds_under_heavy_contention(
     assert logged.sum() > 50
     assert not logged[short].any()
     assert n_quiet < n_every
+
+
+def _solo_by_search(
+    start_s: np.ndarray, end_s: np.ndarray, sigma: float, kappa: float
+) -> np.ndarray:
+    """Solo work of the queries of one cluster, C(t) looked up by searchsorted."""
+    t = np.concatenate([start_s, end_s])
+    step = np.concatenate([np.ones(start_s.size), -np.ones(end_s.size)]).astype(int)
+    order = np.argsort(t, kind="stable")
+    t, step = t[order], step[order]
+    n_seg = np.cumsum(step)[:-1]
+    speed = np.where(
+        n_seg > 0,
+        1.0 / (1.0 + sigma * (n_seg - 1.0) + kappa * n_seg * (n_seg - 1.0)),
+        0.0,
+    )
+    cum = np.concatenate([[0.0], np.cumsum(speed * np.diff(t))])
+    at_start = np.searchsorted(t, start_s, side="left")
+    at_end = np.searchsorted(t, end_s, side="left")
+    out: np.ndarray = np.maximum(cum[at_end] - cum[at_start], 0.0)
+    return out
+
+
+def test_observed_to_solo_matches_a_binary_search_lookup() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(1, 300))
+        # Coarse grids make equal instants common; a fifth run for 0 s.
+        start = np.round(rng.uniform(0.0, 50.0, n), int(rng.integers(0, 3)))
+        run = np.round(rng.exponential(3.0, n), int(rng.integers(0, 3)))
+        end = start + np.where(rng.random(n) < 0.2, 0.0, run)
+        sigma, kappa = float(rng.uniform(0.0, 1.0)), float(rng.uniform(0.0, 0.1))
+        got = observed_to_solo(start, end, np.zeros(n, np.int64), sigma, kappa)
+        want = _solo_by_search(start, end, sigma, kappa)
+        assert got.tobytes() == want.tobytes()
