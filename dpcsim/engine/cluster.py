@@ -281,6 +281,10 @@ class Engine:
         (with a margin far above float rounding) has ended by then. Such a
         segment needs nothing scheduled but its end. -1 (never) where this
         does not hold.
+
+        The bound holds for the tables the engine was built with: a run whose
+        queue tables change while it runs must recompute it from the tables
+        in force (rules, timeouts) and the largest slot total it can reach.
         """
         n_q = len(self.t.names)
         s = self.settings
