@@ -1,7 +1,9 @@
 """Interrupts of a running query: timeouts, QMR actions, SQA eviction, hops.
 
 When a query starts on a queue that is not plain (or on SQA or a scaling
-cluster), :meth:`Interrupts.schedule` computes the earliest of its end, its
+cluster), unless nothing can interrupt the segment (a *quiet* segment, see
+``Engine._quiet_work``: then only its end is scheduled, as on a plain queue),
+:meth:`Interrupts.schedule` computes the earliest of its end, its
 ``statement_timeout`` (arrival + limit; queue and execution count), the WLM
 timeout of its queue (execution time in that queue), its first QMR firing
 (:func:`~dpcsim.engine.qmr.first_firing`) and, on SQA, the SQA maximum, and

@@ -150,7 +150,7 @@ class AutoEngine(Engine):
         Under shared capacity a running query keeps its work left and
         progresses with the new weight from now on.
         """
-        if self.ps and i in self.live:
+        if self.ps and self.live[i]:
             now = self.now()
             where = self.rec.ran[i]
             left = self.ps_stop(i, now)

@@ -10,19 +10,25 @@ its end, its ``statement_timeout``, its WLM timeout, its first QMR firing and
 just the end, pushed straight onto SimPy's event queue as
 ``(time, NORMAL, id, query index)`` (SimPy's own entry shape and ordering, with
 the index instead of an event object; the driver finishes such a query
-itself). Queues are deques of entry codes; per-query state lives in
-arrays indexed by query. What happens at a timeout, hop or QMR action is in
-:mod:`dpcsim.engine.actions`; auto WLM admission in :mod:`dpcsim.engine.autowlm`.
+itself). So does a *quiet* segment on a main queue with rules: one whose
+demand cannot reach the rules' first check, with no timeout to meet
+(:meth:`Engine._quiet_work`; the same records, tested). Queues are deques of
+entry codes; per-query state lives in arrays indexed by query. What happens at
+a timeout, hop or QMR action is in :mod:`dpcsim.engine.actions`; auto WLM
+admission in :mod:`dpcsim.engine.autowlm`.
 
 Under shared capacity (``[contention] model = "usl"``) a running query's end
 is not fixed at its start: each cluster (main, each scaling cluster) has a
 :class:`~dpcsim.engine.contention.VirtualClock`, a start or an end updates it in
 O(log n), and the engine keeps one valid tick per cluster on the event queue,
 ``(cluster, PS_TICK, generation, 0)``, at the cluster's next finish (a start
-that slows the head leaves the tick early; it wakes up and looks again).
-Interrupts stay in real time (:mod:`dpcsim.engine.actions`). Session replay
-pushes a session's next arrival, ``(query, ARRIVE, 0, 0)``, when the previous
-statement ends; only queries that start a chain are walked from the array.
+that slows the head leaves the tick early; it wakes up and looks again; the
+starts made by the ends a tick processes push no tick of their own, the one
+pushed after them being the valid one). A quiet segment here is ended by its
+clock with no interrupt scheduled. Interrupts stay in real time
+(:mod:`dpcsim.engine.actions`). Session replay pushes a session's next
+arrival, ``(query, ARRIVE, 0, 0)``, when the previous statement ends; only
+queries that start a chain are walked from the array.
 
 Timing conventions: ``queue_s`` sums the time spent waiting in WLM queues over
 all attempts, ``exec_s`` the time spent running, and
@@ -32,6 +38,7 @@ first time the query began running (NaN if it never did).
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from collections.abc import Iterator
@@ -48,7 +55,7 @@ from dpcsim.engine.contention import VirtualClock, rate_table
 from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.memory import spill_factor
 from dpcsim.engine.plain import run_plain, run_plain_shared
-from dpcsim.engine.qmr import ACCRUED
+from dpcsim.engine.qmr import ACCRUED, CHECK_INTERVAL_S
 from dpcsim.engine.queues import CS_ALWAYS, CS_RA3_ONLY, SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import (
     CS,
@@ -214,9 +221,13 @@ class Engine:
             ]
         else:
             self.clocks = []
-        #: Running query -> stamp of its clock entry; (finish value, weight, clock).
-        self.live: dict[int, int] = {}
-        self.psv: dict[int, tuple[float, float, int]] = {}
+        #: Per query: stamp of its entry on its clock while it runs there (0:
+        #: not on a clock; stamps start at 1), and (finish value, weight,
+        #: clock) of that entry. Lists: they index faster than dicts.
+        self.live: list[int] = [0] * n if self.ps else []
+        self.psv: list[tuple[float, float, int]] = (
+            [(0.0, 0.0, 0)] * n if self.ps else []
+        )
         self.tick_gen = [0] * len(self.clocks)
         #: Real time of each clock's valid tick, and whether it is exactly its
         #: next finish (else it is early, after starts slowed the head).
@@ -226,10 +237,21 @@ class Engine:
         self.succ: list[int] | None = None
         self.think: list[float] = []
         self.open_idx: list[int] = []
+        #: Their logged arrivals [s] (the queries that start a chain).
+        self.open_at: list[float] = []
         self.irq = Interrupts(self)
         #: Whether main-slot releases go through :meth:`_release_main` rather
         #: than its inlined copies (auto WLM; a WLM schedule's transitions).
         self.own_release = self.auto
+        #: Demand [s] below which a segment in each queue can meet no
+        #: interrupt, so only its end is scheduled (see _quiet_work).
+        self.quiet = self._quiet_work()
+        #: Queues where a query starting at arrival takes the inlined start in
+        #: _arrive_manual: plain under shared capacity, or quiet segments.
+        self.quick = [
+            not f and ((p and self.ps) or w > 0.0)
+            for f, p, w in zip(self.fast, tables.plain, self.quiet, strict=True)
+        ]
 
     @staticmethod
     def _first_queue_spill(
@@ -245,6 +267,53 @@ class Engine:
             short = np.maximum(0.0, 1.0 - held / np.where(known, mem, 1.0))
         fac = np.where(known, 1.0 + settings.spill_penalty * short, 1.0)
         return fac.tolist()  # type: ignore[no-any-return]
+
+    def _quiet_work(self) -> list[float]:
+        """Per queue: demand [s] below which a fresh segment meets no interrupt.
+
+        Under manual WLM with no ``statement_timeout``, a segment that starts
+        with no execution behind it (a query's first segment in its attempt)
+        in a queue without a WLM timeout can only be interrupted by its
+        queue's QMR rules (``Interrupts.lower``: the execution before which
+        none can fire). With fixed demands that takes a segment longer than
+        ``lower``. Under shared capacity the rules are looked at from their
+        first recheck, half a check interval before ``lower``; every running
+        query holds at least one slot, so at most all slots' worth of queries
+        share a cluster and each progresses at least at ``X(n)/n`` for that
+        ``n``: solo work below the recheck's execution time times that speed
+        (with a margin far above float rounding) has ended by then. Such a
+        segment needs nothing scheduled but its end. -1 (never) where this
+        does not hold.
+
+        The bound holds for the tables the engine was built with: a run whose
+        queue tables change while it runs must recompute it from the tables
+        in force (rules, timeouts) and the largest slot total it can reach.
+        """
+        n_q = len(self.t.names)
+        s = self.settings
+        never = [-1.0] * n_q
+        if self.auto or self.st_s > 0.0:
+            return never
+        lower = self.irq.lower
+        if not self.ps:
+            # Demand strictly below nextafter(lower) is demand <= lower, the
+            # test Interrupts.schedule makes before it looks at the rules.
+            return [
+                -1.0 if self.t.timeout_s[q] > 0.0 else math.nextafter(lower[q], _INF)
+                for q in range(n_q)
+            ]
+        if self.n > 0 and int(self.inp.slots.min()) < 1:
+            return never
+        n_cap = sum(self.t.slots)
+        slowest = min(rate_table(n_cap, s.contention_sigma, s.contention_kappa)[1:])
+        out = []
+        for q in range(n_q):
+            lead = lower[q] - 0.5 * CHECK_INTERVAL_S
+            if self.t.timeout_s[q] > 0.0 or not lead > 0.0:
+                out.append(-1.0)
+            else:
+                out.append(lead * slowest * (1.0 - 1e-6))
+        return out
 
     # -- driver ---------------------------------------------------------------
     def run(self) -> None:
@@ -264,7 +333,7 @@ class Engine:
         tick = self._tick
         walk: Any = enumerate(arr)
         if self.succ is not None:
-            walk = [(i, arr[i]) for i in self.open_idx] + [(n, _INF)]
+            walk = zip([*self.open_idx, n], [*self.open_at, _INF], strict=True)
         log_t, log_c, free, waitq = self.log_t, self.log_c, self.free, self.waitq
         manual, release, pull = not self.own_release, self._release_main, self.pull
         learned = self.learned
@@ -338,7 +407,9 @@ class Engine:
         chained[succ[succ >= 0]] = True
         self.succ = succ.tolist()
         self.think = think_s.tolist()
-        self.open_idx = np.flatnonzero(~chained).tolist()
+        first = np.flatnonzero(~chained)
+        self.open_idx = first.tolist()
+        self.open_at = self.inp.arrival_s[first].tolist()
         self.rec.after = self._chain
 
     def _chain(self, i: int, now: float) -> None:
@@ -376,9 +447,10 @@ class Engine:
         live[i] = stamp
         self.psv[i] = (f, w, c)
         head = heap[0]
-        while live.get(head[2]) != head[1]:
-            heappop(heap)
-            head = heap[0]
+        if head[1] != stamp:  # else the new entry is the head, and live
+            while live[head[2]] != head[1]:
+                heappop(heap)
+                head = heap[0]
         t = now + (head[0] - v) / ck.r
         # A start slows the others (their finishes move later: the pending tick
         # is early, and wakes up to look again) unless weights make the rate
@@ -395,8 +467,8 @@ class Engine:
 
     def ps_stop(self, i: int, now: float) -> float:
         """Take running query ``i`` off its clock; return its work left [s solo]."""
-        del self.live[i]
-        f, w, c = self.psv.pop(i)
+        self.live[i] = 0
+        f, w, c = self.psv[i]
         left = self.clocks[c].remove(f, w, now)
         self._reschedule(c, now)
         return left
@@ -424,9 +496,10 @@ class Engine:
             )
 
     def _tick(self, c: int, g: int) -> None:
-        """Clock ``c``'s tick: end the queries that finish now (or look again)."""
-        if g != self.tick_gen[c]:
-            return
+        """Clock ``c``'s tick ``g``: end the queries that finish now (or look again).
+
+        The driver calls it only for the tick of the current generation.
+        """
         now = self.env._now
         clock, live, psv = self.clocks[c], self.live, self.psv
         heap = clock.heap
@@ -435,40 +508,74 @@ class Engine:
             # VirtualClock.pop_finished and finish inlined.
             i = heap[0][2]
             heap.clear()
-            del live[i]
-            del psv[i]
+            live[i] = 0
             clock.n, clock.w, clock.r, clock.v, clock.t = 0, 0.0, 0.0, 0.0, now
             self.tick_at[c] = _INF
             self.tick_gen[c] = g + 1
             self._end(i, now)  # a query it starts pushes its own tick
             return
-        done = clock.pop_finished(now, live, self.tick_exact[c])
-        if not done:
-            self._reschedule(c, now)  # woke early: a start slowed the head
-            return
-        speed = clock.speed
-        for i in done:
-            del live[i]
-            # VirtualClock.finish (_drop, _set_rate) inlined.
-            clock.n = m = clock.n - 1
-            clock.w -= psv.pop(i)[1]
-            if m == 0:
-                clock.v, clock.w, clock.r = 0.0, 0.0, 0.0
-                heap.clear()
-            elif m < len(speed):
-                clock.r = speed[m] * m / clock.w
-            else:
-                clock._set_rate()
-        self.tick_at[c] = _INF  # ends below may start queries: any tick is sooner
-        self.tick_gen[c] += 1
-        for i in done:
-            self._end(i, now)
-        self._reschedule(c, now)
+        # VirtualClock.pop_finished inlined (the same operations in order).
+        exact = self.tick_exact[c]
+        v = clock.v + clock.r * (now - clock.t)
+        clock.t = now
+        while heap and live[heap[0][2]] != heap[0][1]:
+            heappop(heap)
+        done: list[int] = []
+        if heap:
+            f0 = heap[0][0]
+            # max(1.0, abs(v)) and max(v, f0): V is never negative.
+            tol = 1e-12 * (v if v > 1.0 else 1.0)
+            if exact and f0 > v:
+                v = f0  # the head finishes now whatever the rounding
+            if exact or f0 <= v + tol:
+                while heap and heap[0][0] <= v + tol:
+                    _, stamp, i = heappop(heap)
+                    if live[i] == stamp:
+                        done.append(i)
+        clock.v = v
+        if done:
+            speed = clock.speed
+            for i in done:
+                live[i] = 0
+                # VirtualClock.finish (_drop, _set_rate) inlined.
+                clock.n = m = clock.n - 1
+                clock.w -= psv[i][1]
+                if m == 0:
+                    clock.v, clock.w, clock.r = 0.0, 0.0, 0.0
+                    heap.clear()
+                elif m < len(speed):
+                    clock.r = speed[m] * m / clock.w
+                else:
+                    clock._set_rate()
+            # Queries the ends below start on this clock push no tick of their
+            # own (-inf: none is sooner): the one pushed after them would make
+            # it stale at once.
+            self.tick_at[c] = -_INF
+            for i in done:
+                self._end(i, now)
+        # else: woke early, a start slowed the head; look again.
+        # _reschedule (VirtualClock.next_finish, _push_tick) inlined.
+        while heap and live[heap[0][2]] != heap[0][1]:
+            heappop(heap)
+        g = self.tick_gen[c] + 1
+        self.tick_gen[c] = g
+        self.tick_exact[c] = True
+        if heap:
+            t = clock.t + (heap[0][0] - clock.v) / clock.r
+            self.tick_at[c] = t
+            heappush(
+                self.heap,
+                (t if t > now else now, NORMAL, self.eid(), (c, PS_TICK, g, 0)),
+            )
+        else:
+            self.tick_at[c] = _INF
 
     def _end(self, i: int, now: float) -> None:
         """:meth:`Interrupts.end` with :meth:`release` of a main query inlined."""
         irq = self.irq
-        irq.seg.pop(i, None)
+        seg = irq.seg
+        if seg and i in seg:
+            del seg[i]
         self.end[i] = now
         if self.ran[i] == MAIN:
             q = self.cur_q[i]
@@ -482,8 +589,11 @@ class Engine:
                     self.pull(q)
         else:
             self.release(i)
-        irq.xoff.pop(i, None)
-        irq.done.pop(i, None)
+        xoff, done = irq.xoff, irq.done
+        if xoff and i in xoff:
+            del xoff[i]
+        if done and i in done:
+            del done[i]
         if self.learned:
             sqa = self.sqa
             assert sqa is not None
@@ -554,6 +664,50 @@ class Engine:
                 self.acc_q[i] += now
                 self.start[i] = now
                 heappush(self.heap, (now + self.rem[i], NORMAL, self.eid(), i))
+            elif self.quick[q]:
+                # run_query inlined for a first start: ran and cur_q hold MAIN
+                # and q, and no execution is behind it.
+                self.acc_q[i] += now
+                self.start[i] = now
+                dur = self.rem[i] * self.fac0[i] if self.mem_on else self.rem[i]
+                if not (self.plain[q] or dur < self.quiet[q]):
+                    self.irq.schedule(i, q, MAIN, now, dur)
+                elif not self.ps:
+                    self._push_end(i, q, now, dur)
+                else:
+                    # ps_start inlined (main cluster: clock 0; manual: weight 1).
+                    ck = self.clocks[0]
+                    v = ck.v + ck.r * (now - ck.t)
+                    ck.v, ck.t = v, now
+                    ck.stamp = stamp = ck.stamp + 1
+                    f = v + dur / 1.0
+                    heap = ck.heap
+                    heappush(heap, (f, stamp, i))
+                    ck.n = m = ck.n + 1
+                    ck.w += 1.0
+                    speed = ck.speed
+                    if m < len(speed):
+                        ck.r = speed[m] * m / ck.w
+                    else:
+                        ck._set_rate()
+                    live = self.live
+                    live[i] = stamp
+                    self.psv[i] = (f, 1.0, 0)
+                    head = heap[0]
+                    if head[1] != stamp:
+                        while live[head[2]] != head[1]:
+                            heappop(heap)
+                            head = heap[0]
+                    t = now + (head[0] - v) / ck.r
+                    at = self.tick_at[0]
+                    if t < at:
+                        g = self.tick_gen[0] + 1
+                        self.tick_gen[0] = g
+                        self.tick_at[0] = t
+                        self.tick_exact[0] = True
+                        heappush(self.heap, (t, NORMAL, self.eid(), (0, PS_TICK, g, 0)))
+                    else:
+                        self.tick_exact[0] = t == at
             else:
                 self.run_query(i, q, MAIN)
         elif self.sqa is not None and q < self.nq and self._try_sqa(i):
@@ -670,13 +824,31 @@ class Engine:
         dur = self.rem[i]
         if self.mem_on and where != SQA:
             dur *= self.fac0[i] if q == self.q0[i] else self.spill(i, q)
-        if where == MAIN and self.plain[q]:
+        # A segment nothing can interrupt (see _quiet_work) needs no timer,
+        # recheck or segment record: its end is scheduled as on a plain queue.
+        if where == MAIN and (
+            self.plain[q] or (dur < self.quiet[q] and i not in self.irq.xoff)
+        ):
             if self.ps:
                 self.ps_start(i, where, now, dur)
             else:
-                heappush(self.heap, (now + dur, NORMAL, self.eid(), i))
+                self._push_end(i, q, now, dur)
+        elif where == CS and self.ps and dur < self.quiet[q] and i not in self.irq.xoff:
+            self.ps_start(i, where, now, dur)  # the scaling cluster's clock
         else:
             self.irq.schedule(i, q, where, now, dur)
+
+    def _push_end(self, i: int, q: int, now: float, dur: float) -> None:
+        """Schedule the end of main query ``i`` at ``now + dur`` (fixed demands).
+
+        The driver ends it itself (an int entry). A quiet segment of a queue
+        that is not plain ends at the instant :meth:`Interrupts.schedule`
+        would give it, ``now + max(end - now, 0)``, to the last bit.
+        """
+        t = now + dur
+        if not self.plain[q]:
+            t = now + max(t - now, 0.0)
+        heappush(self.heap, (t, NORMAL, self.eid(), i))
 
     def _run_cs(self, i: int, q: int, c: int) -> None:
         """Start query ``i`` of queue ``q`` on scaling cluster ``c``."""

@@ -27,6 +27,7 @@ reproduces its execution times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from heapq import heappop, heappush
 
 import numpy as np
@@ -128,7 +129,9 @@ def _solo_one_cluster(
         1.0 / (1.0 + sigma * (n_seg - 1.0) + kappa * n_seg * (n_seg - 1.0)),
         0.0,
     )
-    # C(t): cumulative per-query progress; equal instants share one value.
+    # C(t): cumulative per-query progress; equal instants share one value
+    # (a zero-length step adds exactly 0.0), so each instant's own place in
+    # the sorted order reads the same C as the first of its equals would.
     cum = np.concatenate([[0.0], np.cumsum(speed * seg)])
     # Each instant's own sorted position: equal instants are 0 s apart, so
     # they share one C value and any of their positions reads it.
@@ -214,20 +217,21 @@ class VirtualClock:
         else:
             self._set_rate()
 
-    def next_finish(self, live: dict[int, int]) -> float:
+    def next_finish(self, live: Sequence[int]) -> float:
         """Real time of the next finish (``inf`` when idle); drops stale heads.
 
-        ``live`` maps a running query to the stamp of its current entry.
+        ``live[i]`` is the stamp of running query ``i``'s current entry (0
+        when it runs on no clock; stamps start at 1).
         """
         heap = self.heap
-        while heap and live.get(heap[0][2]) != heap[0][1]:
+        while heap and live[heap[0][2]] != heap[0][1]:
             heappop(heap)
         if not heap:
             return float("inf")
         return self.t + (heap[0][0] - self.v) / self.r
 
     def pop_finished(
-        self, now: float, live: dict[int, int], exact: bool = True
+        self, now: float, live: Sequence[int], exact: bool = True
     ) -> list[int]:
         """Queries finishing at ``now`` (the head, then any equal in V).
 
@@ -238,7 +242,7 @@ class VirtualClock:
         heap = self.heap
         self.advance(now)
         out: list[int] = []
-        while heap and live.get(heap[0][2]) != heap[0][1]:
+        while heap and live[heap[0][2]] != heap[0][1]:
             heappop(heap)
         if not heap:
             return out
@@ -250,7 +254,7 @@ class VirtualClock:
             return out
         while heap and heap[0][0] <= self.v + tol:
             _, stamp, i = heappop(heap)
-            if live.get(i) == stamp:
+            if live[i] == stamp:
                 out.append(i)
         return out
 

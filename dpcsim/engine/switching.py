@@ -125,6 +125,10 @@ class ScheduledEngine(Engine):
         # were built for one configuration.
         self.odd = [True] * self.n
         self.join = [False] * len(tables[k0].names)
+        # No quiet segments: their bound (Engine._quiet_work) holds for one
+        # configuration's timeouts and slot total, and a switch changes both.
+        self.quiet = [-1.0] * len(tables[k0].names)
+        self.quick = [False] * len(tables[k0].names)
         self.scaling_on = (
             settings.max_concurrency_scaling_clusters > 0
             and settings.scaling_supported
