@@ -45,6 +45,9 @@ TABLES: Final = ("queries", "timeline", "scaling")
 #: Rows per row group by default: small enough to keep the buffer (one row
 #: group per table) a few tens of MB, large enough for good compression.
 DEFAULT_ROW_GROUP_ROWS: Final = 65_536
+#: Read buffer per column chunk [bytes]: the reader streams a row group's
+#: column chunks through it instead of loading each whole (pyarrow's 0).
+READ_BUFFER_BYTES: Final = 1 << 20
 
 
 class _Background:
@@ -256,6 +259,7 @@ def stream_parquet_run(
         source = pq.ParquetFile(
             path,
             pre_buffer=False,
+            buffer_size=READ_BUFFER_BYTES,
             read_dictionary=["query_text"] if read_text else None,
         )
         names = source.schema_arrow.names
