@@ -361,10 +361,14 @@ class StreamMetrics:
         self.horizon = max(self.horizon, bound)
         k = self.grid.count_upto(bound)
         self._gauges(timeline, k, bound)
-        self._periods(queries)
-        self._failures(queries)
+        codes, uniques = pd.factorize(queries["outcome"], sort=False)
+        outcome = (codes, [str(u) for u in uniques])
+        wlm = ~queries["cache_hit"].to_numpy(bool)
+        completed = _is(outcome, ("completed",))
+        self._periods(queries, wlm, completed)
+        self._failures(end, outcome, wlm)
         text = self._rows(queries, rows)
-        self._marts(queries, text, k)
+        self._marts(queries, text, k, completed)
         self._elt(queries, rows)
         if self.storage is not None:
             self._storage(queries, rows)
@@ -419,18 +423,22 @@ class StreamMetrics:
         # g + 60 is final when g + 60 is: a margin keeps the count conservative.
         self.busy_hi.advance(grid, grid.count_upto(bound - 61.0), t_u, both)
 
-    def _periods(self, queries: pd.DataFrame) -> None:
-        """5-minute wait and duration sums per queue (epoch-aligned periods)."""
-        assert self.start_at is not None
-        q = queries.loc[~queries["cache_hit"].to_numpy(bool)]
-        start_s = q["start_s"].to_numpy(dtype="float64")
-        end_s = q["end_s"].to_numpy(dtype="float64")
-        arrival = q["arrival_s"].to_numpy(dtype="float64")
-        started = np.isfinite(start_s)
-        done = q["outcome"].eq("completed").to_numpy(bool) & started
-        queue = q["queue"].astype("string")
-        codes, names = pd.factorize(queue, sort=False)
-        for i, name in enumerate(str(n) for n in names):
+    def _periods(
+        self, queries: pd.DataFrame, wlm: np.ndarray, done: np.ndarray
+    ) -> None:
+        """5-minute wait and duration sums per queue (epoch-aligned periods).
+
+        ``wlm``: the queries that went through WLM (not result-cache hits);
+        ``done``: the completed ones.
+        """
+        start_s = queries["start_s"].to_numpy(dtype="float64")
+        end_s = queries["end_s"].to_numpy(dtype="float64")
+        arrival = queries["arrival_s"].to_numpy(dtype="float64")
+        started = np.isfinite(start_s) & wlm
+        done = done & started
+        codes, names = pd.factorize(queries["queue"].astype("string"), sort=False)
+        for i in np.unique(codes[wlm & (codes >= 0)]).tolist():
+            name = str(names[i])
             self.period_queues.add(name)
             mine = codes == i
             sel = mine & started
@@ -447,21 +455,20 @@ class StreamMetrics:
             )
 
     def _period(self, t: np.ndarray) -> np.ndarray:
-        """Period number of each instant from the run's first period (>= 0)."""
+        """Period number of each instant from the run's first period."""
         assert self.start_at is not None
         of = period_index(t, self.start_at, _PERIOD_S)
         return (of // _PERIOD_S).astype(np.int64) - self.p0
 
-    def _failures(self, queries: pd.DataFrame) -> None:
+    def _failures(
+        self, end_s: np.ndarray, outcome: tuple[np.ndarray, list[str]], wlm: np.ndarray
+    ) -> None:
         """Finished, failed and WLM-caused failures per minute of finish."""
         assert self.grid is not None
-        q = queries.loc[~queries["cache_hit"].to_numpy(bool)]
-        end_s = q["end_s"].to_numpy(dtype="float64")
-        outcome = q["outcome"]
         for bins, keep in (
-            (self.failed, outcome.isin(FAILED_OUTCOMES).to_numpy(bool)),
-            (self.caused, outcome.isin(WLM_CAUSED_OUTCOMES).to_numpy(bool)),
-            (self.attempted, np.ones(len(q), dtype=bool)),
+            (self.failed, _is(outcome, FAILED_OUTCOMES) & wlm),
+            (self.caused, _is(outcome, WLM_CAUSED_OUTCOMES) & wlm),
+            (self.attempted, wlm),
         ):
             t = end_s[keep]
             t = t[np.isfinite(t)]
@@ -507,10 +514,11 @@ class StreamMetrics:
         values = [cache.get(t) if isinstance(t, str) else None for t in texts.tolist()]
         return pd.Series(values, dtype="string")
 
-    def _marts(self, queries: pd.DataFrame, table: pd.Series, k: int) -> None:
+    def _marts(
+        self, queries: pd.DataFrame, table: pd.Series, k: int, done: np.ndarray
+    ) -> None:
         """Completed mart writes of the slice into the stalest-table series."""
         assert self.grid is not None
-        done = queries["outcome"].eq("completed").to_numpy(bool)
         end_s = queries["end_s"].to_numpy(dtype="float64")
         keep = done & table.notna().to_numpy(bool) & np.isfinite(end_s)
         names = table.str.lower().to_numpy(dtype=object)[keep]
@@ -774,6 +782,13 @@ class StreamMetrics:
             dimensions=None,
             unit="Count",
         )
+
+
+def _is(factorized: tuple[np.ndarray, list[str]], values: Iterable[str]) -> np.ndarray:
+    """Rows of a factorized column whose value is one of ``values``."""
+    codes, names = factorized
+    wanted = [i for i, name in enumerate(names) if name in set(values)]
+    return np.isin(codes, wanted)
 
 
 def _log_arrays(
