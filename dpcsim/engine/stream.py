@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import simpy
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
@@ -371,10 +372,15 @@ class _Run:
 def _release(eng: Engine) -> None:
     """Drop a finished window's engine state now.
 
-    The engine keeps bound methods of itself (its event handlers), a reference
-    cycle: without this its per-query arrays wait for a full garbage
-    collection, so the peak memory grew with the number of windows.
+    The engine keeps bound methods of itself (its event handlers), and its
+    SimPy environment's queue of stale timeouts refers back to them: reference
+    cycles. Without this the arrays and the queue of every window wait for a
+    full garbage collection, so the peak memory grew with the number of
+    windows.
     """
+    env = getattr(eng, "env", None)
+    if isinstance(env, simpy.Environment):
+        vars(env).clear()
     vars(eng).clear()
 
 
