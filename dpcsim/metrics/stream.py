@@ -6,10 +6,11 @@ replayed) and keeps, per series, only per-minute (or per 5-minute period)
 accumulators: memory grows with the run's span in minutes, not with its number
 of queries, and no per-query array outlives its slice (with the storage model
 on, the completed COPY and VACUUM rows it reads are kept: a few per ELT run;
-the mart table of each distinct SQL text is remembered, up to 200,000 texts). :meth:`StreamMetrics.finish`
-returns the same datapoints frame :func:`dpcsim.metrics.build_metrics` returns
-for the whole run (instant sampling, the CLI's), value for value and in the
-same order, so ``metrics.parquet`` is byte-identical (tested).
+the mart table of each distinct SQL text is remembered, up to 200,000 texts).
+:meth:`StreamMetrics.finish` returns the same datapoints frame
+:func:`dpcsim.metrics.build_metrics` returns for the whole run (instant
+sampling, the CLI's), value for value and in the same order, so
+``metrics.parquet`` is byte-identical (tested).
 
 Why it is exact. Every per-minute gauge is a step function sampled at minute
 starts, and every count or sum is added per minute or period in the query
