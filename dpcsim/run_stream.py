@@ -265,7 +265,7 @@ def stream_parquet_run(
         names = source.schema_arrow.names
         columns = [c for c in names if read_text or c not in UNREAD_COLUMNS]
         batches = source.iter_batches(batch_size=batch_rows, columns=columns)
-        yield from prefetched(batch.to_pandas() for batch in batches)
+        yield from _prefetched(batch.to_pandas() for batch in batches)
 
     sqa = config.sqa
     dynamic = sqa is not None and sqa.enabled and not sqa.max_execution_time
@@ -304,7 +304,7 @@ def stream_parquet_run(
     return summary
 
 
-def prefetched(items: Iterator[T]) -> Iterator[T]:
+def _prefetched(items: Iterator[T]) -> Iterator[T]:
     """``items``, the next one produced in a thread while the caller works.
 
     Reading and decoding parquet release the GIL, so the next batch is read
