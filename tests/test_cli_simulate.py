@@ -256,15 +256,25 @@ def test_alarms_none_skips_the_alarm_files(inputs, tmp_path):
 
 
 def test_stream_writes_the_same_records_as_the_in_memory_run(inputs, tmp_path):
-    assert _run(inputs, tmp_path / "mem", "--alarms", "none", "--timeline") == 0
-    assert _run(inputs, tmp_path / "stream", "--stream") == 0
+    assert _run(inputs, tmp_path / "mem", "--replay", "open", "--timeline") == 0
+    assert _run(inputs, tmp_path / "stream", "--stream", "--timeline") == 0
     for name in ("queries", "timeline", "scaling"):
         a = pq.read_table(tmp_path / "mem" / f"{name}.parquet").to_pandas()
         b = pq.read_table(tmp_path / "stream" / f"{name}.parquet").to_pandas()
         pd.testing.assert_frame_equal(a, b)
     summary = json.loads((tmp_path / "stream" / "summary.json").read_text())
     assert summary["arrived"] == 400
-    assert not (tmp_path / "stream" / "metrics.parquet").exists()
+    # Metrics and the alarm back-test: the same bytes as the in-memory run's.
+    for name in ("metrics.parquet", "alarm_history.csv", "alarm_summary.csv"):
+        mem = (tmp_path / "mem" / name).read_bytes()
+        assert (tmp_path / "stream" / name).read_bytes() == mem, name
+
+
+def test_stream_honours_no_metrics_and_timeline(inputs, tmp_path):
+    assert _run(inputs, tmp_path / "bare", "--stream", "--no-metrics") == 0
+    names = {p.name for p in (tmp_path / "bare").iterdir()}
+    assert {"queries.parquet", "scaling.parquet", "summary.json"} <= names
+    assert not names & {"metrics.parquet", "timeline.parquet", "alarm_history.csv"}
 
 
 def test_stream_needs_one_canonical_workload(tmp_path, capsys):

@@ -100,7 +100,7 @@ from dpcsim.logs.storage_exports import read_storage_export
 from dpcsim.metrics.storage import storage_from_table
 from dpcsim.outputs import output_folder
 from dpcsim.run import SIMULATE_FILES, PhaseTimer, Run
-from dpcsim.run_stream import stream_parquet_run
+from dpcsim.run_stream import StreamMeasure, stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config
 
@@ -162,9 +162,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stream",
         action="store_true",
-        help="replay a workload.parquet too big for memory in batches; writes "
-        "queries/timeline/scaling parquet and the engine summary (wait "
-        "percentiles within 0.1 %%, from a fixed-memory histogram), no metrics",
+        help="replay a workload.parquet too big for memory in batches (open "
+        "loop); writes the same queries/scaling parquet, metrics.parquet and "
+        "alarm files as the in-memory run, and the engine summary (wait "
+        "percentiles within 0.1 %%, from a fixed-memory histogram)",
     )
     parser.add_argument(
         "--timeline",
@@ -216,7 +217,12 @@ def run(args: argparse.Namespace) -> int:
                 "--stream replays open loop; drop --replay session or --stream",
                 location="--replay",
             )
-        return _run_streaming(args, config, settings)
+        wanted = None
+        if bool(getattr(args, "metrics", True)):
+            wanted = StreamMeasure(
+                design=design, cluster_id=cluster_id, alarms=tuple(alarms or ())
+            )
+        return _run_streaming(args, config, settings, wanted)
     out_dir = Path(args.out)
     timer = PhaseTimer()
     measure = bool(getattr(args, "metrics", True))
@@ -261,7 +267,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_streaming(
-    args: argparse.Namespace, config: WLMConfig, settings: ClusterSettings
+    args: argparse.Namespace,
+    config: WLMConfig,
+    settings: ClusterSettings,
+    measure: StreamMeasure | None,
 ) -> int:
     """``--stream``: batch-wise replay of one canonical workload.parquet."""
     paths = [Path(p) for p in args.workload]
@@ -275,12 +284,21 @@ def _run_streaming(
     quiet = bool(getattr(args, "quiet", False))
     announce_kept_files(out_dir, force=bool(args.force), quiet=quiet)
     with output_folder(out_dir, force=bool(args.force)) as staging:
-        summary = stream_parquet_run(path, config, settings, staging, seed=args.seed)
+        summary = stream_parquet_run(
+            path,
+            config,
+            settings,
+            staging,
+            seed=args.seed,
+            measure=measure,
+            timeline=bool(getattr(args, "timeline", False)),
+        )
         write_json(jsonable(summary), staging / "summary.json")
+        names = sorted(p.name for p in staging.iterdir())
     if not getattr(args, "quiet", False):
         counts = {k: summary.get(k) for k in ("arrived", *OUTCOMES)}
         print("streamed: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        print(f"wrote queries, timeline, scaling parquet and summary.json to {out_dir}")
+        print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
 
 

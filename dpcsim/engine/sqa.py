@@ -58,6 +58,7 @@ __all__ = [
     "DYNAMIC_CLAMP_S",
     "SQAModel",
     "SQAWaitList",
+    "dynamic_max_of_p70",
     "dynamic_max_s",
     "noise_factors",
     "noise_key",
@@ -65,6 +66,8 @@ __all__ = [
 
 #: Clamp of the dynamic maximum [s].
 DYNAMIC_CLAMP_S: Final = (2.0, 20.0)
+#: The quantile of eligible execution times the dynamic maximum starts from.
+DYNAMIC_QUANTILE: Final = 0.7
 
 
 def dynamic_max_s(exec_s: np.ndarray) -> float:
@@ -79,8 +82,12 @@ def dynamic_max_s(exec_s: np.ndarray) -> float:
     """
     if exec_s.size == 0:
         return DYNAMIC_CLAMP_S[0]
-    p70 = float(np.quantile(exec_s, 0.7))
-    return min(max(p70 + 2.0, DYNAMIC_CLAMP_S[0]), DYNAMIC_CLAMP_S[1])
+    return dynamic_max_of_p70(float(np.quantile(exec_s, DYNAMIC_QUANTILE)))
+
+
+def dynamic_max_of_p70(p70_s: float) -> float:
+    """The dynamic SQA maximum [s] from the p70 of eligible execution times [s]."""
+    return min(max(p70_s + 2.0, DYNAMIC_CLAMP_S[0]), DYNAMIC_CLAMP_S[1])
 
 
 def noise_key(rng: np.random.Generator) -> int:

@@ -64,13 +64,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import simpy
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.queues import QueueTables
-from dpcsim.engine.records import strings
+from dpcsim.engine.records import StateLog, strings
 from dpcsim.engine.result import SimResult
 from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.settings import ClusterSettings
@@ -101,6 +102,7 @@ def simulate_stream(
     keep_waits: bool = True,
     stats: dict[str, int] | None = None,
     quantiles: str = "exact",
+    rows: bool = False,
 ) -> dict[str, Any]:
     """Simulate a workload given in chunks, handing results to ``sink`` in slices.
 
@@ -128,6 +130,10 @@ def simulate_stream(
         ``exact`` (keep the waits, the summary equals ``simulate()``'s) or
         ``histogram``: fixed memory whatever the run length, percentiles
         within 0.1 % (:class:`dpcsim.engine.quantiles.LogHistogram`).
+    rows
+        Also give each slice the workload rows it replayed (canonical, in
+        the slice's query order) as ``summary["rows"]``, for per-slice
+        metrics (:class:`dpcsim.metrics.stream.StreamMetrics`).
 
     Returns
     -------
@@ -164,9 +170,11 @@ def simulate_stream(
         if cut == 0:
             counters["reruns"] += 1
             size *= 2
+            _release(eng)
             continue
         counters["windows"] += 1
-        sink(run.emit(eng, arrays, cut, totals))
+        sink(run.emit(eng, arrays, cut, totals, frame if rows else None))
+        _release(eng)
         src.drop(cut)
         size = window
     if stats is not None:
@@ -281,7 +289,12 @@ class _Run:
         self.tail = (s_all[keep], e_all[keep], c_all[keep])
 
     def emit(
-        self, eng: Engine, arrays: QueryArrays, cut: int, totals: Totals
+        self,
+        eng: Engine,
+        arrays: QueryArrays,
+        cut: int,
+        totals: Totals,
+        frame: pd.DataFrame | None = None,
     ) -> SimResult:
         """Return the slice of queries ``[0, cut)``; carry the state past it."""
         sqa = eng.sqa
@@ -310,10 +323,9 @@ class _Run:
         at = arrays.arrival_s[cut] if cut < arrays.n else np.inf
         n_log = int(np.searchsorted(np.frombuffer(rec.log_t, np.float64), at, "left"))
         rec.log_t, rec.log_c = rec.log_t[:n_log], rec.log_c[:n_log]
-        timeline = rec.timeline_frame(names)
-        timeline = timeline.set_axis(
-            pd.RangeIndex(self.tl_base, self.tl_base + len(timeline))
-        )
+        # The log's arrays, not its frame: the strings are built only if a
+        # sink reads ``timeline`` (a run that does not write it never does).
+        log = rec.state_log(names)
         rows = [r for r in eng.cs_pool.rows if r[2] < at]
         scaling = self._scaling_frame(rows, len(self.rows))
         totals.add(rec, arrays, cut, names)
@@ -321,14 +333,12 @@ class _Run:
         self.rows += rows
         first = self.base
         self.base += cut
-        self.tl_base += len(timeline)
-        return SimResult(
-            queries=queries,
-            timeline=timeline,
-            scaling=scaling,
-            summary={"first": first, "count": cut},
-            start_at=self.start_at,
-        )
+        part: dict[str, Any] = {"first": first, "count": cut}
+        if frame is not None:
+            part["rows"] = frame.iloc[:cut]
+        result = _Slice(queries, log, scaling, part, self.start_at, self.tl_base)
+        self.tl_base += int(log.t_s.size)
+        return result
 
     def bill_all(self) -> tuple[pd.DataFrame, Bill]:
         """Bill every activation of the run against the run's free credits."""
@@ -362,6 +372,49 @@ class _Run:
             },
             index=pd.RangeIndex(first, first + len(rows)),
         )
+
+
+def _release(eng: Engine) -> None:
+    """Drop a finished window's engine state now.
+
+    The engine keeps bound methods of itself (its event handlers), and its
+    SimPy environment's queue of stale timeouts refers back to them: reference
+    cycles. Without this the arrays and the queue of every window wait for a
+    full garbage collection, so the peak memory grew with the number of
+    windows.
+    """
+    env = getattr(eng, "env", None)
+    if isinstance(env, simpy.Environment):
+        vars(env).clear()
+    vars(eng).clear()
+
+
+class _Slice(SimResult):
+    """A slice of a streamed run: its timeline frame numbered from the run's row."""
+
+    __slots__ = ("timeline_first",)
+
+    def __init__(
+        self,
+        queries: pd.DataFrame,
+        log: StateLog,
+        scaling: pd.DataFrame,
+        summary: dict[str, Any],
+        start_at: pd.Timestamp,
+        timeline_first: int,
+    ) -> None:
+        super().__init__(queries, log, scaling, summary, start_at)
+        self.timeline_first = timeline_first
+
+    @property
+    def timeline(self) -> pd.DataFrame:
+        """The slice's timeline rows, indexed as in ``simulate()``'s timeline."""
+        if self._timeline is None:
+            assert self.state_log is not None
+            frame = self.state_log.frame()
+            first = self.timeline_first
+            self._timeline = frame.set_axis(pd.RangeIndex(first, first + len(frame)))
+        return self._timeline
 
 
 def _last_cut(eng: Engine, arrays: QueryArrays) -> int:

@@ -19,7 +19,8 @@ from dpcsim.engine.queues import SQA_ELIGIBLE
 from dpcsim.engine.records import Recorder, RunCodes
 from dpcsim.engine.result import percentiles, summarize
 from dpcsim.engine.scaling import Bill, bill
-from dpcsim.engine.sqa import dynamic_max_s
+from dpcsim.engine.spillquantile import SpilledValues
+from dpcsim.engine.sqa import DYNAMIC_QUANTILE, dynamic_max_of_p70, dynamic_max_s
 from dpcsim.errors import InputError
 from dpcsim.schema import COLUMNS, Workload, validate_workload
 from dpcsim.wlm import WLMConfig
@@ -203,18 +204,22 @@ def dynamic_sqa_max_s(chunks: Iterable[Chunk], config: WLMConfig) -> float:
     """First pass: the dynamic SQA maximum [s] of a chunked workload.
 
     Equal to what :func:`~dpcsim.engine.simulate` computes for the concatenated
-    workload. Holds the execution time of every SQA-eligible query (8 B each).
+    workload. The execution times of the SQA-eligible queries go to a
+    temporary file (8 B each on disk, none held in memory) and their p70 is
+    selected exactly from it (:class:`~dpcsim.engine.spillquantile.SpilledValues`).
     """
-    parts = []
-    for chunk in chunks:
-        frame = chunk.queries if isinstance(chunk, Workload) else chunk
-        if any(c not in frame.columns for c in COLUMNS):
-            frame = validate_workload(frame)
-        arrays = prepare(frame, config, None)
-        eligible = (
-            np.asarray(SQA_ELIGIBLE)[arrays.stmt]
-            & ~arrays.cache_hit
-            & (arrays.queue < len(config.queues))
-        )
-        parts.append(arrays.exec_s[eligible])
-    return dynamic_max_s(np.concatenate(parts) if parts else np.zeros(0))
+    with SpilledValues() as spill:
+        for chunk in chunks:
+            frame = chunk.queries if isinstance(chunk, Workload) else chunk
+            if any(c not in frame.columns for c in COLUMNS):
+                frame = validate_workload(frame)
+            arrays = prepare(frame, config, None)
+            eligible = (
+                np.asarray(SQA_ELIGIBLE)[arrays.stmt]
+                & ~arrays.cache_hit
+                & (arrays.queue < len(config.queues))
+            )
+            spill.add(arrays.exec_s[eligible])
+        if spill.n == 0:
+            return dynamic_max_s(np.zeros(0))
+        return dynamic_max_of_p70(spill.quantile(DYNAMIC_QUANTILE))

@@ -24,7 +24,7 @@ from dpcsim.schema import (
     validate_workload,
 )
 
-__all__ = ["read_workload", "write_workload"]
+__all__ = ["read_side_tables", "read_workload", "write_workload"]
 
 QUERIES_FILE: Final = "workload.parquet"
 ELT_RUNS_FILE: Final = "elt_runs.parquet"
@@ -101,6 +101,20 @@ def read_workload(path: Path | str) -> Workload:
         queries=queries,
         elt_runs=_side(folder / ELT_RUNS_FILE, ELT_RUN_DTYPES),
         load_errors=_side(folder / LOAD_ERRORS_FILE, LOAD_ERROR_DTYPES),
+    )
+
+
+def read_side_tables(path: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ELT runs and load errors beside a ``workload.parquet`` (or in its folder).
+
+    Empty typed frames when a file is absent (as :func:`read_workload` gives);
+    the queries are not read.
+    """
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    return (
+        _side(folder / ELT_RUNS_FILE, ELT_RUN_DTYPES),
+        _side(folder / LOAD_ERRORS_FILE, LOAD_ERROR_DTYPES),
     )
 
 
