@@ -570,3 +570,12 @@ def test_cli_explicit_files_with_tuning_queries_and_metrics(
                    encoding="utf-8")  # fmt: skip
     args[args.index(str(tuning))] = str(bad)
     assert main([*args, "--force"]) == 2
+
+
+def test_changes_md_carries_the_publisher_contract_without_sphinx_roles() -> None:
+    """The contract is read by whoever deploys the Lambda: plain literals only."""
+    text = build_bundle(_inputs()).files["CHANGES.md"]
+    assert "WLMCausedFailedQueries" in text
+    assert "stl_wlm_rule_action" in text
+    for role in (":mod:`", ":func:`", ":class:`", ":data:`"):
+        assert role not in text

@@ -11,6 +11,7 @@ docstring is the publisher contract (:func:`publisher_contract`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -135,7 +136,16 @@ def check_metric(
 
 
 def publisher_contract() -> str:
-    """The custom metrics' publisher contract (text of :mod:`dpcsim.metrics.custom`)."""
+    """The custom metrics' publisher contract (text of :mod:`dpcsim.metrics.custom`).
+
+    Sphinx roles become plain literals: the text is read in a deploy folder's
+    CHANGES.md, not in rendered API docs.
+    """
     doc = custom.__doc__ or ""
     start = doc.find("Publisher contract")
-    return doc[start:].strip() if start >= 0 else doc.strip()
+    text = doc[start:].strip() if start >= 0 else doc.strip()
+    return _SPHINX_ROLE.sub(r"``\1``", text)
+
+
+#: ``:mod:`x```, ``:func:`~x```, ... (a Sphinx cross-reference role).
+_SPHINX_ROLE: Final = re.compile(r":(?:mod|func|class|meth|data|attr):`~?([^`]+)`")
