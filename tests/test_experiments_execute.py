@@ -21,6 +21,7 @@ from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
 from dpcsim.experiments.execute import Task, _died_row, iter_task, plan_tasks
 from dpcsim.experiments.pool import MAX_WORKER_DEATHS, WorkerPool, describe_exit
 from dpcsim.experiments.space import run_key
+from dpcsim.experiments.store import ResultStore
 
 SPACE = {
     "sweep": {"seed": 3, "replications": 2},
@@ -364,3 +365,31 @@ def test_a_task_dask_gives_up_on_is_recorded_failed(
     ok = results.loc[results["status"] == "ok"]
     want = local.loc[local["run_key"].isin(ok["run_key"])]
     pd.testing.assert_frame_equal(_frame(ok).dropna(axis=1, how="all"), _frame(want))
+
+
+def test_the_store_loads_what_it_published_as_a_fresh_reader_does(
+    local: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Kept tables and files read back give one frame; failed rows align."""
+    rows = local.to_dict("records")
+    failed = {
+        **{k: v for k, v in rows[0].items() if not k.startswith("metric.")},
+        "run_key": "f" * 16,
+        "status": "failed",
+        "error": "WorkerDied: killed by signal SIGKILL",
+    }
+    writer = ResultStore(tmp_path)
+    for row in [*rows[:5], failed, *rows[5:]]:
+        writer.publish(row)
+    writer.publish(rows[0])  # already there: not written again
+    ours, fresh = writer.load(), ResultStore(tmp_path).load()
+    pd.testing.assert_frame_equal(ours, fresh)
+    assert len(fresh) == len(rows) + 1
+    assert fresh["run_key"].is_monotonic_increasing
+    bad = fresh.loc[fresh["status"] == "failed"]
+    assert bad["run_key"].tolist() == ["f" * 16]
+    assert bad.filter(like="metric.").isna().all(axis=None)
+    good = fresh.loc[fresh["status"] == "ok"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        good, local.sort_values("run_key").reset_index(drop=True)
+    )

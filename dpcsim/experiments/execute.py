@@ -37,7 +37,7 @@ import pandas as pd
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
 from dpcsim.experiments.outcomes import EltWindow, outcome_metrics
-from dpcsim.experiments.pool import WorkerPool
+from dpcsim.experiments.pool import WorkerPool, chunk_size
 from dpcsim.experiments.replicate import (
     BootstrapDays,
     RegenerateWeeks,
@@ -52,7 +52,6 @@ from dpcsim.experiments.space import (
     axis_id,
     run_key,
 )
-from dpcsim.experiments.stats import groups_needing_more, summarize
 from dpcsim.experiments.store import ResultStore
 from dpcsim.run import PreparedRun, Run
 from dpcsim.schema import Workload
@@ -269,6 +268,10 @@ def run_sweep(
     progress
         Show a progress bar (runs done, ETA, failures).
     """
+    # Here, not at the top: the statistics (scipy) are the driver's, and a
+    # worker process importing this module should not pay for them.
+    from dpcsim.experiments.stats import groups_needing_more, summarize
+
     store = ResultStore(out_dir)
     if space.source:
         store.write_text("space.toml", space.source)
@@ -401,7 +404,7 @@ class _Executor:
             if shared_ctx is None:  # sent to every worker once
                 shared_ctx = client.scatter(ctx, broadcast=True)  # type: ignore[no-untyped-call,unused-ignore]
             workers = max(1, len(client.scheduler_info().get("workers", {})))  # type: ignore[no-untyped-call,unused-ignore]
-            chunks = _rechunk(tasks, workers)
+            chunks = _rechunk(tasks, workers, self.per_task)
             futures = {
                 client.submit(run_task, t, shared_ctx, pure=False): t  # type: ignore[no-untyped-call,unused-ignore]
                 for t in chunks
@@ -426,14 +429,22 @@ class _Executor:
         self._close()
 
 
-def _rechunk(tasks: list[Task], workers: int) -> list[Task]:
-    """Split tasks so that each worker gets at least four (load balance)."""
-    runs = sum(len(t.decisions) for t in tasks)
-    size = max(1, -(-runs // (4 * workers)))
+def _rechunk(tasks: list[Task], workers: int, per_task: int) -> list[Task]:
+    """Cut tasks into chunks that shrink towards the end of the list.
+
+    Dask runs tasks roughly in submission order, so big chunks first and
+    single runs last keep every worker busy to the end (guided scheduling,
+    the chunk sizes of :class:`~dpcsim.experiments.pool.WorkerPool`).
+    """
+    left = sum(len(t.decisions) for t in tasks)
     out = []
     for t in tasks:
-        for i in range(0, len(t.decisions), size):
+        i = 0
+        while i < len(t.decisions):
+            size = chunk_size(left, workers, per_task)
             out.append(replace(t, decisions=t.decisions[i : i + size]))
+            i += size
+            left -= len(out[-1].decisions)
     return out
 
 

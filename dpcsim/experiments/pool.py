@@ -28,7 +28,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-__all__ = ["MAX_WORKER_DEATHS", "WorkerPool", "describe_exit"]
+__all__ = ["MAX_WORKER_DEATHS", "WorkerPool", "chunk_size", "describe_exit"]
 
 #: Deaths of its worker after which a run is recorded failed instead of retried.
 MAX_WORKER_DEATHS = 2
@@ -79,6 +79,11 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
             return
         for row in rows(task, ctx):
             conn.send(row)
+
+
+def chunk_size(left: int, workers: int, per_task: int) -> int:
+    """Decisions in the next chunk: a share of the ``left`` runs per worker."""
+    return max(1, min(per_task, int(left * _CHUNK_SHARE / max(1, workers))))
 
 
 def describe_exit(exitcode: int | None) -> str:
@@ -174,8 +179,8 @@ class WorkerPool:
         """Take the next chunk from ``pending``, of the worker's replication if any."""
         pick = next((c for c in pending if c.affinity == w.last), pending[0])
         left = sum(len(c.task.decisions) for c in pending)
-        size = max(1, int(left * _CHUNK_SHARE / len(self._workers)))
-        size = min(size, self._per_task, len(pick.task.decisions))
+        size = chunk_size(left, len(self._workers), self._per_task)
+        size = min(size, len(pick.task.decisions))
         if pick.deaths:  # a run that killed a worker goes alone
             size = 1
         decisions = pick.task.decisions
