@@ -5,15 +5,18 @@ run of a :class:`~dpcsim.experiments.space.Space`, skips the keys already in
 the store, and executes the rest in **tasks**: one task is one replication of
 one scenario and assumption for a batch of decisions, so a worker builds that
 replication's workload once (bootstrap or regeneration, then the scenario) and
-routes it once per distinct routing (queue list and routing rules; slots and
-memory do not change routing), then replays it under each decision.
+routes and prepares it once per distinct routing (queue list and routing
+rules; slots and memory do not change routing), then replays it under each
+decision.
 
-Executors: ``workers=1`` runs in this process; ``workers>1`` a process pool of
-that many workers (default one per core); ``scheduler="HOST:PORT"`` a Dask
-distributed cluster (``dask scheduler`` / ``dask worker``), where every worker
-must be able to read the workload path. Each run is published to the store as
-soon as its task returns; a run that raises is recorded ``failed`` with its
-error and seed and does not stop the sweep. The sequential rule then adds
+Executors: ``workers=1`` runs in this process; ``workers>1`` a
+:class:`~dpcsim.experiments.pool.WorkerPool` of that many spawned processes
+(default one per core), which survives the death of a worker;
+``scheduler="HOST:PORT"`` a Dask distributed cluster (``dask scheduler`` /
+``dask worker``), where every worker must be able to read the workload path.
+Each run is published to the store as soon as it comes back; a run that
+raises, or whose worker keeps dying, is recorded ``failed`` with its error and
+seed and does not stop the sweep. The sequential rule then adds
 replications to the groups whose intervals are still wider than the target,
 up to ``max_replications``.
 """

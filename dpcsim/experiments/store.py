@@ -86,7 +86,11 @@ class ResultStore:
             self.publish(row)
 
     def load(self) -> pd.DataFrame:
-        """Every published run as one frame, sorted by key (fixed column order)."""
+        """Every published run as one frame, sorted by key (fixed column order).
+
+        Runs this store published are taken from memory, the others (an earlier
+        sweep's) read from their files: the same frame either way (tested).
+        """
         files = sorted(self.runs.glob("*.parquet"))
         if not files:
             return pd.DataFrame(columns=_FIRST)
