@@ -83,7 +83,9 @@ def test_process_pool_gives_identical_results(
     report = run_sweep(
         space_from_dict(SPACE), context(workload_path), tmp_path, workers=2, per_task=2
     )
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
 
 
 def test_dask_local_cluster_gives_identical_results(
@@ -104,7 +106,9 @@ def test_dask_local_cluster_gives_identical_results(
             scheduler=cluster.scheduler_address,
             per_task=2,
         )
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
 
 
 DRIVER = """
@@ -150,7 +154,9 @@ def test_sigkill_of_the_driver_resumes_without_loss_or_duplicates(
     assert report.runs_skipped == len(before)
     assert report.runs_done == 16 - len(before)
     assert report.results["run_key"].is_unique
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
     assert not list(runs.glob(".tmp-*"))
 
 
@@ -214,7 +220,9 @@ def test_a_killed_local_worker_does_not_stop_the_sweep(
     assert sorted(seen) == sorted(_planned_keys())
     assert report.runs_done == 16
     assert (report.results["status"] == "ok").all()
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
     for pid in killed:  # dead and reaped, not left as zombies
         assert not Path(f"/proc/{pid}").exists()
 
@@ -317,7 +325,9 @@ def test_a_killed_dask_worker_is_retried_with_identical_results(
         )
         assert not Path(f"/proc/{pids[0]}").exists()
     assert sorted(seen) == sorted(_planned_keys())
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
 
 
 def test_a_task_dask_gives_up_on_is_recorded_failed(
