@@ -19,7 +19,12 @@ from _experiments_fixtures import context, small_workload
 
 from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
 from dpcsim.experiments.execute import Task, _died_row, iter_task, plan_tasks
-from dpcsim.experiments.pool import MAX_WORKER_DEATHS, WorkerPool, describe_exit
+from dpcsim.experiments.pool import (
+    MAX_START_FAILURES,
+    MAX_WORKER_DEATHS,
+    WorkerPool,
+    describe_exit,
+)
 from dpcsim.experiments.space import run_key
 from dpcsim.experiments.store import ResultStore
 
@@ -403,3 +408,27 @@ def test_the_store_loads_what_it_published_as_a_fresh_reader_does(
     pd.testing.assert_frame_equal(
         good, local.sort_values("run_key").reset_index(drop=True)
     )
+
+
+class _ExitsWhenUnpickled:
+    """A context whose unpickling (in the spawned worker) exits with code 3."""
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return (os._exit, (3,))
+
+
+def test_workers_that_cannot_start_stop_the_pool_with_their_exit(
+    workload_path: Path,
+) -> None:
+    ctx = context(workload_path)
+    tasks = plan_tasks(space_from_dict(SPACE), range(1), set())
+    pool = WorkerPool(
+        2,
+        iter_task,
+        _ExitsWhenUnpickled(),
+        failed_row=partial(_died_row, ctx),
+        per_task=25,
+    )
+    with pytest.raises(RuntimeError, match=r"die while starting .*exit code 3"):
+        list(pool.run(tasks))
+    assert pool.deaths == MAX_START_FAILURES

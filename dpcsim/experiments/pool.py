@@ -28,13 +28,25 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-__all__ = ["MAX_WORKER_DEATHS", "WorkerPool", "chunk_size", "describe_exit"]
+__all__ = [
+    "MAX_START_FAILURES",
+    "MAX_WORKER_DEATHS",
+    "WorkerPool",
+    "chunk_size",
+    "describe_exit",
+]
 
 #: Deaths of its worker after which a run is recorded failed instead of retried.
 MAX_WORKER_DEATHS = 2
 
 #: Chunks aim at this share of the runs left per worker (guided scheduling).
 _CHUNK_SHARE = 0.5
+
+#: Workers dying before they are ready (a broken installation) stop the pool
+#: after this many in a row.
+MAX_START_FAILURES = 3
+
+_READY = "ready"
 
 Rows = Callable[[Any, Any], Iterator[dict[str, Any]]]
 Failed = Callable[[Any, dict[str, Any], str], dict[str, Any]]
@@ -64,12 +76,14 @@ class _Worker:
     chunk: _Chunk | None = None
     received: int = 0
     last: tuple[int, str, str] | None = None
+    ready: bool = False
 
 
 def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
     """A worker's loop: receive a task, send each row, until told to stop."""
     # Ctrl-C is the driver's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn.send(_READY)  # imports done: a death from now on is a run's
     while True:
         try:
             task = conn.recv()
@@ -130,7 +144,7 @@ class WorkerPool:
         self._rows, self._ctx = rows, ctx
         self._failed_row = failed_row
         self._per_task = max(1, per_task)
-        self._deaths_in_a_row = 0
+        self._start_failures = 0
         self.deaths = 0  # worker processes that died, over the pool's life
         self._workers = [self._start() for _ in range(max(1, workers))]
 
@@ -142,11 +156,6 @@ class WorkerPool:
         process.start()
         theirs.close()
         return _Worker(process=process, conn=ours)
-
-    @property
-    def pids(self) -> list[int]:
-        """Process ids of the current workers."""
-        return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def run(self, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
         """Yield every row of ``tasks``, each run exactly once, as runs finish."""
@@ -207,7 +216,10 @@ class WorkerPool:
                 row = w.conn.recv()
             except (EOFError, OSError):  # died mid-message: that row is lost
                 return
-            self._deaths_in_a_row = 0
+            if not isinstance(row, dict):  # the start-up message
+                w.ready = True
+                self._start_failures = 0
+                continue
             w.received += 1
             if w.received == len(w.chunk.task.decisions):
                 w.chunk = None
@@ -219,9 +231,18 @@ class WorkerPool:
         """Requeue (or fail) what ``w`` had not finished; start a new worker."""
         assert w.chunk is not None
         exit_text = self._replace(i)
-        self._deaths_in_a_row += 1
         task = w.chunk.task
         left = task.decisions[w.received :]
+        if not w.ready:  # died starting up: no run's fault
+            self._start_failures += 1
+            pending.insert(0, w.chunk)
+            if self._start_failures >= MAX_START_FAILURES:
+                self.close()
+                raise RuntimeError(
+                    f"sweep worker processes die while starting "
+                    f"({self._start_failures} in a row, last {exit_text})"
+                )
+            return
         deaths = (w.chunk.deaths if w.received == 0 else []) + [
             f"worker process {w.process.pid} {exit_text}"
         ]
@@ -235,12 +256,6 @@ class WorkerPool:
             deaths = []
         if left:
             pending.insert(0, _Chunk(replace(task, decisions=left), deaths))
-        if self._deaths_in_a_row > MAX_WORKER_DEATHS * (len(self._workers) + 1):
-            self.close()
-            raise RuntimeError(
-                f"sweep workers keep dying without finishing a run "
-                f"({self._deaths_in_a_row} in a row, last {exit_text})"
-            )
 
     def _replace(self, i: int) -> str:
         """Start a new worker in place of the dead one at ``i``; describe its exit."""
