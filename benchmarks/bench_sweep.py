@@ -11,7 +11,7 @@ Printed, in this order:
 
 - one run inside a sweep, in-process and warm (the replication built, routed
   and prepared once), beside the engine alone on the same run;
-- the efficiency sweep (default 30 decisions x 2 replications; ``--quick``
+- the efficiency sweep (default 40 decisions x 2 replications; ``--quick``
   8 x 2) in-process (1 worker), on 2 local worker processes and on a 2-worker
   Dask ``LocalCluster``: wall, CPU seconds of every process involved, speed-up
   and efficiency (speed-up / 2) against the in-process wall, and the machinery
@@ -32,6 +32,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +56,23 @@ SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "workload.par
 
 
 def _space(decisions: int, reps: int) -> Space:
-    return space_from_dict(
+    """``decisions`` distinct decisions (the design first), spread evenly over
+    the 240 of slot splits of 16 (adhoc <= 5) x 1-2 scaling clusters x scaling
+    on adhoc off/auto."""
+    grid = space_from_dict(
         {
             "sweep": {"seed": 1, "replications": reps},
             "decisions": {
-                "method": "random",
-                "samples": decisions - 1,
                 "slots": {"total": 16, "constraints": ["adhoc <= 5"]},
                 "max_concurrency_scaling_clusters": [1, 2],
+                "concurrency_scaling.adhoc": ["off", "auto"],
             },
         }
     )
+    others = [d for d in grid.decisions if d != grid.baseline]
+    step = len(others) / (decisions - 1)
+    picked = [others[int(i * step)] for i in range(decisions - 1)]
+    return replace(grid, decisions=(grid.baseline, *picked))
 
 
 def _cpu_s() -> float:
@@ -101,7 +108,7 @@ def run(quick: bool = False) -> Iterator[str]:
     )
     yield _load()
     yield from _one_run(ctx)
-    decisions, reps = (8, 2) if quick else (30, 2)
+    decisions, reps = (8, 2) if quick else (40, 2)
     space = _space(decisions, reps)
     runs = len(space.decisions) * reps
     walls: dict[str, float] = {}
@@ -162,6 +169,7 @@ def run(quick: bool = False) -> Iterator[str]:
         return
     full = _space(200, 5)
     runs = len(full.decisions) * 5
+    assert runs == 1000
     wall, cpu, report = _timed(lambda out: run_sweep(full, ctx, out, workers=2))
     in_runs = report.run_s / runs
     yield (

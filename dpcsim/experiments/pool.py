@@ -83,7 +83,8 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
     """A worker's loop: receive a task, send each row, until told to stop."""
     # Ctrl-C is the driver's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    conn.send(_READY)  # imports done: a death from now on is a run's
+    with contextlib.suppress(OSError):  # without a driver, recv() ends it
+        conn.send(_READY)  # imports done: a death from now on is a run's
     while True:
         try:
             task = conn.recv()
@@ -91,8 +92,11 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
             return
         if task is None:
             return
-        for row in rows(task, ctx):
-            conn.send(row)
+        try:
+            for row in rows(task, ctx):
+                conn.send(row)
+        except OSError:  # the driver died mid-task (a SIGKILL): nothing to tell
+            return
 
 
 def chunk_size(left: int, workers: int, per_task: int) -> int:
