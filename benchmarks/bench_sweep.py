@@ -91,6 +91,26 @@ def _timed(sweep: Callable[[str], Any]) -> tuple[float, float, Any]:
         return time.perf_counter() - started, _cpu_s() - cpu, report
 
 
+def _line(
+    label: str, wall: float, cpu: float, report: Any, workers: int, one: float
+) -> str:
+    """One sweep's figures.
+
+    ``overhead`` is the issue's: wall x workers / (runs x one in-process run)
+    - 1, with ``one`` the mean run of the in-process sweep; ``busy`` is the
+    share of the workers' wall spent inside runs (sum of run times / (wall x
+    workers)), which CPU contention from other work does not move.
+    """
+    runs = len(report.results)
+    overhead = wall * workers / (runs * one) - 1
+    return (
+        f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU, mean run "
+        f"{report.run_s / runs:.3f} s; overhead {overhead:+.0%}"
+        f" against the in-process run, workers busy "
+        f"{report.run_s / (wall * workers):.0%}; {report.failures} failed"
+    )
+
+
 def _load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
@@ -112,20 +132,15 @@ def run(quick: bool = False) -> Iterator[str]:
     space = _space(decisions, reps)
     runs = len(space.decisions) * reps
     walls: dict[str, float] = {}
+    cpus: dict[str, float] = {}
     label = f"{len(space.decisions)} decisions x {reps} replications ({runs} runs)"
     wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=1))
     one = report.run_s / runs  # the mean in-process run of this space
-    walls["1 worker"] = wall
-    yield (
-        f"{label}, 1 worker in-process: {wall:.1f} s wall, {cpu:.1f} s CPU, "
-        f"mean run {one:.3f} s, overhead {wall / (runs * one) - 1:+.0%}"
-    )
+    walls["1 worker"], cpus["1 worker"] = wall, cpu
+    yield _line(f"{label}, 1 worker in-process", wall, cpu, report, 1, one)
     wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=2))
-    walls["2 local workers"] = wall
-    yield (
-        f"{label}, 2 local workers: {wall:.1f} s wall, {cpu:.1f} s CPU, "
-        f"overhead {wall * 2 / (runs * one) - 1:+.0%}"
-    )
+    walls["2 local workers"], cpus["2 local workers"] = wall, cpu
+    yield _line(f"{label}, 2 local workers", wall, cpu, report, 2, one)
     try:
         from distributed import LocalCluster
     except ImportError:
@@ -144,20 +159,19 @@ def run(quick: bool = False) -> Iterator[str]:
             wall, _, report = _timed(
                 lambda out: run_sweep(space, ctx, out, scheduler=address)
             )
-        cpu = _cpu_s() - cpu0  # the workers are counted once they are reaped
-        walls["Dask 2 workers"] = wall
-        yield (
-            f"{label}, Dask LocalCluster 2 workers: {wall:.1f} s wall, "
-            f"{cpu:.1f} s CPU incl. cluster start and stop, "
-            f"overhead {wall * 2 / (runs * one) - 1:+.0%}"
-        )
+        # The workers' CPU is counted once they are reaped: cluster start and
+        # stop are in it.
+        cpu = _cpu_s() - cpu0
+        walls["Dask 2 workers"], cpus["Dask 2 workers"] = wall, cpu
+        yield _line(f"{label}, Dask LocalCluster 2 workers", wall, cpu, report, 2, one)
     base = walls["1 worker"]
     for name in ("2 local workers", "Dask 2 workers"):
         if name in walls:
             speedup = base / walls[name]
             yield (
-                f"{name} vs 1 worker: {speedup:.2f}x, efficiency "
-                f"{speedup / 2:.0%} (targets 1.8x local, 1.7x Dask)"
+                f"{name} vs 1 worker: {speedup:.2f}x wall, efficiency "
+                f"{speedup / 2:.0%} (targets 1.8x local, 1.7x Dask); CPU for "
+                f"the same runs {cpus[name] / cpus['1 worker']:.2f}x one worker's"
             )
     yield _load()
     if quick:
@@ -171,13 +185,14 @@ def run(quick: bool = False) -> Iterator[str]:
     runs = len(full.decisions) * 5
     assert runs == 1000
     wall, cpu, report = _timed(lambda out: run_sweep(full, ctx, out, workers=2))
-    in_runs = report.run_s / runs
-    yield (
-        f"{len(full.decisions)} x 5 ({runs} runs) on 2 local workers, run in full: "
-        f"{wall:.1f} s wall (target 120 s), {cpu:.1f} s CPU, mean run in the "
-        f"pool {in_runs:.3f} s; overhead {wall * 2 / (runs * one) - 1:+.0%} "
-        f"against the in-process run, {wall * 2 / report.run_s - 1:+.0%} against "
-        f"the runs' own times; {report.failures} failed"
+    yield _line(
+        f"{len(full.decisions)} x 5 ({runs} runs), 2 local workers, run in full "
+        f"(target 120 s)",
+        wall,
+        cpu,
+        report,
+        2,
+        one,
     )
     yield _load()
 
