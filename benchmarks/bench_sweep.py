@@ -1,60 +1,123 @@
-"""Sweep speed: runs per second, machinery overhead and parallel efficiency.
+"""Sweep speed: a run inside a sweep, machinery overhead and parallel efficiency.
 
-Target (issue 11): 200 decisions x 5 replications of the one-week sample within
+Targets (issue 11): 200 decisions x 5 replications of the one-week sample within
 2 minutes on 2 cores; the sweep machinery (scheduling, store, statistics) adds
 at most 30 % over the runs themselves (wall x workers / (runs x one in-process
 run)); 2 local workers at least 1.8x one worker, a 2-worker Dask LocalCluster
-at least 1.7x.
+at least 1.7x. A run inside a sweep (issue 10): at most 0.12 s, reported as a
+ratio to the engine alone on the same run.
 
-The default size is scaled down (20 decisions x 2 replications; ``--quick``:
-6 x 2) so ``make bench`` stays short; ``DPCSIM_BENCH_SWEEP=200x5`` runs the
-full size. On a shared machine the figures measure the machine as much as the
-code: the load average is printed with them.
+Printed, in this order:
+
+- one run inside a sweep, in-process and warm (the replication built, routed
+  and prepared once), beside the engine alone on the same run;
+- the efficiency sweep (default 40 decisions x 2 replications; ``--quick``
+  8 x 2) in-process (1 worker), on 2 local worker processes and on a 2-worker
+  Dask ``LocalCluster``: wall, CPU seconds of every process involved, speed-up
+  and efficiency (speed-up / 2) against the in-process wall, and the machinery
+  overhead against the in-process mean run time;
+- 200 decisions x 5 replications on 2 local workers, run in full (``--quick``:
+  extrapolated from the 2-worker efficiency sweep, and labelled so).
+
+Every sweep starts cold (a new pool reads the log itself). On shared cores the
+wall figures measure the machine as much as the code: the load average is
+printed before and after, and CPU seconds beside every wall.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dpcsim.alarms import dpc_design_alarms
 from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
+from dpcsim.engine.simulate import simulate_arrays
 from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
-from dpcsim.experiments.execute import Task, clear_caches, run_task
+from dpcsim.experiments.execute import (
+    Task,
+    _alarm_specs,
+    _prepared,
+    _scenario_week,
+    clear_caches,
+    run_task,
+)
+from dpcsim.experiments.replicate import engine_seed
+from dpcsim.experiments.space import Space, apply_decision
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "workload.parquet"
 
 
-def _size(quick: bool) -> tuple[int, int]:
-    raw = os.environ.get("DPCSIM_BENCH_SWEEP")
-    if raw:
-        decisions, reps = raw.lower().split("x")
-        return int(decisions), int(reps)
-    return (6, 2) if quick else (20, 2)
-
-
-def _space(decisions: int, reps: int) -> object:
-    return space_from_dict(
+def _space(decisions: int, reps: int) -> Space:
+    """``decisions`` distinct decisions (the design first), spread evenly over
+    the 240 of slot splits of 16 (adhoc <= 5) x 1-2 scaling clusters x scaling
+    on adhoc off/auto."""
+    grid = space_from_dict(
         {
             "sweep": {"seed": 1, "replications": reps},
             "decisions": {
-                "method": "random",
-                "samples": decisions - 1,
                 "slots": {"total": 16, "constraints": ["adhoc <= 5"]},
                 "max_concurrency_scaling_clusters": [1, 2],
+                "concurrency_scaling.adhoc": ["off", "auto"],
             },
         }
     )
+    others = [d for d in grid.decisions if d != grid.baseline]
+    step = len(others) / (decisions - 1)
+    picked = [others[int(i * step)] for i in range(decisions - 1)]
+    return replace(grid, decisions=(grid.baseline, *picked))
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and of every child it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _timed(sweep: Callable[[str], Any]) -> tuple[float, float, Any]:
+    """Wall and CPU seconds of one cold sweep into a fresh folder."""
+    clear_caches()
+    with tempfile.TemporaryDirectory() as out:
+        cpu, started = _cpu_s(), time.perf_counter()
+        report = sweep(out)
+        return time.perf_counter() - started, _cpu_s() - cpu, report
+
+
+def _line(
+    label: str, wall: float, cpu: float, report: Any, workers: int, one: float
+) -> str:
+    """One sweep's figures.
+
+    ``overhead`` is the issue's: wall x workers / (runs x one in-process run)
+    - 1, with ``one`` the mean run of the in-process sweep; ``busy`` is the
+    share of the workers' wall spent inside runs (sum of run times / (wall x
+    workers)), which CPU contention from other work does not move.
+    """
+    runs = len(report.results)
+    overhead = wall * workers / (runs * one) - 1
+    return (
+        f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU, mean run "
+        f"{report.run_s / runs:.3f} s; overhead {overhead:+.0%}"
+        f" against the in-process run, workers busy "
+        f"{report.run_s / (wall * workers):.0%}; {report.failures} failed"
+    )
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} cores"
 
 
 def run(quick: bool = False) -> Iterator[str]:
     """Yield the benchmark's figures."""
-    decisions, reps = _size(quick)
     ctx = SweepContext(
         workload_path=str(SAMPLE),
         replicate="bootstrap",
@@ -63,52 +126,110 @@ def run(quick: bool = False) -> Iterator[str]:
         base_settings=ClusterSettings().to_dict(),
         alarms=dpc_design_alarms(),
     )
+    yield _load()
+    yield from _one_run(ctx)
+    decisions, reps = (8, 2) if quick else (40, 2)
     space = _space(decisions, reps)
     runs = len(space.decisions) * reps
-    yield f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-    task = Task(replication=0, scenario={}, assumption={}, decisions=(space.baseline,))
-    run_task(task, ctx)  # warm the caches: the log, the replication, the routing
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        run_task(task, ctx)
-        times.append(time.perf_counter() - started)
-    one = statistics.median(times)
-    yield f"one in-process run: {one:.3f} s (median of 3, design alarms on)"
-    walls = {}
-    for label, kwargs in (("1 worker", {"workers": 1}), ("2 workers", {"workers": 2})):
-        # Every sweep starts cold: the pool's workers read the log themselves.
-        clear_caches()
-        with tempfile.TemporaryDirectory() as out:
-            started = time.perf_counter()
-            run_sweep(space, ctx, out, **kwargs)  # type: ignore[arg-type]
-            walls[label] = time.perf_counter() - started
+    walls: dict[str, float] = {}
+    cpus: dict[str, float] = {}
+    label = f"{len(space.decisions)} decisions x {reps} replications ({runs} runs)"
+    wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=1))
+    one = report.run_s / runs  # the mean in-process run of this space
+    walls["1 worker"], cpus["1 worker"] = wall, cpu
+    yield _line(f"{label}, 1 worker in-process", wall, cpu, report, 1, one)
+    wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=2))
+    walls["2 local workers"], cpus["2 local workers"] = wall, cpu
+    yield _line(f"{label}, 2 local workers", wall, cpu, report, 2, one)
     try:
         from distributed import LocalCluster
-
+    except ImportError:
+        yield "dask.distributed not installed: Dask figures skipped"
+    else:
+        cpu0 = _cpu_s()
         cluster = LocalCluster(
             host="127.0.0.1",
             dashboard_address=None,
+            # HTTP routes on a free loopback port, not 8787 (may be taken).
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             n_workers=2,
             processes=True,
             threads_per_worker=1,
         )
-        with cluster, tempfile.TemporaryDirectory() as out:
-            started = time.perf_counter()
-            run_sweep(space, ctx, out, scheduler=cluster.scheduler_address)  # type: ignore[arg-type]
-            walls["dask 2 workers"] = time.perf_counter() - started
-    except ImportError:
-        yield "dask.distributed not installed: Dask figures skipped"
-    for label, wall in walls.items():
-        workers = 1 if label == "1 worker" else 2
-        overhead = wall * workers / (runs * one) - 1.0
-        yield (
-            f"{len(space.decisions)} decisions x {reps} replications, {label}: "
-            f"{wall:.1f} s wall, machinery overhead {overhead:+.0%}"
-        )
+        with cluster:
+            address = cluster.scheduler_address
+            wall, _, report = _timed(
+                lambda out: run_sweep(space, ctx, out, scheduler=address)
+            )
+        # The workers' CPU is counted once they are reaped: cluster start and
+        # stop are in it.
+        cpu = _cpu_s() - cpu0
+        walls["Dask 2 workers"], cpus["Dask 2 workers"] = wall, cpu
+        yield _line(f"{label}, Dask LocalCluster 2 workers", wall, cpu, report, 2, one)
     base = walls["1 worker"]
-    for label in ("2 workers", "dask 2 workers"):
-        if label in walls:
-            yield f"speed-up {label} vs 1 worker: {base / walls[label]:.2f}x"
-    full = 200 * 5 * one / 2
-    yield f"projected 200 x 5 on 2 cores at this run time: {full:.0f} s of runs"
+    for name in ("2 local workers", "Dask 2 workers"):
+        if name in walls:
+            speedup = base / walls[name]
+            yield (
+                f"{name} vs 1 worker: {speedup:.2f}x wall, efficiency "
+                f"{speedup / 2:.0%} (targets 1.8x local, 1.7x Dask); CPU for "
+                f"the same runs {cpus[name] / cpus['1 worker']:.2f}x one worker's"
+            )
+    yield _load()
+    if quick:
+        per_run = walls["2 local workers"] / runs
+        yield (
+            f"200 x 5 on 2 local workers, EXTRAPOLATED from the {runs}-run sweep "
+            f"(not run): {1000 * per_run:.0f} s (target 120 s)"
+        )
+        return
+    full = _space(200, 5)
+    runs = len(full.decisions) * 5
+    assert runs == 1000
+    wall, cpu, report = _timed(lambda out: run_sweep(full, ctx, out, workers=2))
+    yield _line(
+        f"{len(full.decisions)} x 5 ({runs} runs), 2 local workers, run in full "
+        f"(target 120 s)",
+        wall,
+        cpu,
+        report,
+        2,
+        one,
+    )
+    yield _load()
+
+
+def _one_run(ctx: SweepContext) -> Iterator[str]:
+    """A warm run inside a sweep beside the engine alone on the same run."""
+    space = _space(2, 1)
+    task = Task(replication=0, scenario={}, assumption={}, decisions=(space.baseline,))
+    run_task(task, ctx)  # warm: the log, the replication, its preparation
+    times, engine = [], []
+    workload, _ = _scenario_week(ctx, 0, {})
+    base = dpc_design_config()
+    config, settings = apply_decision(base, ClusterSettings(), space.baseline)
+    prepared = _prepared(
+        ctx, task, workload, config, alarms=_alarm_specs(ctx.alarms), recorded=base
+    )
+    seed = engine_seed(ctx.root, 0)
+    for _ in range(5):
+        started = time.perf_counter()
+        run_task(task, ctx)
+        times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        simulate_arrays(
+            prepared.arrays,
+            config,
+            settings,
+            rng=seed,
+            replay=prepared.replay,
+            recorded=prepared.recorded,
+            recorded_queue=prepared.recorded_queue,
+        )
+        engine.append(time.perf_counter() - started)
+    one, eng = statistics.median(times), statistics.median(engine)
+    yield (
+        f"a run inside a sweep (the design, design alarms, in-process, warm): "
+        f"{one:.3f} s, engine alone {eng:.3f} s -> {one / eng:.2f}x the engine "
+        f"(median of 5; target 0.12 s)"
+    )

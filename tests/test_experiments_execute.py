@@ -7,14 +7,26 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 from _experiments_fixtures import context, small_workload
 
-from dpcsim.experiments import run_sweep, space_from_dict
+from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
+from dpcsim.experiments.execute import Task, _died_row, iter_task, plan_tasks
+from dpcsim.experiments.pool import (
+    MAX_START_FAILURES,
+    MAX_WORKER_DEATHS,
+    WorkerPool,
+    describe_exit,
+)
 from dpcsim.experiments.space import run_key
+from dpcsim.experiments.store import ResultStore
 
 SPACE = {
     "sweep": {"seed": 3, "replications": 2},
@@ -23,6 +35,10 @@ SPACE = {
 }
 # Timings differ between runs; everything else must be identical.
 VOLATILE = ["run_s"]
+#: The scheduler's HTTP routes (health, metrics) on a free loopback port: with
+#: ``dashboard_address=None`` alone, distributed still binds them to 8787 and
+#: warns (an error here) when another cluster on the machine holds it.
+LOOPBACK_HTTP = {"dashboard_address": "127.0.0.1:0"}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +92,9 @@ def test_process_pool_gives_identical_results(
     report = run_sweep(
         space_from_dict(SPACE), context(workload_path), tmp_path, workers=2, per_task=2
     )
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
 
 
 def test_dask_local_cluster_gives_identical_results(
@@ -86,6 +104,7 @@ def test_dask_local_cluster_gives_identical_results(
     with distributed.LocalCluster(
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs=LOOPBACK_HTTP,
         n_workers=2,
         processes=True,
         threads_per_worker=1,
@@ -97,7 +116,9 @@ def test_dask_local_cluster_gives_identical_results(
             scheduler=cluster.scheduler_address,
             per_task=2,
         )
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
 
 
 DRIVER = """
@@ -143,7 +164,9 @@ def test_sigkill_of_the_driver_resumes_without_loss_or_duplicates(
     assert report.runs_skipped == len(before)
     assert report.runs_done == 16 - len(before)
     assert report.results["run_key"].is_unique
-    pd.testing.assert_frame_equal(_frame(report.results), _frame(local))
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
     assert not list(runs.glob(".tmp-*"))
 
 
@@ -160,3 +183,259 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(
     assert bad["seed"].iloc[0] != ""
     good = report.results.loc[report.results["decision.slots.adhoc"] == 5]
     assert good["status"].tolist() == ["ok"]
+
+
+def _spawned_children() -> set[int]:
+    """Pids of this process's children started by multiprocessing's spawn."""
+    me, found = os.getpid(), set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # exited meanwhile
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == me and b"spawn_main" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
+def test_a_killed_local_worker_does_not_stop_the_sweep(
+    local: pd.DataFrame, workload_path: Path, tmp_path: Path
+) -> None:
+    """SIGKILL two pool workers part-way: every run once, results unchanged."""
+    before = _spawned_children()
+    killed: list[int] = []
+    seen: list[str] = []
+
+    def kill_a_worker(row: dict[str, Any]) -> None:
+        seen.append(str(row["run_key"]))
+        if len(seen) in (3, 9):  # both times the pool is mid-chunk
+            pid = min(_spawned_children() - before - set(killed))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    report = run_sweep(
+        space_from_dict(SPACE),
+        context(workload_path),
+        tmp_path,
+        workers=2,
+        on_row=kill_a_worker,
+    )
+    assert len(killed) == 2
+    assert report.worker_deaths == 2
+    # Every planned run published exactly once: no redo, no duplicate.
+    assert sorted(seen) == sorted(_planned_keys())
+    assert report.runs_done == 16
+    assert (report.results["status"] == "ok").all()
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
+    for pid in killed:  # dead and reaped, not left as zombies
+        assert not Path(f"/proc/{pid}").exists()
+
+
+POISON = 4  # slots.adhoc of the decision whose run kills its worker
+
+
+def rows_or_die(task: Task, ctx: SweepContext) -> Iterator[dict[str, Any]]:
+    """The sweep's rows, except that a POISON decision kills its process."""
+    for decision in task.decisions:
+        if decision.get("slots.adhoc") == POISON:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield from iter_task(replace(task, decisions=(decision,)), ctx)
+
+
+def test_a_run_that_keeps_killing_its_worker_is_recorded_failed(
+    workload_path: Path,
+) -> None:
+    space = space_from_dict(
+        {
+            "sweep": {"seed": 3, "replications": 2},
+            "decisions": {"slots.adhoc": [3, POISON, 5]},
+        }
+    )
+    ctx = context(workload_path)
+    tasks = plan_tasks(space, range(2), set())
+    pool = WorkerPool(
+        2, rows_or_die, ctx, failed_row=partial(_died_row, ctx), per_task=25
+    )
+    try:
+        rows = list(pool.run(tasks))
+    finally:
+        pool.close()
+    keys = [r["run_key"] for r in rows]
+    assert sorted(keys) == sorted(
+        run_key(d, s, a, r) for d, s, a in space.points() for r in range(2)
+    )
+    poisoned = [r for r in rows if r["decision.slots.adhoc"] == POISON]
+    assert len(poisoned) == 2  # one per replication
+    assert pool.deaths == MAX_WORKER_DEATHS * len(poisoned)
+    for row in poisoned:
+        assert row["status"] == "failed"
+        assert "killed by signal SIGKILL" in row["error"]
+        assert f"died {MAX_WORKER_DEATHS} times" in row["error"]
+        assert f"run_key {row['run_key']}" in row["error"]
+        assert f"engine seed {row['seed']}" in row["error"]
+        assert f"replication {row['replication']}" in row["error"]
+    # The runs that shared a chunk with the poison ran once, as in-process.
+    expected = {
+        r["run_key"]: r
+        for t in tasks
+        for r in iter_task(t, ctx)
+        if r["decision.slots.adhoc"] != POISON
+    }
+    healthy = [r for r in rows if r["decision.slots.adhoc"] != POISON]
+    assert len(healthy) == len(expected) == 4
+    for row in healthy:
+        want = expected[row["run_key"]]
+        assert row["status"] == "ok"
+        assert {k: v for k, v in row.items() if k != "run_s"} == {
+            k: v for k, v in want.items() if k != "run_s"
+        }
+
+
+def test_exit_descriptions() -> None:
+    assert describe_exit(-signal.SIGKILL) == "killed by signal SIGKILL"
+    assert describe_exit(-signal.SIGSEGV) == "killed by signal SIGSEGV"
+    assert describe_exit(3) == "exit code 3"
+
+
+def test_a_killed_dask_worker_is_retried_with_identical_results(
+    local: pd.DataFrame, workload_path: Path, tmp_path: Path
+) -> None:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs=LOOPBACK_HTTP,
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        pids = sorted(client.run(os.getpid).values())
+        seen: list[str] = []
+
+        def kill_a_worker(row: dict[str, Any]) -> None:
+            seen.append(str(row["run_key"]))
+            if len(seen) == 3:
+                os.kill(pids[0], signal.SIGKILL)
+
+        report = run_sweep(
+            space_from_dict(SPACE),
+            context(workload_path),
+            tmp_path,
+            scheduler=cluster.scheduler_address,
+            per_task=1,
+            on_row=kill_a_worker,
+        )
+        assert not Path(f"/proc/{pids[0]}").exists()
+    assert sorted(seen) == sorted(_planned_keys())
+    pd.testing.assert_frame_equal(
+        _frame(report.results), _frame(local), check_exact=True
+    )
+
+
+def test_a_task_dask_gives_up_on_is_recorded_failed(
+    local: pd.DataFrame, workload_path: Path, tmp_path: Path
+) -> None:
+    """With no retries allowed, the runs of a killed worker's task fail alone."""
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        distributed.LocalCluster(
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs=LOOPBACK_HTTP,
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        pids = sorted(client.run(os.getpid).values())
+        seen: list[str] = []
+
+        def kill_a_worker(row: dict[str, Any]) -> None:
+            seen.append(str(row["run_key"]))
+            if len(seen) == 3:
+                os.kill(pids[0], signal.SIGKILL)
+
+        report = run_sweep(
+            space_from_dict(SPACE),
+            context(workload_path),
+            tmp_path,
+            scheduler=cluster.scheduler_address,
+            per_task=1,
+            on_row=kill_a_worker,
+        )
+    assert sorted(seen) == sorted(_planned_keys())
+    results = report.results
+    failed = results.loc[results["status"] == "failed"]
+    assert 1 <= len(failed) <= 2  # the task(s) processing on the killed worker
+    assert failed["error"].str.contains("WorkerDied").all()
+    assert failed["error"].str.contains("KilledWorker").all()
+    for _, row in failed.iterrows():
+        assert f"run_key {row['run_key']}" in row["error"]
+    ok = results.loc[results["status"] == "ok"]
+    want = local.loc[local["run_key"].isin(ok["run_key"])]
+    pd.testing.assert_frame_equal(_frame(ok).dropna(axis=1, how="all"), _frame(want))
+
+
+def test_the_store_loads_what_it_published_as_a_fresh_reader_does(
+    local: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Kept tables and files read back give one frame; failed rows align."""
+    rows = local.to_dict("records")
+    failed = {
+        **{k: v for k, v in rows[0].items() if not k.startswith("metric.")},
+        "run_key": "f" * 16,
+        "status": "failed",
+        "error": "WorkerDied: killed by signal SIGKILL",
+    }
+    writer = ResultStore(tmp_path)
+    for row in [*rows[:5], failed, *rows[5:]]:
+        writer.publish(row)
+    writer.publish(rows[0])  # already there: not written again
+    ours, fresh = writer.load(), ResultStore(tmp_path).load()
+    pd.testing.assert_frame_equal(ours, fresh)
+    assert len(fresh) == len(rows) + 1
+    assert fresh["run_key"].is_monotonic_increasing
+    bad = fresh.loc[fresh["status"] == "failed"]
+    assert bad["run_key"].tolist() == ["f" * 16]
+    assert bad.filter(like="metric.").isna().all(axis=None)
+    good = fresh.loc[fresh["status"] == "ok"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        good, local.sort_values("run_key").reset_index(drop=True)
+    )
+
+
+class _ExitsWhenUnpickled:
+    """A context whose unpickling (in the spawned worker) exits with code 3."""
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return (os._exit, (3,))
+
+
+def test_workers_that_cannot_start_stop_the_pool_with_their_exit(
+    workload_path: Path,
+) -> None:
+    ctx = context(workload_path)
+    tasks = plan_tasks(space_from_dict(SPACE), range(1), set())
+    pool = WorkerPool(
+        2,
+        iter_task,
+        _ExitsWhenUnpickled(),
+        failed_row=partial(_died_row, ctx),
+        per_task=25,
+    )
+    with pytest.raises(RuntimeError, match=r"die while starting .*exit code 3"):
+        list(pool.run(tasks))
+    assert pool.deaths == MAX_START_FAILURES

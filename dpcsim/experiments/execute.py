@@ -5,15 +5,18 @@ run of a :class:`~dpcsim.experiments.space.Space`, skips the keys already in
 the store, and executes the rest in **tasks**: one task is one replication of
 one scenario and assumption for a batch of decisions, so a worker builds that
 replication's workload once (bootstrap or regeneration, then the scenario) and
-routes it once per distinct routing (queue list and routing rules; slots and
-memory do not change routing), then replays it under each decision.
+routes and prepares it once per distinct routing (queue list and routing
+rules; slots and memory do not change routing), then replays it under each
+decision.
 
-Executors: ``workers=1`` runs in this process; ``workers>1`` a process pool of
-that many workers (default one per core); ``scheduler="HOST:PORT"`` a Dask
-distributed cluster (``dask scheduler`` / ``dask worker``), where every worker
-must be able to read the workload path. Each run is published to the store as
-soon as its task returns; a run that raises is recorded ``failed`` with its
-error and seed and does not stop the sweep. The sequential rule then adds
+Executors: ``workers=1`` runs in this process; ``workers>1`` a
+:class:`~dpcsim.experiments.pool.WorkerPool` of that many spawned processes
+(default one per core), which survives the death of a worker;
+``scheduler="HOST:PORT"`` a Dask distributed cluster (``dask scheduler`` /
+``dask worker``), where every worker must be able to read the workload path.
+Each run is published to the store as soon as it comes back; a run that
+raises, or whose worker keeps dying, is recorded ``failed`` with its error and
+seed and does not stop the sweep. The sequential rule then adds
 replications to the groups whose intervals are still wider than the target,
 up to ``max_replications``.
 """
@@ -26,17 +29,18 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
-from multiprocessing import get_context
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
-from dpcsim.experiments.outcomes import EltWindow, simulate_outcomes
+from dpcsim.experiments.outcomes import EltWindow, outcome_metrics
+from dpcsim.experiments.pool import WorkerPool, chunk_size
 from dpcsim.experiments.replicate import (
     BootstrapDays,
     RegenerateWeeks,
@@ -52,16 +56,18 @@ from dpcsim.experiments.space import (
     run_key,
     schedule_of,
 )
-from dpcsim.experiments.stats import groups_needing_more, summarize
 from dpcsim.experiments.store import ResultStore
+from dpcsim.run import PreparedRun, Run
 from dpcsim.schema import Workload
 from dpcsim.wlm import WLMConfig, route_workload
+from dpcsim.workload.whatif import elt_mask
 
 __all__ = [
     "SweepContext",
     "SweepReport",
     "Task",
     "clear_caches",
+    "iter_task",
     "plan_tasks",
     "run_sweep",
     "run_task",
@@ -129,6 +135,8 @@ class SweepReport:
     wall_s: float
     run_s: float  # sum of the runs' own times [s]
     replications: dict[str, int]
+    #: Local worker processes that died and were replaced (0 in-process/Dask).
+    worker_deaths: int = 0
 
 
 def plan_tasks(
@@ -172,22 +180,34 @@ def plan_tasks(
 
 # Per-process caches: a worker keeps the log, recent replications and routings.
 _BASE: dict[str, Workload] = {}
-_WEEKS: OrderedDict[tuple[Any, ...], tuple[Workload, Any]] = OrderedDict()
-_ROUTES: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_WEEKS: OrderedDict[tuple[Any, ...], tuple[Workload, np.ndarray]] = OrderedDict()
+_PREPARED: OrderedDict[tuple[Any, ...], PreparedRun] = OrderedDict()
+_ALARMS: dict[str, list[Any]] = {}
 _CACHE_SIZE = 4
 
 
 def clear_caches() -> None:
     """Forget this process's cached log, replications and routings."""
-    for cache in (_BASE, _WEEKS, _ROUTES, _REPLICATORS):
+    for cache in (_BASE, _WEEKS, _PREPARED, _ALARMS, _REPLICATORS):
         cache.clear()
 
 
 def run_task(task: Task, ctx: SweepContext) -> list[dict[str, Any]]:
     """Run every decision of ``task``; one result row per run (never raises)."""
-    rows = []
+    return list(iter_task(task, ctx))
+
+
+def iter_task(task: Task, ctx: SweepContext) -> Iterator[dict[str, Any]]:
+    """Yield the result row of each decision of ``task`` as it finishes.
+
+    The replication's workload is built, routed and prepared once per routing
+    (:meth:`dpcsim.run.Run.prepare`) and cached in this process; each decision
+    is then a :meth:`~dpcsim.run.Run.simulate_prepared` under its own
+    configuration and settings, the same run
+    :func:`~dpcsim.experiments.outcomes.simulate_outcomes` makes.
+    """
     try:
-        workload = _scenario_workload(ctx, task.replication, task.scenario)
+        workload, elt_ids = _scenario_week(ctx, task.replication, task.scenario)
         base_config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
         base_settings = ClusterSettings.from_dict(dict(ctx.base_settings))
         alarms = _alarm_specs(ctx.alarms)
@@ -205,24 +225,22 @@ def run_task(task: Task, ctx: SweepContext) -> list[dict[str, Any]]:
             try:
                 config, settings = apply_decision(base_config, settings0, decision)
                 schedule = schedule_of(base_config, settings0, decision)
-                routing = _routing(ctx, task, workload, config)
-                metrics = simulate_outcomes(
-                    workload,
-                    config,
-                    settings,
-                    seed=seed,
-                    routing=routing,
-                    alarms=alarms,
-                    window=ctx.window,
-                    recorded=base_config,
+                prepared = _prepared(
+                    ctx, task, workload, config, alarms=alarms, recorded=base_config
+                )
+                # Same routing => same arrays and metric inputs: only the
+                # configuration and settings of this decision change.
+                run = Run.simulate_prepared(
+                    replace(prepared, config=config, settings=settings),
+                    rng=seed,
                     schedule=schedule,
                 )
+                metrics = outcome_metrics(run, config.queue_names, ctx.window, elt_ids)
                 row.update({f"metric.{k}": v for k, v in sorted(metrics.items())})
             except Exception as exc:  # recorded, the sweep goes on
                 row.update(status="failed", error=_error_text(exc))
         row["run_s"] = time.perf_counter() - started
-        rows.append(row)
-    return rows
+        yield row
 
 
 def run_sweep(
@@ -257,6 +275,10 @@ def run_sweep(
     progress
         Show a progress bar (runs done, ETA, failures).
     """
+    # Here, not at the top: the statistics (scipy) are the driver's, and a
+    # worker process importing this module should not pay for them.
+    from dpcsim.experiments.stats import groups_needing_more, summarize
+
     store = ResultStore(out_dir)
     if space.source:
         store.write_text("space.toml", space.source)
@@ -267,21 +289,22 @@ def run_sweep(
     started = time.perf_counter()
     tasks = plan_tasks(space, range(n0), done, per_task=per_task)
     count, run_s, failures = 0, 0.0, 0
-    with _Executor(workers, scheduler) as submit, _Bar(progress) as bar:
+    executor = _Executor(workers, scheduler, ctx, per_task)
+    with executor as submit, _Bar(progress) as bar:
         reps = n0
         while True:
             bar.total = (bar.total or 0) + sum(len(t.decisions) for t in tasks)
             bar.refresh()
-            for rows in submit(tasks, ctx):
-                for row in rows:
-                    store.publish(row)
-                    count += 1
-                    run_s += float(row.get("run_s", 0.0))
-                    failures += row["status"] != "ok"
-                    if on_row is not None:
-                        on_row(row)
-                bar.update(len(rows))
-                bar.set_postfix(failures=failures)
+            for row in submit(tasks):
+                store.publish(row)
+                count += 1
+                run_s += float(row.get("run_s", 0.0))
+                if row["status"] != "ok":
+                    failures += 1
+                    bar.set_postfix(failures=failures, refresh=False)
+                if on_row is not None:
+                    on_row(row)
+                bar.update(1)
             if reps >= cap:
                 break
             results = store.load()
@@ -314,6 +337,7 @@ def run_sweep(
         wall_s=time.perf_counter() - started,
         run_s=run_s,
         replications={str(k): int(v) for k, v in per_group.items()},
+        worker_deaths=executor.deaths(),
     )
 
 
@@ -327,64 +351,121 @@ def _reported_metrics(results: pd.DataFrame) -> list[str]:
     return names
 
 
-class _Submit:
-    """Callable yielding each task's rows as tasks finish."""
-
-    def __init__(self, run: Callable[[list[Task], SweepContext], Iterator[Any]]):
-        self.run = run
-
-    def __call__(self, tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
-        return self.run(tasks, ctx)
+Submit = Callable[[list[Task]], Iterator[dict[str, Any]]]
 
 
 class _Executor:
-    """Context manager giving a submit function for the chosen executor."""
+    """Context manager giving a function that runs tasks and yields their rows.
 
-    def __init__(self, workers: int | None, scheduler: str | None):
+    ``workers<=1`` runs in this process; more, a :class:`WorkerPool` of
+    spawned processes (each sent ``ctx`` once); ``scheduler``, a Dask cluster.
+    """
+
+    def __init__(
+        self,
+        workers: int | None,
+        scheduler: str | None,
+        ctx: SweepContext,
+        per_task: int,
+    ):
         self.workers = workers or os.cpu_count() or 1
         self.scheduler = scheduler
+        self.ctx = ctx
+        self.per_task = per_task
         self._close: Callable[[], None] = lambda: None
+        self.deaths: Callable[[], int] = lambda: 0
 
-    def __enter__(self) -> _Submit:
+    def __enter__(self) -> Submit:
         if self.scheduler:
-            return _Submit(self._dask())
+            return self._dask()
+        ctx = self.ctx
         if self.workers <= 1:
-            return _Submit(lambda tasks, ctx: (run_task(t, ctx) for t in tasks))
-        pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
-        self._close = lambda: pool.shutdown(wait=False, cancel_futures=True)
+            return lambda tasks: (row for t in tasks for row in iter_task(t, ctx))
+        pool = WorkerPool(
+            self.workers,
+            iter_task,
+            ctx,
+            failed_row=partial(_died_row, ctx),
+            per_task=self.per_task,
+        )
+        self._close = pool.close
+        self.deaths = lambda: pool.deaths
+        return pool.run
 
-        def run(tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
-            pending: set[Future[Any]] = {pool.submit(run_task, t, ctx) for t in tasks}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    yield fut.result()
-
-        return _Submit(run)
-
-    def _dask(self) -> Callable[[list[Task], SweepContext], Iterator[Any]]:
+    def _dask(self) -> Submit:
         try:
             from distributed import Client, as_completed
+            from distributed.scheduler import KilledWorker
         except ImportError:
             raise InputError(
                 "--scheduler needs dask.distributed: pip install 'dpcsim[distributed]'"
             ) from None
         client = Client(self.scheduler, set_as_default=False)  # type: ignore[no-untyped-call,unused-ignore]
         self._close = client.close
+        ctx, shared_ctx = self.ctx, None
 
-        def run(tasks: list[Task], ctx: SweepContext) -> Iterator[Any]:
+        def run(tasks: list[Task]) -> Iterator[dict[str, Any]]:
+            nonlocal shared_ctx
             if not tasks:
                 return
-            shared = client.scatter(ctx, broadcast=True)  # type: ignore[no-untyped-call,unused-ignore]
-            futures = [client.submit(run_task, t, shared, pure=False) for t in tasks]
-            done = as_completed(futures, loop=client.loop)  # type: ignore[no-untyped-call,unused-ignore]
+            if shared_ctx is None:  # sent to every worker once
+                shared_ctx = client.scatter(ctx, broadcast=True)  # type: ignore[no-untyped-call,unused-ignore]
+            workers = max(1, len(client.scheduler_info().get("workers", {})))  # type: ignore[no-untyped-call,unused-ignore]
+            chunks = _rechunk(tasks, workers, self.per_task)
+            futures = {
+                client.submit(run_task, t, shared_ctx, pure=False): t  # type: ignore[no-untyped-call,unused-ignore]
+                for t in chunks
+            }
+            done = as_completed(list(futures), loop=client.loop)  # type: ignore[no-untyped-call,unused-ignore]
             for fut in done:
-                yield fut.result()
+                try:
+                    rows = fut.result()
+                except KilledWorker as exc:  # Dask gave up retrying it
+                    task = futures[fut]
+                    error = (
+                        "WorkerDied: Dask stopped retrying this run's task: "
+                        f"{type(exc).__name__}: {exc}"
+                    )
+                    rows = [_died_row(ctx, task, d, error) for d in task.decisions]
+                yield from rows
+                futures.pop(fut)
 
         return run
 
     def __exit__(self, *exc: object) -> None:
         self._close()
+
+
+def _rechunk(tasks: list[Task], workers: int, per_task: int) -> list[Task]:
+    """Cut tasks into chunks that shrink towards the end of the list.
+
+    Dask runs tasks roughly in submission order, so big chunks first and
+    single runs last keep every worker busy to the end (guided scheduling,
+    the chunk sizes of :class:`~dpcsim.experiments.pool.WorkerPool`).
+    """
+    left = sum(len(t.decisions) for t in tasks)
+    out = []
+    for t in tasks:
+        i = 0
+        while i < len(t.decisions):
+            size = chunk_size(left, workers, per_task)
+            out.append(replace(t, decisions=t.decisions[i : i + size]))
+            i += size
+            left -= len(out[-1].decisions)
+    return out
+
+
+def _died_row(
+    ctx: SweepContext, task: Task, decision: dict[str, Any], error: str
+) -> dict[str, Any]:
+    """The failed row of a run whose worker died; the error names its seed key."""
+    row = _row_head(decision, task, engine_seed(ctx.root, task.replication))
+    key = (
+        f"run_key {row['run_key']}, root seed {ctx.root}, replication "
+        f"{task.replication}, engine seed {row['seed']}"
+    )
+    row.update(status="failed", error=f"{error}; {key}", run_s=0.0)
+    return row
 
 
 class _Bar:
@@ -462,6 +543,14 @@ _REPLICATORS: dict[tuple[Any, ...], Replicator] = {}
 
 
 def _scenario_workload(ctx: SweepContext, r: int, scenario: dict[str, Any]) -> Workload:
+    """Replication ``r``'s workload under ``scenario`` (cached in this process)."""
+    return _scenario_week(ctx, r, scenario)[0]
+
+
+def _scenario_week(
+    ctx: SweepContext, r: int, scenario: dict[str, Any]
+) -> tuple[Workload, np.ndarray]:
+    """Replication ``r``'s workload under ``scenario``, with its ELT query ids."""
     key = (
         ctx.workload_path,
         ctx.replicate,
@@ -472,23 +561,36 @@ def _scenario_workload(ctx: SweepContext, r: int, scenario: dict[str, Any]) -> W
     )
     if key in _WEEKS:
         _WEEKS.move_to_end(key)
-        return _WEEKS[key][0]
+        return _WEEKS[key]
     rkey = key[:4]
     if rkey not in _REPLICATORS:
         _REPLICATORS.clear()
         _REPLICATORS[rkey] = replicator(ctx)
     week = _REPLICATORS[rkey].week(r)
     workload = apply_scenario(week, scenario, ctx.root, r)
-    _WEEKS[key] = (workload, None)
+    elt_ids = workload.queries["query_id"].to_numpy()[elt_mask(workload.queries)]
+    _WEEKS[key] = (workload, elt_ids)
     while len(_WEEKS) > _CACHE_SIZE:
         _WEEKS.popitem(last=False)
-    return workload
+    return workload, elt_ids
 
 
-def _routing(
-    ctx: SweepContext, task: Task, workload: Workload, config: WLMConfig
-) -> Any:
-    """Route once per replication, scenario and routing-relevant queue set."""
+def _prepared(
+    ctx: SweepContext,
+    task: Task,
+    workload: Workload,
+    config: WLMConfig,
+    *,
+    alarms: list[Any],
+    recorded: WLMConfig,
+) -> PreparedRun:
+    """Route and prepare once per replication, scenario and routing.
+
+    The engine arrays depend on the configuration only through its routing
+    (the queue list and each queue's user/role/query-group rules); slots,
+    memory, scaling and SQA change nothing there, so decisions sharing a
+    routing share one :class:`~dpcsim.run.PreparedRun`.
+    """
     signature = tuple(
         (
             q.name,
@@ -508,21 +610,33 @@ def _routing(
         ctx.days,
         task.replication,
         json.dumps(task.scenario, sort_keys=True),
+        json.dumps(ctx.base_wlm, sort_keys=True),
+        json.dumps(ctx.alarms, sort_keys=True, default=str),
         signature,
     )
-    if key not in _ROUTES:
-        _ROUTES[key] = route_workload(config, workload.queries)
-        while len(_ROUTES) > _CACHE_SIZE * 2:
-            _ROUTES.popitem(last=False)
-    return _ROUTES[key]
+    if key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    prepared = Run.prepare(
+        workload,
+        config,
+        routing=route_workload(config, workload.queries),
+        alarms=alarms,
+        recorded=recorded,
+    )
+    _PREPARED[key] = prepared
+    while len(_PREPARED) > _CACHE_SIZE:
+        _PREPARED.popitem(last=False)
+    return prepared
 
 
 def _alarm_specs(requests: list[dict[str, Any]]) -> list[Any]:
     if not requests:
         return []
-    key = ("alarms", json.dumps(requests, sort_keys=True, default=str))
-    if key not in _ROUTES:
+    key = json.dumps(requests, sort_keys=True, default=str)
+    if key not in _ALARMS:
         from dpcsim.alarms import alarms_from_document
 
-        _ROUTES[key] = alarms_from_document(requests, source="sweep alarms")
-    return list(_ROUTES[key])
+        _ALARMS.clear()
+        _ALARMS[key] = alarms_from_document(requests, source="sweep alarms")
+    return list(_ALARMS[key])

@@ -181,13 +181,15 @@ def _elt(
     q: pd.DataFrame, start_at: pd.Timestamp, window: EltWindow, elt_ids: np.ndarray
 ) -> dict[str, float]:
     """Nightly ELT finish against its window."""
-    rows = q.loc[q["query_id"].isin(elt_ids)]
-    if rows.empty:
+    # Only the two columns: taking every column of the ELT rows cost more
+    # than the rest of this function.
+    mask = q["query_id"].isin(elt_ids).to_numpy()
+    if not mask.any():
         return {"elt_lateness_min": 0.0, "elt_finish_min": 0.0, "elt_on_time": 1.0}
     w_start, w_end = window.minutes()
     base = pd.Timestamp(start_at)
-    arrival = base + pd.to_timedelta(rows["arrival_s"].to_numpy(), unit="s")
-    end = base + pd.to_timedelta(rows["end_s"].to_numpy(), unit="s")
+    arrival = base + pd.to_timedelta(q["arrival_s"].to_numpy()[mask], unit="s")
+    end = base + pd.to_timedelta(q["end_s"].to_numpy()[mask], unit="s")
     local_arrival = pd.DatetimeIndex(arrival).tz_convert(window.timezone)
     # A night belongs to the window it opens in: statements before the window
     # start (a late run of the previous night) count for the previous night.

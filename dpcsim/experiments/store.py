@@ -58,6 +58,8 @@ class ResultStore:
         self.runs.mkdir(parents=True, exist_ok=True)
         for stale in self.runs.glob(".tmp-*"):
             stale.unlink(missing_ok=True)
+        # The tables this store published: load() need not read them back.
+        self._published: dict[str, pa.Table] = {}
 
     def done_keys(self) -> set[str]:
         """Keys of every published run."""
@@ -76,6 +78,7 @@ class ResultStore:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
+        self._published[key] = table
 
     def publish_all(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Publish several rows."""
@@ -83,12 +86,25 @@ class ResultStore:
             self.publish(row)
 
     def load(self) -> pd.DataFrame:
-        """Every published run as one frame, sorted by key (fixed column order)."""
+        """Every published run as one frame, sorted by key (fixed column order).
+
+        Runs this store published are taken from memory, the others (an earlier
+        sweep's) read from their files: the same frame either way (tested).
+        """
         files = sorted(self.runs.glob("*.parquet"))
         if not files:
             return pd.DataFrame(columns=_FIRST)
-        frames = [pq.read_table(f).to_pandas() for f in files]
-        frame = pd.concat(frames, ignore_index=True)
+        tables = [
+            self._published[f.stem] if f.stem in self._published else pq.read_table(f)
+            for f in files
+        ]
+        # One Arrow concatenation per schema (runs of one kind share theirs),
+        # then pandas aligns the few kinds (failed runs have no metrics).
+        kinds: dict[pa.Schema, list[pa.Table]] = {}
+        for table in tables:
+            kinds.setdefault(table.schema, []).append(table)
+        frames = [pa.concat_tables(group).to_pandas() for group in kinds.values()]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         rest = sorted(c for c in frame.columns if c not in _FIRST)
         cols = [c for c in _FIRST if c in frame.columns] + rest
         out: pd.DataFrame = frame[cols].sort_values("run_key", kind="stable")
