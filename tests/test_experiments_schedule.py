@@ -210,7 +210,7 @@ def test_schedule_record_prefers_a_schedule_meeting_the_objectives() -> None:
     assert diff["significant"]  # -10, -12, -11: a tight paired interval
     assert "improves adhoc_p95_wait_s" in rec["observation"]
     # Named by their decisions, the hash only as a key.
-    assert "Schedule night 3 adhoc slots, day 7 (key cA;" in rec["observation"]
+    assert "Schedule night 3 adhoc slots, day 7 (key cA)" in rec["observation"]
     assert "configuration adhoc 5 (key cS)" in rec["observation"]
     # Without schedule decisions: the composed fallback, labelled as such.
     single = frame.loc[frame["config_id"] == "cS"]

@@ -923,6 +923,13 @@ def _record_headroom(
     )
 
 
+def _schedule_title(name: str) -> str:
+    """ "Schedule (Asia/Tokyo): ..." for a name that says so, else "Schedule <name>"."""
+    if name.startswith("schedule"):
+        return "S" + name[1:]
+    return f"Schedule {name}"
+
+
 def _record_schedule(
     normal: pd.DataFrame,
     decisions: Mapping[str, Any],
@@ -1003,8 +1010,7 @@ def _record_schedule(
     return _record(
         "SCHEDULE",
         "A time-of-day WLM schedule (candidate)",
-        f"Schedule {names.get(best, best)} (key {best}; ELT configuration from "
-        f"{elt_at}, day configuration from {day_at} {zone}) {verdict} against the "
+        f"{_schedule_title(names.get(best, best))} (key {best}) {verdict} against the "
         f"best single configuration {names.get(chosen, chosen)} (key {chosen}); "
         f"it {'meets' if meets_all else 'does not meet'} every objective robustly."
         " Simulated with the switches and their transitions (running "
