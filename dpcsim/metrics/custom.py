@@ -92,6 +92,7 @@ filter does, it publishes only in minutes with matches unless the filter sets a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import numpy as np
@@ -185,10 +186,21 @@ def _elt_delay(
         "StepFunctionsCompletion": step_functions_delay_min(records.elt_runs, grid_s),
         "MartTableUpdate": mart_update_delay_min(records.queries, grid_s),
     }
-    # NaN (no success known yet) must stay NaN: np.maximum propagates it.
-    delays = {k: np.maximum(v - cadence_min, 0.0) for k, v in ages.items()}
+    return concat_points(elt_delay_points(stamps, ages, environment, cadence_min))
+
+
+def elt_delay_points(
+    stamps: pd.DatetimeIndex,
+    ages: Mapping[str, np.ndarray],
+    environment: str,
+    cadence_min: float,
+) -> list[pd.DataFrame]:
+    """``ELTExecutionDelay`` frames, one per definition, from the ages [min] of
+    the last success at each stamp (NaN minutes left out)."""
     frames = []
-    for definition, minutes in delays.items():
+    for definition, age in ages.items():
+        # NaN (no success known yet) must stay NaN: np.maximum propagates it.
+        minutes = np.maximum(age - cadence_min, 0.0)
         ok = np.isfinite(minutes)
         frames.append(
             points(
@@ -200,7 +212,7 @@ def _elt_delay(
                 unit="None",
             )
         )
-    return concat_points(frames)
+    return frames
 
 
 def _failure_counts(

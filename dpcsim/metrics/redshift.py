@@ -108,10 +108,10 @@ def queue_gauge_datapoints(
             rows = rows_of.get(name, _NO_ROWS)
             values = _sampled(t_s[rows], state[rows], grid_s, sampling)
             for dims in _queue_dims(metric, name, cluster_id, service_classes):
-                frames.append(_points(stamps, values, metric, dims, "Count"))
+                frames.append(aws_points(stamps, values, metric, dims, "Count"))
     total = _cluster_total(tl["queued"].to_numpy(), rows_of)
     frames.append(
-        _points(
+        aws_points(
             stamps,
             _sampled(t_s, total, grid_s, sampling),
             "WLMQueueLength",
@@ -169,7 +169,7 @@ def queue_period_datapoints(
         ):
             ok = np.isfinite(values)
             for dims in _queue_dims(metric, name, cluster_id, service_classes):
-                frames.append(_points(period_at[ok], values[ok], metric, dims, unit))
+                frames.append(aws_points(period_at[ok], values[ok], metric, dims, unit))
     return concat_points(frames)
 
 
@@ -193,8 +193,10 @@ def scaling_datapoints(
     dims = {"ClusterIdentifier": cluster_id}
     return concat_points(
         [
-            _points(stamps, active, "ConcurrencyScalingActiveClusters", dims, "Count"),
-            _points(stamps, seconds, "ConcurrencyScalingSeconds", dims, "Count"),
+            aws_points(
+                stamps, active, "ConcurrencyScalingActiveClusters", dims, "Count"
+            ),
+            aws_points(stamps, seconds, "ConcurrencyScalingSeconds", dims, "Count"),
         ]
     )
 
@@ -231,7 +233,7 @@ def disk_datapoints(
 ) -> pd.DataFrame:
     """``PercentageDiskSpaceUsed`` [Percent] per minute from the storage model."""
     used_gb = storage_used_gb(records.queries, records.start_at, grid_s, storage)
-    return _points(
+    return aws_points(
         stamps,
         100.0 * used_gb / storage.capacity_gb,
         "PercentageDiskSpaceUsed",
@@ -340,7 +342,7 @@ def _queue_dims(
     return out
 
 
-def _points(
+def aws_points(
     stamps: pd.DatetimeIndex,
     values: np.ndarray,
     metric: str,

@@ -36,7 +36,7 @@ the stream within its slice), and the sampling is ``instant``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Final
 
 import numpy as np
@@ -48,11 +48,12 @@ from dpcsim.metrics.custom import (
     CUSTOM_NAMESPACE,
     FAILED_OUTCOMES,
     WLM_CAUSED_OUTCOMES,
+    elt_delay_points,
 )
 from dpcsim.metrics.elt import mart_tables, step_functions_delay_min
 from dpcsim.metrics.points import concat_points, points, sort_points
 from dpcsim.metrics.records import RunRecords
-from dpcsim.metrics.redshift import REDSHIFT_NAMESPACE, disk_datapoints
+from dpcsim.metrics.redshift import aws_points, disk_datapoints
 from dpcsim.metrics.series import (
     MINUTE_S,
     bin_counts,
@@ -614,14 +615,16 @@ class StreamMetrics:
         frames.append(
             concat_points(
                 [
-                    _aws(
+                    aws_points(
                         stamps,
                         active,
                         "ConcurrencyScalingActiveClusters",
                         dims,
                         "Count",
                     ),
-                    _aws(stamps, seconds, "ConcurrencyScalingSeconds", dims, "Count"),
+                    aws_points(
+                        stamps, seconds, "ConcurrencyScalingSeconds", dims, "Count"
+                    ),
                 ]
             )
         )
@@ -642,9 +645,9 @@ class StreamMetrics:
                 step = steps.get(name)
                 values = np.zeros(n) if step is None else step.values(self.grid, n)
                 dims = {"ClusterIdentifier": self.cluster_id, "QueueName": name}
-                frames.append(_aws(stamps, values, metric, dims, "Count"))
+                frames.append(aws_points(stamps, values, metric, dims, "Count"))
         frames.append(
-            _aws(
+            aws_points(
                 stamps,
                 self.total_queued.values(self.grid, n),
                 "WLMQueueLength",
@@ -678,7 +681,7 @@ class StreamMetrics:
                 ("WLMQueriesCompletedPerSecond", rate, "Count/Second"),
             ):
                 ok = np.isfinite(values)
-                frames.append(_aws(period_at[ok], values[ok], metric, dims, unit))
+                frames.append(aws_points(period_at[ok], values[ok], metric, dims, unit))
         return concat_points(frames)
 
     def _disk_points(
@@ -730,23 +733,7 @@ class StreamMetrics:
             "StepFunctionsCompletion": step_functions_delay_min(runs, grid_s),
             "MartTableUpdate": mart,
         }
-        frames = []
-        for definition, age in ages.items():
-            minutes = np.maximum(age - self.cadence_min, 0.0)
-            ok = np.isfinite(minutes)
-            frames.append(
-                points(
-                    stamps[ok],
-                    minutes[ok],
-                    namespace=CUSTOM_NAMESPACE,
-                    metric_name="ELTExecutionDelay",
-                    dimensions={
-                        "Environment": self.environment,
-                        "Definition": definition,
-                    },
-                    unit="None",
-                )
-            )
+        frames = elt_delay_points(stamps, ages, self.environment, self.cadence_min)
         dims = {"ClusterIdentifier": self.cluster_id}
         for name, bins in (
             ("WLMFailedQueries", self.failed),
@@ -820,24 +807,6 @@ def _window(bins: _Bins, skip: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Sums and counts of ``n`` bins from bin ``skip``."""
     sums, counts = bins.take(skip + n)
     return sums[skip:], counts[skip:]
-
-
-def _aws(
-    stamps: pd.DatetimeIndex,
-    values: np.ndarray,
-    metric: str,
-    dims: Mapping[str, str],
-    unit: str,
-) -> pd.DataFrame:
-    """Datapoints of one AWS/Redshift series."""
-    return points(
-        stamps,
-        values,
-        namespace=REDSHIFT_NAMESPACE,
-        metric_name=metric,
-        dimensions=dims,
-        unit=unit,
-    )
 
 
 def _nanmax(*arrays: np.ndarray) -> float:
