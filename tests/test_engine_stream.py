@@ -55,6 +55,12 @@ def _workload(seed: int, n: int) -> pd.DataFrame:
             "mem_mb": rng.choice([100.0, 4000.0, 90000.0], n),
         }
     )
+    # Logged causes: the statement's own aborts fail again, the cluster's are
+    # left to the configuration under test, in both paths alike.
+    causes = rng.choice(["user_or_error", "qmr_abort", "wlm_timeout"], n)
+    frame["stop_cause"] = pd.array(
+        np.where(frame["aborted"], causes, None), dtype="string"
+    )
     return validate_workload(frame)
 
 

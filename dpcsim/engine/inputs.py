@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from dpcsim.errors import InputError
-from dpcsim.schema import COLUMNS, REQUIRED_COLUMNS, STATEMENT_TYPES, Workload
+from dpcsim.schema import (
+    COLUMNS,
+    NO_WLM_EVIDENCE,
+    REQUIRED_COLUMNS,
+    STATEMENT_TYPES,
+    Workload,
+)
 from dpcsim.schema import validate_workload as _validate
 from dpcsim.wlm import RoutingResult, WLMConfig, next_matching_queue, route_workload
 from dpcsim.wlm.limits import SQA_SERVICE_CLASS
@@ -61,7 +67,12 @@ class QueryArrays:
         QMR metric name -> per-query total over the execution (NaN unknown),
         for the metrics the workload carries (:data:`QMR_COLUMNS`).
     logged_abort
-        The log shows the query aborted (an error or a user cancel).
+        The log shows the query aborted for a cause of its own (an error or a
+        user cancel: ``stop_cause`` ``user_or_error``, or no cause logged). An
+        abort the cluster caused (a QMR abort or hop, a WLM timeout,
+        ``statement_timeout``) is left to the engine: the configuration and
+        settings under test decide whether it happens again. Its logged
+        execution time is the work done up to the abort, a lower bound.
     fingerprint
         Fingerprint id (-1 = none).
     query_id, task_id
@@ -257,7 +268,7 @@ def _build(
             for m, c in QMR_COLUMNS.items()
             if c in frame.columns
         },
-        logged_abort=col("aborted", False, "bool"),
+        logged_abort=col("aborted", False, "bool") & _own_cause(frame, order, in_order),
         fingerprint=np.asarray(fp_id, dtype=np.int64),
         query_id=qid,
         task_id=col("task_id", 0, "int64") if "task_id" in frame.columns else qid,
@@ -309,3 +320,13 @@ def _hop_targets(
         return lookup(g, lab, roles, q)
 
     return next_queue
+
+
+def _own_cause(frame: pd.DataFrame, order: np.ndarray, in_order: bool) -> np.ndarray:
+    """True where ``stop_cause`` is absent or ``user_or_error`` (in run order)."""
+    if "stop_cause" not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    cause = frame["stop_cause"].astype("string")
+    own = np.asarray((cause.isna() | (cause == NO_WLM_EVIDENCE)).to_numpy(bool))
+    result: np.ndarray = own if in_order else own[order]
+    return result
