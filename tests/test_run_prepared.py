@@ -233,3 +233,14 @@ def test_sort_points_equals_a_stable_sort_on_the_four_keys():
     keys = ["namespace", "metric_name", "dimensions", "timestamp"]
     expected = frame.sort_values(keys, kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(sort_points(frame), expected)
+
+
+def test_key_changes_treat_nulls_as_equal_only_to_nulls():
+    import pyarrow as pa
+
+    from dpcsim.metrics.points import _changes
+
+    text = pa.chunked_array([["a", "a", None], [None, "b", "b", None, "a"]])
+    got = _changes(text)
+    # a->a, a->None, None->None, None->b, b->b, b->None, None->a
+    assert got.tolist() == [False, True, False, True, False, True, True]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dpcsim.metrics.datapoints import DATAPOINT_DTYPES, dimensions_key
 
@@ -97,20 +98,15 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     # frame of millions of datapoints holds no stacked code matrix.
     change = np.zeros(n, dtype=bool)
     change[0] = True
-    factorized = []
-    for col in _KEY_COLUMNS:
-        codes, uniques = pd.factorize(frame[col], sort=False)
-        change[1:] |= codes[1:] != codes[:-1]
-        small = np.int16 if len(uniques) < 2**15 else np.int64
-        factorized.append((codes.astype(small), uniques))
+    texts = [pa.chunked_array(pa.array(frame[col])) for col in _KEY_COLUMNS]
+    for text in texts:
+        change[1:] |= _changes(text)
     starts = np.flatnonzero(change)
     del change
     ends = np.append(starts[1:], n)
-    names = [
-        [str(v) for v in np.asarray(uniques, dtype=object)[codes[starts]]]
-        for codes, uniques in factorized
-    ]
-    del factorized
+    taken = pa.array(starts, type=pa.int64())
+    names = [[str(v) for v in text.take(taken).to_pylist()] for text in texts]
+    del texts
     keys = list(zip(*names, strict=True))
     groups: dict[tuple[str, ...], list[int]] = {}
     for run, key in enumerate(keys):
@@ -130,6 +126,23 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     if len(pieces) == 1:
         return pieces[0].reset_index(drop=True)
     return pd.concat(pieces, ignore_index=True)
+
+
+def _changes(text: pa.ChunkedArray) -> np.ndarray:
+    """``text[i + 1] != text[i]`` for each i, nulls equal to each other only.
+
+    Compared in Arrow, column against column shifted by one: no per-row Python
+    object and no hash table, unlike a factorize.
+    """
+    n = len(text)
+    after, before = text.slice(1), text.slice(0, n - 1)
+    differ = pc.fill_null(pc.not_equal(after, before), False)
+    out = np.asarray(differ.to_numpy(zero_copy_only=False), dtype=bool)
+    if text.null_count:
+        null_after = pc.is_null(after).to_numpy(zero_copy_only=False)
+        null_before = pc.is_null(before).to_numpy(zero_copy_only=False)
+        out |= np.asarray(null_after != null_before, dtype=bool)
+    return out
 
 
 def concat_points(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
