@@ -17,13 +17,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
 
 from dpcsim.alarms import AlarmRun, AlarmSpec, alarms_from_document, evaluate_alarms
-from dpcsim.alarms.cluster import resolve_cluster_id
+from dpcsim.alarms.cluster import alarm_metrics, resolve_cluster_id
 from dpcsim.alarms.history import write_alarm_run
 from dpcsim.canonical import jsonable, write_json, write_parquet
 from dpcsim.designs import Design, default_design
@@ -35,6 +35,7 @@ from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.sessions import Replay
 from dpcsim.engine.simulate import prepare_inputs, simulate_arrays
 from dpcsim.metrics import MetricInputs, build_metrics
+from dpcsim.metrics.build import alarm_datapoints
 from dpcsim.metrics.datapoints import empty_datapoints
 from dpcsim.schema import COLUMNS as ENGINE_COLUMNS
 from dpcsim.schema import OUTCOMES, RAN_ON, Workload
@@ -436,6 +437,7 @@ class Run:
         metrics: bool = True,
         timer: PhaseTimer | None = None,
         schedule: WLMSchedule | None = None,
+        keep: Literal["all", "alarms"] = "all",
     ) -> Run:
         """Replay a :class:`PreparedRun`; the same run :meth:`simulate` returns.
 
@@ -447,6 +449,11 @@ class Run:
             Cluster settings of this run; None is the prepared ones.
         rng, metrics, timer, schedule
             As in :meth:`simulate`.
+        keep
+            ``"all"``: every datapoint; ``"alarms"`` (a sweep's runs, which
+            keep only outcomes): only the series the prepared alarms read are
+            built and kept in :attr:`datapoints`, unsorted; the alarm
+            evaluation is the same.
         """
         clock = PhaseTimer() if timer is None else timer
         seed = _seed(rng)
@@ -470,20 +477,34 @@ class Run:
         alarm_run = None
         measured = metrics
         if metrics:
+            options: dict[str, Any] = {
+                "workload": prepared.workload,
+                "design": prepared.design,
+                "cluster_id": prepared.cluster_id,
+                "queues": config.queue_names,
+                "storage": settings.storage,
+                "end_at": prepared.end_at,
+                "inputs": prepared.metric_inputs,
+            }
+            alarms = prepared.alarms
+            span_us = None
             with clock.phase("metrics"):
-                datapoints = build_metrics(
-                    result,
-                    workload=prepared.workload,
-                    design=prepared.design,
-                    cluster_id=prepared.cluster_id,
-                    queues=config.queue_names,
-                    storage=settings.storage,
-                    end_at=prepared.end_at,
-                    inputs=prepared.metric_inputs,
-                )
+                if keep == "alarms" and alarms:
+                    wanted = {
+                        (m.namespace, m.metric_name)
+                        for alarm in alarms
+                        for m in alarm_metrics(alarm)
+                    }
+                    found = alarm_datapoints(result, wanted, **options)
+                    datapoints, span_us = found.datapoints, found.span_us
+                else:
+                    datapoints = build_metrics(result, **options)
             with clock.phase("alarms"):
-                alarms = prepared.alarms
-                alarm_run = evaluate_alarms(alarms, datapoints) if alarms else None
+                alarm_run = (
+                    evaluate_alarms(alarms, datapoints, span_us=span_us)
+                    if alarms
+                    else None
+                )
         return cls(
             records=result,
             datapoints=datapoints,

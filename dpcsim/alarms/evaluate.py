@@ -245,6 +245,7 @@ def evaluate_alarms(
     *,
     options: EvaluationOptions | None = None,
     progress: bool = False,
+    span_us: tuple[int, int] | None = None,
 ) -> AlarmRun:
     """Evaluate every alarm over the datapoints; return the history and summary.
 
@@ -258,12 +259,16 @@ def evaluate_alarms(
         Evaluation knobs.
     progress
         Show a tqdm bar over the alarms.
+    span_us
+        First and last timestamp [µs] the evaluation covers; None: those of
+        ``datapoints``. Given when ``datapoints`` holds only the alarms'
+        series of a larger set (:func:`dpcsim.metrics.build.alarm_datapoints`).
     """
     names = [a.name for a in alarms]
     if len(set(names)) != len(names):
         raise InputError(f"alarm names must be unique per Region, got {names}")
     table = MetricTable(datapoints)
-    span = table.span_us
+    span = table.span_us if span_us is None else span_us
     if progress:
         from tqdm import tqdm  # only for a bar: a quiet run does not import it
 

@@ -234,6 +234,7 @@ def iter_task(task: Task, ctx: SweepContext) -> Iterator[dict[str, Any]]:
                     replace(prepared, config=config, settings=settings),
                     rng=seed,
                     schedule=schedule,
+                    keep="alarms",
                 )
                 metrics = outcome_metrics(run, config.queue_names, ctx.window, elt_ids)
                 row.update({f"metric.{k}": v for k, v in sorted(metrics.items())})

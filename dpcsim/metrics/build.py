@@ -12,14 +12,16 @@ writes ``metrics.parquet``). Period statistics come from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from dpcsim.designs import Design, ELTContract, default_design
 from dpcsim.errors import InputError
-from dpcsim.metrics.custom import custom_datapoints
+from dpcsim.metrics.custom import CUSTOM_NAMESPACE, custom_datapoints
 from dpcsim.metrics.points import concat_points, sort_points
 from dpcsim.metrics.records import (
     MetricInputs,
@@ -28,6 +30,8 @@ from dpcsim.metrics.records import (
     records_from_workload,
 )
 from dpcsim.metrics.redshift import (
+    PERIOD_S,
+    REDSHIFT_NAMESPACE,
     disk_datapoints,
     queue_gauge_datapoints,
     queue_period_datapoints,
@@ -37,9 +41,38 @@ from dpcsim.metrics.series import SAMPLINGS, Sampling, minute_grid
 from dpcsim.metrics.storage import StorageSettings, storage_from_table
 from dpcsim.schema import Workload
 
-__all__ = ["build_metrics", "to_records"]
+__all__ = ["AlarmInputs", "alarm_datapoints", "build_metrics", "to_records"]
 
 _SIM_ATTRS = ("queries", "timeline", "scaling", "start_at")
+
+#: The ``AWS/Redshift`` metrics each builder publishes (every ``Custom/DPC``
+#: metric comes from :func:`custom_datapoints`).
+_GAUGE_METRICS: frozenset[str] = frozenset({"WLMQueueLength", "WLMRunningQueries"})
+_PERIOD_METRICS: frozenset[str] = frozenset(
+    {"WLMQueueWaitTime", "WLMQueryDuration", "WLMQueriesCompletedPerSecond"}
+)
+_SCALING_METRICS: frozenset[str] = frozenset(
+    {"ConcurrencyScalingActiveClusters", "ConcurrencyScalingSeconds"}
+)
+_DISK_METRICS: frozenset[str] = frozenset({"PercentageDiskSpaceUsed"})
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmInputs:
+    """The datapoints a set of alarms reads, and the span of the whole run's.
+
+    Attributes
+    ----------
+    datapoints
+        Every dimension variant of the wanted metrics, in the builders' order
+        (one time-ordered run per series; not sorted across series).
+    span_us
+        First and last timestamp [µs since the epoch, UTC] of the datapoints
+        :func:`build_metrics` would return: the alarms' evaluation window.
+    """
+
+    datapoints: pd.DataFrame
+    span_us: tuple[int, int]
 
 
 def to_records(
@@ -161,6 +194,70 @@ def build_metrics(
         Tidy datapoints with a ``unit`` column, sorted by namespace, metric,
         dimensions and timestamp.
     """
+    frame, _ = _datapoints(
+        source, workload=workload, design=design, cluster_id=cluster_id,
+        storage=storage, sampling=sampling, environment=environment,
+        queues=queues, service_classes=service_classes,
+        copy_error_default=copy_error_default, end_at=end_at,
+        elt_cadence_min=elt_cadence_min, inputs=inputs, only=None,
+    )  # fmt: skip
+    return sort_points(frame)
+
+
+def alarm_datapoints(
+    source: Any,
+    metrics: Collection[tuple[str, str]],
+    **options: Any,
+) -> AlarmInputs:
+    """The datapoints of ``metrics`` only, for an alarm evaluation of a run.
+
+    The series are the ones :func:`build_metrics` returns (same values, every
+    dimension variant), without the series no alarm reads and without the
+    sort: :class:`dpcsim.alarms.grid.MetricTable` groups them by key itself.
+    A sweep's run evaluates its alarms on these and keeps only outcomes.
+
+    Parameters
+    ----------
+    source
+        As in :func:`build_metrics`.
+    metrics
+        ``(namespace, metric name)`` pairs the alarms read
+        (:func:`dpcsim.alarms.cluster.alarm_metrics`).
+    **options
+        The keyword arguments of :func:`build_metrics`.
+    """
+    wanted = frozenset(metrics)
+    frame, span_us = _datapoints(source, only=wanted, **options)
+    if len(frame):
+        keep = np.zeros(len(frame), dtype=bool)
+        for namespace, metric in wanted:
+            keep |= (
+                (frame["metric_name"] == metric) & (frame["namespace"] == namespace)
+            ).to_numpy(dtype=bool, na_value=False)
+        if not bool(keep.all()):
+            frame = frame.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+    return AlarmInputs(datapoints=frame, span_us=span_us)
+
+
+def _datapoints(
+    source: Any,
+    *,
+    workload: Workload | None = None,
+    design: Design | None = None,
+    cluster_id: str | None = None,
+    storage: StorageSettings | Mapping[str, Any] | None = None,
+    sampling: Sampling = "instant",
+    environment: str | None = None,
+    queues: Iterable[str] = (),
+    service_classes: Mapping[str, int] | None = None,
+    copy_error_default: float | None = None,
+    end_at: pd.Timestamp | None = None,
+    elt_cadence_min: float | None = None,
+    inputs: MetricInputs | None = None,
+    only: frozenset[tuple[str, str]] | None,
+) -> tuple[pd.DataFrame, tuple[int, int]]:
+    """The unsorted datapoints (of the builders ``only`` needs; None: all) and
+    the span [µs] of the full set."""
     if sampling not in SAMPLINGS:
         raise InputError(
             f"sampling={sampling!r}; expected one of {list(SAMPLINGS)}",
@@ -175,32 +272,64 @@ def build_metrics(
     settings = _storage_settings(storage)
     stamps, grid_s = minute_grid(records.start_at, records.horizon_s, end_at)
     queue_names = tuple(queues)
-    frames = [
-        queue_gauge_datapoints(
+
+    def wants(namespace: str, names: frozenset[str] | None = None) -> bool:
+        return only is None or any(
+            ns == namespace and (names is None or m in names) for ns, m in only
+        )
+
+    frames = []
+    if wants(REDSHIFT_NAMESPACE, _GAUGE_METRICS):
+        frames.append(queue_gauge_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling,
             queues=queue_names, service_classes=service_classes,
-        ),
-        queue_period_datapoints(
+        ))  # fmt: skip
+    if wants(REDSHIFT_NAMESPACE, _PERIOD_METRICS):
+        frames.append(queue_period_datapoints(
             records, stamps, cluster_id=cluster_id, queues=queue_names,
             service_classes=service_classes,
-        ),
-        scaling_datapoints(
+        ))  # fmt: skip
+    if wants(REDSHIFT_NAMESPACE, _SCALING_METRICS):
+        frames.append(scaling_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling
-        ),
-        *([] if settings is None else [disk_datapoints(
+        ))  # fmt: skip
+    if settings is not None and wants(REDSHIFT_NAMESPACE, _DISK_METRICS):
+        frames.append(disk_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, storage=settings
-        )]),
-        custom_datapoints(
+        ))  # fmt: skip
+    if wants(CUSTOM_NAMESPACE):
+        frames.append(custom_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, environment=environment,
-            copy_error_default=copy_error_default,
-            elt_cadence_min=elt_cadence_min,
-        ),
-    ]  # fmt: skip
+            copy_error_default=copy_error_default, elt_cadence_min=elt_cadence_min,
+        ))  # fmt: skip
     unsorted = concat_points(frames)
     # The parts are copied into ``unsorted``: let them go before the sort's
     # copy, so at most two copies of the datapoints are held at once.
     del frames
-    return sort_points(unsorted)
+    return unsorted, _span_us(stamps, _has_periods(records, queue_names))
+
+
+def _has_periods(records: RunRecords, queues: tuple[str, ...]) -> bool:
+    """Whether :func:`queue_period_datapoints` publishes any queue's series."""
+    if queues:
+        return True
+    q = records.queries
+    computed = ~q["cache_hit"].to_numpy(dtype=bool)
+    return bool(q["queue"].notna().to_numpy(dtype=bool)[computed].any())
+
+
+def _span_us(stamps: pd.DatetimeIndex, has_periods: bool) -> tuple[int, int]:
+    """First and last timestamp [µs] of the full datapoints of a minute grid.
+
+    The cluster's ``WLMQueueLength`` covers every minute of the grid; with a
+    queue, each queue's ``WLMQueriesCompletedPerSecond`` (never NaN) covers
+    every 5-minute period from the one holding the first minute, which may
+    start before it; no series reaches past the last minute.
+    """
+    first_s = int(stamps[0].timestamp())
+    if has_periods:
+        first_s = first_s // PERIOD_S * PERIOD_S
+    return first_s * 1_000_000, int(stamps[-1].timestamp()) * 1_000_000
 
 
 def _storage_settings(

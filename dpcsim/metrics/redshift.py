@@ -37,6 +37,7 @@ Result-cache hits never enter WLM and are left out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -55,6 +56,7 @@ from dpcsim.metrics.series import (
 from dpcsim.metrics.storage import StorageSettings, storage_used_gb
 
 __all__ = [
+    "PERIOD_S",
     "REDSHIFT_NAMESPACE",
     "disk_datapoints",
     "queue_gauge_datapoints",
@@ -63,7 +65,8 @@ __all__ = [
 ]
 
 REDSHIFT_NAMESPACE = "AWS/Redshift"
-_PERIOD_S = 300
+#: Length of the per-queue period metrics [s].
+PERIOD_S: Final = 300
 
 
 def queue_gauge_datapoints(
@@ -144,13 +147,13 @@ def queue_period_datapoints(
     queue = queries["queue"].take(kept)
     started = np.isfinite(start_s)
     done = queries["outcome"].take(kept).eq("completed").to_numpy(bool) & started
-    first, last = (int(s.timestamp()) // _PERIOD_S * _PERIOD_S for s in stamps[[0, -1]])
-    periods = np.arange(first, last + 1, _PERIOD_S, dtype="float64")
+    first, last = (int(s.timestamp()) // PERIOD_S * PERIOD_S for s in stamps[[0, -1]])
+    periods = np.arange(first, last + 1, PERIOD_S, dtype="float64")
     period_at = pd.to_datetime(periods, unit="s", utc=True)
     frames = []
     names = sorted(set(queue.dropna().unique()) | set(queues))
-    start_period = period_index(start_s, records.start_at, _PERIOD_S)
-    end_period = period_index(end_s, records.start_at, _PERIOD_S)
+    start_period = period_index(start_s, records.start_at, PERIOD_S)
+    end_period = period_index(end_s, records.start_at, PERIOD_S)
     for name in names:
         mine = (queue == name).to_numpy(dtype=bool, na_value=False)
         waited = mine & started
@@ -161,7 +164,7 @@ def queue_period_datapoints(
         dur = _period_mean(
             end_period[finished], (end_s - start_s)[finished] * 1e6, periods
         )
-        rate = _period_count(end_period[finished], periods) / float(_PERIOD_S)
+        rate = _period_count(end_period[finished], periods) / float(PERIOD_S)
         for metric, values, unit in (
             ("WLMQueueWaitTime", waits, "Milliseconds"),
             ("WLMQueryDuration", dur, "Microseconds"),
@@ -271,7 +274,7 @@ def _period_slot(
     if not periods.size:
         return np.zeros(period_of.size, np.int64), np.zeros(period_of.size, bool)
     with np.errstate(invalid="ignore"):
-        slot = (period_of - periods[0]) / _PERIOD_S
+        slot = (period_of - periods[0]) / PERIOD_S
         inside = (slot >= 0) & (slot < periods.size)
     idx = np.where(inside, slot, 0).astype(np.int64)
     inside &= periods[idx] == period_of

@@ -1,0 +1,103 @@
+"""A sweep's run builds only the series its alarms read: the same alarm run.
+
+``Run.simulate_prepared(..., keep="alarms")`` skips the series no alarm reads
+and the sort; the alarm evaluation must not change: same history, same
+summary, same evaluation window, for the design's alarms (single-metric and
+metric math) and for alarms on metrics the run may not publish.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dpcsim.alarms import alarms_from_document, dpc_design_alarms
+from dpcsim.designs import load_design
+from dpcsim.engine import ClusterSettings
+from dpcsim.metrics.build import alarm_datapoints, build_metrics
+from dpcsim.run import Run
+from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
+
+
+@pytest.fixture(scope="module")
+def days():
+    return generate_dpc_workload(DPCWorkloadSpec(days=2), rng=20250601)
+
+
+@pytest.fixture(scope="module")
+def design():
+    return load_design("dpc")
+
+
+def _extra_alarm(metric: str, stat: str = "Maximum") -> dict:
+    return {
+        "AlarmName": f"extra-{metric}",
+        "Namespace": "AWS/Redshift",
+        "MetricName": metric,
+        "Dimensions": [{"Name": "ClusterIdentifier", "Value": "dpc-learning"}],
+        "Statistic": stat,
+        "Period": 300,
+        "EvaluationPeriods": 2,
+        "DatapointsToAlarm": 1,
+        "Threshold": 0.5,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "breaching",
+    }
+
+
+SETTINGS = [
+    ClusterSettings(),
+    ClusterSettings(max_concurrency_scaling_clusters=0),
+    ClusterSettings(storage={"model": "on"}),
+]
+
+
+@pytest.mark.parametrize("settings", SETTINGS, ids=["default", "no-cs", "storage"])
+def test_alarm_runs_are_the_same_from_the_alarms_series_alone(days, design, settings):
+    document = [
+        *dpc_design_alarms(),
+        # Scaling clusters: a series the design's alarms never read.
+        _extra_alarm("ConcurrencyScalingActiveClusters"),
+        # Missing data treated as breaching: the window's edges decide.
+        _extra_alarm("WLMQueueLength", "Average"),
+    ]
+    alarms = alarms_from_document(document)
+    prepared = Run.prepare(days, design.wlm, settings, design, alarms=alarms)
+    full = Run.simulate_prepared(prepared, rng=3)
+    lean = Run.simulate_prepared(prepared, rng=3, keep="alarms")
+    assert full.alarm_run is not None
+    assert lean.alarm_run is not None
+    pd.testing.assert_frame_equal(lean.alarm_run.summary, full.alarm_run.summary)
+    pd.testing.assert_frame_equal(lean.alarm_run.history, full.alarm_run.history)
+    # Fewer series were built, and the kept ones are the full run's.
+    assert 0 < len(lean.datapoints) < len(full.datapoints)
+    pairs = zip(
+        lean.datapoints["namespace"], lean.datapoints["metric_name"], strict=True
+    )
+    kept = set(pairs)
+    assert ("AWS/Redshift", "WLMRunningQueries") not in kept
+    assert ("AWS/Redshift", "WLMQueueWaitTime") not in kept
+    keys = ["namespace", "metric_name", "dimensions", "timestamp"]
+    mine = full.datapoints.merge(
+        lean.datapoints[keys].drop_duplicates(), on=keys, how="inner"
+    )
+    pd.testing.assert_frame_equal(
+        lean.datapoints.sort_values(keys, kind="stable").reset_index(drop=True),
+        mine.sort_values(keys, kind="stable").reset_index(drop=True),
+    )
+
+
+@pytest.mark.parametrize("queues", [("batch", "adhoc", "admin"), ()])
+def test_the_span_is_the_one_of_every_series(days, design, queues):
+    result = Run.simulate(days, design.wlm, rng=1, design=design).records
+    everything = build_metrics(result, workload=days, design=design, queues=queues)
+    found = alarm_datapoints(
+        result, {("Custom/DPC", "CopyErrorCount")}, workload=days, design=design,
+        queues=queues,
+    )  # fmt: skip
+    ts = everything["timestamp"].to_numpy(dtype="datetime64[us]").astype("int64")
+    assert found.span_us == (int(ts.min()), int(ts.max()))
+    # The 5-minute series start before the first minute on this run, so the
+    # span is not just the minute grid's.
+    first_minute = result.start_at.floor("min").value // 1000
+    assert found.span_us[0] < first_minute
