@@ -16,7 +16,6 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from dpcsim.designs import Design, ELTContract, default_design
@@ -64,8 +63,10 @@ class AlarmInputs:
     Attributes
     ----------
     datapoints
-        Every dimension variant of the wanted metrics, in the builders' order
-        (one time-ordered run per series; not sorted across series).
+        The series of the builders that publish the wanted metrics (every
+        dimension variant of those, and their other series: an alarm reads
+        only its own keys), in the builders' order, one time-ordered run per
+        series, not sorted across series.
     span_us
         First and last timestamp [µs since the epoch, UTC] of the datapoints
         :func:`build_metrics` would return: the alarms' evaluation window.
@@ -211,10 +212,10 @@ def alarm_datapoints(
 ) -> AlarmInputs:
     """The datapoints of ``metrics`` only, for an alarm evaluation of a run.
 
-    The series are the ones :func:`build_metrics` returns (same values, every
-    dimension variant), without the series no alarm reads and without the
-    sort: :class:`dpcsim.alarms.grid.MetricTable` groups them by key itself.
-    A sweep's run evaluates its alarms on these and keeps only outcomes.
+    The series are the ones :func:`build_metrics` returns (same values),
+    without the builders no wanted metric comes from and without the sort:
+    :class:`dpcsim.alarms.grid.MetricTable` groups them by key itself. A
+    sweep's run evaluates its alarms on these and keeps only outcomes.
 
     Parameters
     ----------
@@ -226,16 +227,7 @@ def alarm_datapoints(
     **options
         The keyword arguments of :func:`build_metrics`.
     """
-    wanted = frozenset(metrics)
-    frame, span_us = _datapoints(source, only=wanted, **options)
-    if len(frame):
-        keep = np.zeros(len(frame), dtype=bool)
-        for namespace, metric in wanted:
-            keep |= (
-                (frame["metric_name"] == metric) & (frame["namespace"] == namespace)
-            ).to_numpy(dtype=bool, na_value=False)
-        if not bool(keep.all()):
-            frame = frame.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+    frame, span_us = _datapoints(source, only=frozenset(metrics), **options)
     return AlarmInputs(datapoints=frame, span_us=span_us)
 
 
