@@ -377,10 +377,31 @@ def _cast(column: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
 def _trim(table: pa.Table) -> pa.Table:
     """Trim blank padding of char(n) string columns."""
     cols = {
-        name: pc.utf8_trim_whitespace(col) if pa.types.is_string(col.type) else col
+        name: _trim_column(col) if pa.types.is_string(col.type) else col
         for name, col in zip(table.column_names, table.columns, strict=True)
     }
     return pa.table(cols)
+
+
+#: Values looked at to decide whether a column repeats few distinct values.
+_SAMPLE: Final = 4096
+
+
+def _trim_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Trim whitespace; columns of few distinct values trim each distinct once."""
+    chunks = []
+    for chunk in col.chunks:
+        sample = chunk.slice(0, _SAMPLE)
+        few = len(chunk) > 2 * _SAMPLE and 8 * pc.count_distinct(sample).as_py() < len(
+            sample
+        )
+        if few:
+            coded = chunk.dictionary_encode()
+            chunk = pc.take(pc.utf8_trim_whitespace(coded.dictionary), coded.indices)
+        else:
+            chunk = pc.utf8_trim_whitespace(chunk)
+        chunks.append(chunk)
+    return pa.chunked_array(chunks, type=pa.string())
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
