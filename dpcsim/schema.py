@@ -302,7 +302,7 @@ def validate_workload(frame: pd.DataFrame) -> pd.DataFrame:
         elif col == "source_row":
             out[col] = np.arange(1, len(frame) + 1, dtype="int64")
         else:
-            out[col] = pd.Series([_FILL.get(col)] * len(frame), dtype=target)
+            out[col] = pd.Series(_FILL.get(col), index=out.index, dtype=target)
     out["stop_cause"] = _stop_causes(out)
     _check_values(out)
     if _in_arrival_order(out):

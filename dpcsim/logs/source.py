@@ -271,7 +271,12 @@ def parse_file(
             source=str(path),
         ) from None
     bad = index.bad_records()
-    table = pa.concat_tables(tables) if tables else schema.empty_table()
+    # Only ``whole`` holds the blocks then, so the Arrow buffers are released as
+    # each column reaches pandas.
+    whole = [pa.concat_tables(tables) if tables else schema.empty_table()]
+    tables.clear()
+    table = schema.empty_table()
+    frame = _to_pandas(whole.pop())
     first = {j.column: j for _, j in issues}
     merged = [
         Issue(
@@ -285,7 +290,7 @@ def parse_file(
     return Parsed(
         str(path),
         spec,
-        _to_pandas(table),
+        frame,
         None,
         merged,
         bad=bad,
@@ -372,21 +377,55 @@ def _cast(column: pa.ChunkedArray, kind: Kind) -> pa.ChunkedArray:
 def _trim(table: pa.Table) -> pa.Table:
     """Trim blank padding of char(n) string columns."""
     cols = {
-        name: pc.utf8_trim_whitespace(col) if pa.types.is_string(col.type) else col
+        name: _trim_column(col) if pa.types.is_string(col.type) else col
         for name, col in zip(table.column_names, table.columns, strict=True)
     }
     return pa.table(cols)
 
 
+#: Values looked at to decide whether a column repeats few distinct values.
+_SAMPLE: Final = 4096
+
+
+def _trim_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Trim whitespace; columns of few distinct values trim each distinct once."""
+    chunks = []
+    for chunk in col.chunks:
+        sample = chunk.slice(0, _SAMPLE)
+        few = len(chunk) > 2 * _SAMPLE and 8 * pc.count_distinct(sample).as_py() < len(
+            sample
+        )
+        if few:
+            coded = chunk.dictionary_encode()
+            chunk = pc.take(pc.utf8_trim_whitespace(coded.dictionary), coded.indices)
+        else:
+            chunk = pc.utf8_trim_whitespace(chunk)
+        chunks.append(chunk)
+    return pa.chunked_array(chunks, type=pa.string())
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow -> pandas with canonical dtypes (tz-aware UTC times, ``string``)."""
-    cols: dict[str, Any] = {}
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        if pa.types.is_timestamp(col.type):
-            col = col.cast(pa.timestamp("us", tz="UTC"))
-        mapper = {pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}.get
-        cols[name] = col.to_pandas(types_mapper=mapper)
-    return pd.DataFrame(cols, index=pd.RangeIndex(table.num_rows))
+    """Arrow -> pandas with canonical dtypes (tz-aware UTC times, ``string``).
+
+    One pandas block per column (no consolidation copy); the Arrow buffers are
+    released column by column as they are converted when nothing else holds them.
+    """
+    utc = pa.timestamp("us", tz="UTC")
+    cols = [
+        col.cast(utc) if pa.types.is_timestamp(col.type) else col
+        for col in table.columns
+    ]
+    names = table.column_names
+    rows = table.num_rows
+    del table
+    mapper = {pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}.get
+    whole = pa.Table.from_arrays(cols, names=names)
+    del cols
+    frame: pd.DataFrame = whole.to_pandas(
+        types_mapper=mapper, split_blocks=True, self_destruct=True
+    )
+    frame.index = pd.RangeIndex(rows)
+    return frame
 
 
 def _coerce(raw: pd.DataFrame, spec: TableSpec) -> tuple[pd.DataFrame, list[Issue]]:
