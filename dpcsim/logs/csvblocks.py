@@ -54,7 +54,7 @@ __all__ = [
 
 #: Bytes read per block [B]: large enough that pyarrow's per-call overhead is
 #: negligible, small enough that one block's scan arrays stay a few tens of MB.
-BLOCK_BYTES: Final = 8 << 20
+BLOCK_BYTES: Final = 32 << 20
 _QUOTE: Final = ord('"')
 _NEWLINE: Final = ord("\n")
 _CR: Final = ord("\r")
