@@ -272,22 +272,29 @@ def _sweep() -> list[str]:
     week, origin = _sample_week()
     design = load_design("dpc")
     prepared = Run.prepare(week, design.wlm, None, design)
-    best_run, best_engine = float("inf"), float("inf")
+    # As the sweep runs it: only the series the alarms read (keep="alarms");
+    # the full build beside it, as `simulate` makes it.
+    best = {"alarms": float("inf"), "all": float("inf")}
+    best_engine = float("inf")
     for seed in range(REPEATS + 2):
-        timer = PhaseTimer()
-        gc.collect()
-        started = time.perf_counter()
-        Run.simulate_prepared(prepared, rng=seed, timer=timer)
-        best_run = min(best_run, time.perf_counter() - started)
-        best_engine = min(best_engine, timer.seconds["engine"])
+        for keep in ("alarms", "all"):
+            timer = PhaseTimer()
+            gc.collect()
+            started = time.perf_counter()
+            Run.simulate_prepared(prepared, rng=seed, timer=timer, keep=keep)
+            best[keep] = min(best[keep], time.perf_counter() - started)
+            best_engine = min(best_engine, timer.seconds["engine"])
     timer = PhaseTimer()
-    Run.simulate_prepared(prepared, rng=0, timer=timer)
+    Run.simulate_prepared(prepared, rng=0, timer=timer, keep="alarms")
+    best_run = best["alarms"]
     ok = "OK" if best_run <= TARGET_SWEEP_S else "ABOVE TARGET"
     return [
         f"(d) a sweep run: DPC design on {origin} ({len(week.queries):,} queries), "
-        "prepared once, in-process",
+        "prepared once, in-process, the alarms' series only (as a sweep runs it)",
         f"    {best_run:.3f} s per run (target <= {TARGET_SWEEP_S}) {ok}; engine loop "
-        f"{best_engine:.3f} s; run / engine = {best_run / best_engine:.2f}",
+        f"{best_engine:.3f} s; run / engine = {best_run / best_engine:.2f}; "
+        f"with every datapoint {best['all']:.3f} s = "
+        f"{best['all'] / best_engine:.2f} x the engine",
         f"    one run's {timer.line()}",
     ]
 
