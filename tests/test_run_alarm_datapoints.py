@@ -15,6 +15,12 @@ from dpcsim.alarms import alarms_from_document, dpc_design_alarms
 from dpcsim.designs import load_design
 from dpcsim.engine import ClusterSettings
 from dpcsim.metrics.build import alarm_datapoints, build_metrics
+from dpcsim.metrics.redshift import (
+    DISK_METRICS,
+    QUEUE_GAUGE_METRICS,
+    QUEUE_PERIOD_METRICS,
+    SCALING_METRICS,
+)
 from dpcsim.run import Run
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
 
@@ -102,3 +108,15 @@ def test_the_span_is_the_one_of_every_series(days, design, queues):
     # span is not just the minute grid's.
     first_minute = result.start_at.floor("min").value // 1000
     assert found.span_us[0] < first_minute
+
+
+def test_every_published_redshift_metric_belongs_to_its_builders_set(days, design):
+    """A metric missing from the sets would silently vanish from a sweep's alarms."""
+    settings = ClusterSettings(storage={"model": "on"})
+    result = Run.simulate(days, design.wlm, settings, rng=1, design=design).records
+    frame = build_metrics(
+        result, workload=days, design=design, storage=settings.storage
+    )
+    published = set(frame.loc[frame["namespace"] == "AWS/Redshift", "metric_name"])
+    known = QUEUE_GAUGE_METRICS | QUEUE_PERIOD_METRICS | SCALING_METRICS | DISK_METRICS
+    assert published == known

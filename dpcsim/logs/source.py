@@ -271,12 +271,13 @@ def parse_file(
             source=str(path),
         ) from None
     bad = index.bad_records()
-    # Only ``whole`` holds the blocks then, so the Arrow buffers are released as
-    # each column reaches pandas.
-    whole = [pa.concat_tables(tables) if tables else schema.empty_table()]
+    whole = pa.concat_tables(tables) if tables else schema.empty_table()
+    # The blocks share their buffers with ``whole``: drop the list and the last
+    # block's table, so that ``whole`` alone holds them while it is converted.
     tables.clear()
-    table = schema.empty_table()
-    frame = _to_pandas(whole.pop())
+    table = whole
+    frame = _to_pandas(whole)
+    del whole, table
     first = {j.column: j for _, j in issues}
     merged = [
         Issue(
@@ -407,24 +408,20 @@ def _trim_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas with canonical dtypes (tz-aware UTC times, ``string``).
 
-    One pandas block per column (no consolidation copy); the Arrow buffers are
-    released column by column as they are converted when nothing else holds them.
+    One pandas block per column (no consolidation copy), converted with
+    ``self_destruct`` so that a column's buffers can go once it is converted.
     """
     utc = pa.timestamp("us", tz="UTC")
     cols = [
         col.cast(utc) if pa.types.is_timestamp(col.type) else col
         for col in table.columns
     ]
-    names = table.column_names
-    rows = table.num_rows
-    del table
-    mapper = {pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}.get
-    whole = pa.Table.from_arrays(cols, names=names)
+    whole = pa.Table.from_arrays(cols, names=table.column_names)
     del cols
+    mapper = {pa.string(): pd.StringDtype(), pa.bool_(): pd.BooleanDtype()}.get
     frame: pd.DataFrame = whole.to_pandas(
         types_mapper=mapper, split_blocks=True, self_destruct=True
     )
-    frame.index = pd.RangeIndex(rows)
     return frame
 
 

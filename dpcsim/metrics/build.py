@@ -29,8 +29,12 @@ from dpcsim.metrics.records import (
     records_from_workload,
 )
 from dpcsim.metrics.redshift import (
+    DISK_METRICS,
     PERIOD_S,
+    QUEUE_GAUGE_METRICS,
+    QUEUE_PERIOD_METRICS,
     REDSHIFT_NAMESPACE,
+    SCALING_METRICS,
     disk_datapoints,
     queue_gauge_datapoints,
     queue_period_datapoints,
@@ -43,17 +47,6 @@ from dpcsim.schema import Workload
 __all__ = ["AlarmInputs", "alarm_datapoints", "build_metrics", "to_records"]
 
 _SIM_ATTRS = ("queries", "timeline", "scaling", "start_at")
-
-#: The ``AWS/Redshift`` metrics each builder publishes (every ``Custom/DPC``
-#: metric comes from :func:`custom_datapoints`).
-_GAUGE_METRICS: frozenset[str] = frozenset({"WLMQueueLength", "WLMRunningQueries"})
-_PERIOD_METRICS: frozenset[str] = frozenset(
-    {"WLMQueueWaitTime", "WLMQueryDuration", "WLMQueriesCompletedPerSecond"}
-)
-_SCALING_METRICS: frozenset[str] = frozenset(
-    {"ConcurrencyScalingActiveClusters", "ConcurrencyScalingSeconds"}
-)
-_DISK_METRICS: frozenset[str] = frozenset({"PercentageDiskSpaceUsed"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,21 +264,21 @@ def _datapoints(
         )
 
     frames = []
-    if wants(REDSHIFT_NAMESPACE, _GAUGE_METRICS):
+    if wants(REDSHIFT_NAMESPACE, QUEUE_GAUGE_METRICS):
         frames.append(queue_gauge_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling,
             queues=queue_names, service_classes=service_classes,
         ))  # fmt: skip
-    if wants(REDSHIFT_NAMESPACE, _PERIOD_METRICS):
+    if wants(REDSHIFT_NAMESPACE, QUEUE_PERIOD_METRICS):
         frames.append(queue_period_datapoints(
             records, stamps, cluster_id=cluster_id, queues=queue_names,
             service_classes=service_classes,
         ))  # fmt: skip
-    if wants(REDSHIFT_NAMESPACE, _SCALING_METRICS):
+    if wants(REDSHIFT_NAMESPACE, SCALING_METRICS):
         frames.append(scaling_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling
         ))  # fmt: skip
-    if settings is not None and wants(REDSHIFT_NAMESPACE, _DISK_METRICS):
+    if settings is not None and wants(REDSHIFT_NAMESPACE, DISK_METRICS):
         frames.append(disk_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, storage=settings
         ))  # fmt: skip

@@ -56,8 +56,12 @@ from dpcsim.metrics.series import (
 from dpcsim.metrics.storage import StorageSettings, storage_used_gb
 
 __all__ = [
+    "DISK_METRICS",
     "PERIOD_S",
+    "QUEUE_GAUGE_METRICS",
+    "QUEUE_PERIOD_METRICS",
     "REDSHIFT_NAMESPACE",
+    "SCALING_METRICS",
     "disk_datapoints",
     "queue_gauge_datapoints",
     "queue_period_datapoints",
@@ -67,6 +71,17 @@ __all__ = [
 REDSHIFT_NAMESPACE = "AWS/Redshift"
 #: Length of the per-queue period metrics [s].
 PERIOD_S: Final = 300
+
+#: The metrics each builder below publishes (a builder is skipped when no
+#: alarm reads any of its metrics: :func:`dpcsim.metrics.build.alarm_datapoints`).
+QUEUE_GAUGE_METRICS: Final = frozenset({"WLMQueueLength", "WLMRunningQueries"})
+QUEUE_PERIOD_METRICS: Final = frozenset(
+    {"WLMQueueWaitTime", "WLMQueryDuration", "WLMQueriesCompletedPerSecond"}
+)
+SCALING_METRICS: Final = frozenset(
+    {"ConcurrencyScalingActiveClusters", "ConcurrencyScalingSeconds"}
+)
+DISK_METRICS: Final = frozenset({"PercentageDiskSpaceUsed"})
 
 
 def queue_gauge_datapoints(
