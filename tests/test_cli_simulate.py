@@ -290,3 +290,101 @@ def test_replay_flag_and_stream_refusing_session_replay(inputs, tmp_path, capsys
     assert (tmp_path / "open" / "summary.json").is_file()
     assert _run(inputs, tmp_path / "s", "--stream", "--replay", "session") == 2
     assert "--stream replays open loop" in capsys.readouterr().err
+
+
+def _schedule_file(path, night_json, *, start="00:20", timezone="UTC"):
+    """A schedule written as ``dpcsim emit`` writes ``schedule/schedule.json``."""
+    from dpcsim.emit.schedule import parse_schedule, schedule_document
+
+    day_json = dpc_design_config().to_json()
+    data = {
+        "timezone": timezone,
+        "windows": [
+            {"name": "day", "start": "00:00", "wlm_json": day_json},
+            {"name": "night", "start": start, "wlm_json": night_json},
+        ],
+    }
+    # Written by emit's own writer: the file simulate reads is the deployed one.
+    doc = schedule_document(parse_schedule(data, source="test"), "dpc-pg")
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return path
+
+
+def _one_slot_each():
+    night = dpc_design_config().to_json()
+    for queue in night:
+        if "query_concurrency" in queue:
+            queue["query_concurrency"] = 1
+    return night
+
+
+def test_schedule_switches_the_configuration_every_day(inputs, tmp_path):
+    from dpcsim.emit.schedule import read_schedule, wlm_schedule
+    from dpcsim.run import Run
+
+    path = _schedule_file(tmp_path / "schedule.json", _one_slot_each())
+    assert _run(inputs, tmp_path / "s", "--schedule", str(path)) == 0
+    assert _run(inputs, tmp_path / "plain") == 0
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    # The hour-long workload starts at 00:00 UTC: one switch, at 00:20.
+    assert summary["engine"]["wlm_switches"] == 1
+    got = pd.read_parquet(tmp_path / "s" / "queries.parquet")
+    plain = pd.read_parquet(tmp_path / "plain" / "queries.parquet")
+    # The library's run of the same schedule gives the same records.
+    lib = Run.simulate(
+        logs.read_workload(inputs / "workload"),
+        dpc_design_config(),
+        rng=5,
+        schedule=wlm_schedule(read_schedule(path)),
+        alarms=(),
+    )
+    pd.testing.assert_frame_equal(got, lib.records.queries, check_dtype=False)
+    # One slot per queue from 00:20: the queries arriving after wait longer.
+    late = got["arrival_s"] >= 20 * 60
+    assert got.loc[late, "queue_s"].mean() > 2 * plain.loc[late, "queue_s"].mean()
+    early = got["end_s"] < 20 * 60
+    pd.testing.assert_frame_equal(got[early], plain[early])
+    # Without --wlm the schedule's first window is the routed configuration.
+    assert main(["-q", "simulate", "--workload", str(inputs / "workload"),
+                 "--schedule", str(path), "--seed", "5",
+                 "--out", str(tmp_path / "w")]) == 0  # fmt: skip
+    assert (tmp_path / "w" / "queries.parquet").read_bytes() == (
+        tmp_path / "s" / "queries.parquet"
+    ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("static", "static properties"),
+        ("json", "line 1 column"),
+        ("stream", "--stream replays one configuration"),
+        ("no-wlm", "--wlm"),
+    ],
+)
+def test_bad_schedules_exit_2_naming_the_cause(inputs, tmp_path, capsys, case, message):
+    path = tmp_path / "schedule.json"
+    night = _one_slot_each()
+    extra = ["--schedule", str(path)]
+    _schedule_file(path, night)
+    if case == "static":
+        # A hand-edited file: emit never writes a static difference.
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc["windows"][1]["wlm_json"][0]["query_group"] = ["nightly"]
+        path.write_text(json.dumps(doc), encoding="utf-8")
+    if case == "json":
+        path.write_text("{not json", encoding="utf-8")
+    if case == "stream":
+        extra.append("--stream")
+    argv = ["-q", "simulate", "--workload", str(inputs / "workload")]
+    if case != "no-wlm":
+        argv += ["--wlm", str(inputs / "wlm.json")]
+    else:
+        extra = []
+    assert main([*argv, *extra, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if case in ("static", "json"):
+        assert "schedule.json" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()

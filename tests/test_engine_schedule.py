@@ -194,21 +194,12 @@ def test_static_property_differences_are_rejected():
     fewer = WLMSchedule(switches=(("00:00", base), ("12:00", _one_queue(5))))
     with pytest.raises(InputError, match="queue list is static"):
         simulate(workload([(0, 1)]), base, schedule=fewer)
-    rule = QMRRule(
-        rule_name="r",
-        predicate=(
-            QMRPredicate(metric_name="query_execution_time", operator=">", value=60),
-        ),
-        action="abort",
-    )
-    ruled = replace(
-        base, queues=(replace(base.queues[0], rules=(rule,)), base.queues[1])
-    )
-    with pytest.raises(InputError, match="query monitoring rules"):
+    auto = WLMConfig.from_json('[{"auto_wlm": true}]')
+    with pytest.raises(InputError, match="manual WLM only"):
         simulate(
             workload([(0, 1)]),
-            base,
-            schedule=WLMSchedule(switches=(("00:00", base), ("12:00", ruled))),
+            auto,
+            schedule=WLMSchedule(switches=(("00:00", auto), ("12:00", auto))),
         )
     with pytest.raises(InputError, match="HH:MM"):
         WLMSchedule(switches=(("25:00", base),))
@@ -274,3 +265,115 @@ def test_a_queue_gaining_memory_waits_for_other_queues_old_queries(memory, b2_st
     # new slot at once. With the whole cluster counted, q1's old queries still
     # hold 50 %: the slot opens when one of them ends (1000 s).
     assert q.loc[5, "start_s"] == b2_start
+
+
+def _ruled(slots: int, *rules: QMRRule, timeout_ms: int = 0) -> WLMConfig:
+    queue = replace(_one_queue(slots, timeout_ms).queues[0], rules=rules)
+    return WLMConfig(queues=(queue,))
+
+
+def _exec_rule(name: str, over_s: int, action: str) -> QMRRule:
+    return QMRRule(
+        rule_name=name,
+        predicate=(
+            QMRPredicate(
+                metric_name="query_execution_time", operator=">", value=over_s
+            ),
+        ),
+        action=action,
+    )
+
+
+#: 00:00 no rule; 00:10 (600 s) a rule aborting past 120 s of execution (it
+#: fires at the 130 s check); 00:20 (1200 s) no rule again.
+_ABORT_ROWS = [
+    (0, 500),  # 1 ends before the rule: completed at 500
+    (300, 700),  # 2 running at 600 with 300 s done: meets the rule or not
+    (650, 400),  # 3 starts under the rule: aborted at 650 + 130
+    (1150, 400),  # 4 50 s done when the rule goes: completes, or keeps it
+    (1300, 400),  # 5 after the window: completed at 1700
+]
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        # The next check after the switch (310 s of execution, at 610 s)
+        # aborts query 2; query 4 completes once the rule is gone.
+        ("running", {2: ("aborted", 610.0), 4: ("completed", 1550.0)}),
+        # Running queries keep the rules they started with.
+        ("new", {2: ("completed", 1000.0), 4: ("aborted", 1280.0)}),
+    ],
+)
+def test_qmr_rules_switch_with_the_schedule(mode, expected):
+    plain, ruled = _one_queue(10), _ruled(10, _exec_rule("long", 120, "abort"))
+    schedule = WLMSchedule(
+        switches=(("00:00", plain), ("00:10", ruled), ("00:20", plain))
+    )
+    _, q = _run(_ABORT_ROWS, plain, schedule, qmr_switch=mode)
+    want = {
+        1: ("completed", 500.0),
+        3: ("aborted", 780.0),
+        5: ("completed", 1700.0),
+        **expected,
+    }
+    got = {i: (q.loc[i, "outcome"], q.loc[i, "end_s"]) for i in want}
+    assert got == want
+    assert q.loc[3, "qmr_actions"] == "long:abort"
+    # The same rule all day aborts every query that runs past 130 s.
+    _, always = _run(_ABORT_ROWS, ruled, None)
+    assert (always["outcome"] == "aborted").all()
+
+
+def test_a_running_query_keeps_its_timeout_while_new_rules_check_it():
+    # 00:10 brings a 60 s WLM timeout and a log rule past 30 s of execution.
+    # Query 2 runs across the switch: no timeout (it started without one),
+    # but the log rule records it at its next check. Query 3 starts after:
+    # the timeout hops it, and with no queue to go to it is canceled. (Query
+    # 1 puts the run's start at midnight.)
+    before = _one_queue(4)
+    after = _ruled(4, _exec_rule("slow", 30, "log"), timeout_ms=60_000)
+    schedule = WLMSchedule(switches=(("00:00", before), ("00:10", after)))
+    _, q = _run([(0, 1), (500, 300), (700, 300)], before, schedule)
+    assert (q.loc[2, "outcome"], q.loc[2, "end_s"]) == ("completed", 800.0)
+    assert q.loc[2, "qmr_actions"] == "slow:log"
+    assert (q.loc[3, "outcome"], q.loc[3, "end_s"]) == ("canceled", 760.0)
+    assert q.loc[3, "qmr_actions"] == "slow:log"
+
+
+def test_a_rule_acted_on_is_not_acted_on_again_after_a_switch():
+    # The log rule is in both entries, second in the new one: query 1 is
+    # logged once, before the switch, and not again when it is rechecked.
+    logged = _exec_rule("slow", 30, "log")
+    one = _ruled(2, logged)
+    two = _ruled(2, _exec_rule("huge", 5000, "abort"), logged)
+    schedule = WLMSchedule(switches=(("00:00", one), ("00:10", two)))
+    _, q = _run([(0, 900)], one, schedule)
+    assert (q.loc[1, "outcome"], q.loc[1, "qmr_actions"]) == ("completed", "slow:log")
+
+
+@pytest.mark.parametrize("mode", ["running", "new"])
+def test_rule_switch_under_shared_capacity(mode):
+    # Under contention the times move, the outcomes of the hand-worked case
+    # hold: query 2 has far more than 120 s done at 600 s, query 4 at most
+    # 50 s at 1200 s.
+    plain, ruled = _one_queue(10), _ruled(10, _exec_rule("long", 120, "abort"))
+    schedule = WLMSchedule(
+        switches=(("00:00", plain), ("00:10", ruled), ("00:20", plain))
+    )
+    settings = {
+        "qmr_switch": mode,
+        "contention_model": "usl",
+        "contention_demand": "solo",
+        "contention_sigma": 0.2,
+        "contention_kappa": 0.01,
+    }
+    _, q = _run(_ABORT_ROWS, plain, schedule, **settings)
+    first = {"running": ("aborted", "completed"), "new": ("completed", "aborted")}
+    assert (q.loc[2, "outcome"], q.loc[4, "outcome"]) == first[mode]
+    assert q.loc[3, "outcome"] == "aborted"
+    assert (q.loc[1, "outcome"], q.loc[5, "outcome"]) == ("completed", "completed")
+    if mode == "running":
+        # Aborted at its first check after the switch: within 10 s of it
+        # (a check every 10 s of execution, execution slower than real time).
+        assert 600.0 < q.loc[2, "end_s"] <= 600.0 + 10.0 * 3

@@ -9,7 +9,17 @@ Inputs
   --wlm FILE|design     a ``wlm_json_configuration`` (the JSON array, a JSON string
                         of it, or ``aws redshift describe-cluster-parameters``
                         output); ``design`` is the --design's WLM (DPC: the
-                        seed's 50/30/20 design).
+                        seed's 50/30/20 design). Required, except with
+                        --schedule (default: its first window's).
+  --schedule FILE       a time-of-day WLM schedule: ``schedule/schedule.json``
+                        as ``dpcsim emit`` writes it ({"timezone", "windows":
+                        [{"name", "start": "HH:MM", "wlm_json"}]}). Each
+                        window's dynamic properties (slots, memory, timeout,
+                        SQA, scaling mode, QMR rules) switch in at its start,
+                        every simulated day, with AWS's transition (running
+                        queries keep their memory and timeout); --wlm gives the
+                        queues and routing every window must share. Not with
+                        --stream or auto WLM.
   --design FILE|dpc     the cluster's design: cluster id, ELT contract, alarms
                         (a .toml or .py file, see dpcsim.designs.read; default
                         dpc).
@@ -93,6 +103,7 @@ from dpcsim.cli._progress import show_progress, steps_bar
 from dpcsim.cli._tables import format_alarm_summary, format_table
 from dpcsim.designs import Design, load_design
 from dpcsim.engine import ClusterSettings
+from dpcsim.engine.schedule import WLMSchedule, check_schedule
 from dpcsim.engine.settings import read_cluster_settings
 from dpcsim.errors import InputError
 from dpcsim.logs.replay_notes import replay_warnings, require_queries, routing_report
@@ -123,9 +134,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--wlm",
-        required=True,
+        default=None,
         metavar="FILE|design",
-        help="wlm_json_configuration JSON, or 'design'",
+        help="wlm_json_configuration JSON, or 'design' (required unless --schedule)",
+    )
+    parser.add_argument(
+        "--schedule",
+        default=None,
+        metavar="FILE",
+        help="a time-of-day WLM schedule (schedule/schedule.json as dpcsim emit "
+        "writes it): its windows' dynamic properties switch in every day",
     )
     parser.add_argument("--settings", metavar="TOML", help="cluster settings TOML")
     add_design_argument(parser)
@@ -202,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
     # Every input is checked before --out is touched or a bar is drawn, so a
     # typo costs nothing and the error is the only line on stderr.
     design = load_design(args.design)
-    config = _load_config(str(args.wlm), design)
+    schedule = _load_schedule(getattr(args, "schedule", None))
+    config = _load_config(args.wlm, design, schedule)
     settings = with_storage_exports(
         _load_settings(args.settings), getattr(args, "storage", None)
     )
@@ -211,7 +230,15 @@ def run(args: argparse.Namespace) -> int:
         getattr(args, "cluster_id", None), alarms, design.cluster_id
     )
     replay = getattr(args, "replay", None)
+    if schedule is not None:
+        # The static part and manual WLM are checked before anything is written.
+        check_schedule(schedule, config)
     if args.stream:
+        if schedule is not None:
+            raise InputError(
+                "--stream replays one configuration; drop --schedule or --stream",
+                location="--schedule",
+            )
         if replay == "session":
             raise InputError(
                 "--stream replays open loop; drop --replay session or --stream",
@@ -250,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
             replay=replay or "session",
             metrics=measure,
             timer=timer,
+            schedule=schedule,
         )
         steps.update()
         run_.write(
@@ -261,6 +289,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"dpcsim simulate: {timer.line()}", file=sys.stderr)
     if not quiet:
         print(format_run(run_))
+        if schedule is not None:
+            print("\n" + _schedule_line(schedule, run_))
         _print_replay_notes(workload, config, routing)
         print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
@@ -344,11 +374,42 @@ def with_storage_exports(
     return replace(settings, storage=table)
 
 
-def _load_config(value: str, design: Design) -> WLMConfig:
-    """The WLM configuration: the design's (``design``) or a JSON file."""
+def _load_config(
+    value: str | None, design: Design, schedule: WLMSchedule | None = None
+) -> WLMConfig:
+    """The WLM configuration: the design's (``design``), a JSON file, or the
+    schedule's first window when ``--wlm`` is not given."""
+    if value is None:
+        if schedule is None:
+            raise InputError(
+                "missing; expected a wlm_json_configuration file or 'design' "
+                "(or a --schedule)",
+                location="--wlm",
+            )
+        return schedule.configs[0]
     if value == "design":
         return design.wlm
     return read_wlm_config(value)
+
+
+def _schedule_line(schedule: WLMSchedule, run_: Run) -> str:
+    """``schedule (Asia/Tokyo): switches at 01:00, 06:00; 14 applied``."""
+    times = ", ".join(t for t, _ in schedule.switches)
+    applied = run_.records.summary.get("wlm_switches", 0)
+    return (
+        f"WLM schedule ({schedule.timezone}): switches at {times} local time; "
+        f"{applied} applied in the run"
+    )
+
+
+def _load_schedule(value: str | None) -> WLMSchedule | None:
+    """``--schedule``: an emitted schedule file in the engine's form."""
+    if value is None:
+        return None
+    # Imported here: a run without a schedule does not load dpcsim.emit.
+    from dpcsim.emit.schedule import read_schedule, wlm_schedule
+
+    return wlm_schedule(read_schedule(value))
 
 
 def _load_settings(value: str | None) -> ClusterSettings:

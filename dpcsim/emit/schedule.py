@@ -28,11 +28,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dpcsim.emit.botocheck import validate_input
 from dpcsim.emit.changes import diff_wlm
+from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.errors import InputError
 from dpcsim.wlm import WLMConfig
 
@@ -40,8 +42,10 @@ __all__ = [
     "Schedule",
     "Window",
     "parse_schedule",
+    "read_schedule",
     "schedule_document",
     "scheduler_requests",
+    "wlm_schedule",
 ]
 
 _HHMM: Final = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -125,6 +129,56 @@ def parse_schedule(data: Mapping[str, Any], *, source: str) -> Schedule:
     schedule = Schedule(timezone=str(zone), windows=tuple(w for w, _ in windows))
     _check(schedule, [e for _, e in windows], source)
     return schedule
+
+
+def read_schedule(path: str | Path) -> Schedule:
+    """Read a schedule file: ``schedule/schedule.json`` as ``dpcsim emit`` writes it.
+
+    Only its ``timezone`` and ``windows`` are read (see :func:`parse_schedule`);
+    the other keys ``emit`` writes (``parameter_group``, ``boundary_rule``)
+    are ignored.
+
+    Raises
+    ------
+    InputError
+        Naming the file: unreadable, not JSON, not an object, or an invalid
+        schedule.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read the schedule ({exc.strerror or exc})", source=source
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"undecodable byte at {exc.start}; expected a UTF-8 JSON file",
+            source=source,
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"line {exc.lineno} column {exc.colno}: {exc.msg}; expected the JSON "
+            "object of a schedule (timezone, windows)",
+            source=source,
+        ) from None
+    if not isinstance(data, Mapping):
+        raise InputError(
+            f"a JSON {type(data).__name__}; expected an object with timezone and "
+            "windows",
+            source=source,
+        )
+    return parse_schedule(data, source=source)
+
+
+def wlm_schedule(schedule: Schedule) -> WLMSchedule:
+    """The engine's form of ``schedule``: one switch at each window's start."""
+    return WLMSchedule(
+        switches=tuple((w.start, w.config) for w in schedule.windows),
+        timezone=schedule.timezone,
+    )
 
 
 def _check(schedule: Schedule, given_ends: Sequence[Any], source: str) -> None:

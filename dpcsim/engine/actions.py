@@ -165,6 +165,9 @@ class Interrupts:
         self.recheck_at = math.inf
         self.recheck_gen = 0
         self.evict_s = eng.sqa.max_s if eng.sqa is not None else math.inf
+        #: Under a WLM schedule: a query running at a switch -> its queue's WLM
+        #: timeout [s] and (``qmr_switch = "new"``) QMR rules as it started.
+        self.pin: dict[int, tuple[float, tuple[CompiledRule, ...] | None]] = {}
 
     def schedule(
         self, i: int, q: int, where: int, now: float, dur: float, force: bool = False
@@ -195,17 +198,20 @@ class Interrupts:
                 best, kind = t, EVICT
         else:
             tables = eng.t
-            rules = tables.rules[q]
+            rules, lower, to = tables.rules[q], self.lower[q], tables.timeout_s[q]
+            if self.pin and i in self.pin:
+                to, kept = self.pin[i]
+                if kept is not None:
+                    rules, lower = kept, _lower_bound_s(kept)
             if rules:
-                if force or x_off + dur > self.lower[q]:
+                if force or x_off + dur > lower:
                     fire = self._qmr(i, q, rules, x_off, dur)
                     if fire is not None and now + fire[0] - x_off < best:
                         best, kind, arg = now + fire[0] - x_off, QMR, fire[1]
                 elif ps:
-                    t = now + self.lower[q] - 0.5 * CHECK_INTERVAL_S - x_off
+                    t = now + lower - 0.5 * CHECK_INTERVAL_S - x_off
                     if t < best:
                         best, kind = t, RECHECK
-            to = tables.timeout_s[q]
             if to > 0.0 and TIMEOUT_ACTION[eng.st[i]] != TIMEOUT_KEEP:
                 t = now + to - qx_off
                 if t < best:
@@ -292,6 +298,8 @@ class Interrupts:
         eng.release(i)
         self.xoff.pop(i, None)
         self.done.pop(i, None)
+        if self.pin:
+            self.pin.pop(i, None)
         if eng.learned:
             eng.sqa.observe(i, eng.exe[i])  # type: ignore[union-attr]
         after = eng.rec.after
@@ -362,7 +370,8 @@ class Interrupts:
         """Apply QMR rule ``r`` of query ``i``'s queue."""
         eng = self.eng
         q = eng.rec.cur_q[i]
-        rule = eng.t.rules[q][r]
+        kept = self.pin[i][1] if self.pin and i in self.pin else None
+        rule = (eng.t.rules[q] if kept is None else kept)[r]
         if rule.action == "abort":
             eng.rec.qmr.setdefault(i, []).append(f"{rule.name}:abort")
             self._stop(i, OUT_ABORTED)
@@ -424,6 +433,7 @@ class Interrupts:
         eng.take_slots(i, target)
         eng.release(i)
         eng.rec.hops[i] += 1
+        self.pin.pop(i, None)  # it starts in the target under the rules now
         x_off, _ = self.xoff.get(i, (0.0, 0.0))
         self.xoff[i] = (x_off, 0.0)
         eng.rec.acc_q[i] -= now
@@ -437,6 +447,7 @@ class Interrupts:
         eng.rec.attempts[i] += 1
         eng.rem[i] = eng.exe[i]
         self.xoff.pop(i, None)
+        self.pin.pop(i, None)
         eng.rec.cur_q[i] = q
         eng.rec.acc_q[i] -= eng.now()
         if eng.sc[i] > eng.t.slots[q] and not eng.auto:
@@ -463,6 +474,48 @@ class Interrupts:
         """Drop the per-query state of a finished query."""
         self.xoff.pop(i, None)
         self.done.pop(i, None)
+        self.pin.pop(i, None)
+
+    def switched(
+        self, old: QueueTables, new: QueueTables, *, rules_for: str = "running"
+    ) -> None:
+        """A WLM schedule's switch from ``old`` to ``new`` (now in ``eng.t``).
+
+        A query running at the switch keeps the WLM timeout it started with
+        (AWS: a new timeout applies to queries that start after the change),
+        and with ``rules_for="new"`` its queue's QMR rules as well. With
+        ``"running"``, when the rules change, every running segment is checked
+        against the new ones from its next 10 s check on: its pending event is
+        replaced by one scheduled under the new rules; a rule already acted
+        on for a query (a ``log`` or priority change) keeps that mark when the
+        new set has a rule of the same name.
+        """
+        eng = self.eng
+        self.lower = [_lower_bound_s(r) for r in new.rules]
+        ran, cur_q = eng.rec.ran, eng.rec.cur_q
+        live = sorted(i for i in self.seg if ran[i] != SQA)
+        for i in live:
+            q = cur_q[i]
+            keep_rules = rules_for == "new" and old.rules[q] != new.rules[q]
+            moved = old.timeout_s[q] != new.timeout_s[q]
+            if i not in self.pin and (keep_rules or moved):
+                self.pin[i] = (old.timeout_s[q], old.rules[q] if keep_rules else None)
+        if rules_for == "new" or old.rules == new.rules:
+            return
+        for i, done in self.done.items():
+            names = {(q, old.rules[q][r].name) for q, r in done}
+            self.done[i] = {
+                (q, k) for q, name in names for k, rule in enumerate(new.rules[q])
+                if rule.name == name
+            }  # fmt: skip
+        now = eng.now()
+        for i in live:
+            start, fac, _ = self.seg.pop(i)
+            ran_s = now - start
+            eng.rem[i] = eng.segment_left(i, ran_s, fac)
+            x_off, qx_off = self.xoff.get(i, _NO_OFFSETS)
+            self.xoff[i] = (x_off + ran_s, qx_off + ran_s)
+            self.schedule(i, cur_q[i], ran[i], now, eng.rem[i] * fac, force=True)
 
     def arm_queue_timeout(self, i: int, entry: int) -> None:
         """Cancel query ``i`` at its statement timeout if still queued as ``entry``."""

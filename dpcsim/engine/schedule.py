@@ -12,10 +12,10 @@ mode; the queue list and the routing (user groups, user roles, query groups and
 their wildcards) are static, and switching between manual and auto WLM is
 static too. :func:`check_schedule` rejects a schedule whose configurations
 differ in a static property with an :class:`~dpcsim.errors.InputError` naming
-it. QMR rules are dynamic on AWS but the engine does not switch them: a
-schedule whose configurations differ in their rules is rejected as well, and
-auto WLM schedules are not simulated (its dynamic set differs: priorities,
-queues and routing are dynamic there).
+it. QMR rules are dynamic and switch with the rest (which running queries
+they check is the setting ``qmr_switch``, see :mod:`dpcsim.engine.switching`).
+Auto WLM schedules are not simulated: there the queue list, routing and
+priorities are dynamic too, and the auto engine has no switch.
 
 How a switch takes effect (the transition) is in
 :mod:`dpcsim.engine.switching`; :func:`transition_slots` is its arithmetic.
@@ -132,7 +132,8 @@ def check_schedule(schedule: WLMSchedule, config: WLMConfig) -> None:
     if config.is_auto or any(c.is_auto for c in schedule.configs):
         raise InputError(
             "a WLM schedule is simulated under manual WLM only (switching between "
-            "manual and auto WLM is static: it needs a reboot)",
+            "manual and auto WLM is static: it needs a reboot; an auto WLM "
+            "schedule is not simulated)",
             location="schedule",
         )
     for t, other in schedule.switches:
@@ -154,13 +155,6 @@ def check_schedule(schedule: WLMSchedule, config: WLMConfig) -> None:
                         "reboot), so a schedule may not change it",
                         location=f"{where}.{qa.name}.{prop}",
                     )
-            if qa.rules != qb.rules:
-                raise InputError(
-                    f"queue {qa.name!r}: its query monitoring rules differ; "
-                    "the schedule switches slots, memory, timeout, SQA and "
-                    "scaling mode only (QMR changes are not simulated)",
-                    location=f"{where}.{qa.name}.rules",
-                )
 
 
 def switch_times_s(

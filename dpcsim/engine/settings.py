@@ -73,6 +73,7 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "statement_timeout_ms",
         "wlm_apply_delay_s",
         "wlm_transition_memory",
+        "qmr_switch",
     ),
     "concurrency_scaling": (
         "max_concurrency_scaling_clusters",
@@ -128,6 +129,7 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     Bound("max_concurrency_scaling_clusters", 0, 10, integer=True),
     Bound("wlm_apply_delay_s", 0.0),
     OneOf("wlm_transition_memory", ("cluster", "queue")),
+    OneOf("qmr_switch", ("running", "new")),
     Bound("cs_start_delay_s", 0.0),
     Bound("cs_idle_stop_s", 0.0),
     Bound("cs_min_billed_s", 0.0),
@@ -175,6 +177,14 @@ class ClusterSettings:
         or only in its own queue's new memory (``"queue"``, the accounting of
         AWS's worked example, which shows one queue). See
         :mod:`dpcsim.engine.switching`.
+    qmr_switch
+        Which queries a scheduled switch's query monitoring rules check:
+        ``"running"`` (default) every query, those running at the switch from
+        their next check on; ``"new"`` only segments that start after it (a
+        running query keeps the rules in force when it started). AWS says a
+        QMR change takes effect without a reboot and that WLM checks running
+        queries' metrics every 10 s, not which rules a running query meets
+        (UNCONFIRMED). See :mod:`dpcsim.engine.switching`.
     max_concurrency_scaling_clusters
         0..10 (AWS parameter default 1). Scaling runs only on a cluster of 2..32
         nodes (:attr:`scaling_supported`).
@@ -250,6 +260,7 @@ class ClusterSettings:
     statement_timeout_ms: int = 0
     wlm_apply_delay_s: float = 0.0
     wlm_transition_memory: Literal["cluster", "queue"] = "cluster"
+    qmr_switch: Literal["running", "new"] = "running"
     max_concurrency_scaling_clusters: int = 1
     cs_start_delay_s: float = 10.0
     cs_idle_stop_s: float = 300.0
