@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dpcsim.alarms.spec import MetricStatSpec
 from dpcsim.errors import InputError
@@ -95,6 +97,63 @@ def make_grid(
     )
 
 
+#: Most runs of equal keys, per row, for which grouping by runs pays.
+_RUNS_PER_ROW = 1 / 16
+
+
+def _key_runs(
+    columns: list[pd.Series | None], n: int
+) -> dict[tuple[str, str, str, str, int], np.ndarray] | None:
+    """The groups of rows per key, found from runs of equal keys; None: not runs.
+
+    Datapoints built by :mod:`dpcsim.metrics` are series one after another,
+    so a key changes only a few hundred times in a million rows: comparing
+    each key column with itself shifted by one finds the runs without hashing
+    a string per row. The groups, their order and their rows (ascending) are
+    those the factorised path gives. None when the keys are interleaved or a
+    key column holds a null (then the factorised path decides).
+    """
+    if n == 0:
+        return None
+    change = np.zeros(n, dtype=bool)
+    change[0] = True
+    for col in columns:
+        if col is None:
+            continue
+        if bool(col.isna().any()):
+            return None
+        if isinstance(col.dtype, pd.StringDtype):
+            # Compared in Arrow (zero-copy for Arrow-backed strings).
+            text = pa.array(col)
+            differ = pc.not_equal(text.slice(1), text.slice(0, n - 1))
+            change[1:] |= np.asarray(differ.to_numpy(zero_copy_only=False), bool)
+        else:
+            raw = col.to_numpy()
+            change[1:] |= raw[1:] != raw[:-1]
+        if int(change.sum()) > max(64, n * _RUNS_PER_ROW):
+            return None
+    starts = np.flatnonzero(change)
+    ends = np.append(starts[1:], n)
+    keys = [
+        [""] * len(starts) if col is None else col.iloc[starts].tolist()
+        for col in columns
+    ]
+    found: dict[tuple[Any, ...], list[int]] = {}
+    for run, key in enumerate(zip(*keys, strict=True)):
+        found.setdefault(key, []).append(run)
+    # The factorised path orders groups by each column's first-appearance code.
+    code = [
+        {v: i for i, v in enumerate(dict.fromkeys(k for k in col_keys))}
+        for col_keys in keys
+    ]
+    out: dict[tuple[str, str, str, str, int], np.ndarray] = {}
+    for key in sorted(found, key=lambda k: [code[c][v] for c, v in enumerate(k)]):
+        rows = np.concatenate([np.arange(starts[r], ends[r]) for r in found[key]])
+        ns, name, dims, stat, period = key
+        out[(str(ns), str(name), str(dims), str(stat), int(period or 0))] = rows
+    return out
+
+
 class MetricTable:
     """Datapoints split once per metric, so that each alarm's lookup is cheap."""
 
@@ -112,6 +171,11 @@ class MetricTable:
             if "period_s" in datapoints.columns
             else None,
         ]
+        self.groups: dict[tuple[str, str, str, str, int], np.ndarray] = {}
+        runs = _key_runs(columns, len(datapoints))
+        if runs is not None:
+            self.groups = runs
+            return
         # Factorise each key column and fold the codes into one int64 key: much
         # faster than grouping on several string columns.
         combined = np.zeros(len(datapoints), dtype=np.int64)
@@ -127,7 +191,6 @@ class MetricTable:
         order = np.argsort(combined, kind="stable")
         keys_sorted = combined[order]
         bounds = np.flatnonzero(np.diff(keys_sorted)) + 1
-        self.groups: dict[tuple[str, str, str, str, int], np.ndarray] = {}
         for rows in np.split(order, bounds) if len(order) else []:
             key = int(combined[rows[0]])
             parts = []
