@@ -282,6 +282,6 @@ def evaluate_alarms(
         ]
     run = build_run(results)
     # An alarm on a metric the data never holds says so beside its state.
-    notes = not_evaluated(alarms, datapoints)
+    notes = not_evaluated(alarms, datapoints, {k[:2] for k in table.groups})
     run.summary["note"] = [notes.get(str(n), "") for n in run.summary["alarm_name"]]
     return run

@@ -28,8 +28,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dpcsim.engine import ClusterSettings, WLMSchedule
+from dpcsim.engine.records import OUTCOMES, RunCodes
 from dpcsim.run import Run
 from dpcsim.schema import Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
@@ -134,11 +137,13 @@ def outcome_metrics(
     """Reduce a run to its outcome metrics (names without the ``metric.`` prefix)."""
     q: pd.DataFrame = run.records.queries
     out: dict[str, float] = {}
-    queue = q["queue"].astype(str).to_numpy()
+    codes = run.records.codes
+    if codes is not None and len(codes.queue) != len(q):
+        codes = None  # the frame changed since the engine made it
     wait = q["queue_s"].to_numpy(dtype=np.float64)
     latency = (q["end_s"] - q["arrival_s"]).to_numpy(dtype=np.float64)
     for name in queues:
-        mask = queue == name
+        mask = _is_queue(q, codes, name)
         w = wait[mask & np.isfinite(wait)]
         lat = latency[mask & np.isfinite(latency)]
         for p in (50, 95, 99):
@@ -147,23 +152,25 @@ def outcome_metrics(
             float(np.percentile(lat, 95)) if lat.size else 0.0
         )
     out.update(_elt(q, run.records.start_at, window, elt_ids))
-    outcome = q["outcome"].astype(str).to_numpy()
+    if codes is not None:
+        by_code = np.bincount(codes.outcome, minlength=len(OUTCOMES))
+        count = dict(zip(OUTCOMES, by_code.tolist(), strict=True))
+        aborted = codes.outcome == OUTCOMES.index("aborted")
+    else:
+        outcome = q["outcome"].astype(str).to_numpy()
+        count = {o: int((outcome == o).sum()) for o in OUTCOMES}
+        aborted = outcome == "aborted"
     arrived = max(len(q), 1)
-    failed = np.isin(outcome, ("aborted", "canceled", "failed"))
-    out["failure_ratio"] = float(failed.sum() / arrived)
-    out["wlm_failure_ratio"] = float((outcome == "aborted").sum() / arrived)
+    failed = count["aborted"] + count["canceled"] + count["failed"]
+    out["failure_ratio"] = float(failed / arrived)
+    out["wlm_failure_ratio"] = float(count["aborted"] / arrived)
     scaling = run.records.summary.get("scaling", {})
     out["scaling_s"] = float(scaling.get("billed_s", 0.0))
     out["cost_usd"] = float(scaling.get("cost_usd", 0.0))
-    actions = q["qmr_actions"].astype(str).to_numpy() if "qmr_actions" in q else None
-    qmr = (outcome == "aborted") & (
-        np.char.find(actions.astype(str), "abort") >= 0
-        if actions is not None
-        else False
-    )
+    qmr = aborted & _mentions_abort(q) if "qmr_actions" in q else np.zeros(0)
     out["qmr_aborted"] = float(np.sum(qmr))
     out["evicted"] = float(q["sqa_evicted"].to_numpy(bool).sum())
-    out["canceled"] = float((outcome == "canceled").sum())
+    out["canceled"] = float(count["canceled"])
     if run.alarm_run is not None:
         summary = run.alarm_run.summary
         for name, transitions, in_alarm_s in zip(
@@ -175,6 +182,22 @@ def outcome_metrics(
             out[f"alarm_transitions.{name}"] = float(transitions)
             out[f"alarm_time_in_alarm_s.{name}"] = float(in_alarm_s)
     return out
+
+
+def _is_queue(q: pd.DataFrame, codes: RunCodes | None, name: str) -> np.ndarray:
+    """Rows whose final queue is ``name``: from the engine's codes when given."""
+    if codes is None:
+        return np.asarray(q["queue"].astype(str).to_numpy() == name, dtype=bool)
+    if name not in codes.names:
+        return np.zeros(len(q), dtype=bool)
+    return np.asarray(codes.queue == codes.names.index(name), dtype=bool)
+
+
+def _mentions_abort(q: pd.DataFrame) -> np.ndarray:
+    """Rows whose QMR actions name an ``abort`` (compared in Arrow; null: no)."""
+    actions = pa.array(q["qmr_actions"])
+    found = pc.fill_null(pc.match_substring(actions, "abort"), False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _elt(
