@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dpcsim.alarms.spec import MetricStatSpec
 from dpcsim.errors import InputError
+from dpcsim.metrics.points import run_keys, run_starts
 from dpcsim.metrics.statistics import grouped_statistic, parse_percentile
 
 __all__ = ["EvalGrid", "MetricTable", "make_grid", "period_values", "slot_matrix"]
@@ -113,43 +113,30 @@ def _key_runs(
     those the factorised path gives. None when the keys are interleaved or a
     key column holds a null (then the factorised path decides).
     """
-    if n == 0:
+    present = [col for col in columns if col is not None]
+    if n == 0 or any(bool(col.isna().any()) for col in present):
         return None
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
-    for col in columns:
-        if col is None:
-            continue
-        if bool(col.isna().any()):
-            return None
-        if isinstance(col.dtype, pd.StringDtype):
-            # Compared in Arrow (zero-copy for Arrow-backed strings).
-            text = pa.array(col)
-            differ = pc.not_equal(text.slice(1), text.slice(0, n - 1))
-            change[1:] |= np.asarray(differ.to_numpy(zero_copy_only=False), bool)
-        else:
-            raw = col.to_numpy()
-            change[1:] |= raw[1:] != raw[:-1]
-        if int(change.sum()) > max(64, n * _RUNS_PER_ROW):
-            return None
-    starts = np.flatnonzero(change)
+    arrow = [pa.chunked_array(pa.array(col)) for col in present]
+    starts = run_starts(arrow)
+    if len(starts) > max(64, n * _RUNS_PER_ROW):
+        return None
     ends = np.append(starts[1:], n)
-    keys = [
-        [""] * len(starts) if col is None else col.iloc[starts].tolist()
-        for col in columns
-    ]
     found: dict[tuple[Any, ...], list[int]] = {}
-    for run, key in enumerate(zip(*keys, strict=True)):
+    for run, key in enumerate(run_keys(arrow, starts)):
         found.setdefault(key, []).append(run)
     # The factorised path orders groups by each column's first-appearance code.
     code = [
-        {v: i for i, v in enumerate(dict.fromkeys(k for k in col_keys))}
-        for col_keys in keys
+        {v: i for i, v in enumerate(dict.fromkeys(key[c] for key in found))}
+        for c in range(len(present))
     ]
     out: dict[tuple[str, str, str, str, int], np.ndarray] = {}
     for key in sorted(found, key=lambda k: [code[c][v] for c, v in enumerate(k)]):
         rows = np.concatenate([np.arange(starts[r], ends[r]) for r in found[key]])
-        ns, name, dims, stat, period = key
+        # An absent column (no stat, no period) keys every run with "".
+        values = iter(key)
+        ns, name, dims, stat, period = (
+            "" if col is None else next(values) for col in columns
+        )
         out[(str(ns), str(name), str(dims), str(stat), int(period or 0))] = rows
     return out
 

@@ -17,11 +17,11 @@ read too.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dpcsim.emit.jsonfile import read_json_file
 from dpcsim.emit.schedule import Schedule, parse_schedule
 from dpcsim.errors import InputError
 from dpcsim.wlm import WLMConfig, read_wlm_config
@@ -50,7 +50,7 @@ def read_recommendation(path: str | Path) -> Recommendation:
         Naming the file and the key that is missing or invalid.
     """
     source = str(path)
-    data = _load(Path(path))
+    data = read_json_file(path)
     rec = data.get("recommended") if isinstance(data, dict) else None
     if not isinstance(rec, dict) or "wlm_json" not in rec:
         raise InputError(
@@ -99,7 +99,7 @@ def read_current(path: str | Path) -> tuple[WLMConfig, dict[str, str] | None]:
     """The current WLM configuration and, from describe output, other values."""
     path = Path(path)
     config = read_wlm_config(path)
-    data = _load(path)
+    data = read_json_file(path)
     if not isinstance(data, dict):
         return config, None
     values = {
@@ -108,14 +108,3 @@ def read_current(path: str | Path) -> tuple[WLMConfig, dict[str, str] | None]:
         if isinstance(p, dict) and "ParameterName" in p and "ParameterValue" in p
     }
     return config, values
-
-
-def _load(path: Path) -> Any:
-    """Parse a JSON file, one error naming it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-            source=str(path),
-        ) from None

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dpcsim.emit.botocheck import validate_input
 from dpcsim.emit.changes import diff_wlm
+from dpcsim.emit.jsonfile import read_json_file
 from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.errors import InputError
 from dpcsim.wlm import WLMConfig
@@ -141,29 +142,11 @@ def read_schedule(path: str | Path) -> Schedule:
     Raises
     ------
     InputError
-        Naming the file: unreadable, not JSON, not an object, or an invalid
-        schedule.
+        Naming the file: an undecodable byte, not JSON, not an object, or an
+        invalid schedule.
     """
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            f"cannot read the schedule ({exc.strerror or exc})", source=source
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"undecodable byte at {exc.start}; expected a UTF-8 JSON file",
-            source=source,
-        ) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"line {exc.lineno} column {exc.colno}: {exc.msg}; expected the JSON "
-            "object of a schedule (timezone, windows)",
-            source=source,
-        ) from None
+    data = read_json_file(path)
     if not isinstance(data, Mapping):
         raise InputError(
             f"a JSON {type(data).__name__}; expected an object with timezone and "

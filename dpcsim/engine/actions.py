@@ -167,6 +167,8 @@ class Interrupts:
         self.evict_s = eng.sqa.max_s if eng.sqa is not None else math.inf
         #: Under a WLM schedule: a query running at a switch -> its queue's WLM
         #: timeout [s] and (``qmr_switch = "new"``) QMR rules as it started.
+        #: Dropped when it restarts or moves queue, and at the next switch
+        #: once it has ended.
         self.pin: dict[int, tuple[float, tuple[CompiledRule, ...] | None]] = {}
 
     def schedule(
@@ -298,8 +300,6 @@ class Interrupts:
         eng.release(i)
         self.xoff.pop(i, None)
         self.done.pop(i, None)
-        if self.pin:
-            self.pin.pop(i, None)
         if eng.learned:
             eng.sqa.observe(i, eng.exe[i])  # type: ignore[union-attr]
         after = eng.rec.after
@@ -474,7 +474,6 @@ class Interrupts:
         """Drop the per-query state of a finished query."""
         self.xoff.pop(i, None)
         self.done.pop(i, None)
-        self.pin.pop(i, None)
 
     def switched(
         self, old: QueueTables, new: QueueTables, *, rules_for: str = "running"
@@ -494,6 +493,9 @@ class Interrupts:
         self.lower = [_lower_bound_s(r) for r in new.rules]
         ran, cur_q = eng.rec.ran, eng.rec.cur_q
         live = sorted(i for i in self.seg if ran[i] != SQA)
+        # Pins of queries that ended since the last switch go now (not in
+        # end(), which every query passes through).
+        self.pin = {i: p for i, p in self.pin.items() if i in self.seg}
         for i in live:
             q = cur_q[i]
             keep_rules = rules_for == "new" and old.rules[q] != new.rules[q]

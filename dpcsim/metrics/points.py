@@ -13,7 +13,7 @@ that ``validate_datapoints`` leaves the result unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from dpcsim.metrics.datapoints import DATAPOINT_DTYPES, dimensions_key
 
-__all__ = ["concat_points", "points", "sort_points"]
+__all__ = ["concat_points", "points", "run_keys", "run_starts", "sort_points"]
 
 _COLUMNS = (*DATAPOINT_DTYPES, "unit")
 _KEY_COLUMNS = ("namespace", "metric_name", "dimensions")
@@ -94,20 +94,13 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     n = len(frame)
     if n == 0:
         return frame.reset_index(drop=True)
-    # One key column at a time, keeping only its values at run starts: a
-    # frame of millions of datapoints holds no stacked code matrix.
-    change = np.zeros(n, dtype=bool)
-    change[0] = True
+    # Only the key columns' values at run starts are kept: a frame of
+    # millions of datapoints holds no stacked code matrix.
     texts = [pa.chunked_array(pa.array(frame[col])) for col in _KEY_COLUMNS]
-    for text in texts:
-        change[1:] |= _changes(text)
-    starts = np.flatnonzero(change)
-    del change
+    starts = run_starts(texts)
     ends = np.append(starts[1:], n)
-    taken = pa.array(starts, type=pa.int64())
-    names = [[str(v) for v in text.take(taken).to_pylist()] for text in texts]
+    keys = [tuple(str(v) for v in key) for key in run_keys(texts, starts)]
     del texts
-    keys = list(zip(*names, strict=True))
     groups: dict[tuple[str, ...], list[int]] = {}
     for run, key in enumerate(keys):
         groups.setdefault(key, []).append(run)
@@ -128,17 +121,43 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(pieces, ignore_index=True)
 
 
-def _changes(text: pa.ChunkedArray) -> np.ndarray:
-    """``text[i + 1] != text[i]`` for each i, nulls equal to each other only.
+def run_starts(columns: Sequence[pa.ChunkedArray]) -> np.ndarray:
+    """First row of each run of equal keys over ``columns`` (all of one length).
+
+    A run ends where any column's value differs from the row before; nulls
+    equal each other only. Compared column by column in Arrow, so a million
+    rows of series one after another cost no hash table and no Python object
+    per row.
+    """
+    n = len(columns[0]) if columns else 0
+    change = np.zeros(n, dtype=bool)
+    if n:
+        change[0] = True
+        for col in columns:
+            change[1:] |= _changes(col)
+    return np.flatnonzero(change)
+
+
+def run_keys(
+    columns: Sequence[pa.ChunkedArray], starts: np.ndarray
+) -> list[tuple[Any, ...]]:
+    """The key of each run: the columns' values at ``starts``, as Python objects."""
+    taken = pa.array(starts, type=pa.int64())
+    values = [col.take(taken).to_pylist() for col in columns]
+    return list(zip(*values, strict=True))
+
+
+def _changes(column: pa.ChunkedArray) -> np.ndarray:
+    """``column[i + 1] != column[i]`` for each i, nulls equal to each other only.
 
     Compared in Arrow, column against column shifted by one: no per-row Python
     object and no hash table, unlike a factorize.
     """
-    n = len(text)
-    after, before = text.slice(1), text.slice(0, n - 1)
+    n = len(column)
+    after, before = column.slice(1), column.slice(0, n - 1)
     differ = pc.fill_null(pc.not_equal(after, before), False)
     out = np.asarray(differ.to_numpy(zero_copy_only=False), dtype=bool)
-    if text.null_count:
+    if column.null_count:
         null_after = pc.is_null(after).to_numpy(zero_copy_only=False)
         null_before = pc.is_null(before).to_numpy(zero_copy_only=False)
         out |= np.asarray(null_after != null_before, dtype=bool)
