@@ -16,7 +16,8 @@ cases is counted in a warning.
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -209,16 +210,33 @@ def _task_rows(
     fin = pos_final >= 0
 
     def pick(
-        col: str, pos: np.ndarray, ok: np.ndarray, default: pd.Series
+        col: str,
+        pos: np.ndarray,
+        ok: np.ndarray,
+        default: pd.Series | Callable[[], pd.Series],
     ) -> pd.Series:
-        """Query-log column at ``pos`` where ``ok``, else ``default``."""
+        """Query-log column at ``pos`` where ``ok``, else ``default``.
+
+        A callable ``default`` is built only when some row needs it (a matched
+        log, the usual case, fills every row).
+        """
+        if ok.all():
+            return qlog[col].iloc[pos].reset_index(drop=True)
+        fallback = default() if callable(default) else default
         if not ok.any():
-            return default
+            return fallback
         taken = qlog[col].iloc[np.where(ok, pos, 0)].reset_index(drop=True)
-        return taken.where(pd.Series(ok), default)
+        return taken.where(pd.Series(ok), fallback)
 
     n = len(tasks)
-    text = pick("text", pos_info, has, pd.Series(pd.NA, index=range(n), dtype="string"))
+
+    def missing(dtype: str) -> Callable[[], pd.Series]:
+        return lambda: pd.Series(pd.NA, index=range(n), dtype=dtype)
+
+    def constant(value: Any, dtype: str | None = None) -> Callable[[], pd.Series]:
+        return lambda: pd.Series(value, index=range(n), dtype=dtype)
+
+    text = pick("text", pos_info, has, missing("string"))
     types, prints = analyze_text(_arrow_text(text))
     return pd.DataFrame(
         {
@@ -230,19 +248,19 @@ def _task_rows(
                 "label",
                 pos_info,
                 has,
-                pd.Series("default", index=range(n), dtype="string"),
+                constant("default", "string"),
             ),
             "session_id": pick(
                 "session_id",
                 pos_info,
                 has,
-                pd.Series(pd.NA, index=range(n), dtype="Int64"),
+                missing("Int64"),
             ),
             "transaction_id": pick(
                 "transaction_id",
                 pos_info,
                 has,
-                pd.Series(pd.NA, index=range(n), dtype="Int64"),
+                missing("Int64"),
             ),
             "statement_type": _strings(types),
             "exec_s": tasks["exec_s"],
@@ -254,12 +272,8 @@ def _task_rows(
             "queue": tasks["queue"],
             "slot_count": tasks["slot_count"],
             "aborted": pick("aborted", pos_final, fin, tasks["aborted"]),
-            "cache_hit": pick(
-                "cache_hit", pos_info, has, pd.Series(False, index=range(n))
-            ),
-            "ran_on_cs": pick(
-                "ran_on_cs", pos_final, fin, pd.Series(False, index=range(n))
-            ),
+            "cache_hit": pick("cache_hit", pos_info, has, constant(False)),
+            "ran_on_cs": pick("ran_on_cs", pos_final, fin, constant(False)),
             "fingerprint": _strings(prints),
             "query_text": text,
             "source_file": pick("source_file", pos_info, has, tasks["source_file"]),
@@ -267,7 +281,8 @@ def _task_rows(
             # Evidence for the stop cause (dpcsim.logs.stop_causes).
             FINAL_QUERY_ID: tasks["final_query_id"],
             FINAL_STATE: tasks["final_state"],
-        }
+        },
+        copy=False,
     )
 
 

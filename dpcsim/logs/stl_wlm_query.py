@@ -145,7 +145,8 @@ def _normalise(parsed: Parsed) -> pd.DataFrame:
             "service_class_name": text("service_class_name").replace("", pd.NA),
             "source_file": constant_strings(parsed.source, n),
             "source_row": parsed.source_rows(),
-        }
+        },
+        copy=False,
     ).astype(ATTEMPT_DTYPES)
 
 
@@ -207,7 +208,8 @@ def tasks_from_attempts(attempts: pd.DataFrame) -> pd.DataFrame:
             "sqa_exec_s": _evicted_sum(a["exec_s"], folded, starts),
             "source_file": _take(a["source_file"], starts),
             "source_row": a["source_row"].to_numpy()[starts],
-        }
+        },
+        copy=False,
     ).astype(
         {
             "arrival_at": "datetime64[us, UTC]",

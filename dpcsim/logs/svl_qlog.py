@@ -130,7 +130,8 @@ def _normalise(parsed: Parsed, elapsed_us: np.ndarray) -> pd.DataFrame:
             "from_sp_call": _nullable_int(f, "from_sp_call"),
             "source_file": constant_strings(parsed.source, n),
             "source_row": parsed.source_rows(),
-        }
+        },
+        copy=False,
     ).astype(QLOG_DTYPES)
 
 
@@ -167,7 +168,8 @@ def qlog_to_queries(qlog: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             "query_text": qlog["text"],
             "source_file": qlog["source_file"],
             "source_row": qlog["source_row"],
-        }
+        },
+        copy=False,
     )
     warnings = []
     if len(out):

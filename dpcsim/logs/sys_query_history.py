@@ -120,7 +120,8 @@ def _canonical(parsed: Parsed) -> pd.DataFrame:
             if "elapsed_time" in f
             else np.full(n, np.nan),
             ERROR_MESSAGE: _text(f, "error_message"),
-        }
+        },
+        copy=False,
     )
     if "service_class_id" in f:
         out["service_class"] = f["service_class_id"].astype("Float64").astype("Int64")
