@@ -16,6 +16,11 @@ Printed, in this order:
   Dask ``LocalCluster``: wall, CPU seconds of every process involved, speed-up
   and efficiency (speed-up / 2) against the in-process wall, and the machinery
   overhead against the in-process mean run time;
+- the machine's own ceiling for 2 workers: the same warm run timed in one
+  process alone and in two processes at once (no scheduler, no store, no
+  data moving); on shared or virtual cores two processes each run slower
+  than one alone, and no scheduler can beat that ratio, so the efficiencies
+  are also printed against it;
 - 200 decisions x 5 replications on 2 local workers, run in full (``--quick``:
   extrapolated from the 2-worker efficiency sweep, and labelled so).
 
@@ -26,6 +31,7 @@ printed before and after, and CPU seconds beside every wall.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import statistics
@@ -166,14 +172,22 @@ def run(quick: bool = False) -> Iterator[str]:
         cpu = _cpu_s() - cpu0
         walls["Dask 2 workers"], cpus["Dask 2 workers"] = wall, cpu
         yield _line(f"{label}, Dask LocalCluster 2 workers", wall, cpu, report, 2, one)
+    alone, together = _ceiling(ctx, CEILING_RUNS // 3 if quick else CEILING_RUNS)
+    ceiling = 2 * alone / together
+    yield (
+        f"machine ceiling for 2 workers: one warm run {alone:.3f} s in a process "
+        f"alone, {together:.3f} s with two processes running at once -> at most "
+        f"{ceiling:.2f}x on 2 workers (best of {CEILING_REPEATS})"
+    )
     base = walls["1 worker"]
     for name in ("2 local workers", "Dask 2 workers"):
         if name in walls:
             speedup = base / walls[name]
             yield (
                 f"{name} vs 1 worker: {speedup:.2f}x wall, efficiency "
-                f"{speedup / 2:.0%} (targets 1.8x local, 1.7x Dask); CPU for "
-                f"the same runs {cpus[name] / cpus['1 worker']:.2f}x one worker's"
+                f"{speedup / 2:.0%}, {speedup / ceiling:.0%} of the machine's "
+                f"ceiling (targets 1.8x local, 1.7x Dask); CPU for the same "
+                f"runs {cpus[name] / cpus['1 worker']:.2f}x one worker's"
             )
     yield _load()
     if quick:
@@ -233,3 +247,51 @@ def _one_run(ctx: SweepContext) -> Iterator[str]:
         f"{one:.3f} s, engine alone {eng:.3f} s -> {one / eng:.2f}x the engine "
         f"(median of 5; target 0.12 s)"
     )
+
+
+#: Warm runs each process times for the machine ceiling, and the repeats.
+CEILING_RUNS = 15
+CEILING_REPEATS = 2
+
+
+def _ceiling(ctx: SweepContext, runs: int) -> tuple[float, float]:
+    """Mean seconds of one warm run alone and with two processes at once.
+
+    Each side is the best of :data:`CEILING_REPEATS`; the processes are
+    started with ``spawn``, warmed (log read, replication prepared) and then
+    start timing together at an agreed wall-clock instant.
+    """
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(2) as pool:
+        pool.map(_warm, [ctx, ctx], chunksize=1)
+        alone = together = float("inf")
+        for _ in range(CEILING_REPEATS):
+            start = time.time() + 0.5
+            alone = min(alone, pool.apply(_timed_runs, (ctx, runs, start)))
+            start = time.time() + 0.5
+            pair = pool.starmap(_timed_runs, [(ctx, runs, start)] * 2, chunksize=1)
+            together = min(together, max(pair))
+    return alone, together
+
+
+def _ceiling_task() -> Task:
+    return Task(
+        replication=0, scenario={}, assumption={}, decisions=(_space(2, 1).baseline,)
+    )
+
+
+def _warm(ctx: SweepContext) -> None:
+    """Read the log and prepare the replication in this (pool) process."""
+    run_task(_ceiling_task(), ctx)
+
+
+def _timed_runs(ctx: SweepContext, runs: int, start: float) -> float:
+    """Wait for ``start`` [epoch s]; return the mean wall of ``runs`` runs [s]."""
+    task = _ceiling_task()
+    run_task(task, ctx)  # warm in this process whatever the pool gave it
+    while time.time() < start:
+        time.sleep(0.001)
+    started = time.perf_counter()
+    for _ in range(runs):
+        run_task(task, ctx)
+    return (time.perf_counter() - started) / runs
