@@ -195,11 +195,11 @@ def test_static_property_differences_are_rejected():
     with pytest.raises(InputError, match="queue list is static"):
         simulate(workload([(0, 1)]), base, schedule=fewer)
     auto = WLMConfig.from_json('[{"auto_wlm": true}]')
-    with pytest.raises(InputError, match="manual WLM only"):
+    with pytest.raises(InputError, match="manual and auto WLM is static"):
         simulate(
             workload([(0, 1)]),
-            auto,
-            schedule=WLMSchedule(switches=(("00:00", auto), ("12:00", auto))),
+            _one_queue(2),
+            schedule=WLMSchedule(switches=(("00:00", _one_queue(2)), ("12:00", auto))),
         )
     with pytest.raises(InputError, match="HH:MM"):
         WLMSchedule(switches=(("25:00", base),))

@@ -14,8 +14,10 @@ static too. :func:`check_schedule` rejects a schedule whose configurations
 differ in a static property with an :class:`~dpcsim.errors.InputError` naming
 it. QMR rules are dynamic and switch with the rest (which running queries
 they check is the setting ``qmr_switch``, see :mod:`dpcsim.engine.switching`).
-Auto WLM schedules are not simulated: there the queue list, routing and
-priorities are dynamic too, and the auto engine has no switch.
+Under auto WLM the priority, the scaling mode, the SQA maximum and QMR rules
+switch (:mod:`dpcsim.engine.autoswitching`); AWS lists the queue list and the
+routing as dynamic there too, but a schedule that changes them is refused:
+AWS does not say what becomes of the queries waiting in such a queue.
 
 How a switch takes effect (the transition) is in
 :mod:`dpcsim.engine.switching`; :func:`transition_slots` is its arithmetic.
@@ -41,7 +43,8 @@ __all__ = [
     "transition_slots",
 ]
 
-#: Queue properties a switch may not change under manual WLM (static: a reboot).
+#: Queue properties a switch may not change: static under manual WLM (a
+#: reboot); under auto WLM not simulated (see :func:`check_schedule`).
 STATIC_QUEUE_PROPERTIES: Final = (
     "name",
     "queue_type",
@@ -129,30 +132,48 @@ def check_schedule(schedule: WLMSchedule, config: WLMConfig) -> None:
     ``config`` is the configuration the workload is routed with (its queue
     list and routing are the schedule's static part).
     """
-    if config.is_auto or any(c.is_auto for c in schedule.configs):
-        raise InputError(
-            "a WLM schedule is simulated under manual WLM only (switching between "
-            "manual and auto WLM is static: it needs a reboot; an auto WLM "
-            "schedule is not simulated)",
-            location="schedule",
-        )
     for t, other in schedule.switches:
         where = f"schedule[{t}]"
+        if other.is_auto != config.is_auto:
+            raise InputError(
+                f"{'auto' if other.is_auto else 'manual'} WLM where the routed "
+                f"configuration is {'auto' if config.is_auto else 'manual'}: "
+                "switching between manual and auto WLM is static (it needs a "
+                "reboot), so a schedule may not do it",
+                location=f"{where}.auto_wlm",
+            )
+        # Under auto WLM the queue list and routing are dynamic for AWS, but
+        # what becomes of the waiting queries of a removed or rerouted queue is
+        # not documented, and each query is routed once: not simulated.
+        unsimulated = (
+            "is dynamic under auto WLM but not simulated (AWS does not say what "
+            "becomes of waiting queries when a queue goes or its routing changes)"
+        )
         if len(other.queues) != len(config.queues):
+            why = (
+                f"changing the queue list {unsimulated}"
+                if config.is_auto
+                else "the queue list is static (adding or removing a queue needs "
+                "a reboot)"
+            )
             raise InputError(
                 f"{len(other.queues)} queues where the routed configuration has "
-                f"{len(config.queues)}: the queue list is static (adding or "
-                "removing a queue needs a reboot)",
+                f"{len(config.queues)}: {why}",
                 location=f"{where}.queues",
             )
         for qa, qb in zip(config.queues, other.queues, strict=True):
             for prop in STATIC_QUEUE_PROPERTIES:
                 a, b = getattr(qa, prop), getattr(qb, prop)
                 if a != b:
+                    why = (
+                        f"changing {prop} {unsimulated}"
+                        if config.is_auto
+                        else f"{prop} is a static WLM property (a change needs a "
+                        "reboot)"
+                    )
                     raise InputError(
                         f"queue {qa.name!r}: {prop} {b!r} differs from {a!r}; "
-                        f"{prop} is a static WLM property (a change needs a "
-                        "reboot), so a schedule may not change it",
+                        f"{why}, so a schedule may not change it",
                         location=f"{where}.{qa.name}.{prop}",
                     )
 

@@ -101,6 +101,7 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "auto_max_concurrency",
         "auto_default_mem_mb",
         "auto_priority_weights",
+        "auto_priority_switch",
     ),
     "contention": ("model", "sigma", "kappa", "demand"),
 }
@@ -130,6 +131,7 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     Bound("wlm_apply_delay_s", 0.0),
     OneOf("wlm_transition_memory", ("cluster", "queue")),
     OneOf("qmr_switch", ("running", "new")),
+    OneOf("auto_priority_switch", ("waiting", "running")),
     Bound("cs_start_delay_s", 0.0),
     Bound("cs_idle_stop_s", 0.0),
     Bound("cs_min_billed_s", 0.0),
@@ -245,6 +247,12 @@ class ClusterSettings:
         Auto WLM: share weights of highest, high, normal, low, lowest in the
         shared capacity (UNCONFIRMED: AWS documents only that higher priorities
         get more resources and lower ones still progress).
+    auto_priority_switch
+        Auto WLM under a schedule: whether a switch's new queue priorities
+        reach only waiting and later queries (``"waiting"``, default: AWS
+        says of manual WLM's dynamic changes that running queries are not
+        affected) or running ones too (``"running"``). AWS does not say
+        (UNCONFIRMED). See :mod:`dpcsim.engine.autoswitching`.
     contention_model, contention_sigma, contention_kappa, contention_demand
         The ``[contention]`` table (``model``, ``sigma``, ``kappa``, ``demand``):
         ``usl`` shares each cluster's capacity by the Universal Scalability Law
@@ -280,6 +288,7 @@ class ClusterSettings:
     auto_max_concurrency: int = 15
     auto_default_mem_mb: float = 1024.0
     auto_priority_weights: tuple[float, ...] = (16.0, 8.0, 4.0, 2.0, 1.0)
+    auto_priority_switch: Literal["waiting", "running"] = "waiting"
     contention_model: ContentionModel = "usl"
     contention_sigma: float = DEFAULT_SIGMA
     contention_kappa: float = DEFAULT_KAPPA

@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from dpcsim.engine.autoswitching import AutoScheduledEngine
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
 from dpcsim.engine.contention import observed_to_solo
@@ -30,7 +31,7 @@ from dpcsim.engine.schedule import WLMSchedule, check_schedule
 from dpcsim.engine.sessions import REPLAY_MODES, Replay, session_chain
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel, dynamic_max_s, noise_key
-from dpcsim.engine.switching import ScheduledEngine
+from dpcsim.engine.switching import ScheduledEngine, Switching
 from dpcsim.errors import InputError
 from dpcsim.schema import STATEMENT_TYPES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
@@ -232,7 +233,8 @@ def simulate_arrays(
             eng = cls(demand, tables, settings, sqa)
         else:
             each = [QueueTables.from_config(c, settings) for c in entries]
-            eng = ScheduledEngine(demand, each, settings, sqa, sqa_max_s, schedule)
+            switched = AutoScheduledEngine if config.is_auto else ScheduledEngine
+            eng = switched(demand, each, settings, sqa, sqa_max_s, schedule)
         if replay == "session":
             succ, think = session_chain(
                 arrays.arrival_s, chained_end_s(arrays), arrays.session
@@ -313,7 +315,7 @@ def _result(
     summary["qmr_never_evaluated"] = qmr_never_evaluated(
         config, carried_metrics(arrays, eng.mem_on)
     )
-    if isinstance(eng, ScheduledEngine):
+    if isinstance(eng, Switching):
         summary["wlm_switches"] = eng.applied
     return SimResult(
         queries=queries,

@@ -80,15 +80,20 @@ from dpcsim.engine.schedule import WLMSchedule, switch_times_s, transition_slots
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.sqa import SQAModel
 
-__all__ = ["ScheduledEngine"]
+__all__ = ["ScheduledEngine", "Switching"]
 
 #: ScalingPool state of a cluster serving queries.
 _ACTIVE = 2
 _DAY_S = 86400.0
 
 
-class ScheduledEngine(Engine):
-    """A manual-WLM run whose dynamic WLM properties switch at given times.
+class Switching(Engine):
+    """What every scheduled run shares: the switch events and SQA's capacity.
+
+    A subclass puts a schedule entry in force in :meth:`apply`;
+    :class:`ScheduledEngine` (manual WLM) and
+    :class:`~dpcsim.engine.autoswitching.AutoScheduledEngine` (auto WLM) are
+    the two.
 
     Parameters
     ----------
@@ -153,14 +158,6 @@ class ScheduledEngine(Engine):
         self.sqa_on = sqa_max_s[k0] is not None
         if sqa is not None and not self.sqa_on:
             self.sqa_free = 0
-        nq = self.nq
-        #: Per queue: running query -> memory [MB] it holds from an older split.
-        self.held: list[dict[int, float]] = [{} for _ in range(nq)]
-        self.old_slots = [0] * nq
-        self.old_mb = [0.0] * nq
-        #: Per queue: the new configuration's open slots (transition_slots).
-        self.open_slots = list(self.t.slots[:nq])
-        self.cluster_memory = settings.wlm_transition_memory == "cluster"
         #: Last arrival walked from the array [s]: switches stop after it
         #: once nothing is left to run.
         self.last_open = 0.0
@@ -207,6 +204,74 @@ class ScheduledEngine(Engine):
 
     def apply(self, k: int) -> None:
         """Put schedule entry ``k``'s dynamic properties in force now."""
+        raise NotImplementedError
+
+    def _switch_sqa(self, max_s: float | None) -> None:
+        """SQA on/off and its maximum runtime [s] from now on."""
+        sqa = self.sqa
+        if sqa is None:
+            return
+        on = max_s is not None
+        if on != self.sqa_on:
+            # Running SQA queries finish where they are; capacity follows.
+            self.sqa_free += self.settings.sqa_slots if on else -self.settings.sqa_slots
+            self.sqa_on = on
+        if max_s is not None:
+            sqa.max_s = max_s
+            self.irq.evict_s = max_s
+
+    def _restart_lines(self) -> None:
+        """After a switch: start whoever the new settings let start now."""
+        for q in range(self.nq):
+            if self.waitq[q]:
+                self.pull(q)
+        if self.sqa_on and self.sqa_wait is not None:
+            self._sqa_pull()
+        if self.cs_n > 0:
+            pool = self.cs_pool
+            for c, state in enumerate(pool.state):
+                if state == _ACTIVE:
+                    self._cs_fill(c)
+            pool.request()
+
+    # -- SQA capacity may be below the running count after a switch off --------
+    def _try_sqa(self, i: int) -> bool:
+        """As :meth:`Engine._try_sqa`, only while SQA has a free slot."""
+        return self.sqa_free > 0 and super()._try_sqa(i)
+
+    def _sqa_pull(self) -> None:
+        """As :meth:`Engine._sqa_pull`, only while SQA has a free slot."""
+        if self.sqa_free > 0:
+            super()._sqa_pull()
+
+
+class ScheduledEngine(Switching):
+    """A manual-WLM run whose dynamic WLM properties switch at given times.
+
+    Parameters are :class:`Switching`'s.
+    """
+
+    def __init__(
+        self,
+        q: QueryArrays,
+        tables: list[QueueTables],
+        settings: ClusterSettings,
+        sqa: SQAModel | None,
+        sqa_max_s: list[float | None],
+        schedule: WLMSchedule,
+    ) -> None:
+        super().__init__(q, tables, settings, sqa, sqa_max_s, schedule)
+        nq = self.nq
+        #: Per queue: running query -> memory [MB] it holds from an older split.
+        self.held: list[dict[int, float]] = [{} for _ in range(nq)]
+        self.old_slots = [0] * nq
+        self.old_mb = [0.0] * nq
+        #: Per queue: the new configuration's open slots (transition_slots).
+        self.open_slots = list(self.t.slots[:nq])
+        self.cluster_memory = settings.wlm_transition_memory == "cluster"
+
+    def apply(self, k: int) -> None:
+        """Put schedule entry ``k``'s dynamic properties in force now."""
         new = self.entries[k]
         old = self.t
         rec = self.rec
@@ -242,17 +307,7 @@ class ScheduledEngine(Engine):
         self.cs_pool.capacity[:] = list(new.slots)
         self._switch_scaling([self.scaling_on and s for s in new.scaling])
         self._switch_sqa(self.sqa_max_s[k])
-        for q in range(self.nq):
-            if self.waitq[q]:
-                self.pull(q)
-        if self.sqa_on and self.sqa_wait is not None:
-            self._sqa_pull()
-        if self.cs_n > 0:
-            pool = self.cs_pool
-            for c, state in enumerate(pool.state):
-                if state == _ACTIVE:
-                    self._cs_fill(c)
-            pool.request()
+        self._restart_lines()
 
     def _fail_too_wide(self, new: QueueTables) -> None:
         """Fail waiting queries that want more slots than their queue now has.
@@ -293,20 +348,6 @@ class ScheduledEngine(Engine):
                         self.cs_wait[q].append(e)
                         self.cs_n += 1
         self.cs_q = cs_q
-
-    def _switch_sqa(self, max_s: float | None) -> None:
-        """SQA on/off and its maximum runtime [s] from now on."""
-        sqa = self.sqa
-        if sqa is None:
-            return
-        on = max_s is not None
-        if on != self.sqa_on:
-            # Running SQA queries finish where they are; capacity follows.
-            self.sqa_free += self.settings.sqa_slots if on else -self.settings.sqa_slots
-            self.sqa_on = on
-        if max_s is not None:
-            sqa.max_s = max_s
-            self.irq.evict_s = max_s
 
     # -- releases and memory during a transition --------------------------------
     def _release_main(self, i: int, q: int) -> None:
@@ -367,13 +408,3 @@ class ScheduledEngine(Engine):
         if held is None:
             return super().spill(i, q)
         return spill_factor(held, self.mem[i], self.settings.spill_penalty)
-
-    # -- SQA capacity may be below the running count after a switch off --------
-    def _try_sqa(self, i: int) -> bool:
-        """As :meth:`Engine._try_sqa`, only while SQA has a free slot."""
-        return self.sqa_free > 0 and super()._try_sqa(i)
-
-    def _sqa_pull(self) -> None:
-        """As :meth:`Engine._sqa_pull`, only while SQA has a free slot."""
-        if self.sqa_free > 0:
-            super()._sqa_pull()

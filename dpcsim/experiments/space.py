@@ -5,8 +5,13 @@ things:
 
 - **decisions**: what the operator may deploy (slot split, memory split,
   Concurrency Scaling per queue, ``max_concurrency_scaling_clusters``, SQA,
-  QMR timeouts). Each decision point is applied to the base WLM configuration
-  and cluster settings by :func:`apply_decision`.
+  QMR timeouts, manual or auto WLM (``wlm_mode``) and auto WLM's queue
+  priorities). Each decision point is applied to the base WLM configuration
+  and cluster settings by :func:`apply_decision`. A point drops the decisions
+  its WLM mode has no use for (slots, memory and WLM timeouts under auto WLM,
+  priorities under manual WLM), so a product of ``wlm_mode`` with a slot split
+  runs auto WLM once, not once per split. Every value is checked when the
+  space is read: a bad one is an error naming its key.
 - **scenarios**: the futures to plan for (arrival-rate ``growth``, ELT start
   shift ``elt_shift_min``).
 - **assumptions**: what AWS does not document or the model fitted. Every
@@ -32,12 +37,13 @@ Decision axes with structure:
   point (not crossed with the other axes). ``[[decisions.schedule.candidates]]``
   tables hold ``elt`` (in force over the ELT window) and ``day`` (the rest of
   the day), each a table of WLM decision values (``slots``, ``memory_pct``,
-  ``concurrency_scaling``, ``wlm_timeout_s`` per queue, ``sqa``,
-  ``sqa_max_s``: dynamic WLM properties only); ``at = ["HH:MM", "HH:MM"]``
-  (the switches to ``elt`` and to ``day``) and ``timezone`` default to the
-  objectives' ``elt_window`` and ``timezone``. A candidate becomes the point
-  ``schedule.elt.<name>``, ``schedule.day.<name>``, ``schedule.elt_at``,
-  ``schedule.day_at``, ``schedule.timezone``; :func:`schedule_of` builds its
+  ``concurrency_scaling``, ``wlm_timeout_s``, under auto WLM ``priority``, per
+  queue, ``sqa``, ``sqa_max_s``: dynamic WLM properties only);
+  ``at = ["HH:MM", "HH:MM"]`` (the switches to ``elt`` and to ``day``) and
+  ``timezone`` default to the objectives' ``elt_window`` and ``timezone``. A
+  candidate becomes the point ``schedule.elt.<name>``, ``schedule.day.<name>``,
+  ``schedule.elt_at``, ``schedule.day_at``, ``schedule.timezone``;
+  :func:`schedule_of` builds its
   :class:`~dpcsim.engine.schedule.WLMSchedule`, and the engine simulates the
   switches and their transitions.
 
@@ -64,7 +70,14 @@ from dpcsim.designs import ELTContract
 from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.errors import InputError
-from dpcsim.wlm import QMRPredicate, QMRRule, SQAConfig, WLMConfig, WLMConfigError
+from dpcsim.wlm import (
+    QMRPredicate,
+    QMRRule,
+    QueueConfig,
+    SQAConfig,
+    WLMConfig,
+    WLMConfigError,
+)
 
 __all__ = [
     "METHODS",
@@ -94,6 +107,7 @@ _PLAIN_DECISIONS: Final = (
     "max_concurrency_scaling_clusters",
     "sqa",
     "sqa_max_s",
+    "wlm_mode",
 )
 _PER_QUEUE_DECISIONS: Final = (
     "slots",
@@ -101,7 +115,19 @@ _PER_QUEUE_DECISIONS: Final = (
     "concurrency_scaling",
     "timeout_s",
     "wlm_timeout_s",
+    "priority",
 )
+#: WLM modes of the ``wlm_mode`` decision.
+WLM_MODES: Final = ("manual", "auto")
+#: Per-queue decisions that apply under one WLM mode only (AWS's table of WLM
+#: properties: concurrency, memory and the WLM timeout are manual WLM's,
+#: priority is auto WLM's); a point drops the others.
+_MODE_ONLY: Final[dict[str, str]] = {
+    "slots": "manual",
+    "memory_pct": "manual",
+    "wlm_timeout_s": "manual",
+    "priority": "auto",
+}
 #: Decision kinds a schedule entry may set: dynamic WLM properties only (the
 #: QMR ``timeout_s`` rules and the cluster parameter
 #: ``max_concurrency_scaling_clusters`` are not switched by a WLM schedule).
@@ -110,6 +136,7 @@ _SCHEDULE_KINDS: Final = (
     "memory_pct",
     "concurrency_scaling",
     "wlm_timeout_s",
+    "priority",
     "sqa",
     "sqa_max_s",
 )
@@ -300,7 +327,10 @@ def space_from_dict(
         decisions_raw.pop("schedule", None), base, settings, objectives, source
     )
     decisions = _decision_points(decisions_raw, base, source, seed)
-    baseline = baseline_decision(base, settings, decisions[0] if decisions else {})
+    _check_decisions(decisions, base, settings, source)
+    baseline = _applicable(
+        baseline_decision(base, settings, decisions[0] if decisions else {}), base
+    )
     if baseline not in decisions:
         decisions.insert(0, baseline)
     decisions += [p for p in schedules if p not in decisions]
@@ -379,10 +409,14 @@ def baseline_decision(
                 out[name] = q.concurrency_scaling
             elif kind == "wlm_timeout_s":
                 out[name] = q.max_execution_time // 1000
+            elif kind == "priority":
+                out[name] = q.priority
             else:
                 out[name] = _qmr_timeout_s(q.rules)
         elif name == "max_concurrency_scaling_clusters":
             out[name] = settings.max_concurrency_scaling_clusters
+        elif name == "wlm_mode":
+            out[name] = "auto" if base.is_auto else "manual"
         elif name == "sqa":
             out[name] = base.sqa is not None and base.sqa.enabled
         elif name == "sqa_max_s":
@@ -407,6 +441,8 @@ def apply_decision(
         return apply_decision(base, settings, _schedule_entry(point, "day"))
     queues = list(base.queues)
     names = base.queue_names
+    if "wlm_mode" in point:
+        queues = _in_mode(queues, point["wlm_mode"])
     for name, value in sorted(point.items()):
         kind, _, qname = name.partition(".")
         if kind not in _PER_QUEUE_DECISIONS:
@@ -421,6 +457,8 @@ def apply_decision(
             q = replace(q, concurrency_scaling=str(value))  # type: ignore[arg-type]
         elif kind == "wlm_timeout_s":
             q = replace(q, max_execution_time=int(value) * 1000)
+        elif kind == "priority":
+            q = replace(q, priority=str(value))  # type: ignore[arg-type]
         else:
             q = replace(q, rules=_with_timeout(q.rules, qname, int(value)))
         queues[i] = q
@@ -606,6 +644,93 @@ def _with_timeout(
     return (*kept, QMRRule(rule_name=name, predicate=(pred,), action="abort"))
 
 
+def _in_mode(queues: list[QueueConfig], mode: Any) -> list[QueueConfig]:
+    """The queues under WLM mode ``mode`` (routing, scaling and rules kept).
+
+    Into auto WLM a queue loses what auto WLM sets itself (slots, memory) or
+    ignores (the WLM timeout) and takes priority ``normal`` (AWS's default)
+    unless a ``priority`` decision gives another; into manual WLM it loses its
+    priority and takes AWS's default of 5 slots unless a ``slots`` decision
+    gives others.
+    """
+    if mode not in WLM_MODES:
+        raise InputError(
+            f"wlm_mode {mode!r}: expected one of {list(WLM_MODES)}",
+            location="wlm_mode",
+        )
+    out = []
+    for q in queues:
+        if q.queue_type == mode:
+            out.append(q)
+        elif mode == "auto":
+            out.append(
+                replace(
+                    q,
+                    queue_type="auto",
+                    query_concurrency=5,
+                    memory_percent_to_use=None,
+                    max_execution_time=0,
+                    priority="normal",
+                )
+            )
+        else:
+            out.append(replace(q, queue_type="manual", priority="normal"))
+    return out
+
+
+def _applicable(point: dict[str, Any], base: WLMConfig) -> dict[str, Any]:
+    """``point`` without the decisions its WLM mode has no use for."""
+    mode = point.get("wlm_mode", "auto" if base.is_auto else "manual")
+    return {
+        name: value
+        for name, value in point.items()
+        if _MODE_ONLY.get(name.partition(".")[0], mode) == mode
+    }
+
+
+def _check_decisions(
+    points: Sequence[Mapping[str, Any]],
+    base: WLMConfig,
+    settings: ClusterSettings,
+    source: str,
+) -> None:
+    """Raise InputError for a decision point that cannot be applied.
+
+    The error names the value at fault: a key alone, a split (``slots.*``,
+    ``memory_pct.*``) as a whole, or else the point's values together (e.g.
+    slot counts above AWS's 50 in total).
+    """
+    for point in points:
+        try:
+            apply_decision(base, settings, point)
+        except (InputError, WLMConfigError, ValueError, TypeError) as exc:
+            whole = exc
+        else:
+            continue
+        mode = {k: v for k, v in point.items() if k == "wlm_mode"}
+        groups: dict[str, dict[str, Any]] = {}
+        for name, value in point.items():
+            kind = name.partition(".")[0]
+            group = kind if kind in ("slots", "memory_pct") else name
+            groups.setdefault(group, {})[name] = value
+        for part in groups.values():
+            try:
+                apply_decision(base, settings, {**mode, **part})
+            except (InputError, WLMConfigError, ValueError, TypeError) as exc:
+                whole = exc
+                name, value = next(iter(part.items()))
+                shown = value if len(part) == 1 else part
+                break
+        else:
+            name, shown = "", dict(point)
+        why = str(whole).split(": ", 1)[-1]
+        raise InputError(
+            f"{shown!r}: {why}",
+            source=source,
+            location=f"decisions.{name}" if name else "decisions",
+        )
+
+
 def _decision_points(
     raw: Mapping[str, Any], base: WLMConfig, source: str, seed: int
 ) -> list[dict[str, Any]]:
@@ -657,6 +782,7 @@ def _decision_points(
                 point.update(value)
             else:
                 point[name] = value
+        point = _applicable(point, base)
         if point not in out:
             out.append(point)
     return out

@@ -1,0 +1,123 @@
+"""Manual or auto WLM as a decision, auto WLM's priorities, and checked values."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from _experiments_fixtures import context, small_workload
+
+from dpcsim.designs.dpc_wlm import dpc_design_config
+from dpcsim.engine import ClusterSettings
+from dpcsim.errors import InputError
+from dpcsim.experiments import run_sweep, space_from_dict
+from dpcsim.experiments.space import apply_decision, is_schedule, schedule_of
+from dpcsim.wlm import WLMConfig
+
+
+def test_each_point_keeps_only_the_decisions_its_wlm_mode_uses() -> None:
+    space = space_from_dict(
+        {
+            "decisions": {
+                "wlm_mode": ["manual", "auto"],
+                "slots": {"adhoc": [3, 5]},
+                "priority": {"batch": ["high", "normal"]},
+            }
+        }
+    )
+    # 2 modes x 2 slot counts x 2 priorities = 8 combinations, of which manual
+    # WLM uses the slots only and auto WLM the priority only: 4 points.
+    assert space.decisions == (
+        {"wlm_mode": "manual", "slots.adhoc": 3},
+        {"wlm_mode": "manual", "slots.adhoc": 5},
+        {"wlm_mode": "auto", "priority.batch": "high"},
+        {"wlm_mode": "auto", "priority.batch": "normal"},
+    )
+    # The design's 8/3/5 under manual WLM is the baseline.
+    assert space.baseline == {"wlm_mode": "manual", "slots.adhoc": 5}
+
+
+def test_auto_mode_keeps_routing_scaling_and_rules() -> None:
+    base, settings = dpc_design_config(), ClusterSettings()
+    config, _ = apply_decision(
+        base, settings, {"wlm_mode": "auto", "priority.batch": "high"}
+    )
+    assert config.is_auto
+    for got, was in zip(config.queues, base.queues, strict=True):
+        assert (got.user_group, got.query_group) == (was.user_group, was.query_group)
+        assert got.concurrency_scaling == was.concurrency_scaling
+        assert got.rules == was.rules
+        assert got.memory_percent_to_use is None
+        assert got.max_execution_time == 0
+    assert [q.priority for q in config.queues] == ["high", "normal", "normal"]
+    back, _ = apply_decision(config, settings, {"wlm_mode": "manual"})
+    assert not back.is_auto
+    assert {q.priority for q in back.queues} == {"normal"}
+
+
+@pytest.mark.parametrize(
+    ("decisions", "where", "says"),
+    [
+        ({"wlm_mode": ["auto", "fuzzy"]}, "decisions.wlm_mode", "'fuzzy'"),
+        ({"slots.adhoc": [5, 60]}, "decisions.slots.adhoc", "60"),
+        ({"concurrency_scaling.adhoc": ["maybe"]}, "concurrency_scaling.adhoc", "auto"),
+        # A priority only exists under auto WLM.
+        ({"wlm_mode": ["auto"], "priority.batch": ["urgent"]}, "priority", "urgent"),
+        ({"slots.adhoc": [30], "slots.batch": [30]}, "decisions.slots", "50"),
+    ],
+)
+def test_a_bad_decision_value_is_refused_naming_its_key(decisions, where, says) -> None:
+    with pytest.raises(InputError) as err:
+        space_from_dict({"decisions": decisions}, source="space.toml")
+    text = str(err.value)
+    assert text.startswith("space.toml")
+    assert where in text
+    assert says in text
+
+
+AUTO_SPACE = """
+[sweep]
+replications = 1
+
+[decisions]
+priority.adhoc = ["normal", "high"]
+
+[[decisions.schedule.candidates]]
+elt = { priority = { batch = "highest", adhoc = "low" } }
+day = { priority = { batch = "low", adhoc = "highest" } }
+
+[objectives]
+elt_window = ["02:00", "09:00"]
+timezone = "Asia/Tokyo"
+"""
+
+
+def _auto_design() -> WLMConfig:
+    config, _ = apply_decision(
+        dpc_design_config(), ClusterSettings(), {"wlm_mode": "auto"}
+    )
+    return config
+
+
+def test_an_auto_wlm_sweep_runs_priorities_and_a_priority_schedule(
+    tmp_path: Path,
+) -> None:
+    base = _auto_design()
+    space = space_from_dict(tomllib.loads(AUTO_SPACE), source="space.toml", base=base)
+    point = next(d for d in space.decisions if is_schedule(d))
+    schedule = schedule_of(base, ClusterSettings(), point)
+    assert schedule is not None
+    assert [c.queues[0].priority for _, c in schedule.switches] == ["highest", "low"]
+    ctx = replace(context(small_workload(tmp_path / "w")), base_wlm=base.to_json())
+    report = run_sweep(space, ctx, tmp_path / "sweep", workers=1)
+    results = report.results
+    assert (results["status"] == "ok").all(), results["error"].tolist()
+    assert len(results) == 3  # normal (the baseline), high, the schedule
+
+
+def test_a_priority_schedule_under_manual_wlm_is_refused() -> None:
+    with pytest.raises(InputError, match="auto WLM only") as err:
+        space_from_dict(tomllib.loads(AUTO_SPACE), source="space.toml")
+    assert "decisions.schedule.candidates[0]" in str(err.value)
