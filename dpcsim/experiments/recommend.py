@@ -331,6 +331,8 @@ def _config_words(
         for q in config.queues
     )
     parts = [f"{names} {slots}"]
+    if config.is_auto:
+        parts.append("priority " + "/".join(q.priority for q in config.queues))
     if any(k.startswith("memory_pct.") for k in decision):
         memory = "/".join(
             "auto" if q.memory_percent_to_use is None else str(q.memory_percent_to_use)
@@ -342,6 +344,13 @@ def _config_words(
             queue = key.removeprefix("timeout_s.")
             parts.append(
                 f"{queue} timeout {int(value)} s" if value else f"{queue} no timeout"
+            )
+        elif key.startswith("qmr."):
+            _, _, rule, field = key.split(".")
+            parts.append(
+                f"QMR {rule} {value}"
+                if field == "action"
+                else f"QMR {rule} {field} > {value}"
             )
     if config.sqa is None or not config.sqa.enabled:
         parts.append("SQA off")

@@ -5,9 +5,11 @@ things:
 
 - **decisions**: what the operator may deploy (slot split, memory split,
   Concurrency Scaling per queue, ``max_concurrency_scaling_clusters``, SQA,
-  QMR timeouts, manual or auto WLM (``wlm_mode``) and auto WLM's queue
-  priorities). Each decision point is applied to the base WLM configuration
-  and cluster settings by :func:`apply_decision`. A point drops the decisions
+  QMR timeouts and any rule's action or thresholds
+  (``qmr.<queue>.<rule>.action``, ``qmr.<queue>.<rule>.<metric>``), manual or
+  auto WLM (``wlm_mode``) and auto WLM's queue priorities). Each decision
+  point is applied to the base WLM configuration and cluster settings by
+  :func:`apply_decision`. A point drops the decisions
   its WLM mode has no use for (slots, memory and WLM timeouts under auto WLM,
   priorities under manual WLM), so a product of ``wlm_mode`` with a slot split
   runs auto WLM once, not once per split. Every value is checked when the
@@ -117,6 +119,9 @@ _PER_QUEUE_DECISIONS: Final = (
     "wlm_timeout_s",
     "priority",
 )
+#: Actions a ``qmr.<queue>.<rule>.action`` decision may give a rule (AWS's
+#: ``change_query_priority`` also needs its priority: not one value).
+QMR_DECISION_ACTIONS: Final = ("log", "abort", "hop")
 #: WLM modes of the ``wlm_mode`` decision.
 WLM_MODES: Final = ("manual", "auto")
 #: Per-queue decisions that apply under one WLM mode only (AWS's table of WLM
@@ -417,6 +422,8 @@ def baseline_decision(
             out[name] = settings.max_concurrency_scaling_clusters
         elif name == "wlm_mode":
             out[name] = "auto" if base.is_auto else "manual"
+        elif kind == "qmr":
+            out[name] = _qmr_value(base, name)
         elif name == "sqa":
             out[name] = base.sqa is not None and base.sqa.enabled
         elif name == "sqa_max_s":
@@ -445,6 +452,17 @@ def apply_decision(
         queues = _in_mode(queues, point["wlm_mode"])
     for name, value in sorted(point.items()):
         kind, _, qname = name.partition(".")
+        if kind == "qmr":
+            parts = _qmr_parts(name, base)
+            if parts is None:
+                raise InputError(
+                    f"{name!r}: expected qmr.<queue>.<rule>.<action | predicate "
+                    f"metric> with queue in {list(names)}",
+                    location=name,
+                )
+            i = names.index(parts[0])
+            queues[i] = _with_qmr(queues[i], parts[1], parts[2], value)
+            continue
         if kind not in _PER_QUEUE_DECISIONS:
             continue
         i = names.index(qname)
@@ -644,6 +662,83 @@ def _with_timeout(
     return (*kept, QMRRule(rule_name=name, predicate=(pred,), action="abort"))
 
 
+def _flat(prefix: str, value: Any) -> dict[str, Any]:
+    """Nested tables as dotted names: ``{"a": {"b": [1]}}`` -> ``{"a.b": [1]}``."""
+    if not isinstance(value, Mapping):
+        return {prefix: value}
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        out.update(_flat(f"{prefix}.{key}", inner))
+    return out
+
+
+def _qmr_parts(name: str, base: WLMConfig) -> tuple[str, str, str] | None:
+    """``(queue, rule, field)`` of ``qmr.<queue>.<rule>.<field>``; None if not one."""
+    parts = name.split(".")
+    if len(parts) != 4 or parts[0] != "qmr" or parts[1] not in base.queue_names:
+        return None
+    return parts[1], parts[2], parts[3]
+
+
+def _qmr_rule(q: QueueConfig, rule_name: str) -> int:
+    """Index of queue ``q``'s rule ``rule_name`` (InputError naming the others)."""
+    names = [r.rule_name for r in q.rules]
+    if rule_name not in names:
+        raise InputError(
+            f"queue {q.name!r} has no QMR rule {rule_name!r}; expected one of {names}",
+            location=f"qmr.{q.name}.{rule_name}",
+        )
+    return names.index(rule_name)
+
+
+def _qmr_value(base: WLMConfig, name: str) -> Any:
+    """The base configuration's value of decision ``qmr.<queue>.<rule>.<field>``."""
+    parts = _qmr_parts(name, base)
+    if parts is None:
+        raise InputError(f"{name!r}: not a QMR decision", location=name)
+    queue, rule_name, field = parts
+    q = base.queues[base.queue_names.index(queue)]
+    rule = q.rules[_qmr_rule(q, rule_name)]
+    if field == "action":
+        return rule.action
+    for pred in rule.predicate:
+        if pred.metric_name == field:
+            return pred.value
+    return None
+
+
+def _with_qmr(q: QueueConfig, rule_name: str, field: str, value: Any) -> QueueConfig:
+    """Queue ``q`` with rule ``rule_name``'s action or one threshold replaced."""
+    k = _qmr_rule(q, rule_name)
+    rule = q.rules[k]
+    where = f"qmr.{q.name}.{rule_name}.{field}"
+    if field == "action":
+        if value not in QMR_DECISION_ACTIONS:
+            raise InputError(
+                f"action {value!r}; expected one of {list(QMR_DECISION_ACTIONS)}",
+                location=where,
+            )
+        rule = replace(rule, action=value, value=None)
+    else:
+        metrics = [p.metric_name for p in rule.predicate]
+        if field not in metrics:
+            raise InputError(
+                f"rule {rule_name!r} has no predicate on {field!r}; expected "
+                f"'action' or one of {metrics}",
+                location=where,
+            )
+        rule = replace(
+            rule,
+            predicate=tuple(
+                replace(p, value=value) if p.metric_name == field else p
+                for p in rule.predicate
+            ),
+        )
+    rules = list(q.rules)
+    rules[k] = rule
+    return replace(q, rules=tuple(rules))
+
+
 def _in_mode(queues: list[QueueConfig], mode: Any) -> list[QueueConfig]:
     """The queues under WLM mode ``mode`` (routing, scaling and rules kept).
 
@@ -744,9 +839,10 @@ def _decision_points(
     for key, value in raw.items():
         if is_split.get(key, False):
             continue
-        # TOML reads ``slots.adhoc = [...]`` as a nested table.
-        if isinstance(value, Mapping) and key not in ("points",):
-            plain.update({f"{key}.{k}": v for k, v in value.items()})
+        # TOML reads ``slots.adhoc = [...]`` as a nested table (and
+        # ``qmr.adhoc.<rule>.action`` as three).
+        if key != "points":
+            plain.update(_flat(key, value))
         else:
             plain[key] = value
     for key in ("slots", "memory"):
@@ -757,14 +853,17 @@ def _decision_points(
         if name in ("method", "samples", "points"):
             continue
         kind, _, queue = name.partition(".")
-        ok = name in _PLAIN_DECISIONS or (
-            kind in _PER_QUEUE_DECISIONS and queue in base.queue_names
+        ok = (
+            name in _PLAIN_DECISIONS
+            or (kind in _PER_QUEUE_DECISIONS and queue in base.queue_names)
+            or (kind == "qmr" and _qmr_parts(name, base) is not None)
         )
         if not ok:
             raise InputError(
-                f"unknown decision {name!r}; expected one of {list(_PLAIN_DECISIONS)} "
-                f"or <kind>.<queue> with kind in {list(_PER_QUEUE_DECISIONS)} and "
-                f"queue in {list(base.queue_names)}",
+                f"unknown decision {name!r}; expected one of {list(_PLAIN_DECISIONS)}, "
+                f"<kind>.<queue> with kind in {list(_PER_QUEUE_DECISIONS)}, or "
+                "qmr.<queue>.<rule>.<action | predicate metric>, with queue in "
+                f"{list(base.queue_names)}",
                 source=source,
                 location=f"decisions.{name}",
             )

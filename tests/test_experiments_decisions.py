@@ -1,4 +1,4 @@
-"""Manual or auto WLM as a decision, auto WLM's priorities, and checked values."""
+"""Decisions beyond the splits: manual or auto WLM, priorities, QMR rules, checks."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from _experiments_fixtures import context, small_workload
 
+from test_engine_mechanisms import workload
+
 from dpcsim.designs.dpc_wlm import dpc_design_config
-from dpcsim.engine import ClusterSettings
+from dpcsim.engine import ClusterSettings, simulate
 from dpcsim.errors import InputError
 from dpcsim.experiments import run_sweep, space_from_dict
 from dpcsim.experiments.space import apply_decision, is_schedule, schedule_of
-from dpcsim.wlm import WLMConfig
+from dpcsim.wlm import QMRPredicate, QMRRule, QueueConfig, WLMConfig
 
 
 def test_each_point_keeps_only_the_decisions_its_wlm_mode_uses() -> None:
@@ -66,6 +68,26 @@ def test_auto_mode_keeps_routing_scaling_and_rules() -> None:
         # A priority only exists under auto WLM.
         ({"wlm_mode": ["auto"], "priority.batch": ["urgent"]}, "priority", "urgent"),
         ({"slots.adhoc": [30], "slots.batch": [30]}, "decisions.slots", "50"),
+        (
+            {"qmr": {"adhoc": {"nope": {"action": ["log"]}}}},
+            "decisions.qmr.adhoc.nope.action",
+            "adhoc_abort_30min",
+        ),
+        (
+            {"qmr": {"adhoc": {"adhoc_abort_30min": {"action": ["explode"]}}}},
+            "adhoc_abort_30min.action",
+            "'log', 'abort', 'hop'",
+        ),
+        (
+            {"qmr": {"adhoc": {"adhoc_abort_30min": {"query_cpu_time": [5]}}}},
+            "adhoc_abort_30min.query_cpu_time",
+            "query_execution_time",
+        ),
+        (
+            {"qmr": {"adhoc": {"adhoc_abort_30min": {"query_execution_time": [-5]}}}},
+            "adhoc_abort_30min.query_execution_time",
+            ">= 0",
+        ),
     ],
 )
 def test_a_bad_decision_value_is_refused_naming_its_key(decisions, where, says) -> None:
@@ -121,3 +143,33 @@ def test_a_priority_schedule_under_manual_wlm_is_refused() -> None:
     with pytest.raises(InputError, match="auto WLM only") as err:
         space_from_dict(tomllib.loads(AUTO_SPACE), source="space.toml")
     assert "decisions.schedule.candidates[0]" in str(err.value)
+
+
+def _one_rule_queue(action: str = "abort", seconds: int = 100) -> WLMConfig:
+    pred = QMRPredicate(metric_name="query_execution_time", operator=">", value=seconds)
+    rule = QMRRule(rule_name="long", predicate=(pred,), action=action)
+    return WLMConfig(
+        queues=(QueueConfig(name="q", query_concurrency=2, rules=(rule,)),), sqa=None
+    )
+
+
+def test_qmr_decisions_set_a_rules_action_and_threshold() -> None:
+    base = _one_rule_queue()
+    space = space_from_dict(
+        {"decisions": {"qmr": {"q": {"long": {"action": ["abort", "log"]}}}}},
+        base=base,
+    )
+    assert space.baseline == {"qmr.q.long.action": "abort"}
+    settings = ClusterSettings(contention_model="none")
+    outcomes = {}
+    for action in ("abort", "log"):
+        point = {"qmr.q.long.action": action, "qmr.q.long.query_execution_time": 50}
+        config, _ = apply_decision(base, settings, point)
+        (rule,) = config.queues[0].rules
+        assert (rule.action, rule.predicate[0].value) == (action, 50)
+        res = simulate(workload([(0, 200)]), config, settings, rng=1, replay="open")
+        row = res.queries.iloc[0]
+        outcomes[action] = (row["outcome"], float(row["end_s"]))
+    # QMR checks every 10 s: past 50 s the abort fires at the 60 s check; logged,
+    # the 200 s query completes.
+    assert outcomes == {"abort": ("aborted", 60.0), "log": ("completed", 200.0)}
