@@ -269,7 +269,7 @@ def stream_parquet_run(
 
     sqa = config.sqa
     dynamic = sqa is not None and sqa.enabled and not sqa.max_execution_time
-    max_s = dynamic_sqa_max_s(chunks(), config) if dynamic else None
+    max_s = dynamic_sqa_max_s(chunks(), config, settings) if dynamic else None
     acc = None if measure is None else _accumulator(path, config, settings, measure)
     tables = TABLES if timeline else tuple(t for t in TABLES if t != "timeline")
     with ParquetSink(out_dir, tables=tables) as sink:

@@ -295,3 +295,49 @@ def test_stream_equals_simulate_with_shared_capacity(
     )
     assert stats["windows"] > 10
     assert want.summary["sqa"]["runs"] > 0
+
+
+@pytest.mark.parametrize(("seed", "auto"), [(3, False), (4, True)])
+def test_stream_converts_observed_times_to_the_same_bits(seed, auto):
+    # demand = "observed" (the default): logged times become solo work against
+    # the logged concurrency. The windowed conversion continues the whole
+    # log's running integral and cuts only where no emitted query's logged
+    # execution can overlap a later window's, so every frame is equal to the
+    # last bit: logged waits (running past the cut), evicted SQA attempts,
+    # runs logged on scaling clusters, spill from known memory.
+    frame = _workload(seed, 1_500)
+    rng = np.random.default_rng(seed + 100)
+    n = len(frame)
+    waited = rng.random(n) < 0.4
+    frame["queue_s"] = np.where(waited, rng.exponential(20.0, n), 0.0)
+    evicted = rng.random(n) < 0.05
+    frame["sqa_queue_s"] = np.where(evicted, 0.5 * frame["queue_s"], np.nan)
+    frame["sqa_exec_s"] = np.where(evicted, rng.exponential(2.0, n), np.nan)
+    frame["ran_on_cs"] = rng.random(n) < 0.05
+    frame = validate_workload(frame)
+    config = _config(auto, 0)
+    cluster = _settings(
+        "perfect",
+        contention_model="usl",
+        contention_sigma=0.1,
+        contention_kappa=0.02,
+        contention_demand="observed",
+    )
+    # The first pass converts the log too (the maximum is the solo demands').
+    parts = [frame.iloc[k : k + 97] for k in range(0, n, 97)]
+    max_s = engine.dynamic_sqa_max_s(parts, config, cluster)
+    assert max_s != engine.dynamic_sqa_max_s(parts, config)
+    stats, want = _assert_equal(
+        frame, config, cluster, chunk=97, window=60, sqa_max_s=max_s
+    )
+    assert stats["windows"] > 10
+    assert want.summary["sqa"]["max_s"] == max_s
+    # The log's concurrency changed the demands: not a solo-demand run.
+    solo = engine.simulate(
+        Workload(queries=frame),
+        config,
+        _settings("perfect", contention_model="usl", contention_sigma=0.1,
+                  contention_kappa=0.02, contention_demand="solo"),
+        rng=5,
+    )  # fmt: skip
+    assert not want.queries["exec_s"].equals(solo.queries["exec_s"])

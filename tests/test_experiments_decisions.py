@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from _experiments_fixtures import context, small_workload
-
 from test_engine_mechanisms import workload
 
 from dpcsim.designs.dpc_wlm import dpc_design_config

@@ -36,6 +36,7 @@ __all__ = [
     "VirtualClock",
     "observed_to_solo",
     "rate_table",
+    "segment_speed",
     "usl_throughput",
 ]
 
@@ -111,6 +112,20 @@ def observed_to_solo(
     return work
 
 
+def segment_speed(n_seg: np.ndarray, sigma: float, kappa: float) -> np.ndarray:
+    """``X(n) / n`` per segment with ``n_seg`` queries running (0 when idle).
+
+    One expression for the whole-log conversion and its windowed form
+    (:mod:`dpcsim.engine.solowindows`), so both give the same bits.
+    """
+    speed: np.ndarray = np.where(
+        n_seg > 0,
+        1.0 / (1.0 + sigma * (n_seg - 1.0) + kappa * n_seg * (n_seg - 1.0)),
+        0.0,
+    )
+    return speed
+
+
 def _solo_one_cluster(
     start_s: np.ndarray, end_s: np.ndarray, sigma: float, kappa: float
 ) -> np.ndarray:
@@ -123,12 +138,7 @@ def _solo_one_cluster(
     t, step = t[order], step[order]
     n_after = np.cumsum(step)  # running count just after each change
     seg = np.diff(t)
-    n_seg = n_after[:-1]
-    speed = np.where(
-        n_seg > 0,
-        1.0 / (1.0 + sigma * (n_seg - 1.0) + kappa * n_seg * (n_seg - 1.0)),
-        0.0,
-    )
+    speed = segment_speed(n_after[:-1], sigma, kappa)
     # C(t): cumulative per-query progress; equal instants share one value
     # (a zero-length step adds exactly 0.0), so each instant's own place in
     # the sorted order reads the same C as the first of its equals would.

@@ -42,7 +42,9 @@ __all__ = [
     "in_memory_demand_s",
     "kept_sqa_work",
     "logged_end_s",
+    "logged_executions",
     "memory_demand_arrays",
+    "observed_demand_s",
     "prepare_inputs",
     "qmr_never_evaluated",
     "simulate",
@@ -202,14 +204,9 @@ def simulate_arrays(
     demand = arrays
     if settings.contention_model == "usl" and settings.contention_demand == "observed":
         with timed("demand"):
-            sqa_s, solo = solo_parts_s(arrays, settings)
-            if settings.memory_model == "spill":
-                # Only the work in a queue ran under the spill model, not SQA's.
-                solo = in_memory_demand_s(
-                    solo, arrays, recorded, recorded_queue, tables, settings
-                )
-            if not config.is_auto:
-                solo = solo + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
+            solo = observed_demand_s(
+                arrays, config, tables, settings, recorded, recorded_queue
+            )
             demand = replace(arrays, exec_s=solo)
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
@@ -423,6 +420,40 @@ def chained_end_s(arrays: QueryArrays) -> np.ndarray:
     return out
 
 
+#: Solo work [s] of logged executions ``(start_s, end_s, cluster)``:
+#: :func:`~dpcsim.engine.contention.observed_to_solo` or its windowed form.
+SoloConverter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def observed_demand_s(
+    arrays: QueryArrays,
+    config: WLMConfig,
+    tables: QueueTables,
+    settings: ClusterSettings,
+    recorded: WLMConfig | None = None,
+    recorded_queue: np.ndarray | None = None,
+    convert: SoloConverter | None = None,
+) -> np.ndarray:
+    """The engine's demand [s] of each query under ``demand = "observed"``.
+
+    The solo work of its logged execution (:func:`solo_parts_s`), with the
+    recorded spill divided out under the spill model (only the work in a
+    queue ran under it, not SQA's) and, under manual WLM, the work of an
+    evicted SQA attempt the engine continues (:func:`kept_sqa_work`).
+    ``convert`` turns logged executions into solo work (default the whole-log
+    :func:`~dpcsim.engine.contention.observed_to_solo`; a streamed run passes
+    :meth:`dpcsim.engine.solowindows.WindowedSolo.work`).
+    """
+    sqa_s, solo = solo_parts_s(arrays, settings, convert)
+    if settings.memory_model == "spill":
+        solo = in_memory_demand_s(
+            solo, arrays, recorded, recorded_queue, tables, settings
+        )
+    if not config.is_auto:
+        solo = solo + np.where(kept_sqa_work(arrays, settings), sqa_s, 0.0)
+    return solo
+
+
 def solo_demand_s(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
     """Solo work [s] of each query from its logged execution (demand = observed).
 
@@ -449,8 +480,40 @@ def kept_sqa_work(arrays: QueryArrays, settings: ClusterSettings) -> np.ndarray:
     return kept
 
 
+def logged_executions(
+    arrays: QueryArrays,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every logged execution: ``(start_s, end_s, cluster, query)``.
+
+    Each query's final one first (in query order), then the evicted SQA
+    attempts (see :func:`solo_parts_s`); ``query`` is the index of the query
+    each belongs to.
+    """
+    evicted = np.isfinite(arrays.logged_sqa_exec_s)
+    sqa_exec_s = np.where(evicted, arrays.logged_sqa_exec_s, 0.0)
+    start = (
+        arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0) + sqa_exec_s
+    )
+    # A result-cache hit does no work on the cluster, whatever its logged time.
+    busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
+    idx = np.flatnonzero(evicted)
+    sqa_start = arrays.arrival_s[idx] + np.nan_to_num(
+        arrays.logged_sqa_queue_s[idx], nan=0.0
+    )
+    return (
+        np.concatenate([start, sqa_start]),
+        np.concatenate([start + busy_s, sqa_start + sqa_exec_s[idx]]),
+        np.concatenate(
+            [arrays.logged_on_cs.astype(np.int64), np.zeros(idx.size, np.int64)]
+        ),
+        np.concatenate([np.arange(arrays.n, dtype=np.int64), idx]),
+    )
+
+
 def solo_parts_s(
-    arrays: QueryArrays, settings: ClusterSettings
+    arrays: QueryArrays,
+    settings: ClusterSettings,
+    convert: SoloConverter | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Solo work [s] of each query's evicted SQA attempt and of its logged one.
 
@@ -468,28 +531,15 @@ def solo_parts_s(
     tuple of numpy.ndarray
         ``(sqa_s, main_s)``: 0 in ``sqa_s`` for a query never evicted.
     """
-    evicted = np.isfinite(arrays.logged_sqa_exec_s)
-    sqa_exec_s = np.where(evicted, arrays.logged_sqa_exec_s, 0.0)
-    start = (
-        arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0) + sqa_exec_s
-    )
-    # A result-cache hit does no work on the cluster, whatever its logged time.
-    busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
-    idx = np.flatnonzero(evicted)
-    sqa_start = arrays.arrival_s[idx] + np.nan_to_num(
-        arrays.logged_sqa_queue_s[idx], nan=0.0
-    )
-    solo = observed_to_solo(
-        np.concatenate([start, sqa_start]),
-        np.concatenate([start + busy_s, sqa_start + sqa_exec_s[idx]]),
-        np.concatenate(
-            [arrays.logged_on_cs.astype(np.int64), np.zeros(idx.size, np.int64)]
-        ),
-        settings.contention_sigma,
-        settings.contention_kappa,
-    )
+    start, end, cluster, query = logged_executions(arrays)
+    if convert is None:
+        solo = observed_to_solo(
+            start, end, cluster, settings.contention_sigma, settings.contention_kappa
+        )
+    else:
+        solo = convert(start, end, cluster)
     n = arrays.n
     sqa_s = np.zeros(n, np.float64)
-    sqa_s[idx] = solo[n:]
+    sqa_s[query[n:]] = solo[n:]
     main_s: np.ndarray = solo[:n]
     return sqa_s, main_s

@@ -31,13 +31,14 @@ Carried state:
   ``sqa_max_s`` (:func:`dynamic_sqa_max_s` computes it in a first pass);
 * Concurrency Scaling billing: free credits accrue over the whole span, so the
   activations are billed once at the end (a few tuples per activation);
-* with shared capacity and ``demand = "observed"``, the logged executions of
-  emitted queries that are still running (in the log) at the cut, so the next
-  window turns its logged times into solo work against the same logged
-  concurrency. The conversion of a slice sees the logged executions of its
-  window; it differs from the whole-log one only for a query whose logged
-  execution overlaps that of a query arriving after the window (windows are
-  large, so this is rare; ``demand = "solo"`` and ``model = "none"`` are exact).
+* with shared capacity and ``demand = "observed"``, the observed-to-solo
+  conversion's running integral and the logged executions of emitted queries
+  with an event after it (:class:`~dpcsim.engine.solowindows.WindowedSolo`),
+  so each window's solo work is the whole-log conversion's to the bit. A cut
+  then also needs every query before it to have ended in the log by the
+  window's last arrival (no query after the window overlaps it there), so
+  the conversion of every emitted query saw every logged execution it
+  overlaps.
 
 The streaming replay is open loop (``replay = "open"``): a session's chain can
 cross a cut, where the system is not empty.
@@ -68,7 +69,6 @@ import simpy
 
 from dpcsim.engine.autowlm import AutoEngine
 from dpcsim.engine.cluster import Engine
-from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.records import StateLog, strings
@@ -77,9 +77,12 @@ from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.simulate import (
     carried_metrics,
+    logged_executions,
     memory_demand_arrays,
+    observed_demand_s,
     qmr_never_evaluated,
 )
+from dpcsim.engine.solowindows import WindowedSolo
 from dpcsim.engine.sqa import SQAModel, noise_key
 from dpcsim.engine.streamparts import Chunk, ChunkSource, Totals, dynamic_sqa_max_s
 from dpcsim.schema import STATEMENT_TYPES
@@ -166,7 +169,8 @@ def simulate_stream(
         counters["max_held"] = max(counters["max_held"], len(frame))
         eng, arrays = run.window(frame)
         carried |= carried_metrics(arrays, eng.mem_on)
-        cut = arrays.n if final else _last_cut(eng, arrays)
+        logged = run.logged_end_s(arrays) if run.observed else None
+        cut = arrays.n if final else _last_cut(eng, arrays, logged)
         if cut == 0:
             counters["reruns"] += 1
             size *= 2
@@ -216,11 +220,11 @@ class _Run:
         self.tl_base = 0
         self.learned: dict[object, tuple[float, int]] = {}
         self.rows: list[Row] = []
-        #: Logged executions still running at the last cut: start, end, cluster.
+        #: The observed-to-solo conversion, continued across cuts.
         self.observed = settings.contention_model == "usl" and (
             settings.contention_demand == "observed"
         )
-        self.tail = (np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+        self.solo = WindowedSolo(settings.contention_sigma, settings.contention_kappa)
 
     def window(self, frame: pd.DataFrame) -> tuple[Engine, QueryArrays]:
         """Run a fresh engine on ``frame`` (pending rows, in order)."""
@@ -232,7 +236,10 @@ class _Run:
         arrays = memory_demand_arrays(arrays, self.config, None, self.settings)
         demand = arrays
         if self.observed:
-            demand = replace(arrays, exec_s=self._solo(arrays))
+            solo = observed_demand_s(
+                arrays, self.config, self.tables, self.settings, convert=self.solo.work
+            )
+            demand = replace(arrays, exec_s=solo)
         sqa = None
         if self.max_s is not None:
             st = self.settings
@@ -255,38 +262,21 @@ class _Run:
         eng.drop_inputs()
         return eng, arrays
 
-    def _logged(self, arrays: QueryArrays) -> tuple[np.ndarray, ...]:
-        """Logged execution start, end [s] and cluster of the window's queries."""
-        start = arrays.arrival_s + np.nan_to_num(arrays.logged_queue_s, nan=0.0)
-        busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)  # cache hits: no work
-        return start, start + busy_s, arrays.logged_on_cs.astype(np.int64)
-
-    def _solo(self, arrays: QueryArrays) -> np.ndarray:
-        """Solo work of the window's queries against the carried and own log."""
-        start, end, cluster = self._logged(arrays)
-        t0, t1, c0 = self.tail
-        st = self.settings
-        work = observed_to_solo(
-            np.concatenate([t0, start]),
-            np.concatenate([t1, end]),
-            np.concatenate([c0, cluster]),
-            st.contention_sigma,
-            st.contention_kappa,
-        )
-        return work[t0.size :]
+    def logged_end_s(self, arrays: QueryArrays) -> np.ndarray:
+        """Each query's latest logged execution end [s] (its SQA attempt's too)."""
+        _, end, _, query = logged_executions(arrays)
+        out = end[: arrays.n].copy()
+        np.maximum.at(out, query[arrays.n :], end[arrays.n :])
+        return out
 
     def carry_tail(self, arrays: QueryArrays, cut: int) -> None:
-        """Keep the logged executions before ``cut`` still running at the cut."""
+        """Carry the conversion past the cut before query ``cut``."""
         if not self.observed:
             return
         at = arrays.arrival_s[cut] if cut < arrays.n else np.inf
-        start, end, cluster = self._logged(arrays)
-        t0, t1, c0 = self.tail
-        s_all = np.concatenate([t0, start[:cut]])
-        e_all = np.concatenate([t1, end[:cut]])
-        c_all = np.concatenate([c0, cluster[:cut]])
-        keep = e_all > at
-        self.tail = (s_all[keep], e_all[keep], c_all[keep])
+        start, end, cluster, query = logged_executions(arrays)
+        emitted = query < cut
+        self.solo.cut(at, start[emitted], end[emitted], cluster[emitted])
 
     def emit(
         self,
@@ -417,8 +407,17 @@ class _Slice(SimResult):
         return self._timeline
 
 
-def _last_cut(eng: Engine, arrays: QueryArrays) -> int:
-    """Return the last regeneration point ``j`` in ``[1, n)`` of a window, or 0."""
+def _last_cut(
+    eng: Engine, arrays: QueryArrays, logged_end_s: np.ndarray | None = None
+) -> int:
+    """Return the last regeneration point ``j`` in ``[1, n)`` of a window, or 0.
+
+    With ``logged_end_s`` (each query's last logged execution end [s], for
+    the observed-to-solo conversion) a cut also needs every query before it
+    to have ended in the log by the window's last arrival: a query after the
+    window starts no earlier, so none of its logged execution overlaps theirs,
+    and their solo work is the whole log's.
+    """
     arr = arrays.arrival_s
     n = arr.size
     if n < 2:
@@ -427,6 +426,8 @@ def _last_cut(eng: Engine, arrays: QueryArrays) -> int:
     ok = np.zeros(n, dtype=bool)
     # NaN (never ended) propagates through the running max and blocks the cut.
     ok[1:] = np.maximum.accumulate(end[:-1]) < arr[1:]
+    if logged_end_s is not None:
+        ok[1:] &= np.maximum.accumulate(logged_end_s[:-1]) <= arr[-1]
     pool = eng.cs_pool
     for (_, _, stop, _), req in zip(pool.rows, pool.requested, strict=True):
         lo = int(np.searchsorted(arr, req, "right"))

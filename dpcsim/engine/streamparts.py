@@ -15,10 +15,12 @@ import pandas as pd
 
 from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.quantiles import LogHistogram
-from dpcsim.engine.queues import SQA_ELIGIBLE
+from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
 from dpcsim.engine.records import Recorder, RunCodes
 from dpcsim.engine.result import percentiles, summarize
 from dpcsim.engine.scaling import Bill, bill
+from dpcsim.engine.settings import ClusterSettings
+from dpcsim.engine.solowindows import WindowedSolo
 from dpcsim.engine.spillquantile import SpilledValues
 from dpcsim.engine.sqa import DYNAMIC_QUANTILE, dynamic_max_of_p70, dynamic_max_s
 from dpcsim.errors import InputError
@@ -200,26 +202,107 @@ def _empty_counts(codes: tuple[str, ...]) -> dict[str, Any]:
     return summarize(empty, pd.DataFrame({"busy_s": [], "billed_s": []}), no_bill, None)
 
 
-def dynamic_sqa_max_s(chunks: Iterable[Chunk], config: WLMConfig) -> float:
+def dynamic_sqa_max_s(
+    chunks: Iterable[Chunk],
+    config: WLMConfig,
+    settings: ClusterSettings | None = None,
+) -> float:
     """First pass: the dynamic SQA maximum [s] of a chunked workload.
 
     Equal to what :func:`~dpcsim.engine.simulate` computes for the concatenated
-    workload. The execution times of the SQA-eligible queries go to a
-    temporary file (8 B each on disk, none held in memory) and their p70 is
-    selected exactly from it (:class:`~dpcsim.engine.spillquantile.SpilledValues`).
+    workload under ``settings`` (None: the logged execution times, as with
+    solo demands or no contention model). Under shared capacity with
+    ``demand = "observed"`` the maximum comes from the solo demands, as in
+    :func:`~dpcsim.engine.simulate`: the pass converts the logged times
+    window by window (:class:`~dpcsim.engine.solowindows.WindowedSolo`), each
+    window's queries once every logged execution they overlap has been read.
+    The execution times of the SQA-eligible queries go to a temporary file
+    (8 B each on disk, none held in memory) and their p70 is selected exactly
+    from it (:class:`~dpcsim.engine.spillquantile.SpilledValues`).
     """
+    observed = (
+        settings is not None
+        and settings.contention_model == "usl"
+        and settings.contention_demand == "observed"
+    )
     with SpilledValues() as spill:
-        for chunk in chunks:
+        if observed:
+            assert settings is not None
+            for demand_s, eligible in _observed_demands(chunks, config, settings):
+                spill.add(demand_s[eligible])
+        for chunk in () if observed else chunks:
             frame = chunk.queries if isinstance(chunk, Workload) else chunk
             if any(c not in frame.columns for c in COLUMNS):
                 frame = validate_workload(frame)
             arrays = prepare(frame, config, None)
-            eligible = (
-                np.asarray(SQA_ELIGIBLE)[arrays.stmt]
-                & ~arrays.cache_hit
-                & (arrays.queue < len(config.queues))
-            )
-            spill.add(arrays.exec_s[eligible])
+            spill.add(arrays.exec_s[_sqa_eligible(arrays, config)])
         if spill.n == 0:
             return dynamic_max_s(np.zeros(0))
         return dynamic_max_of_p70(spill.quantile(DYNAMIC_QUANTILE))
+
+
+def _sqa_eligible(arrays: QueryArrays, config: WLMConfig) -> np.ndarray:
+    """Queries whose times set the dynamic SQA maximum (as ``simulate`` has it)."""
+    eligible: np.ndarray = (
+        np.asarray(SQA_ELIGIBLE)[arrays.stmt]
+        & ~arrays.cache_hit
+        & (arrays.queue < len(config.queues))
+    )
+    return eligible
+
+
+def _observed_demands(
+    chunks: Iterable[Chunk], config: WLMConfig, settings: ClusterSettings
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Solo demands [s] of a chunked log and their SQA eligibility, in slices.
+
+    Rows wait in a buffer until every logged execution they overlap has been
+    read: the slice ends before the first query whose predecessors have not
+    all ended (in the log) by the buffer's last arrival.
+    """
+    from dpcsim.engine.simulate import (
+        logged_executions,
+        memory_demand_arrays,
+        observed_demand_s,
+    )
+
+    tables = QueueTables.from_config(config, settings)
+    solo = WindowedSolo(settings.contention_sigma, settings.contention_kappa)
+    pending: pd.DataFrame | None = None
+    origin_us: int | None = None
+    items = iter(chunks)
+    done = False
+    while not done:
+        chunk = next(items, None)
+        done = chunk is None
+        if chunk is not None:
+            frame = chunk.queries if isinstance(chunk, Workload) else chunk
+            if any(c not in frame.columns for c in COLUMNS):
+                frame = validate_workload(frame)
+            pending = frame if pending is None else pd.concat([pending, frame])
+        if pending is None or not len(pending):
+            continue
+        if origin_us is None:
+            first = int(arrival_us(pending["arrival_at"].iloc[:1])[0])
+            origin_us = first - first % 60_000_000
+        arrays = prepare(pending, config, None, origin_us=origin_us)
+        arrays = memory_demand_arrays(arrays, config, None, settings)
+        demand_s = observed_demand_s(
+            arrays, config, tables, settings, convert=solo.work
+        )
+        start, end, cluster, query = logged_executions(arrays)
+        if done:
+            cut = arrays.n
+        else:
+            last = end[: arrays.n].copy()
+            np.maximum.at(last, query[arrays.n :], end[arrays.n :])
+            ok = np.maximum.accumulate(last) <= arrays.arrival_s[-1]
+            # The first query not ok and all after it wait for more rows.
+            cut = int(np.argmin(ok)) if not bool(ok.all()) else arrays.n
+        if cut == 0:
+            continue
+        yield demand_s[:cut], _sqa_eligible(arrays, config)[:cut]
+        at = arrays.arrival_s[cut] if cut < arrays.n else np.inf
+        emitted = query < cut
+        solo.cut(at, start[emitted], end[emitted], cluster[emitted])
+        pending = pending.iloc[cut:]
