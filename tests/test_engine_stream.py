@@ -297,8 +297,8 @@ def test_stream_equals_simulate_with_shared_capacity(
     assert want.summary["sqa"]["runs"] > 0
 
 
-@pytest.mark.parametrize(("seed", "auto"), [(3, False), (4, True)])
-def test_stream_converts_observed_times_to_the_same_bits(seed, auto):
+@pytest.mark.parametrize(("seed", "auto", "scale"), [(3, False, 1.0), (4, True, 1.5)])
+def test_stream_converts_observed_times_to_the_same_bits(seed, auto, scale):
     # demand = "observed" (the default): logged times become solo work against
     # the logged concurrency. The windowed conversion continues the whole
     # log's running integral and cuts only where no emitted query's logged
@@ -322,6 +322,7 @@ def test_stream_converts_observed_times_to_the_same_bits(seed, auto):
         contention_sigma=0.1,
         contention_kappa=0.02,
         contention_demand="observed",
+        work_scale=scale,  # data growth: the solo demands scaled
     )
     # The first pass converts the log too (the maximum is the solo demands').
     parts = [frame.iloc[k : k + 97] for k in range(0, n, 97)]

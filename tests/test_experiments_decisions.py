@@ -172,3 +172,32 @@ def test_qmr_decisions_set_a_rules_action_and_threshold() -> None:
     # QMR checks every 10 s: past 50 s the abort fires at the 60 s check; logged,
     # the 200 s query completes.
     assert outcomes == {"abort": ("aborted", 60.0), "log": ("completed", 200.0)}
+
+
+def test_data_growth_scales_every_statements_work() -> None:
+    # One query of 10 s solo work alone on the cluster: twice the data, twice
+    # the work, under fixed demands and under the observed conversion alike.
+    config = _one_rule_queue(action="log", seconds=1000)
+    for extra in ({"contention_model": "none"}, {"contention_model": "usl"}):
+        ends = []
+        for scale in (1.0, 2.0):
+            settings = ClusterSettings(work_scale=scale, **extra)
+            res = simulate(workload([(0, 10)]), config, settings, rng=1)
+            ends.append(float(res.queries["end_s"].iloc[0]))
+        assert ends == pytest.approx([10.0, 20.0])
+
+
+def test_a_data_growth_scenario_makes_the_elt_finish_later(tmp_path: Path) -> None:
+    space = space_from_dict(
+        {
+            "sweep": {"replications": 1},
+            "scenarios": {"data_growth": [1.0, 3.0]},
+        }
+    )
+    ctx = context(small_workload(tmp_path / "w"))
+    results = run_sweep(space, ctx, tmp_path / "sweep", workers=1).results
+    assert (results["status"] == "ok").all(), results["error"].tolist()
+    by = results.set_index("scenario.data_growth")["metric.elt_finish_min"]
+    assert by[3.0] > by[1.0]
+    with pytest.raises(InputError, match=r"scenarios\.data_growth"):
+        space_from_dict({"scenarios": {"data_growth": [0]}})

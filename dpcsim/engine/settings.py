@@ -104,6 +104,7 @@ SECTIONS: Final[dict[str, tuple[str, ...]]] = {
         "auto_priority_switch",
     ),
     "contention": ("model", "sigma", "kappa", "demand"),
+    "workload": ("work_scale",),
 }
 
 #: TOML tables whose keys are stored with a prefix (``[contention] model`` ->
@@ -132,6 +133,7 @@ SETTINGS_CONSTRAINTS: Final[tuple[Constraint, ...]] = (
     OneOf("wlm_transition_memory", ("cluster", "queue")),
     OneOf("qmr_switch", ("running", "new")),
     OneOf("auto_priority_switch", ("waiting", "running")),
+    Bound("work_scale", 0.0, 1000.0, lo_open=True),
     Bound("cs_start_delay_s", 0.0),
     Bound("cs_idle_stop_s", 0.0),
     Bound("cs_min_billed_s", 0.0),
@@ -259,6 +261,11 @@ class ClusterSettings:
         (:mod:`dpcsim.engine.contention`), ``none`` keeps fixed demands;
         ``demand = "observed"`` turns logged execution times into solo work
         first, ``"solo"`` takes them as solo work.
+    work_scale
+        ``[workload]`` table: multiplier of every statement's solo work and
+        memory demand (the sweep's ``data_growth`` scenario: more rows to scan,
+        join and sort). Work and memory are assumed to grow in proportion to
+        the data, a first-order model (ASSUMPTION); 1 by default.
     storage
         The raw ``[storage]`` table, passed through to :mod:`dpcsim.metrics`.
     """
@@ -293,6 +300,7 @@ class ClusterSettings:
     contention_sigma: float = DEFAULT_SIGMA
     contention_kappa: float = DEFAULT_KAPPA
     contention_demand: Demand = "observed"
+    work_scale: float = 1.0
     storage: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "observed_demand_s",
     "prepare_inputs",
     "qmr_never_evaluated",
+    "scaled_work",
     "simulate",
     "simulate_arrays",
     "solo_demand_s",
@@ -208,6 +209,7 @@ def simulate_arrays(
                 arrays, config, tables, settings, recorded, recorded_queue
             )
             demand = replace(arrays, exec_s=solo)
+    demand = scaled_work(demand, settings)
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
     sqa = None
@@ -418,6 +420,17 @@ def chained_end_s(arrays: QueryArrays) -> np.ndarray:
     busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
     out: np.ndarray = logged_end_s(arrays) - arrays.exec_s + busy_s
     return out
+
+
+def scaled_work(demand: QueryArrays, settings: ClusterSettings) -> QueryArrays:
+    """``demand`` with its solo work and memory times ``settings.work_scale``.
+
+    ``demand`` itself at 1 (no copy, the same bits as without the setting).
+    """
+    f = settings.work_scale
+    if f == 1.0:
+        return demand
+    return replace(demand, exec_s=demand.exec_s * f, mem_mb=demand.mem_mb * f)
 
 
 #: Solo work [s] of logged executions ``(start_s, end_s, cluster)``:

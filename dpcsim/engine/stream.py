@@ -81,6 +81,7 @@ from dpcsim.engine.simulate import (
     memory_demand_arrays,
     observed_demand_s,
     qmr_never_evaluated,
+    scaled_work,
 )
 from dpcsim.engine.solowindows import WindowedSolo
 from dpcsim.engine.sqa import SQAModel, noise_key
@@ -240,6 +241,7 @@ class _Run:
                 arrays, self.config, self.tables, self.settings, convert=self.solo.work
             )
             demand = replace(arrays, exec_s=solo)
+        demand = scaled_work(demand, self.settings)
         sqa = None
         if self.max_s is not None:
             st = self.settings

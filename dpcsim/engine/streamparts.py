@@ -225,17 +225,21 @@ def dynamic_sqa_max_s(
         and settings.contention_model == "usl"
         and settings.contention_demand == "observed"
     )
+    # The engine's demands are scaled by work_scale (see scaled_work).
+    scale = 1.0 if settings is None else settings.work_scale
     with SpilledValues() as spill:
         if observed:
             assert settings is not None
             for demand_s, eligible in _observed_demands(chunks, config, settings):
+                demand_s = demand_s if scale == 1.0 else demand_s * scale
                 spill.add(demand_s[eligible])
         for chunk in () if observed else chunks:
             frame = chunk.queries if isinstance(chunk, Workload) else chunk
             if any(c not in frame.columns for c in COLUMNS):
                 frame = validate_workload(frame)
             arrays = prepare(frame, config, None)
-            spill.add(arrays.exec_s[_sqa_eligible(arrays, config)])
+            exec_s = arrays.exec_s if scale == 1.0 else arrays.exec_s * scale
+            spill.add(exec_s[_sqa_eligible(arrays, config)])
         if spill.n == 0:
             return dynamic_max_s(np.zeros(0))
         return dynamic_max_of_p70(spill.quantile(DYNAMIC_QUANTILE))

@@ -47,6 +47,7 @@ from dpcsim.experiments.replicate import (
     Replicator,
     apply_scenario,
     engine_seed,
+    scenario_settings,
 )
 from dpcsim.experiments.space import (
     Space,
@@ -211,7 +212,9 @@ def iter_task(task: Task, ctx: SweepContext) -> Iterator[dict[str, Any]]:
         base_config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
         base_settings = ClusterSettings.from_dict(dict(ctx.base_settings))
         alarms = _alarm_specs(ctx.alarms)
-        settings0 = apply_assumption(base_settings, task.assumption)
+        settings0 = scenario_settings(
+            apply_assumption(base_settings, task.assumption), task.scenario
+        )
         setup_error = None
     except Exception as exc:  # a replication that cannot be built fails its runs
         setup_error = _error_text(exc)

@@ -25,6 +25,7 @@ from typing import Final, Protocol
 import numpy as np
 import pandas as pd
 
+from dpcsim.engine.settings import ClusterSettings
 from dpcsim.schema import Workload, validate_workload
 from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
 from dpcsim.workload.whatif import elt_mask, scale_arrivals, shift_elt
@@ -36,6 +37,7 @@ __all__ = [
     "Replicator",
     "apply_scenario",
     "engine_seed",
+    "scenario_settings",
     "stream",
 ]
 
@@ -165,6 +167,21 @@ def apply_scenario(
         gen = np.random.default_rng(stream(root, replication, "growth"))
         out = scale_arrivals(out, growth, gen, where=~elt_mask(out.queries))
     return out
+
+
+def scenario_settings(
+    settings: ClusterSettings, scenario: dict[str, object]
+) -> ClusterSettings:
+    """The cluster settings under one scenario: ``data_growth`` scales the work.
+
+    Data volume changes what each statement does, not when it arrives, so it
+    is applied to the engine's demands (:attr:`ClusterSettings.work_scale`,
+    multiplied onto any assumed one) rather than to the workload.
+    """
+    if "data_growth" not in scenario:
+        return settings
+    factor = float(scenario["data_growth"])  # type: ignore[arg-type]
+    return replace(settings, work_scale=settings.work_scale * factor)
 
 
 def with_days(spec: DPCWorkloadSpec, days: int) -> DPCWorkloadSpec:

@@ -15,7 +15,8 @@ things:
   runs auto WLM once, not once per split. Every value is checked when the
   space is read: a bad one is an error naming its key.
 - **scenarios**: the futures to plan for (arrival-rate ``growth``, ELT start
-  shift ``elt_shift_min``).
+  shift ``elt_shift_min``, data volume ``data_growth``: every statement's solo
+  work and memory times the factor, :attr:`ClusterSettings.work_scale`).
 - **assumptions**: what AWS does not document or the model fitted. Every
   assumption name is a :class:`~dpcsim.engine.ClusterSettings` field and is
   applied with :func:`dataclasses.replace`, so a field added to the settings is
@@ -103,6 +104,7 @@ METHODS: Final = ("cartesian", "list", "random", "lhs")
 SCENARIO_AXES: Final[dict[str, str]] = {
     "growth": "arrival-rate multiplier of all but the ELT's statements",
     "elt_shift_min": "nightly ELT start shift [min]",
+    "data_growth": "data-volume multiplier of every statement's work and memory",
 }
 #: Decision axes outside the structured slot/memory splits.
 _PLAIN_DECISIONS: Final = (
@@ -358,6 +360,8 @@ def space_from_dict(
     )
     for point in assumptions:
         apply_assumption(settings, point, source=source)
+    for point in scenarios:
+        _check_scenario(point, source)
     return Space(
         decisions=tuple(decisions),
         scenarios=tuple(scenarios),
@@ -737,6 +741,29 @@ def _with_qmr(q: QueueConfig, rule_name: str, field: str, value: Any) -> QueueCo
     rules = list(q.rules)
     rules[k] = rule
     return replace(q, rules=tuple(rules))
+
+
+def _check_scenario(point: Mapping[str, Any], source: str) -> None:
+    """Raise InputError naming a scenario value out of its range."""
+    for name in ("growth", "data_growth"):
+        if name in point:
+            value = point[name]
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (ok and 0 < value <= 1000):
+                raise InputError(
+                    f"{value!r}: expected a multiplier in (0, 1000]",
+                    source=source,
+                    location=f"scenarios.{name}",
+                )
+    if "elt_shift_min" in point:
+        value = point["elt_shift_min"]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (ok and math.isfinite(value)):
+            raise InputError(
+                f"{value!r}: expected a shift in minutes",
+                source=source,
+                location="scenarios.elt_shift_min",
+            )
 
 
 def _in_mode(queues: list[QueueConfig], mode: Any) -> list[QueueConfig]:
