@@ -15,7 +15,9 @@ Printed, in this order:
   8 x 2) in-process (1 worker), on 2 local worker processes and on a 2-worker
   Dask ``LocalCluster``: wall, CPU seconds of every process involved, speed-up
   and efficiency (speed-up / 2) against the in-process wall, and the machinery
-  overhead against the in-process mean run time;
+  overhead against the in-process mean run time (the Dask cluster with
+  :data:`~dpcsim.experiments.execute.DASK_WORKER_CONFIG`, as the README
+  recommends for sweep workers);
 - the machine's own ceiling for 2 workers: the same warm run timed in one
   process alone and in two processes at once (no scheduler, no store, no
   data moving); on shared or virtual cores two processes each run slower
@@ -48,6 +50,7 @@ from dpcsim.engine import ClusterSettings
 from dpcsim.engine.simulate import simulate_arrays
 from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
 from dpcsim.experiments.execute import (
+    DASK_WORKER_CONFIG,
     Task,
     _alarm_specs,
     _prepared,
@@ -152,7 +155,11 @@ def run(quick: bool = False) -> Iterator[str]:
     except ImportError:
         yield "dask.distributed not installed: Dask figures skipped"
     else:
+        import dask
+
         cpu0 = _cpu_s()
+        # The workers configured as the README recommends for sweeps.
+        config = dask.config.set(DASK_WORKER_CONFIG)
         cluster = LocalCluster(
             host="127.0.0.1",
             dashboard_address=None,
@@ -162,7 +169,7 @@ def run(quick: bool = False) -> Iterator[str]:
             processes=True,
             threads_per_worker=1,
         )
-        with cluster:
+        with config, cluster:
             address = cluster.scheduler_address
             wall, _, report = _timed(
                 lambda out: run_sweep(space, ctx, out, scheduler=address)

@@ -445,3 +445,14 @@ def test_workers_that_cannot_start_stop_the_pool_with_their_exit(
     with pytest.raises(RuntimeError, match=r"die while starting .*exit code 3"):
         list(pool.run(tasks))
     assert pool.deaths == MAX_START_FAILURES
+
+
+def test_the_recommended_dask_worker_environment_gives_the_config() -> None:
+    import dask
+
+    from dpcsim.experiments.execute import DASK_WORKER_CONFIG, DASK_WORKER_ENV
+
+    # Dask's own reading of the environment, as a `dask worker` process does.
+    config = dask.config.collect(paths=[], env=dict(DASK_WORKER_ENV))
+    for key, value in DASK_WORKER_CONFIG.items():
+        assert dask.config.get(key, config=config) == value
