@@ -201,3 +201,29 @@ def test_a_data_growth_scenario_makes_the_elt_finish_later(tmp_path: Path) -> No
     assert by[3.0] > by[1.0]
     with pytest.raises(InputError, match=r"scenarios\.data_growth"):
         space_from_dict({"scenarios": {"data_growth": [0]}})
+
+
+def test_a_composed_schedule_pairs_only_configurations_of_one_wlm_mode() -> None:
+    import pandas as pd
+
+    from dpcsim.experiments.recommend import _record_composed_schedule
+
+    decisions = {
+        "c_manual_a": {"wlm_mode": "manual", "slots.adhoc": 3},
+        "c_manual_b": {"wlm_mode": "manual", "slots.adhoc": 5},
+        "c_auto": {"wlm_mode": "auto"},
+    }
+    # Auto WLM has the best ELT and the best adhoc wait, but the chosen
+    # configuration is manual: a schedule cannot switch to auto WLM.
+    means = pd.DataFrame(
+        {
+            "metric.elt_lateness_min": [5.0, 9.0, 0.0],
+            "metric.wait_p95_s.adhoc": [4.0, 2.0, 0.5],
+        },
+        index=list(decisions),
+    )
+    record = _record_composed_schedule(decisions, means, "c_manual_a")
+    ev = record["evidence"]
+    assert ev["night_config"] == decisions["c_manual_a"]
+    assert ev["day_config"] == decisions["c_manual_b"]
+    assert ev["composed"] == {"elt_lateness_min": 5.0, "adhoc_p95_wait_s": 2.0}

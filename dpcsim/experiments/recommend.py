@@ -1056,9 +1056,16 @@ def _schedule_part(point: Mapping[str, Any], entry: str) -> dict[str, Any]:
 def _record_composed_schedule(
     decisions: Mapping[str, Any], means: pd.DataFrame, chosen: str
 ) -> dict[str, Any]:
-    """Fallback without schedule decisions: two configurations' runs, composed."""
-    night = str(means["metric.elt_lateness_min"].idxmin())
-    day = str(means["metric.wait_p95_s.adhoc"].idxmin())
+    """Fallback without schedule decisions: two configurations' runs, composed.
+
+    Only configurations in the chosen one's WLM mode are paired: switching
+    between manual and auto WLM is static (a reboot), so no schedule does it.
+    """
+    mode = decisions[chosen].get("wlm_mode")
+    same = [c for c in means.index if decisions[str(c)].get("wlm_mode") == mode]
+    pool = means.loc[same]
+    night = str(pool["metric.elt_lateness_min"].idxmin())
+    day = str(pool["metric.wait_p95_s.adhoc"].idxmin())
     lateness = means["metric.elt_lateness_min"].astype(float)
     wait = means["metric.wait_p95_s.adhoc"].astype(float)
     composed = {
@@ -1082,8 +1089,14 @@ def _record_composed_schedule(
         "two configurations' runs: the transition is not simulated (the sweep "
         "has no schedule decision; add [decisions.schedule] to simulate it).",
         [
-            "Change only dynamic properties (slots, memory, timeout, SQA, scaling) "
-            "at the window edges, e.g. with a scheduled modify-cluster-parameter-group."
+            "Change only dynamic properties ("
+            + (
+                "queue priorities, scaling mode, SQA maximum"
+                if mode == "auto"
+                else "slots, memory, timeout, SQA, scaling"
+            )
+            + ") at the window edges, e.g. with a scheduled "
+            "modify-cluster-parameter-group."
         ],
         {
             "night_config": decisions[night],
