@@ -243,6 +243,11 @@ def ingest(
     frames = [combined] if len(combined.columns) else []
     frames += [r.rows for r in parts["queries"]]
     queries = _unique_queries(frames, strict, extra_rejects)
+    # The query rows are in ``queries`` now: the files' frames go (the summary
+    # reads their counts, not their rows), so they are not held to the end.
+    del qlog, qlog_parts, combined, frames
+    results = _without_rows(results, ("qlog", "queries"))
+    parts["qlog"] = parts["queries"] = []
     if directory is not None and len(queries):
         queries = apply_users(queries, directory)
     queries = attach_metrics(queries, [r.rows for r in results if r.kind == "metrics"])
@@ -252,6 +257,9 @@ def ingest(
             queries, parts["rule_actions"], attempts, recorded, statement_timeout_ms
         )
         warnings += more
+    del attempts
+    results = _without_rows(results, ("attempts",))
+    parts.clear()
     warnings += _order_warning(queries)
     warnings += _partial_warning(queries)
     workload = Workload(
@@ -274,6 +282,15 @@ def ingest(
     return IngestResult(
         workload=workload, rejects=rejects, summary=summary, superusers=supers
     )
+
+
+def _without_rows(
+    results: list[ReadResult], kinds: tuple[str, ...]
+) -> list[ReadResult]:
+    """``results`` with the rows of ``kinds`` dropped (counts and rejects kept)."""
+    return [
+        replace(r, rows=r.rows.iloc[0:0]) if r.kind in kinds else r for r in results
+    ]
 
 
 def load_logs(
