@@ -208,6 +208,13 @@ def _task_rows(
     """Canonical rows for WLM tasks, enriched from the query log where matched."""
     has = pos_info >= 0
     fin = pos_final >= 0
+    # Row i of the log is task i's (the usual one-to-one export): a column is
+    # then taken as it is, with no copy of its values.
+    in_order = np.arange(len(qlog))
+    whole = {
+        "info": pos_info.size == len(qlog) and bool((pos_info == in_order).all()),
+        "final": pos_final.size == len(qlog) and bool((pos_final == in_order).all()),
+    }
 
     def pick(
         col: str,
@@ -221,6 +228,8 @@ def _task_rows(
         log, the usual case, fills every row).
         """
         if ok.all():
+            if whole["info" if pos is pos_info else "final"]:
+                return qlog[col].reset_index(drop=True)
             return qlog[col].iloc[pos].reset_index(drop=True)
         fallback = default() if callable(default) else default
         if not ok.any():
