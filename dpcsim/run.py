@@ -12,8 +12,9 @@ to the callers (:mod:`dpcsim.cli.simulate`).
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,11 +44,13 @@ from dpcsim.wlm import WLMConfig, route_workload
 
 __all__ = [
     "PERCENTILES",
+    "RECORD_TABLES",
     "RUN_FILES",
     "SIMULATE_FILES",
     "PhaseTimer",
     "PreparedRun",
     "QueueSummary",
+    "RecordWriter",
     "Run",
     "RunSummary",
     "ScalingSummary",
@@ -294,6 +297,7 @@ class Run:
         metrics: bool = True,
         timer: PhaseTimer | None = None,
         schedule: WLMSchedule | None = None,
+        on_records: Callable[[SimResult], None] | None = None,
     ) -> Run:
         """Simulate ``workload`` under ``config``, measure it and evaluate alarms.
 
@@ -348,6 +352,9 @@ class Run:
             SQA, scaling mode) switch in every simulated day, with the
             transition AWS documents; ``config`` is the static part (queues and
             routing) every entry must share. None: ``config`` all the time.
+        on_records
+            Called with the engine's records as soon as they exist, before the
+            metrics are computed (:class:`RecordWriter` writes them meanwhile).
         """
         prepared = cls.prepare(
             workload,
@@ -365,7 +372,12 @@ class Run:
             timer=timer,
         )
         return cls.simulate_prepared(
-            prepared, rng=rng, metrics=metrics, timer=timer, schedule=schedule
+            prepared,
+            rng=rng,
+            metrics=metrics,
+            timer=timer,
+            schedule=schedule,
+            on_records=on_records,
         )
 
     @classmethod
@@ -438,6 +450,7 @@ class Run:
         timer: PhaseTimer | None = None,
         schedule: WLMSchedule | None = None,
         keep: Literal["all", "alarms"] = "all",
+        on_records: Callable[[SimResult], None] | None = None,
     ) -> Run:
         """Replay a :class:`PreparedRun`; the same run :meth:`simulate` returns.
 
@@ -447,7 +460,7 @@ class Run:
             From :meth:`prepare`; only read, so one serves many runs.
         settings
             Cluster settings of this run; None is the prepared ones.
-        rng, metrics, timer, schedule
+        rng, metrics, timer, schedule, on_records
             As in :meth:`simulate`.
         keep
             ``"all"``: every datapoint; ``"alarms"`` (a sweep's runs, which
@@ -470,6 +483,8 @@ class Run:
             recorded_queue=prepared.recorded_queue,
             schedule=schedule,
         )
+        if on_records is not None:
+            on_records(result)
         with clock.phase("records"):
             # The result is fresh from the engine: its codes match its frame.
             summary = RunSummary.from_result(result, seed=seed, codes=result.codes)
@@ -606,30 +621,97 @@ class Run:
         *,
         timeline: bool = True,
         timer: PhaseTimer | None = None,
+        written: RecordWriter | None = None,
     ) -> None:
         """Write the files ``dpcsim simulate`` writes into ``out_dir`` (created).
 
         ``queries``, ``timeline`` (unless ``timeline=False``), ``scaling`` and
         ``metrics`` parquet (not for a bare replay), ``summary.json`` and,
         with alarms, ``alarm_history.csv`` and ``alarm_summary.csv``; existing
-        files are overwritten. The same run gives the same bytes.
+        files are overwritten. The same run gives the same bytes. ``written``:
+        the :class:`RecordWriter` that took the record tables into ``out_dir``
+        already (waited for here).
         """
         clock = PhaseTimer() if timer is None else timer
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         with clock.phase("write"):
-            names = (
-                ("queries", "timeline", "scaling")
-                if timeline
-                else ("queries", "scaling")
-            )
+            names = record_tables(timeline)
+            done = written.wait() if written is not None else ()
             for name in names:
-                write_parquet(getattr(self.records, name), out / f"{name}.parquet")
+                if name not in done:
+                    path = out / f"{name}.parquet"
+                    write_parquet(getattr(self.records, name), path)
             write_json(self.summary.to_dict(), out / "summary.json")
             if self.measured:
                 write_parquet(self.datapoints, out / "metrics.parquet")
             if self.alarm_run is not None:
                 write_alarm_run(self.alarm_run, out, force=True)
+
+
+#: The record tables a run writes, in order (the timeline only on request).
+RECORD_TABLES: Final = ("queries", "timeline", "scaling")
+
+
+def record_tables(timeline: bool) -> tuple[str, ...]:
+    """The record tables written, with or without the timeline."""
+    return tuple(t for t in RECORD_TABLES if timeline or t != "timeline")
+
+
+class RecordWriter:
+    """Write a run's record tables from a thread while its metrics are built.
+
+    Pass it as ``on_records`` to :meth:`Run.simulate` and as ``written`` to
+    :meth:`Run.write`, inside ``with`` (which waits for the thread whatever
+    happens). pyarrow encodes and compresses without holding the GIL,
+    so the largest file, ``queries.parquet``, is written on the second core
+    while the metrics are computed; each file is written by the same call as
+    inline, so the bytes are the same.
+
+    Parameters
+    ----------
+    out_dir
+        Existing directory the tables go to.
+    timeline
+        Also write ``timeline.parquet``.
+    """
+
+    def __init__(self, out_dir: str | Path, *, timeline: bool = False) -> None:
+        self.out_dir = Path(out_dir)
+        self.names = record_tables(timeline)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def __call__(self, records: SimResult) -> None:
+        """Start writing ``records``' tables."""
+        tables = {name: getattr(records, name) for name in self.names}
+
+        def write() -> None:
+            try:
+                for name, frame in tables.items():
+                    write_parquet(frame, self.out_dir / f"{name}.parquet")
+            except BaseException as exc:  # re-raised by wait()
+                self._error = exc
+
+        self._thread = threading.Thread(target=write, name="dpcsim-records")
+        self._thread.start()
+
+    def wait(self) -> tuple[str, ...]:
+        """Wait for the writes; return the tables written (re-raising an error)."""
+        if self._thread is None:
+            return ()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.names
+
+    def __enter__(self) -> RecordWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Never leave the thread writing: wait for it (errors are wait()'s)."""
+        if self._thread is not None:
+            self._thread.join()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -110,7 +110,7 @@ from dpcsim.logs.replay_notes import replay_warnings, require_queries, routing_r
 from dpcsim.logs.storage_exports import read_storage_export
 from dpcsim.metrics.storage import storage_from_table
 from dpcsim.outputs import output_folder
-from dpcsim.run import SIMULATE_FILES, PhaseTimer, Run
+from dpcsim.run import SIMULATE_FILES, PhaseTimer, RecordWriter, Run
 from dpcsim.run_stream import StreamMeasure, stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config
@@ -265,24 +265,26 @@ def run(args: argparse.Namespace) -> int:
             workload, routing = _load_workload(paths, config, quiet=quiet)
         require_queries(workload.queries, ", ".join(map(str, paths)))
         steps.update()
-        run_ = Run.simulate(
-            workload,
-            config,
-            settings,
-            rng=args.seed,
-            routing=routing,
-            alarms=alarms or (),
-            design=design,
-            cluster_id=cluster_id,
-            replay=replay or "session",
-            metrics=measure,
-            timer=timer,
-            schedule=schedule,
-        )
-        steps.update()
-        run_.write(
-            staging, timeline=bool(getattr(args, "timeline", False)), timer=timer
-        )
+        timeline = bool(getattr(args, "timeline", False))
+        # The record tables are written while the metrics are computed.
+        with RecordWriter(staging, timeline=timeline) as records:
+            run_ = Run.simulate(
+                workload,
+                config,
+                settings,
+                rng=args.seed,
+                routing=routing,
+                alarms=alarms or (),
+                design=design,
+                cluster_id=cluster_id,
+                replay=replay or "session",
+                metrics=measure,
+                timer=timer,
+                schedule=schedule,
+                on_records=records,
+            )
+            steps.update()
+            run_.write(staging, timeline=timeline, timer=timer, written=records)
         names = sorted(p.name for p in staging.iterdir())
         steps.update()
     if getattr(args, "timings", False):
