@@ -41,11 +41,7 @@ from collections import deque
 import numpy as np
 
 from dpcsim.engine.autowlm import AutoEngine
-from dpcsim.engine.inputs import QueryArrays
 from dpcsim.engine.queues import QueueTables
-from dpcsim.engine.schedule import WLMSchedule
-from dpcsim.engine.settings import ClusterSettings
-from dpcsim.engine.sqa import SQAModel
 from dpcsim.engine.switching import Switching
 
 __all__ = ["AutoScheduledEngine"]
@@ -57,16 +53,8 @@ class AutoScheduledEngine(Switching, AutoEngine):
     Parameters are :class:`~dpcsim.engine.switching.Switching`'s.
     """
 
-    def __init__(
-        self,
-        q: QueryArrays,
-        tables: list[QueueTables],
-        settings: ClusterSettings,
-        sqa: SQAModel | None,
-        sqa_max_s: list[float | None],
-        schedule: WLMSchedule,
-    ) -> None:
-        super().__init__(q, tables, settings, sqa, sqa_max_s, schedule)
+    def _init_transition(self) -> None:
+        """The order queries joined the lines, and QMR's priority changes."""
         #: Order in which each query last joined a line (FIFO within a priority
         #: when the lines are rebuilt).
         self.joined = array("q", bytes(8 * self.n))
@@ -109,21 +97,22 @@ class AutoScheduledEngine(Switching, AutoEngine):
                     AutoEngine.set_priority(self, i, int(rank[i]))
         idle = ~running
         prio[idle] = rank[idle]
-        n, ent = self.n, self.ent
-        waiting = sorted(
-            (self.joined[e % n], e)
-            for line in self.lines
-            for e in line
-            if ent[e % n] == e
-        )
+        n = self.n
+        waiting = self._waiting()
         self.lines = [deque() for _ in range(5)]
         self.nrank = [0] * 5
-        for _, e in waiting:
+        for e in waiting:
             i = e % n
             r = self.prio[i]
             self.rank_at[i] = r
             self.lines[r].append(e)
             self.nrank[r] += 1
+
+    def _waiting(self) -> list[int]:
+        """The live entries of every line, in the order they joined."""
+        n, ent = self.n, self.ent
+        live = [e for line in self.lines for e in line if ent[e % n] == e]
+        return sorted(live, key=lambda e: self.joined[e % n])
 
     def _running(self) -> np.ndarray:
         """Whether each query is running now (started, not ended, not waiting)."""
@@ -147,13 +136,7 @@ class AutoScheduledEngine(Switching, AutoEngine):
         if any(turned_on):
             # Waiting queries of a queue switched to scaling may now go there,
             # in the order they joined.
-            waiting = sorted(
-                (self.joined[e % n], e)
-                for line in self.lines
-                for e in line
-                if ent[e % n] == e
-            )
-            for _, e in waiting:
+            for e in self._waiting():
                 i = e % n
                 q = self.cur_q[i]
                 if q < len(turned_on) and turned_on[q] and self.cs_el[i]:

@@ -39,7 +39,9 @@ from dpcsim.wlm import RoutingResult, WLMConfig
 __all__ = [
     "carried_metrics",
     "chained_end_s",
+    "demand_arrays",
     "in_memory_demand_s",
+    "is_observed",
     "kept_sqa_work",
     "logged_end_s",
     "logged_executions",
@@ -52,6 +54,7 @@ __all__ = [
     "simulate_arrays",
     "solo_demand_s",
     "solo_parts_s",
+    "sqa_max_eligible",
 ]
 
 
@@ -202,14 +205,10 @@ def simulate_arrays(
     if schedule is not None:
         check_schedule(schedule, config)
     arrays = memory_demand_arrays(arrays, recorded or config, recorded_queue, settings)
-    demand = arrays
-    if settings.contention_model == "usl" and settings.contention_demand == "observed":
-        with timed("demand"):
-            solo = observed_demand_s(
-                arrays, config, tables, settings, recorded, recorded_queue
-            )
-            demand = replace(arrays, exec_s=solo)
-    demand = scaled_work(demand, settings)
+    with timed("demand") if is_observed(settings) else nullcontext():
+        demand = demand_arrays(
+            arrays, config, tables, settings, recorded, recorded_queue
+        )
     # SQA predicts (and its dynamic maximum is set from) the solo run times, so
     # a recording run on solo demands and the replay of its log decide alike.
     sqa = None
@@ -255,12 +254,18 @@ def _sqa_max_s(
     fixed_ms = config.sqa.max_execution_time
     if fixed_ms:
         return fixed_ms / 1000.0
-    eligible = (
+    return dynamic_max_s(demand.exec_s[sqa_max_eligible(arrays, config)])
+
+
+def sqa_max_eligible(arrays: QueryArrays, config: WLMConfig) -> np.ndarray:
+    """Queries whose demands set the dynamic SQA maximum (eligible, not cached,
+    in a user queue)."""
+    eligible: np.ndarray = (
         np.asarray(SQA_ELIGIBLE)[arrays.stmt]
         & ~arrays.cache_hit
         & (arrays.queue < len(config.queues))
     )
-    return dynamic_max_s(demand.exec_s[eligible])
+    return eligible
 
 
 def _untimed(name: str) -> AbstractContextManager[None]:
@@ -420,6 +425,37 @@ def chained_end_s(arrays: QueryArrays) -> np.ndarray:
     busy_s = np.where(arrays.cache_hit, 0.0, arrays.exec_s)
     out: np.ndarray = logged_end_s(arrays) - arrays.exec_s + busy_s
     return out
+
+
+def is_observed(settings: ClusterSettings) -> bool:
+    """Whether logged times are turned into solo work (``demand = "observed"``)."""
+    return (
+        settings.contention_model == "usl" and settings.contention_demand == "observed"
+    )
+
+
+def demand_arrays(
+    arrays: QueryArrays,
+    config: WLMConfig,
+    tables: QueueTables,
+    settings: ClusterSettings,
+    recorded: WLMConfig | None = None,
+    recorded_queue: np.ndarray | None = None,
+    convert: SoloConverter | None = None,
+) -> QueryArrays:
+    """The engine's input: ``arrays`` with each query's demand.
+
+    Under ``demand = "observed"`` the solo work of its logged execution
+    (:func:`observed_demand_s`, ``convert`` as there), else its ``exec_s``;
+    then times ``work_scale`` (:func:`scaled_work`).
+    """
+    demand = arrays
+    if is_observed(settings):
+        solo = observed_demand_s(
+            arrays, config, tables, settings, recorded, recorded_queue, convert
+        )
+        demand = replace(arrays, exec_s=solo)
+    return scaled_work(demand, settings)
 
 
 def scaled_work(demand: QueryArrays, settings: ClusterSettings) -> QueryArrays:

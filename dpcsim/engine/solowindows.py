@@ -27,10 +27,23 @@ import numpy as np
 
 from dpcsim.engine.contention import segment_speed
 
-__all__ = ["WindowedSolo"]
+__all__ = ["WindowedSolo", "settled"]
 
 _EMPTY_F = np.zeros(0, np.float64)
 _EMPTY_I = np.zeros(0, np.int64)
+
+
+def settled(logged_end_s: np.ndarray, last_arrival_s: float) -> np.ndarray:
+    """Whether query ``i`` and every one before it ended, in the log, by
+    ``last_arrival_s`` [s] (the buffer's last arrival).
+
+    A query read later arrives no earlier, so its logged execution overlaps
+    none of theirs: their conversion has seen every execution it needs.
+    ``logged_end_s`` bounds each query's logged executions
+    (:func:`~dpcsim.engine.simulate.logged_end_s`).
+    """
+    ok: np.ndarray = np.maximum.accumulate(logged_end_s) <= last_arrival_s
+    return ok
 
 
 class WindowedSolo:

@@ -60,7 +60,6 @@ checked within a chunk.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -77,13 +76,14 @@ from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.engine.simulate import (
     carried_metrics,
+    demand_arrays,
+    is_observed,
+    logged_end_s,
     logged_executions,
     memory_demand_arrays,
-    observed_demand_s,
     qmr_never_evaluated,
-    scaled_work,
 )
-from dpcsim.engine.solowindows import WindowedSolo
+from dpcsim.engine.solowindows import WindowedSolo, settled
 from dpcsim.engine.sqa import SQAModel, noise_key
 from dpcsim.engine.streamparts import Chunk, ChunkSource, Totals, dynamic_sqa_max_s
 from dpcsim.schema import STATEMENT_TYPES
@@ -170,8 +170,11 @@ def simulate_stream(
         counters["max_held"] = max(counters["max_held"], len(frame))
         eng, arrays = run.window(frame)
         carried |= carried_metrics(arrays, eng.mem_on)
-        logged = run.logged_end_s(arrays) if run.observed else None
-        cut = arrays.n if final else _last_cut(eng, arrays, logged)
+        if final:
+            cut = arrays.n
+        else:
+            logged = logged_end_s(arrays) if run.observed else None
+            cut = _last_cut(eng, arrays, logged)
         if cut == 0:
             counters["reruns"] += 1
             size *= 2
@@ -222,9 +225,7 @@ class _Run:
         self.learned: dict[object, tuple[float, int]] = {}
         self.rows: list[Row] = []
         #: The observed-to-solo conversion, continued across cuts.
-        self.observed = settings.contention_model == "usl" and (
-            settings.contention_demand == "observed"
-        )
+        self.observed = is_observed(settings)
         self.solo = WindowedSolo(settings.contention_sigma, settings.contention_kappa)
 
     def window(self, frame: pd.DataFrame) -> tuple[Engine, QueryArrays]:
@@ -235,13 +236,9 @@ class _Run:
             self.start_at = pd.Timestamp(self.origin_us, unit="us", tz="UTC")
         arrays = prepare(frame, self.config, None, origin_us=self.origin_us)
         arrays = memory_demand_arrays(arrays, self.config, None, self.settings)
-        demand = arrays
-        if self.observed:
-            solo = observed_demand_s(
-                arrays, self.config, self.tables, self.settings, convert=self.solo.work
-            )
-            demand = replace(arrays, exec_s=solo)
-        demand = scaled_work(demand, self.settings)
+        demand = demand_arrays(
+            arrays, self.config, self.tables, self.settings, convert=self.solo.work
+        )
         sqa = None
         if self.max_s is not None:
             st = self.settings
@@ -263,13 +260,6 @@ class _Run:
         eng.run()
         eng.drop_inputs()
         return eng, arrays
-
-    def logged_end_s(self, arrays: QueryArrays) -> np.ndarray:
-        """Each query's latest logged execution end [s] (its SQA attempt's too)."""
-        _, end, _, query = logged_executions(arrays)
-        out = end[: arrays.n].copy()
-        np.maximum.at(out, query[arrays.n :], end[arrays.n :])
-        return out
 
     def carry_tail(self, arrays: QueryArrays, cut: int) -> None:
         """Carry the conversion past the cut before query ``cut``."""
@@ -410,11 +400,11 @@ class _Slice(SimResult):
 
 
 def _last_cut(
-    eng: Engine, arrays: QueryArrays, logged_end_s: np.ndarray | None = None
+    eng: Engine, arrays: QueryArrays, logged_end: np.ndarray | None = None
 ) -> int:
     """Return the last regeneration point ``j`` in ``[1, n)`` of a window, or 0.
 
-    With ``logged_end_s`` (each query's last logged execution end [s], for
+    With ``logged_end`` (each query's logged end [s], :func:`logged_end_s`, for
     the observed-to-solo conversion) a cut also needs every query before it
     to have ended in the log by the window's last arrival: a query after the
     window starts no earlier, so none of its logged execution overlaps theirs,
@@ -428,8 +418,8 @@ def _last_cut(
     ok = np.zeros(n, dtype=bool)
     # NaN (never ended) propagates through the running max and blocks the cut.
     ok[1:] = np.maximum.accumulate(end[:-1]) < arr[1:]
-    if logged_end_s is not None:
-        ok[1:] &= np.maximum.accumulate(logged_end_s[:-1]) <= arr[-1]
+    if logged_end is not None:
+        ok[1:] &= settled(logged_end, arr[-1])[:-1]
     pool = eng.cs_pool
     for (_, _, stop, _), req in zip(pool.rows, pool.requested, strict=True):
         lo = int(np.searchsorted(arr, req, "right"))

@@ -15,12 +15,21 @@ import pandas as pd
 
 from dpcsim.engine.inputs import QueryArrays, arrival_us, prepare
 from dpcsim.engine.quantiles import LogHistogram
-from dpcsim.engine.queues import SQA_ELIGIBLE, QueueTables
+from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.records import Recorder, RunCodes
 from dpcsim.engine.result import percentiles, summarize
 from dpcsim.engine.scaling import Bill, bill
 from dpcsim.engine.settings import ClusterSettings
-from dpcsim.engine.solowindows import WindowedSolo
+from dpcsim.engine.simulate import (
+    demand_arrays,
+    is_observed,
+    logged_end_s,
+    logged_executions,
+    memory_demand_arrays,
+    scaled_work,
+    sqa_max_eligible,
+)
+from dpcsim.engine.solowindows import WindowedSolo, settled
 from dpcsim.engine.spillquantile import SpilledValues
 from dpcsim.engine.sqa import DYNAMIC_QUANTILE, dynamic_max_of_p70, dynamic_max_s
 from dpcsim.errors import InputError
@@ -220,39 +229,23 @@ def dynamic_sqa_max_s(
     (8 B each on disk, none held in memory) and their p70 is selected exactly
     from it (:class:`~dpcsim.engine.spillquantile.SpilledValues`).
     """
-    observed = (
-        settings is not None
-        and settings.contention_model == "usl"
-        and settings.contention_demand == "observed"
-    )
-    # The engine's demands are scaled by work_scale (see scaled_work).
-    scale = 1.0 if settings is None else settings.work_scale
+    observed = settings is not None and is_observed(settings)
     with SpilledValues() as spill:
         if observed:
             assert settings is not None
             for demand_s, eligible in _observed_demands(chunks, config, settings):
-                demand_s = demand_s if scale == 1.0 else demand_s * scale
                 spill.add(demand_s[eligible])
         for chunk in () if observed else chunks:
             frame = chunk.queries if isinstance(chunk, Workload) else chunk
             if any(c not in frame.columns for c in COLUMNS):
                 frame = validate_workload(frame)
             arrays = prepare(frame, config, None)
-            exec_s = arrays.exec_s if scale == 1.0 else arrays.exec_s * scale
-            spill.add(exec_s[_sqa_eligible(arrays, config)])
+            if settings is not None:  # the engine's demands (work_scale)
+                arrays = scaled_work(arrays, settings)
+            spill.add(arrays.exec_s[sqa_max_eligible(arrays, config)])
         if spill.n == 0:
             return dynamic_max_s(np.zeros(0))
         return dynamic_max_of_p70(spill.quantile(DYNAMIC_QUANTILE))
-
-
-def _sqa_eligible(arrays: QueryArrays, config: WLMConfig) -> np.ndarray:
-    """Queries whose times set the dynamic SQA maximum (as ``simulate`` has it)."""
-    eligible: np.ndarray = (
-        np.asarray(SQA_ELIGIBLE)[arrays.stmt]
-        & ~arrays.cache_hit
-        & (arrays.queue < len(config.queues))
-    )
-    return eligible
 
 
 def _observed_demands(
@@ -264,12 +257,6 @@ def _observed_demands(
     read: the slice ends before the first query whose predecessors have not
     all ended (in the log) by the buffer's last arrival.
     """
-    from dpcsim.engine.simulate import (
-        logged_executions,
-        memory_demand_arrays,
-        observed_demand_s,
-    )
-
     tables = QueueTables.from_config(config, settings)
     solo = WindowedSolo(settings.contention_sigma, settings.contention_kappa)
     pending: pd.DataFrame | None = None
@@ -291,21 +278,17 @@ def _observed_demands(
             origin_us = first - first % 60_000_000
         arrays = prepare(pending, config, None, origin_us=origin_us)
         arrays = memory_demand_arrays(arrays, config, None, settings)
-        demand_s = observed_demand_s(
-            arrays, config, tables, settings, convert=solo.work
-        )
-        start, end, cluster, query = logged_executions(arrays)
+        demand = demand_arrays(arrays, config, tables, settings, convert=solo.work)
         if done:
             cut = arrays.n
         else:
-            last = end[: arrays.n].copy()
-            np.maximum.at(last, query[arrays.n :], end[arrays.n :])
-            ok = np.maximum.accumulate(last) <= arrays.arrival_s[-1]
-            # The first query not ok and all after it wait for more rows.
+            ok = settled(logged_end_s(arrays), arrays.arrival_s[-1])
+            # The first query not settled and all after it wait for more rows.
             cut = int(np.argmin(ok)) if not bool(ok.all()) else arrays.n
         if cut == 0:
             continue
-        yield demand_s[:cut], _sqa_eligible(arrays, config)[:cut]
+        yield demand.exec_s[:cut], sqa_max_eligible(arrays, config)[:cut]
+        start, end, cluster, query = logged_executions(arrays)
         at = arrays.arrival_s[cut] if cut < arrays.n else np.inf
         emitted = query < cut
         solo.cut(at, start[emitted], end[emitted], cluster[emitted])

@@ -66,6 +66,7 @@ Only manual WLM is simulated (see :func:`~dpcsim.engine.schedule.check_schedule`
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import Any
 
@@ -87,10 +88,12 @@ _ACTIVE = 2
 _DAY_S = 86400.0
 
 
-class Switching(Engine):
+class Switching(Engine, ABC):
     """What every scheduled run shares: the switch events and SQA's capacity.
 
-    A subclass puts a schedule entry in force in :meth:`apply`;
+    A subclass keeps the state its transitions need (:meth:`_init_transition`,
+    called at the end of construction) and puts a schedule entry in force in
+    :meth:`apply`;
     :class:`ScheduledEngine` (manual WLM) and
     :class:`~dpcsim.engine.autoswitching.AutoScheduledEngine` (auto WLM) are
     the two.
@@ -161,6 +164,15 @@ class Switching(Engine):
         #: Last arrival walked from the array [s]: switches stop after it
         #: once nothing is left to run.
         self.last_open = 0.0
+        self._init_transition()
+
+    @abstractmethod
+    def _init_transition(self) -> None:
+        """Set up the state this WLM mode's transitions keep."""
+
+    @abstractmethod
+    def apply(self, k: int) -> None:
+        """Put schedule entry ``k``'s dynamic properties in force now."""
 
     def is_plain(self) -> bool:
         """Never: a schedule needs the general path."""
@@ -201,10 +213,6 @@ class Switching(Engine):
         self.applied += 1
         if self.heap or self.env._now < self.last_open:
             self._arm(j + 1)
-
-    def apply(self, k: int) -> None:
-        """Put schedule entry ``k``'s dynamic properties in force now."""
-        raise NotImplementedError
 
     def _switch_sqa(self, max_s: float | None) -> None:
         """SQA on/off and its maximum runtime [s] from now on."""
@@ -251,16 +259,8 @@ class ScheduledEngine(Switching):
     Parameters are :class:`Switching`'s.
     """
 
-    def __init__(
-        self,
-        q: QueryArrays,
-        tables: list[QueueTables],
-        settings: ClusterSettings,
-        sqa: SQAModel | None,
-        sqa_max_s: list[float | None],
-        schedule: WLMSchedule,
-    ) -> None:
-        super().__init__(q, tables, settings, sqa, sqa_max_s, schedule)
+    def _init_transition(self) -> None:
+        """Per queue: the memory of old queries and the new slots opened."""
         nq = self.nq
         #: Per queue: running query -> memory [MB] it holds from an older split.
         self.held: list[dict[int, float]] = [{} for _ in range(nq)]
@@ -268,7 +268,7 @@ class ScheduledEngine(Switching):
         self.old_mb = [0.0] * nq
         #: Per queue: the new configuration's open slots (transition_slots).
         self.open_slots = list(self.t.slots[:nq])
-        self.cluster_memory = settings.wlm_transition_memory == "cluster"
+        self.cluster_memory = self.settings.wlm_transition_memory == "cluster"
 
     def apply(self, k: int) -> None:
         """Put schedule entry ``k``'s dynamic properties in force now."""

@@ -65,7 +65,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import numpy as np
 
@@ -81,6 +81,7 @@ from dpcsim.wlm import (
     WLMConfig,
     WLMConfigError,
 )
+from dpcsim.wlm.config import QueueType
 
 __all__ = [
     "METHODS",
@@ -124,8 +125,8 @@ _PER_QUEUE_DECISIONS: Final = (
 #: Actions a ``qmr.<queue>.<rule>.action`` decision may give a rule (AWS's
 #: ``change_query_priority`` also needs its priority: not one value).
 QMR_DECISION_ACTIONS: Final = ("log", "abort", "hop")
-#: WLM modes of the ``wlm_mode`` decision.
-WLM_MODES: Final = ("manual", "auto")
+#: WLM modes of the ``wlm_mode`` decision (a queue's ``queue_type``).
+WLM_MODES: Final = get_args(QueueType)
 #: Per-queue decisions that apply under one WLM mode only (AWS's table of WLM
 #: properties: concurrency, memory and the WLM timeout are manual WLM's,
 #: priority is auto WLM's); a point drops the others.

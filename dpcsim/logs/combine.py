@@ -17,6 +17,7 @@ cases is counted in a warning.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -202,40 +203,49 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else empty_rejects()
 
 
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """Where each task's row is in the query log (-1: not there)."""
+
+    pos: np.ndarray
+    ok: np.ndarray
+    #: Every task matched.
+    every: bool
+    #: Row i of the log is task i's (the usual one-to-one export): a column is
+    #: then taken as it is, with no copy of its values.
+    in_order: bool
+
+    @classmethod
+    def of(cls, pos: np.ndarray, n_log: int) -> _Match:
+        ok = pos >= 0
+        every = bool(ok.all())
+        in_order = every and pos.size == n_log and bool((pos == np.arange(n_log)).all())
+        return cls(pos, ok, every, in_order)
+
+
 def _task_rows(
     tasks: pd.DataFrame, qlog: pd.DataFrame, pos_info: np.ndarray, pos_final: np.ndarray
 ) -> pd.DataFrame:
     """Canonical rows for WLM tasks, enriched from the query log where matched."""
-    has = pos_info >= 0
-    fin = pos_final >= 0
-    # Row i of the log is task i's (the usual one-to-one export): a column is
-    # then taken as it is, with no copy of its values.
-    in_order = np.arange(len(qlog))
-    whole = {
-        "info": pos_info.size == len(qlog) and bool((pos_info == in_order).all()),
-        "final": pos_final.size == len(qlog) and bool((pos_final == in_order).all()),
-    }
+    info, final = _Match.of(pos_info, len(qlog)), _Match.of(pos_final, len(qlog))
 
     def pick(
-        col: str,
-        pos: np.ndarray,
-        ok: np.ndarray,
-        default: pd.Series | Callable[[], pd.Series],
+        col: str, match: _Match, default: pd.Series | Callable[[], pd.Series]
     ) -> pd.Series:
-        """Query-log column at ``pos`` where ``ok``, else ``default``.
+        """Query-log column at the matched rows, else ``default``.
 
         A callable ``default`` is built only when some row needs it (a matched
         log, the usual case, fills every row).
         """
-        if ok.all():
-            if whole["info" if pos is pos_info else "final"]:
+        if match.every:
+            if match.in_order:
                 return qlog[col].reset_index(drop=True)
-            return qlog[col].iloc[pos].reset_index(drop=True)
+            return qlog[col].iloc[match.pos].reset_index(drop=True)
         fallback = default() if callable(default) else default
-        if not ok.any():
+        if not match.ok.any():
             return fallback
-        taken = qlog[col].iloc[np.where(ok, pos, 0)].reset_index(drop=True)
-        return taken.where(pd.Series(ok), fallback)
+        taken = qlog[col].iloc[np.where(match.ok, match.pos, 0)]
+        return taken.reset_index(drop=True).where(pd.Series(match.ok), fallback)
 
     n = len(tasks)
 
@@ -245,32 +255,17 @@ def _task_rows(
     def constant(value: Any, dtype: str | None = None) -> Callable[[], pd.Series]:
         return lambda: pd.Series(value, index=range(n), dtype=dtype)
 
-    text = pick("text", pos_info, has, missing("string"))
+    text = pick("text", info, missing("string"))
     types, prints = analyze_text(_arrow_text(text))
     return pd.DataFrame(
         {
             "query_id": tasks["query_id"],
             "task_id": tasks["task_id"],
-            "arrival_at": pick("start_at", pos_info, has, tasks["arrival_at"]),
-            "user_id": pick("user_id", pos_info, has, tasks["user_id"]),
-            "query_group": pick(
-                "label",
-                pos_info,
-                has,
-                constant("default", "string"),
-            ),
-            "session_id": pick(
-                "session_id",
-                pos_info,
-                has,
-                missing("Int64"),
-            ),
-            "transaction_id": pick(
-                "transaction_id",
-                pos_info,
-                has,
-                missing("Int64"),
-            ),
+            "arrival_at": pick("start_at", info, tasks["arrival_at"]),
+            "user_id": pick("user_id", info, tasks["user_id"]),
+            "query_group": pick("label", info, constant("default", "string")),
+            "session_id": pick("session_id", info, missing("Int64")),
+            "transaction_id": pick("transaction_id", info, missing("Int64")),
             "statement_type": _strings(types),
             "exec_s": tasks["exec_s"],
             "exec_is_upper_bound": False,
@@ -280,13 +275,13 @@ def _task_rows(
             "service_class": tasks["service_class"],
             "queue": tasks["queue"],
             "slot_count": tasks["slot_count"],
-            "aborted": pick("aborted", pos_final, fin, tasks["aborted"]),
-            "cache_hit": pick("cache_hit", pos_info, has, constant(False)),
-            "ran_on_cs": pick("ran_on_cs", pos_final, fin, constant(False)),
+            "aborted": pick("aborted", final, tasks["aborted"]),
+            "cache_hit": pick("cache_hit", info, constant(False)),
+            "ran_on_cs": pick("ran_on_cs", final, constant(False)),
             "fingerprint": _strings(prints),
             "query_text": text,
-            "source_file": pick("source_file", pos_info, has, tasks["source_file"]),
-            "source_row": pick("source_row", pos_info, has, tasks["source_row"]),
+            "source_file": pick("source_file", info, tasks["source_file"]),
+            "source_row": pick("source_row", info, tasks["source_row"]),
             # Evidence for the stop cause (dpcsim.logs.stop_causes).
             FINAL_QUERY_ID: tasks["final_query_id"],
             FINAL_STATE: tasks["final_state"],
