@@ -8,7 +8,8 @@ writing its part of the run folder (the contract in :mod:`dpcsim.report.folder`)
 3. :func:`stage_baseline` -> ``baseline/`` (the design as written, ``Run.write``);
 4. :func:`stage_sweep` -> ``sweep/`` (the default space of :func:`default_space`
    or the user's, with intervals);
-5. :func:`stage_tune` -> the alarm tuning table (regenerated weeks with faults);
+5. :func:`stage_tune` -> the alarm tuning table (the sweep's normal weeks,
+   incidents injected);
 6. :func:`stage_recommend` -> ``recommend/``;
 7. :func:`stage_elt_delay` -> ``recommend/elt_delay.csv`` (open question 1);
 8. :func:`stage_emit` -> ``deploy/`` (the recommendation's deployable files);
@@ -50,7 +51,6 @@ from dpcsim.errors import InputError
 from dpcsim.logs import IngestResult, ingest, read_workload, write_workload
 from dpcsim.run import Run
 from dpcsim.wlm import WLMConfig, read_wlm_config, route_workload
-from dpcsim.workload import DPCWorkloadSpec, Faults, generate_dpc_workload
 
 __all__ = [
     "ELT_FAULTS",
@@ -150,6 +150,10 @@ class PlanSizes:
         day, simulated with its daily switches.
     growth
         Arrival-rate multipliers (scenarios).
+    incidents
+        Injected incidents (``--fault`` items) swept as extra scenarios at
+        growth 1: how the configurations ride out, say, a failed ELT run
+        whose re-run lands in the day.
     sqa_slots
         SQA slot counts tried as an assumption (AWS does not document it).
     sigma_points
@@ -168,6 +172,7 @@ class PlanSizes:
     sqa_axis: bool
     schedule_axis: bool
     growth: tuple[float, ...]
+    incidents: tuple[str, ...]
     sqa_slots: tuple[int, ...]
     sigma_points: int
     recommend_replications: int
@@ -185,6 +190,7 @@ QUICK: Final = PlanSizes(
     sqa_axis=False,
     schedule_axis=False,
     growth=(1.0, 1.5),
+    incidents=(),
     sqa_slots=(5,),
     sigma_points=1,
     recommend_replications=2,
@@ -201,6 +207,7 @@ FULL: Final = PlanSizes(
     sqa_axis=True,
     schedule_axis=True,
     growth=(1.0, 1.5, 2.0),
+    incidents=("failed_run:1:60",),
     sqa_slots=(5, 3),
     sigma_points=2,
     recommend_replications=2,
@@ -300,8 +307,9 @@ def stage_ingest(
 ) -> IngestResult:
     """Ingest the exports into ``out/ingest`` (workload parquet, rejects.csv).
 
-    A generator ``spec.json`` next to the exports is copied along: regenerated
-    weeks (alarm tuning, ELT faults) then follow the log's own spec.
+    A generator ``spec.json`` next to the exports is copied along: the days
+    it lists as faulty are then left out of the normal weeks of the alarm
+    tuning and the ELT faults.
     """
     result = ingest(
         list(files),
@@ -392,7 +400,8 @@ def default_space(
     that take slots from the ELT queue (down to the largest other queue's
     count, so that the total meets AWS's recommended 15) or move one of its
     slots to another queue; Concurrency Scaling on/off for the queues the
-    design leaves off; SQA on/off. Scenarios: ``sizes.growth``. Assumptions:
+    design leaves off; SQA on/off. Scenarios: ``sizes.growth``, then
+    ``sizes.incidents`` at growth 1. Assumptions:
     SQA slots and contention sigma within the calibration's interval.
     """
     base = design.wlm
@@ -449,7 +458,7 @@ def default_space(
             "level": 0.95,
         },
         "decisions": decisions,
-        "scenarios": {"growth": list(sizes.growth), "elt_shift_min": [0]},
+        "scenarios": _scenarios(sizes),
         "assumptions": {"method": "list", "points": assumptions},
         "objectives": {
             "max_alarm_transitions": 0,
@@ -461,6 +470,15 @@ def default_space(
             "robust_share": 1.0,
         },
     }
+
+
+def _scenarios(sizes: PlanSizes) -> dict[str, Any]:
+    """The growth factors, then each incident at growth 1 (not crossed)."""
+    if not sizes.incidents:
+        return {"growth": list(sizes.growth), "elt_shift_min": [0]}
+    points: list[dict[str, Any]] = [{"growth": g} for g in sizes.growth]
+    points += [{"growth": 1.0, "faults": f} for f in sizes.incidents]
+    return {"method": "list", "points": points}
 
 
 def default_assumptions(fit: Any, sizes: PlanSizes) -> list[dict[str, Any]]:
@@ -521,6 +539,7 @@ def stage_sweep(
 ) -> tuple[Any, Any, Any]:
     """Run the sweep into ``out/sweep``; return (space, context, report)."""
     from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
+    from dpcsim.experiments.execute import contract_dict
     from dpcsim.experiments.outcomes import EltWindow
 
     try:
@@ -547,6 +566,7 @@ def stage_sweep(
         window=EltWindow(
             start=obj.elt_window[0], end=obj.elt_window[1], timezone=obj.timezone
         ),
+        elt=contract_dict(design.elt),
     )
     folder = out / "sweep"
     folder.mkdir(parents=True, exist_ok=True)
@@ -565,26 +585,19 @@ def stage_sweep(
     return space, ctx, report
 
 
-def _spec_for(workload_dir: Path) -> DPCWorkloadSpec:
-    """The generator spec next to the workload, or the default spec."""
-    path = workload_dir / "spec.json"
-    if path.is_file():
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        return DPCWorkloadSpec.from_dict(raw.get("spec", raw), source=str(path))
-    return DPCWorkloadSpec()
-
-
 def stage_tune(ctx: Any, workload_dir: Path, replications: int) -> pd.DataFrame:
-    """Tune the sweep's alarms on regenerated weeks (``alarm_tuning.csv`` rows)."""
-    from dpcsim.experiments.tuning import tune_alarms
+    """Tune the sweep's alarms on its own normal weeks, incidents injected
+    (``alarm_tuning.csv`` rows; :func:`dpcsim.experiments.tuning.tuning_weeks`)."""
+    from dpcsim.experiments.tuning import tune_alarms, tuning_weeks
 
     config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
     settings = ClusterSettings.from_dict(dict(ctx.base_settings))
     return tune_alarms(
         ctx.alarms,
-        _spec_for(workload_dir),
+        tuning_weeks(ctx),
         config,
         settings,
+        contract=ctx.contract(),
         root=ctx.root,
         replications=replications,
     )
@@ -612,23 +625,35 @@ def stage_elt_delay(
     design: Design,
     settings: ClusterSettings,
     *,
-    workload_dir: Path,
+    ctx: Any,
     seed: int,
     replications: int,
 ) -> pd.DataFrame:
     """Both ``ELTExecutionDelay`` definitions under the design's delay alarm.
 
-    For each fault of :data:`ELT_FAULTS` one regenerated week carries the fault
-    on :data:`FAULT_DAY`; the alarm (the design's ``ELTExecutionDelay`` rule,
-    with the ``Definition`` dimension set to each definition) detects it when
-    it goes to ALARM within :data:`DETECTION_HORIZON_H` of the fault, else the
-    incident is missed. False alarms per week are transitions to ALARM on
-    ``replications`` regenerated weeks without faults. ``recovery_min`` is the
-    minutes from the fault to the first datapoint, after it, at which the
-    mart-update delay is back to 0 (fresh data again).
+    Normal weeks are the sweep's own (:func:`dpcsim.experiments.tuning.tuning_weeks`:
+    whole quiet days of the log, or regenerated weeks without faults). For each
+    fault of :data:`ELT_FAULTS` one more normal week carries the fault on
+    :data:`FAULT_DAY` (:func:`dpcsim.workload.inject.inject_faults`); the
+    alarm (the design's ``ELTExecutionDelay`` rule, with the ``Definition``
+    dimension set to each definition) detects it when it goes to ALARM within
+    :data:`DETECTION_HORIZON_H` of the fault's start, else the incident is
+    missed. False alarms per week are transitions to ALARM on ``replications``
+    normal weeks. ``recovery_min`` is the minutes from the fault to the first
+    datapoint, after it, at which the mart-update delay is back to 0 (fresh
+    data again). A fault the log cannot take (no COPY, no statement writing
+    the model) has ``incidents`` 0 and says why in ``not_injected``.
     """
-    from dpcsim.alarms import ALARM, alarms_from_document, evaluate_alarms
+    from dpcsim.alarms import alarms_from_document, evaluate_alarms
+    from dpcsim.experiments.tuning import (
+        INCIDENT_FAULTS,
+        first_alarm_after,
+        transitions,
+        tuning_weeks,
+    )
     from dpcsim.metrics.custom import ELT_DEFINITIONS
+    from dpcsim.workload import parse_faults
+    from dpcsim.workload.inject import inject_faults
 
     request = _elt_alarm(design)
     specs = []
@@ -638,48 +663,76 @@ def stage_elt_delay(
         _set_definition(req, definition)
         specs.append(req)
     alarms = alarms_from_document(specs, source="ELTExecutionDelay definitions")
-    spec = _spec_for(workload_dir)
+    weeks = tuning_weeks(ctx)
     config = design.wlm
-    normal = replace(spec, faults=Faults())
 
-    def week_run(s: DPCWorkloadSpec, gen_seed: np.random.SeedSequence, r: int) -> Any:
-        week = generate_dpc_workload(s, np.random.default_rng(gen_seed))
+    def week_run(week: Any, r: int) -> Any:
         engine_seed = int(_stream(seed, r, 1).generate_state(1, np.uint64)[0])
         return Run.simulate(week, config, settings, rng=engine_seed, design=design)
 
     fa = np.zeros((len(ELT_DEFINITIONS), replications))
     for r in range(replications):
-        run = week_run(normal, _stream(seed, r, 2), r)
-        states = evaluate_alarms(list(alarms), run.datapoints).states
+        week = weeks.week(r)
+        states = evaluate_alarms(list(alarms), week_run(week, r).datapoints).states
+        days = _calendar_days(week, design.elt.timezone)
         for i, s in enumerate(states):
-            fa[i, r] = _transitions(s.states == ALARM) * 7.0 / spec.days
+            fa[i, r] = transitions(s.states) * 7.0 / days
     rows = []
-    tz = design.elt.timezone
-    for k, (fault, _) in enumerate(ELT_FAULTS.items()):
-        faults = {
-            "late_start": Faults(late_starts=((FAULT_DAY, LATE_START_MIN),)),
-            "dbt_failure": Faults(dbt_failures=((FAULT_DAY, "fct_learning_activity"),)),
-            "copy_error": Faults(copy_errors=(FAULT_DAY,)),
-        }[fault]
-        run = week_run(replace(spec, faults=faults), _stream(seed, 1000 + k, 3), 0)
-        midnight = pd.Timestamp(spec.start_date, tz=tz) + pd.Timedelta(days=FAULT_DAY)
-        start = (midnight + pd.Timedelta(minutes=spec.elt_start_min)).tz_convert("UTC")
+    injections = {
+        "late_start": f"late_start:{FAULT_DAY}:{LATE_START_MIN:g}",
+        "dbt_failure": INCIDENT_FAULTS["dbt_failure"],
+        "copy_error": f"copy_error:{FAULT_DAY}",
+    }
+    for k, fault in enumerate(ELT_FAULTS):
+        base = weeks.week(1000 + k)
+        gen = np.random.default_rng(_stream(seed, 1000 + k, 3))
+        try:
+            injected = inject_faults(
+                base, parse_faults(injections[fault]), design.elt, gen
+            )
+        except InputError as exc:
+            for i, definition in enumerate(ELT_DEFINITIONS):
+                row = _elt_row(definition, fault, fa[i], None, float("nan"))
+                rows.append(
+                    row | {"incidents": 0, "missed": 0, "not_injected": str(exc)}
+                )
+            continue
+        start = pd.Timestamp(injected.incidents["start_at"].min())
+        run = week_run(injected.workload, 0)
         states = evaluate_alarms(list(alarms), run.datapoints).states
         recovery = _recovery_min(run.datapoints, start)
         for i, definition in enumerate(ELT_DEFINITIONS):
-            delay = _first_alarm_after(states[i], start)
-            rows.append(
-                {
-                    "definition": definition,
-                    "fault": fault,
-                    "incidents": 1,
-                    "missed": int(delay is None),
-                    "detection_delay_min": np.nan if delay is None else delay,
-                    "false_alarms_per_week": float(fa[i].mean()),
-                    "recovery_min": recovery,
-                }
-            )
+            delay = first_alarm_after(states[i], start)
+            rows.append(_elt_row(definition, fault, fa[i], delay, recovery))
     return pd.DataFrame(rows)
+
+
+def _elt_row(
+    definition: str,
+    fault: str,
+    fa: np.ndarray,
+    delay: float | None,
+    recovery: float,
+) -> dict[str, Any]:
+    """One elt_delay.csv row of an injected fault (``delay`` None: missed)."""
+    return {
+        "definition": definition,
+        "fault": fault,
+        "incidents": 1,
+        "missed": int(delay is None),
+        "detection_delay_min": np.nan if delay is None else delay,
+        "false_alarms_per_week": float(np.mean(fa)),
+        "recovery_min": recovery,
+        "not_injected": "",
+    }
+
+
+def _calendar_days(week: Any, timezone: str) -> int:
+    """Calendar days a week spans in ``timezone`` (at least 1)."""
+    at = week.queries["arrival_at"].dt.tz_convert(timezone)
+    if not len(at):
+        return 1
+    return int((at.max().floor("D") - at.min().floor("D")).days) + 1
 
 
 def _stream(seed: int, replication: int, source: int) -> np.random.SeedSequence:
@@ -721,28 +774,6 @@ def _set_definition(req: dict[str, Any], definition: str) -> None:
             stat["Metric"]["Dimensions"] = fix(
                 list(stat["Metric"].get("Dimensions", []))
             )
-
-
-def _transitions(in_alarm: np.ndarray) -> int:
-    previous = np.concatenate(([False], in_alarm[:-1]))
-    return int(np.sum(in_alarm & ~previous))
-
-
-def _first_alarm_after(s: Any, start_at: pd.Timestamp) -> float | None:
-    """Minutes from ``start_at`` to the first entry into ALARM within the horizon."""
-    from dpcsim.alarms import ALARM
-
-    start_us = int(start_at.value // 1000)
-    end_us = start_us + int(DETECTION_HORIZON_H * 3600e6)
-    in_alarm = s.states == ALARM
-    previous = np.concatenate(([False], in_alarm[:-1]))
-    rising = in_alarm & ~previous
-    hits = np.flatnonzero(
-        rising & (s.instants_us >= start_us) & (s.instants_us <= end_us)
-    )
-    if hits.size == 0:
-        return None
-    return float((s.instants_us[hits[0]] - start_us) / 60e6)
 
 
 def _recovery_min(datapoints: pd.DataFrame, start: pd.Timestamp) -> float:
@@ -838,9 +869,13 @@ def write_run_json(
             if fit.identifiable
             else "defaults (the log does not identify the curve)",
             "replication": "bootstrap over whole days of the log",
-            "regenerated_weeks": "ingest/spec.json"
-            if (out / "ingest" / "spec.json").is_file()
-            else "the default DPC workload spec (no spec.json beside the exports)",
+            "incident_weeks": "whole quiet days of the log, incidents injected "
+            "(dpcsim.workload.inject)"
+            + (
+                "; the fault days of ingest/spec.json left out"
+                if (out / "ingest" / "spec.json").is_file()
+                else ""
+            ),
             "cluster_defaults": "dpcsim/data/cluster_defaults.toml",
         },
         "inputs": [_display(p) for p in files],
@@ -996,7 +1031,7 @@ def plan(
     elt = stage_elt_delay(
         design,
         settings,
-        workload_dir=workload_dir,
+        ctx=ctx,
         seed=options.seed,
         replications=sizes.elt_replications,
     )
@@ -1108,13 +1143,15 @@ def _as_written(value: Any) -> Any:
 def _evidence_lines(out: Path, base_id: str, rec_id: str) -> list[str]:
     """Adhoc p95 wait, ELT on-time share and cost at growth 1, design against
     recommended: the mean over assumption points and the widest 95 % interval."""
+    from dpcsim.experiments.recommend import normal_scenario_ids
+
     stats_path = out / "sweep" / "stats.csv"
     results_path = out / "sweep" / "results.parquet"
     if not stats_path.is_file() or not results_path.is_file():
         return []
     stats = pd.read_csv(stats_path)
-    results = pd.read_parquet(results_path, columns=["scenario_id", "scenario.growth"])
-    normal = results.loc[results["scenario.growth"] == 1.0, "scenario_id"].unique()
+    results = pd.read_parquet(results_path)
+    normal = normal_scenario_ids(results)
     stats = stats[stats["scenario_id"].isin(normal)]
     lines = []
     for metric, label, unit in (

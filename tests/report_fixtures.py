@@ -24,7 +24,7 @@ from dpcsim.designs import load_design
 from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.experiments.recommend import HEADROOM_COLUMNS
-from dpcsim.experiments.tuning import TUNING_COLUMNS
+from dpcsim.experiments.tuning import TUNING_REQUIRED_COLUMNS
 from dpcsim.logs import ingest
 from dpcsim.plan import export_files, sample_dir
 from dpcsim.run import Run
@@ -372,7 +372,7 @@ def _tuning() -> pd.DataFrame:
                     selected,
                 ]
             )
-    return pd.DataFrame(rows, columns=TUNING_COLUMNS)
+    return pd.DataFrame(rows, columns=TUNING_REQUIRED_COLUMNS)
 
 
 def write_deploy(folder: Path) -> None:

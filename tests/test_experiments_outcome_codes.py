@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from dpcsim.designs import load_design
+from dpcsim.designs import DPC_ELT, load_design
 from dpcsim.engine import ClusterSettings, SimResult
 from dpcsim.experiments.outcomes import EltWindow, outcome_metrics
 from dpcsim.run import Run
@@ -71,7 +71,7 @@ def runs():
     ):
         run = Run.simulate(days, config, settings, design=design, rng=4)
         out.append((run, config.queue_names))
-    ids = days.queries["query_id"].to_numpy()[elt_mask(days.queries)]
+    ids = days.queries["query_id"].to_numpy()[elt_mask(days.queries, DPC_ELT)]
     return out, ids
 
 

@@ -12,10 +12,12 @@ from _experiments_fixtures import SPEC, context, small_workload
 
 from dpcsim.alarms import dpc_design_alarms
 from dpcsim.cli import main
+from dpcsim.designs import DPC_ELT
 from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.experiments import run_sweep, space_from_dict
 from dpcsim.experiments.recommend import HEADROOM_COLUMNS, recommend
+from dpcsim.experiments.replicate import RegenerateWeeks
 from dpcsim.experiments.tuning import TUNING_COLUMNS, TuningGrid, tune_alarms
 from dpcsim.wlm import WLMConfig
 
@@ -87,9 +89,10 @@ def test_alarm_tuning_table(tmp_path: Path) -> None:
     )
     table = tune_alarms(
         dpc_design_alarms(),
-        SPEC,
+        RegenerateWeeks(SPEC, 3),
         dpc_design_config(),
         ClusterSettings(),
+        contract=DPC_ELT,
         root=3,
         replications=2,
         grid=grid,
@@ -205,14 +208,15 @@ def test_cli_sweep_then_recommend(
 
 # ------------------------------------------------------- headroom under assumptions
 
-#: contention_kappa 0.03 (against the default 0.0044) makes the nightly ELT
-#: run late on the two-day workload even at today's load; the base does not.
+#: One adhoc slot on the two-day workload: with every statement's work 8 times
+#: what the log shows, the adhoc p95 wait passes 5 s at today's load; at the
+#: base (the log's work) it stays under 2 s up to growth 4.
 ROBUST_SPACE = {
     "sweep": {"seed": 5, "replications": 2},
-    "decisions": {"slots.adhoc": [5]},
+    "decisions": {"slots.adhoc": [1]},
     "scenarios": {"growth": [1.0]},
-    "assumptions": {"contention_kappa": [0.0044, 0.03]},
-    "objectives": {"adhoc_p95_wait_s": 30.0},
+    "assumptions": {"work_scale": [1.0, 8.0]},
+    "objectives": {"adhoc_p95_wait_s": 5.0},
 }
 
 
@@ -224,20 +228,20 @@ def test_headroom_is_the_minimum_over_the_assumptions_tried(tmp_path: Path) -> N
     rec = recommend(space, ctx, results, replications=2, headroom_steps=1)
     head = rec.headroom
     assert list(head.columns) == HEADROOM_COLUMNS
-    # kappa 0.0044 is the base setting, so only one other point is evaluated.
+    # work_scale 1 is the base setting, so only one other point is evaluated.
     assert set(head["assumption_points"]) == {2}
     assert (head["growth_at_failure"] <= head["base_growth_at_failure"]).all()
-    elt = head.set_index("target").loc["elt_on_time"]
-    assert elt["growth_at_failure"] < elt["base_growth_at_failure"]
-    assert elt["deciding_assumption"] == "contention_kappa=0.03"
+    wait = head.set_index("target").loc["adhoc_p95_wait_s"]
+    assert wait["growth_at_failure"] < wait["base_growth_at_failure"]
+    assert wait["deciding_assumption"] == "work_scale=8"
     same = head["growth_at_failure"] == head["base_growth_at_failure"]
     assert (head.loc[same, "deciding_assumption"] == "none").all()
     record = next(r for r in rec.document["recommendations"] if r["id"] == "HEADROOM")
     by_point = pd.DataFrame(record["evidence"]["by_assumption"])
-    assert set(by_point["assumption"]) == {"base", "contention_kappa=0.03"}
+    assert set(by_point["assumption"]) == {"base", "work_scale=8"}
     assert len(by_point) == 2 * len(head)
     text = rec.document["verdict"]["text"]
-    assert "under contention_kappa=0.03, the least favourable" in text
+    assert "under work_scale=8, the least favourable" in text
 
 
 def test_robust_headroom_takes_the_smallest_point_and_its_bracket() -> None:

@@ -307,3 +307,58 @@ def test_pareto_without_cost_says_so(run_dir):
     md = _plain(_md(run_dir))
     assert "ELT lateness against adhoc p95 wait" in md
     assert "The scaling cost is 0 USD for every configuration" in md
+
+
+def test_incidents_the_log_could_not_take_are_reported(run_dir):
+    path = run_dir / "recommend" / "elt_delay.csv"
+    elt = pd.read_csv(path)
+    assert "Not injected" not in _plain(_md(run_dir))
+    fault = str(elt["fault"].iloc[0])
+    dbt = elt["fault"] == fault
+    elt.loc[dbt, ["incidents", "missed"]] = 0
+    elt["not_injected"] = ""
+    elt.loc[dbt, "not_injected"] = "faults.dbt_failures: day 1: no statement writes"
+    elt.to_csv(path, index=False)
+    text = _plain(_md(run_dir))
+    assert f"Not injected (the workload cannot take them): {fault}: faults." in text
+    # A table written before the column existed still reads.
+    elt.drop(columns="not_injected").to_csv(path, index=False)
+    assert "Not injected" not in _plain(_md(run_dir))
+
+
+def test_the_incident_record_is_a_table_of_what_fired(run_dir):
+    path = run_dir / "recommend" / "recommendation.json"
+    doc = json.loads(path.read_text())
+    assert "Under an incident" not in _plain(_md(run_dir))
+    base = doc["baseline_config_id"]
+    doc["recommendations"].append(
+        {
+            "id": "INCIDENTS",
+            "title": "What an incident does",
+            "observation": "Under 1 injected incident scenario(s), ...",
+            "impact_ranking": "LOW",
+            "recommended_actions": [],
+            "evidence": {
+                "scenarios": [
+                    {
+                        "scenario_id": "s1",
+                        "faults": "failed_run:1:60",
+                        "config_id": base,
+                        "runs": 2,
+                        "elt_on_time": 0.5,
+                        "adhoc_p95_wait_s": 12.25,
+                        "service_objectives_met": False,
+                        "alarm_transitions": {"Alert-ELT-Delay": 1.5},
+                    }
+                ]
+            },
+        }
+    )
+    path.write_text(json.dumps(doc))
+    text = _plain(_md(run_dir))
+    assert "Under an incident" in text
+    row = next(line for line in text.splitlines() if "failed_run:1:60" in line)
+    assert "0.50" in row
+    assert "12.2" in row or "12.3" in row
+    assert " no " in row
+    assert "Alert-ELT-Delay (1.5)" in row

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dpcsim.designs import DPC_ELT
 from dpcsim.workload import DPCWorkloadSpec, Faults, generate_dpc_workload
 from dpcsim.workload.whatif import elt_mask, scale_arrivals, shift_elt, speed_up
 
@@ -79,8 +80,8 @@ def test_speed_factor_exact(base):
 
 
 def test_shift_elt(base):
-    moved = shift_elt(base, 90)
-    mask = elt_mask(base.queries)
+    moved = shift_elt(base, 90, DPC_ELT)
+    mask = elt_mask(base.queries, DPC_ELT)
     assert mask.sum() > 1000
     before = base.queries.set_index("query_id")["arrival_at"]
     after = moved.queries.set_index("query_id")["arrival_at"].reindex(before.index)
@@ -104,3 +105,10 @@ def test_bad_factors(base):
         scale_arrivals(base, 0.0)
     with pytest.raises(ValueError, match="factor"):
         speed_up(base, -1.0)
+
+
+def test_superposed_days_are_new_sessions(base):
+    out = scale_arrivals(base, 2.0, 3).queries
+    added = out.loc[out["query_id"] > base.queries["query_id"].max(), "session_id"]
+    assert added.notna().any()
+    assert not set(added.dropna()) & set(base.queries["session_id"].dropna())

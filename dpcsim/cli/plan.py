@@ -4,8 +4,9 @@ to deploy.
 Stages (one line each on stderr, with its time): ingest the exports; calibrate
 the contention curve on them and measure replay fidelity; simulate the design
 as written (baseline); sweep WLM decisions x growth x model assumptions with
-intervals; tune the alarms on regenerated weeks; recommend; compare both
-ELTExecutionDelay definitions under injected faults; emit the deployable files
+intervals; tune the alarms on whole quiet days of the log with incidents
+injected; recommend; compare both ELTExecutionDelay definitions under injected
+faults; emit the deployable files
 of the recommendation; write run.json and the report.
 
 Inputs

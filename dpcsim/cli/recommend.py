@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dpcsim.errors import InputError
@@ -89,18 +88,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _tune(ctx: SweepContext, replications: int) -> pd.DataFrame:
     from dpcsim.engine import ClusterSettings
-    from dpcsim.experiments.tuning import tune_alarms
+    from dpcsim.experiments.tuning import tune_alarms, tuning_weeks
     from dpcsim.wlm import WLMConfig
-    from dpcsim.workload import DPCWorkloadSpec
 
-    path = Path(ctx.workload_path)
-    spec_file = (path if path.is_dir() else path.parent) / "spec.json"
-    spec = DPCWorkloadSpec()
-    if spec_file.is_file():
-        raw = json.loads(spec_file.read_text(encoding="utf-8"))
-        spec = DPCWorkloadSpec.from_dict(raw.get("spec", raw), source=str(spec_file))
     config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
     settings = ClusterSettings.from_dict(dict(ctx.base_settings))
     return tune_alarms(
-        ctx.alarms, spec, config, settings, root=ctx.root, replications=replications
+        ctx.alarms,
+        tuning_weeks(ctx),
+        config,
+        settings,
+        contract=ctx.contract(),
+        root=ctx.root,
+        replications=replications,
     )

@@ -37,10 +37,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._progress import show_progress
 from dpcsim.errors import InputError
+
+if TYPE_CHECKING:
+    from dpcsim.designs import Design
 
 NAME = "sweep"
 HELP = "sweep WLM decisions x scenarios x assumptions with replications"
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from dpcsim.cli.simulate import _load_config, _load_settings
     from dpcsim.designs import load_design
     from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
+    from dpcsim.experiments.execute import contract_dict
     from dpcsim.experiments.outcomes import EltWindow
 
     workload = Path(args.workload)
@@ -134,11 +139,12 @@ def run(args: argparse.Namespace) -> int:
         root=space.seed,
         base_wlm=config.to_json(),
         base_settings=settings.to_dict(),
-        alarms=_alarm_requests(str(args.alarms)),
+        alarms=_alarm_requests(str(args.alarms), design),
         window=EltWindow(
             start=obj.elt_window[0], end=obj.elt_window[1], timezone=obj.timezone
         ),
         days=args.days,
+        elt=contract_dict(design.elt),
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(
@@ -176,15 +182,9 @@ def context_dict(ctx: object) -> dict[str, object]:
     return asdict(ctx)  # type: ignore[call-overload, no-any-return]
 
 
-def _alarm_requests(value: str) -> list[dict[str, object]]:
+def _alarm_requests(value: str, design: Design) -> list[dict[str, object]]:
     """PutMetricAlarm requests of the alarm set (plain dicts, to ship to workers)."""
-    if value == "none":
-        return []
-    if value == "design":
-        from dpcsim.alarms import dpc_design_alarms
-
-        return dpc_design_alarms()
     from dpcsim.cli.simulate import load_alarm_set
 
-    specs = load_alarm_set(value) or []
+    specs = load_alarm_set(value, design=design) or []
     return [dict(s.request) for s in specs]

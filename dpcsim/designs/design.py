@@ -48,6 +48,13 @@ class ELTContract:
         IANA time zone of the two times.
     cadence_min
         Minutes between runs [min] (1440: nightly).
+    users
+        Database users whose statements belong to the ELT whatever their
+        query group (a data-quality Lambda, say); empty by default.
+
+    The ELT's statements in a log are those with ``query_group`` (case
+    insensitive) or by one of ``users``; with neither set, those logged in
+    ``queue`` (:func:`dpcsim.workload.whatif.elt_mask`).
     """
 
     queue: str
@@ -56,6 +63,7 @@ class ELTContract:
     window_end: str
     timezone: str
     cadence_min: float = 1440.0
+    users: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for key in ("window_start", "window_end"):
@@ -76,6 +84,14 @@ class ELTContract:
                 f"{self.cadence_min!r}; expected minutes > 0",
                 location="elt.cadence_min",
             )
+        users = self.users
+        if isinstance(users, str) or not all(isinstance(u, str) and u for u in users):
+            raise InputError(
+                f"{users!r}; expected a list of database user names",
+                location="elt.users",
+            )
+        # TOML gives a list; the contract is frozen and hashable.
+        object.__setattr__(self, "users", tuple(users))
 
     @property
     def window_min(self) -> float:

@@ -47,7 +47,9 @@ from dpcsim.designs.dpc_wlm import (
 
 __all__ = ["DPC_ELT", "DPC_REDSET_RULE", "dpc_design"]
 
-#: The nightly ELT: queue ``batch``, query group ``elt``, 02:00-09:00 JST.
+#: The nightly ELT: queue ``batch``, query group ``elt``, 02:00-09:00 JST; the
+#: DQ Lambda's checks that close each night (they run in ``admin`` without the
+#: query group) belong to it too.
 DPC_ELT: Final = ELTContract(
     queue="batch",
     query_group=ELT_QUERY_GROUP,
@@ -55,6 +57,7 @@ DPC_ELT: Final = ELTContract(
     window_end="09:00",
     timezone="Asia/Tokyo",
     cadence_min=1440.0,
+    users=("IAMR:dpc-dq-lambda",),
 )
 #: How a Redset trace maps onto the DPC groups (see :mod:`dpcsim.logs.redset`).
 DPC_REDSET_RULE: Final = RedsetRule(

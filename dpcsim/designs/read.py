@@ -23,6 +23,8 @@ TOML format (paths are relative to the TOML file)::
     window_end = "05:00"                # local HH:MM, earlier = next day
     timezone = "America/New_York"       # IANA
     cadence_min = 1440                  # optional, default 1440
+    users = ["etl-dq"]                  # optional: users whose statements are
+                                        # ELT whatever their query group
 
     [redset]                            # optional: mapping of a Redset trace
     elt_write_share = 0.5

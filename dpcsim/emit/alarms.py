@@ -43,7 +43,7 @@ from dpcsim.alarms.spec import TREAT_MISSING_DATA
 from dpcsim.emit.botocheck import validate_input
 from dpcsim.emit.catalog import check_metric
 from dpcsim.errors import InputError
-from dpcsim.experiments.tuning import TUNING_COLUMNS
+from dpcsim.experiments.tuning import TUNING_COLUMNS, TUNING_REQUIRED_COLUMNS
 
 __all__ = [
     "MAX_DESCRIPTION_CHARS",
@@ -116,7 +116,7 @@ def read_tuning(path: str | Path) -> list[TuningRow]:
     source = str(path)
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = sorted(set(TUNING_COLUMNS) - set(reader.fieldnames or ()))
+        missing = sorted(set(TUNING_REQUIRED_COLUMNS) - set(reader.fieldnames or ()))
         if missing:
             raise InputError(
                 f"missing column(s) {missing}; expected {list(TUNING_COLUMNS)}",

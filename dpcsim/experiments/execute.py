@@ -29,7 +29,7 @@ import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Final
@@ -37,6 +37,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from dpcsim.designs import DPC_ELT, ELTContract
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
 from dpcsim.experiments.outcomes import EltWindow, outcome_metrics
@@ -61,6 +62,7 @@ from dpcsim.experiments.store import ResultStore
 from dpcsim.run import PreparedRun, Run
 from dpcsim.schema import Workload
 from dpcsim.wlm import WLMConfig, route_workload
+from dpcsim.workload import DPCWorkloadSpec
 from dpcsim.workload.whatif import elt_mask
 
 __all__ = [
@@ -70,6 +72,7 @@ __all__ = [
     "SweepReport",
     "Task",
     "clear_caches",
+    "contract_dict",
     "iter_task",
     "plan_tasks",
     "run_sweep",
@@ -126,6 +129,10 @@ class SweepContext:
         The ELT window.
     days
         Days per regenerated week (None: the spec's).
+    elt
+        The design's ELT contract (:class:`~dpcsim.designs.ELTContract`
+        fields): which statements are the ELT's, for growth, shifts, faults
+        and ELT lateness. Default the DPC design's.
     """
 
     workload_path: str
@@ -136,6 +143,18 @@ class SweepContext:
     alarms: list[dict[str, Any]] = field(default_factory=list)
     window: EltWindow = field(default_factory=EltWindow)
     days: int | None = None
+    elt: dict[str, Any] = field(default_factory=lambda: contract_dict(DPC_ELT))
+
+    def contract(self) -> ELTContract:
+        """The ELT contract :attr:`elt` describes."""
+        return ELTContract(**self.elt)
+
+
+def contract_dict(contract: ELTContract) -> dict[str, Any]:
+    """An ELT contract as plain JSON-ready values (for :attr:`SweepContext.elt`)."""
+    out = asdict(contract)
+    out["users"] = list(contract.users)
+    return out
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -551,12 +570,14 @@ def replicator(ctx: SweepContext) -> Replicator:
     """The replication method of a sweep."""
     if ctx.replicate == "regenerate":
         from dpcsim.experiments.replicate import with_days
-        from dpcsim.workload import DPCWorkloadSpec
 
-        path = Path(ctx.workload_path)
-        spec_file = (path if path.is_dir() else path.parent) / "spec.json"
-        raw = json.loads(spec_file.read_text(encoding="utf-8"))
-        spec = DPCWorkloadSpec.from_dict(raw.get("spec", raw))
+        spec = workload_spec(ctx)
+        if spec is None:
+            raise InputError(
+                "replicate 'regenerate' needs the generator's spec.json next to "
+                "the workload; expected a workload written by dpcsim generate",
+                source=ctx.workload_path,
+            )
         if ctx.days is not None:
             spec = with_days(spec, ctx.days)
         return RegenerateWeeks(spec, ctx.root)
@@ -565,6 +586,16 @@ def replicator(ctx: SweepContext) -> Replicator:
             f"replicate {ctx.replicate!r}: expected bootstrap or regenerate"
         )
     return BootstrapDays(_base_workload(ctx), ctx.root, ctx.window.timezone)
+
+
+def workload_spec(ctx: SweepContext) -> DPCWorkloadSpec | None:
+    """The generator spec (``spec.json``) next to a generated workload, or None."""
+    path = Path(ctx.workload_path)
+    spec_file = (path if path.is_dir() else path.parent) / "spec.json"
+    if not spec_file.is_file():
+        return None
+    raw = json.loads(spec_file.read_text(encoding="utf-8"))
+    return DPCWorkloadSpec.from_dict(raw.get("spec", raw), source=str(spec_file))
 
 
 _REPLICATORS: dict[tuple[Any, ...], Replicator] = {}
@@ -586,6 +617,7 @@ def _scenario_week(
         ctx.days,
         r,
         json.dumps(scenario, sort_keys=True),
+        json.dumps(ctx.elt, sort_keys=True),
     )
     if key in _WEEKS:
         _WEEKS.move_to_end(key)
@@ -595,8 +627,10 @@ def _scenario_week(
         _REPLICATORS.clear()
         _REPLICATORS[rkey] = replicator(ctx)
     week = _REPLICATORS[rkey].week(r)
-    workload = apply_scenario(week, scenario, ctx.root, r)
-    elt_ids = workload.queries["query_id"].to_numpy()[elt_mask(workload.queries)]
+    contract = ctx.contract()
+    workload = apply_scenario(week, scenario, ctx.root, r, contract)
+    mask = elt_mask(workload.queries, contract)
+    elt_ids = workload.queries["query_id"].to_numpy()[mask]
     _WEEKS[key] = (workload, elt_ids)
     while len(_WEEKS) > _CACHE_SIZE:
         _WEEKS.popitem(last=False)

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dpcsim.designs import DPC_ELT, ELTContract
 from dpcsim.engine import ClusterSettings, WLMSchedule
 from dpcsim.engine.records import OUTCOMES, RunCodes
 from dpcsim.run import Run
@@ -70,6 +71,7 @@ def simulate_outcomes(
     elt_ids: np.ndarray | None = None,
     recorded: WLMConfig | None = None,
     schedule: WLMSchedule | None = None,
+    elt: ELTContract = DPC_ELT,
 ) -> dict[str, float]:
     """Simulate one run and return its outcome metrics (see module docstring).
 
@@ -86,11 +88,14 @@ def simulate_outcomes(
     window
         The ELT window (default 02:00-09:00 Asia/Tokyo).
     elt_ids
-        Query ids of the ELT's statements (default: from :func:`elt_mask`).
+        Query ids of the ELT's statements (default: ``elt``'s, from
+        :func:`~dpcsim.workload.whatif.elt_mask`).
     recorded
         The configuration the log was recorded under (None: ``config``).
     schedule
         A time-of-day WLM schedule whose static part is ``config`` (None: none).
+    elt
+        The design's ELT contract (default the DPC design's).
     """
     run = simulate_run(
         workload,
@@ -103,7 +108,8 @@ def simulate_outcomes(
         schedule=schedule,
     )
     if elt_ids is None:
-        elt_ids = workload.queries["query_id"].to_numpy()[elt_mask(workload.queries)]
+        mask = elt_mask(workload.queries, elt)
+        elt_ids = workload.queries["query_id"].to_numpy()[mask]
     return outcome_metrics(run, config.queue_names, window or EltWindow(), elt_ids)
 
 

@@ -12,22 +12,28 @@ baseline are much tighter than independent runs would give.
   replacement, and lays them end to end; each day carries its queries, its ELT
   executions and its load errors, so a night's ELT stays intact. Day
   boundaries are local midnights in the design's time zone (a query running
-  across midnight stays with the day it arrived in).
+  across midnight stays with the day it arrived in). Each target day's
+  sessions are its own (ids offset per day), so a day drawn twice is not one
+  long session under session replay.
 - A synthetic workload is replicated by **regenerating** it with the
   generator seed of replication ``r``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final, Protocol
 
 import numpy as np
 import pandas as pd
 
+from dpcsim.designs import ELTContract
 from dpcsim.engine.settings import ClusterSettings
 from dpcsim.schema import Workload, validate_workload
-from dpcsim.workload import DPCWorkloadSpec, generate_dpc_workload
+from dpcsim.workload import DPCWorkloadSpec, Faults, generate_dpc_workload, parse_faults
+from dpcsim.workload.faults import NO_FAULTS
+from dpcsim.workload.inject import inject_faults
 from dpcsim.workload.whatif import elt_mask, scale_arrivals, shift_elt
 
 __all__ = [
@@ -42,7 +48,13 @@ __all__ = [
 ]
 
 #: Named random streams of one replication (the second spawn-key element).
-SOURCES: Final[dict[str, int]] = {"days": 0, "engine": 1, "growth": 2, "generator": 3}
+SOURCES: Final[dict[str, int]] = {
+    "days": 0,
+    "engine": 1,
+    "growth": 2,
+    "generator": 3,
+    "faults": 4,
+}
 
 
 def stream(root: int, replication: int, source: str) -> np.random.SeedSequence:
@@ -76,13 +88,23 @@ class BootstrapDays:
         Root seed of the sweep.
     timezone
         IANA time zone whose midnights cut the days.
+    pool
+        The source days drawn from (0-based local days; default every day).
     """
 
     kind = "bootstrap"
 
-    def __init__(self, workload: Workload, root: int, timezone: str = "Asia/Tokyo"):
+    def __init__(
+        self,
+        workload: Workload,
+        root: int,
+        timezone: str = "Asia/Tokyo",
+        *,
+        pool: Sequence[int] | None = None,
+    ):
         self.workload = workload
         self.root = int(root)
+        self.timezone = timezone
         q = workload.queries
         local = q["arrival_at"].dt.tz_convert(timezone)
         self._first = local.min().normalize()
@@ -94,11 +116,33 @@ class BootstrapDays:
         low = min(int(s.min()) for s in span if len(s))
         high = max(int(s.max()) for s in span if len(s))
         self._stride = high - low + 1
+        sessions = q["session_id"].dropna()
+        # Sessions of two copies of one day are two sessions, not one chain.
+        self._session_stride = (
+            int(sessions.max()) - int(sessions.min()) + 1 if len(sessions) else 0
+        )
+        self.pool = (
+            np.arange(self.n_days) if pool is None else np.asarray(pool, dtype=np.int64)
+        )
+        if not self.pool.size or not set(self.pool) <= set(range(self.n_days)):
+            raise ValueError(
+                f"pool={list(self.pool)}; expected days of 0-{self.n_days - 1}"
+            )
 
     def days(self, replication: int) -> np.ndarray:
         """The source day of each target day in replication ``replication``."""
         gen = np.random.default_rng(stream(self.root, replication, "days"))
-        return gen.integers(self.n_days, size=self.n_days)
+        picks: np.ndarray = self.pool[gen.integers(self.pool.size, size=self.n_days)]
+        return picks
+
+    def quiet_days(self, exclude: Sequence[int] = ()) -> np.ndarray:
+        """Days without an incident the log shows (a COPY load error, an ELT
+        execution that did not succeed) and not in ``exclude``."""
+        busy = {int(d) for d in exclude}
+        busy |= {int(d) for d in self._error_day}
+        failed = ~self.workload.elt_runs["status"].eq("SUCCEEDED").fillna(False)
+        busy |= {int(d) for d in self._run_day[failed.to_numpy(dtype=bool)]}
+        return np.array([d for d in range(self.n_days) if d not in busy], np.int64)
 
     def week(self, replication: int) -> Workload:
         """The resampled workload: target day k is a copy of source day ``days[k]``."""
@@ -112,6 +156,7 @@ class BootstrapDays:
             rows["arrival_at"] = rows["arrival_at"] + shift
             rows["query_id"] = rows["query_id"] + offset
             rows["task_id"] = rows["task_id"] + offset
+            rows["session_id"] = rows["session_id"] + target * self._session_stride
             parts.append(rows)
             run = w.elt_runs.loc[self._run_day == source].copy()
             run["start_at"] = run["start_at"] + shift
@@ -148,24 +193,43 @@ class RegenerateWeeks:
 
 
 def apply_scenario(
-    workload: Workload, scenario: dict[str, object], root: int, replication: int
+    workload: Workload,
+    scenario: dict[str, object],
+    root: int,
+    replication: int,
+    contract: ELTContract,
 ) -> Workload:
-    """The workload under one scenario (growth, ELT shift), with common numbers.
+    """The workload under one scenario (faults, ELT shift, growth), with common
+    numbers.
 
+    ``faults`` (``KIND:DAY[:ARG]`` items, :func:`~dpcsim.workload.parse_faults`)
+    are injected first (:func:`~dpcsim.workload.inject.inject_faults`), on the
+    days of the replicated week; ``elt_shift_min`` then moves the ELT;
     ``growth`` multiplies the arrival rate of every statement but the ELT's
     (:func:`~dpcsim.workload.whatif.scale_arrivals`, thinning below 1,
-    superposed resampled days above); ``elt_shift_min`` moves the ELT.
+    superposed resampled days above). ``contract`` says which statements are
+    the ELT's and whose calendar days count.
     """
     out = workload
+    faults = parse_faults(str(scenario.get("faults", NO_FAULTS)))
+    if faults != Faults():
+        gen = np.random.default_rng(stream(root, replication, "faults"))
+        out = inject_faults(out, faults, contract, gen).workload
     shift = float(scenario.get("elt_shift_min", 0.0))  # type: ignore[arg-type]
     if shift:
-        out = shift_elt(out, shift)
+        out = shift_elt(out, shift, contract)
     growth = float(scenario.get("growth", 1.0))  # type: ignore[arg-type]
     if growth != 1.0:
         # The nightly ELT runs once a night whatever the load: growth scales the
         # other arrivals (learners, maintenance, admin), not the ELT's statements.
         gen = np.random.default_rng(stream(root, replication, "growth"))
-        out = scale_arrivals(out, growth, gen, where=~elt_mask(out.queries))
+        out = scale_arrivals(
+            out,
+            growth,
+            gen,
+            where=~elt_mask(out.queries, contract),
+            timezone=contract.timezone,
+        )
     return out
 
 

@@ -16,7 +16,10 @@ things:
   space is read: a bad one is an error naming its key.
 - **scenarios**: the futures to plan for (arrival-rate ``growth``, ELT start
   shift ``elt_shift_min``, data volume ``data_growth``: every statement's solo
-  work and memory times the factor, :attr:`ClusterSettings.work_scale`).
+  work and memory times the factor, :attr:`ClusterSettings.work_scale`;
+  injected incidents ``faults``: ``"none"`` or ``--fault`` items such as
+  ``"failed_run:1:60, stuck_query:3:2"``, put into each replicated week by
+  :func:`dpcsim.workload.inject.inject_faults`).
 - **assumptions**: what AWS does not document or the model fitted. Every
   assumption name is a :class:`~dpcsim.engine.ClusterSettings` field and is
   applied with :func:`dataclasses.replace`, so a field added to the settings is
@@ -82,6 +85,7 @@ from dpcsim.wlm import (
     WLMConfigError,
 )
 from dpcsim.wlm.config import QueueType
+from dpcsim.workload.faults import parse_faults
 
 __all__ = [
     "METHODS",
@@ -106,6 +110,7 @@ SCENARIO_AXES: Final[dict[str, str]] = {
     "growth": "arrival-rate multiplier of all but the ELT's statements",
     "elt_shift_min": "nightly ELT start shift [min]",
     "data_growth": "data-volume multiplier of every statement's work and memory",
+    "faults": "injected incidents: 'none' or KIND:DAY[:ARG] items, comma-separated",
 }
 #: Decision axes outside the structured slot/memory splits.
 _PLAIN_DECISIONS: Final = (
@@ -756,6 +761,20 @@ def _check_scenario(point: Mapping[str, Any], source: str) -> None:
                     source=source,
                     location=f"scenarios.{name}",
                 )
+    if "faults" in point:
+        value = point["faults"]
+        if not isinstance(value, str):
+            raise InputError(
+                f"{value!r}: expected a string of KIND:DAY[:ARG] items or 'none'",
+                source=source,
+                location="scenarios.faults",
+            )
+        try:
+            parse_faults(value)
+        except InputError as exc:
+            raise InputError(
+                f"{value!r}: {exc}", source=source, location="scenarios.faults"
+            ) from None
     if "elt_shift_min" in point:
         value = point["elt_shift_min"]
         ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -4,18 +4,24 @@ For each alarm, every setting of a grid (threshold, period, evaluation periods
 N with datapoints-to-alarm M, TreatMissingData, and for the failure-ratio
 alarm a definition ``variant``) is evaluated on the same simulated weeks:
 
-- **normal load**: regenerated weeks without faults (replications), giving
-  false alarms per week (transitions to ALARM, scaled to 7 days) with a t
-  interval;
-- **incidents**: one week per injected fault the alarm exists to catch
-  (:data:`INCIDENTS`), each giving the detection delay (incident start to the
-  first transition to ALARM within :data:`DETECTION_HORIZON_H`) or a miss.
+- **normal load**: the sweep's replications (whole days of the user's log
+  resampled, or regenerated weeks without the spec's faults), giving false
+  alarms per week (transitions to ALARM, scaled to 7 days) with a t interval;
+- **incidents**: one more normal week per incident kind with its fault
+  (:data:`INCIDENT_FAULTS`) injected by
+  :func:`dpcsim.workload.inject.inject_faults`, the same on a log as on a
+  generated week, for every alarm watching a metric meant to catch it
+  (:data:`INCIDENT_METRICS`); each gives the detection delay (incident start
+  to the first transition to ALARM within :data:`DETECTION_HORIZON_H`) or a
+  miss. An incident the workload cannot take (no COPY in the log, no
+  statement writing the dbt model) is listed in ``not_injected`` with why.
 
 The selected setting per alarm catches every one of its incidents with the
 fewest false alarms per week (ties: shorter mean delay, then the design's
 setting); when none catches all, the one that misses fewest.
 
-Failure-ratio variants (``Alert-Query-Failure``):
+Failure-ratio variants (an alarm whose metric math divides ``failed`` by
+``attempted``, the design's ``Alert-Query-Failure``):
 
 - ``design``: ``failed / attempted`` (every aborted, canceled or failed query);
 - ``min_volume_<V>``: ``IF(attempted >= V, failed / attempted, 0)``, metric
@@ -40,35 +46,65 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from dpcsim.designs import ELTContract
 from dpcsim.engine import ClusterSettings
+from dpcsim.errors import InputError
+from dpcsim.experiments.execute import SweepContext, replicator, workload_spec
 from dpcsim.experiments.outcomes import simulate_run
-from dpcsim.experiments.replicate import stream
+from dpcsim.experiments.replicate import (
+    BootstrapDays,
+    RegenerateWeeks,
+    Replicator,
+    stream,
+)
 from dpcsim.experiments.stats import mean_ci
+from dpcsim.schema import Workload
 from dpcsim.wlm import WLMConfig
-from dpcsim.workload import DPCWorkloadSpec, Faults, generate_dpc_workload
-from dpcsim.workload.whatif import elt_mask, scale_arrivals
+from dpcsim.workload import Faults, parse_faults
+from dpcsim.workload.inject import inject_faults
 
 __all__ = [
-    "INCIDENTS",
+    "INCIDENT_FAULTS",
+    "INCIDENT_METRICS",
     "TUNING_COLUMNS",
+    "TUNING_REQUIRED_COLUMNS",
     "TuningGrid",
     "alarm_variants",
+    "first_alarm_after",
+    "normal_weeks",
+    "transitions",
     "tune_alarms",
+    "tuning_weeks",
 ]
 
-#: Incident kind -> alarms that exist to catch it (the design's intent).
-INCIDENTS: Final[dict[str, tuple[str, ...]]] = {
-    "copy_error": ("Alert-COPY-Error",),
-    "late_start": ("Alert-ELT-Delay",),
-    "failed_run": ("Alert-ELT-Delay",),
-    "dbt_failure": ("Alert-ELT-Delay",),
-    "stuck_query": ("Alert-Query-Failure",),
-    "load_spike": ("Alert-WLM-Queue",),
+#: Incident kind -> the metrics whose alarms exist to catch it (the design's
+#: intent): an alarm is tuned against an incident when it watches one of them.
+INCIDENT_METRICS: Final[dict[str, tuple[str, ...]]] = {
+    "copy_error": ("CopyErrorCount",),
+    "late_start": ("ELTExecutionDelay",),
+    "failed_run": ("ELTExecutionDelay",),
+    "dbt_failure": ("ELTExecutionDelay",),
+    "stuck_query": ("WLMFailedQueries", "WLMCausedFailedQueries"),
+    "load_spike": ("WLMQueueLength", "WLMQueueWaitTime"),
 }
 #: How long after an incident starts a transition still counts as detection [h].
 DETECTION_HORIZON_H: Final = 12.0
 #: The day (0-based) incidents are injected on.
 INCIDENT_DAY: Final = 1
+#: Incident kind -> the fault injected (``--fault`` syntax) on a normal week.
+#: The dbt model is the DPC design's; on another log pass ``incidents`` with a
+#: model its SQL writes (an incident that cannot be injected is reported in
+#: the ``not_injected`` column, not dropped).
+INCIDENT_FAULTS: Final[dict[str, str]] = {
+    "copy_error": f"copy_error:{INCIDENT_DAY}",
+    "late_start": f"late_start:{INCIDENT_DAY}:150",
+    "failed_run": f"failed_run:{INCIDENT_DAY}:60",
+    "dbt_failure": f"dbt_failure:{INCIDENT_DAY}:fct_learning_activity",
+    "stuck_query": f"stuck_query:{INCIDENT_DAY}:3",
+    "load_spike": f"load_spike:{INCIDENT_DAY}:4",
+}
+#: First replication number of the incident weeks (apart from the normal ones).
+INCIDENT_REPLICATION: Final = 10_000
 TUNING_COLUMNS: Final = [
     "alarm",
     "threshold",
@@ -84,7 +120,11 @@ TUNING_COLUMNS: Final = [
     "missed",
     "incidents",
     "selected",
+    "not_injected",
 ]
+#: The columns a reader of alarm_tuning.csv needs (``not_injected`` is
+#: optional: a table written without it reads as "every incident injected").
+TUNING_REQUIRED_COLUMNS: Final = [c for c in TUNING_COLUMNS if c != "not_injected"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,7 +185,7 @@ def alarm_variants(
         ),
     )
     variants = ["design"]
-    if name == "Alert-Query-Failure" and "Metrics" in request:
+    if _is_failure_ratio(request):
         variants += [f"min_volume_{v}" for v in grid.min_volumes] + ["wlm_caused"]
     out = []
     for threshold, period, (n, m), missing, variant in itertools.product(
@@ -175,50 +215,92 @@ def alarm_variants(
 
 def tune_alarms(
     requests: Sequence[Mapping[str, Any]],
-    spec: DPCWorkloadSpec,
+    weeks: Replicator,
     config: WLMConfig,
     settings: ClusterSettings,
     *,
+    contract: ELTContract,
     root: int,
     replications: int = 3,
     grid: TuningGrid | None = None,
     level: float = 0.95,
+    incidents: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """The alarm_tuning.csv table (see :data:`TUNING_COLUMNS`)."""
+    """The alarm_tuning.csv table (see :data:`TUNING_COLUMNS`).
+
+    Parameters
+    ----------
+    requests
+        PutMetricAlarm requests of the alarms to tune.
+    weeks
+        Normal weeks: the sweep's replicator (whole days of the user's log, or
+        regenerated weeks; :func:`normal_weeks` takes the spec's faults out).
+        A log's own incidents stay in it and count as alarms under normal load.
+    config, settings
+        The WLM configuration and cluster settings simulated.
+    contract
+        The design's ELT contract (where the incidents are injected).
+    root
+        Root seed (streams as in :mod:`dpcsim.experiments.replicate`).
+    replications
+        Normal weeks simulated.
+    grid
+        Settings tried per alarm.
+    level
+        Confidence level of the false-alarm intervals.
+    incidents
+        Incident kind -> the fault injected for it (default
+        :data:`INCIDENT_FAULTS`).
+    """
     from dpcsim.alarms import alarms_from_document, evaluate_alarms
 
     grid = grid or TuningGrid()
-    normal_spec = replace(spec, faults=Faults())
+    faults = dict(INCIDENT_FAULTS if incidents is None else incidents)
     rows: list[dict[str, Any]] = []
     reqs: list[dict[str, Any]] = []
+    watched: list[set[str]] = []
     for request in requests:
         for row, req in alarm_variants(request, grid):
             req["AlarmName"] = f"{row['alarm']}#{len(rows)}"
             rows.append(row)
             reqs.append(req)
+            watched.append(set(_metric_names(request)))
     specs = alarms_from_document(reqs, source="alarm tuning grid")
-    days = spec.days
     fa = np.zeros((len(rows), replications))
     for r in range(replications):
-        gen = np.random.default_rng(stream(root, r, "generator"))
-        week = generate_dpc_workload(normal_spec, gen)
+        week = weeks.week(r)
+        days = _days(week, contract.timezone)
         states = _evaluate(week, config, settings, r, root, specs, evaluate_alarms)
         for i, s in enumerate(states):
-            fa[i, r] = _transitions(s.states) * 7.0 / days
+            fa[i, r] = transitions(s.states) * 7.0 / days
     delays: dict[int, list[float]] = {i: [] for i in range(len(rows))}
     missed = np.zeros(len(rows), dtype=np.int64)
-    incidents = np.zeros(len(rows), dtype=np.int64)
-    for kind, targets in INCIDENTS.items():
-        idx = [i for i, row in enumerate(rows) if row["alarm"] in targets]
+    injected = np.zeros(len(rows), dtype=np.int64)
+    not_injected: dict[int, list[str]] = {i: [] for i in range(len(rows))}
+    for k, (kind, fault) in enumerate(faults.items()):
+        targets = set(INCIDENT_METRICS.get(kind, ()))
+        idx = [i for i in range(len(rows)) if watched[i] & targets]
         if not idx:
             continue
-        week, start_at = _incident_week(spec, kind, root)
+        replication = INCIDENT_REPLICATION + k
+        try:
+            week, start_at = _incident_week(weeks, replication, fault, contract, root)
+        except InputError as exc:
+            for i in idx:
+                not_injected[i].append(f"{kind}: {exc}")
+            continue
         states = _evaluate(
-            week, config, settings, 0, root, [specs[i] for i in idx], evaluate_alarms
+            week,
+            config,
+            settings,
+            replication,
+            root,
+            [specs[i] for i in idx],
+            evaluate_alarms,
         )
         for i, s in zip(idx, states, strict=True):
-            incidents[i] += 1
-            delay = _first_alarm_after(s, start_at)
+            injected[i] += 1
+            delay = first_alarm_after(s, start_at)
             if delay is None:
                 missed[i] += 1
             else:
@@ -235,8 +317,9 @@ def tune_alarms(
                 "fa_ci_high": high,
                 "detection_delay_min": float(np.mean(d)) if d else float("nan"),
                 "missed": int(missed[i]),
-                "incidents": int(incidents[i]),
+                "incidents": int(injected[i]),
                 "selected": False,
+                "not_injected": "; ".join(not_injected[i]),
             }
         )
     frame = pd.DataFrame(table, columns=TUNING_COLUMNS)
@@ -249,6 +332,35 @@ def tune_alarms(
         )
         frame.loc[best.index[0], "selected"] = True
     return frame
+
+
+def normal_weeks(weeks: Replicator, *, fault_days: Sequence[int] = ()) -> Replicator:
+    """``weeks`` without known incidents, for the false alarms of normal load.
+
+    Regenerated weeks lose the spec's faults. A log's bootstrap draws only
+    from its quiet days (:meth:`BootstrapDays.quiet_days`: no load error, no
+    failed execution, not in ``fault_days``, e.g. the days a generated log's
+    spec.json lists); when no day is quiet it keeps every day.
+    """
+    if isinstance(weeks, RegenerateWeeks) and weeks.spec.faults != Faults():
+        return RegenerateWeeks(replace(weeks.spec, faults=Faults()), weeks.root)
+    if isinstance(weeks, BootstrapDays):
+        quiet = weeks.quiet_days(fault_days)
+        if quiet.size and quiet.size < weeks.n_days:
+            return BootstrapDays(
+                weeks.workload, weeks.root, weeks.timezone, pool=quiet.tolist()
+            )
+    return weeks
+
+
+def tuning_weeks(ctx: SweepContext) -> Replicator:
+    """The normal weeks of a sweep's alarm tuning: its own replication method
+    (whole days of the user's log, or regenerated weeks) without the incidents
+    known to be in it (:func:`normal_weeks`; a generated log's spec.json lists
+    its fault days)."""
+    spec = workload_spec(ctx)
+    fault_days = sorted(spec.faults.days()) if spec is not None else []
+    return normal_weeks(replicator(ctx), fault_days=fault_days)
 
 
 def _evaluate(
@@ -267,37 +379,42 @@ def _evaluate(
 
 
 def _incident_week(
-    spec: DPCWorkloadSpec, kind: str, root: int
-) -> tuple[Any, pd.Timestamp]:
-    """A week with one incident on :data:`INCIDENT_DAY` and the incident's start."""
-    day = INCIDENT_DAY
-    faults = {
-        "copy_error": Faults(copy_errors=(day,)),
-        "late_start": Faults(late_starts=((day, 150.0),)),
-        "failed_run": Faults(failed_runs=((day, 60.0),)),
-        "dbt_failure": Faults(dbt_failures=((day, "fct_learning_activity"),)),
-        "stuck_query": Faults(stuck_queries=((day, 3.0),)),
-    }.get(kind, Faults())
-    gen = np.random.default_rng(
-        stream(root, 10_000 + list(INCIDENTS).index(kind), "generator")
+    weeks: Replicator, replication: int, fault: str, contract: ELTContract, root: int
+) -> tuple[Workload, pd.Timestamp]:
+    """A normal week with ``fault`` injected, and the incident's start (UTC)."""
+    gen = np.random.default_rng(stream(root, replication, "faults"))
+    injected = inject_faults(
+        weeks.week(replication), parse_faults(fault), contract, gen
     )
-    week = generate_dpc_workload(replace(spec, faults=faults), gen)
-    midnight = pd.Timestamp(spec.start_date, tz="Asia/Tokyo") + pd.Timedelta(days=day)
-    start = midnight + pd.Timedelta(minutes=spec.elt_start_min)
-    if kind == "stuck_query":
-        start = midnight + pd.Timedelta(hours=14)
-    elif kind == "copy_error" and len(week.load_errors):
-        start = pd.Timestamp(week.load_errors["error_at"].min())
-    elif kind == "load_spike":
-        # Three extra copies of the night's ELT statements arrive with it.
-        local = week.queries["arrival_at"].dt.tz_convert("Asia/Tokyo")
-        night = (local >= midnight) & (local < midnight + pd.Timedelta(days=1))
-        mask = elt_mask(week.queries) & night.to_numpy()
-        week = scale_arrivals(week, 4.0, np.random.default_rng(gen), where=mask)
-    return week, start.tz_convert("UTC")
+    return injected.workload, pd.Timestamp(injected.incidents["start_at"].min())
 
 
-def _transitions(states: np.ndarray) -> int:
+def _days(week: Workload, timezone: str) -> int:
+    """Calendar days ``week`` spans in ``timezone`` (at least 1)."""
+    at = week.queries["arrival_at"].dt.tz_convert(timezone)
+    if not len(at):
+        return 1
+    return int((at.max().floor("D") - at.min().floor("D")).days) + 1
+
+
+def _metric_names(request: Mapping[str, Any]) -> list[str]:
+    """The metrics an alarm reads (its own, or its metric-math queries')."""
+    names = [str(request["MetricName"])] if "MetricName" in request else []
+    for q in request.get("Metrics", []):
+        if "MetricStat" in q:
+            names.append(str(q["MetricStat"]["Metric"]["MetricName"]))
+    return names
+
+
+def _is_failure_ratio(request: Mapping[str, Any]) -> bool:
+    """A metric-math ratio of queries ``failed`` over ``attempted`` (the design's
+    failure alarm), which the definition variants rewrite."""
+    ids = {q.get("Id") for q in request.get("Metrics", [])}
+    return {"failed", "attempted"} <= ids
+
+
+def transitions(states: np.ndarray) -> int:
+    """Transitions into ALARM of a state series (an ALARM start counts)."""
     from dpcsim.alarms import ALARM
 
     in_alarm = states == ALARM
@@ -305,7 +422,7 @@ def _transitions(states: np.ndarray) -> int:
     return int(np.sum(in_alarm & ~previous))
 
 
-def _first_alarm_after(s: Any, start_at: pd.Timestamp) -> float | None:
+def first_alarm_after(s: Any, start_at: pd.Timestamp) -> float | None:
     """Minutes from ``start_at`` to the first transition to ALARM within the horizon."""
     from dpcsim.alarms import ALARM
 

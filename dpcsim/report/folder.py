@@ -51,7 +51,7 @@ import pandas as pd
 from dpcsim.errors import InputError
 from dpcsim.experiments.recommend import HEADROOM_COLUMNS
 from dpcsim.experiments.stats import STATS_COLUMNS
-from dpcsim.experiments.tuning import TUNING_COLUMNS
+from dpcsim.experiments.tuning import TUNING_REQUIRED_COLUMNS
 
 __all__ = [
     "PRODUCERS",
@@ -93,7 +93,7 @@ _COLUMNS: Mapping[str, tuple[str, ...]] = {
         "indistinguishable_from_best",
     ),
     "headroom.csv": tuple(HEADROOM_COLUMNS),
-    "alarm_tuning.csv": tuple(TUNING_COLUMNS),
+    "alarm_tuning.csv": tuple(TUNING_REQUIRED_COLUMNS),
     "elt_delay.csv": (
         "definition",
         "fault",

@@ -15,6 +15,7 @@ __all__ = [
     "as_int",
     "ci",
     "config_changes",
+    "not_injected",
     "num",
     "row_of",
     "wait_stats",
@@ -62,6 +63,19 @@ def ci(value: Any, low: Any, high: Any, digits: int = 1, unit: str = "") -> str:
     if num(low, digits) != "n/a" and num(high, digits) != "n/a":
         body += f" [{num(low, digits)}, {num(high, digits)}]"
     return f"{body} {unit}".rstrip() if unit else body
+
+
+def not_injected(table: pd.DataFrame, key: str) -> str | None:
+    """The incidents a workload could not take, per ``key`` (an alarm or a
+    fault), from a table's optional ``not_injected`` column; None if none."""
+    if "not_injected" not in table.columns:
+        return None
+    why = table["not_injected"].astype("string").fillna("")
+    hit = table.loc[why != ""]
+    if hit.empty:
+        return None
+    lines = sorted({f"{k}: {w}" for k, w in zip(hit[key], why[why != ""], strict=True)})
+    return "Not injected (the workload cannot take them): " + "; ".join(lines)
 
 
 def row_of(frame: pd.DataFrame, column: str, key: Any) -> pd.Series | None:

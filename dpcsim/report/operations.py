@@ -23,6 +23,7 @@ from dpcsim.report.formatting import (
     as_float,
     as_int,
     ci,
+    not_injected,
     num,
 )
 
@@ -98,6 +99,9 @@ def alarms_section(ctx: ReportContext) -> Section:
             rows,
         )
     )
+    skipped = not_injected(tuning, "alarm")
+    if skipped is not None:
+        section.blocks.append(Note(skipped))
     alarms = sorted(tuning["alarm"].astype(str).unique())
     section.blocks.append(
         Figure(

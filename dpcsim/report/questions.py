@@ -33,6 +33,7 @@ from dpcsim.report.formatting import (
     as_flag,
     as_int,
     ci,
+    not_injected,
     num,
     wait_stats,
 )
@@ -103,6 +104,9 @@ def elt_section(ctx: ReportContext) -> Section:
                 "and definition; red labels are missed incidents.",
             )
         )
+        skipped = not_injected(elt.drop_duplicates("fault"), "fault")
+        if skipped is not None:
+            section.blocks.append(Note(skipped))
         section.blocks.append(Paragraph(_publish_text(ctx, best)))
     base = ctx.folder.baseline
     if base is None:
@@ -263,7 +267,53 @@ def split_section(ctx: ReportContext) -> Section:
         section.blocks.extend(_headroom_blocks(ctx))
         section.blocks.append("The time-of-day candidate")
         section.blocks.extend(_schedule_blocks(ctx))
+        incidents = _incident_blocks(ctx)
+        if incidents:
+            section.blocks.append("Under an incident")
+            section.blocks.extend(incidents)
     return section
+
+
+def _incident_blocks(ctx: ReportContext) -> list[Any]:
+    """The recommendation's INCIDENTS record as a table: per injected incident
+    and configuration, the service objectives and the alarms that fired."""
+    rec = ctx.folder.recommend
+    assert rec is not None
+    found = [
+        r
+        for r in rec.recommendation.get("recommendations", [])
+        if r.get("id") == "INCIDENTS"
+    ]
+    if not found:
+        return []
+    record = found[0]
+    rows = []
+    for r in record.get("evidence", {}).get("scenarios", []):
+        fired = r.get("alarm_transitions", {}) or {}
+        rows.append(
+            [
+                str(r.get("faults", "")),
+                config_name(ctx, r.get("config_id", "")),
+                num(r.get("elt_on_time"), 2),
+                num(r.get("adhoc_p95_wait_s"), 1),
+                "yes" if r.get("service_objectives_met") else "no",
+                ", ".join(f"{k} ({v:g})" for k, v in sorted(fired.items())) or "none",
+            ]
+        )
+    return [
+        Paragraph(str(record.get("observation", ""))),
+        Table(
+            [
+                "incident",
+                "configuration",
+                "ELT nights on time",
+                "adhoc p95 wait [s]",
+                "ELT and wait objectives met",
+                "alarms that fired (transitions per run)",
+            ],
+            rows,
+        ),
+    ]
 
 
 def _pareto_table(ctx: ReportContext) -> Table:

@@ -8,7 +8,7 @@ transform any workload, generated or ingested.
 
 from __future__ import annotations
 
-from dpcsim.workload.faults import Faults, parse_fault
+from dpcsim.workload.faults import Faults, parse_fault, parse_faults
 from dpcsim.workload.generate import (
     FIRST_QUERY_ID,
     Observer,
@@ -26,4 +26,5 @@ __all__ = [
     "generate_dpc_workload",
     "observe_wlm",
     "parse_fault",
+    "parse_faults",
 ]

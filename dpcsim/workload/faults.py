@@ -16,6 +16,11 @@ description, its validation and the ``--fault`` command-line syntax.
 - ``failed_runs``: the execution fails part-way through dbt; the runbook's re-run
   starts N minutes after the failure and runs the whole pipeline again.
 - ``stuck_queries``: one learner query at 14:00 JST runs for N hours.
+- ``load_spikes``: the night's ELT statements arrive ``factor`` times
+  (copies), a burst on the ELT's queue.
+
+:mod:`dpcsim.workload.inject` applies the same faults to any workload (a
+user's own log), for the alarm tuning and a sweep's ``faults`` scenario.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any, Final
 from dpcsim.constraints import Bound, check_value
 from dpcsim.errors import InputError
 
-__all__ = ["FAULT_KINDS", "Faults", "parse_fault"]
+__all__ = ["FAULT_KINDS", "NO_FAULTS", "Faults", "parse_fault", "parse_faults"]
 
 #: ``--fault`` kinds and their argument after the day.
 FAULT_KINDS: Final[dict[str, str]] = {
@@ -35,8 +40,11 @@ FAULT_KINDS: Final[dict[str, str]] = {
     "late_start": "DAY[:MINUTES]",
     "failed_run": "DAY[:RERUN_AFTER_MINUTES]",
     "stuck_query": "DAY[:HOURS]",
+    "load_spike": "DAY[:FACTOR]",
 }
 DEFAULT_DBT_FAILURE_MODEL: Final = "fct_learning_activity"
+#: Default ``load_spike`` factor: the night's ELT four times over.
+DEFAULT_LOAD_SPIKE: Final = 4.0
 #: A fault's day: a 0-based day index of the horizon.
 _DAY: Final = Bound("day", 0, integer=True)
 
@@ -58,6 +66,9 @@ class Faults:
         minutes after the failure [min].
     stuck_queries
         ``(day, hours)``: a learner query that runs that long [h].
+    load_spikes
+        ``(day, factor)``: the night's ELT statements arrive ``factor`` times
+        (a rate multiplier > 1).
     """
 
     copy_errors: tuple[int, ...] = ()
@@ -65,6 +76,7 @@ class Faults:
     late_starts: tuple[tuple[int, float], ...] = ()
     failed_runs: tuple[tuple[int, float], ...] = ()
     stuck_queries: tuple[tuple[int, float], ...] = ()
+    load_spikes: tuple[tuple[int, float], ...] = ()
 
     def __post_init__(self) -> None:
         for day in self.copy_errors:
@@ -86,6 +98,13 @@ class Faults:
                 check_value(
                     Bound("size", 0, top, lo_open=True), size, location=f"faults.{key}"
                 )
+        for day, factor in self.load_spikes:
+            _check_day(day, "load_spikes")
+            check_value(
+                Bound("factor", 1, 100, lo_open=True),
+                factor,
+                location="faults.load_spikes",
+            )
 
     def days(self) -> set[int]:
         """Every day index any fault refers to."""
@@ -93,7 +112,7 @@ class Faults:
         return (
             set(self.copy_errors)
             | {int(p[0]) for p in pairs}
-            | {int(p[0]) for p in self.stuck_queries}
+            | {int(p[0]) for p in self.stuck_queries + self.load_spikes}
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +123,7 @@ class Faults:
             "late_starts": [list(p) for p in self.late_starts],
             "failed_runs": [list(p) for p in self.failed_runs],
             "stuck_queries": [list(p) for p in self.stuck_queries],
+            "load_spikes": [list(p) for p in self.load_spikes],
         }
 
     @classmethod
@@ -128,6 +148,7 @@ class Faults:
                 late_starts=_pairs(value.get("late_starts", ())),
                 failed_runs=_pairs(value.get("failed_runs", ())),
                 stuck_queries=_pairs(value.get("stuck_queries", ())),
+                load_spikes=_pairs(value.get("load_spikes", ())),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, InputError):
@@ -162,12 +183,42 @@ def parse_fault(text: str, faults: Faults) -> Faults:
     if kind == "dbt_failure":
         pair = (day, arg or DEFAULT_DBT_FAILURE_MODEL)
         return replace(faults, dbt_failures=(*faults.dbt_failures, pair))
-    defaults = {"late_start": 120.0, "failed_run": 30.0, "stuck_query": 6.0}
-    key = {"late_start": "late_starts", "failed_run": "failed_runs"}.get(
-        kind, "stuck_queries"
-    )
+    defaults = {
+        "late_start": 120.0,
+        "failed_run": 30.0,
+        "stuck_query": 6.0,
+        "load_spike": DEFAULT_LOAD_SPIKE,
+    }
+    key = {
+        "late_start": "late_starts",
+        "failed_run": "failed_runs",
+        "load_spike": "load_spikes",
+    }.get(kind, "stuck_queries")
     pairs = (*getattr(faults, key), (day, size or defaults[kind]))
     return replace(faults, **{key: pairs})
+
+
+#: The ``faults`` scenario value of a run without faults.
+NO_FAULTS: Final = "none"
+
+
+def parse_faults(text: str) -> Faults:
+    """Faults from a comma-separated list of ``KIND:DAY[:ARG]`` (or ``none``).
+
+    Examples
+    --------
+    >>> f = parse_faults("late_start:1:150, copy_error:3")
+    >>> f.late_starts, f.copy_errors
+    (((1, 150.0),), (3,))
+    >>> parse_faults("none") == Faults()
+    True
+    """
+    faults = Faults()
+    if text.strip() == NO_FAULTS:
+        return faults
+    for part in text.split(","):
+        faults = parse_fault(part.strip(), faults)
+    return faults
 
 
 def _pairs(items: Any) -> tuple[tuple[int, float], ...]:

@@ -31,6 +31,7 @@ from dpcsim.workload.catalog import (
     ROLE_USER_IDS,
 )
 from dpcsim.workload.elt import load_errors_frame, nightly_elt
+from dpcsim.workload.faults import Faults
 from dpcsim.workload.maintenance import maintenance
 from dpcsim.workload.rows import Rows, offset
 from dpcsim.workload.service import resources
@@ -100,6 +101,15 @@ def generate_dpc_workload(
         elt_runs=elt.runs_frame(spec.start_at),
         load_errors=load_errors_frame(elt, ids_by_row, spec.start_at),
     )
+    spikes = tuple(p for p in spec.faults.load_spikes if p[0] < spec.days)
+    if spikes:
+        # A burst is copies of statements the night already has: the same
+        # injection as on any log, after the night is built.
+        from dpcsim.designs import DPC_ELT
+        from dpcsim.workload.inject import inject_faults
+
+        injected = inject_faults(workload, Faults(load_spikes=spikes), DPC_ELT, gen)
+        workload = injected.workload
     return observe_wlm(workload, observe) if observe is not None else workload
 
 

@@ -8,11 +8,15 @@ its input untouched.
   superposes resampled days: for every day of the horizon a randomly chosen day's
   queries are copied onto it (shifted by whole days, with new query ids), once
   per whole extra unit of rate, the last layer thinned to the fractional rest.
-  Resampling whole days keeps each day's bursts and daily shape.
+  Resampling whole days keeps each day's bursts and daily shape; the copies
+  are new sessions (:func:`new_sessions`).
 - :func:`speed_up` replays time faster: arrival offsets from the start and every
   duration are divided by the factor.
 - :func:`shift_elt` moves the nightly ELT (its statements, Step Functions
   executions and load errors) by N minutes.
+
+Which statements are the ELT's is the design's
+:class:`~dpcsim.designs.ELTContract` (:func:`elt_mask`).
 """
 
 from __future__ import annotations
@@ -22,14 +26,12 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
+from dpcsim.designs import ELTContract
 from dpcsim.schema import Workload, validate_workload
-from dpcsim.workload.catalog import DQ_USER, ELT_QUERY_GROUP
 
-__all__ = ["elt_mask", "scale_arrivals", "shift_elt", "speed_up"]
+__all__ = ["elt_mask", "new_sessions", "scale_arrivals", "shift_elt", "speed_up"]
 
 _DAY: Final = pd.Timedelta(days=1)
-#: JST offset: "days" of a workload are JST calendar days.
-_JST: Final = pd.Timedelta(hours=9)
 
 
 def scale_arrivals(
@@ -38,6 +40,7 @@ def scale_arrivals(
     rng: np.random.Generator | int | None = None,
     *,
     where: np.ndarray | pd.Series | None = None,
+    timezone: str = "UTC",
 ) -> Workload:
     """Scale the arrival rate of (some of) the queries by ``factor``.
 
@@ -52,6 +55,8 @@ def scale_arrivals(
     where
         Boolean mask of the rows to scale (others are kept as they are);
         default all rows.
+    timezone
+        IANA zone whose calendar days are resampled (the design's).
 
     Returns
     -------
@@ -73,7 +78,8 @@ def scale_arrivals(
         out = q.loc[keep]
     else:
         out = pd.concat(
-            [q, *_extra_layers(q, mask, factor - 1.0, gen)], ignore_index=True
+            [q, *_extra_layers(q, mask, factor - 1.0, gen, timezone)],
+            ignore_index=True,
         )
     return Workload(
         queries=validate_workload(out.reset_index(drop=True)),
@@ -119,15 +125,30 @@ def speed_up(workload: Workload, factor: float) -> Workload:
     return Workload(queries=validate_workload(q), elt_runs=runs, load_errors=errors)
 
 
-def elt_mask(queries: pd.DataFrame) -> np.ndarray:
-    """Rows of the nightly ELT: query group ``elt`` and the DQ Lambda's checks."""
-    group = queries["query_group"].fillna("").str.lower() == ELT_QUERY_GROUP
-    dq = queries["user_name"].fillna("") == DQ_USER
-    return np.asarray((group | dq).to_numpy(dtype=bool))
+def elt_mask(queries: pd.DataFrame, contract: ELTContract) -> np.ndarray:
+    """Boolean mask of the ELT's statements under ``contract``.
+
+    Statements with the contract's query group (case-insensitive) or issued
+    by one of its users; a contract with neither takes the statements logged
+    in its queue.
+    """
+    mask = np.zeros(len(queries), dtype=bool)
+    if contract.query_group is not None:
+        group = queries["query_group"].fillna("").str.lower()
+        mask |= (group == contract.query_group.lower()).to_numpy(dtype=bool)
+    if contract.users:
+        mask |= queries["user_name"].isin(contract.users).to_numpy(dtype=bool)
+    if contract.query_group is None and not contract.users:
+        mask |= (queries["queue"] == contract.queue).fillna(False).to_numpy(bool)
+    return mask
 
 
 def shift_elt(
-    workload: Workload, minutes: float, *, where: np.ndarray | pd.Series | None = None
+    workload: Workload,
+    minutes: float,
+    contract: ELTContract,
+    *,
+    where: np.ndarray | pd.Series | None = None,
 ) -> Workload:
     """Move the ELT by ``minutes`` (negative = earlier).
 
@@ -137,6 +158,8 @@ def shift_elt(
         Input workload.
     minutes
         Shift [min].
+    contract
+        The design's ELT contract (which statements are the ELT's).
     where
         Rows to shift; default :func:`elt_mask`.
 
@@ -147,7 +170,7 @@ def shift_elt(
     """
     delta = pd.Timedelta(minutes=minutes)
     q = workload.queries.copy()
-    mask = elt_mask(q) if where is None else np.asarray(where, dtype=bool)
+    mask = elt_mask(q, contract) if where is None else np.asarray(where, dtype=bool)
     arrival = q["arrival_at"].copy()
     arrival.loc[mask] = arrival.loc[mask] + delta
     q["arrival_at"] = arrival
@@ -159,16 +182,48 @@ def shift_elt(
     return Workload(queries=validate_workload(q), elt_runs=runs, load_errors=errors)
 
 
+def new_sessions(rows: pd.DataFrame, first: int) -> tuple[pd.DataFrame, int]:
+    """``rows`` with each session renumbered from ``first`` (unknown kept).
+
+    Copies of statements (a superposed day, a re-run, a burst) are new
+    sessions: sharing the originals' ids would chain them into the originals'
+    sessions under session replay (:mod:`dpcsim.engine.sessions`). Returns
+    the renumbered rows and the next free id.
+    """
+    known = rows["session_id"].notna().to_numpy()
+    codes, _ = pd.factorize(rows["session_id"].to_numpy()[known])
+    renumbered = pd.Series(pd.NA, index=rows.index, dtype="Int64")
+    renumbered.iloc[np.flatnonzero(known)] = first + codes
+    out = rows.copy()
+    out["session_id"] = renumbered
+    return out, first + (int(codes.max()) + 1 if codes.size else 0)
+
+
+def next_session(queries: pd.DataFrame) -> int:
+    """The first session id above every one in ``queries``."""
+    top = queries["session_id"].max()
+    return 1 if pd.isna(top) else int(top) + 1
+
+
 def _extra_layers(
-    q: pd.DataFrame, mask: np.ndarray, extra: float, rng: np.random.Generator
+    q: pd.DataFrame,
+    mask: np.ndarray,
+    extra: float,
+    rng: np.random.Generator,
+    timezone: str,
 ) -> list[pd.DataFrame]:
     """Copies of resampled days adding ``extra`` units of rate, with new ids."""
-    local = q["arrival_at"] + _JST
-    first = local.min().floor("D")
-    day = ((local - first) // _DAY).to_numpy(dtype=np.int64)
+    local = q["arrival_at"].dt.tz_convert(timezone)
+    first = local.min().floor("D") if len(q) else None
+    day = (
+        ((local - first) // _DAY).to_numpy(dtype=np.int64)
+        if len(q)
+        else np.zeros(0, np.int64)
+    )
     n_days = int(day.max()) + 1 if len(q) else 0
     layers: list[pd.DataFrame] = []
     next_id = int(q["query_id"].max()) + 1 if len(q) else 1
+    session = next_session(q)
     while extra > 1e-12:
         p = min(1.0, extra)
         for target in range(n_days):
@@ -180,6 +235,7 @@ def _extra_layers(
             copy["query_id"] = ids
             copy["task_id"] = ids
             next_id += len(copy)
+            copy, session = new_sessions(copy, session)
             layers.append(copy)
         extra -= 1.0
     return layers
