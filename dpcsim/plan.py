@@ -553,6 +553,7 @@ def stage_sweep(
         base=design.wlm,
         settings=settings,
         elt=design.elt,
+        alarms=design.alarm_requests(),
     )
     obj = space.objectives
     requests = design.alarm_requests()

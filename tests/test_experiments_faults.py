@@ -4,6 +4,7 @@ design (its own ELT contract and alarm names)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -184,3 +185,43 @@ def test_elt_statements_follow_the_contract(tmp_path: Path) -> None:
     # DPC's contract finds only its DQ Lambda's checks in this log.
     assert np.all(log.queries.loc[dpc, "user_name"] == DPC_ELT.users[0])
     assert not (theirs & dpc).any()
+
+
+def test_another_designs_queue_alarm_is_the_default_objective(tmp_path: Path) -> None:
+    import json
+
+    from dpcsim.experiments.execute import contract_dict
+    from dpcsim.experiments.recommend import load_sweep
+    from dpcsim.experiments.space import queue_alarms
+
+    renamed = [
+        {**r, "AlarmName": str(r["AlarmName"]).replace("Alert", "acme")}
+        for r in dpc_design_alarms()
+    ]
+    assert queue_alarms(renamed) == ("acme-WLM-Queue",)
+    space = space_from_dict({}, alarms=renamed)
+    assert space.objectives.alarms == ("acme-WLM-Queue",)
+    # A sweep folder keeps the design's contract and alarms: recommend reads
+    # the same defaults back (window, zone, alarm objective).
+    path = small_workload(tmp_path / "w")
+    contract = ELTContract(
+        queue="batch",
+        query_group="elt",
+        window_start="01:00",
+        window_end="08:00",
+        timezone="Asia/Seoul",
+    )
+    ctx = replace(context(path, alarms=renamed), elt=contract_dict(contract))
+    folder = tmp_path / "sweep"
+    space = space_from_dict(
+        {"sweep": {"replications": 1}}, text="[sweep]\nreplications = 1\n"
+    )
+    run_sweep(space, ctx, folder, workers=1)
+    (folder / "sweep.json").write_text(
+        json.dumps({**asdict(ctx), "window": asdict(ctx.window)})
+    )
+    read, back, _ = load_sweep(folder)
+    assert back.contract() == contract
+    assert read.objectives.elt_window == ("01:00", "08:00")
+    assert read.objectives.timezone == "Asia/Seoul"
+    assert read.objectives.alarms == ("acme-WLM-Queue",)

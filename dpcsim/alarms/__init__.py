@@ -26,7 +26,13 @@ from dpcsim.alarms.history import (
     write_alarm_run,
 )
 from dpcsim.alarms.io import alarms_from_document, read_alarms, read_metrics
-from dpcsim.alarms.spec import AlarmSpec, MetricQuery, MetricStatSpec, parse_alarm
+from dpcsim.alarms.spec import (
+    AlarmSpec,
+    MetricQuery,
+    MetricStatSpec,
+    parse_alarm,
+    request_metric_names,
+)
 
 __all__ = [
     "ALARM",
@@ -50,6 +56,7 @@ __all__ = [
     "parse_alarm",
     "read_alarms",
     "read_metrics",
+    "request_metric_names",
     "sns_topic_arn",
     "write_alarm_run",
 ]

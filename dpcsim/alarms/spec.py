@@ -52,6 +52,7 @@ __all__ = [
     "MetricStatSpec",
     "evaluation_order",
     "parse_alarm",
+    "request_metric_names",
 ]
 
 Comparison = Literal[
@@ -273,3 +274,13 @@ def _assemble(
         queries=queries,
         request=dict(req),
     )
+
+
+def request_metric_names(request: Mapping[str, Any]) -> list[str]:
+    """The metrics a PutMetricAlarm request reads: its ``MetricName``, or the
+    ``MetricStat`` metrics of its metric-math queries."""
+    names = [str(request["MetricName"])] if "MetricName" in request else []
+    for query in request.get("Metrics", []):
+        if "MetricStat" in query:
+            names.append(str(query["MetricStat"]["Metric"]["MetricName"]))
+    return names

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     design = load_design(args.design)
     config = _load_config(str(args.wlm), design)
     settings = _load_settings(args.settings)
+    alarm_requests = _alarm_requests(str(args.alarms), design)
     text = Path(args.space).read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         base=config,
         settings=settings,
         elt=design.elt,
+        alarms=alarm_requests,
     )
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -139,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         root=space.seed,
         base_wlm=config.to_json(),
         base_settings=settings.to_dict(),
-        alarms=_alarm_requests(str(args.alarms), design),
+        alarms=alarm_requests,
         window=EltWindow(
             start=obj.elt_window[0], end=obj.elt_window[1], timezone=obj.timezone
         ),

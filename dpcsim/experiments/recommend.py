@@ -73,6 +73,7 @@ from dpcsim.experiments.space import (
     apply_decision,
     axis_id,
     is_schedule,
+    queue_alarms,
     schedule_of,
     space_from_dict,
 )
@@ -178,6 +179,8 @@ def load_sweep(folder: str | Path) -> tuple[Space, SweepContext, pd.DataFrame]:
         text=text,
         base=base,
         settings=settings,
+        elt=ctx.contract(),
+        alarms=ctx.alarms,
     )
     results = pd.read_parquet(root / "results.parquet")
     return space, ctx, results
@@ -244,7 +247,7 @@ def recommend(
         ),
         _record_verdict(holds, verdict_table, headroom, baseline_id),
         _record_pareto(pareto),
-        _record_headroom(headroom, by_point, points),
+        _record_headroom(headroom, by_point, points, queue_alarms(ctx.alarms)),
         _record_schedule(
             normal_all, decisions, means, chosen, schedule_ids, obj, space.level, names
         ),
@@ -1024,14 +1027,18 @@ def _robust_text(row: Any) -> str:
 
 
 def _record_headroom(
-    headroom: pd.DataFrame, by_point: pd.DataFrame, points: HeadroomPoints
+    headroom: pd.DataFrame,
+    by_point: pd.DataFrame,
+    points: HeadroomPoints,
+    queue_names: Sequence[str],
 ) -> dict[str, Any]:
-    queue = headroom.loc[headroom["target"] == "Alert-WLM-Queue"]
+    queue = headroom.loc[headroom["target"].isin(list(queue_names))]
     text = ", ".join(f"{r.config_id}: {_robust_text(r)}" for r in queue.itertuples())
+    alarm = " or ".join(queue_names) or "an alarm on WLMQueueLength"
     return _record(
         "HEADROOM",
         "Growth the configurations absorb",
-        "The design's resize trigger (WLM waiting a daily event: Alert-WLM-Queue "
+        f"The design's resize trigger (WLM waiting a daily event: {alarm} "
         f"firing every day) is reached at growth {text or 'beyond the range'}; "
         f"the smallest over {len(points.points)} assumption points "
         f"({points.selection}).",

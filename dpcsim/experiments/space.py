@@ -72,6 +72,7 @@ from typing import Any, Final, get_args
 
 import numpy as np
 
+from dpcsim.alarms.spec import request_metric_names
 from dpcsim.designs import ELTContract
 from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.settings import ClusterSettings
@@ -97,6 +98,7 @@ __all__ = [
     "axis_id",
     "baseline_decision",
     "is_schedule",
+    "queue_alarms",
     "read_space",
     "run_key",
     "schedule_of",
@@ -284,6 +286,7 @@ def space_from_dict(
     base: WLMConfig | None = None,
     settings: ClusterSettings | None = None,
     elt: ELTContract | None = None,
+    alarms: Sequence[Mapping[str, Any]] | None = None,
 ) -> Space:
     """Build a :class:`Space` from the TOML structure (the Python equivalent).
 
@@ -302,6 +305,9 @@ def space_from_dict(
     elt
         The design's ELT contract: the default of ``objectives.elt_window``
         and ``objectives.timezone``.
+    alarms
+        The design's PutMetricAlarm requests: those on ``WLMQueueLength``
+        (:func:`queue_alarms`) are the default of ``objectives.alarms``.
     """
     _known(
         data,
@@ -334,7 +340,12 @@ def space_from_dict(
 
         base = dpc_design_config()
     settings = settings or ClusterSettings()
-    objectives = _objectives(_table(data, "objectives", source), source, elt)
+    objectives = _objectives(
+        _table(data, "objectives", source),
+        source,
+        elt,
+        None if alarms is None else queue_alarms(alarms),
+    )
     decisions_raw = dict(_table(data, "decisions", source))
     schedules = _schedule_points(
         decisions_raw.pop("schedule", None), base, settings, objectives, source
@@ -1116,12 +1127,27 @@ def _method(raw: Mapping[str, Any], kind: str, source: str) -> str:
     return str(method)
 
 
+def queue_alarms(requests: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+    """Names of the alarms on WLM queueing (``WLMQueueLength``): the design's
+    resize trigger and the default alarm objective."""
+    return tuple(
+        str(r["AlarmName"])
+        for r in requests
+        if "WLMQueueLength" in request_metric_names(r)
+    )
+
+
 def _objectives(
-    raw: Mapping[str, Any], source: str, elt: ELTContract | None = None
+    raw: Mapping[str, Any],
+    source: str,
+    elt: ELTContract | None = None,
+    queue: tuple[str, ...] | None = None,
 ) -> Objectives:
     names = tuple(f.name for f in fields(Objectives))
     _known(raw, names, "objectives", source)
     kwargs: dict[str, Any] = {}
+    if queue is not None:  # the design's queueing alarms, unless the space says
+        kwargs["alarms"] = queue
     if elt is not None:  # the design's ELT contract, unless the space says otherwise
         kwargs["elt_window"] = (elt.window_start, elt.window_end)
         kwargs["timezone"] = elt.timezone

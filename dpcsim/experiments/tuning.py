@@ -46,6 +46,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from dpcsim.alarms.spec import request_metric_names
 from dpcsim.designs import ELTContract
 from dpcsim.engine import ClusterSettings
 from dpcsim.errors import InputError
@@ -264,7 +265,7 @@ def tune_alarms(
             req["AlarmName"] = f"{row['alarm']}#{len(rows)}"
             rows.append(row)
             reqs.append(req)
-            watched.append(set(_metric_names(request)))
+            watched.append(set(request_metric_names(request)))
     specs = alarms_from_document(reqs, source="alarm tuning grid")
     fa = np.zeros((len(rows), replications))
     for r in range(replications):
@@ -395,15 +396,6 @@ def _days(week: Workload, timezone: str) -> int:
     if not len(at):
         return 1
     return int((at.max().floor("D") - at.min().floor("D")).days) + 1
-
-
-def _metric_names(request: Mapping[str, Any]) -> list[str]:
-    """The metrics an alarm reads (its own, or its metric-math queries')."""
-    names = [str(request["MetricName"])] if "MetricName" in request else []
-    for q in request.get("Metrics", []):
-        if "MetricStat" in q:
-            names.append(str(q["MetricStat"]["Metric"]["MetricName"]))
-    return names
 
 
 def _is_failure_ratio(request: Mapping[str, Any]) -> bool:
