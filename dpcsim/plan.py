@@ -586,22 +586,12 @@ def stage_sweep(
     return space, ctx, report
 
 
-def stage_tune(ctx: Any, workload_dir: Path, replications: int) -> pd.DataFrame:
+def stage_tune(ctx: Any, replications: int) -> pd.DataFrame:
     """Tune the sweep's alarms on its own normal weeks, incidents injected
-    (``alarm_tuning.csv`` rows; :func:`dpcsim.experiments.tuning.tuning_weeks`)."""
-    from dpcsim.experiments.tuning import tune_alarms, tuning_weeks
+    (``alarm_tuning.csv`` rows; :func:`dpcsim.experiments.tuning.tune_sweep_alarms`)."""
+    from dpcsim.experiments.tuning import tune_sweep_alarms
 
-    config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
-    settings = ClusterSettings.from_dict(dict(ctx.base_settings))
-    return tune_alarms(
-        ctx.alarms,
-        tuning_weeks(ctx),
-        config,
-        settings,
-        contract=ctx.contract(),
-        root=ctx.root,
-        replications=replications,
-    )
+    return tune_sweep_alarms(ctx, replications)
 
 
 def stage_recommend(
@@ -648,6 +638,7 @@ def stage_elt_delay(
     from dpcsim.alarms import alarms_from_document, evaluate_alarms
     from dpcsim.experiments.tuning import (
         INCIDENT_FAULTS,
+        calendar_days,
         first_alarm_after,
         transitions,
         tuning_weeks,
@@ -675,7 +666,7 @@ def stage_elt_delay(
     for r in range(replications):
         week = weeks.week(r)
         states = evaluate_alarms(list(alarms), week_run(week, r).datapoints).states
-        days = _calendar_days(week, design.elt.timezone)
+        days = calendar_days(week, design.elt.timezone)
         for i, s in enumerate(states):
             fa[i, r] = transitions(s.states) * 7.0 / days
     rows = []
@@ -726,14 +717,6 @@ def _elt_row(
         "recovery_min": recovery,
         "not_injected": "",
     }
-
-
-def _calendar_days(week: Any, timezone: str) -> int:
-    """Calendar days a week spans in ``timezone`` (at least 1)."""
-    at = week.queries["arrival_at"].dt.tz_convert(timezone)
-    if not len(at):
-        return 1
-    return int((at.max().floor("D") - at.min().floor("D")).days) + 1
 
 
 def _stream(seed: int, replication: int, source: int) -> np.random.SeedSequence:
@@ -1016,9 +999,7 @@ def plan(
         source=source,
     )
     done("sweep")
-    tuning = (
-        stage_tune(ctx, workload_dir, sizes.tuning_replications) if ctx.alarms else None
-    )
+    tuning = stage_tune(ctx, sizes.tuning_replications) if ctx.alarms else None
     done("tune alarms")
     rec = stage_recommend(
         space,

@@ -8,6 +8,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from _experiments_fixtures import context, small_workload
 
@@ -140,17 +141,23 @@ def test_tuning_on_another_designs_log(tmp_path: Path) -> None:
             requests.append({**r, "AlarmName": r["AlarmName"].replace("Alert", "acme")})
     grid = TuningGrid(thresholds={}, periods_s={}, rules={}, treat_missing=("missing",))
     incidents = {"copy_error": "copy_error:1", "dbt_failure": "dbt_failure:1:fct_nope"}
-    table = tune_alarms(
-        requests,
-        BootstrapDays(log, 4, contract.timezone),
-        dpc_design_config(),
-        ClusterSettings(),
-        contract=contract,
-        root=4,
-        replications=2,
-        grid=grid,
-        incidents=incidents,
-    )
+
+    def tune(
+        alarms: list[dict[str, object]], elt: ELTContract, reps: int
+    ) -> pd.DataFrame:
+        return tune_alarms(
+            alarms,
+            BootstrapDays(log, 4, contract.timezone),
+            dpc_design_config(),
+            ClusterSettings(),
+            contract=elt,
+            root=4,
+            replications=reps,
+            grid=grid,
+            incidents=incidents,
+        )
+
+    table = tune(requests, contract, 2)
     copy = table.loc[table["alarm"] == "acme-COPY-Error"].iloc[0]
     assert (copy["incidents"], copy["missed"]) == (1, 0)
     assert copy["detection_delay_min"] <= 6.0
@@ -159,17 +166,7 @@ def test_tuning_on_another_designs_log(tmp_path: Path) -> None:
     assert queue["incidents"] == 0  # no load spike was asked for
     # Under the DPC contract the "etl" log has no ELT night: the COPY error
     # cannot be injected, and the table says so instead of dropping it.
-    table = tune_alarms(
-        requests[:1],
-        BootstrapDays(log, 4, contract.timezone),
-        dpc_design_config(),
-        ClusterSettings(),
-        contract=DPC_ELT,
-        root=4,
-        replications=1,
-        grid=grid,
-        incidents=incidents,
-    )
+    table = tune(requests[:1], DPC_ELT, 1)
     row = table.iloc[0]
     assert row["incidents"] == 0
     assert "copy_error: faults.copy_errors: day 1" in row["not_injected"]

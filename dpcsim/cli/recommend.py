@@ -35,7 +35,6 @@ Example
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from dpcsim.errors import InputError
@@ -87,18 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tune(ctx: SweepContext, replications: int) -> pd.DataFrame:
-    from dpcsim.engine import ClusterSettings
-    from dpcsim.experiments.tuning import tune_alarms, tuning_weeks
-    from dpcsim.wlm import WLMConfig
+    from dpcsim.experiments.tuning import tune_sweep_alarms
 
-    config = WLMConfig.from_json(json.dumps(ctx.base_wlm))
-    settings = ClusterSettings.from_dict(dict(ctx.base_settings))
-    return tune_alarms(
-        ctx.alarms,
-        tuning_weeks(ctx),
-        config,
-        settings,
-        contract=ctx.contract(),
-        root=ctx.root,
-        replications=replications,
-    )
+    return tune_sweep_alarms(ctx, replications)

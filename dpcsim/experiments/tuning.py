@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -71,10 +72,12 @@ __all__ = [
     "TUNING_REQUIRED_COLUMNS",
     "TuningGrid",
     "alarm_variants",
+    "calendar_days",
     "first_alarm_after",
     "normal_weeks",
     "transitions",
     "tune_alarms",
+    "tune_sweep_alarms",
     "tuning_weeks",
 ]
 
@@ -270,7 +273,7 @@ def tune_alarms(
     fa = np.zeros((len(rows), replications))
     for r in range(replications):
         week = weeks.week(r)
-        days = _days(week, contract.timezone)
+        days = calendar_days(week, contract.timezone)
         states = _evaluate(week, config, settings, r, root, specs, evaluate_alarms)
         for i, s in enumerate(states):
             fa[i, r] = transitions(s.states) * 7.0 / days
@@ -354,6 +357,20 @@ def normal_weeks(weeks: Replicator, *, fault_days: Sequence[int] = ()) -> Replic
     return weeks
 
 
+def tune_sweep_alarms(ctx: SweepContext, replications: int) -> pd.DataFrame:
+    """Tune a sweep's alarms under its base configuration and settings, on its
+    normal weeks (:func:`tuning_weeks`) with its design's ELT contract."""
+    return tune_alarms(
+        ctx.alarms,
+        tuning_weeks(ctx),
+        WLMConfig.from_json(json.dumps(ctx.base_wlm)),
+        ClusterSettings.from_dict(dict(ctx.base_settings)),
+        contract=ctx.contract(),
+        root=ctx.root,
+        replications=replications,
+    )
+
+
 def tuning_weeks(ctx: SweepContext) -> Replicator:
     """The normal weeks of a sweep's alarm tuning: its own replication method
     (whole days of the user's log, or regenerated weeks) without the incidents
@@ -390,7 +407,7 @@ def _incident_week(
     return injected.workload, pd.Timestamp(injected.incidents["start_at"].min())
 
 
-def _days(week: Workload, timezone: str) -> int:
+def calendar_days(week: Workload, timezone: str) -> int:
     """Calendar days ``week`` spans in ``timezone`` (at least 1)."""
     at = week.queries["arrival_at"].dt.tz_convert(timezone)
     if not len(at):
