@@ -358,3 +358,25 @@ def test_copies_are_new_sessions() -> None:
     assert not set(added) & set(q["session_id"])
     # Within a copy, statements that shared a session still do.
     assert added.nunique() < len(added)
+
+
+def test_a_stuck_query_is_a_users_query_outside_the_elt_window() -> None:
+    log = _log()
+    night = log.queries.loc[log.queries["query_id"] == 106].assign(
+        query_id=999,
+        task_id=999,
+        user_name="learner_night",
+        query_group="default",
+        query_text="select 3",
+        arrival_at=(DAY0 + pd.Timedelta("03:00:00")).tz_convert("UTC"),
+    )
+    q = validate_workload(pd.concat([log.queries, night], ignore_index=True))
+    owl = Workload(queries=q, elt_runs=log.elt_runs, load_errors=log.load_errors)
+    texts = set()
+    for seed in range(12):
+        out = inject_faults(owl, parse_faults("stuck_query:0:1"), DPC_ELT, seed)
+        new = out.workload.queries
+        stuck = new.loc[new["query_id"] > 999]
+        texts |= set(stuck["query_text"])
+    # 03:00 is inside the 02:00-09:00 window: only the daytime SELECTs are drawn.
+    assert texts == {sql for _, sql in DAYTIME}

@@ -847,9 +847,9 @@ def _record_incidents(
     held = sum(r["service_objectives_met"] for r in mine)
     silent = [r["faults"] for r in mine if not r["alarm_transitions"]]
     obs = (
-        f"Under {len(mine)} injected incident scenario(s), {chosen} "
-        f"({names.get(chosen, chosen)}) keeps the ELT on time and the adhoc wait "
-        f"within target in {held}."
+        f"{chosen} ({names.get(chosen, chosen)}) keeps the ELT on time and the "
+        f"adhoc wait within target under {held} of {len(mine)} injected incident "
+        "scenario(s)."
     )
     if silent:
         obs += " No alarm fired for: " + "; ".join(silent) + "."

@@ -29,7 +29,8 @@ in the same span.
   the night as logged: a COPY that failed that night fails again, with its
   load errors.
 - ``stuck_queries``: a copy of one of the day's non-ELT SELECTs (drawn with
-  ``rng``, arriving when it did) runs N hours.
+  ``rng`` among those arriving outside the ELT window, when the users are on;
+  any of the day's when there is none) runs N hours, arriving when it did.
 - ``load_spikes``: the night's ELT statements arrive ``factor`` times (copies
   with new ids, the last layer thinned to the fractional rest), a burst on
   the queue the ELT runs in.
@@ -170,9 +171,9 @@ class _State:
                 f"({self.zone} calendar days from {self.first.date()})",
                 location=f"faults.{kind}",
             )
-        h, m = (int(x) for x in self.contract.window_start.split(":"))
+        opens = pd.Timedelta(minutes=_minutes(self.contract.window_start))
         start = (self.first + pd.Timedelta(days=day)).tz_localize(None)
-        start = (start + pd.Timedelta(hours=h, minutes=m)).tz_localize(self.zone)
+        start = (start + opens).tz_localize(self.zone)
         end = start + pd.Timedelta(minutes=self.contract.cadence_min)
         return start.tz_convert("UTC"), end.tz_convert("UTC")
 
@@ -350,7 +351,20 @@ class _State:
             & ~elt_mask(q, self.contract)
             & ~q["cache_hit"].to_numpy(dtype=bool)
         )
-        rows = np.flatnonzero(pick)
+        # A user's query, so one the users issue while the ELT is not running
+        # (the ELT window's thousands of statements would drown its failure).
+        minute = (local.dt.hour * 60 + local.dt.minute).to_numpy()
+        start, end = (
+            _minutes(t) for t in (self.contract.window_start, self.contract.window_end)
+        )
+        in_window = (
+            (minute >= start) & (minute < end)
+            if start < end
+            else (minute >= start) | (minute < end)
+        )
+        rows = np.flatnonzero(pick & ~in_window)
+        if not rows.size:
+            rows = np.flatnonzero(pick)
         if not rows.size:
             raise InputError(
                 f"day {day}: no SELECT outside the ELT that day; expected one to copy",
@@ -400,6 +414,12 @@ class _State:
             ),
             incidents=incidents,
         )
+
+
+def _minutes(hhmm: str) -> int:
+    """Minutes after local midnight of ``"HH:MM"``."""
+    h, m = (int(x) for x in hhmm.split(":"))
+    return h * 60 + m
 
 
 def _set(frame: pd.DataFrame, col: str, rows: Any, values: Any) -> None:
