@@ -22,9 +22,9 @@ two runs with the same inputs and seed write the same bytes.
 
 Sizes (:data:`QUICK` and :data:`FULL`) were set by timing the bundled one-week
 sample on 2 cores shared with other work (README.md, "Timings"): the full plan
-sweeps 6 decisions (5 single configurations and one time-of-day schedule) x 3
-growth factors x 3 assumption points x 2 replications (108 runs), the quick one
-2 x 2 x 1 x 2 (8 runs).
+sweeps 6 decisions (5 single configurations and one time-of-day schedule) x 4
+scenarios (3 growth factors and a failed ELT run at growth 1) x 3 assumption
+points x 2 replications (144 runs), the quick one 2 x 2 x 1 x 2 (8 runs).
 """
 
 from __future__ import annotations

@@ -362,3 +362,4 @@ def test_the_incident_record_is_a_table_of_what_fired(run_dir):
     assert "12.2" in row or "12.3" in row
     assert " no " in row
     assert "Alert-ELT-Delay (1.5)" in row
+    assert "(design)" in row

@@ -293,7 +293,8 @@ def _incident_blocks(ctx: ReportContext) -> list[Any]:
         rows.append(
             [
                 str(r.get("faults", "")),
-                config_name(ctx, r.get("config_id", "")),
+                config_name(ctx, r.get("config_id", ""))
+                + _role(ctx, str(r.get("config_id", ""))),
                 num(r.get("elt_on_time"), 2),
                 num(r.get("adhoc_p95_wait_s"), 1),
                 "yes" if r.get("service_objectives_met") else "no",
@@ -578,6 +579,19 @@ def _headroom_blocks(ctx: ReportContext) -> list[Any]:
             )
         blocks.append(Paragraph(text + "."))
     return blocks
+
+
+def _role(ctx: ReportContext, config_id: str) -> str:
+    """ " (recommended)" / " (design)" after a configuration's name."""
+    roles = [
+        name
+        for name, cid in (
+            ("recommended", ctx.recommended_id),
+            ("design", ctx.baseline_id),
+        )
+        if cid == config_id
+    ]
+    return f" ({', '.join(roles)})" if roles else ""
 
 
 def _schedule_blocks(ctx: ReportContext) -> list[Any]:
