@@ -222,3 +222,42 @@ def test_another_designs_queue_alarm_is_the_default_objective(tmp_path: Path) ->
     assert read.objectives.elt_window == ("01:00", "08:00")
     assert read.objectives.timezone == "Asia/Seoul"
     assert read.objectives.alarms == ("acme-WLM-Queue",)
+
+
+def test_storage_growth_is_caught_sooner_at_a_lower_threshold(tmp_path: Path) -> None:
+    log = read_workload(small_workload(tmp_path))
+    storage_alarm = [
+        r for r in dpc_design_alarms() if r["AlarmName"] == "Alert-Storage-High"
+    ]
+    grid = TuningGrid(
+        thresholds={"Alert-Storage-High": (70.0, 80.0)},
+        periods_s={},
+        rules={},
+        treat_missing=("missing",),
+    )
+
+    def tune(storage: dict[str, object]) -> pd.DataFrame:
+        return tune_alarms(
+            storage_alarm,
+            BootstrapDays(log, 1, "Asia/Tokyo"),
+            dpc_design_config(),
+            ClusterSettings(storage=storage),
+            contract=DPC_ELT,
+            root=1,
+            replications=1,
+            grid=grid,
+        ).set_index("threshold")
+
+    # The model's 1 TB of 2 TB: growth fills 90 % of the free TB by the last
+    # arrival, so 70 % is crossed before 80 %, and both before the end.
+    table = tune({"model": "on"})
+    assert (table["incidents"] == 1).all()
+    assert (table["missed"] == 0).all()
+    assert (
+        table.loc[70.0, "detection_delay_min"] < table.loc[80.0, "detection_delay_min"]
+    )
+    assert (table["false_alarms_per_week"] == 0).all()
+    # Without storage inputs there is no PercentageDiskSpaceUsed to alarm on.
+    off = tune({})
+    assert (off["incidents"] == 0).all()
+    assert off["not_injected"].str.contains("the storage model is off").all()

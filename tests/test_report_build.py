@@ -320,7 +320,10 @@ def test_incidents_the_log_could_not_take_are_reported(run_dir):
     elt.loc[dbt, "not_injected"] = "faults.dbt_failures: day 1: no statement writes"
     elt.to_csv(path, index=False)
     text = _plain(_md(run_dir))
-    assert f"Not injected (the workload cannot take them): {fault}: faults." in text
+    assert (
+        f"Not injected (the log or the settings cannot take them): {fault}: faults."
+        in text
+    )
     # A table written before the column existed still reads.
     elt.drop(columns="not_injected").to_csv(path, index=False)
     assert "Not injected" not in _plain(_md(run_dir))

@@ -31,8 +31,13 @@ Failure-ratio variants (an alarm whose metric math divides ``failed`` by
   published metric of :mod:`dpcsim.metrics.custom`, so the tuned alarm and the
   deployed one read the same series.
 
-Storage growth is not among the incidents: the storage model is a setting of
-:mod:`dpcsim.metrics.storage`, not a workload fault.
+Storage growth is an incident of the storage model, not of the workload: from
+local midnight of the incident day, unreclaimable growth fills
+:data:`STORAGE_GROWTH_SHARE` of the free space by the week's last arrival
+(``growth_fault_*`` of :mod:`dpcsim.metrics.storage`), and an alarm on
+``PercentageDiskSpaceUsed`` detects it if it fires before then. It needs the
+storage model on (``[storage]`` inputs); without it the incident is listed as
+not injected.
 """
 
 from __future__ import annotations
@@ -90,6 +95,7 @@ INCIDENT_METRICS: Final[dict[str, tuple[str, ...]]] = {
     "dbt_failure": ("ELTExecutionDelay",),
     "stuck_query": ("WLMFailedQueries", "WLMCausedFailedQueries"),
     "load_spike": ("WLMQueueLength", "WLMQueueWaitTime"),
+    "storage_growth": ("PercentageDiskSpaceUsed",),
 }
 #: How long after an incident starts a transition still counts as detection [h].
 DETECTION_HORIZON_H: Final = 12.0
@@ -106,7 +112,11 @@ INCIDENT_FAULTS: Final[dict[str, str]] = {
     "dbt_failure": f"dbt_failure:{INCIDENT_DAY}:fct_learning_activity",
     "stuck_query": f"stuck_query:{INCIDENT_DAY}:3",
     "load_spike": f"load_spike:{INCIDENT_DAY}:4",
+    "storage_growth": f"storage_growth:{INCIDENT_DAY}",
 }
+#: A storage-growth incident's unreclaimable growth: this share of the free
+#: space by the week's last arrival (a runaway that would fill the disk).
+STORAGE_GROWTH_SHARE: Final = 0.9
 #: First replication number of the incident weeks (apart from the normal ones).
 INCIDENT_REPLICATION: Final = 10_000
 TUNING_COLUMNS: Final = [
@@ -287,24 +297,33 @@ def tune_alarms(
         if not idx:
             continue
         replication = INCIDENT_REPLICATION + k
+        horizon_h = DETECTION_HORIZON_H
+        run_settings = settings
         try:
-            week, start_at = _incident_week(weeks, replication, fault, contract, root)
+            if kind == "storage_growth":
+                week, run_settings, start_at, horizon_h = _storage_incident(
+                    weeks.week(replication), fault, settings, contract
+                )
+            else:
+                week, start_at = _incident_week(
+                    weeks, replication, fault, contract, root
+                )
+            states = _evaluate(
+                week,
+                config,
+                run_settings,
+                replication,
+                root,
+                [specs[i] for i in idx],
+                evaluate_alarms,
+            )
         except InputError as exc:
             for i in idx:
                 not_injected[i].append(f"{kind}: {exc}")
             continue
-        states = _evaluate(
-            week,
-            config,
-            settings,
-            replication,
-            root,
-            [specs[i] for i in idx],
-            evaluate_alarms,
-        )
         for i, s in zip(idx, states, strict=True):
             injected[i] += 1
-            delay = first_alarm_after(s, start_at)
+            delay = first_alarm_after(s, start_at, horizon_h)
             if delay is None:
                 missed[i] += 1
             else:
@@ -407,6 +426,48 @@ def _incident_week(
     return injected.workload, pd.Timestamp(injected.incidents["start_at"].min())
 
 
+def _storage_incident(
+    week: Workload, fault: str, settings: ClusterSettings, contract: ELTContract
+) -> tuple[Workload, ClusterSettings, pd.Timestamp, float]:
+    """A normal week whose storage grows without reclaim from local midnight of
+    day ``D`` (``storage_growth:D``) by :data:`STORAGE_GROWTH_SHARE` of the
+    free space up to the week's last arrival: the settings that model it, the
+    incident's start and its detection horizon [h] (the disk is about full at
+    the end, so an alarm counts until then)."""
+    from dpcsim.metrics.storage import storage_from_table
+
+    kind, _, day_text = fault.partition(":")
+    if kind != "storage_growth" or not day_text.isdigit():
+        raise InputError(
+            f"{fault!r}; expected storage_growth:DAY", location="storage_growth"
+        )
+    model = storage_from_table(settings.storage, source="settings [storage]")
+    if model is None:
+        raise InputError(
+            "the storage model is off (no [storage] inputs); expected "
+            'initial_used_gb and capacity_gb, or model = "on"',
+            location="storage",
+        )
+    start = week.start_at
+    local = start.tz_convert(contract.timezone).floor("D").tz_localize(None)
+    at = (local + pd.Timedelta(days=int(day_text))).tz_localize(contract.timezone)
+    end = pd.Timestamp(week.queries["arrival_at"].max())
+    days_left = (end - at) / pd.Timedelta(days=1)
+    if not days_left > 0:
+        raise InputError(
+            f"day {day_text}: the week ends before it; expected a day of the week",
+            location="storage_growth",
+        )
+    free_gb = model.capacity_gb - model.initial_used_gb
+    storage = {
+        **settings.storage,
+        "growth_fault_start_day": (at - start) / pd.Timedelta(days=1),
+        "growth_fault_gb_per_day": STORAGE_GROWTH_SHARE * free_gb / days_left,
+    }
+    horizon_h = days_left * 24.0
+    return week, replace(settings, storage=storage), at.tz_convert("UTC"), horizon_h
+
+
 def calendar_days(week: Workload, timezone: str) -> int:
     """Calendar days ``week`` spans in ``timezone`` (at least 1)."""
     at = week.queries["arrival_at"].dt.tz_convert(timezone)
@@ -431,12 +492,15 @@ def transitions(states: np.ndarray) -> int:
     return int(np.sum(in_alarm & ~previous))
 
 
-def first_alarm_after(s: Any, start_at: pd.Timestamp) -> float | None:
-    """Minutes from ``start_at`` to the first transition to ALARM within the horizon."""
+def first_alarm_after(
+    s: Any, start_at: pd.Timestamp, horizon_h: float = DETECTION_HORIZON_H
+) -> float | None:
+    """Minutes from ``start_at`` to the first transition to ALARM within
+    ``horizon_h`` hours [min]; None when there is none."""
     from dpcsim.alarms import ALARM
 
     start_us = int(start_at.value // 1000)
-    end_us = start_us + int(DETECTION_HORIZON_H * 3600e6)
+    end_us = start_us + int(horizon_h * 3600e6)
     in_alarm = s.states == ALARM
     previous = np.concatenate(([False], in_alarm[:-1]))
     rising = in_alarm & (~previous | (s.instants_us <= start_us))

@@ -75,7 +75,9 @@ def not_injected(table: pd.DataFrame, key: str) -> str | None:
     if hit.empty:
         return None
     lines = sorted({f"{k}: {w}" for k, w in zip(hit[key], why[why != ""], strict=True)})
-    return "Not injected (the workload cannot take them): " + "; ".join(lines)
+    return "Not injected (the log or the settings cannot take them): " + "; ".join(
+        lines
+    )
 
 
 def row_of(frame: pd.DataFrame, column: str, key: Any) -> pd.Series | None:
