@@ -488,10 +488,11 @@ class Run:
         with clock.phase("records"):
             # The result is fresh from the engine: its codes match its frame.
             summary = RunSummary.from_result(result, seed=seed, codes=result.codes)
-        datapoints = empty_datapoints()
         alarm_run = None
         measured = metrics
-        if metrics:
+        if not metrics:
+            datapoints = empty_datapoints()
+        else:
             options: dict[str, Any] = {
                 "workload": prepared.workload,
                 "design": prepared.design,
@@ -505,8 +506,9 @@ class Run:
             span_us = None
             with clock.phase("metrics"):
                 if keep == "alarms" and alarms:
+                    # Each alarm reads one series per metric: its dimensions.
                     wanted = {
-                        (m.namespace, m.metric_name)
+                        (m.namespace, m.metric_name, m.dimensions)
                         for alarm in alarms
                         for m in alarm_metrics(alarm)
                     }

@@ -179,3 +179,45 @@ def test_logged_failure_stays_failed_in_a_simulation():
         pd.testing.assert_series_equal(_delay(from_sim, dims), _delay(from_log, dims))
     failed = from_sim[from_sim["metric_name"] == "WLMFailedQueries"]["value"]
     assert failed.sum() == 1.0
+
+
+def test_the_shift_is_the_same_whether_records_are_aligned_or_not():
+    """Records in the log's order take the positional path; shuffled records,
+    or records missing a query, take the merge: the same stop times."""
+    from dpcsim.metrics.elt import shift_elt_runs
+
+    logged = pd.DataFrame(
+        {
+            "query_id": [11, 12, 13, 14, 15],
+            "query_group": pd.array(
+                ["elt", "elt", None, "elt", "default"], dtype="string"
+            ),
+            "arrival_s": [10.0, 20.0, 30.0, DAY + 10.0, DAY + 20.0],
+            "end_s": [100.0, 200.0, 300.0, DAY + 100.0, DAY + 900.0],
+        }
+    )
+    sim = pd.DataFrame(
+        {
+            "query_id": [11, 12, 13, 14, 15],
+            "queue": pd.array(
+                ["batch", "batch", "batch", "batch", "adhoc"], dtype="string"
+            ),
+            "end_s": [150.0, 260.1, 410.0, DAY + 130.0, DAY + 2000.0],
+        }
+    )
+    runs = pd.DataFrame(
+        {"run_id": ["a", "b"], "status": ["SUCCEEDED", "SUCCEEDED"],
+         "start_s": [0.0, DAY], "stop_s": [400.0, DAY + 200.0]}
+    )  # fmt: skip
+    args = {"elt_queue": "batch", "elt_query_group": "elt"}
+    aligned = shift_elt_runs(runs, logged, sim, **args)["stop_s"].tolist()
+    # Night 1: 13 is in batch, so the last ELT end moves from 300 to 410;
+    # night 2: only 14 (15 is neither in batch nor in group elt): 100 -> 130.
+    night_2 = DAY + 200.0 + (DAY + 130.0) - (DAY + 100.0)
+    assert aligned == [400.0 + 410.0 - 300.0, night_2]
+    shuffled = sim.iloc[[3, 0, 4, 2, 1]].reset_index(drop=True)
+    assert shift_elt_runs(runs, logged, shuffled, **args)["stop_s"].tolist() == aligned
+    # Without query 13's record night 1's last ELT end is 12's.
+    partial = sim.iloc[[0, 1, 3, 4]].reset_index(drop=True)
+    stops = shift_elt_runs(runs, logged, partial, **args)["stop_s"].tolist()
+    assert stops == [400.0 + 260.1 - 200.0, aligned[1]]

@@ -84,6 +84,28 @@ def test_alarm_runs_are_the_same_from_the_alarms_series_alone(days, design, sett
     # No alarm reads a 5-minute queue series: that builder did not run.
     assert ("AWS/Redshift", "WLMQueueWaitTime") not in kept
     assert ("AWS/Redshift", "ConcurrencyScalingActiveClusters") in kept
+    # Of the queue gauges and Custom/DPC, only the series an alarm reads: the
+    # design's alarm on batch's queue length and the cluster total of the
+    # extra alarm, not the other queues, WLMRunningQueries or MartTableUpdate.
+    series = set(
+        zip(
+            lean.datapoints["metric_name"],
+            lean.datapoints["dimensions"],
+            strict=True,
+        )
+    )
+    cluster = "ClusterIdentifier=dpc-learning"
+    assert {d for m, d in series if m == "WLMQueueLength"} == {
+        cluster,
+        f"{cluster};QueueName=batch",
+    }
+    assert not {d for m, d in series if m == "WLMRunningQueries"}
+    assert {d for m, d in series if m == "ELTExecutionDelay"} == {
+        "Definition=StepFunctionsCompletion;Environment=prod"
+    }
+    assert {m for m, _ in series if m.startswith("WLM") and "Failed" in m} == {
+        "WLMFailedQueries"
+    }
     keys = ["namespace", "metric_name", "dimensions", "timestamp"]
     mine = full.datapoints.merge(
         lean.datapoints[keys].drop_duplicates(), on=keys, how="inner"
@@ -120,3 +142,23 @@ def test_every_published_redshift_metric_belongs_to_its_builders_set(days, desig
     published = set(frame.loc[frame["namespace"] == "AWS/Redshift", "metric_name"])
     known = QUEUE_GAUGE_METRICS | QUEUE_PERIOD_METRICS | SCALING_METRICS | DISK_METRICS
     assert published == known
+
+
+def test_a_selection_is_pairs_or_triples():
+    from dpcsim.metrics.selection import SeriesSelection
+
+    chosen = SeriesSelection(
+        {("AWS/Redshift", "WLMQueueLength", "ClusterIdentifier=c;QueueName=q"),
+         ("Custom/DPC", "CopyErrorCount")}
+    )  # fmt: skip
+    assert chosen.series("AWS/Redshift", "WLMQueueLength",
+                         {"QueueName": "q", "ClusterIdentifier": "c"})  # fmt: skip
+    assert not chosen.series(
+        "AWS/Redshift", "WLMQueueLength", {"ClusterIdentifier": "c"}
+    )
+    assert chosen.series("Custom/DPC", "CopyErrorCount", {"Any": "thing"})
+    assert chosen.any_of("AWS/Redshift", frozenset({"WLMQueueLength"}))
+    assert not chosen.any_of("AWS/Redshift", frozenset({"WLMRunningQueries"}))
+    assert not chosen.metric("Custom/DPC", "WLMFailedQueries")
+    with pytest.raises(ValueError, match="expected"):
+        SeriesSelection({("AWS/Redshift",)})

@@ -63,10 +63,6 @@ class AlarmRun:
     states: tuple[AlarmStates, ...]
 
 
-def _timestamps(us: np.ndarray) -> pd.Series:
-    return pd.Series(np.asarray(us, dtype="datetime64[us]")).dt.tz_localize("UTC")
-
-
 def summarize(result: AlarmStates) -> dict[str, object]:
     """Summary row of one alarm."""
     states = result.states
@@ -74,17 +70,23 @@ def summarize(result: AlarmStates) -> dict[str, object]:
     previous = np.concatenate(([INSUFFICIENT_DATA], states[:-1]))
     transitions = int(np.sum(in_alarm & (previous != ALARM)))
     first = int(np.argmax(in_alarm)) if in_alarm.any() else -1
-    stamp = _timestamps(result.instants_us)
+    us = result.instants_us
     return {
         "alarm_name": result.name,
         "transitions_to_alarm": transitions,
         "time_in_alarm_s": float(in_alarm.sum() * result.tick_s),
-        "first_alarm_at": stamp.iloc[first] if first >= 0 else pd.NaT,
+        "first_alarm_at": _stamp(us[first]) if first >= 0 else pd.NaT,
         "final_state": STATE_NAMES[int(states[-1])],
         "evaluations": len(states),
-        "first_evaluated_at": stamp.iloc[0],
-        "last_evaluated_at": stamp.iloc[-1],
+        "first_evaluated_at": _stamp(us[0]),
+        "last_evaluated_at": _stamp(us[-1]),
     }
+
+
+def _stamp(us: np.integer) -> pd.Timestamp:
+    """One instant [µs since the epoch] as a UTC timestamp (µs resolution)."""
+    # Only the three instants a summary shows are converted, not the history.
+    return pd.Timestamp(np.datetime64(int(us), "us")).tz_localize("UTC")
 
 
 def build_run(results: Sequence[AlarmStates]) -> AlarmRun:

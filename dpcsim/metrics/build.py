@@ -40,6 +40,7 @@ from dpcsim.metrics.redshift import (
     queue_period_datapoints,
     scaling_datapoints,
 )
+from dpcsim.metrics.selection import SeriesSelection
 from dpcsim.metrics.series import SAMPLINGS, Sampling, minute_grid
 from dpcsim.metrics.storage import StorageSettings, storage_from_table
 from dpcsim.schema import Workload
@@ -56,10 +57,11 @@ class AlarmInputs:
     Attributes
     ----------
     datapoints
-        The series of the builders that publish the wanted metrics (every
-        dimension variant of those, and their other series: an alarm reads
-        only its own keys), in the builders' order, one time-ordered run per
-        series, not sorted across series.
+        The wanted series of the queue-gauge and ``Custom/DPC`` builders
+        (those two build only what is wanted), and every series of the other
+        builders that publish a wanted metric (an alarm reads only its own
+        keys), in the builders' order, one time-ordered run per series, not
+        sorted across series.
     span_us
         First and last timestamp [µs since the epoch, UTC] of the datapoints
         :func:`build_metrics` would return: the alarms' evaluation window.
@@ -200,7 +202,7 @@ def build_metrics(
 
 def alarm_datapoints(
     source: Any,
-    metrics: Collection[tuple[str, str]],
+    metrics: Collection[tuple[str, ...]],
     **options: Any,
 ) -> AlarmInputs:
     """The datapoints of ``metrics`` only, for an alarm evaluation of a run.
@@ -215,12 +217,15 @@ def alarm_datapoints(
     source
         As in :func:`build_metrics`.
     metrics
-        ``(namespace, metric name)`` pairs the alarms read
-        (:func:`dpcsim.alarms.cluster.alarm_metrics`).
+        What the alarms read (:func:`dpcsim.alarms.cluster.alarm_metrics`):
+        ``(namespace, metric name, dimensions)`` triples, each one series
+        (``dimensions`` canonical, as in the datapoints), or ``(namespace,
+        metric name)`` pairs, every series of that metric
+        (:class:`~dpcsim.metrics.selection.SeriesSelection`).
     **options
         The keyword arguments of :func:`build_metrics`.
     """
-    frame, span_us = _datapoints(source, only=frozenset(metrics), **options)
+    frame, span_us = _datapoints(source, only=SeriesSelection(metrics), **options)
     return AlarmInputs(datapoints=frame, span_us=span_us)
 
 
@@ -239,7 +244,7 @@ def _datapoints(
     end_at: pd.Timestamp | None = None,
     elt_cadence_min: float | None = None,
     inputs: MetricInputs | None = None,
-    only: frozenset[tuple[str, str]] | None,
+    only: SeriesSelection | None,
 ) -> tuple[pd.DataFrame, tuple[int, int]]:
     """The unsorted datapoints (of the builders ``only`` needs; None: all) and
     the span [µs] of the full set."""
@@ -259,15 +264,13 @@ def _datapoints(
     queue_names = tuple(queues)
 
     def wants(namespace: str, names: frozenset[str] | None = None) -> bool:
-        return only is None or any(
-            ns == namespace and (names is None or m in names) for ns, m in only
-        )
+        return only is None or only.any_of(namespace, names)
 
     frames = []
     if wants(REDSHIFT_NAMESPACE, QUEUE_GAUGE_METRICS):
         frames.append(queue_gauge_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, sampling=sampling,
-            queues=queue_names, service_classes=service_classes,
+            queues=queue_names, service_classes=service_classes, only=only,
         ))  # fmt: skip
     if wants(REDSHIFT_NAMESPACE, QUEUE_PERIOD_METRICS):
         frames.append(queue_period_datapoints(
@@ -286,6 +289,7 @@ def _datapoints(
         frames.append(custom_datapoints(
             records, stamps, grid_s, cluster_id=cluster_id, environment=environment,
             copy_error_default=copy_error_default, elt_cadence_min=elt_cadence_min,
+            only=only,
         ))  # fmt: skip
     unsorted = concat_points(frames)
     # The parts are copied into ``unsorted``: let them go before the sort's

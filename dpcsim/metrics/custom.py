@@ -92,7 +92,7 @@ filter does, it publishes only in minutes with matches unless the filter sets a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import numpy as np
@@ -101,6 +101,7 @@ import pandas as pd
 from dpcsim.metrics.elt import mart_update_delay_min, step_functions_delay_min
 from dpcsim.metrics.points import concat_points, points
 from dpcsim.metrics.records import RunRecords
+from dpcsim.metrics.selection import SeriesSelection
 from dpcsim.metrics.series import bin_counts
 from dpcsim.schema import FAILED_OUTCOMES
 
@@ -141,6 +142,7 @@ def custom_datapoints(
     environment: str,
     copy_error_default: float | None = None,
     elt_cadence_min: float = 1440.0,
+    only: SeriesSelection | None = None,
 ) -> pd.DataFrame:
     """All ``Custom/DPC`` datapoints of a run, one per minute of the grid.
 
@@ -160,18 +162,33 @@ def custom_datapoints(
     elt_cadence_min
         The ELT's schedule interval [min]; ``ELTExecutionDelay`` is the age of
         the last success minus this, floored at 0 (0 gives the plain age).
+    only
+        Build only these series (None: all).
 
     Returns
     -------
     pandas.DataFrame
         Tidy datapoints (see :mod:`dpcsim.metrics.datapoints`).
     """
+
+    def wanted(metric: str, dims: Mapping[str, str] | None) -> bool:
+        return only is None or only.series(CUSTOM_NAMESPACE, metric, dims)
+
     frames = [
-        _elt_delay(records, stamps, grid_s, environment, elt_cadence_min),
-        *_failure_counts(records, stamps, grid_s, cluster_id),
-        _copy_errors(records, stamps, grid_s, copy_error_default),
+        _elt_delay(records, stamps, grid_s, environment, elt_cadence_min, wanted),
+        *_failure_counts(records, stamps, grid_s, cluster_id, wanted),
     ]
+    if wanted("CopyErrorCount", None):
+        frames.append(_copy_errors(records, stamps, grid_s, copy_error_default))
     return concat_points(frames)
+
+
+#: ``wanted(metric, dimensions)``: whether to build that series.
+_Wanted = Callable[[str, Mapping[str, str] | None], bool]
+
+
+def _all(metric: str, dims: Mapping[str, str] | None) -> bool:
+    return True
 
 
 def _elt_delay(
@@ -180,11 +197,22 @@ def _elt_delay(
     grid_s: np.ndarray,
     environment: str,
     cadence_min: float,
+    wanted: _Wanted = _all,
 ) -> pd.DataFrame:
     """``ELTExecutionDelay`` under both definitions (NaN minutes left out)."""
+    age_of: dict[str, Callable[[], np.ndarray]] = {
+        "StepFunctionsCompletion": lambda: step_functions_delay_min(
+            records.elt_runs, grid_s
+        ),
+        "MartTableUpdate": lambda: mart_update_delay_min(records.queries, grid_s),
+    }
     ages = {
-        "StepFunctionsCompletion": step_functions_delay_min(records.elt_runs, grid_s),
-        "MartTableUpdate": mart_update_delay_min(records.queries, grid_s),
+        definition: age()
+        for definition, age in age_of.items()
+        if wanted(
+            "ELTExecutionDelay",
+            {"Environment": environment, "Definition": definition},
+        )
     }
     return concat_points(elt_delay_points(stamps, ages, environment, cadence_min))
 
@@ -220,31 +248,46 @@ def _failure_counts(
     stamps: pd.DatetimeIndex,
     grid_s: np.ndarray,
     cluster_id: str,
+    wanted: _Wanted = _all,
 ) -> list[pd.DataFrame]:
     """``WLMFailedQueries``, ``WLMCausedFailedQueries`` and ``WLMAttemptedQueries``
     per minute of finish."""
+    dims = {"ClusterIdentifier": cluster_id}
+    names = {
+        name: wanted(name, dims)
+        for name in (
+            "WLMFailedQueries",
+            "WLMCausedFailedQueries",
+            "WLMAttemptedQueries",
+        )
+    }
+    if not any(names.values()):
+        return []
     queries = records.queries
     # Column arrays of the non-hits only: no copy of the whole frame.
     kept = ~queries["cache_hit"].to_numpy(bool)
     end_s = queries["end_s"].to_numpy(dtype="float64")[kept]
     outcome = queries["outcome"]
-    failed = outcome.isin(FAILED_OUTCOMES).to_numpy(bool)[kept]
-    wlm_caused = outcome.isin(WLM_CAUSED_OUTCOMES).to_numpy(bool)[kept]
-    dims = {"ClusterIdentifier": cluster_id}
+
+    def ends_of(outcomes: tuple[str, ...]) -> np.ndarray:
+        chosen: np.ndarray = end_s[outcome.isin(outcomes).to_numpy(bool)[kept]]
+        return chosen
+
     return [
         points(
             stamps,
-            bin_counts(t, grid_s),
+            bin_counts(t(), grid_s),
             namespace=CUSTOM_NAMESPACE,
             metric_name=name,
             dimensions=dims,
             unit="Count",
         )
         for name, t in (
-            ("WLMFailedQueries", end_s[failed]),
-            ("WLMCausedFailedQueries", end_s[wlm_caused]),
-            ("WLMAttemptedQueries", end_s),
+            ("WLMFailedQueries", lambda: ends_of(FAILED_OUTCOMES)),
+            ("WLMCausedFailedQueries", lambda: ends_of(WLM_CAUSED_OUTCOMES)),
+            ("WLMAttemptedQueries", lambda: end_s),
         )
+        if names[name]
     ]
 
 

@@ -90,18 +90,35 @@ def shift_elt_runs(
         out = elt_runs.copy()
         out["stop_s"] = elt_runs["stop_s"].to_numpy(dtype="float64").copy()
         return out
-    merged = logged.merge(
-        sim_queries[["query_id", "queue", "end_s"]].rename(columns={"end_s": "sim_s"}),
-        on="query_id",
-        how="inner",
-    )
-    in_queue = merged["queue"].eq(elt_queue).fillna(False)
-    if elt_query_group is None:
-        is_elt = in_queue
+    ids = logged["query_id"].to_numpy()
+    sim_ids = sim_queries["query_id"].to_numpy()
+    if ids.shape == sim_ids.shape and np.array_equal(ids, sim_ids):
+        # The records of a run are the workload's rows in order (every sweep
+        # run): the inner merge would pair row i with row i when the ids are
+        # unique, so the columns are taken as they are.
+        aligned = pd.Index(ids).is_unique
     else:
-        is_elt = merged["query_group"].eq(elt_query_group).fillna(False) | in_queue
-    elt = merged.loc[is_elt.to_numpy(bool)]
-    arrival = elt["arrival_s"].to_numpy()
+        aligned = False
+    if aligned:
+        both = logged
+        sim_s = sim_queries["end_s"].to_numpy(dtype="float64")
+        queue = sim_queries["queue"]
+    else:
+        both = logged.merge(
+            sim_queries[["query_id", "queue", "end_s"]].rename(
+                columns={"end_s": "sim_s"}
+            ),
+            on="query_id",
+            how="inner",
+        )
+        sim_s = both["sim_s"].to_numpy(dtype="float64")
+        queue = both["queue"]
+    is_elt = queue.eq(elt_queue).fillna(False).to_numpy(bool)
+    if elt_query_group is not None:
+        is_elt |= both["query_group"].eq(elt_query_group).fillna(False).to_numpy(bool)
+    arrival = both["arrival_s"].to_numpy()[is_elt]
+    logged_end = both["end_s"].to_numpy(dtype="float64")[is_elt]
+    sim_end = sim_s[is_elt]
     stop = elt_runs["stop_s"].to_numpy(dtype="float64").copy()
     for i, (start_s, stop_s) in enumerate(
         zip(elt_runs["start_s"].to_numpy(), stop, strict=True)
@@ -109,8 +126,8 @@ def shift_elt_runs(
         upper = stop_s if np.isfinite(stop_s) else np.inf
         inside = (arrival >= start_s) & (arrival <= upper)
         if inside.any() and np.isfinite(stop_s):
-            sim_end = np.nanmax(elt["sim_s"].to_numpy()[inside])
-            stop[i] = stop_s + sim_end - np.nanmax(elt["end_s"].to_numpy()[inside])
+            last = np.nanmax(sim_end[inside])
+            stop[i] = stop_s + last - np.nanmax(logged_end[inside])
     out = elt_runs.copy()
     out["stop_s"] = stop
     return out

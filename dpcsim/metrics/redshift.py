@@ -44,6 +44,7 @@ import pandas as pd
 
 from dpcsim.metrics.points import concat_points, points
 from dpcsim.metrics.records import RunRecords
+from dpcsim.metrics.selection import SeriesSelection
 from dpcsim.metrics.series import (
     MINUTE_S,
     Sampling,
@@ -93,6 +94,7 @@ def queue_gauge_datapoints(
     sampling: Sampling = "instant",
     queues: Iterable[str] = (),
     service_classes: Mapping[str, int] | None = None,
+    only: SeriesSelection | None = None,
 ) -> pd.DataFrame:
     """``WLMQueueLength`` and ``WLMRunningQueries`` per queue and minute.
 
@@ -111,7 +113,13 @@ def queue_gauge_datapoints(
     service_classes
         Queue name -> service class id for the ``service class``/``wlmid``
         variants; None publishes only ``QueueName`` series.
+    only
+        Build only these series (None: all).
     """
+
+    def wanted(metric: str, dims: Mapping[str, str]) -> bool:
+        return only is None or only.series(REDSHIFT_NAMESPACE, metric, dims)
+
     tl = records.timeline
     names = sorted(set(tl["queue"].dropna().unique()) | set(queues))
     t_s = tl["t_s"].to_numpy(dtype="float64")
@@ -121,22 +129,30 @@ def queue_gauge_datapoints(
         ("queued", "WLMQueueLength"),
         ("running", "WLMRunningQueries"),
     ):
+        if only is not None and not only.metric(REDSHIFT_NAMESPACE, metric):
+            continue
         state = tl[column].to_numpy()
         for name in names:
+            variants = _queue_dims(metric, name, cluster_id, service_classes)
+            variants = [dims for dims in variants if wanted(metric, dims)]
+            if not variants:
+                continue
             rows = rows_of.get(name, _NO_ROWS)
             values = _sampled(t_s[rows], state[rows], grid_s, sampling)
-            for dims in _queue_dims(metric, name, cluster_id, service_classes):
+            for dims in variants:
                 frames.append(aws_points(stamps, values, metric, dims, "Count"))
-    total = _cluster_total(tl["queued"].to_numpy(), rows_of)
-    frames.append(
-        aws_points(
-            stamps,
-            _sampled(t_s, total, grid_s, sampling),
-            "WLMQueueLength",
-            {"ClusterIdentifier": cluster_id},
-            "Count",
+    cluster = {"ClusterIdentifier": cluster_id}
+    if wanted("WLMQueueLength", cluster):
+        total = _cluster_total(tl["queued"].to_numpy(), rows_of)
+        frames.append(
+            aws_points(
+                stamps,
+                _sampled(t_s, total, grid_s, sampling),
+                "WLMQueueLength",
+                cluster,
+                "Count",
+            )
         )
-    )
     return concat_points(frames)
 
 
