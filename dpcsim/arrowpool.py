@@ -37,11 +37,10 @@ def use_dpcsim_pool() -> str:
     Keeps the current pool (and returns its name) when the environment sets
     ``ARROW_DEFAULT_MEMORY_POOL`` or pyarrow has no jemalloc.
     """
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    chosen = os.environ.get("ARROW_DEFAULT_MEMORY_POOL")
+    if chosen or ARROW_POOL not in pa.supported_memory_backends():
+        # The user's choice, or a pyarrow built without jemalloc (Windows).
         return str(pa.default_memory_pool().backend_name)
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except NotImplementedError:  # a build without jemalloc (e.g. Windows)
-        return str(pa.default_memory_pool().backend_name)
+    pool = pa.jemalloc_memory_pool()
     pa.set_memory_pool(pool)
     return str(pool.backend_name)

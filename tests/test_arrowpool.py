@@ -32,11 +32,7 @@ def _pools(env_pool: str | None) -> list[str]:
 
 
 def _has_jemalloc() -> bool:
-    try:
-        pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        return False
-    return True
+    return "jemalloc" in pa.supported_memory_backends()
 
 
 @pytest.mark.skipif(not _has_jemalloc(), reason="pyarrow built without jemalloc")

@@ -187,33 +187,27 @@ def custom_datapoints(
 _Wanted = Callable[[str, Mapping[str, str] | None], bool]
 
 
-def _all(metric: str, dims: Mapping[str, str] | None) -> bool:
-    return True
-
-
 def _elt_delay(
     records: RunRecords,
     stamps: pd.DatetimeIndex,
     grid_s: np.ndarray,
     environment: str,
     cadence_min: float,
-    wanted: _Wanted = _all,
+    wanted: _Wanted,
 ) -> pd.DataFrame:
     """``ELTExecutionDelay`` under both definitions (NaN minutes left out)."""
-    age_of: dict[str, Callable[[], np.ndarray]] = {
-        "StepFunctionsCompletion": lambda: step_functions_delay_min(
+
+    def of(definition: str) -> bool:
+        dims = {"Environment": environment, "Definition": definition}
+        return wanted("ELTExecutionDelay", dims)
+
+    ages = {}
+    if of("StepFunctionsCompletion"):
+        ages["StepFunctionsCompletion"] = step_functions_delay_min(
             records.elt_runs, grid_s
-        ),
-        "MartTableUpdate": lambda: mart_update_delay_min(records.queries, grid_s),
-    }
-    ages = {
-        definition: age()
-        for definition, age in age_of.items()
-        if wanted(
-            "ELTExecutionDelay",
-            {"Environment": environment, "Definition": definition},
         )
-    }
+    if of("MartTableUpdate"):
+        ages["MartTableUpdate"] = mart_update_delay_min(records.queries, grid_s)
     return concat_points(elt_delay_points(stamps, ages, environment, cadence_min))
 
 
@@ -248,47 +242,43 @@ def _failure_counts(
     stamps: pd.DatetimeIndex,
     grid_s: np.ndarray,
     cluster_id: str,
-    wanted: _Wanted = _all,
+    wanted: _Wanted,
 ) -> list[pd.DataFrame]:
     """``WLMFailedQueries``, ``WLMCausedFailedQueries`` and ``WLMAttemptedQueries``
     per minute of finish."""
     dims = {"ClusterIdentifier": cluster_id}
-    names = {
-        name: wanted(name, dims)
-        for name in (
-            "WLMFailedQueries",
-            "WLMCausedFailedQueries",
-            "WLMAttemptedQueries",
+    chosen = [
+        (name, outcomes)
+        for name, outcomes in (
+            ("WLMFailedQueries", FAILED_OUTCOMES),
+            ("WLMCausedFailedQueries", WLM_CAUSED_OUTCOMES),
+            ("WLMAttemptedQueries", None),  # every finish
         )
-    }
-    if not any(names.values()):
+        if wanted(name, dims)
+    ]
+    if not chosen:
         return []
     queries = records.queries
     # Column arrays of the non-hits only: no copy of the whole frame.
     kept = ~queries["cache_hit"].to_numpy(bool)
     end_s = queries["end_s"].to_numpy(dtype="float64")[kept]
     outcome = queries["outcome"]
-
-    def ends_of(outcomes: tuple[str, ...]) -> np.ndarray:
-        chosen: np.ndarray = end_s[outcome.isin(outcomes).to_numpy(bool)[kept]]
-        return chosen
-
-    return [
-        points(
-            stamps,
-            bin_counts(t(), grid_s),
-            namespace=CUSTOM_NAMESPACE,
-            metric_name=name,
-            dimensions=dims,
-            unit="Count",
+    frames = []
+    for name, outcomes in chosen:
+        t = end_s
+        if outcomes is not None:
+            t = end_s[outcome.isin(outcomes).to_numpy(bool)[kept]]
+        frames.append(
+            points(
+                stamps,
+                bin_counts(t, grid_s),
+                namespace=CUSTOM_NAMESPACE,
+                metric_name=name,
+                dimensions=dims,
+                unit="Count",
+            )
         )
-        for name, t in (
-            ("WLMFailedQueries", lambda: ends_of(FAILED_OUTCOMES)),
-            ("WLMCausedFailedQueries", lambda: ends_of(WLM_CAUSED_OUTCOMES)),
-            ("WLMAttemptedQueries", lambda: end_s),
-        )
-        if names[name]
-    ]
+    return frames
 
 
 def _copy_errors(
