@@ -26,7 +26,10 @@ Printed, in this order:
 - 200 decisions x 5 replications on 2 local workers, run in full (``--quick``:
   extrapolated from the 2-worker efficiency sweep, and labelled so).
 
-Every sweep starts cold (a new pool reads the log itself). On shared cores the
+Every sweep starts cold (a new pool reads the log itself). The local pool's
+fork server (see :func:`~dpcsim.experiments.pool.worker_context`) is started by
+the first 2-worker sweep, inside its timing, and reused by the later one, as in
+any driver process that runs more than one sweep. On shared cores the
 wall figures measure the machine as much as the code: the load average is
 printed before and after, and CPU seconds beside every wall.
 """
@@ -85,10 +88,31 @@ def _space(decisions: int, reps: int) -> Space:
 
 
 def _cpu_s() -> float:
-    """CPU seconds of this process and of every child it has waited for."""
+    """CPU seconds of this process, of every child it has waited for and of
+    the local pool's fork server with the workers it has reaped."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + _server_s()
+
+
+def _server_s() -> float:
+    """CPU seconds of the running fork server and of its reaped children.
+
+    Pool workers are the fork server's children, not this process's: their
+    CPU reaches RUSAGE_CHILDREN only when the server itself exits, so it is
+    read from /proc (utime, stime, cutime, cstime) meanwhile.
+    """
+    from multiprocessing import forkserver
+
+    pid = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if pid is None:
+        return 0.0
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # exited: its CPU is in RUSAGE_CHILDREN now
+        return 0.0
+    ticks = stat.rsplit(")", 1)[1].split()[11:15]
+    return sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
 
 
 def _timed(sweep: Callable[[str], Any]) -> tuple[float, float, Any]:

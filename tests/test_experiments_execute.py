@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from dpcsim.experiments.pool import (
     MAX_WORKER_DEATHS,
     WorkerPool,
     describe_exit,
+    worker_context,
 )
 from dpcsim.experiments.space import run_key
 from dpcsim.experiments.store import ResultStore
@@ -191,9 +193,12 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(
     assert good["status"].tolist() == ["ok"]
 
 
-def _spawned_children() -> set[int]:
-    """Pids of this process's children started by multiprocessing's spawn."""
-    me, found = os.getpid(), set()
+def _pool_workers() -> set[int]:
+    """Pids of the pool workers this process started: its ``spawn`` children,
+    or the children of its fork server."""
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    cmdlines: dict[int, bytes] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -202,24 +207,33 @@ def _spawned_children() -> set[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:  # exited meanwhile
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == me and b"spawn_main" in cmdline:
-            found.add(int(entry.name))
-    return found
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        cmdlines[pid] = cmdline
+    servers = {
+        pid
+        for pid, ppid in parents.items()
+        if ppid == me and b"multiprocessing.forkserver" in cmdlines[pid]
+    }
+    return {
+        pid
+        for pid, ppid in parents.items()
+        if (ppid == me and b"spawn_main" in cmdlines[pid]) or ppid in servers
+    }
 
 
 def test_a_killed_local_worker_does_not_stop_the_sweep(
     local: pd.DataFrame, workload_path: Path, tmp_path: Path
 ) -> None:
     """SIGKILL two pool workers part-way: every run once, results unchanged."""
-    before = _spawned_children()
+    before = _pool_workers()
     killed: list[int] = []
     seen: list[str] = []
 
     def kill_a_worker(row: dict[str, Any]) -> None:
         seen.append(str(row["run_key"]))
         if len(seen) in (3, 9):  # both times the pool is mid-chunk
-            pid = min(_spawned_children() - before - set(killed))
+            pid = min(_pool_workers() - before - set(killed))
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
@@ -301,6 +315,47 @@ def test_a_run_that_keeps_killing_its_worker_is_recorded_failed(
         assert {k: v for k, v in row.items() if k != "run_s"} == {
             k: v for k, v in want.items() if k != "run_s"
         }
+
+
+def rows_with_pid(task: Task, ctx: object) -> Iterator[dict[str, Any]]:
+    """A row per decision naming the process and replication, without a run."""
+    for i, _ in enumerate(task.decisions):
+        time.sleep(0.01)
+        yield {"pid": os.getpid(), "replication": task.replication, "i": i}
+
+
+def test_workers_start_on_different_replications() -> None:
+    """Each of two workers is first given a replication the other is not
+    building, so neither prepares both before it has to."""
+    decisions = tuple({"slots.adhoc": n} for n in range(12))
+    tasks = [
+        Task(replication=r, scenario={}, assumption={}, decisions=decisions)
+        for r in (0, 1)
+    ]
+    pool = WorkerPool(
+        2, rows_with_pid, None, failed_row=lambda t, d, e: {}, per_task=25
+    )
+    try:
+        rows = list(pool.run(tasks))
+    finally:
+        pool.close()
+    assert len(rows) == 24
+    first: dict[int, int] = {}
+    for row in rows:
+        first.setdefault(row["pid"], row["replication"])
+    assert sorted(first.values()) == [0, 1]
+    # The first chunk (guided: half the 24 runs per worker, 6) kept each
+    # worker on its own replication for its first 6 rows.
+    for pid, rep in first.items():
+        assert [r["replication"] for r in rows if r["pid"] == pid][:6] == [rep] * 6
+
+
+def test_workers_fork_from_a_server_that_has_the_sweep_imported() -> None:
+    """On Linux the pool's workers come from a fork server that preloads the
+    rows function's module (a worker does not import the sweep itself)."""
+    context = worker_context(iter_task)
+    assert context.get_start_method() == "forkserver"
+    assert forkserver._forkserver._preload_modules == [iter_task.__module__]
 
 
 def test_exit_descriptions() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from dpcsim.experiments.stats import (
     groups_needing_more,
     mean_ci,
     paired_differences,
     summarize,
+    t_test_p,
 )
 
 TRIALS = 4000
@@ -27,6 +29,24 @@ def test_t_interval_covers_at_its_level() -> None:
         _, _, low, high = mean_ci(rng.normal(10.0, 3.0, size=5), 0.95)
         hits += low <= 10.0 <= high
     assert abs(hits / TRIALS - 0.95) < 4 * np.sqrt(0.95 * 0.05 / TRIALS)
+
+
+def test_interval_and_t_test_agree_with_scipy_stats() -> None:
+    """The t quantile and p-value computed from scipy.special agree with
+    scipy.stats' t interval and one-sample t-test (samples of 2 to 40, with
+    means from 0 to several standard errors away)."""
+    rng = np.random.default_rng(7)
+    for n in (2, 3, 5, 10, 40):
+        for shift in (0.0, 0.3, 1.0, 4.0):
+            d = rng.normal(shift, 1.0, size=n)
+            _, _, low, high = mean_ci(d, 0.9)
+            want_low, want_high = sps.t.interval(
+                0.9, n - 1, loc=d.mean(), scale=sps.sem(d)
+            )
+            assert np.isclose(low, want_low, rtol=1e-12, atol=1e-12)
+            assert np.isclose(high, want_high, rtol=1e-12, atol=1e-12)
+            want_p = sps.ttest_1samp(d, 0.0).pvalue
+            assert np.isclose(t_test_p(d), want_p, rtol=1e-9, atol=1e-15)
 
 
 def _results(values: dict[str, list[float]], metric: str = "x") -> pd.DataFrame:

@@ -322,10 +322,6 @@ def run_sweep(
     progress
         Show a progress bar (runs done, ETA, failures).
     """
-    # Here, not at the top: the statistics (scipy) are the driver's, and a
-    # worker process importing this module should not pay for them.
-    from dpcsim.experiments.stats import groups_needing_more, summarize
-
     store = ResultStore(out_dir)
     if space.source:
         store.write_text("space.toml", space.source)
@@ -338,6 +334,11 @@ def run_sweep(
     count, run_s, failures = 0, 0.0, 0
     executor = _Executor(workers, scheduler, ctx, per_task)
     with executor as submit, _Bar(progress) as bar:
+        # Here, not at the top: the statistics (scipy) are the driver's, and a
+        # worker process importing this module should not pay for them; and
+        # after the workers start, so that it overlaps with their imports.
+        from dpcsim.experiments.stats import groups_needing_more, summarize
+
         reps = n0
         while True:
             bar.total = (bar.total or 0) + sum(len(t.decisions) for t in tasks)

@@ -15,7 +15,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+
+# scipy.special, not scipy.stats: the same t distribution (scipy.stats.t is
+# built on stdtr/stdtrit) for a sixth of the import time of a sweep's driver.
+from scipy import special
 
 __all__ = [
     "GROUP",
@@ -25,6 +28,7 @@ __all__ = [
     "metric_columns",
     "paired_differences",
     "summarize",
+    "t_test_p",
 ]
 
 GROUP = ["config_id", "scenario_id", "assumption_id"]
@@ -46,8 +50,15 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[int, float, float, float]
     mean = float(x.mean())
     if n < 2:
         return n, mean, float("nan"), float("nan")
-    half = float(sps.t.ppf(0.5 + level / 2.0, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    half = float(special.stdtrit(n - 1, 0.5 + level / 2.0) * x.std(ddof=1) / np.sqrt(n))
     return n, mean, mean - half, mean + half
+
+
+def t_test_p(d: np.ndarray) -> float:
+    """Two-sided p-value of the one-sample t-test of mean 0 (``d``: n >= 2)."""
+    n = d.size
+    t = float(d.mean()) / float(np.sqrt(d.var(ddof=1) / n))
+    return float(2.0 * special.stdtr(n - 1, -abs(t)))
 
 
 def summarize(results: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -128,7 +139,7 @@ def paired_differences(
     for config_id, scenario_id, assumption_id, m, d in rows:
         n, mean, low, high = mean_ci(d, adjusted)
         if n >= 2 and np.std(d) > 0:
-            p = float(sps.ttest_1samp(d, 0.0).pvalue)
+            p = t_test_p(d)
         else:
             p = 1.0 if n == 0 or mean == 0.0 else 0.0
         out.append(

@@ -74,7 +74,15 @@ class ResultStore:
         tmp = self.runs / f".tmp-{key}-{uuid.uuid4().hex}"
         table = pa.Table.from_pylist([dict(row)])
         with tmp.open("wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
+            # One row: compression, statistics and dictionaries would only
+            # cost time (zstd alone triples the write).
+            pq.write_table(
+                table,
+                fh,
+                compression="none",
+                write_statistics=False,
+                use_dictionary=False,
+            )
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
