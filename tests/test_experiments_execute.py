@@ -509,5 +509,43 @@ def test_the_recommended_dask_worker_environment_gives_the_config() -> None:
 
     # Dask's own reading of the environment, as a `dask worker` process does.
     config = dask.config.collect(paths=[], env=dict(DASK_WORKER_ENV))
+    malloc = "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_"
     for key, value in DASK_WORKER_CONFIG.items():
-        assert dask.config.get(key, config=config) == value
+        if key == malloc:  # a process variable, inherited as it is
+            assert DASK_WORKER_ENV["MALLOC_MMAP_THRESHOLD_"] == value
+        else:
+            assert dask.config.get(key, config=config) == value
+
+
+def _worker_settings() -> tuple[str | None, Any]:
+    import os
+
+    import dask
+
+    return (
+        os.environ.get("MALLOC_MMAP_THRESHOLD_"),
+        dask.config.get("distributed.admin.tick.interval"),
+    )
+
+
+def test_a_local_cluster_under_the_recommended_config_has_it_in_its_workers() -> None:
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    from dpcsim.experiments.execute import DASK_WORKER_CONFIG
+
+    with (
+        dask.config.set(DASK_WORKER_CONFIG),
+        distributed.LocalCluster(
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs=LOOPBACK_HTTP,
+            n_workers=2,
+            processes=True,
+            threads_per_worker=1,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        found = client.run(_worker_settings)
+    assert len(found) == 2
+    assert set(found.values()) == {("33554432", "2s")}
