@@ -33,6 +33,7 @@ __all__ = [
     "STATE_NAMES",
     "AlarmRun",
     "AlarmStates",
+    "alarm_counts",
     "alarm_episodes",
     "build_run",
     "summarize",
@@ -54,27 +55,56 @@ class AlarmStates:
     tick_s: int  # evaluation interval [s]
 
 
-@dataclass(frozen=True, slots=True)
 class AlarmRun:
-    """The result of evaluating a set of alarms."""
+    """The result of evaluating a set of alarms.
 
-    history: pd.DataFrame  # alarm_name, evaluated_at, state
-    summary: pd.DataFrame  # one row per alarm (see module docstring)
-    states: tuple[AlarmStates, ...]
+    ``states`` holds every alarm's evaluations; ``history`` (alarm_name,
+    evaluated_at, state) and ``summary`` (one row per alarm, see the module
+    docstring) are frames built from them on first use, since a sweep's run
+    needs neither (it counts from the states, :func:`alarm_counts`).
+    """
+
+    __slots__ = ("_history", "_summary", "states")
+
+    def __init__(self, states: Sequence[AlarmStates]):
+        self.states: tuple[AlarmStates, ...] = tuple(states)
+        self._history: pd.DataFrame | None = None
+        self._summary: pd.DataFrame | None = None
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """One row per evaluation: alarm_name, evaluated_at [UTC], state."""
+        if self._history is None:
+            self._history = _history_frame(self.states)
+        return self._history
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per alarm (see the module docstring)."""
+        if self._summary is None:
+            self._summary = _summary_frame(self.states)
+        return self._summary
+
+
+def alarm_counts(result: AlarmStates) -> tuple[int, float]:
+    """Transitions to ALARM and time in ALARM [s] of one alarm's evaluations."""
+    in_alarm = result.states == ALARM
+    previous = np.concatenate(([INSUFFICIENT_DATA], result.states[:-1]))
+    transitions = int(np.sum(in_alarm & (previous != ALARM)))
+    return transitions, float(in_alarm.sum() * result.tick_s)
 
 
 def summarize(result: AlarmStates) -> dict[str, object]:
     """Summary row of one alarm."""
     states = result.states
     in_alarm = states == ALARM
-    previous = np.concatenate(([INSUFFICIENT_DATA], states[:-1]))
-    transitions = int(np.sum(in_alarm & (previous != ALARM)))
+    transitions, in_alarm_s = alarm_counts(result)
     first = int(np.argmax(in_alarm)) if in_alarm.any() else -1
     us = result.instants_us
     return {
         "alarm_name": result.name,
         "transitions_to_alarm": transitions,
-        "time_in_alarm_s": float(in_alarm.sum() * result.tick_s),
+        "time_in_alarm_s": in_alarm_s,
         "first_alarm_at": _stamp(us[first]) if first >= 0 else pd.NaT,
         "final_state": STATE_NAMES[int(states[-1])],
         "evaluations": len(states),
@@ -90,7 +120,12 @@ def _stamp(us: np.integer) -> pd.Timestamp:
 
 
 def build_run(results: Sequence[AlarmStates]) -> AlarmRun:
-    """History and summary frames from per-alarm states."""
+    """The run of per-alarm states (its frames are built when first read)."""
+    return AlarmRun(results)
+
+
+def _history_frame(results: Sequence[AlarmStates]) -> pd.DataFrame:
+    """One row per evaluation of every alarm, alarm after alarm."""
     alarm_names = [r.name for r in results]
     lengths = [len(r.states) for r in results]
     alarm_codes = np.repeat(np.arange(len(results)), lengths)
@@ -105,7 +140,7 @@ def build_run(results: Sequence[AlarmStates]) -> AlarmRun:
         else np.zeros(0, dtype=np.int64)
     )
     # Categoricals keep a 90-day, per-minute history of many alarms cheap.
-    history = pd.DataFrame(
+    return pd.DataFrame(
         {
             "alarm_name": pd.Categorical.from_codes(
                 alarm_codes, categories=pd.Index(alarm_names, dtype=str)
@@ -118,6 +153,10 @@ def build_run(results: Sequence[AlarmStates]) -> AlarmRun:
             ),
         }
     )
+
+
+def _summary_frame(results: Sequence[AlarmStates]) -> pd.DataFrame:
+    """One row per alarm (see the module docstring)."""
     summary = pd.DataFrame([summarize(r) for r in results])
     if summary.empty:
         summary = pd.DataFrame(
@@ -129,7 +168,7 @@ def build_run(results: Sequence[AlarmStates]) -> AlarmRun:
                 "datetime64[us, UTC]"
             )
         summary = summary.astype({"alarm_name": "string", "final_state": "string"})
-    return AlarmRun(history=history, summary=summary, states=tuple(results))
+    return summary
 
 
 def alarm_episodes(history: pd.DataFrame) -> pd.DataFrame:

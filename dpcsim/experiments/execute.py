@@ -347,7 +347,7 @@ def run_sweep(
     with executor as submit, _Bar(progress) as bar:
         # Here, not at the top: the statistics (scipy) are the driver's, and a
         # worker process importing this module should not pay for them; and
-        # after the workers start, so that it overlaps with their imports.
+        # once the pool's fork server is starting, to overlap its imports.
         from dpcsim.experiments.stats import groups_needing_more, summarize
 
         reps = n0

@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dpcsim.alarms.history import alarm_counts
 from dpcsim.designs import DPC_ELT, ELTContract
 from dpcsim.engine import ClusterSettings, WLMSchedule
 from dpcsim.engine.records import OUTCOMES, RunCodes
@@ -178,15 +179,11 @@ def outcome_metrics(
     out["evicted"] = float(q["sqa_evicted"].to_numpy(bool).sum())
     out["canceled"] = float(count["canceled"])
     if run.alarm_run is not None:
-        summary = run.alarm_run.summary
-        for name, transitions, in_alarm_s in zip(
-            summary["alarm_name"].astype(str),
-            summary["transitions_to_alarm"].to_numpy(dtype=np.float64),
-            summary["time_in_alarm_s"].to_numpy(dtype=np.float64),
-            strict=True,
-        ):
-            out[f"alarm_transitions.{name}"] = float(transitions)
-            out[f"alarm_time_in_alarm_s.{name}"] = float(in_alarm_s)
+        # From the states: the summary frame would only be built to be read.
+        for states in run.alarm_run.states:
+            transitions, in_alarm_s = alarm_counts(states)
+            out[f"alarm_transitions.{states.name}"] = float(transitions)
+            out[f"alarm_time_in_alarm_s.{states.name}"] = in_alarm_s
     return out
 
 

@@ -25,7 +25,7 @@ import json
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import forkserver, get_all_start_methods, get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
@@ -172,7 +172,12 @@ class WorkerPool:
         self._per_task = max(1, per_task)
         self._start_failures = 0
         self.deaths = 0  # worker processes that died, over the pool's life
-        self._workers = [self._start() for _ in range(max(1, workers))]
+        self._size = max(1, workers)
+        # Started on the first run(): a new fork server preloads the sweep
+        # (about 0.5 s) meanwhile, while the driver does its own preparing.
+        self._workers: list[_Worker] = []
+        if self._mp.get_start_method() == "forkserver":
+            forkserver.ensure_running()
 
     def _start(self) -> _Worker:
         ours, theirs = self._mp.Pipe(duplex=True)
@@ -186,6 +191,8 @@ class WorkerPool:
     def run(self, tasks: Sequence[Any]) -> Iterator[dict[str, Any]]:
         """Yield every row of ``tasks``, each run exactly once, as runs finish."""
         pending = [_Chunk(t) for t in tasks if t.decisions]
+        if not self._workers:
+            self._workers = [self._start() for _ in range(self._size)]
         while True:
             for i, w in enumerate(self._workers):
                 if w.chunk is None and pending:
