@@ -32,6 +32,7 @@ from dpcsim.engine.cluster import Engine
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import prepare
 from dpcsim.engine.queues import QueueTables
+from dpcsim.engine.records import _DELTAS, Recorder
 from dpcsim.schema import Workload, validate_workload
 from dpcsim.wlm import QMRPredicate, QMRRule, QueueConfig, WLMConfig
 
@@ -209,3 +210,45 @@ def test_observed_to_solo_matches_a_binary_search_lookup() -> None:
         got = observed_to_solo(start, end, np.zeros(n, np.int64), sigma, kappa)
         want = _solo_by_search(start, end, sigma, kappa)
         assert got.tobytes() == want.tobytes()
+
+
+def _state_log_reference(t: np.ndarray, code: np.ndarray) -> dict[str, np.ndarray]:
+    """The state log by the definition: per queue, a running sum of its changes
+    in log order, keeping the last change of a queue at each instant."""
+    deltas = _DELTAS[code & 15]
+    q = code >> 4
+    state = np.zeros((t.size, 3), np.int64)
+    keep = np.zeros(t.size, bool)
+    for qq in np.unique(q):
+        rows = np.flatnonzero(q == qq)
+        state[rows] = np.cumsum(deltas[rows, :3], axis=0)
+        keep[rows] = np.r_[t[rows][1:] != t[rows][:-1], True]
+    clusters = np.cumsum(deltas[:, 3])
+    return {
+        "t_s": t[keep],
+        "queue": q[keep],
+        "queued": state[keep, 0],
+        "running": state[keep, 1],
+        "running_cs": state[keep, 2],
+        "cs_clusters": clusters[keep],
+    }
+
+
+@pytest.mark.parametrize("n_queues", [1, 2, 5, 9])
+def test_the_state_log_is_each_queues_running_sum(n_queues: int) -> None:
+    """On a log full of ties (changes of several queues at one instant, and of
+    one queue twice at an instant), in any queue order."""
+    rng = np.random.default_rng(n_queues)
+    n = 5_000
+    rec = Recorder(1, np.zeros(1, np.int64), n_queues)
+    t = np.sort(rng.integers(0, n // 4, n)).astype(np.float64)
+    code = rng.integers(0, n_queues, n) * 16 + rng.integers(0, 11, n)
+    rec.log_t.extend(t.tolist())
+    rec.log_c.extend(code.tolist())
+    log = rec.state_log(tuple(f"q{k}" for k in range(n_queues)))
+    want = _state_log_reference(t, code)
+    for field in STATE_FIELDS:
+        got = getattr(log, field)
+        assert np.array_equal(got, want[field]), field
+    assert log.queued.dtype == np.int32
+    assert log.cs_clusters.dtype == np.int16
