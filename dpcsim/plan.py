@@ -1084,8 +1084,34 @@ def verdict_lines(result: PlanResult) -> list[str]:
         )
     best, why = _best_definition(result.elt_delay)
     lines.append(f"ELTExecutionDelay: publish Definition={best} ({why}).")
+    lines += _uncaught_lines(out / "recommend" / "alarm_tuning.csv")
     lines.append(f"Deployable files: {out / 'deploy'} (apply as CHANGES.md says).")
     lines.append(f"Report: {result.report_html} and {result.report_md.name}.")
+    return lines
+
+
+def _uncaught_lines(tuning_csv: Path) -> list[str]:
+    """A line per alarm no tuned setting lets catch every incident."""
+    from dpcsim.experiments.tuning import uncaught_alarms
+
+    if not tuning_csv.is_file():
+        return []
+    lines = []
+    for u in uncaught_alarms(pd.read_csv(tuning_csv)):
+        tried = ", ".join(f"{t:g}" for t in u.thresholds)
+        seen = ""
+        if u.nearest is not None:
+            low, high = u.nearest
+            span = f"{high:g}" if low == high else f"{low:g} to {high:g}"
+            seen = (
+                "; in those it missed, its value closest to or past the "
+                f"threshold: {span}"
+            )
+        why = f" ({'; '.join(u.reasons)})" if u.reasons else ""
+        lines.append(
+            f"{u.alarm}: no setting tried (thresholds {tried}) catches every "
+            f"incident injected for it{seen}{why}."
+        )
     return lines
 
 

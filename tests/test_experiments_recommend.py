@@ -11,6 +11,7 @@ import pytest
 from _experiments_fixtures import SPEC, context, small_workload
 
 from dpcsim.alarms import dpc_design_alarms
+from dpcsim.alarms.history import AlarmStates
 from dpcsim.cli import main
 from dpcsim.designs import DPC_ELT
 from dpcsim.designs.dpc_wlm import dpc_design_config
@@ -18,7 +19,14 @@ from dpcsim.engine import ClusterSettings
 from dpcsim.experiments import run_sweep, space_from_dict
 from dpcsim.experiments.recommend import HEADROOM_COLUMNS, recommend
 from dpcsim.experiments.replicate import RegenerateWeeks
-from dpcsim.experiments.tuning import TUNING_COLUMNS, TuningGrid, tune_alarms
+from dpcsim.experiments.tuning import (
+    NEVER_BREACHED,
+    TUNING_COLUMNS,
+    TuningGrid,
+    nearest_to_breach,
+    tune_alarms,
+)
+from dpcsim.report.operations import _uncaught
 from dpcsim.wlm import WLMConfig
 
 SPACE = {
@@ -105,6 +113,60 @@ def test_alarm_tuning_table(tmp_path: Path) -> None:
     assert copy_row["detection_delay_min"] <= 6.0
     variants = set(table.loc[table["alarm"] == "Alert-Query-Failure", "variant"])
     assert variants == {"design", "min_volume_20", "wlm_caused"}
+    # A setting that caught every incident records no missed-incident value.
+    caught = table.loc[(table["incidents"] > 0) & (table["missed"] == 0)]
+    assert caught["incident_value"].isna().all()
+    assert (caught["miss_reason"] == "").all()
+    # A setting that missed one says why: never breached, or breached for
+    # fewer periods than its rule needs, which its value decides.
+    missed = table.loc[table["missed"] > 0]
+    assert len(missed) > 0
+    for r in missed.itertuples():
+        if r.miss_reason == NEVER_BREACHED:
+            assert not r.incident_value >= r.threshold
+        else:
+            assert r.miss_reason.startswith("breached, but never in ")
+            assert r.incident_value >= r.threshold
+
+
+def test_the_value_nearest_to_breaching_is_taken_inside_the_horizon() -> None:
+    t0 = pd.Timestamp("2025-06-02T00:00:00Z")
+    us = int(t0.value // 1000) + np.arange(-2, 6, dtype=np.int64) * 60_000_000
+    values = np.array([50.0, 9.0, 1.0, np.nan, 4.0, 2.0, 30.0, 0.5])
+    states = AlarmStates("a", us, np.zeros(8, np.int8), 60, values)
+    # From t0 (index 2) for 3 minutes: 1, NaN, 4, 2.
+    assert nearest_to_breach(states, "GreaterThanThreshold", t0, 3 / 60) == 4.0
+    assert nearest_to_breach(states, "LessThanThreshold", t0, 3 / 60) == 1.0
+    assert nearest_to_breach(states, "GreaterThanThreshold", t0, 10) == 30.0
+    quiet = AlarmStates("b", us, np.zeros(8, np.int8), 60, np.full(8, np.nan))
+    assert np.isnan(nearest_to_breach(quiet, "GreaterThanThreshold", t0, 1))
+
+
+def test_the_report_names_alarms_no_setting_lets_catch_their_incidents() -> None:
+    too_short = "breached, but never in 10 of 10 consecutive periods"
+    rows = [
+        # Queue alarm: at 5 the spike breached but too briefly; at 50 never.
+        ("Alert-WLM-Queue", 5.0, 1, 1, 44.0, too_short),
+        ("Alert-WLM-Queue", 50.0, 1, 1, 44.0, NEVER_BREACHED),
+        ("Alert-COPY-Error", 1.0, 0, 1, np.nan, ""),  # caught
+        ("Alert-Storage-High", 80.0, 0, 0, np.nan, ""),  # nothing injected
+    ]
+    tuning = pd.DataFrame(
+        rows,
+        columns=[
+            "alarm", "threshold", "missed", "incidents", "incident_value", "miss_reason"
+        ],
+    )  # fmt: skip
+    note = _uncaught(tuning)
+    assert note is not None
+    assert "Alert-WLM-Queue misses an incident at every setting tried" in note
+    assert "thresholds 5.00, 50.00" in note
+    assert "closest to or past the threshold was 44.00" in note
+    assert too_short in note
+    assert NEVER_BREACHED in note
+    assert "COPY" not in note
+    assert "Storage" not in note
+    assert _uncaught(tuning.loc[tuning["alarm"] != "Alert-WLM-Queue"]) is None
 
 
 def test_cli_bad_space_is_one_line_naming_the_key(

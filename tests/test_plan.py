@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from dpcsim.cli import main
-from dpcsim.plan import PlanOptions, plan, verdict_lines
+from dpcsim.plan import PlanOptions, _uncaught_lines, plan, verdict_lines
 from dpcsim.report.context import SECTION_TITLES
 from dpcsim.report.folder import read_run_folder
 
@@ -148,6 +149,39 @@ def test_the_verdict_is_in_plain_words(quick_plan):
     assert "ELTExecutionDelay: publish Definition=" in text
     assert str(quick_plan.out / "deploy") in text
     assert str(quick_plan.report_html) in text
+    # Every alarm the tuning could not make catch its incidents is named.
+    tuning = pd.read_csv(quick_plan.out / "recommend" / "alarm_tuning.csv")
+    missing = {
+        str(a)
+        for a, g in tuning.groupby("alarm")
+        if (g["incidents"] > 0).any() and (g["missed"] > 0).all()
+    }
+    named = {line.split(":")[0] for line in lines if "no setting tried" in line}
+    assert named == missing
+
+
+def test_an_alarm_no_setting_lets_catch_its_incident_is_a_verdict_line(
+    tmp_path: Path,
+) -> None:
+    too_short = "breached, but never in 10 of 10 consecutive periods"
+    rows = [
+        ("Alert-WLM-Queue", 5.0, 1, 1, 44.0, too_short),
+        ("Alert-WLM-Queue", 20.0, 1, 1, 9.6, too_short),
+        ("Alert-COPY-Error", 1.0, 0, 1, np.nan, ""),
+    ]
+    csv = tmp_path / "alarm_tuning.csv"
+    pd.DataFrame(
+        rows,
+        columns=[
+            "alarm", "threshold", "missed", "incidents", "incident_value", "miss_reason"
+        ],
+    ).to_csv(csv, index=False)  # fmt: skip
+    assert _uncaught_lines(csv) == [
+        "Alert-WLM-Queue: no setting tried (thresholds 5, 20) catches every "
+        "incident injected for it; in those it missed, its value closest to or "
+        f"past the threshold: 9.6 to 44 ({too_short})."
+    ]
+    assert _uncaught_lines(tmp_path / "absent.csv") == []
 
 
 def test_two_quick_plans_write_the_same_bytes(quick_plan, tmp_path):

@@ -236,6 +236,7 @@ def evaluate_alarm(
         instants_us=grid.instants_us(),
         states=resolve_retain(decided),
         tick_s=grid.tick_us // 1_000_000,
+        values=np.array(slots[:, 0]),
     )
 
 
@@ -280,8 +281,6 @@ def evaluate_alarms(
         results = [
             evaluate_alarm(a, table, options=options, span_us=span) for a in alarms
         ]
-    run = build_run(results)
     # An alarm on a metric the data never holds says so beside its state.
     notes = not_evaluated(alarms, datapoints, {k[:2] for k in table.groups})
-    run.summary["note"] = [notes.get(str(n), "") for n in run.summary["alarm_name"]]
-    return run
+    return build_run(results, notes)

@@ -16,7 +16,7 @@ in ISO 8601 UTC and ``state`` one of OK, ALARM, INSUFFICIENT_DATA.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,9 @@ class AlarmStates:
     instants_us: np.ndarray  # int64
     states: np.ndarray  # int8: OK, ALARM, INSUFFICIENT_DATA
     tick_s: int  # evaluation interval [s]
+    #: float64: the newest period's value each evaluation compared with the
+    #: threshold (NaN: no datapoint); None when not kept.
+    values: np.ndarray | None = None
 
 
 class AlarmRun:
@@ -64,10 +67,15 @@ class AlarmRun:
     needs neither (it counts from the states, :func:`alarm_counts`).
     """
 
-    __slots__ = ("_history", "_summary", "states")
+    __slots__ = ("_history", "_notes", "_summary", "states")
 
-    def __init__(self, states: Sequence[AlarmStates]):
+    def __init__(
+        self, states: Sequence[AlarmStates], notes: Mapping[str, str] | None = None
+    ):
         self.states: tuple[AlarmStates, ...] = tuple(states)
+        # Per alarm name, a note the summary's ``note`` column shows (none:
+        # the summary has no such column).
+        self._notes = None if notes is None else dict(notes)
         self._history: pd.DataFrame | None = None
         self._summary: pd.DataFrame | None = None
 
@@ -83,6 +91,10 @@ class AlarmRun:
         """One row per alarm (see the module docstring)."""
         if self._summary is None:
             self._summary = _summary_frame(self.states)
+            if self._notes is not None:
+                notes = self._notes
+                names = self._summary["alarm_name"]
+                self._summary["note"] = [notes.get(str(n), "") for n in names]
         return self._summary
 
 
@@ -119,9 +131,11 @@ def _stamp(us: np.integer) -> pd.Timestamp:
     return pd.Timestamp(np.datetime64(int(us), "us")).tz_localize("UTC")
 
 
-def build_run(results: Sequence[AlarmStates]) -> AlarmRun:
+def build_run(
+    results: Sequence[AlarmStates], notes: Mapping[str, str] | None = None
+) -> AlarmRun:
     """The run of per-alarm states (its frames are built when first read)."""
-    return AlarmRun(results)
+    return AlarmRun(results, notes)
 
 
 def _history_frame(results: Sequence[AlarmStates]) -> pd.DataFrame:

@@ -73,17 +73,21 @@ from dpcsim.workload.inject import inject_faults
 __all__ = [
     "INCIDENT_FAULTS",
     "INCIDENT_METRICS",
+    "NEVER_BREACHED",
     "TUNING_COLUMNS",
     "TUNING_REQUIRED_COLUMNS",
     "TuningGrid",
+    "Uncaught",
     "alarm_variants",
     "calendar_days",
     "first_alarm_after",
+    "nearest_to_breach",
     "normal_weeks",
     "transitions",
     "tune_alarms",
     "tune_sweep_alarms",
     "tuning_weeks",
+    "uncaught_alarms",
 ]
 
 #: Incident kind -> the metrics whose alarms exist to catch it (the design's
@@ -135,10 +139,19 @@ TUNING_COLUMNS: Final = [
     "incidents",
     "selected",
     "not_injected",
+    "incident_value",
+    "miss_reason",
 ]
-#: The columns a reader of alarm_tuning.csv needs (``not_injected`` is
-#: optional: a table written without it reads as "every incident injected").
-TUNING_REQUIRED_COLUMNS: Final = [c for c in TUNING_COLUMNS if c != "not_injected"]
+#: Optional columns of alarm_tuning.csv: a table without ``not_injected``
+#: reads as "every incident injected", one without ``incident_value`` and
+#: ``miss_reason`` as "not recorded".
+_OPTIONAL_COLUMNS: Final = ("not_injected", "incident_value", "miss_reason")
+#: ``miss_reason`` of a missed incident in which no datapoint breached.
+NEVER_BREACHED: Final = "no datapoint breached the threshold"
+#: The columns a reader of alarm_tuning.csv needs.
+TUNING_REQUIRED_COLUMNS: Final = [
+    c for c in TUNING_COLUMNS if c not in _OPTIONAL_COLUMNS
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,6 +304,9 @@ def tune_alarms(
     missed = np.zeros(len(rows), dtype=np.int64)
     injected = np.zeros(len(rows), dtype=np.int64)
     not_injected: dict[int, list[str]] = {i: [] for i in range(len(rows))}
+    # Of the incidents a setting missed: the value nearest to breaching, why.
+    nearest: dict[int, list[float]] = {i: [] for i in range(len(rows))}
+    reasons: dict[int, set[str]] = {i: set() for i in range(len(rows))}
     for k, (kind, fault) in enumerate(faults.items()):
         targets = set(INCIDENT_METRICS.get(kind, ()))
         idx = [i for i in range(len(rows)) if watched[i] & targets]
@@ -326,6 +342,10 @@ def tune_alarms(
             delay = first_alarm_after(s, start_at, horizon_h)
             if delay is None:
                 missed[i] += 1
+                spec = specs[i]
+                value = nearest_to_breach(s, spec.comparison, start_at, horizon_h)
+                nearest[i].append(value)
+                reasons[i].add(_miss_reason(value, spec))
             else:
                 delays[i].append(delay)
     table = []
@@ -343,6 +363,8 @@ def tune_alarms(
                 "incidents": int(injected[i]),
                 "selected": False,
                 "not_injected": "; ".join(not_injected[i]),
+                "incident_value": _most_breaching(nearest[i], specs[i].comparison),
+                "miss_reason": "; ".join(sorted(reasons[i])),
             }
         )
     frame = pd.DataFrame(table, columns=TUNING_COLUMNS)
@@ -510,6 +532,89 @@ def first_alarm_after(
     if hits.size == 0:
         return None
     return float((s.instants_us[hits[0]] - start_us) / 60e6)
+
+
+@dataclass(frozen=True, slots=True)
+class Uncaught:
+    """An alarm that misses an incident at every setting of the tuning grid.
+
+    Attributes
+    ----------
+    alarm
+        The alarm's name.
+    thresholds
+        The thresholds tried, ascending.
+    nearest
+        The lowest and highest of the rows' ``incident_value`` (the value
+        nearest to breaching during the incidents each setting missed); None
+        when not recorded.
+    reasons
+        The rows' distinct ``miss_reason`` parts.
+    """
+
+    alarm: str
+    thresholds: tuple[float, ...]
+    nearest: tuple[float, float] | None
+    reasons: tuple[str, ...] = ()
+
+
+def uncaught_alarms(tuning: pd.DataFrame) -> list[Uncaught]:
+    """The alarms of an alarm_tuning.csv table no setting lets catch every
+    incident injected for them, by name."""
+    out = []
+    for alarm, group in tuning.groupby("alarm", sort=True):
+        incidents = group["incidents"].astype(int)
+        if not (incidents > 0).any() or not (group["missed"].astype(int) > 0).all():
+            continue
+        nearest = None
+        if "incident_value" in group:
+            values = pd.to_numeric(group["incident_value"], errors="coerce").dropna()
+            if not values.empty:
+                nearest = (float(values.min()), float(values.max()))
+        thresholds = tuple(sorted({float(t) for t in group["threshold"]}))
+        reasons: set[str] = set()
+        if "miss_reason" in group:
+            for text in group["miss_reason"].astype("string").fillna(""):
+                reasons |= {r for r in str(text).split("; ") if r}
+        out.append(Uncaught(str(alarm), thresholds, nearest, tuple(sorted(reasons))))
+    return out
+
+
+def nearest_to_breach(
+    s: Any, comparison: str, start_at: pd.Timestamp, horizon_h: float
+) -> float:
+    """The alarm's value nearest to breaching from ``start_at`` over
+    ``horizon_h`` hours: the largest for a greater-than alarm, the smallest for
+    a less-than one (NaN when no evaluation there had a datapoint)."""
+    start_us = int(start_at.value // 1000)
+    end_us = start_us + int(horizon_h * 3600e6)
+    if s.values is None:
+        return float("nan")
+    inside = (s.instants_us >= start_us) & (s.instants_us <= end_us)
+    return _most_breaching(s.values[inside].tolist(), comparison)
+
+
+def _miss_reason(value: float, spec: Any) -> str:
+    """Why a missed incident was missed: never breached, or not for long enough."""
+    from dpcsim.alarms.evaluate import breaches
+
+    if (
+        not np.isfinite(value)
+        or not breaches(np.array([value]), spec.comparison, spec.threshold)[0]
+    ):
+        return NEVER_BREACHED
+    return (
+        f"breached, but never in {spec.datapoints_to_alarm} of "
+        f"{spec.evaluation_periods} consecutive periods"
+    )
+
+
+def _most_breaching(values: Sequence[float], comparison: str) -> float:
+    """The largest (greater-than alarms) or smallest of ``values``; NaN ignored."""
+    seen = [v for v in values if np.isfinite(v)]
+    if not seen:
+        return float("nan")
+    return max(seen) if comparison.startswith("Greater") else min(seen)
 
 
 def _period(request: Mapping[str, Any]) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from dpcsim.experiments.tuning import uncaught_alarms
 from dpcsim.report import figures
 from dpcsim.report.context import (
     SECTION_TITLES,
@@ -102,6 +103,9 @@ def alarms_section(ctx: ReportContext) -> Section:
     skipped = not_injected(tuning, "alarm")
     if skipped is not None:
         section.blocks.append(Note(skipped))
+    uncaught = _uncaught(tuning)
+    if uncaught is not None:
+        section.blocks.append(Note(uncaught))
     alarms = sorted(tuning["alarm"].astype(str).unique())
     section.blocks.append(
         Figure(
@@ -112,6 +116,31 @@ def alarms_section(ctx: ReportContext) -> Section:
         )
     )
     return section
+
+
+def _uncaught(tuning: pd.DataFrame) -> str | None:
+    """The alarms no setting of the grid lets catch every incident, with the
+    value nearest to breaching their incidents brought (None if none)."""
+    lines = []
+    for u in uncaught_alarms(tuning):
+        thresholds = ", ".join(num(t, 2) for t in u.thresholds)
+        line = f"{u.alarm} misses an incident at every setting tried " + (
+            f"(thresholds {thresholds})"
+        )
+        if u.nearest is not None:
+            # The rows differ in period and statistic window: give the range.
+            low, high = u.nearest
+            span = num(high, 2) if low == high else f"{num(low, 2)} to {num(high, 2)}"
+            line += (
+                ": in the incidents missed, its value closest to or past the "
+                f"threshold was {span}"
+            )
+        if u.reasons:
+            line += " (" + "; ".join(u.reasons) + ")"
+        lines.append(line)
+    if not lines:
+        return None
+    return "No setting caught every injected incident. " + ". ".join(lines) + "."
 
 
 def _n_of_m(n: Any, m: Any) -> str:
