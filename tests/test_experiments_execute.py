@@ -517,7 +517,7 @@ def test_the_recommended_dask_worker_environment_gives_the_config() -> None:
             assert dask.config.get(key, config=config) == value
 
 
-def _worker_settings() -> tuple[str | None, Any]:
+def _worker_settings(dask_worker: Any) -> tuple[str | None, Any, tuple[str, ...]]:
     import os
 
     import dask
@@ -525,6 +525,8 @@ def _worker_settings() -> tuple[str | None, Any]:
     return (
         os.environ.get("MALLOC_MMAP_THRESHOLD_"),
         dask.config.get("distributed.admin.tick.interval"),
+        # The modules the worker imported when it started.
+        tuple(p.name for p in dask_worker.preloads),
     )
 
 
@@ -548,4 +550,4 @@ def test_a_local_cluster_under_the_recommended_config_has_it_in_its_workers() ->
     ):
         found = client.run(_worker_settings)
     assert len(found) == 2
-    assert set(found.values()) == {("33554432", "2s")}
+    assert set(found.values()) == {("33554432", "2s", ("dpcsim.experiments.execute",))}
