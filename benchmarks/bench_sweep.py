@@ -12,12 +12,15 @@ Printed, in this order:
 - one run inside a sweep, in-process and warm (the replication built, routed
   and prepared once), beside the engine alone on the same run;
 - the efficiency sweep (default 40 decisions x 2 replications; ``--quick``
-  8 x 2) in-process (1 worker), on 2 local worker processes and on a 2-worker
-  Dask ``LocalCluster``: wall, CPU seconds of every process involved, speed-up
-  and efficiency (speed-up / 2) against the in-process wall, and the machinery
-  overhead against the in-process mean run time (the Dask cluster with
+  8 x 2) in-process (1 worker), on 2 local worker processes (first with the
+  pool's fork server started inside the timing, the target's figure; then
+  with it running, as a later sweep of the process finds it) and on a
+  2-worker Dask ``LocalCluster`` started before the timing with
   :data:`~dpcsim.experiments.execute.DASK_WORKER_CONFIG`, as the README
-  recommends for sweep workers);
+  recommends for sweep workers (its workers preload dpcsim when they start):
+  wall, CPU seconds of every process involved, speed-up and efficiency
+  (speed-up / 2) against the in-process wall, and the machinery overhead
+  against the in-process mean run time;
 - the machine's own ceiling for 2 workers: the same warm run timed in one
   process alone and in two processes at once (no scheduler, no store, no
   data moving); on shared or virtual cores two processes each run slower
@@ -28,12 +31,9 @@ Printed, in this order:
 
 Every sweep starts cold (a new pool reads the log itself). Its processes
 read compiled bytecode, as an installed package ships it (see
-:func:`_compiled_bytecode`). The local pool's
-fork server (see :func:`~dpcsim.experiments.pool.worker_context`) is started by
-the first 2-worker sweep, inside its timing, and reused by the later one, as in
-any driver process that runs more than one sweep. On shared cores the
-wall figures measure the machine as much as the code: the load average is
-printed before and after, and CPU seconds beside every wall.
+:func:`_compiled_bytecode`). On shared cores the wall figures measure the
+machine as much as the code: the load average is printed before and after,
+and CPU seconds beside every wall.
 """
 
 from __future__ import annotations
@@ -214,6 +214,13 @@ def _run(quick: bool) -> Iterator[str]:
     wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=2))
     walls["2 local workers"], cpus["2 local workers"] = wall, cpu
     yield _line(f"{label}, 2 local workers", wall, cpu, report, 2, one)
+    # The same with the pool's fork server already running, as a later sweep
+    # of the same process (a notebook's) finds it; the target is judged on
+    # the cold figure above, which a `dpcsim sweep` command pays.
+    wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=2))
+    warm = "2 local workers, fork server running"
+    walls[warm], cpus[warm] = wall, cpu
+    yield _line(f"{label}, {warm}", wall, cpu, report, 2, one)
     try:
         from distributed import LocalCluster
     except ImportError:
@@ -251,7 +258,7 @@ def _run(quick: bool) -> Iterator[str]:
         f"{ceiling:.2f}x on 2 workers (best of {CEILING_REPEATS})"
     )
     base = walls["1 worker"]
-    for name in ("2 local workers", "Dask 2 workers"):
+    for name in ("2 local workers", warm, "Dask 2 workers"):
         if name in walls:
             speedup = base / walls[name]
             yield (
@@ -262,7 +269,9 @@ def _run(quick: bool) -> Iterator[str]:
             )
     yield _load()
     if quick:
-        per_run = walls["2 local workers"] / runs
+        # From the sweep with its fork server running: a cold start's fixed
+        # cost would otherwise be multiplied by the 1,000 runs.
+        per_run = walls[warm] / runs
         yield (
             f"200 x 5 on 2 local workers, EXTRAPOLATED from the {runs}-run sweep "
             f"(not run): {1000 * per_run:.0f} s (target 120 s)"
