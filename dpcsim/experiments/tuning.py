@@ -15,6 +15,10 @@ alarm a definition ``variant``) is evaluated on the same simulated weeks:
   to the first transition to ALARM within :data:`DETECTION_HORIZON_H`) or a
   miss. An incident the workload cannot take (no COPY in the log, no
   statement writing the dbt model) is listed in ``not_injected`` with why.
+  For the incidents a setting misses, ``incident_value`` is the alarm's
+  value closest to or past its threshold within the horizon
+  (:func:`nearest_to_breach`) and ``miss_reason`` says whether no datapoint
+  breached (:data:`NEVER_BREACHED`) or the breach was too short for M of N.
 
 The selected setting per alarm catches every one of its incidents with the
 fewest false alarms per week (ties: shorter mean delay, then the design's
