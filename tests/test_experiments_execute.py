@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
-from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from dpcsim.experiments.pool import (
     MAX_WORKER_DEATHS,
     WorkerPool,
     describe_exit,
-    worker_context,
 )
 from dpcsim.experiments.space import run_key
 from dpcsim.experiments.store import ResultStore
@@ -348,14 +346,6 @@ def test_workers_start_on_different_replications() -> None:
     # worker on its own replication for its first 6 rows.
     for pid, rep in first.items():
         assert [r["replication"] for r in rows if r["pid"] == pid][:6] == [rep] * 6
-
-
-def test_workers_fork_from_a_server_that_has_the_sweep_imported() -> None:
-    """On Linux the pool's workers come from a fork server that preloads the
-    rows function's module (a worker does not import the sweep itself)."""
-    context = worker_context(iter_task)
-    assert context.get_start_method() == "forkserver"
-    assert forkserver._forkserver._preload_modules == [iter_task.__module__]
 
 
 def test_exit_descriptions() -> None:

@@ -77,3 +77,36 @@ def test_version_is_the_installed_distributions():
     import dpcsim
 
     assert version("dpcsim") == dpcsim.__version__
+
+
+def test_the_help_and_the_package_import_without_pandas():
+    """`dpcsim --help` and `import dpcsim` wait for no data library; the
+    schema's names still come from the package, imported on first use."""
+    code = (
+        "import sys\n"
+        "import contextlib, io, dpcsim, dpcsim.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        "        dpcsim.cli.main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert 'usage: dpcsim' in out.getvalue()\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules}\n"
+        "               & {'pandas', 'pyarrow', 'numpy', 'scipy', 'simpy'})\n"
+        "print(','.join(heavy))\n"
+        "names = {'COLUMNS', 'STATEMENT_TYPES', 'validate_workload'}\n"
+        "assert names <= set(dir(dpcsim))\n"
+        "from dpcsim import validate_workload\n"
+        "from dpcsim.schema import validate_workload as direct\n"
+        "assert validate_workload is direct and dpcsim.COLUMNS[0] == 'query_id'\n"
+        "sys.exit(1 if heavy else 0)\n"
+    )
+    proc = _run(code)
+    assert proc.returncode == 0, f"imported: {proc.stdout}{proc.stderr}"
+
+
+def test_an_unknown_name_of_the_package_is_an_attribute_error():
+    import dpcsim
+
+    with pytest.raises(AttributeError, match="no attribute 'colums'"):
+        _ = dpcsim.colums  # type: ignore[attr-defined]

@@ -130,6 +130,10 @@ def options_from_args(args: argparse.Namespace) -> object:
 
 def run(args: argparse.Namespace) -> int:
     """Run every stage, one line per stage on stderr, then print the verdict."""
+    from dpcsim.cli._workers import start_local_workers
+
+    # First: the sweep pool's server imports while this process does.
+    start_local_workers(args.workers, args.scheduler)
     from dpcsim.cli._files import prepare_out_dir
     from dpcsim.designs import load_design
     from dpcsim.plan import PlanOptions, export_files, plan, sample_dir, verdict_lines

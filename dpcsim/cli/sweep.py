@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from dpcsim.cli._design import add_design_argument
 from dpcsim.cli._progress import show_progress
+from dpcsim.cli._workers import start_local_workers
 from dpcsim.errors import InputError
 
 if TYPE_CHECKING:
@@ -95,12 +96,6 @@ def run(args: argparse.Namespace) -> int:
     """Read the space, run or resume the sweep, print a summary."""
     import tomllib
 
-    from dpcsim.cli.simulate import _load_config, _load_settings
-    from dpcsim.designs import load_design
-    from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
-    from dpcsim.experiments.execute import contract_dict
-    from dpcsim.experiments.outcomes import EltWindow
-
     workload = Path(args.workload)
     if not workload.exists():
         raise FileNotFoundError(2, "No such file or directory", str(workload))
@@ -108,6 +103,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--replications {args.replications}: expected >= 1")
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected >= 1")
+    # Before the imports below: the pool's server imports meanwhile.
+    start_local_workers(args.workers, args.scheduler)
+
+    from dpcsim.cli.simulate import _load_config, _load_settings
+    from dpcsim.designs import load_design
+    from dpcsim.experiments import SweepContext, run_sweep, space_from_dict
+    from dpcsim.experiments.execute import contract_dict
+    from dpcsim.experiments.outcomes import EltWindow
+
     design = load_design(args.design)
     config = _load_config(str(args.wlm), design)
     settings = _load_settings(args.settings)

@@ -1,16 +1,15 @@
 """The local sweep pool: worker processes that survive the death of one of them.
 
-:class:`WorkerPool` starts ``workers`` processes (see :func:`worker_context`),
-sends each the sweep context once, then hands out chunks of a task's decisions
-one at a time.
-A worker sends each run's row back as soon as it finishes, so the driver
-always knows which run a worker is in. When a worker dies (SIGKILL, the OOM
-killer, a crash in native code) its finished runs are already back; the run
-it was in and the rest of its chunk go back to the front of the queue and a
-fresh process takes its place. A run whose worker dies
-:data:`MAX_WORKER_DEATHS` times is given back as a failed row whose error
-names the exit (signal or code) and the run's key and seed, so the sweep
-completes; no run is sent back twice and none is lost.
+:class:`WorkerPool` starts ``workers`` processes (forked from a fork server,
+see :mod:`dpcsim.workerserver`), sends each the sweep context once, then hands
+out chunks of a task's decisions one at a time. A worker sends each run's row
+back as soon as it finishes, so the driver always knows which run a worker is
+in. When a worker dies (SIGKILL, the OOM killer, a crash in native code) its
+finished runs are already back; the run it was in and the rest of its chunk go
+back to the front of the queue and a fresh process takes its place. A run
+whose worker dies :data:`MAX_WORKER_DEATHS` times is given back as a failed
+row whose error names the exit (signal or code) and the run's key and seed, so
+the sweep completes; no run is sent back twice and none is lost.
 
 Chunks shrink as the sweep ends (a share of the runs left per worker, at most
 ``per_task`` decisions), so both workers stay busy to the last run; a worker
@@ -25,11 +24,11 @@ import json
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from multiprocessing import forkserver, get_all_start_methods, get_context
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Any
+
+from dpcsim.workerserver import start_worker_server, worker_context
 
 __all__ = [
     "MAX_START_FAILURES",
@@ -37,7 +36,6 @@ __all__ = [
     "WorkerPool",
     "chunk_size",
     "describe_exit",
-    "worker_context",
 ]
 
 #: Deaths of its worker after which a run is recorded failed instead of retried.
@@ -103,24 +101,6 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
             return
 
 
-def worker_context(rows: Rows) -> ForkServerContext | SpawnContext:
-    """How workers are started: ``forkserver`` where the platform has it, else
-    ``spawn``.
-
-    A fork server imports ``rows``'s module once and forks each worker from
-    itself, so a worker starts in a few milliseconds instead of paying the
-    sweep's imports (about 0.5 s, on every core at once). Never a plain
-    ``fork`` of the driver, which may hold threads (Arrow's pools, a progress
-    bar, a notebook kernel). The fork server is started once per driver process
-    and kept for later pools; workers get the environment it started with.
-    """
-    if "forkserver" not in get_all_start_methods():
-        return get_context("spawn")
-    context = get_context("forkserver")
-    context.set_forkserver_preload([rows.__module__])
-    return context
-
-
 def chunk_size(left: int, workers: int, per_task: int) -> int:
     """Decisions in the next chunk: a share of the ``left`` runs per worker."""
     return max(1, min(per_task, int(left * _CHUNK_SHARE / max(1, workers))))
@@ -166,7 +146,7 @@ class WorkerPool:
         failed_row: Failed,
         per_task: int,
     ):
-        self._mp = worker_context(rows)
+        self._mp = worker_context(rows.__module__)
         self._rows, self._ctx = rows, ctx
         self._failed_row = failed_row
         self._per_task = max(1, per_task)
@@ -176,8 +156,7 @@ class WorkerPool:
         # Started on the first run(): a new fork server preloads the sweep
         # (about 0.5 s) meanwhile, while the driver does its own preparing.
         self._workers: list[_Worker] = []
-        if self._mp.get_start_method() == "forkserver":
-            forkserver.ensure_running()
+        start_worker_server(rows.__module__)
 
     def _start(self) -> _Worker:
         ours, theirs = self._mp.Pipe(duplex=True)
