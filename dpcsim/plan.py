@@ -1102,7 +1102,7 @@ def _uncaught_lines(tuning_csv: Path) -> list[str]:
         seen = ""
         if u.nearest is not None:
             low, high = u.nearest
-            span = f"{high:g}" if low == high else f"{low:g} to {high:g}"
+            span = f"{high:.3g}" if low == high else f"{low:.3g} to {high:.3g}"
             seen = (
                 "; in those it missed, its value closest to or past the "
                 f"threshold: {span}"
