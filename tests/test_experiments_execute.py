@@ -42,6 +42,18 @@ VOLATILE = ["run_s"]
 LOOPBACK_HTTP = {"dashboard_address": "127.0.0.1:0"}
 
 
+def _two_worker_cluster(distributed: Any) -> Any:
+    """A LocalCluster of two worker processes on the loopback interface."""
+    return distributed.LocalCluster(
+        host="127.0.0.1",
+        dashboard_address=None,
+        scheduler_kwargs=LOOPBACK_HTTP,
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+    )
+
+
 @pytest.fixture(scope="module")
 def workload_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return small_workload(tmp_path_factory.mktemp("w"))
@@ -102,14 +114,7 @@ def test_dask_local_cluster_gives_identical_results(
     local: pd.DataFrame, workload_path: Path, tmp_path: Path
 ) -> None:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs=LOOPBACK_HTTP,
-        n_workers=2,
-        processes=True,
-        threads_per_worker=1,
-    ) as cluster:
+    with _two_worker_cluster(distributed) as cluster:
         report = run_sweep(
             space_from_dict(SPACE),
             context(workload_path),
@@ -359,14 +364,7 @@ def test_a_killed_dask_worker_is_retried_with_identical_results(
 ) -> None:
     distributed = pytest.importorskip("distributed")
     with (
-        distributed.LocalCluster(
-            host="127.0.0.1",
-            dashboard_address=None,
-            scheduler_kwargs=LOOPBACK_HTTP,
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-        ) as cluster,
+        _two_worker_cluster(distributed) as cluster,
         distributed.Client(cluster) as client,
     ):
         pids = sorted(client.run(os.getpid).values())
@@ -401,14 +399,7 @@ def test_a_task_dask_gives_up_on_is_recorded_failed(
 
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        distributed.LocalCluster(
-            host="127.0.0.1",
-            dashboard_address=None,
-            scheduler_kwargs=LOOPBACK_HTTP,
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-        ) as cluster,
+        _two_worker_cluster(distributed) as cluster,
         distributed.Client(cluster) as client,
     ):
         pids = sorted(client.run(os.getpid).values())
@@ -528,14 +519,7 @@ def test_a_local_cluster_under_the_recommended_config_has_it_in_its_workers() ->
 
     with (
         dask.config.set(DASK_WORKER_CONFIG),
-        distributed.LocalCluster(
-            host="127.0.0.1",
-            dashboard_address=None,
-            scheduler_kwargs=LOOPBACK_HTTP,
-            n_workers=2,
-            processes=True,
-            threads_per_worker=1,
-        ) as cluster,
+        _two_worker_cluster(distributed) as cluster,
         distributed.Client(cluster) as client,
     ):
         found = client.run(_worker_settings)

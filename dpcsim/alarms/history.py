@@ -37,6 +37,7 @@ __all__ = [
     "alarm_episodes",
     "build_run",
     "summarize",
+    "transitions_to_alarm",
     "write_alarm_run",
 ]
 
@@ -98,12 +99,18 @@ class AlarmRun:
         return self._summary
 
 
+def transitions_to_alarm(states: np.ndarray) -> int:
+    """Evaluations in ALARM whose previous state was not (alarms start in
+    INSUFFICIENT_DATA, so an ALARM first evaluation counts)."""
+    in_alarm = states == ALARM
+    previous = np.concatenate(([INSUFFICIENT_DATA], states[:-1]))
+    return int(np.sum(in_alarm & (previous != ALARM)))
+
+
 def alarm_counts(result: AlarmStates) -> tuple[int, float]:
     """Transitions to ALARM and time in ALARM [s] of one alarm's evaluations."""
-    in_alarm = result.states == ALARM
-    previous = np.concatenate(([INSUFFICIENT_DATA], result.states[:-1]))
-    transitions = int(np.sum(in_alarm & (previous != ALARM)))
-    return transitions, float(in_alarm.sum() * result.tick_s)
+    in_alarm_s = float(np.sum(result.states == ALARM) * result.tick_s)
+    return transitions_to_alarm(result.states), in_alarm_s
 
 
 def summarize(result: AlarmStates) -> dict[str, object]:

@@ -240,8 +240,7 @@ class WorkerPool:
             except (EOFError, OSError):  # died mid-message: that row is lost
                 return
             if not isinstance(row, dict):  # the start-up message
-                w.ready = True
-                self._start_failures = 0
+                self._mark_ready(w)
                 continue
             w.received += 1
             if w.received == len(w.chunk.task.decisions):
@@ -278,10 +277,15 @@ class WorkerPool:
         """Whether an idle worker had finished starting (read its message)."""
         with contextlib.suppress(EOFError, OSError):
             while not w.ready and w.conn.poll():
-                w.ready = w.conn.recv() == _READY
-                if w.ready:  # a started worker ends a run of start failures
-                    self._start_failures = 0
+                if w.conn.recv() == _READY:
+                    self._mark_ready(w)
         return w.ready
+
+    def _mark_ready(self, w: _Worker) -> None:
+        """``w`` has started: a death from now on is a run's, and a started
+        worker ends a run of start failures."""
+        w.ready = True
+        self._start_failures = 0
 
     def _start_failed(self, exit_text: str) -> None:
         """Count a worker that died starting; stop the pool at the limit."""

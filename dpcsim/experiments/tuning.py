@@ -56,6 +56,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from dpcsim.alarms.history import transitions_to_alarm as transitions
 from dpcsim.alarms.spec import request_metric_names
 from dpcsim.designs import ELTContract
 from dpcsim.engine import ClusterSettings
@@ -509,15 +510,6 @@ def _is_failure_ratio(request: Mapping[str, Any]) -> bool:
     return {"failed", "attempted"} <= ids
 
 
-def transitions(states: np.ndarray) -> int:
-    """Transitions into ALARM of a state series (an ALARM start counts)."""
-    from dpcsim.alarms import ALARM
-
-    in_alarm = states == ALARM
-    previous = np.concatenate(([False], in_alarm[:-1]))
-    return int(np.sum(in_alarm & ~previous))
-
-
 def first_alarm_after(
     s: Any, start_at: pd.Timestamp, horizon_h: float = DETECTION_HORIZON_H
 ) -> float | None:
@@ -525,8 +517,7 @@ def first_alarm_after(
     ``horizon_h`` hours [min]; None when there is none."""
     from dpcsim.alarms import ALARM
 
-    start_us = int(start_at.value // 1000)
-    end_us = start_us + int(horizon_h * 3600e6)
+    start_us, end_us = _horizon_us(start_at, horizon_h)
     in_alarm = s.states == ALARM
     previous = np.concatenate(([False], in_alarm[:-1]))
     rising = in_alarm & (~previous | (s.instants_us <= start_us))
@@ -590,12 +581,17 @@ def nearest_to_breach(
     """The alarm's value nearest to breaching from ``start_at`` over
     ``horizon_h`` hours: the largest for a greater-than alarm, the smallest for
     a less-than one (NaN when no evaluation there had a datapoint)."""
-    start_us = int(start_at.value // 1000)
-    end_us = start_us + int(horizon_h * 3600e6)
     if s.values is None:
         return float("nan")
+    start_us, end_us = _horizon_us(start_at, horizon_h)
     inside = (s.instants_us >= start_us) & (s.instants_us <= end_us)
     return _most_breaching(s.values[inside].tolist(), comparison)
+
+
+def _horizon_us(start_at: pd.Timestamp, horizon_h: float) -> tuple[int, int]:
+    """An incident's detection window [µs since the epoch], ends included."""
+    start_us = int(start_at.value // 1000)
+    return start_us, start_us + int(horizon_h * 3600e6)
 
 
 def _miss_reason(value: float, spec: Any) -> str:
