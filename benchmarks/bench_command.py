@@ -49,6 +49,7 @@ import pandas as pd
 
 from benchmarks.peak import peak_rss_mb
 from benchmarks.reference import heapq_event_loop_waits
+from dpcsim.hugepages import NUMPY_HUGEPAGE_VARIABLE
 
 REPEATS = 3
 REPO = Path(__file__).resolve().parents[1]
@@ -253,6 +254,9 @@ def _child_peak(root: Path, *args: str) -> float:
         *args,
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # This module imports numpy before the command's main() could turn its
+    # huge pages off (dpcsim.hugepages): set it as the command would.
+    env.setdefault(NUMPY_HUGEPAGE_VARIABLE, "0")
     done = subprocess.run(
         cmd, cwd=root, capture_output=True, text=True, check=True, env=env
     )

@@ -14,7 +14,9 @@ Printed, in this order:
 - the efficiency sweep (default 40 decisions x 2 replications; ``--quick``
   8 x 2) in-process (1 worker), on 2 local worker processes (first with the
   pool's fork server started inside the timing, the target's figure; then
-  with it running, as a later sweep of the process finds it) and on a
+  with it running, as a later sweep of the process finds it), the same
+  space as the command users run (``dpcsim sweep --workers 1`` and
+  ``--workers 2``, each a cold process, imports included) and on a
   2-worker Dask ``LocalCluster`` started before the timing with
   :data:`~dpcsim.experiments.execute.DASK_WORKER_CONFIG`, as the README
   recommends for sweep workers (its workers preload dpcsim when they start):
@@ -39,6 +41,7 @@ and CPU seconds beside every wall.
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing
 import os
 import resource
@@ -221,6 +224,7 @@ def _run(quick: bool) -> Iterator[str]:
     warm = "2 local workers, fork server running"
     walls[warm], cpus[warm] = wall, cpu
     yield _line(f"{label}, {warm}", wall, cpu, report, 2, one)
+    yield from _commands(space, label)
     try:
         from distributed import LocalCluster
     except ImportError:
@@ -291,6 +295,64 @@ def _run(quick: bool) -> Iterator[str]:
         one,
     )
     yield _load()
+
+
+def space_toml(space: Space, seed: int) -> str:
+    """A space file listing ``space``'s decision points (``method = "list"``)."""
+
+    def value(v: object) -> str:
+        return json.dumps(v)  # a TOML basic string, integer or float
+
+    lines = [
+        "[sweep]",
+        f"seed = {seed}",
+        f"replications = {space.replications}",
+        f"max_replications = {space.replications}",
+        "",
+        "[decisions]",
+        'method = "list"',
+        "points = [",
+    ]
+    for point in space.decisions:
+        items = ", ".join(f"{json.dumps(k)} = {value(v)}" for k, v in point.items())
+        lines.append(f"  {{ {items} }},")
+    lines.append("]")
+    return "\n".join(lines) + "\n"
+
+
+def _commands(space: Space, label: str) -> Iterator[str]:
+    """``dpcsim sweep`` as a user runs it: cold processes, 1 and 2 workers.
+
+    The command starts the pool's fork server before its own imports, so the
+    server's preload overlaps them; the 1-worker command pays its imports
+    alone. Same space (as a list-method file), the design and its alarms.
+    """
+    walls = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        toml = Path(tmp) / "space.toml"
+        toml.write_text(space_toml(space, seed=1), encoding="utf-8")
+        for workers in (1, 2):
+            out = Path(tmp) / f"w{workers}"
+            cmd = [
+                sys.executable, "-m", "dpcsim", "--quiet", "sweep",
+                "--workload", str(SAMPLE), "--space", str(toml), "--out", str(out),
+                "--workers", str(workers),
+            ]  # fmt: skip
+            started = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            walls[workers] = time.perf_counter() - started
+            done = len(list((out / "runs").glob("*.parquet")))
+            expected = len(space.decisions) * space.replications
+            assert done == expected, f"the command ran {done} runs, not {expected}"
+            yield (
+                f"{label}, the command `dpcsim sweep --workers {workers}`, cold "
+                f"process: {walls[workers]:.1f} s wall, {done} runs"
+            )
+    speedup = walls[1] / walls[2]
+    yield (
+        f"the command with 2 workers vs 1 worker: {speedup:.2f}x wall, "
+        f"efficiency {speedup / 2:.0%} (target 1.8x)"
+    )
 
 
 def _one_run(ctx: SweepContext) -> Iterator[str]:

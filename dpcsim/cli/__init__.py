@@ -144,6 +144,11 @@ def _selected_command(argv: Sequence[str] | None) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 failure, 2 bad input)."""
+    # Before anything imports numpy (see dpcsim.hugepages): the command's
+    # large arrays are faulted in 4 KiB pages, not 2 MiB huge pages.
+    from dpcsim.hugepages import numpy_hugepages_off
+
+    numpy_hugepages_off()
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
