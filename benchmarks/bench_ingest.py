@@ -6,8 +6,8 @@ beside the reference measured in the same run on the same files: a plain
 ``pyarrow.csv.read_csv`` of them (type inference, no checks;
 ``newlines_in_values=True`` where values hold newlines, as it must to read them).
 Both sides use the Arrow pool the ``dpcsim`` command uses
-(:mod:`dpcsim.arrowpool`) and its numpy setting (:mod:`dpcsim.hugepages`); the
-reference under pyarrow's default pool is printed beside it.
+(:mod:`dpcsim.arrowpool`); the reference under pyarrow's default pool is
+printed beside it.
 
 1. the 1M-query SVL_QLOG + STL_WLM_QUERY gzip pair, one-line SQL: at most 2.0x
    the reference in time and 1.3x in peak memory (and 15 s / 2 GB);
@@ -76,8 +76,6 @@ def PEAK():
 _INGEST = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from dpcsim.hugepages import numpy_hugepages_off
-numpy_hugepages_off()  # as the dpcsim command runs, before numpy is imported
 from dpcsim.arrowpool import use_dpcsim_pool
 use_dpcsim_pool()  # as the dpcsim ingest command runs it
 from dpcsim.logs import ingest
@@ -91,8 +89,6 @@ print(json.dumps({"seconds": s, "peak_mb": peak, "queries": len(r.workload.queri
 _REFERENCE = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from dpcsim.hugepages import numpy_hugepages_off
-numpy_hugepages_off()  # the same process settings as the command's
 import pyarrow as pa, pyarrow.csv as c
 if sys.argv[2] == "dpcsim":
     from dpcsim.arrowpool import use_dpcsim_pool

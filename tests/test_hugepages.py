@@ -70,3 +70,8 @@ def test_a_value_in_the_environment_is_kept():
 
 def test_nothing_changes_once_numpy_is_imported(numpy_default):
     assert _run("import numpy\n" + _COMMAND, None) == numpy_default
+
+
+def test_ingest_keeps_numpys_default(numpy_default):
+    code = _COMMAND.replace("['simulate', '--help']", "['ingest', '--help']")
+    assert _run(code, None) == numpy_default
