@@ -41,7 +41,6 @@ and CPU seconds beside every wall.
 from __future__ import annotations
 
 import contextlib
-import json
 import multiprocessing
 import os
 import resource
@@ -71,6 +70,7 @@ from dpcsim.experiments.execute import (
 )
 from dpcsim.experiments.replicate import engine_seed
 from dpcsim.experiments.space import Space, apply_decision
+from dpcsim.plan import space_toml
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "workload.parquet"
 
@@ -297,29 +297,6 @@ def _run(quick: bool) -> Iterator[str]:
     yield _load()
 
 
-def space_toml(space: Space, seed: int) -> str:
-    """A space file listing ``space``'s decision points (``method = "list"``)."""
-
-    def value(v: object) -> str:
-        return json.dumps(v)  # a TOML basic string, integer or float
-
-    lines = [
-        "[sweep]",
-        f"seed = {seed}",
-        f"replications = {space.replications}",
-        f"max_replications = {space.replications}",
-        "",
-        "[decisions]",
-        'method = "list"',
-        "points = [",
-    ]
-    for point in space.decisions:
-        items = ", ".join(f"{json.dumps(k)} = {value(v)}" for k, v in point.items())
-        lines.append(f"  {{ {items} }},")
-    lines.append("]")
-    return "\n".join(lines) + "\n"
-
-
 def _commands(space: Space, label: str) -> Iterator[str]:
     """``dpcsim sweep`` as a user runs it: cold processes, 1 and 2 workers.
 
@@ -327,10 +304,19 @@ def _commands(space: Space, label: str) -> Iterator[str]:
     server's preload overlaps them; the 1-worker command pays its imports
     alone. Same space (as a list-method file), the design and its alarms.
     """
+    listed = {
+        "sweep": {
+            "seed": 1,  # the context's root, as the in-process sweep's
+            "replications": space.replications,
+            "max_replications": space.replications,
+        },
+        "decisions": {"method": "list", "points": list(space.decisions)},
+    }
+    expected = len(space.decisions) * space.replications
     walls = {}
     with tempfile.TemporaryDirectory() as tmp:
         toml = Path(tmp) / "space.toml"
-        toml.write_text(space_toml(space, seed=1), encoding="utf-8")
+        toml.write_text(space_toml(listed), encoding="utf-8")
         for workers in (1, 2):
             out = Path(tmp) / f"w{workers}"
             cmd = [
@@ -342,7 +328,6 @@ def _commands(space: Space, label: str) -> Iterator[str]:
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             walls[workers] = time.perf_counter() - started
             done = len(list((out / "runs").glob("*.parquet")))
-            expected = len(space.decisions) * space.replications
             assert done == expected, f"the command ran {done} runs, not {expected}"
             yield (
                 f"{label}, the command `dpcsim sweep --workers {workers}`, cold "

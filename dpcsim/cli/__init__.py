@@ -135,9 +135,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: Commands that keep numpy's huge pages: ``ingest`` ran 37 % faster without
-#: them but peaked 10-15 % higher (1M-query pair: 830-864 MB against 753 MB),
-#: above its 1.3x memory budget against pyarrow (see dpcsim.hugepages).
+#: Commands that keep numpy's huge pages: ``ingest``, whose peak memory rises
+#: without them (figures in dpcsim.hugepages).
 HUGEPAGES_KEPT: Final = frozenset({"ingest"})
 
 
