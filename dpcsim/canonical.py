@@ -92,18 +92,46 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+#: Rows per row group: pyarrow's default for ``pq.write_table`` (1 Mi rows).
+ROW_GROUP_ROWS: Final = 1024 * 1024
+
+
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` (without its index) with :data:`PARQUET_OPTIONS`.
 
     No per-write metadata enters the file, so the same frame gives the same
     bytes, whether its text columns are one Arrow array or several chunks
     (as :func:`dpcsim.metrics.points.sort_points` leaves them; a test checks
-    it). Returns the path.
+    it). Categorical text columns (the datapoints' names) are written as the
+    strings they hold, one row group at a time, so the file is the one their
+    ``string`` form gives and the strings of only one row group are held at
+    once. Returns the path.
     """
     path = Path(path)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(table, path, **PARQUET_OPTIONS)
+    texts = [col for col in frame.columns if _text_category(frame[col].dtype)]
+    if not texts:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, path, **PARQUET_OPTIONS)
+        return path
+
+    def as_strings(rows: pd.DataFrame) -> pa.Table:
+        plain = rows.astype(dict.fromkeys(texts, "string"))
+        return pa.Table.from_pandas(plain, preserve_index=False)
+
+    schema = as_strings(frame.iloc[:0]).schema
+    with parquet_writer(path, schema) as writer:
+        for start in range(0, max(len(frame), 1), ROW_GROUP_ROWS):
+            part = as_strings(frame.iloc[start : start + ROW_GROUP_ROWS])
+            writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
     return path
+
+
+def _text_category(dtype: Any) -> bool:
+    """Whether ``dtype`` is a categorical of strings (or of nothing yet)."""
+    if not isinstance(dtype, pd.CategoricalDtype):
+        return False
+    categories = dtype.categories
+    return len(categories) == 0 or pd.api.types.is_string_dtype(categories.dtype)
 
 
 def parquet_writer(path: str | Path, schema: pa.Schema) -> pq.ParquetWriter:

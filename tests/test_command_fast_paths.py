@@ -261,8 +261,18 @@ def test_a_quiet_simulate_imports_no_progress_bar_or_yaml(tmp_path):
     assert (tmp_path / "run" / "metrics.parquet").is_file()
 
 
-#: Rows per row group pyarrow's ``write_table`` writes by default.
+#: Rows per row group pyarrow's ``write_table`` writes by default (the
+#: constant dpcsim.canonical.ROW_GROUP_ROWS must equal, checked here).
 ROW_GROUP_ROWS = 1024 * 1024
+
+
+def test_the_row_group_size_is_pyarrows_default(tmp_path):
+    from dpcsim.canonical import ROW_GROUP_ROWS as written
+
+    pq.write_table(pa.table({"x": np.zeros(ROW_GROUP_ROWS + 1)}), tmp_path / "x.pq")
+    groups = pq.ParquetFile(tmp_path / "x.pq").metadata
+    assert groups.num_row_groups == 2
+    assert groups.row_group(0).num_rows == written == ROW_GROUP_ROWS
 
 
 def test_a_frame_in_arrow_chunks_writes_the_bytes_of_a_contiguous_one(tmp_path):
@@ -292,6 +302,15 @@ def test_a_frame_in_arrow_chunks_writes_the_bytes_of_a_contiguous_one(tmp_path):
     assert pq.ParquetFile(tmp_path / "flat.parquet").num_row_groups == 2
     flat = (tmp_path / "flat.parquet").read_bytes()
     assert (tmp_path / "chunked.parquet").read_bytes() == flat
+    # Categorical texts (the datapoints' names) are written row group by row
+    # group as strings: the bytes of their string form, empty frames too.
+    categorical = frame.assign(name=pd.Categorical(frame["name"]))
+    write_parquet(categorical, tmp_path / "categorical.parquet")
+    assert (tmp_path / "categorical.parquet").read_bytes() == flat
+    write_parquet(frame.iloc[:0], tmp_path / "empty.parquet")
+    write_parquet(categorical.iloc[:0], tmp_path / "empty_categorical.parquet")
+    empty = (tmp_path / "empty.parquet").read_bytes()
+    assert (tmp_path / "empty_categorical.parquet").read_bytes() == empty
 
 
 def _old_combine(parts):

@@ -11,16 +11,16 @@ timestamp : datetime64[us, UTC]
     When the datapoint was published: the start of its minute for per-minute
     metrics, or its exact publish time. For period statistics (``stat`` set), the
     start of the period, as ``GetMetricData`` labels its results.
-namespace : string
+namespace : category
     ``AWS/Redshift``, ``Custom/DPC``, ...
-metric_name : string
+metric_name : category
     ``WLMQueueLength``, ``ELTExecutionDelay``, ...
-dimensions : string
+dimensions : category
     ``Name=Value;Name=Value`` sorted by ``Name``; ``""`` for no dimensions. Names
     may not contain ``=`` or ``;`` and values may not contain ``;``.
 value : float64
     The value, in ``unit``.
-unit : string, optional
+unit : category, optional
     A CloudWatch ``StandardUnit`` (``Count``, ``Percent``, ``Milliseconds``, ...).
 period_s : Int64, optional
     Only for period statistics: the period the value summarises [s]; ``<NA>``
@@ -29,6 +29,10 @@ stat : string, optional
     Only for period statistics: the statistic (``Average``, ``p99``, ...);
     ``<NA>`` for raw datapoints.
 
+The text columns are categoricals of strings (categories sorted): a run of
+90 days holds millions of datapoints but a few dozen distinct names, so a
+datapoint costs two bytes of codes per text column instead of a copy of its
+text. Files hold them as plain strings (:func:`dpcsim.canonical.write_parquet`).
 The tidy CSV holds the same columns (``timestamp`` in ISO 8601, UTC when the
 offset is omitted).
 """
@@ -64,14 +68,14 @@ __all__ = [
 #: Required columns, in order, and their dtypes.
 DATAPOINT_DTYPES: Final[dict[str, str]] = {
     "timestamp": "datetime64[us, UTC]",
-    "namespace": "string",
-    "metric_name": "string",
-    "dimensions": "string",
+    "namespace": "category",
+    "metric_name": "category",
+    "dimensions": "category",
     "value": "float64",
 }
 #: Optional columns and their dtypes.
 OPTIONAL_DATAPOINT_DTYPES: Final[dict[str, str]] = {
-    "unit": "string",
+    "unit": "category",
     "period_s": "Int64",
     "stat": "string",
 }
@@ -163,15 +167,32 @@ def make_datapoints(
     frame = pd.DataFrame(
         {
             "timestamp": ts.to_numpy(),
-            "namespace": pd.array([namespace] * len(ts), dtype="string"),
-            "metric_name": pd.array([metric_name] * len(ts), dtype="string"),
-            "dimensions": pd.array([dims] * len(ts), dtype="string"),
+            "namespace": repeat_category(namespace, len(ts)),
+            "metric_name": repeat_category(metric_name, len(ts)),
+            "dimensions": repeat_category(dims, len(ts)),
             "value": vals,
         }
     )
     if unit is not None:
-        frame["unit"] = pd.array([unit] * len(ts), dtype="string")
+        frame["unit"] = repeat_category(unit, len(ts))
     return frame
+
+
+def repeat_category(text: str, n: int) -> pd.Categorical:
+    """``n`` copies of ``text`` as a one-category categorical (no list of n)."""
+    categories = pd.Index([text], dtype="str")
+    codes = np.zeros(n, dtype=np.int8)
+    out: pd.Categorical = pd.Categorical.from_codes(codes, categories=categories)
+    return out
+
+
+def text_category(values: Any) -> pd.Categorical:
+    """Strings (or a categorical of them) as a categorical, categories sorted."""
+    cat = pd.Categorical(values)
+    categories = pd.Index(cat.categories.astype(str), dtype="str")
+    if not categories.is_monotonic_increasing:
+        return pd.Categorical(cat, categories=categories.sort_values())
+    return cat.rename_categories(categories)
 
 
 def concat_datapoints(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -204,16 +225,24 @@ def validate_datapoints(
     for col in ("namespace", "metric_name"):
         s = frame[col].astype("string")
         _fail_on(s.isna() | (s == ""), frame[col], col, "a non-empty name", source)
-        out[col] = s.to_numpy()
+        out[col] = text_category(s)
     dims = frame["dimensions"].astype("string").fillna("")
     for text in dims.unique():
         parse_dimensions(str(text), source=source)
-    out["dimensions"] = dims.to_numpy()
+    out["dimensions"] = text_category(dims)
     out["value"] = _coerce_values(frame["value"], source)
     for col, dtype in OPTIONAL_DATAPOINT_DTYPES.items():
         if col in frame.columns:
-            out[col] = frame[col].astype(dtype).to_numpy()  # type: ignore[call-overload]
+            if dtype == "category":
+                out[col] = _optional_category(frame[col])
+            else:
+                out[col] = frame[col].astype(dtype).to_numpy()  # type: ignore[call-overload]
     return out
+
+
+def _optional_category(raw: pd.Series) -> pd.Categorical:
+    """An optional text column as a categorical; missing values stay missing."""
+    return text_category(raw.astype("string"))
 
 
 def _fail_on(

@@ -21,7 +21,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dpcsim.metrics.datapoints import DATAPOINT_DTYPES, dimensions_key
+from dpcsim.metrics.datapoints import (
+    DATAPOINT_DTYPES,
+    dimensions_key,
+    empty_datapoints,
+    repeat_category,
+)
 
 __all__ = ["concat_points", "points", "run_keys", "run_starts", "sort_points"]
 
@@ -54,11 +59,11 @@ def points(
     return pd.DataFrame(
         {
             "timestamp": ts.array,
-            "namespace": _repeat(namespace, n),
-            "metric_name": _repeat(metric_name, n),
-            "dimensions": _repeat(dimensions_key(dimensions), n),
+            "namespace": repeat_category(namespace, n),
+            "metric_name": repeat_category(metric_name, n),
+            "dimensions": repeat_category(dimensions_key(dimensions), n),
             "value": np.asarray(values, dtype="float64").reshape(-1),
-            "unit": _repeat(unit, n),
+            "unit": repeat_category(unit, n),
         }
     )
 
@@ -78,11 +83,6 @@ def _utc_us(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return ts
 
 
-def _repeat(text: str, n: int) -> Any:
-    """``n`` copies of ``text`` as a ``string`` array, built in Arrow (no list)."""
-    return pd.array(pa.repeat(pa.scalar(text, pa.large_string()), n), dtype="string")
-
-
 def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     """Sort datapoints by namespace, metric, dimensions, timestamp (stable).
 
@@ -94,9 +94,7 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     n = len(frame)
     if n == 0:
         return frame.reset_index(drop=True)
-    # Only the key columns' values at run starts are kept: a frame of
-    # millions of datapoints holds no stacked code matrix.
-    texts = [pa.chunked_array(pa.array(frame[col])) for col in _KEY_COLUMNS]
+    texts = [pa.chunked_array([pa.array(frame[col])]) for col in _KEY_COLUMNS]
     starts = run_starts(texts)
     ends = np.append(starts[1:], n)
     keys = [tuple(str(v) for v in key) for key in run_keys(texts, starts)]
@@ -105,20 +103,25 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
     for run, key in enumerate(keys):
         groups.setdefault(key, []).append(run)
     stamps = pd.DatetimeIndex(frame["timestamp"]).asi8
-    pieces: list[pd.DataFrame] = []
-    for key in sorted(groups):
+    ordered = sorted(groups)
+    # One run per key, already in key order and each in time order (the
+    # common case): nothing moves.
+    if ordered == keys and all(
+        _in_order(stamps[starts[r] : ends[r]]) for r in range(len(keys))
+    ):
+        return frame.reset_index(drop=True)
+    rows = []
+    for key in ordered:
         runs = groups[key]
-        rows = np.concatenate([np.arange(starts[r], ends[r]) for r in runs])
-        t = stamps[rows]
-        if t.size > 1 and not bool((t[1:] >= t[:-1]).all()):
-            pieces.append(frame.take(rows[np.argsort(t, kind="stable")]))
-        else:
-            # Slices, not a take: the text columns are Arrow arrays, so the
-            # result shares their buffers instead of copying every string.
-            pieces.extend(frame.iloc[starts[r] : ends[r]] for r in runs)
-    if len(pieces) == 1:
-        return pieces[0].reset_index(drop=True)
-    return pd.concat(pieces, ignore_index=True)
+        picked = np.concatenate([np.arange(starts[r], ends[r]) for r in runs])
+        t = stamps[picked]
+        rows.append(picked if _in_order(t) else picked[np.argsort(t, kind="stable")])
+    return frame.take(np.concatenate(rows)).reset_index(drop=True)
+
+
+def _in_order(t: np.ndarray) -> bool:
+    """Whether ``t`` is non-decreasing."""
+    return t.size < 2 or bool((t[1:] >= t[:-1]).all())
 
 
 def run_starts(columns: Sequence[pa.ChunkedArray]) -> np.ndarray:
@@ -154,6 +157,10 @@ def _changes(column: pa.ChunkedArray) -> np.ndarray:
     object and no hash table, unlike a factorize.
     """
     n = len(column)
+    if pa.types.is_dictionary(column.type):
+        # A categorical: one dictionary, so equal values have equal indices.
+        merged = column.unify_dictionaries().combine_chunks()
+        column = pa.chunked_array([merged.indices])
     after, before = column.slice(1), column.slice(0, n - 1)
     differ = pc.fill_null(pc.not_equal(after, before), False)
     out = np.asarray(differ.to_numpy(zero_copy_only=False), dtype=bool)
@@ -165,10 +172,19 @@ def _changes(column: pa.ChunkedArray) -> np.ndarray:
 
 
 def concat_points(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate frames made by :func:`points` (empty input -> empty frame)."""
+    """Concatenate frames made by :func:`points` (empty input -> empty frame).
+
+    The text columns' categories are merged first (sorted), so the result keeps
+    them categorical: ``pd.concat`` of categoricals with different categories
+    would fall back to one Python string per row.
+    """
     parts = [f for f in frames if len(f)]
     if not parts:
-        empty = {c: pd.Series(dtype=t) for c, t in DATAPOINT_DTYPES.items()}
-        return pd.DataFrame({**empty, "unit": pd.Series(dtype="string")})
+        return empty_datapoints().assign(unit=repeat_category("", 0))
+    texts = [c for c in _COLUMNS if isinstance(parts[0][c].dtype, pd.CategoricalDtype)]
+    for col in texts:
+        merged = sorted({str(v) for part in parts for v in part[col].cat.categories})
+        dtype = pd.CategoricalDtype(pd.Index(merged, dtype="str"))
+        parts = [part.assign(**{col: part[col].astype(dtype)}) for part in parts]
     out = pd.concat(parts, ignore_index=True)
     return out.loc[:, list(_COLUMNS)]
