@@ -114,16 +114,33 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
         pq.write_table(table, path, **PARQUET_OPTIONS)
         return path
 
-    def as_strings(rows: pd.DataFrame) -> pa.Table:
-        plain = rows.astype(dict.fromkeys(texts, "string"))
-        return pa.Table.from_pandas(plain, preserve_index=False)
+    # The schema (and pandas metadata) of the frame with string columns; each
+    # row group's dictionaries are decoded in Arrow, with no Python string.
+    plain = frame.iloc[:0].astype(dict.fromkeys(texts, "string"))
+    schema = pa.Table.from_pandas(plain, preserve_index=False).schema
 
-    schema = as_strings(frame.iloc[:0]).schema
+    def as_strings(rows: pd.DataFrame) -> pa.Table:
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        columns = [
+            _decoded(column, field.type) if field.name in texts else column
+            for column, field in zip(table.columns, schema, strict=True)
+        ]
+        return pa.Table.from_arrays(columns, schema=schema)
+
     with parquet_writer(path, schema) as writer:
         for start in range(0, max(len(frame), 1), ROW_GROUP_ROWS):
             part = as_strings(frame.iloc[start : start + ROW_GROUP_ROWS])
             writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
     return path
+
+
+def _decoded(column: pa.ChunkedArray, kind: pa.DataType) -> pa.ChunkedArray:
+    """A dictionary column as the plain strings it holds (a take: twice as
+    fast as a cast)."""
+    chunks = [
+        chunk.dictionary.cast(kind).take(chunk.indices) for chunk in column.chunks
+    ]
+    return pa.chunked_array(chunks, type=kind)
 
 
 def _text_category(dtype: Any) -> bool:

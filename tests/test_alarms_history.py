@@ -58,3 +58,29 @@ def test_the_frames_are_built_on_first_use_and_agree_with_the_counts() -> None:
         "ALARM",
     ]
     assert history["evaluated_at"].iloc[-1] == pd.Timestamp("2025-06-01T00:10:00Z")
+
+
+def test_the_history_file_is_the_one_to_csv_writes(tmp_path):
+    """The array-formatted alarm_history.csv equals pandas' to_csv, byte for byte:
+    names that need CSV quoting, instants with fractions of a second (cut to
+    whole seconds), alarms with different grids, an empty history."""
+    from dpcsim.alarms.history import AlarmStates, build_run, write_alarm_run
+
+    rng = np.random.default_rng(5)
+    minute = 60_000_000
+    grid = 1_748_217_600_000_000 + minute * np.arange(3_000, dtype=np.int64)
+    results = [
+        AlarmStates(name, at, rng.integers(0, 3, len(at)).astype(np.int8), 60)
+        for name, at in [
+            ("Alert-WLM-Queue", grid),
+            ('Alert "quoted", with a comma', grid + 1_500_000),
+            ("Alert-Five-Minute", grid[::5] - 999_999),
+            ("Alert\nnewline", grid[:7]),
+        ]
+    ]
+    for states in (results, []):
+        run = build_run(states)
+        write_alarm_run(run, tmp_path, force=True)
+        iso = "%Y-%m-%dT%H:%M:%SZ"
+        expected = run.history.to_csv(index=False, date_format=iso, lineterminator="\n")
+        assert (tmp_path / "alarm_history.csv").read_text() == expected

@@ -267,12 +267,12 @@ ROW_GROUP_ROWS = 1024 * 1024
 
 
 def test_the_row_group_size_is_pyarrows_default(tmp_path):
-    from dpcsim.canonical import ROW_GROUP_ROWS as written
+    from dpcsim import canonical
 
     pq.write_table(pa.table({"x": np.zeros(ROW_GROUP_ROWS + 1)}), tmp_path / "x.pq")
     groups = pq.ParquetFile(tmp_path / "x.pq").metadata
     assert groups.num_row_groups == 2
-    assert groups.row_group(0).num_rows == written == ROW_GROUP_ROWS
+    assert groups.row_group(0).num_rows == canonical.ROW_GROUP_ROWS == ROW_GROUP_ROWS
 
 
 def test_a_frame_in_arrow_chunks_writes_the_bytes_of_a_contiguous_one(tmp_path):
