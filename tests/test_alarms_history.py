@@ -60,11 +60,15 @@ def test_the_frames_are_built_on_first_use_and_agree_with_the_counts() -> None:
     assert history["evaluated_at"].iloc[-1] == pd.Timestamp("2025-06-01T00:10:00Z")
 
 
-def test_the_history_file_is_the_one_to_csv_writes(tmp_path):
+def test_the_history_file_is_the_one_to_csv_writes(tmp_path, monkeypatch):
     """The array-formatted alarm_history.csv equals pandas' to_csv, byte for byte:
     names that need CSV quoting, instants with fractions of a second (cut to
-    whole seconds), alarms with different grids, an empty history."""
+    whole seconds), alarms with different grids, blocks that split an alarm,
+    an empty history."""
+    from dpcsim.alarms import history
     from dpcsim.alarms.history import AlarmStates, build_run, write_alarm_run
+
+    monkeypatch.setattr(history, "_CSV_BLOCK_ROWS", 1_000)
 
     rng = np.random.default_rng(5)
     minute = 60_000_000

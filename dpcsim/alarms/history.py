@@ -290,29 +290,34 @@ def _write_history_csv(history: pd.DataFrame, path: Path) -> bool:
     # The alarms share their evaluation instants: format each instant once.
     instants, at = np.unique(np.floor_divide(micros, 1_000_000), return_inverse=True)
     formatted = np.datetime_as_string(instants.astype("datetime64[s]"), unit="s")
-    when = pa.array(formatted, pa.large_string()).take(pa.array(at.reshape(-1)))
-    text = pc.binary_join_element_wise(
-        _fields(names.cat.categories, "", ",").take(_codes(names)),
-        when,
-        _fields(states.cat.categories, "Z,", "\n").take(_codes(states)),
-        pa.scalar("", pa.large_string()),
-    )
-    header = ",".join(columns) + "\n"
+    when = pa.array(formatted, pa.large_string())
+    name_fields = _fields(names.cat.categories, "", ",")
+    state_fields = _fields(states.cat.categories, "Z,", "\n")
+    name_codes = names.cat.codes.to_numpy()
+    state_codes = states.cat.codes.to_numpy()
+    at = at.reshape(-1)
     with path.open("wb") as out:
-        out.write(header.encode())
-        if len(text):
+        out.write((",".join(columns) + "\n").encode())
+        # A block of lines at a time: the text of a long history is not held whole.
+        for first in range(0, len(history), _CSV_BLOCK_ROWS):
+            rows = slice(first, first + _CSV_BLOCK_ROWS)
+            text = pc.binary_join_element_wise(
+                name_fields.take(pa.array(name_codes[rows])),
+                when.take(pa.array(at[rows])),
+                state_fields.take(pa.array(state_codes[rows])),
+                pa.scalar("", pa.large_string()),
+            )
             offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
-            first, last = (
+            begin, stop = (
                 int(offsets[text.offset]),
                 int(offsets[text.offset + len(text)]),
             )
-            out.write(memoryview(text.buffers()[2])[first:last])
+            out.write(memoryview(text.buffers()[2])[begin:stop])
     return True
 
 
-def _codes(column: pd.Series) -> pa.Array:
-    """A categorical's codes as an Arrow array (for a take)."""
-    return pa.array(column.cat.codes.to_numpy())
+#: Lines of ``alarm_history.csv`` formatted at once.
+_CSV_BLOCK_ROWS = 1 << 18
 
 
 def _fields(values: pd.Index, before: str, after: str) -> pa.Array:
