@@ -39,6 +39,7 @@ offset is omitted).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import zlib
@@ -180,10 +181,17 @@ def make_datapoints(
 
 def repeat_category(text: str, n: int) -> pd.Categorical:
     """``n`` copies of ``text`` as a one-category categorical (no list of n)."""
-    categories = pd.Index([text], dtype="str")
     codes = np.zeros(n, dtype=np.int8)
-    out: pd.Categorical = pd.Categorical.from_codes(codes, categories=categories)
+    out: pd.Categorical = pd.Categorical.from_codes(
+        codes, dtype=_one_category(text), validate=False
+    )
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_category(text: str) -> pd.CategoricalDtype:
+    """The dtype of a categorical holding only ``text`` (a run builds hundreds)."""
+    return pd.CategoricalDtype(pd.Index([text], dtype="str"))
 
 
 def text_category(values: Any) -> pd.Categorical:
