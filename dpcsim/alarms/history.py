@@ -151,24 +151,12 @@ def build_run(
 
 def _history_frame(results: Sequence[AlarmStates]) -> pd.DataFrame:
     """One row per evaluation of every alarm, alarm after alarm."""
-    alarm_names = [r.name for r in results]
-    lengths = [len(r.states) for r in results]
-    alarm_codes = np.repeat(np.arange(len(results)), lengths)
-    state_codes = (
-        np.concatenate([r.states for r in results]).astype(np.int64)
-        if results
-        else np.zeros(0, dtype=np.int64)
-    )
-    instants = (
-        np.concatenate([r.instants_us for r in results])
-        if results
-        else np.zeros(0, dtype=np.int64)
-    )
+    alarm_codes, instants, state_codes = _history_codes(results)
     # Categoricals keep a 90-day, per-minute history of many alarms cheap.
     return pd.DataFrame(
         {
             "alarm_name": pd.Categorical.from_codes(
-                alarm_codes, categories=pd.Index(alarm_names, dtype=str)
+                alarm_codes, categories=pd.Index([r.name for r in results], dtype=str)
             ),
             "evaluated_at": pd.Series(instants.astype("datetime64[us]")).dt.tz_localize(
                 "UTC"
@@ -178,6 +166,20 @@ def _history_frame(results: Sequence[AlarmStates]) -> pd.DataFrame:
             ),
         }
     )
+
+
+def _history_codes(
+    results: Sequence[AlarmStates],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The history's rows as arrays: alarm index, instant [µs], state code."""
+    lengths = [len(r.states) for r in results]
+    alarm_codes = np.repeat(np.arange(len(results)), lengths)
+    if not results:
+        empty = np.zeros(0, dtype=np.int64)
+        return alarm_codes, empty, empty
+    state_codes = np.concatenate([r.states for r in results]).astype(np.int64)
+    instants = np.concatenate([r.instants_us for r in results])
+    return alarm_codes, instants, state_codes
 
 
 def _summary_frame(results: Sequence[AlarmStates]) -> pd.DataFrame:
@@ -251,76 +253,53 @@ def write_alarm_run(
         )
     out.mkdir(parents=True, exist_ok=True)
     iso = "%Y-%m-%dT%H:%M:%SZ"
-    if not _write_history_csv(run.history, paths["history"]):
-        run.history.to_csv(
-            paths["history"], index=False, date_format=iso, lineterminator="\n"
-        )
+    _write_history_csv(run.states, paths["history"])
     run.summary.to_csv(
         paths["summary"], index=False, date_format=iso, lineterminator="\n"
     )
     return paths
 
 
-def _write_history_csv(history: pd.DataFrame, path: Path) -> bool:
-    """Write a history built by :func:`build_run` as ``to_csv`` would; False if not.
+def _write_history_csv(results: Sequence[AlarmStates], path: Path) -> None:
+    """Write :attr:`AlarmRun.history` from the states, with the bytes ``to_csv``
+    writes (ISO 8601 UTC to the second, ``\n`` line ends; a test compares them).
 
     A 90-day, per-minute history of five alarms is 650,000 rows, which
     ``to_csv`` formats one timestamp at a time (seconds). Here each alarm
-    name and state is quoted once (by :mod:`csv`, as ``to_csv`` does), the
-    instants are formatted as an array, and the lines are joined in Arrow:
-    the same bytes (a test compares them). Other frames (a history read back
-    from a file) return False and go through ``to_csv``.
+    name and state is quoted once (by :mod:`csv`, as ``to_csv`` does), each
+    instant is formatted once, and the lines are joined in Arrow, a block at a
+    time, so the text of a long history is never held whole.
     """
-    columns = ["alarm_name", "evaluated_at", "state"]
-    if list(history.columns) != columns:
-        return False
-    names, states = history["alarm_name"], history["state"]
-    stamps = history["evaluated_at"]
-    if not (
-        isinstance(names.dtype, pd.CategoricalDtype)
-        and isinstance(states.dtype, pd.CategoricalDtype)
-        and isinstance(stamps.dtype, pd.DatetimeTZDtype)
-        and not bool(names.isna().any() or states.isna().any() or stamps.isna().any())
-    ):
-        return False
-    if str(stamps.dt.tz) != "UTC":
-        return False
-    # Floor to whole seconds (the format has no fraction), as strftime does.
-    micros = pd.DatetimeIndex(stamps).as_unit("us").asi8
-    # The alarms share their evaluation instants: format each instant once.
+    alarm_codes, micros, state_codes = _history_codes(results)
+    # Floor to whole seconds (the format has no fraction), as strftime does;
+    # the alarms share their evaluation instants.
     instants, at = np.unique(np.floor_divide(micros, 1_000_000), return_inverse=True)
     formatted = np.datetime_as_string(instants.astype("datetime64[s]"), unit="s")
     when = pa.array(formatted, pa.large_string())
-    name_fields = _fields(names.cat.categories, "", ",")
-    state_fields = _fields(states.cat.categories, "Z,", "\n")
-    name_codes = names.cat.codes.to_numpy()
-    state_codes = states.cat.codes.to_numpy()
+    name_fields = _fields([r.name for r in results], "", ",")
+    state_fields = _fields(STATE_NAMES, "Z,", "\n")
     at = at.reshape(-1)
     with path.open("wb") as out:
-        out.write((",".join(columns) + "\n").encode())
-        # A block of lines at a time: the text of a long history is not held whole.
-        for first in range(0, len(history), _CSV_BLOCK_ROWS):
+        out.write(b"alarm_name,evaluated_at,state\n")
+        for first in range(0, len(micros), _CSV_BLOCK_ROWS):
             rows = slice(first, first + _CSV_BLOCK_ROWS)
             text = pc.binary_join_element_wise(
-                name_fields.take(pa.array(name_codes[rows])),
+                name_fields.take(pa.array(alarm_codes[rows])),
                 when.take(pa.array(at[rows])),
                 state_fields.take(pa.array(state_codes[rows])),
                 pa.scalar("", pa.large_string()),
             )
             offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)
-            begin, stop = (
-                int(offsets[text.offset]),
-                int(offsets[text.offset + len(text)]),
-            )
+            begin = int(offsets[text.offset])
+            stop = int(offsets[text.offset + len(text)])
             out.write(memoryview(text.buffers()[2])[begin:stop])
-    return True
 
 
 #: Lines of ``alarm_history.csv`` formatted at once.
 _CSV_BLOCK_ROWS = 1 << 18
 
 
-def _fields(values: pd.Index, before: str, after: str) -> pa.Array:
+def _fields(values: Sequence[str], before: str, after: str) -> pa.Array:
     """Each value as one CSV field (quoted only where needed, as ``to_csv``
     quotes), between ``before`` and ``after``."""
     out = []

@@ -31,8 +31,8 @@ stat : string, optional
 
 The text columns are categoricals of strings (categories sorted): a run of
 90 days holds millions of datapoints but a few dozen distinct names, so a
-datapoint costs two bytes of codes per text column instead of a copy of its
-text. Files hold them as plain strings (:func:`dpcsim.canonical.write_parquet`).
+datapoint costs a byte of code per text column instead of a copy of its text.
+Files hold them as plain strings (:func:`dpcsim.canonical.write_parquet`).
 The tidy CSV holds the same columns (``timestamp`` in ISO 8601, UTC when the
 offset is omitted).
 """
@@ -242,15 +242,10 @@ def validate_datapoints(
     for col, dtype in OPTIONAL_DATAPOINT_DTYPES.items():
         if col in frame.columns:
             if dtype == "category":
-                out[col] = _optional_category(frame[col])
+                out[col] = text_category(frame[col].astype("string"))
             else:
                 out[col] = frame[col].astype(dtype).to_numpy()  # type: ignore[call-overload]
     return out
-
-
-def _optional_category(raw: pd.Series) -> pd.Categorical:
-    """An optional text column as a categorical; missing values stay missing."""
-    return text_category(raw.astype("string"))
 
 
 def _fail_on(
