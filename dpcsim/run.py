@@ -371,6 +371,9 @@ class Run:
             metrics=metrics,
             timer=timer,
         )
+        # A caller that handed over its only reference frees the frame once
+        # the prepared run lets it go.
+        del workload, routing
         return cls.simulate_prepared(
             prepared,
             rng=rng,
@@ -378,6 +381,7 @@ class Run:
             timer=timer,
             schedule=schedule,
             on_records=on_records,
+            release=True,
         )
 
     @classmethod
@@ -451,13 +455,15 @@ class Run:
         schedule: WLMSchedule | None = None,
         keep: Literal["all", "alarms"] = "all",
         on_records: Callable[[SimResult], None] | None = None,
+        release: bool = False,
     ) -> Run:
         """Replay a :class:`PreparedRun`; the same run :meth:`simulate` returns.
 
         Parameters
         ----------
         prepared
-            From :meth:`prepare`; only read, so one serves many runs.
+            From :meth:`prepare`; only read (unless ``release``), so one
+            serves many runs.
         settings
             Cluster settings of this run; None is the prepared ones.
         rng, metrics, timer, schedule, on_records
@@ -467,13 +473,39 @@ class Run:
             keep only outcomes): only the series the prepared alarms read are
             built and kept in :attr:`datapoints`, unsorted; the alarm
             evaluation is the same.
+        release
+            ``prepared`` serves this run only (:meth:`simulate`, ``dpcsim
+            simulate``): :meth:`PreparedRun.release` is called before the
+            engine runs, and the engine arrays are let go once it has, so that
+            a long run holds neither its workload frame nor its engine inputs
+            through the records, metrics and writes. Memory is freed only
+            where the caller holds no other reference. A released run cannot
+            be replayed.
+
+        Raises
+        ------
+        ValueError
+            When ``prepared`` was released by an earlier run.
         """
         clock = PhaseTimer() if timer is None else timer
         seed = _seed(rng)
         settings = prepared.settings if settings is None else settings
         config = prepared.config
+        arrays = prepared.arrays
+        if arrays is None:
+            raise ValueError(
+                "this PreparedRun was released by a run with release=True; "
+                "prepare the workload again (Run.prepare) to replay it"
+            )
+        inputs = prepared.metric_inputs
+        if metrics and inputs is None:
+            # (release() drops the workload and the arrays together.)
+            assert prepared.workload is not None
+            inputs = MetricInputs.of(prepared.workload, arrays.start_at)
+        if release:
+            prepared.release()
         result = simulate_arrays(
-            prepared.arrays,
+            arrays,
             config,
             settings,
             rng=seed,
@@ -483,6 +515,9 @@ class Run:
             recorded_queue=prepared.recorded_queue,
             schedule=schedule,
         )
+        # The engine's inputs pin the workload's numeric columns: a released
+        # run frees them here, before its records and metrics are built.
+        del arrays
         if on_records is not None:
             on_records(result)
         with clock.phase("records"):
@@ -494,13 +529,15 @@ class Run:
             datapoints = empty_datapoints()
         else:
             options: dict[str, Any] = {
-                "workload": prepared.workload,
+                # The metrics read the workload's texts and side tables from
+                # its inputs, computed once for every run of the workload.
+                "workload": None,
                 "design": prepared.design,
                 "cluster_id": prepared.cluster_id,
                 "queues": config.queue_names,
                 "storage": settings.storage,
                 "end_at": prepared.end_at,
-                "inputs": prepared.metric_inputs,
+                "inputs": inputs,
             }
             alarms = prepared.alarms
             span_us = None
@@ -716,18 +753,23 @@ class RecordWriter:
             self._thread.join()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True, eq=False)
 class PreparedRun:
     """A workload routed and prepared for many runs (:meth:`Run.prepare`).
+
+    Runs only read it (a sweep shares one between many runs, each with its own
+    ``dataclasses.replace`` of config and settings); :meth:`release` is for the
+    single run of a long workload.
 
     Attributes
     ----------
     workload, config, design
-        What was prepared.
+        What was prepared (``workload`` None once released).
     settings
         Default cluster settings of :meth:`Run.simulate_prepared`.
     arrays
-        The engine's input arrays (:func:`dpcsim.engine.simulate.prepare_inputs`).
+        The engine's input arrays (:func:`dpcsim.engine.simulate.prepare_inputs`);
+        None once released.
     metric_inputs
         The metrics' per-workload inputs (:class:`dpcsim.metrics.MetricInputs`);
         None when prepared with ``metrics=False``.
@@ -739,11 +781,11 @@ class PreparedRun:
         Each query's queue under ``recorded`` (None without one).
     """
 
-    workload: Workload
+    workload: Workload | None
     config: WLMConfig
     settings: ClusterSettings
     design: Design | None
-    arrays: QueryArrays
+    arrays: QueryArrays | None
     metric_inputs: MetricInputs | None
     alarms: tuple[AlarmSpec, ...]
     cluster_id: str | None
@@ -751,6 +793,12 @@ class PreparedRun:
     replay: Replay = "session"
     recorded: WLMConfig | None = None
     recorded_queue: np.ndarray | None = None
+
+    def release(self) -> None:
+        """Let go of the workload and the engine arrays (:meth:`Run.simulate_prepared`
+        with ``release=True`` calls it); the run cannot be replayed after."""
+        self.workload = None
+        self.arrays = None
 
 
 class PhaseTimer:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,7 @@ from dpcsim import logs
 from dpcsim.cli import COMMANDS, SUMMARIES
 from dpcsim.designs import load_design
 from dpcsim.engine import ClusterSettings, SimResult, simulate
-from dpcsim.metrics import MART_WRITE_PATTERN, build_metrics, to_records
+from dpcsim.metrics import MART_WRITE_PATTERN, MetricInputs, build_metrics, to_records
 from dpcsim.metrics.elt import mart_tables
 from dpcsim.run import PhaseTimer, Run
 from dpcsim.schema import Workload
@@ -64,6 +67,76 @@ def test_prepared_runs_write_the_same_bytes_as_simulate(day, design, tmp_path):
     np.testing.assert_array_equal(prepared.arrays.queue, queue)
     # The tight setting did change the run (the comparison is not vacuous).
     assert _files(tmp_path / "fast2") != _files(tmp_path / "fast1")
+
+
+class _Watch(PhaseTimer):
+    """A timer that notes, as the engine phase starts, which objects are gone."""
+
+    def __init__(self, **refs: weakref.ref[object]) -> None:
+        super().__init__()
+        self.refs = refs
+        self.gone_at_engine: dict[str, bool] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        if name == "engine":
+            self.gone_at_engine = {k: r() is None for k, r in self.refs.items()}
+        with super().phase(name):
+            yield
+
+
+def test_a_released_run_lets_go_of_its_frame_and_arrays_and_gives_the_same_run(
+    day, design, tmp_path
+):
+    # A copy of the shared fixture: this test hands over its only reference.
+    workload = Workload(
+        queries=day.queries.copy(),
+        elt_runs=day.elt_runs,
+        load_errors=day.load_errors,
+    )
+    prepared = Run.prepare(workload, design.wlm, None, design)
+    frame = weakref.ref(workload.queries)
+    arrival = weakref.ref(prepared.arrays.arrival_s)
+    del workload
+    gone_at_records: dict[str, bool] = {}
+
+    def on_records(result: SimResult) -> None:
+        gone_at_records["arrays"] = arrival() is None
+
+    watch = _Watch(frame=frame, arrays=arrival)
+    run = Run.simulate_prepared(
+        prepared, rng=1, timer=watch, on_records=on_records, release=True
+    )
+    # Freed by reference counting alone: the frame before the engine, the
+    # engine arrays before the records and metrics.
+    assert watch.gone_at_engine == {"frame": True, "arrays": False}
+    assert gone_at_records == {"arrays": True}
+    assert prepared.workload is None
+    assert prepared.arrays is None
+    with pytest.raises(ValueError, match="released"):
+        Run.simulate_prepared(prepared, rng=1)
+    run.write(tmp_path / "released")
+    held = Run.prepare(day, design.wlm, None, design)
+    Run.simulate_prepared(held, rng=1).write(tmp_path / "held")
+    assert _files(tmp_path / "released") == _files(tmp_path / "held")
+    assert held.arrays is not None  # a run without release only reads
+
+
+def test_records_from_the_inputs_alone_equal_records_from_the_workload(day, design):
+    result = simulate(day, design.wlm, rng=2)
+    inputs = MetricInputs.of(day, result.start_at)
+    alone = to_records(result, None, elt=design.elt, inputs=inputs)
+    full = to_records(result, day, elt=design.elt)
+    pd.testing.assert_frame_equal(alone.queries, full.queries)
+    pd.testing.assert_frame_equal(alone.elt_runs, full.elt_runs)
+    pd.testing.assert_frame_equal(alone.load_errors, full.load_errors)
+    assert len(full.elt_runs)
+    assert full.queries["query_text"].notna().any()
+    # Inputs of another clock zero are not used without the workload to redo them.
+    shifted = MetricInputs.of(day, result.start_at - pd.Timedelta(minutes=1))
+    bare = to_records(result, None, elt=design.elt, inputs=shifted)
+    assert bare.queries["query_text"].isna().all()
+    assert not len(bare.elt_runs)
 
 
 def test_metrics_from_the_state_log_equal_metrics_from_the_timeline(day, design):

@@ -266,22 +266,32 @@ def run(args: argparse.Namespace) -> int:
         require_queries(workload.queries, ", ".join(map(str, paths)))
         steps.update()
         timeline = bool(getattr(args, "timeline", False))
+        notes = _replay_notes(workload, config, routing)
+        prepared = Run.prepare(
+            workload,
+            config,
+            settings,
+            design,
+            routing=routing,
+            alarms=alarms or (),
+            cluster_id=cluster_id,
+            replay=replay or "session",
+            metrics=measure,
+            timer=timer,
+        )
+        # The prepared run holds what the run needs; released by it, the
+        # workload frame is freed before the engine runs.
+        del workload, routing
         # The record tables are written while the metrics are computed.
         with RecordWriter(staging, timeline=timeline) as records:
-            run_ = Run.simulate(
-                workload,
-                config,
-                settings,
+            run_ = Run.simulate_prepared(
+                prepared,
                 rng=args.seed,
-                routing=routing,
-                alarms=alarms or (),
-                design=design,
-                cluster_id=cluster_id,
-                replay=replay or "session",
                 metrics=measure,
                 timer=timer,
                 schedule=schedule,
                 on_records=records,
+                release=True,
             )
             steps.update()
             run_.write(staging, timeline=timeline, timer=timer, written=records)
@@ -293,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_run(run_))
         if schedule is not None:
             print("\n" + _schedule_line(schedule, run_))
-        _print_replay_notes(workload, config, routing)
+        _print_replay_notes(*notes)
         print(f"\nwrote {len(names)} files to {out_dir}: {', '.join(names)}")
     return 0
 
@@ -440,12 +450,17 @@ def _load_workload(
     return workload, routing
 
 
-def _print_replay_notes(
+def _replay_notes(
     workload: Workload, config: WLMConfig, routing: RoutingResult | None
-) -> None:
-    """Routing paths (stdout) and the workload's caveats (stderr), on every run."""
+) -> tuple[list[str], list[str]]:
+    """The routing paths and the workload's caveats, printed after the run."""
     lines, warnings = routing_report(config, workload.queries, routing=routing)
+    return lines, [*replay_warnings(workload.queries), *warnings]
+
+
+def _print_replay_notes(lines: list[str], warnings: list[str]) -> None:
+    """Routing paths (stdout) and the workload's caveats (stderr), on every run."""
     for line in lines:
         print(f"\n{line}")
-    for warning in [*replay_warnings(workload.queries), *warnings]:
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -616,12 +616,25 @@ class Engine:
             self.rec.after(i, now)
 
     def drop_inputs(self) -> None:
-        """Free the loop's per-query arrays once the run is over (lower peak)."""
+        """Free the loop's per-query state once the run is over (lower peak).
+
+        The records (:attr:`rec`), the scaling pool and the SQA model stay.
+        The lists go too: a query's clock entry (a tuple and a float), its
+        stamp and its session link are Python objects, about 200 B per query
+        together, which would otherwise be held while the records are built.
+        So do the input arrays (``inp``): the engine is in reference cycles
+        (its interrupts, scaling pool and session hook point back at it), so
+        it is freed only by the cyclic collector, and would hold them till then.
+        """
+        del self.inp
         empty_d, empty_b = array("d"), array("b")
         self.arr = self.exe = self.mem = self.rem = empty_d
         self.q0 = self.st = self.cluster = empty_b
         self.sc = self.ent = array("q")
         self.gen = array("i")
+        self.live, self.psv, self.think, self.fac0 = [], [], [], []
+        self.open_idx, self.open_at, self.cs_el = [], [], []
+        self.succ = self.cache = self.odd = None
 
     def now(self) -> float:
         """The simulation clock [s]."""

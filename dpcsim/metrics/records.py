@@ -270,7 +270,8 @@ def records_from_sim(
         ``scaling``, ``start_at``).
     workload
         The workload that was simulated; supplies ``query_group``,
-        ``query_text`` and the side tables. Without it the ELT runs and load
+        ``query_text`` and the side tables. Not needed with ``inputs``;
+        without either, the texts are missing and the ELT runs and load
         errors are empty.
     elt
         Which queue and query group carry the ELT; default the default
@@ -278,7 +279,7 @@ def records_from_sim(
     inputs
         :class:`MetricInputs` of ``workload`` computed earlier (a sweep's
         runs share them); None computes them here. Ignored when their
-        ``start_at`` is not the run's.
+        ``start_at`` is not the run's (recomputed from ``workload`` if given).
 
     Returns
     -------
@@ -290,10 +291,10 @@ def records_from_sim(
     """
     sim = result.queries
     start_at = pd.Timestamp(result.start_at)
-    if workload is not None and (inputs is None or inputs.start_at != start_at):
+    if inputs is not None and inputs.start_at != start_at:
+        inputs = None  # of another clock zero: recomputed below, or not used
+    if workload is not None and inputs is None:
         inputs = MetricInputs.of(workload, start_at)
-    if workload is None:
-        inputs = None
     query_id = sim["query_id"].to_numpy(dtype="int64")
     text = _workload_text(inputs, pd.Series(query_id))
     # Built in final column order from arrays: the texts stay Arrow strings
