@@ -179,8 +179,9 @@ class Recorder:
             qmr[i] = text_code[";".join(acts)]
         return pd.DataFrame(
             {
-                "query_id": extra["query_id"],
-                "task_id": extra["task_id"],
+                # Copies: the frame must not share a prepared run's arrays.
+                "query_id": extra["query_id"].copy(),
+                "task_id": extra["task_id"].copy(),
                 "queue": strings(names, cur),
                 "first_queue": strings(names, first_queue),
                 "statement_type": extra["statement_type"],
@@ -196,7 +197,10 @@ class Recorder:
                 "sqa_evicted": np.frombuffer(self.sqa_evicted, np.int8).astype(bool),
                 "qmr_actions": strings(["", *texts], qmr),
                 "cache_hit": extra["cache_hit"].astype(bool),
-            }
+            },
+            # Each column is a new array: one block each, not copied again
+            # into consolidated blocks.
+            copy=False,
         )
 
     def codes(self, names: tuple[str, ...], cache_hit: np.ndarray) -> RunCodes:

@@ -295,23 +295,26 @@ def records_from_sim(
         inputs = None  # of another clock zero: recomputed below, or not used
     if workload is not None and inputs is None:
         inputs = MetricInputs.of(workload, start_at)
-    query_id = sim["query_id"].to_numpy(dtype="int64")
-    text = _workload_text(inputs, pd.Series(query_id))
-    # Built in final column order from arrays: the texts stay Arrow strings
-    # (a to_numpy would make a Python object per query and re-infer them).
+    sim = sim.reset_index(drop=True)
+    query_id = sim["query_id"].astype("int64")
+    text = _workload_text(inputs, query_id)
+    # Built in final column order from the run's own columns: no copy, as
+    # this frame lives through the metrics (copy-on-write keeps the run's
+    # frame as it is if a column here is ever written). The texts stay Arrow
+    # strings (a to_numpy would make a Python object per query).
     columns: dict[str, Any] = {
         "query_id": query_id,
-        "queue": sim["queue"].astype("string").array,
-        "statement_type": sim["statement_type"].astype("string").array,
+        "queue": sim["queue"].astype("string"),
+        "statement_type": sim["statement_type"].astype("string"),
         "query_group": text["query_group"].array,
         "query_text": text["query_text"].array,
-        "arrival_s": sim["arrival_s"].to_numpy(dtype="float64"),
-        "start_s": sim["start_s"].to_numpy(dtype="float64"),
-        "end_s": sim["end_s"].to_numpy(dtype="float64"),
-        "outcome": sim["outcome"].astype("string").array,
-        "ran_on": sim["ran_on"].astype("string").array,
-        "cache_hit": sim["cache_hit"].to_numpy(bool),
-        "scanned_mb": text["scanned_mb"].to_numpy(dtype="float64"),
+        "arrival_s": sim["arrival_s"].astype("float64"),
+        "start_s": sim["start_s"].astype("float64"),
+        "end_s": sim["end_s"].astype("float64"),
+        "outcome": sim["outcome"].astype("string"),
+        "ran_on": sim["ran_on"].astype("string"),
+        "cache_hit": sim["cache_hit"].astype(bool),
+        "scanned_mb": text["scanned_mb"].astype("float64"),
     }
     if inputs is not None:
         columns["mart_table"] = text["mart_table"].array
