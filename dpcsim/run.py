@@ -34,7 +34,7 @@ from dpcsim.engine.records import LOCATIONS, RunCodes
 from dpcsim.engine.records import OUTCOMES as ENGINE_OUTCOMES
 from dpcsim.engine.schedule import WLMSchedule
 from dpcsim.engine.sessions import Replay
-from dpcsim.engine.simulate import prepare_inputs, simulate_arrays
+from dpcsim.engine.simulate import prepare_inputs, run_engine
 from dpcsim.metrics import MetricInputs, build_metrics
 from dpcsim.metrics.build import alarm_datapoints
 from dpcsim.metrics.datapoints import empty_datapoints
@@ -504,7 +504,7 @@ class Run:
             inputs = MetricInputs.of(prepared.workload, arrays.start_at)
         if release:
             prepared.release()
-        result = simulate_arrays(
+        ran = run_engine(
             arrays,
             config,
             settings,
@@ -518,6 +518,9 @@ class Run:
         # The engine's inputs pin the workload's numeric columns: a released
         # run frees them here, before its records and metrics are built.
         del arrays
+        with clock.phase("records"):
+            result = ran.result()
+        del ran
         if on_records is not None:
             on_records(result)
         with clock.phase("records"):

@@ -70,17 +70,16 @@ def test_prepared_runs_write_the_same_bytes_as_simulate(day, design, tmp_path):
 
 
 class _Watch(PhaseTimer):
-    """A timer that notes, as the engine phase starts, which objects are gone."""
+    """A timer that notes, as each phase starts, which objects are gone."""
 
     def __init__(self, **refs: weakref.ref[object]) -> None:
         super().__init__()
         self.refs = refs
-        self.gone_at_engine: dict[str, bool] = {}
+        self.gone: dict[str, dict[str, bool]] = {}
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        if name == "engine":
-            self.gone_at_engine = {k: r() is None for k, r in self.refs.items()}
+        self.gone.setdefault(name, {k: r() is None for k, r in self.refs.items()})
         with super().phase(name):
             yield
 
@@ -98,19 +97,12 @@ def test_a_released_run_lets_go_of_its_frame_and_arrays_and_gives_the_same_run(
     frame = weakref.ref(workload.queries)
     arrival = weakref.ref(prepared.arrays.arrival_s)
     del workload
-    gone_at_records: dict[str, bool] = {}
-
-    def on_records(result: SimResult) -> None:
-        gone_at_records["arrays"] = arrival() is None
-
     watch = _Watch(frame=frame, arrays=arrival)
-    run = Run.simulate_prepared(
-        prepared, rng=1, timer=watch, on_records=on_records, release=True
-    )
+    run = Run.simulate_prepared(prepared, rng=1, timer=watch, release=True)
     # Freed by reference counting alone: the frame before the engine, the
     # engine arrays before the records and metrics.
-    assert watch.gone_at_engine == {"frame": True, "arrays": False}
-    assert gone_at_records == {"arrays": True}
+    assert watch.gone["engine"] == {"frame": True, "arrays": False}
+    assert watch.gone["records"] == {"frame": True, "arrays": True}
     assert prepared.workload is None
     assert prepared.arrays is None
     with pytest.raises(ValueError, match="released"):

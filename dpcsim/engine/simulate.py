@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -37,6 +37,7 @@ from dpcsim.schema import STATEMENT_TYPES, Workload
 from dpcsim.wlm import RoutingResult, WLMConfig
 
 __all__ = [
+    "EngineRun",
     "carried_metrics",
     "chained_end_s",
     "demand_arrays",
@@ -49,6 +50,7 @@ __all__ = [
     "observed_demand_s",
     "prepare_inputs",
     "qmr_never_evaluated",
+    "run_engine",
     "scaled_work",
     "simulate",
     "simulate_arrays",
@@ -193,6 +195,39 @@ def simulate_arrays(
     queue under ``recorded`` (``prepare_inputs(workload, recorded).queue``).
     ``schedule`` is :func:`simulate`'s.
     """
+    ran = run_engine(
+        arrays,
+        config,
+        settings,
+        rng=rng,
+        phase=phase,
+        replay=replay,
+        recorded=recorded,
+        recorded_queue=recorded_queue,
+        schedule=schedule,
+    )
+    with (phase or _untimed)("records"):
+        return ran.result()
+
+
+def run_engine(
+    arrays: QueryArrays,
+    config: WLMConfig,
+    settings: ClusterSettings | None = None,
+    *,
+    rng: np.random.Generator | int | None = None,
+    phase: Callable[[str], AbstractContextManager[None]] | None = None,
+    replay: Replay = "session",
+    recorded: WLMConfig | None = None,
+    recorded_queue: np.ndarray | None = None,
+    schedule: WLMSchedule | None = None,
+) -> EngineRun:
+    """The first half of :func:`simulate_arrays`: run the engine's loop.
+
+    Parameters as there (``phase`` times ``demand`` and ``engine``).
+    :meth:`EngineRun.result` builds the records; between the two a caller
+    can let go of ``arrays``, which the records do not need whole.
+    """
     timed = phase if phase is not None else _untimed
     settings = settings or ClusterSettings()
     if replay not in REPLAY_MODES:
@@ -241,8 +276,22 @@ def simulate_arrays(
         eng.run()
         arrival_s = np.frombuffer(eng.arr, np.float64).copy()
         eng.drop_inputs()
-    with timed("records"):
-        return _result(eng, arrays, arrival_s, config, tables, settings, sqa)
+    return EngineRun(
+        engine=eng,
+        arrival_s=arrival_s,
+        query_id=arrays.query_id,
+        task_id=arrays.task_id,
+        stmt=arrays.stmt,
+        first_queue=arrays.queue,
+        cache_hit=arrays.cache_hit,
+        logged_abort=arrays.logged_abort,
+        start_at=arrays.start_at,
+        carried=frozenset(carried_metrics(arrays, eng.mem_on)),
+        config=config,
+        tables=tables,
+        settings=settings,
+        sqa_max_s=None if sqa is None else sqa.max_s,
+    )
 
 
 def _sqa_max_s(
@@ -273,62 +322,85 @@ def _untimed(name: str) -> AbstractContextManager[None]:
     return nullcontext()
 
 
-def _result(
-    eng: Engine | AutoEngine,
-    arrays: QueryArrays,
-    arrival_s: np.ndarray,
-    config: WLMConfig,
-    tables: QueueTables,
-    settings: ClusterSettings,
-    sqa: SQAModel | None,
-) -> SimResult:
-    """The run's records, scaling bill and summary."""
-    # An error or a user cancel belongs to the statement, not to WLM: a query the
-    # log shows aborted fails again when the replay lets it run to its logged end.
-    eng.rec.fail_where_completed(arrays.logged_abort)
-    queries = eng.rec.queries_frame(
-        arrival_s=arrival_s,
-        first_queue=arrays.queue,
-        names=tables.names,
-        extra={
-            "query_id": arrays.query_id,
-            "task_id": arrays.task_id,
-            "statement_type": strings(STATEMENT_TYPES, arrays.stmt),
-            "cache_hit": arrays.cache_hit,
-        },
-    )
-    rows = eng.cs_pool.rows
-    money = bill(
-        rows,
-        min_billed_s=settings.cs_min_billed_s,
-        credit_start_s=settings.cs_free_credit_start_s,
-        credit_cap_s=settings.cs_free_credit_cap_s,
-        price_per_s=settings.price_usd_per_cluster_s,
-    )
-    scaling = pd.DataFrame(
-        {
-            "cluster": np.array([r[0] for r in rows], dtype=np.int64),
-            "start_s": np.array([r[1] for r in rows], dtype=np.float64),
-            "end_s": np.array([r[2] for r in rows], dtype=np.float64),
-            "busy_s": np.array([r[3] for r in rows], dtype=np.float64),
-            "billed_s": money.billed_s,
-        }
-    )
-    codes = eng.rec.codes(tables.names, arrays.cache_hit)
-    summary = summarize(codes, scaling, money, None if sqa is None else sqa.max_s)
-    summary["qmr_never_evaluated"] = qmr_never_evaluated(
-        config, carried_metrics(arrays, eng.mem_on)
-    )
-    if isinstance(eng, Switching):
-        summary["wlm_switches"] = eng.applied
-    return SimResult(
-        queries=queries,
-        timeline=eng.rec.state_log(tables.names),
-        scaling=scaling,
-        summary=summary,
-        start_at=arrays.start_at,
-        codes=codes,
-    )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineRun:
+    """An engine whose loop has run (:func:`run_engine`), and what its records
+    take from the input arrays.
+
+    Only the arrays the records read are held (ids, statement types, first
+    queues, cache hits, logged aborts: 6 of the 20 per-query arrays), so a
+    caller that lets go of the input arrays before :meth:`result` frees the
+    rest first.
+    """
+
+    engine: Engine | AutoEngine
+    #: Arrival of each query [s], session successors at their replayed instant.
+    arrival_s: np.ndarray
+    query_id: np.ndarray
+    task_id: np.ndarray
+    stmt: np.ndarray
+    first_queue: np.ndarray
+    cache_hit: np.ndarray
+    logged_abort: np.ndarray
+    start_at: pd.Timestamp
+    #: :func:`carried_metrics` of the inputs.
+    carried: frozenset[str]
+    config: WLMConfig
+    tables: QueueTables
+    settings: ClusterSettings
+    #: SQA's maximum runtime [s]; None with SQA off.
+    sqa_max_s: float | None
+
+    def result(self) -> SimResult:
+        """The run's records, scaling bill and summary."""
+        eng, tables, settings = self.engine, self.tables, self.settings
+        # An error or a user cancel belongs to the statement, not to WLM: a
+        # query the log shows aborted fails again when the replay lets it run
+        # to its logged end.
+        eng.rec.fail_where_completed(self.logged_abort)
+        queries = eng.rec.queries_frame(
+            arrival_s=self.arrival_s,
+            first_queue=self.first_queue,
+            names=tables.names,
+            extra={
+                "query_id": self.query_id,
+                "task_id": self.task_id,
+                "statement_type": strings(STATEMENT_TYPES, self.stmt),
+                "cache_hit": self.cache_hit,
+            },
+        )
+        rows = eng.cs_pool.rows
+        money = bill(
+            rows,
+            min_billed_s=settings.cs_min_billed_s,
+            credit_start_s=settings.cs_free_credit_start_s,
+            credit_cap_s=settings.cs_free_credit_cap_s,
+            price_per_s=settings.price_usd_per_cluster_s,
+        )
+        scaling = pd.DataFrame(
+            {
+                "cluster": np.array([r[0] for r in rows], dtype=np.int64),
+                "start_s": np.array([r[1] for r in rows], dtype=np.float64),
+                "end_s": np.array([r[2] for r in rows], dtype=np.float64),
+                "busy_s": np.array([r[3] for r in rows], dtype=np.float64),
+                "billed_s": money.billed_s,
+            }
+        )
+        codes = eng.rec.codes(tables.names, self.cache_hit)
+        summary = summarize(codes, scaling, money, self.sqa_max_s)
+        summary["qmr_never_evaluated"] = qmr_never_evaluated(
+            self.config, set(self.carried)
+        )
+        if isinstance(eng, Switching):
+            summary["wlm_switches"] = eng.applied
+        return SimResult(
+            queries=queries,
+            timeline=eng.rec.state_log(tables.names),
+            scaling=scaling,
+            summary=summary,
+            start_at=self.start_at,
+            codes=codes,
+        )
 
 
 def memory_demand_arrays(

@@ -180,7 +180,8 @@ def custom_datapoints(
     ]
     if wanted("CopyErrorCount", None):
         frames.append(_copy_errors(records, stamps, grid_s, copy_error_default))
-    return concat_points(frames)
+    # The parts are this function's own: given up as the result is built.
+    return concat_points(frames, consume=True)
 
 
 #: ``wanted(metric, dimensions)``: whether to build that series.

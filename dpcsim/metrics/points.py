@@ -84,13 +84,16 @@ def _utc_us(stamps: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return ts
 
 
-def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
+def sort_points(frame: pd.DataFrame, *, consume: bool = False) -> pd.DataFrame:
     """Sort datapoints by namespace, metric, dimensions, timestamp (stable).
 
     The same order as a stable ``sort_values`` on the four columns, without
     comparing strings per row: the frames are concatenations of single-metric
     runs, so runs are ordered by their key and only a key's rows are sorted
-    by time, when they are not in order already.
+    by time, when they are not in order already. ``consume``: ``frame`` is the
+    caller's to give up; its columns are dropped one by one as the sorted
+    ones are taken, so the datapoints are never held twice (a long run holds
+    tens of millions).
     """
     n = len(frame)
     if n == 0:
@@ -111,13 +114,24 @@ def sort_points(frame: pd.DataFrame) -> pd.DataFrame:
         _in_order(stamps[starts[r] : ends[r]]) for r in range(len(keys))
     ):
         return frame.reset_index(drop=True)
-    rows = []
+    # Filled key by key in place: the order is held once, not also in parts.
+    order = np.empty(n, dtype=np.int64)
+    at = 0
     for key in ordered:
         runs = groups[key]
         picked = np.concatenate([np.arange(starts[r], ends[r]) for r in runs])
         t = stamps[picked]
-        rows.append(picked if _in_order(t) else picked[np.argsort(t, kind="stable")])
-    return frame.take(np.concatenate(rows)).reset_index(drop=True)
+        if not _in_order(t):
+            picked = picked[np.argsort(t, kind="stable")]
+        order[at : at + picked.size] = picked
+        at += picked.size
+    if not consume:
+        return frame.take(order).reset_index(drop=True)
+    columns: dict[str, Any] = {}
+    for col in list(frame.columns):
+        columns[col] = frame[col].take(order).reset_index(drop=True)
+        del frame[col]
+    return pd.DataFrame(columns)
 
 
 def _in_order(t: np.ndarray) -> bool:
@@ -172,7 +186,9 @@ def _changes(column: pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def concat_points(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+def concat_points(
+    frames: Iterable[pd.DataFrame], *, consume: bool = False
+) -> pd.DataFrame:
     """Concatenate frames made by :func:`points` (empty input -> empty frame).
 
     Built column by column from the parts' arrays: the text columns' categories
@@ -180,6 +196,9 @@ def concat_points(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     keeps them categorical (``pd.concat`` of categoricals with different
     categories would fall back to one Python string per row), and a run's
     hundred small frames cost no per-frame ``astype`` or ``concat``.
+    ``consume``: the frames are the caller's to give up; each part's column is
+    dropped once the merged column is built, so the parts and the result are
+    not both held whole.
     """
     parts = [f for f in frames if len(f)]
     if not parts:
@@ -200,6 +219,10 @@ def concat_points(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
             columns[col] = _merged_categorical(series)
         else:
             columns[col] = np.concatenate([s.to_numpy() for s in series])
+        if consume:
+            del series
+            for part in parts:
+                del part[col]
     # The columns are new arrays: the frame takes them as they are.
     return pd.DataFrame(columns, copy=False)
 

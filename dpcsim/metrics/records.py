@@ -451,22 +451,32 @@ def _log_timeline(log: Any) -> pd.DataFrame:
     text per row. The log is in time order already; it is sorted (stably)
     only when it is not.
     """
-    t = np.asarray(log.t_s, dtype="float64")
+    t = _read_only(np.asarray(log.t_s, dtype="float64"))
     codes: np.ndarray[Any, np.dtype[np.int64]] = np.asarray(log.queue, dtype=np.int64)
     queue = pd.Categorical.from_codes(codes, categories=pd.Index(list(log.names)))
+    # The log's own arrays, read-only, not copies (this frame lives through
+    # the metrics): a write to the frame raises instead of changing the log.
     out = pd.DataFrame(
         {
             "t_s": t,
             "queue": queue,
-            "queued": np.asarray(log.queued, dtype="int32"),
-            "running": np.asarray(log.running, dtype="int32"),
-            "running_cs": np.asarray(log.running_cs, dtype="int32"),
-            "cs_clusters": np.asarray(log.cs_clusters, dtype="int16"),
-        }
+            "queued": _read_only(np.asarray(log.queued, dtype="int32")),
+            "running": _read_only(np.asarray(log.running, dtype="int32")),
+            "running_cs": _read_only(np.asarray(log.running_cs, dtype="int32")),
+            "cs_clusters": _read_only(np.asarray(log.cs_clusters, dtype="int16")),
+        },
+        copy=False,
     )
     if t.size > 1 and not bool((t[1:] >= t[:-1]).all()):
         out = out.sort_values("t_s", kind="stable").reset_index(drop=True)
     return out
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    """A read-only view of ``values``."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
 
 
 def _start_at(workload: Workload) -> pd.Timestamp:

@@ -153,7 +153,8 @@ def queue_gauge_datapoints(
                 "Count",
             )
         )
-    return concat_points(frames)
+    # The parts are this function's own: given up as the result is built.
+    return concat_points(frames, consume=True)
 
 
 def queue_period_datapoints(

@@ -631,7 +631,7 @@ class StreamMetrics:
         if self.storage is not None:
             frames.append(self._disk_points(stamps, grid_s))
         frames.append(self._custom_points(stamps, grid_s, stops))
-        return sort_points(concat_points(frames))
+        return sort_points(concat_points(frames, consume=True), consume=True)
 
     def _gauge_points(self, stamps: pd.DatetimeIndex, n: int) -> pd.DataFrame:
         assert self.grid is not None
