@@ -57,3 +57,19 @@ def test_sorted_points_are_a_stable_sort_of_the_strings():
     plain = concat_points(_parts()).astype(dict.fromkeys(TEXTS, "string"))
     expected = plain.sort_values(keys, kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(out.astype(dict.fromkeys(TEXTS, "string")), expected)
+
+
+def test_consuming_concat_and_sort_give_the_same_frames_and_empty_their_inputs():
+    parts = _parts()
+    kept = [p.copy() for p in parts]
+    merged = concat_points(parts, consume=True)
+    pd.testing.assert_frame_equal(merged, concat_points(kept))
+    # Each part gave up every column; the kept copies are as they were.
+    assert all(p.columns.empty for p in parts)
+    pd.testing.assert_frame_equal(concat_points(kept), concat_points(_parts()))
+    unsorted = merged.copy()
+    out = sort_points(merged, consume=True)
+    pd.testing.assert_frame_equal(out, sort_points(unsorted))
+    assert merged.columns.empty
+    # The sort moved rows (the comparison is not of a frame with itself).
+    assert not out["timestamp"].equals(unsorted["timestamp"])

@@ -309,3 +309,14 @@ def test_key_changes_treat_nulls_as_equal_only_to_nulls():
     got = _changes(text)
     # a->a, a->None, None->None, None->b, b->b, b->None, None->a
     assert got.tolist() == [False, True, False, True, False, True, True]
+
+
+def test_the_metrics_timeline_shares_the_state_log_read_only(day, design):
+    result = simulate(day, design.wlm, rng=6)
+    assert result.state_log is not None
+    before = result.state_log.queued.copy()
+    timeline = to_records(result, day, elt=design.elt).timeline
+    assert np.shares_memory(timeline["queued"].to_numpy(), result.state_log.queued)
+    with pytest.raises(ValueError, match="read-only"):
+        timeline.loc[0, "queued"] = 99
+    np.testing.assert_array_equal(result.state_log.queued, before)
