@@ -196,18 +196,28 @@ def concat_points(
     keeps them categorical (``pd.concat`` of categoricals with different
     categories would fall back to one Python string per row), and a run's
     hundred small frames cost no per-frame ``astype`` or ``concat``.
-    ``consume``: the frames are the caller's to give up; each part's column is
-    dropped once the merged column is built, so the parts and the result are
-    not both held whole.
+    ``consume``: the frames (a list, emptied) are the caller's to give up; each
+    part's column is let go once the merged column is built, so the parts and
+    the result are not both held whole.
     """
     parts = [f for f in frames if len(f)]
+    if consume and isinstance(frames, list):
+        frames.clear()
     if not parts:
         return empty_datapoints().assign(unit=repeat_category("", 0))
     if len(parts) == 1:
         return parts[0].loc[:, list(_COLUMNS)].reset_index(drop=True)
+    # Each part as its columns (a dict entry is dropped far faster than a
+    # frame's column): given up one column at a time when consumed.
+    held = [{col: part[col] for col in _COLUMNS} for part in parts]
+    del parts
     columns: dict[str, Any] = {}
     for col in _COLUMNS:
-        series = [part[col] for part in parts]
+        series = (
+            [cols.pop(col) for cols in held]
+            if consume
+            else [cols[col] for cols in held]
+        )
         if col == "timestamp":
             stamps = np.concatenate(
                 [s.to_numpy(dtype="datetime64[us]") for s in series]
@@ -219,10 +229,7 @@ def concat_points(
             columns[col] = _merged_categorical(series)
         else:
             columns[col] = np.concatenate([s.to_numpy() for s in series])
-        if consume:
-            del series
-            for part in parts:
-                del part[col]
+        del series
     # The columns are new arrays: the frame takes them as they are.
     return pd.DataFrame(columns, copy=False)
 
