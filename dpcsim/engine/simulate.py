@@ -286,8 +286,9 @@ def run_engine(
         cache_hit=arrays.cache_hit,
         logged_abort=arrays.logged_abort,
         start_at=arrays.start_at,
-        carried=frozenset(carried_metrics(arrays, eng.mem_on)),
-        config=config,
+        never_evaluated=qmr_never_evaluated(
+            config, carried_metrics(arrays, eng.mem_on)
+        ),
         tables=tables,
         settings=settings,
         sqa_max_s=None if sqa is None else sqa.max_s,
@@ -343,9 +344,8 @@ class EngineRun:
     cache_hit: np.ndarray
     logged_abort: np.ndarray
     start_at: pd.Timestamp
-    #: :func:`carried_metrics` of the inputs.
-    carried: frozenset[str]
-    config: WLMConfig
+    #: The QMR rules this run cannot evaluate (:func:`qmr_never_evaluated`).
+    never_evaluated: list[dict[str, object]]
     tables: QueueTables
     settings: ClusterSettings
     #: SQA's maximum runtime [s]; None with SQA off.
@@ -388,9 +388,7 @@ class EngineRun:
         )
         codes = eng.rec.codes(tables.names, self.cache_hit)
         summary = summarize(codes, scaling, money, self.sqa_max_s)
-        summary["qmr_never_evaluated"] = qmr_never_evaluated(
-            self.config, set(self.carried)
-        )
+        summary["qmr_never_evaluated"] = self.never_evaluated
         if isinstance(eng, Switching):
             summary["wlm_switches"] = eng.applied
         return SimResult(
