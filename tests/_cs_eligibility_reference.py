@@ -25,7 +25,6 @@ from dpcsim.logs.cs_eligibility import (
     _PY_FUNC,
     _WRITES,
     REASONS,
-    _after_ddl,
     _bare,
 )
 
@@ -132,4 +131,16 @@ def _references(
                 same[:] = True
             ref &= same
         out |= ref
+    return out
+
+
+def _after_ddl(frame: pd.DataFrame, types: np.ndarray) -> np.ndarray:
+    """Writes that follow a DDL row of the same transaction (object arrays)."""
+    if "transaction_id" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    xid = frame["transaction_id"].to_numpy()
+    known = pd.notna(xid)
+    ddl = pd.Series((types == "ddl") & known).groupby(xid, dropna=False).cummax()
+    seen = ddl.to_numpy(dtype=bool) & ~(types == "ddl")
+    out: np.ndarray = seen & np.isin(types, _WRITES) & known
     return out

@@ -142,6 +142,11 @@ def test_shuffled_sessions_classify_as_the_reference(tmp_path, seed):
     with_xid = queries.copy()
     with_xid["transaction_id"] = [rows[int(q) - 1][1] for q in queries["query_id"]]
     _assert_same(with_xid)
+    assert "write after ddl in transaction" in set(cs_eligibility(with_xid)[1])
+    # Rows whose transaction the log does not give are never writes after DDL.
+    some_xid = with_xid.copy()
+    some_xid.loc[some_xid.index[::5], "transaction_id"] = pd.NA
+    _assert_same(some_xid)
     # Unknown sessions may share any session's temporary table.
     unknown = queries.copy()
     unknown.loc[unknown.index[::7], "session_id"] = pd.NA

@@ -392,6 +392,9 @@ def _trim_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
     """Trim whitespace; columns of few distinct values trim each distinct once."""
     chunks = []
     for chunk in col.chunks:
+        if not _may_be_padded(chunk):
+            chunks.append(chunk)  # trimming would copy the same values
+            continue
         sample = chunk.slice(0, _SAMPLE)
         few = len(chunk) > 2 * _SAMPLE and 8 * pc.count_distinct(sample).as_py() < len(
             sample
@@ -403,6 +406,29 @@ def _trim_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
             chunk = pc.utf8_trim_whitespace(chunk)
         chunks.append(chunk)
     return pa.chunked_array(chunks, type=pa.string())
+
+
+def _may_be_padded(chunk: pa.Array) -> bool:
+    """Whether a value of ``chunk`` may start or end with whitespace.
+
+    Looks only at each value's first and last byte: a value whose first and
+    last bytes are printable ASCII (0x21-0x7F) cannot start or end with any
+    whitespace ``utf8_trim_whitespace`` removes, ASCII or Unicode (a multi-byte
+    character's bytes are all 0x80 or above). Conservative: a byte outside that
+    range, in a value or under a null, says "maybe".
+    """
+    if not len(chunk):
+        return False
+    _, offsets_buf, data_buf = chunk.buffers()
+    if data_buf is None or offsets_buf is None:
+        return False
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32)
+    offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    full = ends > starts
+    edges = np.concatenate([data[starts[full]], data[ends[full] - 1]])
+    return bool(((edges <= 0x20) | (edges >= 0x80)).any())
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
