@@ -278,11 +278,8 @@ def _after_ddl(
     # object array: grouping a million ids as objects cost 0.1 s.
     xid, _ = pd.factorize(frame["transaction_id"])
     known = xid >= 0
-    if is_ddl.any():
-        ddl = pd.Series(is_ddl & known).groupby(xid).cummax()
-        seen = ddl.to_numpy(dtype=bool) & ~is_ddl
-    else:
-        seen = np.zeros(len(frame), dtype=bool)
+    ddl = pd.Series(is_ddl & known).groupby(xid).cummax()
+    seen = ddl.to_numpy(dtype=bool) & ~is_ddl
     if ddl_starts is not None and len(ddl_starts) and "arrival_at" in frame:
         first = frame["transaction_id"].map(ddl_starts)
         after = (frame["arrival_at"] > first).to_numpy(dtype=bool, na_value=False)
