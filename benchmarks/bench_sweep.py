@@ -20,9 +20,11 @@ Printed, in this order:
   2-worker Dask ``LocalCluster`` started before the timing with
   :data:`~dpcsim.experiments.execute.DASK_WORKER_CONFIG`, as the README
   recommends for sweep workers (its workers preload dpcsim when they start):
-  wall, CPU seconds of every process involved, speed-up and efficiency
-  (speed-up / 2) against the in-process wall, and the machinery overhead
-  against the in-process mean run time;
+  wall, CPU seconds of every process involved during the sweep (for Dask,
+  the cluster's own start and stop on a line of their own), the seconds
+  until the first result (the executor's fixed start-up cost), speed-up and
+  efficiency (speed-up / 2) against the in-process wall, and the machinery
+  overhead against the in-process mean run time;
 - the machine's own ceiling for 2 workers: the same warm run timed in one
   process alone and in two processes at once (no scheduler, no store, no
   data moving); on shared or virtual cores two processes each run slower
@@ -123,17 +125,57 @@ def _server_s() -> float:
     return sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
 
 
-def _timed(sweep: Callable[[str], Any]) -> tuple[float, float, Any]:
-    """Wall and CPU seconds of one cold sweep into a fresh folder."""
+def _dask_pids(address: str) -> list[int]:
+    """Process ids of the workers (and of nannies running in processes of
+    their own) of the cluster at ``address``, this process excluded: a
+    ``LocalCluster`` keeps its nannies in the process that made it."""
+    from distributed import Client
+
+    with Client(address, set_as_default=False) as client:
+        workers = client.run(os.getpid)
+        nannies = client.run(os.getppid)
+    return sorted((set(workers.values()) | set(nannies.values())) - {os.getpid()})
+
+
+def _pids_cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user and system) of the running processes ``pids``."""
+    total = 0.0
+    for pid in pids:
+        ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += sum(int(t) for t in ticks[11:13])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _timed(sweep: Callable[..., Any]) -> tuple[float, float, Any, float]:
+    """Wall and CPU seconds of one cold sweep into a fresh folder.
+
+    ``sweep(out, on_row)`` runs it. Returned last: the wall seconds until the
+    first result came back, the executor's fixed start-up cost (a new pool's
+    fork server importing dpcsim, each worker reading the log and building
+    its first replication).
+    """
     clear_caches()
+    first: list[float] = []
     with tempfile.TemporaryDirectory() as out:
         cpu, started = _cpu_s(), time.perf_counter()
-        report = sweep(out)
-        return time.perf_counter() - started, _cpu_s() - cpu, report
+
+        def on_row(row: dict[str, Any]) -> None:
+            if not first:
+                first.append(time.perf_counter() - started)
+
+        report = sweep(out, on_row)
+        wall = time.perf_counter() - started
+        return wall, _cpu_s() - cpu, report, first[0] if first else float("nan")
 
 
 def _line(
-    label: str, wall: float, cpu: float, report: Any, workers: int, one: float
+    label: str,
+    wall: float,
+    cpu: float,
+    report: Any,
+    workers: int,
+    one: float,
+    first_row_s: float,
 ) -> str:
     """One sweep's figures.
 
@@ -145,7 +187,8 @@ def _line(
     runs = len(report.results)
     overhead = wall * workers / (runs * one) - 1
     return (
-        f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU, mean run "
+        f"{label}: {wall:.1f} s wall, {cpu:.1f} s CPU, first result after "
+        f"{first_row_s:.2f} s, mean run "
         f"{report.run_s / runs:.3f} s; overhead {overhead:+.0%}"
         f" against the in-process run, workers busy "
         f"{report.run_s / (wall * workers):.0%}; {report.failures} failed"
@@ -210,20 +253,26 @@ def _run(quick: bool) -> Iterator[str]:
     walls: dict[str, float] = {}
     cpus: dict[str, float] = {}
     label = f"{len(space.decisions)} decisions x {reps} replications ({runs} runs)"
-    wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=1))
+    wall, cpu, report, first = _timed(
+        lambda out, on_row: run_sweep(space, ctx, out, workers=1, on_row=on_row)
+    )
     one = report.run_s / runs  # the mean in-process run of this space
     walls["1 worker"], cpus["1 worker"] = wall, cpu
-    yield _line(f"{label}, 1 worker in-process", wall, cpu, report, 1, one)
-    wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=2))
+    yield _line(f"{label}, 1 worker in-process", wall, cpu, report, 1, one, first)
+    wall, cpu, report, first = _timed(
+        lambda out, on_row: run_sweep(space, ctx, out, workers=2, on_row=on_row)
+    )
     walls["2 local workers"], cpus["2 local workers"] = wall, cpu
-    yield _line(f"{label}, 2 local workers", wall, cpu, report, 2, one)
+    yield _line(f"{label}, 2 local workers", wall, cpu, report, 2, one, first)
     # The same with the pool's fork server already running, as a later sweep
     # of the same process (a notebook's) finds it; the target is judged on
     # the cold figure above, which a `dpcsim sweep` command pays.
-    wall, cpu, report = _timed(lambda out: run_sweep(space, ctx, out, workers=2))
+    wall, cpu, report, first = _timed(
+        lambda out, on_row: run_sweep(space, ctx, out, workers=2, on_row=on_row)
+    )
     warm = "2 local workers, fork server running"
     walls[warm], cpus[warm] = wall, cpu
-    yield _line(f"{label}, {warm}", wall, cpu, report, 2, one)
+    yield _line(f"{label}, {warm}", wall, cpu, report, 2, one, first)
     yield from _commands(space, label)
     try:
         from distributed import LocalCluster
@@ -246,14 +295,28 @@ def _run(quick: bool) -> Iterator[str]:
         )
         with config, cluster:
             address = cluster.scheduler_address
-            wall, _, report = _timed(
-                lambda out: run_sweep(space, ctx, out, scheduler=address)
+            pids = _dask_pids(address)
+            started_cpu = _cpu_s() - cpu0 + _pids_cpu_s(pids)
+            before = _cpu_s() + _pids_cpu_s(pids)
+            wall, _, report, first = _timed(
+                lambda out, on_row: run_sweep(
+                    space, ctx, out, scheduler=address, on_row=on_row
+                )
             )
-        # The workers' CPU is counted once they are reaped: cluster start and
-        # stop are in it.
-        cpu = _cpu_s() - cpu0
+            # This process (client and scheduler) and the nannies and workers,
+            # read from /proc while they run: the sweep's own CPU.
+            cpu = _cpu_s() + _pids_cpu_s(pids) - before
+        # Cluster start and stop, once the processes are reaped.
+        lifecycle = _cpu_s() - cpu0 - cpu
         walls["Dask 2 workers"], cpus["Dask 2 workers"] = wall, cpu
-        yield _line(f"{label}, Dask LocalCluster 2 workers", wall, cpu, report, 2, one)
+        yield _line(
+            f"{label}, Dask LocalCluster 2 workers", wall, cpu, report, 2, one, first
+        )
+        yield (
+            f"Dask LocalCluster start and stop (not in the figures above): "
+            f"{lifecycle:.1f} s CPU, {started_cpu:.1f} s of it to start "
+            f"(nannies and workers importing distributed and preloading dpcsim)"
+        )
     alone, together = _ceiling(ctx, CEILING_RUNS // 3 if quick else CEILING_RUNS)
     ceiling = 2 * alone / together
     yield (
@@ -284,7 +347,9 @@ def _run(quick: bool) -> Iterator[str]:
     full = _space(200, 5)
     runs = len(full.decisions) * 5
     assert runs == 1000
-    wall, cpu, report = _timed(lambda out: run_sweep(full, ctx, out, workers=2))
+    wall, cpu, report, first = _timed(
+        lambda out, on_row: run_sweep(full, ctx, out, workers=2, on_row=on_row)
+    )
     yield _line(
         f"{len(full.decisions)} x 5 ({runs} runs), 2 local workers, run in full "
         f"(target 120 s)",
@@ -293,6 +358,7 @@ def _run(quick: bool) -> Iterator[str]:
         report,
         2,
         one,
+        first,
     )
     yield _load()
 
