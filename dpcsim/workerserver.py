@@ -22,9 +22,10 @@ from typing import Final
 
 __all__ = ["SWEEP_MODULE", "start_worker_server", "worker_context"]
 
-#: The module holding the sweep's worker function
-#: (:func:`dpcsim.experiments.execute.iter_task`): what the server preloads.
-SWEEP_MODULE: Final = "dpcsim.experiments.execute"
+#: What the server preloads for a sweep's workers: the module of the worker
+#: function (:func:`dpcsim.experiments.execute.iter_task`) and what a run
+#: loads on first use (:mod:`dpcsim.experiments.preload`).
+SWEEP_MODULE: Final = "dpcsim.experiments.preload"
 
 
 def worker_context(module: str) -> ForkServerContext | SpawnContext:

@@ -524,4 +524,4 @@ def test_a_local_cluster_under_the_recommended_config_has_it_in_its_workers() ->
     ):
         found = client.run(_worker_settings)
     assert len(found) == 2
-    assert set(found.values()) == {("33554432", "2s", ("dpcsim.experiments.execute",))}
+    assert set(found.values()) == {("33554432", "2s", ("dpcsim.experiments.preload",))}

@@ -10,15 +10,40 @@ from multiprocessing import forkserver
 import pytest
 
 from dpcsim.cli._workers import start_local_workers
-from dpcsim.experiments.execute import iter_task
 from dpcsim.workerserver import SWEEP_MODULE, worker_context
 
 
 def test_the_server_preloads_the_module_of_the_sweeps_worker_function() -> None:
-    assert iter_task.__module__ == SWEEP_MODULE
     context = worker_context(SWEEP_MODULE)
     assert context.get_start_method() == "forkserver"
     assert forkserver._forkserver._preload_modules == [SWEEP_MODULE]
+
+
+# What a forked worker inherits: the worker function's module, the parquet
+# reader and the loaded botocore model, none of them loaded by a first task.
+PRELOADED = """
+import importlib, json, sys
+from dpcsim.workerserver import SWEEP_MODULE
+before = {m: m in sys.modules for m in ("dpcsim.experiments.execute", "botocore")}
+preload = importlib.import_module(SWEEP_MODULE)
+from dpcsim.alarms import aws_model
+print(json.dumps({"before": before,
+                  "worker": preload.iter_task.__module__
+                  == "dpcsim.experiments.execute",
+                  "dataset": "pyarrow.dataset" in sys.modules,
+                  "model": aws_model._shapes.cache_info().currsize}))
+"""
+
+
+def test_the_preload_holds_the_worker_function_and_what_a_first_run_loads() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PRELOADED], capture_output=True, text=True, check=True
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["before"] == {"dpcsim.experiments.execute": False, "botocore": False}
+    assert found["worker"]
+    assert found["dataset"]
+    assert found["model"] == 1
 
 
 # A fresh interpreter: the module imports nothing of the sweep, and the server

@@ -62,6 +62,7 @@ from dpcsim.experiments.store import ResultStore
 from dpcsim.run import PreparedRun, Run
 from dpcsim.schema import Workload
 from dpcsim.wlm import WLMConfig, route_workload
+from dpcsim.workerserver import SWEEP_MODULE
 from dpcsim.workload import DPCWorkloadSpec
 from dpcsim.workload.whatif import elt_mask
 
@@ -100,8 +101,9 @@ DECISIONS_PER_TASK = 25
 #: at glibc's own ceiling for that adaptation (32 MiB on 64-bit) keeps Dask's
 #: trimming and gives the run its speed back.
 #:
-#: A worker preloads this module when it starts (about 0.5 s of imports), as a
-#: local pool's fork server does, instead of in the first task of each sweep.
+#: A worker preloads the sweep when it starts (about 0.5 s of imports and the
+#: botocore alarm model, :mod:`dpcsim.experiments.preload`), as a local pool's
+#: fork server does, instead of in the first task of each sweep.
 #: Set these with ``dask.config.set`` or, for ``dask worker``, as the
 #: environment variables :data:`DASK_WORKER_ENV`.
 DASK_WORKER_CONFIG: Final[dict[str, Any]] = {
@@ -109,7 +111,7 @@ DASK_WORKER_CONFIG: Final[dict[str, Any]] = {
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.worker.profile.enabled": False,
     "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": "33554432",
-    "distributed.worker.preload": ["dpcsim.experiments.execute"],
+    "distributed.worker.preload": [SWEEP_MODULE],
 }
 #: :data:`DASK_WORKER_CONFIG` as the environment of ``dask worker``: Dask's
 #: variables, and the malloc one as itself (a worker process inherits it).
@@ -118,7 +120,7 @@ DASK_WORKER_ENV: Final[dict[str, str]] = {
     "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s",
     "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
     "MALLOC_MMAP_THRESHOLD_": "33554432",
-    "DASK_DISTRIBUTED__WORKER__PRELOAD": '["dpcsim.experiments.execute"]',
+    "DASK_DISTRIBUTED__WORKER__PRELOAD": f'["{SWEEP_MODULE}"]',
 }
 
 
@@ -451,6 +453,7 @@ class _Executor:
             ctx,
             failed_row=partial(_died_row, ctx),
             per_task=self.per_task,
+            preload=SWEEP_MODULE,
         )
         self._close = pool.close
         self.deaths = lambda: pool.deaths

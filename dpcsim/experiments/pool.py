@@ -135,6 +135,9 @@ class WorkerPool:
         whose worker died :data:`MAX_WORKER_DEATHS` times.
     per_task
         Largest chunk, in decisions.
+    preload
+        The module the fork server imports before forking workers (default
+        ``rows``' own module).
     """
 
     def __init__(
@@ -145,8 +148,10 @@ class WorkerPool:
         *,
         failed_row: Failed,
         per_task: int,
+        preload: str | None = None,
     ):
-        self._mp = worker_context(rows.__module__)
+        preload = preload or rows.__module__
+        self._mp = worker_context(preload)
         self._rows, self._ctx = rows, ctx
         self._failed_row = failed_row
         self._per_task = max(1, per_task)
@@ -156,7 +161,7 @@ class WorkerPool:
         # Started on the first run(): a new fork server preloads the sweep
         # (about 0.5 s) meanwhile, while the driver does its own preparing.
         self._workers: list[_Worker] = []
-        start_worker_server(rows.__module__)
+        start_worker_server(preload)
 
     def _start(self) -> _Worker:
         ours, theirs = self._mp.Pipe(duplex=True)
