@@ -111,7 +111,7 @@ def _server_s() -> float:
 
     Pool workers are the fork server's children, not this process's: their
     CPU reaches RUSAGE_CHILDREN only when the server itself exits, so it is
-    read from /proc (utime, stime, cutime, cstime) meanwhile.
+    read from /proc meanwhile.
     """
     from multiprocessing import forkserver
 
@@ -119,11 +119,17 @@ def _server_s() -> float:
     if pid is None:
         return 0.0
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return _proc_cpu_s(pid, reaped=True)
     except OSError:  # exited: its CPU is in RUSAGE_CHILDREN now
         return 0.0
-    ticks = stat.rsplit(")", 1)[1].split()[11:15]
-    return sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_s(pid: int, *, reaped: bool = False) -> float:
+    """CPU seconds (user and system) of the running process ``pid`` from
+    /proc, with those of the children it has reaped if ``reaped``."""
+    ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = ticks[11:15] if reaped else ticks[11:13]  # utime stime [cutime cstime]
+    return sum(int(t) for t in fields) / os.sysconf("SC_CLK_TCK")
 
 
 def _dask_pids(address: str) -> list[int]:
@@ -140,11 +146,7 @@ def _dask_pids(address: str) -> list[int]:
 
 def _pids_cpu_s(pids: list[int]) -> float:
     """CPU seconds (user and system) of the running processes ``pids``."""
-    total = 0.0
-    for pid in pids:
-        ticks = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += sum(int(t) for t in ticks[11:13])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(_proc_cpu_s(pid) for pid in pids)
 
 
 #: Rounds of the in-process and local-pool efficiency sweeps (best of them).
@@ -327,8 +329,8 @@ def _run(quick: bool) -> Iterator[str]:
         with config, cluster:
             address = cluster.scheduler_address
             pids = _dask_pids(address)
-            started_cpu = _cpu_s() - cpu0 + _pids_cpu_s(pids)
             before = _cpu_s() + _pids_cpu_s(pids)
+            started_cpu = before - cpu0
             wall, _, report, first = _timed(
                 lambda out, on_row: run_sweep(
                     space, ctx, out, scheduler=address, on_row=on_row
