@@ -95,6 +95,27 @@ def test_outputs_exist_and_reconcile(inputs, tmp_path):
     assert summary["scaling"]["billed_s"] >= summary["scaling"]["busy_s"] >= 0
 
 
+def test_a_canonical_workload_is_routed_once(inputs, tmp_path, monkeypatch):
+    # The printed routing paths and the replay share one routing of the workload
+    # (routing 1M queries takes about 0.1 s).
+    import dpcsim.cli.simulate as command
+    import dpcsim.engine.inputs as engine_inputs
+    import dpcsim.run as run_module
+    import dpcsim.wlm.routing as routing
+
+    calls = []
+    real = routing.route_workload
+
+    def counted(*args, **kwargs):
+        calls.append(len(args[1]))
+        return real(*args, **kwargs)
+
+    for module in (routing, command, run_module, engine_inputs):
+        monkeypatch.setattr(module, "route_workload", counted)
+    assert _run(inputs, tmp_path / "out") == 0
+    assert calls == [400]
+
+
 def test_prints_a_table(inputs, tmp_path, capsys):
     args = ["simulate", "--workload", str(inputs / "workload"), "--wlm", "design"]
     assert main([*args, "--out", str(tmp_path / "o")]) == 0

@@ -113,7 +113,7 @@ from dpcsim.outputs import output_folder
 from dpcsim.run import SIMULATE_FILES, PhaseTimer, RecordWriter, Run
 from dpcsim.run_stream import StreamMeasure, stream_parquet_run
 from dpcsim.schema import OUTCOMES, Workload
-from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config
+from dpcsim.wlm import RoutingResult, WLMConfig, read_wlm_config, route_workload
 
 NAME = "simulate"
 HELP = "replay a workload through a WLM configuration"
@@ -266,6 +266,10 @@ def run(args: argparse.Namespace) -> int:
         require_queries(workload.queries, ", ".join(map(str, paths)))
         steps.update()
         timeline = bool(getattr(args, "timeline", False))
+        if routing is None:
+            # Routed once: the printed paths and the run use the same result.
+            with timer.phase("route"):
+                routing = route_workload(config, workload.queries)
         notes = _replay_notes(workload, config, routing)
         prepared = Run.prepare(
             workload,
