@@ -24,6 +24,7 @@ from dpcsim.designs import load_design
 from dpcsim.designs.dpc_wlm import dpc_design_config
 from dpcsim.engine import ClusterSettings
 from dpcsim.experiments.recommend import HEADROOM_COLUMNS
+from dpcsim.experiments.stats import summarize
 from dpcsim.experiments.tuning import TUNING_REQUIRED_COLUMNS
 from dpcsim.logs import ingest
 from dpcsim.plan import export_files, sample_dir
@@ -196,7 +197,7 @@ def _configs(base_cost: float) -> list[tuple[str, float, float, float]]:
 def write_sweep(folder: Path, base_cost: float = 0.0) -> None:
     """results.parquet, stats.csv and space.toml of ``dpcsim sweep``."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows, stats = [], []
+    rows = []
     for config_id, cost, elt, wait in _configs(base_cost):
         for assumption, sqa_slots, factor in SQA_FACTORS:
             means = {
@@ -218,36 +219,10 @@ def write_sweep(folder: Path, base_cost: float = 0.0) -> None:
                         **{m: v * (0.96 + 0.02 * rep) for m, v in means.items()},
                     }
                 )
-            for metric, mean in means.items():
-                half = 0.06 * mean + 0.01
-                stats.append(
-                    [
-                        config_id,
-                        "growth=1.0",
-                        assumption,
-                        metric,
-                        5,
-                        mean,
-                        max(mean - half, 0.0),
-                        mean + half,
-                        0.95,
-                    ]
-                )
-    pd.DataFrame(rows).to_parquet(folder / "results.parquet", index=False)
-    pd.DataFrame(
-        stats,
-        columns=[
-            "config_id",
-            "scenario_id",
-            "assumption_id",
-            "metric",
-            "n",
-            "mean",
-            "ci_low",
-            "ci_high",
-            "level",
-        ],
-    ).to_csv(folder / "stats.csv", index=False)
+    results = pd.DataFrame(rows)
+    results.to_parquet(folder / "results.parquet", index=False)
+    # As `dpcsim sweep` writes it: its own intervals over the replications.
+    summarize(results).to_csv(folder / "stats.csv", index=False)
     (folder / "space.toml").write_text("[decision]\nadhoc_slots = [5, 7]\n")
 
 

@@ -129,6 +129,26 @@ def test_the_report_reads_every_part(quick_plan):
         assert f"{k}. {title}" in html
 
 
+def test_the_sensitivity_table_holds_the_sweeps_own_intervals(quick_plan):
+    # Read from the stats.csv the sweep wrote (its metric names as it names
+    # them): one row per metric and assumption point of the recommendation.
+    folder = read_run_folder(quick_plan.out)
+    stats = folder.sweep.stats
+    recommended = json.loads(
+        (quick_plan.out / "recommend" / "recommendation.json").read_text()
+    )
+    md = quick_plan.report_md.read_text(encoding="utf-8")
+    section = md.split("### Sensitivity of the recommendation")[1].split("\n## ")[0]
+    rows = [
+        line for line in section.splitlines() if line.startswith("| adhoc p95 wait |")
+    ]
+    expected = stats[
+        (stats["config_id"].astype(str) == recommended["recommended_config_id"])
+        & (stats["metric"] == "wait_p95_s.adhoc")
+    ]
+    assert len(rows) == len(expected) > 0
+
+
 def test_elt_delay_compares_both_definitions_under_three_faults(quick_plan):
     elt = pd.read_csv(quick_plan.out / "recommend" / "elt_delay.csv")
     assert set(elt["definition"]) == {"StepFunctionsCompletion", "MartTableUpdate"}

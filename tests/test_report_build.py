@@ -91,6 +91,22 @@ def test_recommended_elt_definition_follows_the_misses(run_dir):
     assert "Recommended definition: StepFunctionsCompletion" in _plain(_md(run_dir))
 
 
+def test_sensitivity_compares_assumptions_within_one_scenario(run_dir):
+    # A second scenario (growth x3) with waits ten times the first: across the
+    # two, every assumption value's rows span both, so only a comparison
+    # within each scenario sees sqa_slots separate the waits.
+    stats_path = run_dir / "sweep" / "stats.csv"
+    stats = pd.read_csv(stats_path)
+    grown = stats.copy()
+    grown["scenario_id"] = "growth=3.0"
+    for col in ("mean", "ci_low", "ci_high"):
+        grown[col] = grown[col] * 10.0
+    pd.concat([stats, grown]).to_csv(stats_path, index=False)
+    assert "The verdict is sensitive to: sqa_slots (adhoc p95 wait)" in _plain(
+        _md(run_dir)
+    )
+
+
 def test_sensitive_assumption_is_named(run_dir):
     html = _plain(_md(run_dir))
     # sqa_slots=1 and =4 give adhoc waits whose intervals do not overlap.

@@ -51,10 +51,12 @@ RISK_GROWTH = (1.2, 1.5)
 CS_KEY = "max_concurrency_scaling_clusters"
 
 
+#: The metrics the sensitivity is read on, as stats.csv names them (the
+#: results' ``metric.`` column prefix dropped, see dpcsim.experiments.stats).
 _METRICS = (
-    ("metric.elt_lateness_min", "ELT lateness", "min"),
-    ("metric.wait_p95_s.adhoc", "adhoc p95 wait", "s"),
-    ("metric.cost_usd", "scaling cost", "USD"),
+    ("elt_lateness_min", "ELT lateness", "min"),
+    ("wait_p95_s.adhoc", "adhoc p95 wait", "s"),
+    ("cost_usd", "scaling cost", "USD"),
 )
 
 
@@ -222,7 +224,7 @@ def _sensitivity(ctx: ReportContext) -> dict[str, list[str]]:
 
     A metric "changes" with an assumption when two of the assumption's values
     give 95 % intervals that do not overlap (stats.csv, the recommended
-    configuration). An ``assumption_id``'s values come from the
+    configuration, within one scenario). An ``assumption_id``'s values come from the
     ``assumption.<name>`` columns of results.parquet, or from ids written
     ``name=value``.
     """
@@ -236,14 +238,18 @@ def _sensitivity(ctx: ReportContext) -> dict[str, list[str]]:
         for metric, label, _unit in _METRICS:
             rows = stats[stats["metric"] == metric]
             values = rows["assumption_id"].astype(str).map(value_of)
-            groups = rows.groupby(values.to_numpy(), dropna=True)
-            if groups.ngroups < 2:
-                continue
-            # Each value's interval spans its rows; two values separate when
-            # one's lowest bound lies above another's highest.
-            low, high = groups["ci_low"].min(), groups["ci_high"].max()
-            if low.max() > high.min():
-                found.setdefault(str(name), []).append(label)
+            # Within one scenario (a growth factor, a fault): across scenarios
+            # the metric moves with the scenario, not with the assumption.
+            for _, within in rows.groupby(rows["scenario_id"].astype(str)):
+                groups = within.groupby(values[within.index].to_numpy(), dropna=True)
+                if groups.ngroups < 2:
+                    continue
+                # Each value's interval spans its rows; two values separate
+                # when one's lowest bound lies above another's highest.
+                low, high = groups["ci_low"].min(), groups["ci_high"].max()
+                if low.max() > high.min():
+                    found.setdefault(str(name), []).append(label)
+                    break
     return found
 
 
