@@ -125,7 +125,6 @@ def sort_points(frame: pd.DataFrame, *, consume: bool = False) -> pd.DataFrame:
             picked = picked[np.argsort(t, kind="stable")]
         order[at : at + picked.size] = picked
         at += picked.size
-    del stamps, groups, keys, starts, ends
     # Taken from the columns' arrays: a Series' take would also build a
     # reordered index per column (8 B per row) only to drop it.
     columns: dict[str, Any] = {}
