@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +84,35 @@ def test_recommendation_shapes_and_properties(swept: tuple) -> None:  # type: ig
     assert p["indistinguishable_from_best"].any()
     assert list(rec.headroom.columns) == HEADROOM_COLUMNS
     assert set(rec.headroom["kind"]) == {"objective", "alarm"}
+    # Headroom is told for the recommended and the design's configuration,
+    # each by its words and key.
+    head = next(r for r in doc["recommendations"] if r["id"] == "HEADROOM")
+    for key in {doc["recommended_config_id"], doc["baseline_config_id"]}:
+        assert f"{doc['config_names'][key]}, key {key})" in head["observation"]
     ok = rec.headroom.dropna()
     assert (ok["ci_low"] <= ok["growth_at_failure"] + 1e-9).all()
+
+
+def test_the_texts_name_configurations_and_admit_when_none_qualifies(
+    swept: tuple,  # type: ignore[type-arg]
+) -> None:
+    space, ctx, results = swept
+    # No run waits less than nothing at p95: no configuration can qualify.
+    strict = replace(space, objectives=replace(space.objectives, adhoc_p95_wait_s=-1.0))
+    rec = recommend(strict, ctx, results, replications=2, headroom_steps=1)
+    doc = rec.document
+    assert doc["recommended_config_id"] == doc["baseline_config_id"]
+    text = doc["verdict"]["text"]
+    assert "no configuration tried meets every objective, so none replaces it" in text
+    assert "it is also the recommendation" not in text
+    # The headroom record names the configuration in words, its key in brackets.
+    base = doc["baseline_config_id"]
+    record = next(r for r in doc["recommendations"] if r["id"] == "HEADROOM")
+    words = doc["config_names"][base]
+    observation = record["observation"]
+    assert f"for the design's configuration ({words}, key {base}) at" in observation
+    assert "recommended configuration" not in observation
+    assert f"growth {base}" not in observation
 
 
 def test_alarm_tuning_table(tmp_path: Path) -> None:
@@ -167,6 +195,38 @@ def test_the_report_names_alarms_no_setting_lets_catch_their_incidents() -> None
     assert "COPY" not in note
     assert "Storage" not in note
     assert _uncaught(tuning.loc[tuning["alarm"] != "Alert-WLM-Queue"]) is None
+
+
+def test_the_tuning_record_says_when_the_selected_setting_misses() -> None:
+    from dpcsim.experiments.recommend import _record_tuning
+
+    def row(alarm: str, threshold: float, missed: int, incidents: int, sel: bool):  # type: ignore[no-untyped-def]
+        return {
+            "alarm": alarm, "threshold": threshold, "period_s": 60,
+            "evaluation_periods": 10, "datapoints_to_alarm": 10,
+            "treat_missing_data": "missing", "variant": "design",
+            "false_alarms_per_week": 0.0, "fa_ci_low": 0.0, "fa_ci_high": 0.0,
+            "detection_delay_min": np.nan, "missed": missed, "incidents": incidents,
+            "selected": sel, "not_injected": "", "incident_value": 3.0,
+            "miss_reason": NEVER_BREACHED if missed else "",
+        }  # fmt: skip
+
+    rows = [
+        row("Alert-WLM-Queue", 5.0, 1, 1, True),
+        row("Alert-WLM-Queue", 2.0, 1, 1, False),
+        row("Alert-COPY-Error", 1.0, 0, 1, True),
+    ]
+    record = _record_tuning(pd.DataFrame(rows, columns=TUNING_COLUMNS))
+    text = record["observation"]
+    assert "No setting tried catches every injected incident of Alert-WLM-Queue" in text
+    assert "Alert-COPY-Error: design" in text
+    assert "of Alert-COPY-Error" not in text
+    assert record["evidence"]["uncaught"] == ["Alert-WLM-Queue"]
+    assert any("Alert-WLM-Queue" in a for a in record["recommended_actions"])
+    # Every incident caught at the selected settings: no such sentence.
+    caught = _record_tuning(pd.DataFrame(rows[2:], columns=TUNING_COLUMNS))
+    assert "No setting tried" not in caught["observation"]
+    assert caught["recommended_actions"] == ["Deploy the selected alarm settings."]
 
 
 def test_cli_bad_space_is_one_line_naming_the_key(
@@ -266,6 +326,18 @@ def test_cli_sweep_then_recommend(
     assert "50/30/20" in printed
     for name in ("recommendation.json", "pareto.csv", "headroom.csv"):
         assert (rec / name).is_file()
+    # Run again into the same folder: refused before any work without --force,
+    # every file left as it was.
+    (rec / "pareto.csv").write_text("edited by hand\n", encoding="utf-8")
+    (rec / "my-notes.txt").write_text("mine\n", encoding="utf-8")
+    again = ["recommend", "--sweep", str(out), "--out", str(rec), "--replications", "2"]
+    assert main(again) == 2
+    assert "not empty; pass --force" in capsys.readouterr().err
+    assert (rec / "pareto.csv").read_text(encoding="utf-8") == "edited by hand\n"
+    # --force replaces what recommend wrote and keeps the user's own file.
+    assert main([*again, "--force"]) == 0
+    assert (rec / "pareto.csv").read_text(encoding="utf-8").startswith("config_id")
+    assert (rec / "my-notes.txt").read_text(encoding="utf-8") == "mine\n"
 
 
 # ------------------------------------------------------- headroom under assumptions

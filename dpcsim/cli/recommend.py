@@ -10,7 +10,7 @@ Inputs
   --sweep DIR         a folder written by dpcsim sweep
   --replications N    replications of the headroom and tuning runs (default 3)
   --no-tuning         skip alarm tuning
-Outputs (in --out DIR)
+Outputs (in --out DIR; a non-empty DIR is refused unless --force)
   recommendation.json  verdict {holds, text}, baseline_config_id,
                        recommended_config_id, recommended {wlm_json,
                        max_concurrency_scaling_clusters}, recommendations
@@ -35,6 +35,7 @@ Example
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dpcsim.errors import InputError
@@ -60,22 +61,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="replications of headroom and tuning runs",
     )
     parser.add_argument("--no-tuning", action="store_true", help="skip alarm tuning")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite a non-empty --out"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the sweep, recommend, write the files, print the verdict."""
+    from dpcsim.cli._files import announce_kept_files
     from dpcsim.experiments.recommend import load_sweep, recommend
     from dpcsim.experiments.store import write_recommendation
+    from dpcsim.outputs import output_folder
 
     if args.replications < 2:
         raise InputError(f"--replications {args.replications}: expected >= 2")
+    out = Path(args.out)
+    quiet = bool(getattr(args, "quiet", False))
     space, ctx, results = load_sweep(args.sweep)
-    tuning = None
-    if not args.no_tuning and ctx.alarms:
-        tuning = _tune(ctx, args.replications)
-    rec = recommend(space, ctx, results, replications=args.replications, tuning=tuning)
-    paths = write_recommendation(rec, args.out)
-    if not getattr(args, "quiet", False):
+    announce_kept_files(out, force=bool(args.force), quiet=quiet)
+    # Refused before the work if --out holds files and --force is not given;
+    # written beside --out and moved in whole (see dpcsim.outputs).
+    with output_folder(out, force=bool(args.force)) as staging:
+        tuning = None
+        if not args.no_tuning and ctx.alarms:
+            tuning = _tune(ctx, args.replications)
+        rec = recommend(
+            space, ctx, results, replications=args.replications, tuning=tuning
+        )
+        paths = write_recommendation(rec, staging)
+    if not quiet:
         print(rec.document["verdict"]["text"])
         for item in rec.document["recommendations"]:
             print(

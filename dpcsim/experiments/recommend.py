@@ -78,6 +78,7 @@ from dpcsim.experiments.space import (
     space_from_dict,
 )
 from dpcsim.experiments.stats import mean_ci, paired_differences
+from dpcsim.experiments.tuning import uncaught_alarms
 from dpcsim.wlm import WLMConfig
 from dpcsim.workload.faults import NO_FAULTS
 
@@ -247,7 +248,13 @@ def recommend(
         ),
         _record_verdict(holds, verdict_table, headroom, baseline_id),
         _record_pareto(pareto),
-        _record_headroom(headroom, by_point, points, queue_alarms(ctx.alarms)),
+        _record_headroom(
+            headroom,
+            by_point,
+            points,
+            queue_alarms(ctx.alarms),
+            _roles(chosen, baseline_id, bool(qualified), names),
+        ),
         _record_schedule(
             normal_all, decisions, means, chosen, schedule_ids, obj, space.level, names
         ),
@@ -266,7 +273,9 @@ def recommend(
         rec["impact_ranking"] = (
             "HIGH" if rank <= 2 else ("MEDIUM" if rank <= 4 else "LOW")
         )
-    text = _verdict_text(holds, chosen, baseline_id, headroom, points, names)
+    text = _verdict_text(
+        holds, chosen, baseline_id, bool(qualified), headroom, points, names
+    )
     failing = _failing_objectives(meets, baseline_id, obj)
     if failing:
         text += " Under normal load the baseline misses: " + "; ".join(failing) + "."
@@ -1026,21 +1035,44 @@ def _robust_text(row: Any) -> str:
     return text
 
 
+def _roles(
+    chosen: str, baseline_id: str, any_qualified: bool, names: Mapping[str, str]
+) -> dict[str, str]:
+    """How the headroom record names each configuration it measured."""
+    design = f"({names.get(baseline_id, baseline_id)}, key {baseline_id})"
+    if chosen == baseline_id:
+        return {
+            chosen: f"the recommended configuration, the design's own {design}"
+            if any_qualified
+            else f"the design's configuration {design}"
+        }
+    return {
+        chosen: f"the recommended configuration ({names.get(chosen, chosen)}, "
+        f"key {chosen})",
+        baseline_id: f"the design's configuration {design}",
+    }
+
+
 def _record_headroom(
     headroom: pd.DataFrame,
     by_point: pd.DataFrame,
     points: HeadroomPoints,
     queue_names: Sequence[str],
+    roles: Mapping[str, str],
 ) -> dict[str, Any]:
     queue = headroom.loc[headroom["target"].isin(list(queue_names))]
-    text = ", ".join(f"{r.config_id}: {_robust_text(r)}" for r in queue.itertuples())
+    text = "; ".join(
+        f"for {roles.get(str(r.config_id), str(r.config_id))} at growth "
+        f"{_robust_text(r)}"
+        for r in queue.itertuples()
+    )
     alarm = " or ".join(queue_names) or "an alarm on WLMQueueLength"
     return _record(
         "HEADROOM",
         "Growth the configurations absorb",
         f"The design's resize trigger (WLM waiting a daily event: {alarm} "
-        f"firing every day) is reached at growth {text or 'beyond the range'}; "
-        f"the smallest over {len(points.points)} assumption points "
+        f"firing every day) is reached {text or 'beyond the growth range'}; "
+        f"each the smallest over {len(points.points)} assumption points "
         f"({points.selection}).",
         ["Plan the resize before the smallest growth at failure."],
         {
@@ -1314,12 +1346,28 @@ def _record_tuning(tuning: pd.DataFrame) -> dict[str, Any]:
         f"{r.missed}/{r.incidents} incidents missed"
         for r in chosen.itertuples()
     ]
+    observation = "; ".join(lines)
+    actions = ["Deploy the selected alarm settings."]
+    uncaught = [u.alarm for u in uncaught_alarms(tuning)]
+    if uncaught:
+        # The selection then only misses fewest: say so rather than let
+        # "fewest false alarms" read as "catches its incidents".
+        names = ", ".join(uncaught)
+        observation += (
+            f". No setting tried catches every injected incident of {names}: "
+            "the selected one misses fewest."
+        )
+        actions.append(
+            f"For {names}, widen the grid (thresholds, periods, datapoints to "
+            "alarm) or watch those incidents through another metric; "
+            "alarm_tuning.csv gives the value nearest to breaching in each."
+        )
     return _record(
         "ALARM-TUNING",
         "Alarm settings with the fewest false alarms",
-        "; ".join(lines),
-        ["Deploy the selected alarm settings."],
-        {"selected": chosen.to_dict(orient="records")},
+        observation,
+        actions,
+        {"selected": chosen.to_dict(orient="records"), "uncaught": uncaught},
     )
 
 
@@ -1327,6 +1375,7 @@ def _verdict_text(
     holds: bool,
     chosen: str,
     baseline_id: str,
+    any_qualified: bool,
     headroom: pd.DataFrame,
     points: HeadroomPoints,
     names: Mapping[str, str],
@@ -1359,12 +1408,16 @@ def _verdict_text(
         growth = f"; no objective fails up to growth x{GROWTH_RANGE[1]:g}" + (
             f" under the base assumptions nor the {tried}" if others else ""
         )
-    rec = (
-        "it is also the recommendation"
-        if chosen == baseline_id
-        else f"the recommended configuration is {names.get(chosen, chosen)} "
-        f"(key {chosen})"
-    )
+    if not any_qualified:
+        # The design is then what the emitted files hold, for want of better.
+        rec = "no configuration tried meets every objective, so none replaces it"
+    elif chosen == baseline_id:
+        rec = "it is also the recommendation"
+    else:
+        rec = (
+            f"the recommended configuration is {names.get(chosen, chosen)} "
+            f"(key {chosen})"
+        )
     return f"The design's 50/30/20 {part}{growth}; {rec}."
 
 
