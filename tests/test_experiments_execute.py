@@ -483,6 +483,58 @@ def test_workers_that_cannot_start_stop_the_pool_with_their_exit(
     assert pool.deaths == MAX_START_FAILURES
 
 
+#: A user's script running a sweep on 2 local workers, the sweep at import
+#: (``{body}`` at top level) or under the main guard.
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from dpcsim.experiments import run_sweep, space_from_dict
+from _experiments_fixtures import context
+
+SPACE = {{
+    "sweep": {{"seed": 3, "replications": 1}},
+    "decisions": {{"slots.adhoc": [3, 5]}},
+}}
+
+def main():
+    ctx = context({workload!r})
+    report = run_sweep(space_from_dict(SPACE), ctx, {out!r}, workers=2)
+    print("runs", report.runs_done)
+
+{body}
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_starting_a_sweep_at_import_is_told_to_guard_it(
+    workload_path: Path, tmp_path: Path, guarded: bool
+) -> None:
+    tests = str(Path(__file__).resolve().parent)
+    body = 'if __name__ == "__main__":\n    main()' if guarded else "main()"
+    script = tmp_path / "my_sweep.py"
+    script.write_text(
+        SCRIPT.format(
+            tests=tests,
+            workload=str(workload_path),
+            out=str(tmp_path / "out"),
+            body=body,
+        ),
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    if guarded:
+        assert done.returncode == 0, done.stderr
+        assert "runs 2" in done.stdout
+    else:
+        assert done.returncode != 0
+        last = done.stderr.strip().splitlines()[-1]
+        assert "die while starting" in last
+        assert f"imports the main script {script} again" in last
+        assert 'under `if __name__ == "__main__":`' in last
+
+
 def test_the_recommended_dask_worker_environment_gives_the_config() -> None:
     import dask
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
@@ -36,6 +37,7 @@ __all__ = [
     "WorkerPool",
     "chunk_size",
     "describe_exit",
+    "main_script_hint",
 ]
 
 #: Deaths of its worker after which a run is recorded failed instead of retried.
@@ -99,6 +101,24 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
                 conn.send(row)
         except OSError:  # the driver died mid-task (a SIGKILL): nothing to tell
             return
+
+
+def main_script_hint() -> str:
+    """Why workers started from a script may die: the script runs again.
+
+    Workers import the driver's main module as ``__mp_main__`` (Python's
+    ``spawn`` and ``forkserver`` start methods do), so a script that starts
+    a sweep at import starts it again in every worker, which then fails.
+    Empty when the driver is not a script (``python -m``, a notebook, a REPL).
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or getattr(main, "__spec__", None) is not None:
+        return ""
+    return (
+        f"; each worker imports the main script {path} again, so a script "
+        'must start the sweep under `if __name__ == "__main__":`'
+    )
 
 
 def chunk_size(left: int, workers: int, per_task: int) -> int:
@@ -300,6 +320,7 @@ class WorkerPool:
             raise RuntimeError(
                 f"sweep worker processes die while starting "
                 f"({self._start_failures} in a row, last {exit_text})"
+                + main_script_hint()
             )
 
     def _replace(self, i: int) -> str:
