@@ -107,6 +107,38 @@ def test_sensitivity_compares_assumptions_within_one_scenario(run_dir):
     )
 
 
+def test_the_sensitivity_table_names_points_by_their_values(run_dir):
+    # As `dpcsim sweep` writes them: hashed ids, values in their own columns.
+    results_path = run_dir / "sweep" / "results.parquet"
+    stats_path = run_dir / "sweep" / "stats.csv"
+    hashed = {"a0": "a1f0c2d3e4b", "a1": "a9e8d7c6b5a", "a2": "a0b1c2d3e4f"}
+    results = pd.read_parquet(results_path)
+    results["assumption_id"] = results["assumption_id"].map(hashed)
+    results["scenario_id"] = "s5d4c3b2a10"
+    results["scenario.growth"] = 1.0  # the same in every run: says nothing
+    results.to_parquet(results_path)
+    stats = pd.read_csv(stats_path)
+    stats["assumption_id"] = stats["assumption_id"].map(hashed)
+    stats["scenario_id"] = "s5d4c3b2a10"
+    stats.to_csv(stats_path, index=False)
+    md = _md(run_dir)
+    section = md.split("### Sensitivity of the recommendation")[1].split("\n## ")[0]
+    rows = [r for r in _plain(section).splitlines() if "  adhoc p95 wait  " in r]
+    assert len(rows) == 3
+    # In order of their values, each with its key for stats.csv.
+    for row, label in zip(
+        rows,
+        [
+            "sqa_slots=1 (a1f0c2d3e4b)",
+            "sqa_slots=2 (a9e8d7c6b5a)",
+            "sqa_slots=4 (a0b1c2d3e4f)",
+        ],
+        strict=True,
+    ):
+        assert label in row
+    assert all("base (s5d4c3b2a10)" in r for r in rows)
+
+
 def test_sensitive_assumption_is_named(run_dir):
     html = _plain(_md(run_dir))
     # sqa_slots=1 and =4 give adhoc waits whose intervals do not overlap.

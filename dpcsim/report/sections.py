@@ -336,16 +336,25 @@ def _sensitivity_blocks(ctx: ReportContext) -> list[Any]:
     if sweep is None:
         return [missing("sweep")]
     stats = sweep.stats[sweep.stats["config_id"].astype(str) == str(ctx.recommended_id)]
+    assumption = _point_labels(sweep.results, "assumption")
+    scenario = _point_labels(sweep.results, "scenario")
     rows = []
     for metric, label, unit in _METRICS:
-        for _, row in (
-            stats[stats["metric"] == metric].sort_values("assumption_id").iterrows()
-        ):
+        within = stats[stats["metric"] == metric]
+        cells = [
+            (
+                assumption.get(str(row["assumption_id"]), str(row["assumption_id"])),
+                scenario.get(str(row["scenario_id"]), str(row["scenario_id"])),
+                row,
+            )
+            for _, row in within.iterrows()
+        ]
+        for point, future, row in sorted(cells, key=lambda c: (c[1], c[0])):
             rows.append(
                 [
                     label,
-                    str(row["assumption_id"]),
-                    str(row["scenario_id"]),
+                    point,
+                    future,
                     ci(row["mean"], row["ci_low"], row["ci_high"], 2, unit),
                     str(int(row["n"])),
                 ]
@@ -365,6 +374,41 @@ def _sensitivity_blocks(ctx: ReportContext) -> list[Any]:
         Paragraph(text),
         Table(["metric", "assumption", "scenario", "mean [95 % CI]", "runs"], rows),
     ]
+
+
+def _point_labels(results: pd.DataFrame, kind: str) -> dict[str, str]:
+    """``<kind>_id`` -> its values in words: ``growth=1.5 (se5e1a1d750)``.
+
+    From the ``<kind>.<name>`` columns of results.parquet that vary over the
+    sweep (a value the whole sweep shares says nothing about a row); "base"
+    where the point sets none of them. Ids of a table without those columns
+    are left as they are (they may already read ``name=value``).
+    """
+    id_col = f"{kind}_id"
+    cols = sorted(c for c in results.columns if c.startswith(f"{kind}."))
+    if id_col not in results or not cols:
+        return {}
+    points = results[[id_col, *cols]].drop_duplicates(id_col)
+    varying = [c for c in cols if points[c].nunique(dropna=False) > 1]
+    labels = {}
+    for record in points.to_dict(orient="records"):
+        parts = [
+            f"{c.split('.', 1)[1]}={_value_text(record[c])}"
+            for c in varying
+            if not pd.isna(record[c])
+        ]
+        key = str(record[id_col])
+        labels[key] = f"{', '.join(parts) or 'base'} ({key})"
+    return labels
+
+
+def _value_text(value: Any) -> str:
+    """A point's value as its label shows it (4 significant digits)."""
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return short(value)
 
 
 def _frame_table(frame: pd.DataFrame) -> Table:
