@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 from report_fixtures import RECOMMENDED_ID, build_report_run
@@ -414,3 +415,21 @@ def test_the_incident_record_is_a_table_of_what_fired(run_dir):
     assert " no " in row
     assert "Alert-ELT-Delay (1.5)" in row
     assert "(design)" in row
+
+
+def test_the_elt_definition_reason_counts_incidents_in_words() -> None:
+    from dpcsim.report.questions import _best_definition
+
+    elt = pd.DataFrame(
+        {
+            "definition": ["MartTableUpdate"] * 2 + ["StepFunctionsCompletion"] * 2,
+            "missed": [1, 0, 1, 1],
+            "detection_delay_min": [np.nan, 10.0, np.nan, np.nan],
+            "false_alarms_per_week": [0.0, 0.0, 0.5, 0.5],
+        }
+    )
+    best, reason = _best_definition(elt)
+    assert best == "MartTableUpdate"
+    assert reason.startswith("1 incident missed, mean detection delay 10.0 min")
+    two = elt.assign(missed=[1, 1, 1, 1])
+    assert _best_definition(two)[1].startswith("2 incidents missed")

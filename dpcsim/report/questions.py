@@ -178,8 +178,9 @@ def _best_definition(elt: pd.DataFrame) -> tuple[str, str]:
     )
     by = by.sort_values(["missed", "delay", "fa"])
     best = by.iloc[0]
+    missed = int(best["missed"])
     reason = (
-        f"{int(best['missed'])} missed incidents, mean detection delay "
+        f"{missed} incident{'' if missed == 1 else 's'} missed, mean detection delay "
         f"{best['delay']:.1f} min, {best['fa']:.2f} false alarms per week"
     )
     if len(by) > 1:
