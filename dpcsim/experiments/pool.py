@@ -37,7 +37,6 @@ __all__ = [
     "WorkerPool",
     "chunk_size",
     "describe_exit",
-    "main_script_hint",
 ]
 
 #: Deaths of its worker after which a run is recorded failed instead of retried.
@@ -103,7 +102,7 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
             return
 
 
-def main_script_hint() -> str:
+def _main_script_hint() -> str:
     """Why workers started from a script may die: the script runs again.
 
     Workers import the driver's main module as ``__mp_main__`` (Python's
@@ -320,7 +319,7 @@ class WorkerPool:
             raise RuntimeError(
                 f"sweep worker processes die while starting "
                 f"({self._start_failures} in a row, last {exit_text})"
-                + main_script_hint()
+                + _main_script_hint()
             )
 
     def _replace(self, i: int) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dpcsim.experiments.recommend import assumption_label
 from dpcsim.report import figures
 from dpcsim.report.context import (
     SECTION_TITLES,
@@ -380,9 +381,11 @@ def _point_labels(results: pd.DataFrame, kind: str) -> dict[str, str]:
     """``<kind>_id`` -> its values in words: ``growth=1.5 (se5e1a1d750)``.
 
     From the ``<kind>.<name>`` columns of results.parquet that vary over the
-    sweep (a value the whole sweep shares says nothing about a row); "base"
-    where the point sets none of them. Ids of a table without those columns
-    are left as they are (they may already read ``name=value``).
+    sweep (a value the whole sweep shares says nothing about a row), written
+    as the recommendation writes assumption points
+    (:func:`~dpcsim.experiments.recommend.assumption_label`; "base" where the
+    point sets none of them). Ids of a table without those columns are left
+    as they are (they may already read ``name=value``).
     """
     id_col = f"{kind}_id"
     cols = sorted(c for c in results.columns if c.startswith(f"{kind}."))
@@ -392,23 +395,14 @@ def _point_labels(results: pd.DataFrame, kind: str) -> dict[str, str]:
     varying = [c for c in cols if points[c].nunique(dropna=False) > 1]
     labels = {}
     for record in points.to_dict(orient="records"):
-        parts = [
-            f"{c.split('.', 1)[1]}={_value_text(record[c])}"
+        values = {
+            c.split(".", 1)[1]: short(v) if isinstance(v, str) else v
             for c in varying
-            if not pd.isna(record[c])
-        ]
+            if not pd.isna(v := record[c])
+        }
         key = str(record[id_col])
-        labels[key] = f"{', '.join(parts) or 'base'} ({key})"
+        labels[key] = f"{assumption_label(values)} ({key})"
     return labels
-
-
-def _value_text(value: Any) -> str:
-    """A point's value as its label shows it (4 significant digits)."""
-    if isinstance(value, float | np.floating):
-        return f"{float(value):.4g}"
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    return short(value)
 
 
 def _frame_table(frame: pd.DataFrame) -> Table:
