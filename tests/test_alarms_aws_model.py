@@ -94,3 +94,41 @@ def test_cli_prints_the_missing_extra_as_one_line(monkeypatch, tmp_path, capsys)
         "are checked against dpcsim's own list, not CloudWatch's service model; "
         "pip install 'dpcsim[aws]' for the full check"
     ]
+
+
+def test_the_model_read_without_the_loader_is_the_loaders(monkeypatch, tmp_path):
+    from botocore.loaders import Loader
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    read = aws_model._bundled_model()
+    assert read is not None
+    assert read == Loader().load_service_model(aws_model.MODEL_SERVICE, "service-2")
+    # A user's own model folder for the service: botocore's loader decides.
+    (tmp_path / ".aws" / "models" / aws_model.MODEL_SERVICE).mkdir(parents=True)
+    assert aws_model._bundled_model() is None
+    aws_model._shapes.cache_clear()
+    try:
+        assert "AlarmName" in (aws_model.put_metric_alarm_members() or ())
+    finally:
+        aws_model._shapes.cache_clear()
+
+
+def test_parsing_alarms_reads_the_model_without_importing_botocores_loader(tmp_path):
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from dpcsim.alarms import aws_model, dpc_design_alarms, parse_alarm\n"
+        "for request in dpc_design_alarms():\n"
+        "    parse_alarm(request)\n"
+        "assert aws_model._shapes() is not None\n"
+        "print('botocore.loaders' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.stdout.strip() == "False"

@@ -313,6 +313,51 @@ def test_a_frame_in_arrow_chunks_writes_the_bytes_of_a_contiguous_one(tmp_path):
     assert (tmp_path / "empty_categorical.parquet").read_bytes() == empty
 
 
+def test_columns_are_written_in_their_types_encoding_and_read_back_to_the_bit(
+    tmp_path,
+):
+    rng = np.random.default_rng(11)
+    n = 50_000
+    seconds = rng.exponential(30.0, n)
+    seconds[[0, 1, 2, 3]] = [np.nan, -0.0, np.inf, 5e-324]
+    frame = pd.DataFrame(
+        {
+            "query_id": rng.integers(-(2**62), 2**62, n),
+            "attempts": rng.integers(1, 4, n).astype(np.int32),
+            "arrival_at": pd.Timestamp("2025-01-06", tz="UTC")
+            + pd.to_timedelta(np.sort(rng.integers(0, 10**11, n)), unit="us"),
+            "exec_s": seconds,
+            "mem_mb": rng.normal(size=n).astype(np.float32),
+            "queue": pd.array(rng.choice(["batch", "adhoc", None], n), dtype="string"),
+            "aborted": rng.random(n) < 0.1,
+        }
+    )
+    path = write_parquet(frame, tmp_path / "q.parquet")
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: set(group.column(i).encodings)
+        for i in range(group.num_columns)
+    }
+    for name in ("exec_s", "mem_mb"):
+        assert "BYTE_STREAM_SPLIT" in encodings[name]
+        assert "RLE_DICTIONARY" not in encodings[name]
+    for name in ("query_id", "attempts", "arrival_at"):
+        assert "DELTA_BINARY_PACKED" in encodings[name]
+    assert "RLE_DICTIONARY" in encodings["queue"]
+    back = pd.read_parquet(path)
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    for name in ("exec_s", "mem_mb"):
+        kind = np.int64 if name == "exec_s" else np.int32
+        assert np.array_equal(
+            back[name].to_numpy().view(kind), frame[name].to_numpy().view(kind)
+        )
+    # The values are those that dictionaries everywhere write.
+    pq.write_table(
+        pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "d.parquet"
+    )
+    assert pq.read_table(path).equals(pq.read_table(tmp_path / "d.parquet"))
+
+
 def _old_combine(parts):
     """The combination of code arrays with a factorize after every part."""
     key = np.zeros(len(parts[0]), dtype=np.int64)

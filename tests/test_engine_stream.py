@@ -239,9 +239,9 @@ def test_empty_stream():
 
 def test_parquet_sink_bytes(tmp_path):
     """Same bytes as writing the whole frames, whatever the window; small groups too."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from dpcsim.canonical import write_parquet
     from dpcsim.run_stream import ParquetSink
 
     frame = _workload(3, 1_200)
@@ -258,10 +258,7 @@ def test_parquet_sink_bytes(tmp_path):
         outs[label] = {n: (out / f"{n}.parquet").read_bytes() for n in
                        ("queries", "timeline", "scaling")}  # fmt: skip
     for name in ("queries", "timeline", "scaling"):
-        whole = tmp_path / f"{name}.parquet"
-        table = pa.Table.from_pandas(getattr(want, name), preserve_index=False)
-        pq.write_table(table, whole, compression="zstd", compression_level=3,
-                       use_dictionary=True)  # fmt: skip
+        whole = write_parquet(getattr(want, name), tmp_path / f"{name}.parquet")
         assert outs["a"][name] == outs["b"][name] == whole.read_bytes()
         assert outs["c"][name] == outs["d"][name]
         back = pq.read_table(tmp_path / "c" / f"{name}.parquet")

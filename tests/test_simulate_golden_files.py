@@ -1,13 +1,24 @@
-"""``dpcsim simulate`` writes the same bytes as the code before its speed work.
+"""``dpcsim simulate`` writes the same values as the code before its speed work.
 
 The SHA-256 of every file of five runs (the bundled sample through the DPC
 design with and without ``--timeline``, session and open replay, with a
 storage model; an M/M/10 FIFO queue with and without metrics) were recorded
 with the code as it was before the metrics, records, demand and read paths
 were rewritten for speed (``tests/golden/simulate_files.json``). The rewritten
-paths must reproduce them exactly. Parquet bytes also depend on the pyarrow
-version (its ``created_by`` string) and pandas' metadata, so the comparison
-runs only under the versions the hashes were recorded with.
+paths must reproduce them exactly.
+
+``values`` holds, for every parquet file, the SHA-256 of the table it decodes
+to (:func:`table_hash`: schema, pandas metadata and every value, independent
+of the file's encodings). When the parquet encodings changed (floats
+``BYTE_STREAM_SPLIT``, integers ``DELTA_BINARY_PACKED``: see
+:func:`dpcsim.canonical.parquet_options`), the value hashes were computed
+from the files of the code before that change, which matched the recorded
+bytes, and the byte hashes of ``files`` re-recorded from the new code, whose
+value hashes were the same. So the chain back to the code before the speed
+work holds through the values, and the bytes still pin the files exactly.
+Parquet bytes also depend on the pyarrow version (its ``created_by`` string)
+and pandas' metadata, so the comparison runs only under the versions the
+hashes were recorded with.
 
 Regenerate (only for an intended output change) with
 ``python tests/test_simulate_golden_files.py > tests/golden/simulate_files.json``.
@@ -24,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dpcsim import logs
@@ -74,18 +86,36 @@ def _versions() -> dict[str, str]:
     return {"pyarrow": pa.__version__, "pandas": pd.__version__}
 
 
-def file_hashes(root: Path) -> dict[str, str]:
-    """``run/file`` -> SHA-256 of every file the five runs write under ``root``."""
+def table_hash(path: Path) -> str:
+    """SHA-256 of the table a parquet file decodes to, whatever its encodings.
+
+    The Arrow IPC stream of the table in one chunk per column: its schema
+    (with the pandas metadata) and every value's bits.
+    """
+    table = pq.read_table(path).combine_chunks()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def file_hashes(root: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """``run/file`` -> SHA-256 of every file the five runs write under ``root``,
+    and of every parquet file's table (:func:`table_hash`)."""
     inputs = root / "inputs"
     inputs.mkdir()
-    out: dict[str, str] = {}
+    files: dict[str, str] = {}
+    values: dict[str, str] = {}
     for name, args in _cases(inputs).items():
         folder = root / name
         code = main(["--quiet", "simulate", *args, "--out", str(folder), "--force"])
         assert code == 0, name
         for path in sorted(folder.iterdir()):
-            out[f"{name}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
+            key = f"{name}/{path.name}"
+            files[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+            if path.suffix == ".parquet":
+                values[key] = table_hash(path)
+    return files, values
 
 
 def test_simulate_files_equal_the_golden_hashes(tmp_path):
@@ -94,9 +124,12 @@ def test_simulate_files_equal_the_golden_hashes(tmp_path):
         pytest.skip(
             f"hashes recorded under {golden['versions']}, running {_versions()}"
         )
-    found = file_hashes(tmp_path)
-    assert sorted(found) == sorted(golden["files"])
-    differ = [name for name, digest in found.items() if golden["files"][name] != digest]
+    files, values = file_hashes(tmp_path)
+    assert sorted(files) == sorted(golden["files"])
+    assert sorted(values) == sorted(golden["values"])
+    differ = [k for k, digest in values.items() if golden["values"][k] != digest]
+    assert not differ, f"tables differ from the recorded values: {differ}"
+    differ = [k for k, digest in files.items() if golden["files"][k] != digest]
     assert not differ, f"files differ from the recorded bytes: {differ}"
 
 
@@ -113,6 +146,7 @@ def test_golden_hashes_cover_every_output_and_tell_runs_apart():
 
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        hashes = file_hashes(Path(tmp))
-    json.dump({"versions": _versions(), "files": hashes}, sys.stdout, indent=1)
+        files, values = file_hashes(Path(tmp))
+    document = {"versions": _versions(), "files": files, "values": values}
+    json.dump(document, sys.stdout, indent=1)
     sys.stdout.write("\n")
