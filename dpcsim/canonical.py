@@ -51,8 +51,8 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     1,000,000 simulated queries these encodings write ``queries.parquet`` in
     about half the time of dictionaries everywhere, a quarter smaller, and
     read back faster (values to the bit). ``DELTA_BINARY_PACKED`` is in the
-    Parquet format since 2.2 and ``BYTE_STREAM_SPLIT`` since 2.8; pyarrow and
-    DuckDB (0.10 and later) read both.
+    Parquet format since 2.2 and ``BYTE_STREAM_SPLIT`` since 2.8; pyarrow,
+    DuckDB (0.10 and later) and polars read both.
 
     Examples
     --------
