@@ -346,8 +346,7 @@ def test_columns_are_written_in_their_types_encoding_and_read_back_to_the_bit(
     assert "RLE_DICTIONARY" in encodings["queue"]
     back = pd.read_parquet(path)
     pd.testing.assert_frame_equal(back, frame, check_exact=True)
-    for name in ("exec_s", "mem_mb"):
-        kind = np.int64 if name == "exec_s" else np.int32
+    for name, kind in (("exec_s", np.int64), ("mem_mb", np.int32)):
         assert np.array_equal(
             back[name].to_numpy().view(kind), frame[name].to_numpy().view(kind)
         )
