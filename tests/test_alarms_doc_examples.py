@@ -115,3 +115,21 @@ def _end_marker(end: pd.Timestamp) -> pd.DataFrame:
 
 def test_doc_vector_count() -> None:
     assert len(DOC["vectors"]) == 13
+
+
+def test_a_range_longer_than_int16_counts_its_periods_exactly() -> None:
+    # 40,000 real periods, only the oldest 5,000 breaching; M = 1. The newest
+    # N = 33,000 hold no breach (OK); the newest 36,000 hold 1,000 (ALARM). A
+    # count of periods that wrapped at 32,767 would take the oldest ones into
+    # the newest N and alarm in both cases.
+    width = 40_000
+    real = np.ones((1, width), dtype=bool)
+    breach = np.zeros((1, width), dtype=bool)
+    breach[0, 35_000:] = True  # column 0 is the newest period
+    points = breach[0].tolist()
+    for n, expected in ((33_000, "OK"), (36_000, "ALARM")):
+        got = decide(real, breach, m=1, n=n, treat="missing")
+        assert got.tolist() == [STATE_NAMES.index(expected)], n
+        assert reference_decide(points, m=1, n=n, treat="missing", current="OK") == (
+            expected
+        )

@@ -138,7 +138,10 @@ def decide(
     real = np.asarray(real, dtype=bool)
     breach = np.asarray(breach, dtype=bool) & real
     r = real.sum(axis=1)
-    newest_n = real & (np.cumsum(real, axis=1) <= n)
+    # The count of real periods up to each column fits int16 (a range has at
+    # most a few thousand periods): a quarter of the default int64 matrix.
+    width = np.int16 if real.shape[1] < np.iinfo(np.int16).max else np.int64
+    newest_n = real & np.less_equal(np.cumsum(real, axis=1, dtype=width), n)
     full = np.where((breach & newest_n).sum(axis=1) >= m, ALARM, OK)
     b = breach.sum(axis=1)
     if treat == "breaching":

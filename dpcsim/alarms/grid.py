@@ -145,9 +145,10 @@ class MetricTable:
     """Datapoints split once per metric, so that each alarm's lookup is cheap."""
 
     def __init__(self, datapoints: pd.DataFrame) -> None:
-        self.ts_us = (
-            datapoints["timestamp"].to_numpy(dtype="datetime64[us]").astype(np.int64)
-        )
+        # A view of the instants as µs integers, not a copy of the column.
+        self.ts_us = np.asarray(
+            datapoints["timestamp"].to_numpy(dtype="datetime64[us]")
+        ).view(np.int64)
         self.values = datapoints["value"].to_numpy(dtype=np.float64)
         columns = [
             datapoints["namespace"],

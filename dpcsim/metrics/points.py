@@ -219,7 +219,11 @@ def concat_points(
             if consume
             else [cols[col] for cols in held]
         )
-        if col == "timestamp":
+        if col == "timestamp" and all(s.dtype == _UTC_US for s in series):
+            # One new array of UTC instants (a naive concatenation localized
+            # after would be a second one).
+            columns[col] = pd.concat(series, ignore_index=True).array
+        elif col == "timestamp":
             stamps = np.concatenate(
                 [s.to_numpy(dtype="datetime64[us]") for s in series]
             )
