@@ -138,8 +138,8 @@ def decide(
     real = np.asarray(real, dtype=bool)
     breach = np.asarray(breach, dtype=bool) & real
     r = real.sum(axis=1)
-    # The count of real periods up to each column fits int16 (a range has at
-    # most a few thousand periods): a quarter of the default int64 matrix.
+    # The count of real periods up to each column, in int16 (a quarter of the
+    # default int64 matrix) unless the range is too long for it.
     width = np.int16 if real.shape[1] < np.iinfo(np.int16).max else np.int64
     newest_n = real & np.less_equal(np.cumsum(real, axis=1, dtype=width), n)
     full = np.where((breach & newest_n).sum(axis=1) >= m, ALARM, OK)

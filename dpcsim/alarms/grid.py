@@ -145,10 +145,10 @@ class MetricTable:
     """Datapoints split once per metric, so that each alarm's lookup is cheap."""
 
     def __init__(self, datapoints: pd.DataFrame) -> None:
-        # A view of the instants as µs integers, not a copy of the column.
-        self.ts_us = np.asarray(
-            datapoints["timestamp"].to_numpy(dtype="datetime64[us]")
-        ).view(np.int64)
+        # The µs instants as integers: a view, where astype would copy them.
+        self.ts_us = (
+            datapoints["timestamp"].to_numpy(dtype="datetime64[us]").view(np.int64)
+        )
         self.values = datapoints["value"].to_numpy(dtype=np.float64)
         columns = [
             datapoints["namespace"],
