@@ -103,14 +103,22 @@ def _fifo_inputs(root: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     return arrival_s, exec_s
 
 
-def _cli(root: Path, *args: str) -> tuple[float, dict[str, float]]:
-    """Best wall time of a cold ``dpcsim`` process and its ``--timings`` phases."""
+def _cli(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[float, dict[str, float]]:
+    """Best wall time of a cold ``dpcsim`` process and its ``--timings`` phases
+    (``env``: variables set for the process)."""
     best, phases = float("inf"), {}
     cmd = [sys.executable, "-m", "dpcsim", "--quiet", *args, "--force"]
     for _ in range(REPEATS):
         started = time.perf_counter()
         done = subprocess.run(
-            cmd, cwd=root, capture_output=True, text=True, check=True, env=_env(root)
+            cmd,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**_env(root), **(env or {})},
         )
         wall = time.perf_counter() - started
         if wall < best:
@@ -160,6 +168,11 @@ def _command(root: Path, n: int, t_heapq: float) -> list[str]:
     )  # fmt: skip
     inside = sum(v for k, v in phases.items() if k != "total")
     phases["start-up, imports, exit"] = t_cmd - inside
+    # The same command with the plain path's Python loop (no numba).
+    t_python, python_phases = _cli(
+        root, "simulate", "--workload", wl, "--wlm", "fifo.json", "--out", "outpy",
+        "--timings", env={"DPCSIM_COMPILED": "never"},
+    )  # fmt: skip
     ratio = t_cmd / t_heapq
     ok = "OK" if ratio <= TARGET_COMMAND else "ABOVE TARGET"
     lines = [
@@ -170,6 +183,9 @@ def _command(root: Path, n: int, t_heapq: float) -> list[str]:
         f"{t_engine / t_heapq:.2f} x heapq",
         f"    whole command               {t_cmd:7.2f} s   {ratio:.2f} x heapq "
         f"(target <= {TARGET_COMMAND}) {ok}",
+        f"    same, DPCSIM_COMPILED=never {t_python:7.2f} s   "
+        f"{t_python / t_heapq:.2f} x heapq (engine phase "
+        f"{python_phases.get('engine', float('nan')):.2f} s)",
         "    phases of the best run [s, share of the command]:",
     ]
     for name, seconds in phases.items():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from dpcsim.cli import entry
 
-from dpcsim.cli import main
-
-sys.exit(main())
+entry()

@@ -31,6 +31,7 @@ from dpcsim.alarms.history import write_alarm_run
 from dpcsim.canonical import parquet_writer, write_parquet
 from dpcsim.designs import Design, default_design
 from dpcsim.engine import ClusterSettings, SimResult, dynamic_sqa_max_s, simulate_stream
+from dpcsim.engine.plain import preload_for
 from dpcsim.logs.store import read_side_tables
 from dpcsim.metrics.storage import storage_from_table
 from dpcsim.metrics.stream import StreamMetrics
@@ -250,6 +251,11 @@ def stream_parquet_run(
     :func:`dpcsim.engine.simulate_stream`. Returns the engine's summary.
     """
     read_text = measure is not None
+    # A long plain stream loads its compiled loop meanwhile: every window then
+    # takes it (windows are shorter than the threshold of a single run).
+    source = pq.ParquetFile(path)
+    memory_known = _memory_known(source)
+    preload_for(source.metadata.num_rows, config, settings, memory_known=memory_known)
 
     def chunks() -> Iterator[pd.DataFrame]:
         # pre_buffer=False: the default read-ahead keeps every row group read so
@@ -302,6 +308,24 @@ def stream_parquet_run(
                 evaluate_alarms(measure.alarms, datapoints), out_dir, force=True
             )
     return summary
+
+
+def _memory_known(source: pq.ParquetFile) -> bool:
+    """Whether any ``mem_mb`` in the file is above 0 (from its statistics)."""
+    names = source.schema_arrow.names
+    if "mem_mb" not in names:
+        return False
+    col = names.index("mem_mb")
+    meta = source.metadata
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(col).statistics
+        if stats is None or not stats.has_min_max:
+            if stats is None or stats.null_count != meta.row_group(g).num_rows:
+                return True  # unknown: assume demand is known
+            continue
+        if stats.max > 0.0:
+            return True
+    return False
 
 
 def _prefetched(items: Iterator[T]) -> Iterator[T]:

@@ -10,17 +10,18 @@ stderr with exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Final
+from typing import Final, NoReturn
 
 from dpcsim import __version__
 from dpcsim.errors import InputError
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
 
 #: Subcommand modules under ``dpcsim.cli``, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -181,6 +182,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         message, code = _os_error_message(exc)
         return _fail(args.command, message, code)
     return code
+
+
+def entry() -> NoReturn:
+    """The ``dpcsim`` program: :func:`main`, then exit with its code.
+
+    Every file is closed by then, so the interpreter's final garbage
+    collection has nothing left to do but walk millions of objects (a
+    million-query run's, numba's): ``gc.freeze`` skips it (0.1-0.4 s).
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def _warning_printer(command: str) -> Callable[..., None]:

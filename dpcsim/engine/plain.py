@@ -11,6 +11,7 @@ both paths give identical results (tests compare them); it just skips SimPy's
 event objects, which is what makes the FIFO benchmark fast. The loop takes the
 input arrays and the recorder, not the engine. With shared capacity
 (:func:`run_plain_shared`) ends come from the main cluster's virtual clock.
+Long runs take the same loops compiled (:mod:`dpcsim.engine.plaincompiled`).
 """
 
 from __future__ import annotations
@@ -23,16 +24,64 @@ import numpy as np
 
 from dpcsim.engine.contention import VirtualClock, rate_table
 from dpcsim.engine.inputs import QueryArrays
+from dpcsim.engine.plaincompiled import Loops, loops_for, preload
+from dpcsim.engine.queues import QueueTables
 from dpcsim.engine.records import K_DEQ_RUN, K_END, K_Q_IN, K_RUN, OUT_FAILED, Recorder
+from dpcsim.engine.settings import ClusterSettings
+from dpcsim.wlm import WLMConfig
 
-__all__ = ["run_plain", "run_plain_shared"]
+__all__ = ["plain_possible", "preload_for", "run_plain", "run_plain_shared"]
 
 
-def run_plain(inp: QueryArrays, rec: Recorder, slots: tuple[int, ...]) -> None:
+def plain_possible(
+    config: WLMConfig, settings: ClusterSettings, *, memory_known: bool
+) -> bool:
+    """Whether a run of ``config`` may take the plain path.
+
+    The conditions of :meth:`~dpcsim.engine.cluster.Engine.is_plain` that the
+    configuration and settings decide: manual WLM, SQA and Concurrency Scaling
+    off, no WLM or statement timeout, no QMR rule, and the memory model off or
+    no memory demand known (``memory_known``: some ``mem_mb`` above 0). A
+    session replay with chains still takes the general path.
+    """
+    tables = QueueTables.from_config(config, settings)
+    sqa = config.sqa is not None and config.sqa.enabled
+    scaling = (
+        settings.max_concurrency_scaling_clusters > 0
+        and settings.scaling_supported
+        and any(tables.scaling)
+    )
+    memory = settings.memory_model == "spill" and memory_known
+    return not (config.is_auto or sqa or scaling or memory) and all(tables.plain)
+
+
+def preload_for(
+    n: int, config: WLMConfig, settings: ClusterSettings, *, memory_known: bool
+) -> None:
+    """Start loading the compiled loops now if a run of ``n`` queries of
+    ``config`` may take them (:func:`plain_possible`, then
+    :func:`~dpcsim.engine.plaincompiled.preload`)."""
+    if plain_possible(config, settings, memory_known=memory_known):
+        preload(n)
+
+
+def run_plain(
+    inp: QueryArrays,
+    rec: Recorder,
+    slots: tuple[int, ...],
+    *,
+    compiled: bool | None = None,
+) -> None:
     """Run every query of ``inp`` on the plain path, writing into ``rec``.
 
     ``slots`` are the engine queues' slot counts (see the module docstring).
+    ``compiled`` takes the compiled loop (True), the Python one (False) or
+    lets :func:`~dpcsim.engine.plaincompiled.use_compiled` choose (None).
     """
+    loops = None if rec.after is not None else loops_for(inp.n, compiled)
+    if loops is not None:
+        _run_compiled(loops, inp, rec, slots, None)
+        return
     n = inp.n
     # Plain lists index faster than arrays in the loop below.
     arr, rem = inp.arrival_s.tolist(), inp.exec_s.tolist()
@@ -84,7 +133,12 @@ def run_plain(inp: QueryArrays, rec: Recorder, slots: tuple[int, ...]) -> None:
 
 
 def run_plain_shared(
-    inp: QueryArrays, rec: Recorder, slots: tuple[int, ...], clock: VirtualClock
+    inp: QueryArrays,
+    rec: Recorder,
+    slots: tuple[int, ...],
+    clock: VirtualClock,
+    *,
+    compiled: bool | None = None,
 ) -> None:
     """:func:`run_plain` with the queries sharing the main cluster's capacity.
 
@@ -92,7 +146,20 @@ def run_plain_shared(
     starting when the clock reads ``V`` with solo work ``w`` ends when it reads
     ``V + w``. The loop keeps one heap of finish values and the real time of the
     next finish; events before an arrival at the same instant, as above.
+    ``compiled`` as in :func:`run_plain`.
     """
+    # Speed X(n)/n for every reachable n (at most one query per slot).
+    speed = clock.speed
+    need = sum(slots) + 1
+    if len(speed) <= need:
+        speed = rate_table(need, clock.sigma, clock.kappa)
+    # The compiled loop sizes its buffers by the slots: every query needs one;
+    # with a callback on each end (session replay) the Python loop runs.
+    wide = inp.n == 0 or int(inp.slots.min()) >= 1
+    loops = loops_for(inp.n, compiled) if wide and rec.after is None else None
+    if loops is not None:
+        _run_compiled(loops, inp, rec, slots, np.asarray(speed, np.float64))
+        return
     n = inp.n
     arr, rem = inp.arrival_s.tolist(), inp.exec_s.tolist()
     q0, sc = inp.queue.tolist(), inp.slots.tolist()
@@ -102,11 +169,6 @@ def run_plain_shared(
     odd = special.tolist() if special.any() else None
     cache = inp.cache_hit
     waitq: list[deque[int]] = [deque() for _ in free]
-    # Speed X(n)/n for every reachable n (at most one query per slot).
-    speed = clock.speed
-    need = sum(slots) + 1
-    if len(speed) <= need:
-        speed = rate_table(need, clock.sigma, clock.kappa)
     heap: list[tuple[float, int]] = []
     inf = float("inf")
     v = 0.0  # virtual time at real time tv
@@ -165,6 +227,50 @@ def run_plain_shared(
             t_next = a + (heap[0][0] - v) / r
         else:
             waitq[q].append(i)
+    _log_from_records(inp, rec)
+
+
+def _run_compiled(
+    loops: Loops,
+    inp: QueryArrays,
+    rec: Recorder,
+    slots: tuple[int, ...],
+    speed: np.ndarray | None,
+) -> None:
+    """Run the compiled loop (shared capacity when ``speed`` is given)."""
+    plain, shared = loops
+    slots_a = np.asarray(slots, np.int64)
+    # Writable C arrays of the types the loops were compiled for: another
+    # layout or a read-only view would compile a new specialization.
+    arr = np.require(inp.arrival_s, np.float64, ["C", "W"])
+    cache = inp.cache_hit
+    too_wide = inp.slots > slots_a[inp.queue]
+    special = cache | too_wide
+    start = np.frombuffer(rec.start, np.float64)
+    end = np.frombuffer(rec.end, np.float64)
+    acc_q = np.frombuffer(rec.acc_q, np.float64)
+    args = (
+        arr,
+        np.require(inp.exec_s, np.float64, ["C", "W"]),
+        inp.queue.astype(np.int64),
+        inp.slots.astype(np.int64),
+        special,
+        slots_a,
+        start,
+        end,
+        acc_q,
+    )
+    if speed is None:
+        plain(*args)
+    else:
+        shared(*args, speed)
+    # What the Python loop does for these at their arrival: no slot, no queue.
+    acc_q[special] = 0.0
+    end[special] = arr[special]
+    start[cache] = arr[cache]
+    failed = too_wide & ~cache
+    if failed.any():
+        np.frombuffer(rec.outcome, np.int8)[failed] = OUT_FAILED
     _log_from_records(inp, rec)
 
 
