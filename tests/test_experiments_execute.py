@@ -327,6 +327,27 @@ def rows_with_pid(task: Task, ctx: object) -> Iterator[dict[str, Any]]:
         yield {"pid": os.getpid(), "replication": task.replication, "i": i}
 
 
+def rows_with_frozen(task: Task, ctx: object) -> Iterator[dict[str, Any]]:
+    """A row per decision with the worker's count of frozen objects."""
+    import gc
+
+    for i, _ in enumerate(task.decisions):
+        yield {"frozen": gc.get_freeze_count(), "i": i}
+
+
+def test_a_pool_worker_freezes_what_it_loaded_before_its_first_task() -> None:
+    task = Task(replication=0, scenario={}, assumption={}, decisions=({},) * 2)
+    pool = WorkerPool(
+        1, rows_with_frozen, None, failed_row=lambda t, d, e: {}, per_task=2
+    )
+    try:
+        rows = list(pool.run([task]))
+    finally:
+        pool.close()
+    # The worker's modules and functions: tens of thousands of objects.
+    assert [r["frozen"] > 10_000 for r in rows] == [True, True]
+
+
 def test_workers_start_on_different_replications() -> None:
     """Each of two workers is first given a replication the other is not
     building, so neither prepares both before it has to."""
@@ -550,7 +571,10 @@ def test_the_recommended_dask_worker_environment_gives_the_config() -> None:
             assert dask.config.get(key, config=config) == value
 
 
-def _worker_settings(dask_worker: Any) -> tuple[str | None, Any, tuple[str, ...]]:
+def _worker_settings(
+    dask_worker: Any,
+) -> tuple[str | None, Any, tuple[str, ...], bool]:
+    import gc
     import os
 
     import dask
@@ -560,6 +584,8 @@ def _worker_settings(dask_worker: Any) -> tuple[str | None, Any, tuple[str, ...]
         dask.config.get("distributed.admin.tick.interval"),
         # The modules the worker imported when it started.
         tuple(p.name for p in dask_worker.preloads),
+        # The preload's dask_setup froze what the worker had loaded.
+        gc.get_freeze_count() > 10_000,
     )
 
 
@@ -576,4 +602,6 @@ def test_a_local_cluster_under_the_recommended_config_has_it_in_its_workers() ->
     ):
         found = client.run(_worker_settings)
     assert len(found) == 2
-    assert set(found.values()) == {("33554432", "2s", ("dpcsim.experiments.preload",))}
+    assert set(found.values()) == {
+        ("33554432", "2s", ("dpcsim.experiments.preload",), True)
+    }

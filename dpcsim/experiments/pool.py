@@ -87,9 +87,8 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
     """A worker's loop: receive a task, send each row, until told to stop."""
     # Ctrl-C is the driver's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # What is loaded now (modules, functions: about 70,000 objects) lives as
-    # long as the worker: the cyclic collector, which the engine's tuples set
-    # off often, need not walk it each time (about 8 % of a run's time).
+    # What is loaded now lives as long as the worker: the cyclic collector
+    # need not walk it (dpcsim.experiments.preload.freeze_loaded says why).
     gc.collect()
     gc.freeze()
     with contextlib.suppress(OSError):  # without a driver, recv() ends it
