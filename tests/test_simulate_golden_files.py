@@ -21,7 +21,9 @@ and pandas' metadata, so the bytes are compared only under the versions the
 hashes were recorded with. The value hashes leave out the two version strings
 of the pandas metadata (``creator``, ``pandas_version``) and are compared
 under any versions; they were re-recorded in that form from files whose bytes
-matched the recorded ones.
+matched the recorded ones. The byte hashes were then re-recorded under pandas
+3.1.2 (a fresh install's), whose parquet files differ only in that metadata,
+from code whose value hashes matched.
 
 Each run is made twice: with the default choice of the plain path's loop and
 with its compiled loop forced (``DPCSIM_COMPILED=always``, where numba is

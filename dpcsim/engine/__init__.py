@@ -32,7 +32,8 @@ What the engine takes from SimPy, and what it does itself:
   interrupt or a queue timeout (tuples, :mod:`dpcsim.engine.actions`), a
   cluster clock's next finish and a session's next arrival. These private
   internals are checked by ``tests/test_engine_simpy_internals.py``. The plain
-  path (:mod:`dpcsim.engine.plain`) owns its heap and uses no SimPy at all.
+  path (:mod:`dpcsim.engine.plain`) owns its heap and uses no SimPy at all;
+  long plain runs take its loops compiled (:mod:`dpcsim.engine.plaincompiled`).
 """
 
 from __future__ import annotations
