@@ -8,9 +8,11 @@
     shared capacity (USL at the default sigma/kappa, solo demands: the PS
     virtual clock's cost). Target: >= 0.3 x heapq.
     The engine takes its plain path on this run (no query can be interrupted
-    or diverted); the general SimPy path, which every configuration with QMR,
-    timeouts, SQA or Concurrency Scaling uses, is timed on the same run too
-    (forced with :func:`dpcsim.engine.cluster.general_path`; same results).
+    or diverted), its loop compiled where numba is installed (the line says
+    which: :mod:`dpcsim.engine.plaincompiled`); the general SimPy path, which
+    every configuration with QMR, timeouts, SQA or Concurrency Scaling uses, is
+    timed on the same run too (forced with
+    :func:`dpcsim.engine.cluster.general_path`; same results).
 (b) The full DPC design (three queues, SQA, Concurrency Scaling, QMR) on the
     one-week sample (``data/sample``; generated in memory when absent), beside a
     heapq loop of the same queues and slots, with shared capacity (the
@@ -41,6 +43,7 @@ from benchmarks.reference import (
     kiefer_wolfowitz_waits,
 )
 from dpcsim import theory
+from dpcsim.engine.plaincompiled import use_compiled
 from dpcsim.schema import Workload, validate_workload
 
 #: Timed runs per figure (the best one counts).
@@ -125,7 +128,8 @@ def _bench_fifo(n: int) -> list[str]:
     ratio = t_ref / t_engine
     return [
         f"(a) M/M/10 rho=0.9, {n:,} queries, one FIFO queue",
-        f"    engine      {n / t_engine:>12,.0f} queries/s (plain path)",
+        f"    engine      {n / t_engine:>12,.0f} queries/s (plain path, "
+        f"{'compiled' if use_compiled(n) else 'Python'} loop)",
         f"    general path{n / t_general:>12,.0f} queries/s   general/heapq = "
         f"{t_ref / t_general:.2f} (SimPy event loop; per-query results "
         f"{'identical' if same else 'DIFFER'})",

@@ -263,3 +263,16 @@ def test_the_stream_knows_memory_demand_from_the_file_statistics(tmp_path):
     no_column = tmp_path / "bare.parquet"
     pq.write_table(pa.table({"query_id": [1, 2]}), no_column)
     assert not _memory_known(pq.ParquetFile(no_column))
+
+
+def test_numba_with_its_jit_disabled_counts_as_a_failed_load(monkeypatch):
+    # NUMBA_DISABLE_JIT makes njit return the Python functions, which would run
+    # the array loops interpreted: slower than the plain path's own loop.
+    import numba
+
+    monkeypatch.setattr(plaincompiled, "_loaded", {})
+    monkeypatch.setattr(plaincompiled, "_failed", [])
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
+    monkeypatch.setenv("DPCSIM_COMPILED", "auto")
+    with pytest.warns(RuntimeWarning, match="NUMBA_DISABLE_JIT"):
+        assert plaincompiled.loops_for(plaincompiled.COMPILED_MIN_QUERIES) is None

@@ -157,6 +157,10 @@ def _load() -> None:
     """Compile (or load from numba's cache) both loops into :data:`_loaded`."""
     import numba
 
+    if getattr(numba.config, "DISABLE_JIT", False):
+        # njit would hand back the Python functions: numpy scalars in a Python
+        # loop, several times slower than the plain path's own Python loop.
+        raise RuntimeError("NUMBA_DISABLE_JIT is set")
     plain = numba.njit(cache=True, nogil=True)(plain_loop)
     shared = numba.njit(cache=True, nogil=True)(plain_shared_loop)
     f, i = np.zeros(0), np.zeros(0, np.int64)
