@@ -253,9 +253,9 @@ def stream_parquet_run(
     read_text = measure is not None
     # A long plain stream loads its compiled loop meanwhile: every window then
     # takes it (windows are shorter than the threshold of a single run).
-    source = pq.ParquetFile(path)
-    memory_known = _memory_known(source)
-    preload_for(source.metadata.num_rows, config, settings, memory_known=memory_known)
+    with pq.ParquetFile(path) as footer:
+        rows, memory_known = footer.metadata.num_rows, _memory_known(footer)
+    preload_for(rows, config, settings, memory_known=memory_known)
 
     def chunks() -> Iterator[pd.DataFrame]:
         # pre_buffer=False: the default read-ahead keeps every row group read so
@@ -312,7 +312,7 @@ def stream_parquet_run(
 
 def _memory_known(source: pq.ParquetFile) -> bool:
     """Whether any ``mem_mb`` in the file is above 0 (from its statistics)."""
-    names = source.schema_arrow.names
+    names = source.schema.names  # the file's leaf columns, as its row groups
     if "mem_mb" not in names:
         return False
     col = names.index("mem_mb")
