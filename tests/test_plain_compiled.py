@@ -276,3 +276,13 @@ def test_numba_with_its_jit_disabled_counts_as_a_failed_load(monkeypatch):
     monkeypatch.setenv("DPCSIM_COMPILED", "auto")
     with pytest.warns(RuntimeWarning, match="NUMBA_DISABLE_JIT"):
         assert plaincompiled.loops_for(plaincompiled.COMPILED_MIN_QUERIES) is None
+
+
+def test_the_simulate_help_names_the_threshold_the_engine_uses(capsys):
+    from dpcsim.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{plaincompiled.COMPILED_MIN_QUERIES:,} queries or more" in text
+    assert "DPCSIM_COMPILED=never" in text
