@@ -23,7 +23,8 @@ import pytest
 from dpcsim import schema
 from dpcsim.canonical import write_parquet
 from dpcsim.engine.contention import observed_to_solo
-from dpcsim.engine.inputs import arrival_order
+from dpcsim.engine.inputs import _statement_codes, arrival_order
+from dpcsim.engine.queues import STATEMENT_TYPES
 from dpcsim.metrics.redshift import (
     _cluster_total,
     _period_count,
@@ -194,6 +195,30 @@ def test_arrival_order_is_the_lexsort():
     np.testing.assert_array_equal(
         arrival_order(unsorted, qid), np.lexsort((qid, unsorted))
     )
+
+
+@pytest.mark.filterwarnings("ignore:Constructing a Categorical")
+@pytest.mark.parametrize(
+    "dtype", ["string", "string[python]", "object", "category", "large_string"]
+)
+def test_statement_codes_equal_the_categoricals_codes(dtype):
+    # Known types, None, an unknown type, case and padding that do not match.
+    values = [*STATEMENT_TYPES, None, "merge", "SELECT", " select", "copy"] * 3
+    if dtype == "object":
+        values[-1] = 5  # not text: unknown
+    if dtype == "large_string":
+        raw = pd.Series(
+            pd.arrays.ArrowExtensionArray(pa.array(values, pa.large_string()))
+        )
+    else:
+        raw = pd.Series(values, dtype=dtype)
+    expected = pd.Categorical(
+        pd.Series(values, dtype=object), categories=list(STATEMENT_TYPES)
+    ).codes
+    got = _statement_codes(raw)
+    assert got.dtype == np.int8
+    np.testing.assert_array_equal(got, expected)
+    assert (got == -1).sum() == 4 * 3 + (dtype == "object")
 
 
 def test_codes_from_the_engine_equal_codes_of_the_strings():
