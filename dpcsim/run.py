@@ -413,13 +413,14 @@ class Run:
         :meth:`simulate_prepared`; ``metrics=False`` skips the metric inputs.
         """
         clock = PhaseTimer() if timer is None else timer
+        settings = ClusterSettings() if settings is None else settings
         frame = workload.queries
-        # A long plain run loads its compiled loop meanwhile (about 0.5 s).
+        # A long plain run loads its compiled loop meanwhile (about 0.6 s).
         mem = frame["mem_mb"] if "mem_mb" in frame.columns else None
         preload_for(
             len(frame),
             config,
-            ClusterSettings() if settings is None else settings,
+            settings,
             memory_known=mem is not None and bool((mem > 0.0).any()),
         )
         if routing is None and all(c in frame.columns for c in ENGINE_COLUMNS):
@@ -440,7 +441,7 @@ class Run:
         return PreparedRun(
             workload=workload,
             config=config,
-            settings=ClusterSettings() if settings is None else settings,
+            settings=settings,
             design=design,
             arrays=arrays,
             metric_inputs=inputs,

@@ -9,7 +9,7 @@ floating-point operations in the same order (numba compiles without
 compare them with the Python loops. Waiting queries are kept in one linked
 list per queue (``head``/``tail``/``nxt``) instead of a deque each.
 
-Loading numba and the cached machine code costs about 0.5 s once per process
+Loading numba and the cached machine code costs about 0.6 s once per process
 (a first compile about 2 s, once per installation), so :func:`use_compiled`
 takes the compiled loops only for runs long enough to win it back, or once
 they are loaded anyway. ``DPCSIM_COMPILED`` overrides the choice: ``auto``
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: Queries from which a run takes the compiled loops when numba is not loaded
-#: yet: at 1.5 µs per query saved, 0.5 s of loading pays back at about 330,000.
+#: yet: at 1.5 µs per query saved, 0.6 s of loading pays back at about 400,000.
 COMPILED_MIN_QUERIES = 400_000
 _MODES = ("auto", "always", "never")
 #: ``(plain_loop, plain_shared_loop)`` compiled.

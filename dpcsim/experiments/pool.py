@@ -20,7 +20,6 @@ one that no other worker has built.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import signal
 import sys
@@ -30,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from dpcsim.workerserver import start_worker_server, worker_context
+from dpcsim.workerserver import freeze_loaded, start_worker_server, worker_context
 
 __all__ = [
     "MAX_START_FAILURES",
@@ -87,10 +86,8 @@ def _serve(conn: Connection, rows: Rows, ctx: Any) -> None:
     """A worker's loop: receive a task, send each row, until told to stop."""
     # Ctrl-C is the driver's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # What is loaded now lives as long as the worker: the cyclic collector
-    # need not walk it (dpcsim.experiments.preload.freeze_loaded says why).
-    gc.collect()
-    gc.freeze()
+    # What is loaded now lives as long as the worker (freeze_loaded says why).
+    freeze_loaded()
     with contextlib.suppress(OSError):  # without a driver, recv() ends it
         conn.send(_READY)  # imports done: a death from now on is a run's
     while True:

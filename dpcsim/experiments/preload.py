@@ -16,32 +16,18 @@ loaded, as a local pool's worker does before its first task
 
 from __future__ import annotations
 
-import gc
-
 import pyarrow.dataset  # noqa: F401  (pyarrow.parquet.read_table's reader)
 
 from dpcsim.alarms.aws_model import put_metric_alarm_members
 from dpcsim.experiments.execute import iter_task
+from dpcsim.workerserver import freeze_loaded
 
-__all__ = ["dask_setup", "freeze_loaded", "iter_task"]
+__all__ = ["dask_setup", "iter_task"]
 
 put_metric_alarm_members()
 
 
-def freeze_loaded() -> None:
-    """Collect once, then move every object alive into the collector's
-    permanent generation (``gc.freeze``).
-
-    A sweep worker's modules, functions and caches (about 70,000 objects)
-    live as long as it does; frozen, the cyclic collector, which the engine's
-    event tuples set off often, does not walk them at each collection (about
-    8 % of a run of the sample). Frozen objects are still freed when their
-    last reference goes.
-    """
-    gc.collect()
-    gc.freeze()
-
-
 def dask_setup(worker: object) -> None:
-    """Dask's hook for a preload module: :func:`freeze_loaded` in the worker."""
+    """Dask's hook for a preload module: freeze what the worker loaded
+    (:func:`dpcsim.workerserver.freeze_loaded`)."""
     freeze_loaded()
