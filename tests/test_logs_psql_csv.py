@@ -26,6 +26,7 @@ from fixtures.psql import (
 
 from dpcsim.errors import InputError
 from dpcsim.logs import ingest, read_export
+from dpcsim.logs.csvblocks import iter_raw_blocks
 from dpcsim.logs.source import parse_file
 
 STL_QUERY = [
@@ -123,6 +124,50 @@ def test_multiline_text_read_whole_at_any_size(big, block_bytes):
         assert raw in text
         assert raw.split(",")[1] == str(rows[k][1])
     assert parsed.frame["query"].tolist() == [r[1] for r in rows]
+
+
+def _long_rows(n: int) -> list[list[object]]:
+    """Rows whose SQL is now and then a quoted multi-line value of 100-300 KiB."""
+    rows = _rows(n)
+    for k in range(3, n, 40):
+        lines = "\n".join(f'  , "c{j}" -- it\'s column {j}' for j in range(k * 90))
+        rows[k][6] = f"select 1\n{lines}\nfrom big"
+    return rows
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("block_bytes", [4096, 65_537, 1 << 20])
+def test_raw_blocks_cover_the_file_and_end_at_record_ends(tmp_path, gz, block_bytes):
+    rows = _long_rows(400)
+    path = write_psql_csv(
+        tmp_path / ("stl_query.csv.gz" if gz else "stl_query.csv"), STL_QUERY, rows
+    )
+    text = psql_csv(STL_QUERY, rows).encode()
+    body = text[text.index(b"\n") + 1 :]
+    blocks = list(iter_raw_blocks(path, gzip_=gz, block_bytes=block_bytes))
+    joined = b"".join(bytes(b.data) for b in blocks)
+    assert joined == body  # every byte once, in order
+    at = len(text) - len(body)
+    for b in blocks:
+        data = bytes(b.data)
+        assert b.offset == at
+        assert b.quotes == data.count(b'"')
+        assert data.endswith(b"\n")  # a record's end: a newline outside quotes
+        assert b.quotes % 2 == 0
+        at += len(data)
+    # Records longer than a block are carried whole: a block never splits one.
+    starts = {b.offset for b in blocks}
+    assert len(starts) == len(blocks)
+
+
+def test_records_longer_than_the_edge_search_parse_whole(tmp_path):
+    rows = _long_rows(400)
+    path = write_psql_csv(tmp_path / "stl_query.csv", STL_QUERY, rows)
+    whole = parse_file(path, block_bytes=64 << 20)
+    for block_bytes in (200_000, 1 << 20):
+        parsed = parse_file(path, block_bytes=block_bytes)
+        assert parsed.frame["querytxt"].tolist() == [str(r[6]).strip() for r in rows]
+        assert parsed.frame.equals(whole.frame)
 
 
 def test_gzip_multiline_and_whole_second_timestamps(tmp_path, big):

@@ -124,10 +124,9 @@ def _open(path: Path, gzip_: bool) -> Any:
 def _read_buffer(stream: Any, path: Path, size: int) -> pa.Buffer:
     """Read up to ``size`` bytes, turning IO errors into InputError.
 
-    An Arrow buffer, not ``bytes``: :func:`iter_raw_blocks` copies it once,
-    joined to the previous block's tail (``read`` would copy it into ``bytes``
-    first: decompressing a 292 MiB export in 32 MiB reads took 0.67 s that
-    way, 0.49 s as buffers).
+    An Arrow buffer, not ``bytes``: :func:`iter_raw_blocks` hands views of it
+    to the parser, so a block's bytes are never copied (``read`` would copy
+    them into ``bytes`` first).
     """
     try:
         data: pa.Buffer = stream.read_buffer(size)
@@ -173,11 +172,16 @@ def iter_raw_blocks(
 ) -> Iterator[RawBlock]:
     """Yield the data records after the header in blocks cut at record boundaries.
 
-    The cut is the last newline with an even number of quotes before it in the
-    block, found with ``bytes.rfind``/``bytes.count`` from the end (C speed, no
-    per-byte arrays). A record longer than a block makes the next read larger.
-    The next block is read (and decompressed) in a thread while the caller parses
-    this one. Blocks carry ``line = 0``: line numbers are only needed for
+    Each read of ``block_bytes`` gives up to two blocks, neither copied from
+    the decompressed buffer except where it joins the previous read: a short
+    *seam* block (the previous read's unfinished record, joined to the bytes
+    that end it) and a view of the buffer from there to its last record
+    boundary, the last newline with an even number of quotes before it. Both
+    are found from the ends of the buffer with ``bytes.find``/``rfind`` on
+    short copies, and quotes are counted with numpy over the view (no per-byte
+    arrays the size of the block). A record longer than a read is carried on.
+    The next buffer is read (and decompressed) in a thread while the caller
+    parses this one. Blocks carry ``line = 0``: line numbers are only needed for
     rejected rows, and :meth:`RecordIndex.base_lines` finds them then.
 
     Raises
@@ -187,58 +191,63 @@ def iter_raw_blocks(
     """
     with _open(path, gzip_) as stream, ThreadPoolExecutor(1) as pool:
         pending = pool.submit(_read_buffer, stream, path, block_bytes)
-        carry = b""
+        carry = b""  # an unfinished record (the header, until it ends)
+        carry_quotes = 0
         offset = 0
         header_left = True
-        eof = False
-        while not eof:
+        while True:
             chunk = pending.result()
-            eof = not chunk.size
-            if not eof:
-                pending = pool.submit(_read_buffer, stream, path, block_bytes)
-            # One copy into bytes (the methods the cut uses), tail and all.
-            data: bytes | memoryview = (
-                b"".join((carry, chunk)) if carry else memoryview(chunk)
-            )
-            if not data:
-                return
-            if header_left:
-                view = bytes(data)
-                end = _first_boundary(view)
+            if not chunk.size:
+                break
+            pending = pool.submit(_read_buffer, stream, path, block_bytes)
+            view = memoryview(chunk)
+            if carry or header_left:
+                end = _first_boundary(view, carry_quotes)
                 if end < 0:
-                    if eof:
-                        return  # header only, no line end
-                    carry = view
+                    carry += bytes(view)
+                    carry_quotes += _count_quotes(view)
                     continue
-                offset += end + 1
-                data = memoryview(view)[end + 1 :]
+                seam = carry + bytes(view[: end + 1])
+                if not header_left:
+                    yield RawBlock(seam, offset, 0, _count_quotes(seam))
+                offset += len(seam)
                 header_left = False
-            whole = data if isinstance(data, bytes) else bytes(data)
-            quotes = _count_quotes(whole)
-            if eof:
-                if quotes % 2:
-                    line = _count_lines(path, gzip_, offset)
-                    _records(whole, True, line)  # raises, naming the line
-                cut = len(whole)
-            else:
-                cut = _last_boundary(whole, quotes) + 1
-                if cut <= 0:
-                    carry = whole
-                    continue
-            if cut:
-                body = memoryview(whole)[:cut] if cut < len(whole) else whole
-                # The tail past the cut is short: count it, not the body again.
-                inside = quotes - whole.count(b'"', cut) if cut < len(whole) else quotes
-                yield RawBlock(body, offset, 0, inside)
-                offset += cut
-            carry = whole[cut:]
+                view = view[end + 1 :]
+                carry, carry_quotes = b"", 0
+            if not len(view):
+                continue
+            quotes = _count_quotes(view)
+            cut = _last_boundary(view, quotes) + 1
+            if cut <= 0:
+                carry, carry_quotes = bytes(view), quotes
+                continue
+            carry = bytes(view[cut:])
+            carry_quotes = _count_quotes(carry)
+            yield RawBlock(view[:cut], offset, 0, quotes - carry_quotes)
+            offset += cut
+        if carry and not header_left:  # the last record, without a line end
+            if carry_quotes % 2:
+                line = _count_lines(path, gzip_, offset)
+                _records(carry, True, line)  # raises, naming the line
+            yield RawBlock(carry, offset, 0, carry_quotes)
 
 
-def _count_quotes(data: bytes) -> int:
-    """Quote characters in ``data`` (a memchr check first: most exports hold none)."""
-    if data.find(b'"') < 0:
-        return 0
-    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == _QUOTE))
+#: Bytes counted per numpy call in :func:`_count_quotes` [B]: a comparison's
+#: temporary stays small and is reused, not faulted in at the block's size.
+_COUNT_SLICE: Final = 1 << 20
+#: First look at a buffer's head or tail for a record boundary [B].
+_EDGE_BYTES: Final = 1 << 16
+
+
+def _count_quotes(data: bytes | memoryview) -> int:
+    """Quote characters in ``data``."""
+    if isinstance(data, bytes):
+        return data.count(b'"')
+    arr = np.frombuffer(data, dtype=np.uint8)
+    return sum(
+        int(np.count_nonzero(arr[i : i + _COUNT_SLICE] == _QUOTE))
+        for i in range(0, arr.size, _COUNT_SLICE)
+    )
 
 
 def _count_lines(path: Path, gzip_: bool, offset: int) -> int:
@@ -255,26 +264,52 @@ def _count_lines(path: Path, gzip_: bool, offset: int) -> int:
     return lines
 
 
-def _first_boundary(data: bytes) -> int:
-    """Offset of the first record-ending newline (-1 when none)."""
-    pos = data.find(b"\n")
-    while pos >= 0 and data.count(b'"', 0, pos) % 2:
-        pos = data.find(b"\n", pos + 1)
-    return pos
+def _first_boundary(data: bytes | memoryview, quotes_before: int) -> int:
+    """Offset of the first record-ending newline in ``data`` (-1 when none).
 
-
-def _last_boundary(data: bytes, quotes: int) -> int:
-    """Offset of the last newline with an even quote count before it (-1: none)."""
-    pos = len(data)
-    after = 0
+    ``quotes_before`` quotes precede ``data`` in its record; a newline ends the
+    record when the quotes before it, those included, are even. Looks at a
+    growing head of ``data``, copied as bytes.
+    """
+    size = _EDGE_BYTES
     while True:
-        nxt = data.rfind(b"\n", 0, pos)
-        if nxt < 0:
+        head = bytes(data[:size])
+        quotes, prev = quotes_before, 0
+        pos = head.find(b"\n")
+        while pos >= 0:
+            quotes += head.count(b'"', prev, pos)
+            if quotes % 2 == 0:
+                return pos
+            prev = pos
+            pos = head.find(b"\n", pos + 1)
+        if len(head) == len(data):
             return -1
-        after += data.count(b'"', nxt, pos)
-        pos = nxt
-        if (quotes - after) % 2 == 0:
-            return pos
+        size *= 4
+
+
+def _last_boundary(data: bytes | memoryview, quotes: int) -> int:
+    """Offset of the last newline with an even quote count before it (-1: none).
+
+    ``quotes`` is the number of quotes in ``data``. Looks at a growing tail of
+    ``data``, copied as bytes.
+    """
+    size = _EDGE_BYTES
+    while True:
+        lo = max(len(data) - size, 0)
+        tail = bytes(data[lo:])
+        pos = len(tail)
+        after = 0
+        while True:
+            nxt = tail.rfind(b"\n", 0, pos)
+            if nxt < 0:
+                break
+            after += tail.count(b'"', nxt, pos)
+            pos = nxt
+            if (quotes - after) % 2 == 0:
+                return lo + pos
+        if lo == 0:
+            return -1
+        size *= 4
 
 
 def scan_block(raw: RawBlock, *, width: int, names: list[str], ordinal: int) -> Block:
