@@ -140,35 +140,45 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     No per-write metadata enters the file, so the same frame gives the same
     bytes, whether its text columns are one Arrow array or several chunks
     (as :func:`dpcsim.metrics.points.sort_points` leaves them; a test checks
-    it). Categorical text columns (the datapoints' names) are written as the
-    strings they hold, one row group at a time, so the file is the one their
-    ``string`` form gives and the strings of only one row group are held at
-    once. Returns the path.
+    it). A frame of more than one row group is converted to Arrow and written
+    one row group at a time, so only one row group's copy is held at once (the
+    bytes of a whole-table write: the same row groups, the same schema).
+    Categorical text columns (the datapoints' names) are written as the
+    strings they hold, so the file is the one their ``string`` form gives.
+    Returns the path.
     """
     path = Path(path)
     texts = [col for col in frame.columns if _text_category(frame[col].dtype)]
-    if not texts:
+    if not texts and len(frame) <= ROW_GROUP_ROWS:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         pq.write_table(table, path, **parquet_options(table.schema))
         return path
 
     # The schema (and pandas metadata) of the frame with string columns; each
     # row group's dictionaries are decoded in Arrow, with no Python string.
-    plain = frame.iloc[:0].astype(dict.fromkeys(texts, "string"))
-    schema = pa.Table.from_pandas(plain, preserve_index=False).schema
+    if texts:
+        plain = frame.iloc[:0].astype(dict.fromkeys(texts, "string"))
+        schema = pa.Table.from_pandas(plain, preserve_index=False).schema
+    else:
+        schema = pa.Schema.from_pandas(frame, preserve_index=False)
 
-    def as_strings(rows: pd.DataFrame) -> pa.Table:
+    def as_arrow(rows: pd.DataFrame) -> pa.Table:
         table = pa.Table.from_pandas(rows, preserve_index=False)
         columns = [
-            _decoded(column, field.type) if field.name in texts else column
+            _decoded(column, field.type)
+            if field.name in texts
+            else column.cast(field.type)
+            if column.type != field.type  # e.g. a slice of nulls only
+            else column
             for column, field in zip(table.columns, schema, strict=True)
         ]
         return pa.Table.from_arrays(columns, schema=schema)
 
     with parquet_writer(path, schema) as writer:
         for start in range(0, max(len(frame), 1), ROW_GROUP_ROWS):
-            part = as_strings(frame.iloc[start : start + ROW_GROUP_ROWS])
+            part = as_arrow(frame.iloc[start : start + ROW_GROUP_ROWS])
             writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
+            del part
     return path
 
 

@@ -82,7 +82,14 @@ def test_the_history_file_is_the_one_to_csv_writes(tmp_path, monkeypatch):
             ("Alert\nnewline", grid[:7]),
         ]
     ]
-    for states in (results, []):
+    # One grid for all (the usual case, indexed without a sort), two
+    # evaluations within one second among them.
+    shared = np.sort(np.r_[grid, grid[10] + 400_000])
+    same_grid = [
+        AlarmStates(name, shared, rng.integers(0, 3, len(shared)).astype(np.int8), 60)
+        for name in ("Alert-A", "Alert-B", "Alert-C")
+    ]
+    for states in (results, same_grid, []):
         run = build_run(states)
         write_alarm_run(run, tmp_path, force=True)
         iso = "%Y-%m-%dT%H:%M:%SZ"

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dpcsim import schema
-from dpcsim.canonical import write_parquet
+from dpcsim.canonical import parquet_options, write_parquet
 from dpcsim.engine.contention import observed_to_solo
 from dpcsim.engine.inputs import _statement_codes, arrival_order
 from dpcsim.engine.queues import STATEMENT_TYPES
@@ -327,6 +327,10 @@ def test_a_frame_in_arrow_chunks_writes_the_bytes_of_a_contiguous_one(tmp_path):
     assert pq.ParquetFile(tmp_path / "flat.parquet").num_row_groups == 2
     flat = (tmp_path / "flat.parquet").read_bytes()
     assert (tmp_path / "chunked.parquet").read_bytes() == flat
+    # Written a row group at a time: the bytes of one whole-table write.
+    whole = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(whole, tmp_path / "whole.parquet", **parquet_options(whole.schema))
+    assert (tmp_path / "whole.parquet").read_bytes() == flat
     # Categorical texts (the datapoints' names) are written row group by row
     # group as strings: the bytes of their string form, empty frames too.
     categorical = frame.assign(name=pd.Categorical(frame["name"]))
