@@ -13,6 +13,7 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from fixtures.psql import (
     aligned,
@@ -237,6 +238,34 @@ def test_unclosed_quote_fails_naming_its_line(tmp_path):
         InputError, match=r"stl_query\.csv, line 12: a quoted value is never closed"
     ):
         read_export(path)
+
+
+def test_the_first_bad_file_is_named_and_good_files_give_their_own_rows(
+    tmp_path, big
+):
+    """Of several files, the error names the first bad one (in the order given),
+    and good files give the rows each gives when read alone."""
+    _, rows = big
+    good = [
+        write_psql_csv(tmp_path / f"{k}_stl_query.csv.gz", STL_QUERY, part)
+        for k, part in enumerate((rows[:4000], rows[4000:4003], rows[4003:6000]))
+    ]
+    unclosed = tmp_path / "9_stl_query.csv"
+    unclosed.write_text(psql_csv(STL_QUERY, _rows(3)) + '1,2,x,1,1,dev,"select\n')
+    unknown = tmp_path / "8_other.csv"
+    unknown.write_text("a,b\n1,2\n")
+    result = ingest(good)
+    alone = pd.concat([read_export(p).rows for p in good], ignore_index=True)
+    got = result.workload.queries.set_index("query_id").sort_index()
+    assert got.index.tolist() == alone["query_id"].tolist()
+    assert got["query_text"].tolist() == alone["text"].tolist()
+    # The bad file after a long one; the first of two bad ones.
+    with pytest.raises(InputError, match=r"9_stl_query\.csv, line 12"):
+        ingest([good[0], unclosed, good[1]])
+    with pytest.raises(InputError, match=r"8_other\.csv"):
+        ingest([good[0], unknown, unclosed])
+    with pytest.raises(InputError, match=r"9_stl_query\.csv"):
+        ingest([unclosed, unknown])
 
 
 HEAD = ["userid", "query", "starttime", "endtime", "substring"]
