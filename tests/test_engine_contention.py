@@ -330,3 +330,42 @@ def test_contention_table_in_the_settings_toml(tmp_path) -> None:
     unknown.write_text("[contention]\nalpha = 1\n")
     with pytest.raises(InputError, match="unknown key 'alpha' in \\[contention\\]"):
         engine.read_cluster_settings(unknown)
+
+
+def test_the_event_loop_collects_less_often_and_restores_the_thresholds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from dpcsim.engine import cluster
+
+    seen: list[tuple[int, ...]] = []
+    loop = cluster.Engine._run_events
+
+    def watched(self: cluster.Engine) -> None:
+        seen.append(gc.get_threshold())
+        loop(self)
+
+    monkeypatch.setattr(cluster.Engine, "_run_events", watched)
+    before = gc.get_threshold()
+    base = _busy_log(300, seed=8)
+    with general_path():
+        engine.simulate(base, _three_queues(), _ps(0.1, 0.02, "solo"))
+    assert seen == [(cluster.LOOP_GC_THRESHOLD, *before[1:])]
+    assert gc.get_threshold() == before
+    # Restored when the block raises; a higher threshold is kept, not lowered.
+    try:
+        gc.set_threshold(10 * cluster.LOOP_GC_THRESHOLD, *before[1:])
+        inside: list[int] = []
+
+        def fail_inside() -> None:
+            with cluster.fewer_collections():
+                inside.append(gc.get_threshold()[0])
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail_inside()
+        assert inside == [10 * cluster.LOOP_GC_THRESHOLD]
+        assert gc.get_threshold()[0] == 10 * cluster.LOOP_GC_THRESHOLD
+    finally:
+        gc.set_threshold(*before)

@@ -240,9 +240,7 @@ def test_unclosed_quote_fails_naming_its_line(tmp_path):
         read_export(path)
 
 
-def test_the_first_bad_file_is_named_and_good_files_give_their_own_rows(
-    tmp_path, big
-):
+def test_the_first_bad_file_is_named_and_good_files_give_their_own_rows(tmp_path, big):
     """Of several files, the error names the first bad one (in the order given),
     and good files give the rows each gives when read alone."""
     _, rows = big

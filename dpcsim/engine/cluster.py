@@ -38,6 +38,7 @@ first time the query began running (NaN if it never did).
 
 from __future__ import annotations
 
+import gc
 import math
 from array import array
 from collections import deque
@@ -97,6 +98,26 @@ def general_path() -> Iterator[None]:
         yield
     finally:
         Engine.force_general = before
+
+
+#: Allocations between two young-generation collections during the event loop
+#: (Python's default is 700). The loop allocates a few tuples per event, nearly
+#: all freed by reference counting, so the collector finds almost nothing: on
+#: the DPC design's sample week a run took 0.207 s instead of 0.209-0.224 s.
+LOOP_GC_THRESHOLD: Final = 50_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Within the block, the cyclic collector runs less often (not at all less
+    when it is off); the thresholds are restored after. Results do not depend
+    on it: nothing in a run has a finalizer."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], LOOP_GC_THRESHOLD), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 class Engine:
@@ -324,6 +345,11 @@ class Engine:
             else:
                 run_plain(self.inp, self.rec, self.t.slots)
             return
+        with fewer_collections():
+            self._run_events()
+
+    def _run_events(self) -> None:
+        """The general path's event loop (see the module docstring)."""
         env, arr, n = self.env, self.arr, self.n
         heap, irq = self.heap, self.irq
         arrive = self._arrive if self.auto else self._arrive_manual
