@@ -165,20 +165,17 @@ def write_parquet(frame: pd.DataFrame, path: str | Path) -> Path:
     def as_arrow(rows: pd.DataFrame) -> pa.Table:
         table = pa.Table.from_pandas(rows, preserve_index=False)
         columns = [
-            _decoded(column, field.type)
-            if field.name in texts
-            else column.cast(field.type)
-            if column.type != field.type  # e.g. a slice of nulls only
-            else column
+            _decoded(column, field.type) if field.name in texts else column
             for column, field in zip(table.columns, schema, strict=True)
         ]
-        return pa.Table.from_arrays(columns, schema=schema)
+        # cast: a row group's column may infer another type (nulls only).
+        return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
 
     with parquet_writer(path, schema) as writer:
         for start in range(0, max(len(frame), 1), ROW_GROUP_ROWS):
             part = as_arrow(frame.iloc[start : start + ROW_GROUP_ROWS])
             writer.write_table(part, row_group_size=ROW_GROUP_ROWS)
-            del part
+            del part  # not held while the next row group is converted
     return path
 
 

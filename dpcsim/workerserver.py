@@ -53,10 +53,11 @@ def freeze_loaded() -> None:
     task.
 
     A sweep worker's modules, functions and caches (about 70,000 objects)
-    live as long as it does; frozen, the cyclic collector, which the engine's
-    event tuples set off often, does not walk them at each collection (about
-    8 % of a run of the sample). Frozen objects are still freed when their
-    last reference goes.
+    live as long as it does; frozen, the cyclic collector, which a run's
+    allocations set off often, does not walk them at each collection (about
+    8 % of a run of the sample, measured before the event loop raised its
+    threshold: :func:`dpcsim.engine.cluster.fewer_collections`). Frozen
+    objects are still freed when their last reference goes.
     """
     gc.collect()
     gc.freeze()

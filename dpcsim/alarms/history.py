@@ -172,13 +172,14 @@ def _history_frame(results: Sequence[AlarmStates]) -> pd.DataFrame:
 def _history_codes(
     results: Sequence[AlarmStates],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The history's rows as arrays: alarm index, instant [µs], state code."""
+    """The history's rows as arrays: alarm index (int32), instant [µs], state
+    code (int8)."""
     lengths = [len(r.states) for r in results]
-    alarm_codes = np.repeat(np.arange(len(results)), lengths)
+    alarm_codes = np.repeat(np.arange(len(results), dtype=np.int32), lengths)
     if not results:
         empty = np.zeros(0, dtype=np.int64)
-        return alarm_codes, empty, empty
-    state_codes = np.concatenate([r.states for r in results]).astype(np.int64)
+        return alarm_codes, empty, empty.astype(np.int8)
+    state_codes = np.concatenate([r.states for r in results]).astype(np.int8)
     instants = np.concatenate([r.instants_us for r in results])
     return alarm_codes, instants, state_codes
 
@@ -272,15 +273,11 @@ def _write_history_csv(results: Sequence[AlarmStates], path: Path) -> None:
     time, so the text of a long history is never held whole; a block is
     written from a thread while the next is joined (both release the GIL).
     """
+    alarm_codes, _, state_codes = _history_codes(results)
     seconds, at = _second_codes(results)
     when = _iso_seconds(seconds)
     name_fields = _fields([r.name for r in results], "", ",")
     state_fields = _fields(STATE_NAMES, "Z,", "\n")
-    lengths = [len(r.states) for r in results]
-    alarm_codes = np.repeat(np.arange(len(results), dtype=np.int32), lengths)
-    state_codes = (
-        np.concatenate([r.states for r in results]) if results else np.zeros(0, np.int8)
-    )
     with path.open("wb") as out, ThreadPoolExecutor(1) as writer:
         out.write(b"alarm_name,evaluated_at,state\n")
         pending: Future[int] | None = None
@@ -334,14 +331,16 @@ def _second_codes(results: Sequence[AlarmStates]) -> tuple[np.ndarray, np.ndarra
 def _iso_seconds(seconds: np.ndarray) -> pa.Array:
     """``YYYY-MM-DDTHH:MM:SS`` of each second, formatted a block at a time (a
     numpy string of 20 characters takes 80 B, the Arrow one 28 B)."""
-    parts = [
-        pa.array(
-            np.datetime_as_string(block.astype("datetime64[s]"), unit="s"),
-            pa.large_string(),
-        )
-        for block in np.array_split(seconds, max(1, -(-len(seconds) // (1 << 16))))
-    ]
-    return pa.concat_arrays(parts) if parts else pa.array([], pa.large_string())
+    blocks = np.array_split(seconds, max(1, -(-len(seconds) // (1 << 16))))
+    return pa.concat_arrays(
+        [
+            pa.array(
+                np.datetime_as_string(block.astype("datetime64[s]"), unit="s"),
+                pa.large_string(),
+            )
+            for block in blocks
+        ]
+    )
 
 
 def _fields(values: Sequence[str], before: str, after: str) -> pa.Array:

@@ -103,7 +103,7 @@ def general_path() -> Iterator[None]:
 #: Allocations between two young-generation collections during the event loop
 #: (Python's default is 700). The loop allocates a few tuples per event, nearly
 #: all freed by reference counting, so the collector finds almost nothing: on
-#: the DPC design's sample week a run took 0.207 s instead of 0.209-0.224 s.
+#: the DPC design's sample week a run took 0.207-0.224 s instead of 0.219-0.242 s.
 LOOP_GC_THRESHOLD: Final = 50_000
 
 
